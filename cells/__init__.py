@@ -1,0 +1,41 @@
+"""gatescope's cell engine: recurrent cells in NumPy that record every gate of every step.
+
+    import cells
+    cell = cells.create("lstm", input_size=3, hidden_size=5, seed=0)
+    trace = cell.run(xs)          # xs (T, I)
+    trace["f"]                    # (T, H) forget gate
+"""
+
+from __future__ import annotations
+
+from os import PathLike
+
+from . import presets, text
+from .cell import KINDS, Cell, create, describe
+from .signals import STAGES, Signal
+from .trace import Trace
+
+__all__ = ["KINDS", "STAGES", "Cell", "Signal", "Trace", "create", "describe", "load", "presets",
+           "save", "text"]
+
+
+def load(path: str | PathLike, kind: str | None = None, layer: int = 0, dtype=None,
+         **options) -> Cell:
+    """A cell from a weights file: .safetensors, .npz, .onnx or Keras .weights.h5.
+
+    `kind` may name a compatible kind (e.g. a seed-004 cell for LSTM-shaped weights);
+    options given here win over those the file implies.
+    """
+    from .weights_io import read_weights  # file-format libraries load only when needed
+
+    loaded = read_weights(path, kind=kind, layer=layer)
+    merged = {**loaded.options, **options}
+    dt = dtype or loaded.params["weight_hh"].dtype.name
+    return create(loaded.kind, params=loaded.params, dtype=dt, **merged)
+
+
+def save(cell: Cell, path: str | PathLike) -> None:
+    """Write the cell's canonical parameters to .safetensors or .npz (exact round trip)."""
+    from .weights_io import write_weights
+
+    write_weights(path, cell.kind, cell.params, cell.options)

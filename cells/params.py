@@ -1,0 +1,116 @@
+"""Canonical parameters (PyTorch layout): checking them and initialising them.
+
+weight_ih (G·H, I), weight_hh (G·H, H), bias_ih (G·H,), bias_hh (G·H,); peephole_i/f/o (H,).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .spec import Spec
+
+DTYPES = {"float32": np.float32, "float64": np.float64}
+PEEPHOLES = ("peephole_i", "peephole_f", "peephole_o")
+
+
+def as_dtype(dtype) -> np.dtype:
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as exc:
+        raise ValueError(f"dtype {dtype!r} is not understood; use 'float32' or 'float64'") from exc
+    if dt not in (np.float32, np.float64):
+        raise ValueError(f"dtype {dt.name!r} is not supported; use 'float32' or 'float64'")
+    return dt
+
+
+def as_float_array(value, what: str, dtype: np.dtype) -> np.ndarray:
+    """A finite float array of `dtype`, or a ValueError that names `what`."""
+    try:
+        a = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{what} is not a numeric array: {exc}") from exc
+    if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
+        raise ValueError(f"{what} must hold numbers, found dtype {a.dtype}")
+    if np.issubdtype(a.dtype, np.complexfloating):
+        raise ValueError(f"{what} must be real, found dtype {a.dtype}")
+    a = a.astype(dtype, copy=True)
+    if not np.isfinite(a).all():
+        bad = "NaN" if np.isnan(a).any() else "Inf"
+        raise ValueError(f"{what} contains {bad}")
+    return a
+
+
+def check_params(spec: Spec, params: dict, dtype: np.dtype,
+                 input_size: int | None, hidden_size: int | None) -> dict:
+    """Validate and copy canonical params; missing biases and peepholes are zeros."""
+    allowed = {"weight_ih", "weight_hh", "bias_ih", "bias_hh"}
+    if spec.peepholes:
+        allowed |= set(PEEPHOLES)
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {unknown} for a {spec.name}; "
+                         f"expected {sorted(allowed)}")
+    for name in ("weight_ih", "weight_hh"):
+        if name not in params:
+            raise ValueError(f"parameter {name} is missing for a {spec.name}")
+    out = {k: as_float_array(v, f"parameter {k}", dtype) for k, v in params.items()}
+    G = spec.gates
+    w_hh = out["weight_hh"]
+    if w_hh.ndim != 2 or w_hh.shape[1] == 0 or w_hh.shape[0] != G * w_hh.shape[1]:
+        raise ValueError(f"parameter weight_hh has shape {w_hh.shape}; a {spec.name} expects "
+                         f"({G}·H, H) = ({G}*H, H)")
+    H = w_hh.shape[1]
+    w_ih = out["weight_ih"]
+    if w_ih.ndim != 2 or w_ih.shape[0] != G * H or w_ih.shape[1] == 0:
+        raise ValueError(f"parameter weight_ih has shape {w_ih.shape}; a {spec.name} with "
+                         f"hidden_size {H} expects ({G * H}, input_size)")
+    I = w_ih.shape[1]
+    if hidden_size is not None and hidden_size != H:
+        raise ValueError(f"hidden_size {hidden_size} does not match weight_hh {w_hh.shape} (H={H})")
+    if input_size is not None and input_size != I:
+        raise ValueError(f"input_size {input_size} does not match weight_ih {w_ih.shape} (I={I})")
+    expected = {"bias_ih": (G * H,), "bias_hh": (G * H,)}
+    if spec.peepholes:
+        expected.update({k: (H,) for k in PEEPHOLES})
+    for name, shape in expected.items():
+        if name not in out:
+            out[name] = np.zeros(shape, dtype)
+        elif out[name].shape != shape:
+            raise ValueError(f"parameter {name} has shape {out[name].shape}; expected {shape}")
+    for a in out.values():
+        a.setflags(write=False)
+    return out
+
+
+def init_params(spec: Spec, input_size: int, hidden_size: int, seed: int,
+                dtype: np.dtype) -> dict:
+    """Xavier-Glorot uniform per gate block (seed 004): U(±√(6/(fan_in + fan_out))).
+
+    Each H-row gate block is its own layer, so its fans are (I, H) for weight_ih and (H, H)
+    for weight_hh. Biases start at 0 but the forget gate's, which starts at 1 so that the
+    cell remembers by default. Peepholes, being diagonal, use U(±√(3/H)).
+    """
+    rng = np.random.default_rng(seed)
+    G, H, I = spec.gates, hidden_size, input_size
+
+    def blocks(fan_in: int) -> np.ndarray:
+        bound = np.sqrt(6.0 / (fan_in + H))
+        return np.concatenate([rng.uniform(-bound, bound, (H, fan_in)) for _ in range(G)])
+
+    params = {"weight_ih": blocks(I), "weight_hh": blocks(H),
+              "bias_ih": np.zeros(G * H), "bias_hh": np.zeros(G * H)}
+    if spec.forget_letter:
+        k = spec.gate_letters.index(spec.forget_letter)
+        params["bias_ih"][k * H:(k + 1) * H] = 1.0
+    if spec.peepholes:
+        bound = np.sqrt(3.0 / H)
+        params.update({k: rng.uniform(-bound, bound, H) for k in PEEPHOLES})
+    return {k: v.astype(dtype) for k, v in params.items()}
+
+
+def check_size(name: str, value, low: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if value < low:
+        raise ValueError(f"{name} must be at least {low}, got {value}")
+    return int(value)

@@ -1,0 +1,172 @@
+"""A trace: every signal of every step of one run, stored in chunks with state checkpoints.
+
+Steps are computed in chunks of CHUNK steps aligned at multiples of CHUNK; the state at the
+start of every chunk is kept. While the whole trace fits `full_bytes` every chunk stays in
+memory; past that only the `cache_chunks` most recently used stay, and any window is
+recomputed from its chunk's checkpoint. Because a chunk is always computed from the same
+rows in the same way (one input-projection matmul per chunk), a recomputed window is
+bit-for-bit the rows of the first computation.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+
+CHUNK = 1024
+FULL_BYTES = 128 * 2**20
+CACHE_CHUNKS = 4
+
+
+class Trace:
+    def __init__(self, cell, xs: np.ndarray, state0: tuple, *, full_bytes: int = FULL_BYTES,
+                 cache_chunks: int = CACHE_CHUNKS):
+        self.cell = cell
+        self._full_bytes = full_bytes
+        self._cache_chunks = max(1, cache_chunks)
+        self._xs_buf = xs  # rows beyond len(self) are spare capacity for extend()
+        self._len = 0
+        self._checkpoints: list[tuple] = [state0]  # state before chunk k
+        self._chunks: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._append_rows(len(xs))
+
+    # -- reading -----------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self._len
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.cell.signals)
+
+    @property
+    def xs(self) -> np.ndarray:
+        return self._xs_buf[:self._len]
+
+    @property
+    def final_state(self) -> dict:
+        return dict(zip(self.cell.state_names, (a.copy() for a in self._checkpoints[-1]),
+                        strict=True))
+
+    @property
+    def nbytes(self) -> int:
+        chunks = sum(b.nbytes for b in self._chunks.values())
+        checkpoints = sum(a.nbytes for st in self._checkpoints for a in st)
+        return int(self._xs_buf.nbytes + chunks + checkpoints)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.window(0, self._len, names=(name,))[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.names
+
+    def frame(self, t: int) -> dict[str, np.ndarray]:
+        """Every signal at step t: name -> (n,)."""
+        return {k: v[0] for k, v in self.window(t, t + 1).items()}
+
+    def window(self, start: int, stop: int, names=None) -> dict[str, np.ndarray]:
+        """Signals for steps [start, stop): name -> (stop - start, n), fresh arrays."""
+        start, stop = self._check_range(start, stop)
+        names = self.names if names is None else tuple(names)
+        unknown = [n for n in names if n not in self.names]
+        if unknown:
+            raise ValueError(f"unknown signal(s) {unknown} for a {self.cell.kind}; "
+                             f"known: {list(self.names)}")
+        rows = self._rows(start, stop) if stop > start else None
+        H = self.cell.hidden_size
+        out = {}
+        for name in names:
+            if name == "x":
+                out[name] = self.xs[start:stop].copy()
+            elif name.endswith("_prev"):
+                out[name] = self._previous(name[:-5], start, stop)
+            else:
+                k = self.cell.column(name)
+                if rows is None:
+                    out[name] = np.empty((0, H), self.cell.dtype)
+                else:
+                    out[name] = np.ascontiguousarray(rows[:, k * H:(k + 1) * H])
+        return out
+
+    # -- growing -----------------------------------------------------------------------
+    def extend(self, xs_more) -> Trace:
+        """Append steps and continue from the final state. Only the last, partial chunk is
+        recomputed (at most CHUNK − 1 steps), so that the result equals a fresh run."""
+        more = self.cell.check_inputs(xs_more)
+        n_old = self._len
+        needed = n_old + len(more)
+        if needed > len(self._xs_buf):
+            grown = np.empty((max(needed, 2 * len(self._xs_buf)), self.cell.input_size),
+                             self.cell.dtype)
+            grown[:n_old] = self.xs
+            self._xs_buf = grown
+        self._xs_buf[n_old:needed] = more
+        k0 = n_old // CHUNK
+        del self._checkpoints[k0 + 1:]
+        for k in [k for k in self._chunks if k >= k0]:
+            del self._chunks[k]
+        self._len = k0 * CHUNK
+        self._append_rows(needed - self._len)
+        return self
+
+    # -- internals ---------------------------------------------------------------------
+    def _append_rows(self, n: int) -> None:
+        """Compute chunks for rows [len, len + n); self._len is at a chunk boundary."""
+        end = self._len + n
+        while self._len < end:
+            k = self._len // CHUNK
+            stop = min((k + 1) * CHUNK, end)
+            buf, state = self._compute(k, stop)
+            self._checkpoints.append(tuple(a.copy() for a in state))
+            self._len = stop
+            self._store(k, buf)
+
+    def _compute(self, k: int, stop: int):
+        a = k * CHUNK
+        return self.cell.compute_chunk(self._xs_buf[a:stop], self._checkpoints[k])
+
+    def _store(self, k: int, buf: np.ndarray) -> None:
+        self._chunks[k] = buf
+        self._chunks.move_to_end(k)
+        total = sum(b.nbytes for b in self._chunks.values())
+        if total > self._full_bytes:
+            while len(self._chunks) > self._cache_chunks:
+                self._chunks.popitem(last=False)
+
+    def _chunk(self, k: int) -> np.ndarray:
+        buf = self._chunks.get(k)
+        if buf is None:
+            buf, _ = self._compute(k, min((k + 1) * CHUNK, self._len))
+            self._store(k, buf)
+        else:
+            self._chunks.move_to_end(k)
+        return buf
+
+    def _rows(self, start: int, stop: int) -> np.ndarray:
+        pieces = []
+        for k in range(start // CHUNK, (stop - 1) // CHUNK + 1):
+            lo, hi = max(start, k * CHUNK) - k * CHUNK, min(stop, (k + 1) * CHUNK) - k * CHUNK
+            pieces.append(self._chunk(k)[lo:hi])
+        return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+
+    def _previous(self, state_name: str, start: int, stop: int) -> np.ndarray:
+        """x_prev rows for [start, stop) are the state's rows for [start − 1, stop − 1)."""
+        index = self.cell.state_names.index(state_name)
+        if stop == start:
+            return np.empty((0, self.cell.hidden_size), self.cell.dtype)
+        column = self.cell.column(state_name)
+        H = self.cell.hidden_size
+        first = max(start - 1, 0)
+        rows = self._rows(first, stop - 1)[:, column * H:(column + 1) * H] if stop - 1 > first \
+            else np.empty((0, H), self.cell.dtype)
+        if start == 0:
+            rows = np.concatenate([self._checkpoints[0][index][None], rows])
+        return np.ascontiguousarray(rows)
+
+    def _check_range(self, start, stop) -> tuple[int, int]:
+        for what, v in (("start", start), ("stop", stop)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                raise ValueError(f"{what} must be an integer, got {v!r}")
+        if not 0 <= start <= stop <= self._len:
+            raise ValueError(f"window [{start}, {stop}) is outside the trace of {self._len} steps")
+        return int(start), int(stop)
