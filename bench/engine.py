@@ -1,0 +1,103 @@
+"""Engine speed against PyTorch, in one run with one BLAS thread, float32, full traces.
+
+Prints steps/second for gatescope's LSTM (every signal of every step recorded), torch's
+fused nn.LSTM forward (outputs only), and a torch loop that computes and records the gates
+per step as gatescope does; then the peak memory of a 1,000,000-step run.
+Run: .venv/bin/python bench/engine.py
+"""
+
+import os
+
+for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[var] = "1"
+
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import cells  # noqa: E402
+
+torch.set_num_threads(1)
+CONFIGS = [(1000, 32, 256), (10000, 32, 64)]  # (T, I, H)
+TARGETS = {256: (2.0, 1.5), 64: (5.0, 3.0)}  # H -> (max × fused time, min × faster than loop)
+
+
+def timed(fn, repeats: int) -> float:
+    """Median of `repeats` wall-clock timings, after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def torch_gate_loop(m: torch.nn.LSTM, xs: torch.Tensor) -> dict:
+    """Per-step gates computed and recorded with torch ops: the peer that records what we do."""
+    T, H = xs.shape[0], m.hidden_size
+    W_ih, W_hh = m.weight_ih_l0, m.weight_hh_l0
+    b = m.bias_ih_l0 + m.bias_hh_l0
+    pre = torch.addmm(b, xs, W_ih.T)  # (T, 4H)
+    rec = {k: torch.empty(T, H) for k in ("i", "f", "g", "o", "c", "h")}
+    h, c = torch.zeros(H), torch.zeros(H)
+    for t in range(T):
+        gates = pre[t] + W_hh @ h
+        i, f, g, o = gates.chunk(4)
+        i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+        c = f * c + i * g
+        h = o * torch.tanh(c)
+        for k, v in zip(("i", "f", "g", "o", "c", "h"), (i, f, g, o, c, h), strict=True):
+            rec[k][t] = v
+    return rec
+
+
+def bench(T: int, I: int, H: int) -> None:
+    torch.manual_seed(0)
+    m = torch.nn.LSTM(I, H)
+    params = {k.removesuffix("_l0"): v.detach().numpy() for k, v in m.state_dict().items()}
+    cell = cells.create("lstm", params=params)
+    xs = np.random.default_rng(0).standard_normal((T, I), dtype=np.float32)
+    xt = torch.from_numpy(xs)
+    repeats = 5 if T * H <= 1_000_000 else 3
+    with torch.no_grad():
+        ours = timed(lambda: cell.run(xs), repeats)
+        fused = timed(lambda: m(xt[:, None]), repeats)
+        loop = timed(lambda: torch_gate_loop(m, xt), repeats)
+        out, _ = m(xt[:, None])
+    assert np.allclose(cell.run(xs)["h"], out[:, 0].numpy(), atol=1e-5)
+    max_fused, min_loop = TARGETS[H]
+    print(f"T={T:>6} I={I} H={H:>3} | gatescope {T / ours:>9,.0f} steps/s "
+          f"| torch fused {T / fused:>9,.0f} | torch gate loop {T / loop:>9,.0f} "
+          f"| ours/fused {ours / fused:4.2f}x (target <= {max_fused}) "
+          f"| loop/ours {loop / ours:4.2f}x (target >= {min_loop})")
+
+
+def peak_memory_mb() -> int:
+    script = ("import resource, numpy as np, cells\n"
+              "cell = cells.create('lstm', input_size=8, hidden_size=128, seed=0)\n"
+              "xs = np.random.default_rng(0).standard_normal((1_000_000, 8), dtype=np.float32)\n"
+              "t = cell.run(xs); t.window(123_456, 124_000)\n"
+              "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n")
+    root = Path(__file__).resolve().parents[1]
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True, cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
+    seconds = time.perf_counter() - t0
+    mb = int(out.stdout.strip())
+    print(f"1,000,000 steps (I=8, H=128, float32): peak RSS {mb} MB (target < 400), "
+          f"{1e6 / seconds:,.0f} steps/s including start-up")
+    return mb
+
+
+if __name__ == "__main__":
+    print(f"numpy {np.__version__}, torch {torch.__version__}, 1 thread, float32")
+    for T, I, H in CONFIGS:
+        bench(T, I, H)
+    peak_memory_mb()
