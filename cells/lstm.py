@@ -66,7 +66,8 @@ def _recur(buf: np.ndarray, state: tuple, p: dict) -> tuple:
     columns = [buf[:, a * H:b * H] for a, b in (
         (0, 4), (4, 8), (4, 7), (4, 5), (5, 6), (6, 7), (7, 8), (8, 9), (9, 10), (10, 11),
         (11, 12), (12, 13))]
-    for pre, act, sig, i, f, o, g, kept, written, c_out, tanh_c, h_out in zip(*columns):
+    rows = zip(*columns, strict=True)
+    for pre, act, sig, i, f, o, g, kept, written, c_out, tanh_c, h_out in rows:
         add(pre, dot(h, w_hh_T, tmp), pre)  # (4H,): z/2 for i, f, o; z for g
         tanh(pre, act)
         mul(sig, half, sig)
