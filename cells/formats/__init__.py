@@ -1,0 +1,5 @@
+"""Readers and writers behind `cells.weights_io`, one module per file format.
+
+Every reader maps its layout onto the canonical PyTorch one (DESIGN.md) and raises
+ValueError naming the file, the tensor and the shapes when the file does not fit.
+"""

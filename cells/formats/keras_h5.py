@@ -1,0 +1,113 @@
+"""Keras HDF5 weights: Keras 3 `.weights.h5` (layers/lstm/cell/vars/0..2) and Keras 2 `.h5`
+(lstm/lstm/lstm_cell/kernel:0, ...)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from .common import (
+    KIND_OF_BLOCKS,
+    MAX_TENSOR_BYTES,
+    LoadedWeights,
+    bfloat16_to_float32,
+    float_tensor,
+    natural_key,
+    pick_layer,
+)
+from .keras import from_keras
+
+# Keras 3 numbers a cell's variables in creation order; Keras 2 names them.
+_NUMBERED = {"kernel": "0", "recurrent_kernel": "1", "bias": "2"}
+_NAMED = {"kernel": "kernel", "recurrent_kernel": "recurrent_kernel", "bias": "bias"}
+_OPTIMIZER_GROUPS = ("optimizer", "optimizer_weights")
+
+
+def read_keras_h5(path: Path, label: str, layer: int) -> LoadedWeights:
+    """Layer N is the N-th group holding a recurrent cell's variables, in name order
+    (lstm, lstm_1, lstm_2, ...); backward halves of bidirectional layers are skipped."""
+    try:
+        handle = h5py.File(path, "r")
+    except OSError as error:
+        raise ValueError(f"{label}: not a readable HDF5 file ({error})") from None
+    with handle:
+        cells = _recurrent_groups(handle)
+        if not cells:
+            raise ValueError(
+                f"{label}: no recurrent layer found (a group holding kernel (I, G·H), "
+                "recurrent_kernel (H, G·H) and optionally bias, as Keras LSTM, GRU and "
+                "SimpleRNN layers save them)"
+            )
+        group, roles = cells[pick_layer(label, layer, [g.name for g, _ in cells])]
+        names = {role: f"{group.name}/{key}" for role, key in roles.items()}
+        arrays = {role: _read(label, names[role], group[key]) for role, key in roles.items()}
+        return from_keras(
+            label, arrays["kernel"], arrays["recurrent_kernel"], arrays.get("bias"), names
+        )
+
+
+def _recurrent_groups(handle: h5py.File) -> list[tuple[h5py.Group, dict[str, str]]]:
+    """(group, role -> dataset key) for every group that looks like a recurrent cell."""
+    groups: list[h5py.Group] = []
+
+    def collect(_: str, item: object) -> None:  # visititems stops at a non-None return
+        if isinstance(item, h5py.Group):
+            groups.append(item)
+
+    handle.visititems(collect)  # follows hard links only
+    found = []
+    for group in sorted(groups, key=lambda g: natural_key(g.name)):
+        parts = group.name.strip("/").split("/")
+        if parts[0] in _OPTIMIZER_GROUPS or any(p.startswith("backward") for p in parts):
+            continue
+        roles = _cell_roles(group)
+        if roles:
+            found.append((group, roles))
+    return found
+
+
+def _cell_roles(group: h5py.Group) -> dict[str, str] | None:
+    """role -> key when the group's own datasets are a kernel and a recurrent kernel."""
+    # Only hard links: soft and external links could point anywhere.
+    keys = {
+        key.split(":")[0]: key for key in group
+        if isinstance(group.get(key, getlink=True), h5py.HardLink)
+        and isinstance(group[key], h5py.Dataset)
+    }  # fmt: skip
+    for layout in (_NAMED, _NUMBERED):
+        if layout["kernel"] in keys and layout["recurrent_kernel"] in keys:
+            roles = {role: keys[k] for role, k in layout.items() if k in keys}
+            if layout is _NAMED or _fits(group, roles):
+                return roles
+    return None
+
+
+def _fits(group: h5py.Group, roles: dict[str, str]) -> bool:
+    """Numbered variables are a cell only if their shapes are (I, G·H) and (H, G·H)."""
+    kernel, recurrent = group[roles["kernel"]].shape, group[roles["recurrent_kernel"]].shape
+    return (
+        len(kernel) == 2
+        and len(recurrent) == 2
+        and kernel[1] == recurrent[1]
+        and recurrent[0] > 0
+        and recurrent[1] % recurrent[0] == 0
+        and recurrent[1] // recurrent[0] in KIND_OF_BLOCKS
+    )
+
+
+def _read(label: str, name: str, dataset: h5py.Dataset) -> np.ndarray:
+    # External storage or virtual datasets would read other files' bytes as weights.
+    if dataset.external or dataset.is_virtual:
+        raise ValueError(f"{label}: {name} keeps its data in another file, which is not read")
+    size = dataset.size * dataset.dtype.itemsize
+    if size > MAX_TENSOR_BYTES:  # compressed datasets could unpack to far more than the file
+        raise ValueError(
+            f"{label}: {name} unpacks to {size} bytes, over the {MAX_TENSOR_BYTES} byte limit"
+        )
+    value = dataset[()]
+    # Keras 3 stores bfloat16 as opaque 2-byte data marked by this attribute.
+    if dataset.attrs.get("dtype") in ("bfloat16", b"bfloat16"):
+        value = bfloat16_to_float32(np.asarray(value))
+    return float_tensor(label, name, value)

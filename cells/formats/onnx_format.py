@@ -1,0 +1,162 @@
+"""ONNX models: the weights of an LSTM, GRU or RNN node (operator specs of ai.onnx)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+from google.protobuf.message import DecodeError
+from onnx import TensorProto, helper, numpy_helper
+
+from .common import (
+    LoadedWeights,
+    check_canonical,
+    expect_matrix,
+    expect_shape,
+    float_tensor,
+    pick_layer,
+    reorder_blocks,
+    shape_text,
+)
+
+_RECURRENT_OPS = ("LSTM", "GRU", "RNN")
+_BLOCKS = {"LSTM": 4, "GRU": 3, "RNN": 1}
+# ONNX stacks LSTM gates i,o,f,c (canonical i,f,g,o) and GRU gates z,r,h (canonical r,z,n).
+_CANONICAL_ORDER = {"LSTM": (0, 2, 3, 1), "GRU": (1, 0, 2), "RNN": (0,)}
+_DEFAULT_ACTIVATIONS = {"LSTM": ["sigmoid", "tanh", "tanh"], "GRU": ["sigmoid", "tanh"]}
+# Input positions in the operator signatures.
+_W, _R, _B, _P = 1, 2, 3, 7
+
+
+def read_onnx(path: Path, label: str, layer: int) -> LoadedWeights:
+    """Layer N is the N-th LSTM/GRU/RNN node of the main graph, in graph order."""
+    try:
+        # External data could name any file on the server, so it is never followed.
+        model = onnx.load(str(path), load_external_data=False)
+    except DecodeError as error:
+        raise ValueError(f"{label}: not a readable ONNX model ({error})") from None
+    graph = model.graph
+    nodes = [n for n in graph.node if n.op_type in _RECURRENT_OPS and n.domain in ("", "ai.onnx")]
+    if not nodes:
+        ops = ", ".join(sorted({node.op_type for node in graph.node})) or "none"
+        raise ValueError(f"{label}: no LSTM, GRU or RNN node in the graph (operators found: {ops})")
+    node = nodes[pick_layer(label, layer, [_node_text(n) for n in nodes], "recurrent nodes")]
+    where = f"{label}: {_node_text(node)}"
+    attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    options = _options(where, node.op_type, attributes)
+    stored = _stored_tensors(graph)
+    tensors = {
+        role: _input_array(where, node, index, role, stored)
+        for role, index in (("W", _W), ("R", _R), ("B", _B), ("P", _P))
+    }
+    params = _canonical(where, node.op_type, tensors, attributes.get("hidden_size"))
+    lstm_kind = "peephole_lstm" if "peephole_i" in params else "lstm"
+    kind = {"GRU": "gru", "RNN": "rnn"}.get(node.op_type, lstm_kind)
+    check_canonical(label, kind, params)
+    return LoadedWeights(kind, params, options)
+
+
+def _node_text(node: onnx.NodeProto) -> str:
+    """'LSTM node 'lstm_1'': its name, else its first output (Y itself may be left out)."""
+    name = node.name or next((output for output in node.output if output), "")
+    return f"{node.op_type} node {name!r}"
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _options(where: str, op: str, attributes: dict) -> dict:
+    """The cell options the attributes imply; refuses what the engine does not compute."""
+    direction = _text(attributes.get("direction", b"forward"))
+    if direction != "forward":
+        raise ValueError(
+            f"{where} has direction={direction!r}; only forward cells are supported "
+            "(export the forward direction on its own)"
+        )
+    if "clip" in attributes:
+        raise ValueError(f"{where} has clip={attributes['clip']}; clipped cells are not supported")
+    if attributes.get("input_forget", 0):
+        raise ValueError(
+            f"{where} has input_forget=1 (input and forget gates coupled); unsupported"
+        )
+    activations = [_text(a).lower() for a in attributes.get("activations", [])]
+    if op == "RNN":
+        if activations not in ([], ["tanh"], ["relu"]):
+            raise ValueError(
+                f"{where} has activations={activations}; an RNN supports ['Tanh'] or ['Relu']"
+            )
+        return {"nonlinearity": activations[0] if activations else "tanh"}
+    if activations and activations != _DEFAULT_ACTIVATIONS[op]:
+        raise ValueError(
+            f"{where} has activations={activations}; "
+            f"only the defaults {_DEFAULT_ACTIVATIONS[op]} are supported"
+        )
+    if op == "GRU":  # linear_before_reset=1 is PyTorch's GRU; ONNX's default 0 is Cho's
+        return {"reset_after": bool(attributes.get("linear_before_reset", 0))}
+    return {}
+
+
+def _stored_tensors(graph: onnx.GraphProto) -> dict[str, TensorProto]:
+    """Initializers and Constant node outputs by name."""
+    stored = {tensor.name: tensor for tensor in graph.initializer}
+    for node in graph.node:
+        if node.op_type == "Constant":
+            for attribute in node.attribute:
+                if attribute.name == "value":
+                    stored[node.output[0]] = attribute.t
+    return stored
+
+
+def _input_array(where: str, node, index: int, role: str, stored: dict) -> np.ndarray | None:
+    if index >= len(node.input) or not node.input[index]:
+        return None  # optional input left out
+    name = node.input[index]
+    shown = role if name == role else f"{role} ({name!r})"
+    if name not in stored:
+        raise ValueError(
+            f"{where}: input {shown} is not stored in the file (a graph input or computed by "
+            "another node); export with constant folding so the weights are initializers"
+        )
+    tensor = stored[name]
+    if tensor.data_location == TensorProto.EXTERNAL:
+        raise ValueError(
+            f"{where}: input {shown} keeps its data in an external file, which is not read; "
+            "save the model with its tensors inside it"
+        )
+    return float_tensor(where, shown, numpy_helper.to_array(tensor))
+
+
+def _canonical(where: str, op: str, tensors: dict, hidden_size: int | None) -> dict:
+    """W (1, G·H, I), R (1, G·H, H), B (1, 2·G·H), P (1, 3H) -> canonical params."""
+    w, r, b, p = (tensors[role] for role in ("W", "R", "B", "P"))
+    if w is None or r is None:
+        raise ValueError(f"{where}: the W and R inputs are required")
+    expect_matrix(where, "R", r, 3, "(num_directions, G·H, H)")
+    expect_matrix(where, "W", w, 3, "(num_directions, G·H, I)")
+    hidden = r.shape[2]
+    if hidden_size is not None and hidden_size != hidden:
+        raise ValueError(
+            f"{where}: hidden_size={hidden_size} but R has shape {shape_text(r.shape)} "
+            f"(hidden_size {hidden})"
+        )
+    rows = _BLOCKS[op] * hidden
+    what = f"a forward ONNX {op} with hidden_size {hidden}"
+    expect_shape(where, "R", r, (1, rows, hidden), what)
+    expect_shape(where, "W", w, (1, rows, w.shape[2]), what)
+    if b is None:
+        b = np.zeros((1, 2 * rows), w.dtype)
+    expect_shape(where, "B", b, (1, 2 * rows), what)
+    order = _CANONICAL_ORDER[op]
+    params = {
+        "weight_ih": reorder_blocks(w[0], order),  # (G·H, I)
+        "weight_hh": reorder_blocks(r[0], order),  # (G·H, H)
+        "bias_ih": reorder_blocks(b[0, :rows], order),
+        "bias_hh": reorder_blocks(b[0, rows:], order),
+    }
+    if p is not None and op == "LSTM":
+        expect_shape(where, "P", p, (1, 3 * hidden), what)
+        # P is stacked i,o,f.
+        params["peephole_i"], params["peephole_o"], params["peephole_f"] = np.split(p[0], 3)
+    return params

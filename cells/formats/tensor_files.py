@@ -1,0 +1,148 @@
+"""Flat files of named tensors: .safetensors and .npz, read lazily without unpickling."""
+
+from __future__ import annotations
+
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import ml_dtypes  # noqa: F401  (registers bfloat16 with NumPy, so safetensors can return BF16)
+import numpy as np
+from safetensors import SafetensorError, safe_open
+from safetensors.numpy import save_file
+
+from .common import MAX_TENSOR_BYTES, float_tensor
+
+KIND_KEY, OPTIONS_KEY = "gatescope_kind", "gatescope_options"  # safetensors metadata
+NPZ_KIND, NPZ_OPTIONS = "__kind__", "__options__"  # 0-d unicode arrays in an .npz
+# What np.load raises on a damaged archive or member.
+_NPZ_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error)
+
+
+@dataclass(frozen=True)
+class TensorFile:
+    """The tensors of an open file, read only when asked for."""
+
+    label: str
+    names: tuple[str, ...]
+    metadata: dict[str, str]
+    read: Callable[[str], np.ndarray | str]  # a str is the reason the tensor is unreadable
+
+    def get(self, name: str) -> np.ndarray:
+        value = self.read(name)
+        if isinstance(value, str):
+            raise ValueError(f"{self.label}: {name} {value}")
+        return float_tensor(self.label, name, value)
+
+
+@contextmanager
+def open_tensor_file(path: Path, label: str) -> Iterator[TensorFile]:
+    """The file's tensors, readable while the context is open."""
+    opener = _open_npz if path.suffix.lower() == ".npz" else _open_safetensors
+    with opener(path, label) as tensors:
+        yield tensors
+
+
+@contextmanager
+def _open_safetensors(path: Path, label: str) -> Iterator[TensorFile]:
+    try:
+        handle = safe_open(str(path), framework="numpy")  # memory-maps; nothing read yet
+    except SafetensorError as error:
+        raise ValueError(f"{label}: not a readable safetensors file ({error})") from None
+
+    def read(name: str) -> np.ndarray | str:
+        try:
+            return handle.get_tensor(name)
+        except (SafetensorError, TypeError) as error:  # TypeError: a dtype NumPy lacks
+            return f"cannot be read ({error})"
+
+    with handle:
+        yield TensorFile(label, tuple(handle.keys()), dict(handle.metadata() or {}), read)
+
+
+@contextmanager
+def _open_npz(path: Path, label: str) -> Iterator[TensorFile]:
+    try:
+        archive = np.load(path, allow_pickle=False)  # never unpickle uploaded data
+    except _NPZ_ERRORS as error:
+        raise ValueError(f"{label}: not a readable .npz archive ({error})") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ValueError(f"{label}: holds one .npy array, not an .npz archive of named tensors")
+    with archive:
+        # NpzFile names a member "x.npy" as "x"; the zip entry tells its unpacked size.
+        entries = {(n[:-4] if n.endswith(".npy") else n): n for n in archive.zip.namelist()}
+
+        def read(name: str) -> np.ndarray | str:
+            return _npz_member(archive, name, archive.zip.getinfo(entries[name]).file_size)
+
+        metadata = {}
+        for member, key in ((NPZ_KIND, KIND_KEY), (NPZ_OPTIONS, OPTIONS_KEY)):
+            value = read(member) if member in entries else None
+            if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind == "U":
+                metadata[key] = str(value[()])
+        names = tuple(name for name in archive.files if name not in (NPZ_KIND, NPZ_OPTIONS))
+        yield TensorFile(label, names, metadata, read)
+
+
+def _npz_member(archive: np.lib.npyio.NpzFile, name: str, size: int) -> np.ndarray | str:
+    if size > MAX_TENSOR_BYTES:  # a compressed member could unpack to far more than the file
+        return f"unpacks to {size} bytes, over the {MAX_TENSOR_BYTES} byte limit"
+    try:
+        value = archive[name]
+    except ValueError as error:
+        if "allow_pickle" in str(error):
+            return "is an object array; it is not loaded because unpickling can run code"
+        return f"cannot be read ({error})"
+    except _NPZ_ERRORS as error:
+        return f"cannot be read ({error})"
+    if not isinstance(value, np.ndarray):  # a zip member that is not .npy comes back as bytes
+        return "is not a .npy array"
+    return value
+
+
+def write_tensor_file(path: Path, tensors: Mapping[str, np.ndarray], kind: str, options: str):
+    arrays = {name: np.ascontiguousarray(value) for name, value in tensors.items()}
+    if path.suffix.lower() == ".npz":
+        np.savez(path, **arrays, **{NPZ_KIND: np.array(kind), NPZ_OPTIONS: np.array(options)})
+    else:
+        save_file(arrays, str(path), metadata={KIND_KEY: kind, OPTIONS_KEY: options})
+
+
+def encode_options(label: str, options: Mapping[str, object]) -> str:
+    """'nonlinearity=relu;reset_after=true': plain text, so cells/ needs no JSON."""
+    parts = []
+    for key, value in sorted(options.items()):
+        if isinstance(value, (bool, np.bool_)):
+            text = "true" if value else "false"
+        elif isinstance(value, (int, float, str)):
+            text = str(value)
+        else:
+            raise ValueError(f"{label}: option {key}={value!r} is not a bool, number or string")
+        if any(mark in f"{key}{text}" for mark in ";="):
+            raise ValueError(f"{label}: option {key}={value!r} contains ';' or '='")
+        parts.append(f"{key}={text}")
+    return ";".join(parts)
+
+
+def decode_options(label: str, text: str) -> dict:
+    options = {}
+    for part in filter(None, text.split(";")):
+        key, sep, value = part.partition("=")
+        if not sep or not key:
+            raise ValueError(f"{label}: metadata option {part!r} is not key=value")
+        options[key] = _option_value(value)
+    return options
+
+
+def _option_value(text: str) -> object:
+    if text in ("true", "false"):
+        return text == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
