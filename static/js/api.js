@@ -1,0 +1,81 @@
+// HTTP calls to the server. Errors carry the server's {"detail": ...} and the form
+// field it concerns, so the page can show the message next to that field.
+
+/** Which form field a server message concerns: cell | weights | sequence | general. */
+export function fieldOf(detail, status) {
+  const text = typeof detail === "string" ? detail : JSON.stringify(detail ?? "");
+  const loc = Array.isArray(detail) && detail[0]?.loc ? detail[0].loc.join(".") : "";
+  const hay = `${loc} ${text}`.toLowerCase();
+  if (/sequence|text|values|csv|vocabulary/.test(hay)) return "sequence";
+  if (/weights|preset|seed|file|upload/.test(hay)) return "weights";
+  if (/cell|kind|hidden|input_size|option|reset_after|nonlinearity/.test(hay)) return "cell";
+  if (status === 404 && /session/.test(hay)) return "general";
+  return "general";
+}
+
+/** Human-readable text of a FastAPI `detail` (string or pydantic error list). */
+export function detailText(detail) {
+  if (typeof detail === "string") return detail;
+  if (Array.isArray(detail)) {
+    return detail
+      .map((d) => `${(d.loc || []).filter((p) => p !== "body").join(".")}: ${d.msg}`)
+      .join("; ");
+  }
+  return detail ? JSON.stringify(detail) : "request failed";
+}
+
+export class ApiError extends Error {
+  constructor(status, detail, field) {
+    super(detailText(detail));
+    this.status = status;
+    this.detail = detail;
+    // the server names the field ({"detail", "field"}); else it is read from the message
+    this.field = field ? fieldOf(field, status) : fieldOf(detail, status);
+  }
+}
+
+async function request(method, url, body) {
+  const init = { method, headers: { Accept: "application/json" } };
+  if (body instanceof FormData) init.body = body;
+  else if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    init.headers["Content-Type"] = "application/json";
+  }
+  let res;
+  try {
+    res = await fetch(url, init);
+  } catch (err) {
+    throw new ApiError(0, `server unreachable (${err.message})`);
+  }
+  let data = null;
+  try {
+    data = await res.json();
+  } catch {
+    data = null;
+  }
+  if (!res.ok) throw new ApiError(res.status, data?.detail ?? `${res.status} ${res.statusText}`, data?.field);
+  return data;
+}
+
+export const getCells = (kind, options = {}) => {
+  const q = new URLSearchParams(kind ? { kind, ...options } : {});
+  return request("GET", `/api/cells${kind ? `?${q}` : ""}`);
+};
+export const getPresets = () => request("GET", "/api/presets");
+export const createSession = (body) => request("POST", "/api/sessions", body);
+export const getSession = (id) => request("GET", `/api/sessions/${encodeURIComponent(id)}`);
+
+/** Trace window [start, stop) of `names` (all signals when omitted). */
+export function getTrace(id, start, stop, names) {
+  const q = new URLSearchParams({ start: String(start), stop: String(stop) });
+  if (names?.length) q.set("names", names.join(","));
+  return request("GET", `/api/sessions/${encodeURIComponent(id)}/trace?${q}`);
+}
+
+/** Upload a weights file (multipart) -> {weights_id, cell, input_size, hidden_size}. */
+export function uploadWeights(file, cell) {
+  const form = new FormData();
+  form.append("file", file, file.name);
+  if (cell) form.append("cell", cell);
+  return request("POST", "/api/weights", form);
+}

@@ -1,0 +1,40 @@
+// Which layout draws which (kind, style). Adding a kind means adding a layout here.
+
+import memoryCellLstm from "./memory_cell_lstm.js";
+import olahGru from "./olah_gru.js";
+import olahLstm from "./olah_lstm.js";
+import olahPrototype from "./olah_prototype.js";
+import olahRnn from "./olah_rnn.js";
+
+const OLAH = {
+  rnn: olahRnn,
+  lstm: olahLstm,
+  peephole_lstm: olahLstm,
+  gru: olahGru,
+  prototype_lstm: olahPrototype,
+  normalized_lstm: olahPrototype,
+  pseudo_lstm: olahPrototype,
+};
+
+const MEMORY_CELL = {
+  lstm: memoryCellLstm,
+  peephole_lstm: memoryCellLstm,
+};
+
+export const STYLES = { olah: OLAH, "memory-cell": MEMORY_CELL };
+
+/** Why the memory-cell style is unavailable for `kind`, or "" when it is available. */
+export function memoryCellUnavailable(kind) {
+  if (MEMORY_CELL[kind]) return "";
+  if (kind === "rnn") return "Memory-cell style: only for the LSTM family — an RNN has no cell state, only h.";
+  if (kind === "gru") return "Memory-cell style: only for the LSTM family — a GRU has no separate cell state, only h.";
+  return "Memory-cell style: drawn for the LSTM and peephole LSTM; seed 004's prototypes have no output valve between the cell and h.";
+}
+
+/** The layout data for (kind, style), falling back to the Olah style. */
+export function layoutFor(kind, style, params) {
+  const table = STYLES[style] || OLAH;
+  const make = table[kind] || OLAH[kind];
+  if (!make) throw new Error(`no diagram for cell kind ${kind}`);
+  return make({ kind, ...params });
+}

@@ -1,0 +1,134 @@
+// Equations with live numbers, generated from the engine's signal descriptions
+// (equation, op, args). The page never evaluates cell math: it formats the numbers the
+// engine sent for the selected unit, e.g. f_t[3] = σ(W_f·[h_{t−1}, x_t] + b_f)[3] = σ(1.27) = 0.781.
+
+import { appendHtmlMath, formatNumber } from "./math_text.js";
+import * as store from "./store.js";
+
+const OPS = {
+  sigmoid: (a) => ["σ(", a[0], ")"],
+  tanh: (a) => ["tanh(", a[0], ")"],
+  relu: (a) => ["relu(", a[0], ")"],
+  mul: (a) => [a[0], " × ", a[1]],
+  add: (a) => [a[0], " + ", a[1]],
+  one_minus_mul: (a) => ["(1 − ", a[0], ") × ", a[1]],
+  normalize: (a) => [a[0], " / ", a[1]],
+  identity: (a) => [a[0]],
+};
+
+function h(tag, cls, text) {
+  const node = document.createElement(tag);
+  if (cls) node.className = cls;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+const rhsOf = (equation) => {
+  const k = String(equation || "").indexOf(" = ");
+  return k >= 0 ? equation.slice(k + 3) : "";
+};
+
+/** Value of `name` at `unit` in the frame (scalars broadcast, e.g. a normaliser). */
+function valueAt(frame, name, unit) {
+  const vec = frame?.signals?.[name];
+  if (!vec) return undefined;
+  return vec.length === 1 ? vec[0] : vec[unit];
+}
+
+/** Fill `el` with the live equation of `sig` for `unit`. */
+function liveEquation(el, sig, frame, unit) {
+  el.replaceChildren();
+  const v = valueAt(frame, sig.name, unit);
+  if (sig.size === "input") {
+    const vec = frame?.signals?.[sig.name] || [];
+    appendHtmlMath(el, sig.label);
+    const shown = Array.from(vec.slice(0, 12), (x) => formatNumber(x, 2)).join(", ");
+    el.appendChild(document.createTextNode(` = [${shown}${vec.length > 12 ? ", …" : ""}]`));
+    return;
+  }
+  appendHtmlMath(el, /\s/.test(sig.label) ? `(${sig.label})[${unit}]` : `${sig.label}[${unit}]`);
+  const rhs = rhsOf(sig.equation);
+  if (rhs && sig.op !== "input") {
+    el.appendChild(document.createTextNode(" = ("));
+    appendHtmlMath(el, rhs);
+    el.appendChild(document.createTextNode(`)[${unit}]`));
+  }
+  const form = OPS[sig.op];
+  if (form && sig.args?.length) {
+    const args = sig.args.map((a) => formatNumber(valueAt(frame, a, unit), 4));
+    el.appendChild(document.createTextNode(` = ${form(args).join("")}`));
+  }
+  const out = h("strong", "eq-value", ` = ${formatNumber(v, 4)}`);
+  el.appendChild(out);
+}
+
+/** Build the list of the kind's equations (once per session). */
+export function buildEquationList(listEl, titleEl, session, stages, onFocus) {
+  listEl.replaceChildren();
+  titleEl.textContent = `Equations of ${session.cell}${optionText(session.options)}`;
+  const rows = [];
+  for (const stage of stages) {
+    const group = session.signals.filter((s) => s.stage === stage && s.kind !== "input");
+    if (!group.length) continue;
+    const head = h("li", "eq-stage", stage);
+    head.dataset.stage = stage;
+    listEl.appendChild(head);
+    for (const sig of group) {
+      const li = h("li", `eq-row kind-${sig.kind}`);
+      li.dataset.signal = sig.name;
+      li.dataset.stage = stage;
+      li.tabIndex = 0;
+      const eq = h("span", "eq-text");
+      appendHtmlMath(eq, sig.equation || sig.label);
+      const val = h("span", "eq-live");
+      li.append(eq, val);
+      li.addEventListener("click", () => onFocus(sig.name));
+      li.addEventListener("keydown", (ev) => {
+        if (ev.key === "Enter") onFocus(sig.name);
+      });
+      listEl.appendChild(li);
+      rows.push({ sig, li, val });
+    }
+  }
+  return rows;
+}
+
+function optionText(options) {
+  const entries = Object.entries(options || {});
+  return entries.length ? ` (${entries.map(([k, v]) => `${k}=${v}`).join(", ")})` : "";
+}
+
+/** Update live values in the list and the focus panel. */
+export function updateEquations(rows, focusEl, state) {
+  const { frame, unit, session } = state;
+  if (!session || !frame) return;
+  const cur = state.stage === "all" ? null : state.stage;
+  for (const { sig, li, val } of rows) {
+    const v = valueAt(frame, sig.name, unit);
+    val.textContent = sig.size === "input" ? "" : `[${unit}] = ${formatNumber(v, 4)}`;
+    li.classList.toggle("current", sig.stage === cur);
+    li.classList.toggle("focused", sig.name === (state.hover || state.focus));
+  }
+  const name = state.hover || state.focus || defaultFocus(session);
+  const sig = session.signals.find((s) => s.name === name);
+  focusEl.replaceChildren();
+  if (!sig) return;
+  const title = h("p", "focus-title");
+  appendHtmlMath(title, sig.label);
+  title.appendChild(document.createTextNode(" — "));
+  appendHtmlMath(title, sig.description || sig.kind);
+  const eq = h("p", "focus-eq");
+  appendHtmlMath(eq, sig.equation || sig.label);
+  const live = h("p", "focus-live");
+  live.dataset.signal = sig.name;
+  liveEquation(live, sig, frame, unit);
+  const where = h("p", "hint", `step t = ${frame.t}, unit ${unit}, stage “${sig.stage}”${sig.range ? `, range [${sig.range.join(", ")}]` : ""}`);
+  focusEl.append(title, eq, live, where);
+}
+
+function defaultFocus(session) {
+  const names = session.signals.map((s) => s.name);
+  return ["f", "z", "c", "h"].find((n) => names.includes(n)) || names.at(-1);
+}
+
+export const focusSignal = (name) => store.set({ focus: name });

@@ -1,0 +1,123 @@
+"""Helpers shared by the browser tests (plain functions, no fixtures)."""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+DIAGRAM = "svg[data-diagram]"
+ROOT = Path(__file__).resolve().parents[2]
+
+# Started in the subprocess: the app factory, whichever module the server package puts it in.
+_SERVE = """
+import sys, uvicorn
+try:
+    from app.main import create_app
+except ImportError:
+    from app import create_app
+uvicorn.run(create_app(), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+"""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_up(url: str, proc: subprocess.Popen | None, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with code {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/api/cells", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.1)
+    raise RuntimeError(f"server at {url} did not come up in {timeout} s")
+
+
+def start_server(port: int, data_dir: Path) -> subprocess.Popen:
+    """A real uvicorn serving create_app() on 127.0.0.1:port with `data_dir`; waits until up."""
+    env = {**os.environ, "GATESCOPE_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}
+    log = open(data_dir / f"server-{port}.log", "ab")  # noqa: SIM115 - owned by the process
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SERVE, str(port)], cwd=ROOT, env=env, stdout=log, stderr=log
+    )
+    proc.log = log  # type: ignore[attr-defined]
+    wait_until_up(f"http://127.0.0.1:{port}", proc)
+    return proc
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    proc.log.close()  # type: ignore[attr-defined]
+
+
+def open_view(page: Page, query: str = "") -> None:
+    """Open the page with `query` and wait until the diagram shows a frame."""
+    page.goto(f"/{query}")
+    page.wait_for_function(
+        "() => { const s = document.querySelector('svg[data-diagram]');"
+        " return s && s.getAttribute('data-t') !== '' && s.getAttribute('data-session') }",
+        timeout=20_000,
+    )
+
+
+def wait_t(page: Page, t: int) -> None:
+    expect(page.locator(DIAGRAM)).to_have_attribute("data-t", str(t), timeout=10_000)
+
+
+def diagram_state(page: Page) -> dict:
+    return page.locator(DIAGRAM).evaluate(
+        "s => ({t: +s.dataset.t, unit: +s.dataset.unit, session: s.dataset.session,"
+        " diagram: s.dataset.diagram, cell: s.dataset.cell})"
+    )
+
+
+def shown_values(page: Page) -> list[tuple[str, float, str]]:
+    """(signal, value, raw attribute) of every element of the diagram with a data-value."""
+    return page.locator(DIAGRAM).evaluate(
+        "s => Array.from(s.querySelectorAll('[data-value]'),"
+        " e => [e.getAttribute('data-signal'), parseFloat(e.getAttribute('data-value')),"
+        " e.getAttribute('data-value')])"
+    )
+
+
+def check_values_against_trace(page: Page, api, tol: float = 5e-6) -> set[str]:
+    """Every data-value equals the engine's trace at (t, unit); returns the signals checked."""
+    st = diagram_state(page)
+    t, unit = st["t"], st["unit"]
+    trace = api("GET", f"/api/sessions/{st['session']}/trace?start={t}&stop={t + 1}")
+    values = shown_values(page)
+    assert values, "no element carries a data-value"
+    checked = set()
+    for signal, value, raw in values:
+        assert signal, "an element with data-value has no data-signal"
+        decimals = raw.split(".")[1] if "." in raw else ""
+        assert len(decimals) >= 4, f"{signal}: data-value {raw!r} has fewer than 4 decimals"
+        expected = trace["signals"][signal][0][unit]
+        assert math.isclose(value, expected, rel_tol=1e-5, abs_tol=tol), (
+            f"{signal}[t={t}, unit={unit}]: page shows {value}, engine has {expected}"
+        )
+        checked.add(signal)
+    return checked
+
+
+def svg_text(page: Page) -> str:
+    return page.locator(DIAGRAM).evaluate("s => s.textContent")
