@@ -55,6 +55,7 @@ class Cell:
         self.hidden_size = params["weight_hh"].shape[1]
         self.input_size = params["weight_ih"].shape[1]
         self.signals = spec.describe(**options)
+        self.names = tuple(s.name for s in self.signals)
         self._columns = {name: k for k, name in enumerate(spec.stored(options))}
         self._prepared = spec.prepare(params, options, self.hidden_size)
 

@@ -37,7 +37,7 @@ class Trace:
 
     @property
     def names(self) -> tuple[str, ...]:
-        return tuple(s.name for s in self.cell.signals)
+        return self.cell.names
 
     @property
     def xs(self) -> np.ndarray:
@@ -67,11 +67,12 @@ class Trace:
     def window(self, start: int, stop: int, names=None) -> dict[str, np.ndarray]:
         """Signals for steps [start, stop): name -> (stop - start, n), fresh arrays."""
         start, stop = self._check_range(start, stop)
-        names = self.names if names is None else tuple(names)
-        unknown = [n for n in names if n not in self.names]
+        known = self.cell.names
+        names = known if names is None else tuple(names)
+        unknown = [n for n in names if n not in known]
         if unknown:
             raise ValueError(f"unknown signal(s) {unknown} for a {self.cell.kind}; "
-                             f"known: {list(self.names)}")
+                             f"known: {list(known)}")
         rows = self._rows(start, stop) if stop > start else None
         H = self.cell.hidden_size
         out = {}
