@@ -13,13 +13,16 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
-# The stamps re-install when pyproject.toml changes.
+# The stamps re-install when pyproject.toml changes. The compat editable mode puts the
+# checkout itself on sys.path, so packages added later import without a re-install.
+COMPAT := --config-settings editable_mode=compat
+
 $(VENV)/.installed-run: pyproject.toml | $(PY)
-	$(PIP) install -q -e .
+	$(PIP) install -q -e . $(COMPAT)
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(PY)
-	$(PIP) install -q -e '.[test]'
+	$(PIP) install -q -e '.[test]' $(COMPAT)
 	touch $@ $(VENV)/.installed-run
 
 run: $(VENV)/.installed-run
