@@ -13,20 +13,19 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
-# The stamps re-install when pyproject.toml changes. The compat editable mode puts the
-# checkout itself on sys.path, so packages added later import without a re-install.
-COMPAT := --config-settings editable_mode=compat
+# The stamps re-install when pyproject.toml changes. Targets run `python -m` from the
+# checkout, so they import its packages as they are, whatever the editable install mapped.
 
 $(VENV)/.installed-run: pyproject.toml | $(PY)
-	$(PIP) install -q -e . $(COMPAT)
+	$(PIP) install -q -e .
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(PY)
-	$(PIP) install -q -e '.[test]' $(COMPAT)
+	$(PIP) install -q -e '.[test]'
 	touch $@ $(VENV)/.installed-run
 
 run: $(VENV)/.installed-run
-	$(VENV)/bin/gatescope serve --host $(HOST) --port $(PORT)
+	$(PY) -m app serve --host $(HOST) --port $(PORT)
 
 # Browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
 chromium:

@@ -3,6 +3,7 @@
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 SCRIPT = textwrap.dedent("""
     import numpy as np, cells
@@ -21,8 +22,10 @@ SCRIPT = textwrap.dedent("""
 
 
 def test_million_steps_peak_memory_under_400_mb():
+    root = Path(__file__).resolve().parents[1]
     out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
-                         timeout=600, env={"OPENBLAS_NUM_THREADS": "1", "PATH": ""})
+                         timeout=600, cwd=root,
+                         env={"OPENBLAS_NUM_THREADS": "1", "PATH": "", "PYTHONPATH": str(root)})
     assert out.returncode == 0, out.stderr
     peak_mb, held_mb = map(int, out.stdout.split())
     assert peak_mb < 400, f"peak RSS {peak_mb} MB"
