@@ -4,6 +4,7 @@ import * as api from "./api.js";
 import { createCharts } from "./charts.js";
 import { createControls } from "./controls.js";
 import { layoutFor, memoryCellUnavailable } from "./diagram/layouts/index.js";
+import { renderLegend } from "./diagram/legend_view.js";
 import { renderDiagram } from "./diagram/renderer.js";
 import { buildEquationList, updateEquations } from "./equations.js";
 import { createFrameCache } from "./frames.js";
@@ -59,7 +60,9 @@ function buildDiagram() {
     hidden: s.session.hidden_size, input: s.session.input_size, options: s.session.options || {},
     signals: s.session.signals,
   };
-  diagram = renderDiagram($("#diagram-host"), layoutFor(kind, style, params), {
+  const layout = layoutFor(kind, style, params);
+  renderLegend($("#legend"), layout.legend);
+  diagram = renderDiagram($("#diagram-host"), layout, {
     style, kind, session: s.session.id, signals: s.session.signals, stages: s.stages,
     hidden: s.session.hidden_size, input: s.session.input_size,
     onHover: (name) => store.set({ hover: name }),

@@ -1,4 +1,5 @@
-"""A diagram for every cell kind and style (issue 5): open, step, values equal the engine's."""
+"""A diagram for every cell kind and style (issue 5): open, step, values equal the engine's;
+each kind's legend; seed 004's memory-cell drawings."""
 
 from __future__ import annotations
 
@@ -25,9 +26,16 @@ CASES = [
     ("gru", "olah", ""),
     ("gru", "olah", "&reset_after=0"),
     ("prototype_lstm", "olah", ""),
+    ("prototype_lstm", "memory-cell", ""),
     ("normalized_lstm", "olah", ""),
+    ("normalized_lstm", "memory-cell", ""),
     ("pseudo_lstm", "olah", ""),
+    ("pseudo_lstm", "memory-cell", ""),
 ]
+SEED_004 = ("prototype_lstm", "normalized_lstm", "pseudo_lstm")
+# signals a drawing may leave without a data-value: the Olah normalised prototype folds
+# √(var(ĉ_t) + 1) into its ÷ box; every memory-cell drawing shows them all
+NOT_DRAWN = {"olah": {"c_scale"}, "memory-cell": set()}
 # what each drawing must show, as the SVG's text (subscripts flatten: c_{t−1} -> "ct−1")
 LABELS = {
     "lstm": ["σ", "tanh", "+", "ct−1", "ct", "ht−1", "ht", "xt"],
@@ -51,6 +59,9 @@ def test_every_kind_and_style(page, errors, api, artifacts_dir, kind, style, ext
     svg = page.locator(DIAGRAM)
     expect(svg).to_have_attribute("data-cell", kind)
     expect(svg).to_have_attribute("data-diagram", style)
+    if style == "memory-cell":
+        expect(page.get_by_label("Diagram style")).to_be_enabled()
+        expect(page.get_by_label("Diagram style")).to_have_value("memory-cell")
     wait_t(page, 2)
     checked = check_values_against_trace(page, api)
     page.get_by_role("button", name="Step forward").click()
@@ -63,7 +74,7 @@ def test_every_kind_and_style(page, errors, api, artifacts_dir, kind, style, ext
     hidden_signals = {
         s["name"] for s in session["signals"] if s["size"] == "hidden" and s["kind"] != "pre"
     }
-    missing = hidden_signals - checked - {"read", "c_scale"}
+    missing = hidden_signals - checked - NOT_DRAWN[style]
     assert not missing, f"signals drawn without a data-value: {missing}"
     text = svg_text(page)
     for label in LABELS[kind]:
@@ -72,8 +83,9 @@ def test_every_kind_and_style(page, errors, api, artifacts_dir, kind, style, ext
         after = "reset_after=0" not in extra
         assert ("after the matmul" in text) == after
         assert session["options"]["reset_after"] is after
-    name = f"diagram-{kind}-{style}{'-reset_before' if extra else ''}.png"
-    page.screenshot(path=artifacts_dir / name, full_page=True)
+    name = f"diagram-{kind}-{style}{'-reset_before' if extra else ''}"
+    page.screenshot(path=artifacts_dir / f"{name}.png", full_page=True)
+    page.locator(".viewer").screenshot(path=artifacts_dir / f"{name}-viewer.png")
 
 
 def test_style_toggle_keeps_t_unit_and_session(page, errors, api):
@@ -95,13 +107,67 @@ def test_style_toggle_keeps_t_unit_and_session(page, errors, api):
     assert diagram_state(page)["t"] == 3
 
 
-@pytest.mark.parametrize("kind", ["rnn", "gru", "prototype_lstm"])
-def test_memory_cell_style_disabled_with_reason(page, errors, kind):
-    open_view(page, f"?cell={kind}&weights=seed&seed=1&hidden=4&text=abc")
+@pytest.mark.parametrize(("kind", "why"), [("rnn", "RNN has no cell state"), ("gru", "GRU has")])
+def test_memory_cell_style_disabled_with_reason(page, errors, kind, why):
+    open_view(page, f"?cell={kind}&weights=seed&seed=1&hidden=4&text=abc&style=memory-cell")
     style = page.get_by_label("Diagram style")
     expect(style).to_be_disabled()
-    assert style.get_attribute("title")
-    expect(page.locator("#style-why")).not_to_be_empty()
+    assert why in (style.get_attribute("title") or "")
+    expect(page.locator("#style-why")).to_contain_text(why)
+    expect(page.locator(DIAGRAM)).to_have_attribute("data-diagram", "olah")
+
+
+def test_seed_004_memory_cell_layouts_label_every_arrow(page, errors):
+    """The layouts are data: every pipe of seed 004's memory-cell drawings that is not part
+    of the [read, x_t] bus carries a label, and every pipe with a signal a known name."""
+    open_view(page, "?cell=pseudo_lstm&weights=seed&seed=1&hidden=4&text=abc")
+    problems = page.evaluate(
+        """async (kinds) => {
+        const { layoutFor } = await import('/static/js/diagram/layouts/index.js');
+        const cells = await (await fetch('/api/cells')).json();
+        const out = [];
+        for (const kind of kinds) {
+          const spec = cells.kinds.find((k) => k.kind === kind);
+          const known = new Set(spec.signals.map((s) => s.name));
+          const layout = layoutFor(kind, 'memory-cell', { hidden: 4, input: 3, options: {} });
+          if (layout.style !== 'memory-cell') out.push(`${kind}: not a memory-cell layout`);
+          for (const p of layout.pipes) {
+            if (p.cls !== 'bus' && !p.label) out.push(`${kind}: unlabelled pipe ${p.signal}`);
+            if (p.signal && !known.has(p.signal)) out.push(`${kind}: unknown signal ${p.signal}`);
+          }
+          for (const n of layout.nodes) {
+            if (n.signal && !known.has(n.signal)) out.push(`${kind}: unknown signal ${n.signal}`);
+          }
+          if (!layout.legend?.length) out.push(`${kind}: no legend`);
+        }
+        return out;
+      }""",
+        list(SEED_004),
+    )
+    assert problems == []
+
+
+LEGENDS = {
+    # kind: (must be in the legend text, must not be)
+    "gru": (["ht−1 (previous state) / ht (new state)", "update gate zt keeps", "1 − zt"], ["ct−1"]),
+    "rnn": (["ht−1 (previous state) / ht (new state)", "no gates"], ["ct−1", "⊙", "σ"]),
+    "lstm": (["ct−1 (old memory) / ct (new memory)", "⊙", "σ"], ["zt", "previous state"]),
+    "pseudo_lstm": (
+        ["ct−1 (old state) / ct (new state)", "read valve ot", "ht = tanh(ct)"],
+        ["zt", "output valve between"],
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", list(LEGENDS))
+def test_legend_speaks_of_the_kinds_own_states(page, errors, kind):
+    open_view(page, f"?cell={kind}&weights=seed&seed=1&hidden=4&text=abc")
+    legend = page.locator("dl.legend").inner_text().replace("\n", " ")
+    present, absent = LEGENDS[kind]
+    for text in present:
+        assert text in legend, f"{kind}: {text!r} not in the legend: {legend}"
+    for text in absent:
+        assert text not in legend, f"{kind}: {text!r} in the legend: {legend}"
 
 
 def test_equation_panel_lists_the_engines_equations(page, errors, api):

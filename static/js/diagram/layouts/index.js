@@ -1,6 +1,7 @@
 // Which layout draws which (kind, style). Adding a kind means adding a layout here.
 
 import memoryCellLstm from "./memory_cell_lstm.js";
+import memoryCellPrototype from "./memory_cell_prototype.js";
 import olahGru from "./olah_gru.js";
 import olahLstm from "./olah_lstm.js";
 import olahPrototype from "./olah_prototype.js";
@@ -19,6 +20,9 @@ const OLAH = {
 const MEMORY_CELL = {
   lstm: memoryCellLstm,
   peephole_lstm: memoryCellLstm,
+  prototype_lstm: memoryCellPrototype,
+  normalized_lstm: memoryCellPrototype,
+  pseudo_lstm: memoryCellPrototype,
 };
 
 export const STYLES = { olah: OLAH, "memory-cell": MEMORY_CELL };
@@ -28,7 +32,7 @@ export function memoryCellUnavailable(kind) {
   if (MEMORY_CELL[kind]) return "";
   if (kind === "rnn") return "Memory-cell style: only for the LSTM family — an RNN has no cell state, only h.";
   if (kind === "gru") return "Memory-cell style: only for the LSTM family — a GRU has no separate cell state, only h.";
-  return "Memory-cell style: drawn for the LSTM and peephole LSTM; seed 004's prototypes have no output valve between the cell and h.";
+  return `Memory-cell style: no memory-cell drawing for ${kind}.`;
 }
 
 /** The layout data for (kind, style), falling back to the Olah style. */

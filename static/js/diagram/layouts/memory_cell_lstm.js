@@ -3,6 +3,7 @@
 // tanh(c_t) through the output valve to h_t; peepholes from the Cell to the gates.
 
 import { sized } from "./common.js";
+import { lstmLegend } from "./legend.js";
 
 export default function memoryCellLstm({ kind, hidden, input }) {
   const peephole = kind === "peephole_lstm";
@@ -76,6 +77,7 @@ export default function memoryCellLstm({ kind, hidden, input }) {
     title: peephole ? "Peephole LSTM, memory-cell picture" : "LSTM, memory-cell picture",
     style: "memory-cell",
     viewBox: [1000, 610],
+    legend: lstmLegend({ peephole, memoryCell: true }),
     boxes: [{ x: 150, y: 40, w: 830, h: 470, cls: "cell", titleAt: [166, 62, "start"],
       title: peephole ? "peephole LSTM memory block, step t" : "LSTM memory block, step t" }],
     pipes,

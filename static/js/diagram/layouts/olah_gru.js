@@ -3,6 +3,7 @@
 // after it (reset_after = True, PyTorch), and the drawing shows which.
 
 import { merge, neighbours, sized } from "./common.js";
+import { gruLegend } from "./legend.js";
 
 export default function olahGru({ hidden, input, options }) {
   const after = options?.reset_after !== false;
@@ -12,13 +13,13 @@ export default function olahGru({ hidden, input, options }) {
   const R = 300; // the reset lane
   const resetPipes = after
     ? [
-      { signal: "h_prev", identity: "h", points: [[200, R], [388, R]] },
+      { signal: "h_prev", identity: "hprev", points: [[200, R], [388, R]] },
       { signal: "n_rec", points: [[472, R], [503, R]], value: [472, R - 10] },
       { signal: "n_rec_reset", points: [[537, R], [550, R], [550, L], [566, L]],
         label: { text: "r_t ⊙ (W_{hn}·h_{t−1} + b_{hn})", at: [310, 340] }, value: [556, 350] },
     ]
     : [
-      { signal: "h_prev", identity: "h", points: [[200, R], [503, R]] },
+      { signal: "h_prev", identity: "hprev", points: [[200, R], [503, R]] },
       { signal: "h_reset", points: [[537, R], [550, R], [550, L], [566, L]],
         label: { text: "r_t ⊙ h_{t−1}", at: [400, 340] }, value: [556, 350], strip: { at: [400, 348], w: 64 } },
     ];
@@ -26,14 +27,14 @@ export default function olahGru({ hidden, input, options }) {
     boxes: [{ x: 180, y: 50, w: 650, h: 450, cls: "cell", titleAt: [820, 72, "end"],
       title: `GRU cell at step t (reset after: ${after ? "True" : "False"})` }],
     pipes: [
-      { signal: "h_prev", identity: "h", points: [[150, Y], [283, Y]],
+      { signal: "h_prev", identity: "hprev", points: [[150, Y], [283, Y]],
         label: { text: sized("h_{t−1}", hidden, "H"), at: [154, Y - 12] }, value: [210, Y + 24], strip: { at: [210, Y + 32], w: 64 } },
-      { signal: "h_prev", identity: "h", points: [[200, Y], [200, B], [218, B]] },
+      { signal: "h_prev", identity: "hprev", points: [[200, Y], [200, B], [218, B]] },
       { signal: "kept", points: [[317, Y], [587, Y]],
         label: { text: "z_t ⊙ h_{t−1}", at: [340, Y - 12] }, value: [340, Y + 24], strip: { at: [340, Y + 32], w: 64 } },
-      { signal: "h", identity: "h", points: [[613, Y], [860, Y]],
+      { signal: "h", identity: "hnew", points: [[613, Y], [860, Y]],
         label: { text: "h_t", at: [640, Y - 12] }, value: [640, Y + 24], strip: { at: [640, Y + 32], w: 64 } },
-      { signal: "h", identity: "h", points: [[780, Y], [780, 18]], label: { text: "h_t (output)", at: [790, 30] } },
+      { signal: "h", identity: "hnew", points: [[780, Y], [780, 18]], label: { text: "h_t (output)", at: [790, 30] } },
       { signal: "z", points: [[300, L - 20], [300, Y + 17]],
         label: { text: "z_t", at: [290, 250], anchor: "end" }, value: [290, 268, "end"], strip: { at: [222, 276], w: 68 } },
       { signal: "z", points: [[300, 210], [498, 210]], value: [400, 202, "middle"] },
@@ -77,6 +78,7 @@ export default function olahGru({ hidden, input, options }) {
     title: `GRU (reset after: ${after}), Olah style`,
     style: "olah",
     viewBox: [1000, 600],
+    legend: gruLegend(),
     ...merge(neighbours({ rows: [[Y, "h_{t+1}"]] }), cell),
   };
 }

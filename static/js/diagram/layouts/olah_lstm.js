@@ -2,6 +2,7 @@
 // σ σ tanh σ below, pointwise ops, [h_{t−1}, x_t] entering below, h_t leaving right and up.
 
 import { merge, neighbours, sized } from "./common.js";
+import { lstmLegend } from "./legend.js";
 
 export default function olahLstm({ kind, hidden, input }) {
   const peephole = kind === "peephole_lstm";
@@ -75,6 +76,7 @@ export default function olahLstm({ kind, hidden, input }) {
     title: peephole ? "Peephole LSTM, Olah style" : "LSTM, Olah style",
     style: "olah",
     viewBox: [1000, 600],
+    legend: lstmLegend({ peephole, memoryCell: false }),
     ...merge(n, cell),
   };
 }

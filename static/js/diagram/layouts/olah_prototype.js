@@ -4,6 +4,7 @@
 // new state by √(var + 1); the output is the state (or tanh of it in the pseudo LSTM).
 
 import { merge, neighbours, sized } from "./common.js";
+import { prototypeLegend } from "./legend.js";
 
 export default function olahPrototype({ kind, hidden, input }) {
   const pseudo = kind === "pseudo_lstm";
@@ -87,6 +88,7 @@ export default function olahPrototype({ kind, hidden, input }) {
     title: `${title} (seed 004), Olah style`,
     style: "olah",
     viewBox: [1100, 625],
+    legend: prototypeLegend({ kind, memoryCell: false }),
     ...merge(
       neighbours({ right: [980, 1080], rows: [] }),
       { boxes: [{ x: 180, y: 50, w: 780, h: 490, cls: "cell", titleAt: [935, 72, "end"], title: `${title} cell at step t (state s = c)` }], pipes, nodes },

@@ -1,6 +1,7 @@
 // Olah-style vanilla RNN: [h_{t−1}, x_t] through one tanh (or relu) layer gives h_t.
 
 import { merge, neighbours, sized } from "./common.js";
+import { rnnLegend } from "./legend.js";
 
 export default function olahRnn({ hidden, input, options }) {
   const act = options?.nonlinearity === "relu" ? "relu" : "tanh";
@@ -9,7 +10,7 @@ export default function olahRnn({ hidden, input, options }) {
   const cell = {
     boxes: [{ x: 180, y: 50, w: 650, h: 450, cls: "cell", titleAt: [820, 72, "end"], title: `RNN cell at step t (${act})` }],
     pipes: [
-      { signal: "h_prev", identity: "h", points: [[150, B], [218, B]],
+      { signal: "h_prev", identity: "hprev", points: [[150, B], [218, B]],
         label: { text: sized("h_{t−1}", hidden, "H"), at: [154, B - 30] }, value: [156, B + 22], strip: { at: [156, B + 30], w: 60 } },
       { signal: "x", points: [[245, 592], [245, B + 17]],
         label: { text: sized("x_t", input, "I"), at: [254, 585] }, strip: { at: [254, 540], w: 60 } },
@@ -17,9 +18,9 @@ export default function olahRnn({ hidden, input, options }) {
         label: { text: `[h_{t−1}, x_t]  (H + I = ${hidden + input})`, at: [290, B + 24] } },
       { signal: "h_pre", points: [[500, B], [500, L + 22]],
         label: { text: "W·[h_{t−1}, x_t] + b", at: [510, 410] }, value: [510, 428], strip: { at: [510, 434], w: 64 } },
-      { signal: "h", identity: "h", points: [[500, L - 22], [500, 200], [700, 200], [700, B], [860, B]],
+      { signal: "h", identity: "hnew", points: [[500, L - 22], [500, 200], [700, 200], [700, B], [860, B]],
         label: { text: "h_t", at: [710, B - 12] }, value: [710, B + 22], strip: { at: [560, 210], w: 64 } },
-      { signal: "h", identity: "h", points: [[700, 200], [700, 18]], label: { text: "h_t (output)", at: [710, 30] } },
+      { signal: "h", identity: "hnew", points: [[700, 200], [700, 18]], label: { text: "h_t (output)", at: [710, 30] } },
     ],
     nodes: [
       { type: "layer", text: act, signal: "h", x: 500, y: L, w: 72 },
@@ -30,6 +31,7 @@ export default function olahRnn({ hidden, input, options }) {
     title: `RNN (${act}), Olah style`,
     style: "olah",
     viewBox: [1000, 600],
+    legend: rnnLegend({ act }),
     ...merge(neighbours({ rows: [[B, "h_{t+1}"]] }), cell),
   };
 }

@@ -1,0 +1,58 @@
+// Legend entries as plain data, chosen by each layout for its kind: a GRU's states are
+// h_{t−1} / h_t, an RNN has no valves, seed 004's prototypes read their state through a
+// read valve. An entry: {swatches: [[class, text]], text: math label ("c_{t−1}", "x_t")}.
+
+const VALVE = { swatches: [["op", "⊙"]], text: "element-wise product (a valve: the gate's value opens it from 0 to 1)" };
+const SUM = { swatches: [["op", "+"]], text: "element-wise sum (a T-joint merging two flows)" };
+const TANH = { swatches: [["layer", "tanh"]], text: "tanh layer tanh(W·input + b), values in (−1, 1)" };
+const SIGN = { swatches: [["pos", ""], ["neg", ""]], text: "pipe colour: positive / negative; width: magnitude (selected unit)" };
+const STRIP = { swatches: [["strip", ""]], text: "strip: the whole vector, one cell per unit; click a cell to select that unit" };
+
+const sigmoid = (input) => ({ swatches: [["layer", "σ"]], text: `sigmoid layer σ(${input} + b), values in (0, 1)` });
+const states = (prev, next, what) => ({
+  swatches: [["state-prev", ""], ["state-new", ""]], text: `${prev} (${what[0]}) / ${next} (${what[1]})`,
+});
+const note = (swatch, text) => ({ swatches: [[swatch[0], swatch[1]]], text });
+
+/** LSTM and peephole LSTM (both styles). */
+export function lstmLegend({ peephole, memoryCell }) {
+  const out = [VALVE, SUM, sigmoid("W·[h_{t−1}, x_t]"), TANH, SIGN,
+    states("c_{t−1}", "c_t", ["old memory", "new memory"])];
+  if (memoryCell) out.push(note(["cell", "Cell"], "the memory c: it loops back to itself through the forget valve"));
+  if (peephole) out.push(note(["peephole", ""], "peephole: the cell state fed to a gate (c_{t−1} → i, f; c_t → o)"));
+  return [...out, STRIP];
+}
+
+/** GRU: the state is h; z is a keep gate, 1 − z the write valve. */
+export function gruLegend() {
+  return [VALVE, SUM, note(["op", "1−"], "1 − z_t: the write valve opens as the keep valve closes"),
+    sigmoid("W·[h_{t−1}, x_t]"), TANH, SIGN, states("h_{t−1}", "h_t", ["previous state", "new state"]),
+    note(["gate", "z"], "update gate z_t keeps: z_t ⊙ h_{t−1} stays, (1 − z_t) ⊙ n_t is written (a “do-not-update” gate, seed 004)"),
+    note(["gate", "r"], "reset gate r_t: how much of h_{t−1} the candidate n_t reads"),
+    STRIP];
+}
+
+/** Vanilla RNN: one layer, no gates. */
+export function rnnLegend({ act }) {
+  const layer = act === "relu"
+    ? { swatches: [["layer", "relu"]], text: "relu layer relu(W·[h_{t−1}, x_t] + b), values ≥ 0" }
+    : { swatches: [["layer", "tanh"]], text: "tanh layer tanh(W·[h_{t−1}, x_t] + b), values in (−1, 1)" };
+  return [layer, SIGN, states("h_{t−1}", "h_t", ["previous state", "new state"]),
+    { swatches: [], text: "no gates, no valves: the whole state is rewritten at every step" }, STRIP];
+}
+
+/** Seed 004's prototype, normalised prototype and pseudo LSTM (both styles). */
+export function prototypeLegend({ kind, memoryCell }) {
+  const pseudo = kind === "pseudo_lstm";
+  const read = pseudo ? "tanh(c_{t−1})" : "c_{t−1}";
+  const out = [VALVE, SUM, sigmoid(`W·${read} + U·x_t`), TANH, SIGN,
+    states("c_{t−1}", "c_t", ["old state", "new state"])];
+  if (memoryCell) out.push(note(["cell", "Cell"], "the state c: it loops back to itself through the forget valve"));
+  out.push(note(["gate", "o"], `read valve o_t: gates the read ${read} into the candidate c̃_t (no output valve)`));
+  if (kind === "normalized_lstm") {
+    out.push(note(["op", "÷"], "÷ √(var(ĉ_t) + 1): the new state divided by its spread over the units (a soft bound)"));
+  }
+  out.push(pseudo ? note(["op", "tanh"], "output h_t = tanh(c_t): the squashed state (tanh also squashes the read)")
+    : note(["state-new", ""], "output h_t = c_t: the state itself"));
+  return [...out, STRIP];
+}
