@@ -1,161 +1,219 @@
-// Plotly views linked to the cursor: heatmaps (unit × time) of the gates and states and
-// a line chart of the selected unit, over a window of the trace fetched from
-// GET /api/sessions/{id}/trace?start=&stop=, so that a 100,000-step trace stays light.
-// The cursor is an overlay moved in pixels (no Plotly relayout per step).
+// Plotly views linked to the cursor: heatmaps (unit × time) and a line chart of the
+// selected unit, over a window of the trace from GET /api/sessions/{id}/trace, so that a
+// 100,000-step trace stays light.
+//
+// Per step only the cursor overlay moves (a CSS transform, no Plotly call). The window is
+// large and slides rarely: when the cursor nears its edge it jumps so that the cursor sits
+// near the other edge. The next window is prepared ahead, off the critical path, into a
+// hidden second set of charts (double buffering): fetched one signal at a time and drawn
+// one chart per idle slot; the two sets then swap in one class change.
 
 import { getTrace } from "./api.js";
-import { parseMath } from "./math_text.js";
+import { CONFIG, GEOMETRY, chartSpecs, chartsHeight, figureFor } from "./chart_figures.js";
 
-const WINDOW = 400;
-const SHOWN_KINDS = new Set(["gate", "candidate"]);
-const SHOWN_STATES = ["c", "h"];
-const GATE_SCALE = [[0, "#f7f7f7"], [1, "#0072B2"]];
-const DIVERGING = [[0, "#0072B2"], [0.5, "#f7f7f7"], [1, "#D55E00"]];
-const LINE_COLOURS = { c: "#009E73", h: "#CC79A7" };
+const WINDOW = 500; // steps in a window
+const EDGE = 50; // a window slides when the cursor comes this close to its edge
+const QUANT = 10; // window starts are multiples of this
+const IDLE_TIMEOUT_MS = 300;
 
-const esc = (s) => String(s).replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
-/** Plotly's pseudo-HTML for a label: escaped text plus <sub>/<sup>. */
-const plotlyLabel = (label) =>
-  parseMath(label).map((s) => (s.script ? `<${s.script}>${esc(s.text)}</${s.script}>` : esc(s.text))).join("");
+const idle = (fn) => (window.requestIdleCallback ? requestIdleCallback(fn, { timeout: IDLE_TIMEOUT_MS }) : setTimeout(fn, 16));
 
-export function createCharts(div, cursorEl, { onSeek, onError }) {
+export function createCharts(host, cursorEl, { onSeek, onError }) {
   let session = null;
-  let names = [];
-  let lineNames = [];
-  let win = null; // {start, stop, signals}
-  let loading = null;
-  let unitShown = -1;
+  let specs = [];
+  let sets = []; // two chart sets: {el, divs: {id: div}, win, data, unit, ready}
+  let front = null;
+  let back = null;
+  let job = null; // the window being prepared into `back`: {start, stop, urgent}
+  let lastT = 0;
+  let dir = 1;
+  let unit = 0;
+  let cursor = { t: -1, shown: false, x: -1 };
+
+  const T = () => session?.steps ?? 0;
+  const clampStart = (s) => Math.max(0, Math.min(s, T() - WINDOW));
+  const win = (start) => ({ start, stop: Math.min(T(), start + WINDOW) });
+  const forwardStart = (t) => clampStart(Math.floor((t - EDGE) / QUANT) * QUANT);
+  const backwardStart = (t) => clampStart(Math.ceil((t - WINDOW + EDGE + 1) / QUANT) * QUANT);
+  const centredStart = (t) => clampStart(Math.round((t - WINDOW / 2) / QUANT) * QUANT);
+  /** t is inside w and, unless w touches the trace's ends, not in its edge zones. */
+  const comfortable = (w, t) => Boolean(w)
+    && t >= w.start + (w.start > 0 ? EDGE : 0) && t < w.stop - (w.stop < T() ? EDGE : 0);
+
+  function makeSet(k) {
+    const el = document.createElement("div");
+    el.className = `chart-set ${k === 0 ? "front" : "back"}`;
+    const divs = {};
+    for (const spec of specs) {
+      const div = document.createElement("div");
+      div.className = `chart-row ${spec.type}`;
+      div.dataset.chart = spec.id;
+      el.appendChild(div);
+      divs[spec.id] = div;
+    }
+    host.appendChild(el);
+    return { el, divs, win: null, data: null, unit: -1, ready: false };
+  }
 
   function setSession(s) {
+    for (const set of sets) for (const div of Object.values(set.divs)) window.Plotly?.purge(div);
+    host.replaceChildren();
     session = s;
-    const shown = s.signals.filter((x) => SHOWN_KINDS.has(x.kind) || SHOWN_STATES.includes(x.name));
-    names = shown.slice(0, 8).map((x) => x.name);
-    lineNames = ["c", "h"].filter((n) => s.signals.some((x) => x.name === n));
-    win = null;
-    unitShown = -1;
-    if (window.Plotly) window.Plotly.purge(div);
+    specs = chartSpecs(s);
+    sets = [makeSet(0), makeSet(1)];
+    [front, back] = sets;
+    job = null;
+    lastT = 0;
+    cursor = { t: -1, shown: false, x: -1 };
+    cursorEl.style.top = `${GEOMETRY.heatPad}px`;
+    cursorEl.style.height = `${chartsHeight(specs) - GEOMETRY.heatPad - GEOMETRY.lineBottom}px`;
+    showCursor(false);
   }
 
-  function wantWindow(t) {
-    const T = session.steps;
-    const start = Math.max(0, Math.min(t - WINDOW / 2, T - WINDOW));
-    return { start, stop: Math.min(T, start + WINDOW) };
-  }
-
-  function needsFetch(t) {
-    if (!win) return true;
-    const T = session.steps;
-    const margin = Math.floor(WINDOW * 0.1);
-    const lowOk = win.start === 0 || t >= win.start + margin;
-    const highOk = win.stop === T || t < win.stop - margin;
-    return !(lowOk && highOk);
-  }
-
-  async function fetchWindow(t, unit) {
-    const { start, stop } = wantWindow(t);
-    const key = `${session.id}:${start}`;
-    if (loading === key) return;
-    loading = key;
-    try {
-      const data = await getTrace(session.id, start, stop, [...new Set([...names, ...lineNames])]);
-      if (loading !== key) return;
-      win = { start: data.start ?? start, stop: data.stop ?? stop, signals: data.signals };
-      draw(unit);
-    } catch (err) {
-      onError(err);
-    } finally {
-      if (loading === key) loading = null;
-    }
-  }
-
-  function draw(unit) {
-    const Plotly = window.Plotly;
-    if (!Plotly || !win) return;
-    const meta = Object.fromEntries(session.signals.map((s) => [s.name, s]));
-    const xs = Array.from({ length: win.stop - win.start }, (_, k) => win.start + k);
-    const nRows = names.length;
-    const lineH = 1.7;
-    const total = nRows + lineH;
-    const gap = 0.012;
-    const traces = [];
-    const layout = {
-      margin: { l: 64, r: 12, t: 8, b: 36 }, height: 70 * nRows + 170,
-      paper_bgcolor: "#ffffff", plot_bgcolor: "#ffffff", showlegend: true,
-      legend: { orientation: "h", x: 0, y: -0.08, font: { size: 11 } },
-      font: { family: "system-ui, sans-serif", size: 11, color: "#222" },
-      xaxis: { anchor: `y${nRows + 1}`, range: [win.start - 0.5, win.stop - 0.5], title: { text: "time step t" } },
-      hovermode: "closest",
-    };
-    names.forEach((name, k) => {
-      const top = 1 - k / total;
-      const axis = k === 0 ? "y" : `y${k + 1}`;
-      const sig = meta[name];
-      const gate = Array.isArray(sig.range) && sig.range[0] === 0 && sig.range[1] === 1;
-      const rows = win.signals[name] || [];
-      const H = rows[0]?.length || 0;
-      const z = Array.from({ length: H }, (_, u) => rows.map((r) => r[u]));
-      let amax = 1;
-      if (!gate) for (const r of rows) for (const v of r) amax = Math.max(amax, Math.abs(v));
-      traces.push({
-        type: "heatmap", name, x: xs, z, yaxis: axis, xaxis: "x", showscale: false,
-        colorscale: gate ? GATE_SCALE : DIVERGING, zmin: gate ? 0 : -amax, zmax: gate ? 1 : amax,
-        hovertemplate: `${plotlyLabel(sig.label)}  t=%{x}  unit %{y}: %{z:.4f}<extra></extra>`,
-        showlegend: false,
-      });
-      layout[k === 0 ? "yaxis" : `yaxis${k + 1}`] = {
-        domain: [top - 1 / total + gap, top - gap], title: { text: plotlyLabel(sig.label), font: { size: 12 } },
-        autorange: "reversed", showgrid: false, zeroline: false, ticks: "", showticklabels: H <= 16, dtick: 1,
-      };
-    });
-    const lineAxis = `y${nRows + 1}`;
-    layout[`yaxis${nRows + 1}`] = {
-      domain: [0, lineH / total - gap], title: { text: `unit ${unit}` }, zeroline: true, zerolinecolor: "#bbb",
-    };
-    for (const name of lineNames) {
-      traces.push({
-        type: "scatter", mode: "lines", name: `${name} (unit ${unit})`, x: xs,
-        y: (win.signals[name] || []).map((r) => r[unit]), yaxis: lineAxis, xaxis: "x",
-        line: { color: LINE_COLOURS[name] || "#444", width: 2, shape: "hv" },
-        hovertemplate: `${name}[${unit}] t=%{x}: %{y:.4f}<extra></extra>`,
-      });
-    }
-    Plotly.react(div, traces, layout, { displayModeBar: false, responsive: true });
-    unitShown = unit;
-    if (!div.dataset.bound) {
+  function bindClicks(set) {
+    for (const [id, div] of Object.entries(set.divs)) {
+      if (div.dataset.bound) continue;
       div.dataset.bound = "1";
       div.on("plotly_click", (ev) => {
         const p = ev.points?.[0];
-        if (!p) return;
-        const isHeat = p.data?.type === "heatmap";
-        onSeek(Math.round(p.x), isHeat ? Math.round(p.y) : null);
+        if (p) onSeek(Math.round(p.x), id === "line" ? null : Math.round(p.y));
       });
     }
+  }
+
+  function draw(set, spec) {
+    const fig = figureFor(spec, set.win, set.data, unit);
+    window.Plotly.react(set.divs[spec.id], fig.data, fig.layout, CONFIG);
+    if (spec.type === "line") set.unit = unit;
+  }
+
+  /** Fill `back` with window `w`: fetch and draw chart by chart, in idle slots unless urgent. */
+  async function prepare(w, urgent) {
+    const my = { ...w, urgent };
+    job = my;
+    const set = back;
+    set.ready = false;
+    set.win = w;
+    set.data = {};
+    const sid = session.id;
+    const slot = () => new Promise((resolve) => (my.urgent ? resolve() : idle(resolve)));
+    const alive = () => job === my && session?.id === sid && window.Plotly;
+    try {
+      if (urgent) {
+        // one request per signal (in parallel): each stays far below the server's size cap
+        const names = [...new Set(specs.flatMap((s) => s.names))];
+        const got = await Promise.all(names.map((n) => getTrace(sid, w.start, w.stop, [n])));
+        got.forEach((g, k) => { set.data[names[k]] = g.signals[names[k]]; });
+      }
+      for (const spec of specs) {
+        for (const name of spec.names) {
+          if (set.data[name]) continue;
+          await slot();
+          if (!alive()) return;
+          set.data[name] = (await getTrace(sid, w.start, w.stop, [name])).signals[name];
+        }
+        await slot();
+        if (!alive()) return;
+        draw(set, spec);
+      }
+    } catch (err) {
+      if (job === my) job = null;
+      onError(err);
+      return;
+    }
+    if (!alive()) return;
+    bindClicks(set);
+    set.ready = true;
+    job = null;
+    plan(lastT);
     placeCursor(lastT);
   }
 
-  let lastT = 0;
-  function placeCursor(t) {
-    lastT = t;
-    if (cursorEl.getAttribute("data-t") !== String(t)) cursorEl.setAttribute("data-t", String(t));
-    const full = div._fullLayout;
-    if (!full?.xaxis || !win || t < win.start || t >= win.stop) {
-      cursorEl.style.display = "none";
+  /** Make sure `back` holds (or is getting) window w. */
+  function want(w, urgent) {
+    if (back.ready && back.win?.start === w.start && back.win?.stop === w.stop) return;
+    if (job && job.start === w.start && job.stop === w.stop) {
+      job.urgent = job.urgent || urgent;
       return;
     }
-    const xa = full.xaxis;
-    cursorEl.style.display = "block";
-    cursorEl.style.left = `${xa._offset + xa.l2p(t)}px`;
-    cursorEl.style.top = `${full._size.t}px`;
-    cursorEl.style.height = `${full._size.h}px`;
+    prepare(w, urgent);
   }
 
-  /** Follow the store: move the cursor, refetch the window when t leaves it, redraw on unit change. */
+  function swap() {
+    [front, back] = [back, front];
+    front.el.className = "chart-set front";
+    back.el.className = "chart-set back";
+    back.ready = false;
+    if (front.unit !== unit) draw(front, specs.at(-1));
+    cursor.x = -1;
+    host.dataset.start = String(front.win.start);
+    host.dataset.stop = String(front.win.stop);
+  }
+
+  /** Decide which window the charts need for cursor t; swap in a prepared one. */
+  function plan(t) {
+    if (!session || !T()) return;
+    const fw = front.ready ? front.win : null;
+    if (comfortable(fw, t)) {
+      // prepare the window the cursor will need next, well before it needs it
+      if (dir > 0 && fw.stop < T() && t >= fw.start + WINDOW / 2) want(win(forwardStart(fw.stop - EDGE)), false);
+      else if (dir < 0 && fw.start > 0 && t < fw.start + WINDOW / 2) want(win(backwardStart(fw.start + EDGE - 1)), false);
+      return;
+    }
+    if (back.ready && comfortable(back.win, t)) {
+      swap();
+      return;
+    }
+    const inside = fw && t >= fw.start && t < fw.stop;
+    let start = centredStart(t);
+    if (inside) start = t >= fw.stop - EDGE ? forwardStart(t) : backwardStart(t);
+    want(win(start), !inside);
+  }
+
+  function showCursor(on) {
+    if (cursor.shown === on) return;
+    cursor.shown = on;
+    cursorEl.style.display = on ? "block" : "none";
+  }
+
+  function placeCursor(t) {
+    if (cursor.t !== t) {
+      cursor.t = t;
+      cursorEl.setAttribute("data-t", String(t));
+    }
+    const xa = front?.ready ? front.divs[specs[0].id]._fullLayout?.xaxis : null;
+    const w = front?.win;
+    if (!xa || !w || t < w.start || t >= w.stop) {
+      showCursor(false);
+      return;
+    }
+    const x = Math.round((xa._offset + xa.l2p(t)) * 10) / 10;
+    if (x !== cursor.x) {
+      cursor.x = x;
+      cursorEl.style.transform = `translateX(${x}px)`;
+    }
+    showCursor(true);
+  }
+
+  /** Follow the store: slide the window when needed, move the cursor, redraw on unit change. */
   function update(state) {
     if (!session || !state.session || state.session.id !== session.id) return;
-    placeCursor(state.frame?.t ?? state.t);
-    if (needsFetch(state.t)) fetchWindow(state.t, state.unit);
-    else if (state.unit !== unitShown) draw(state.unit);
+    const t = state.frame?.t ?? state.t;
+    if (t !== lastT) dir = t > lastT ? 1 : -1;
+    lastT = t;
+    if (state.unit !== unit) {
+      unit = state.unit;
+      if (front.ready) draw(front, specs.at(-1));
+    }
+    plan(t);
+    placeCursor(t);
   }
+
+  // After a resize Plotly re-lays the charts out: the cursor's x must be recomputed.
+  window.addEventListener("resize", () => {
+    cursor.x = -1;
+    setTimeout(() => placeCursor(lastT), 150);
+  });
 
   return { setSession, update };
 }

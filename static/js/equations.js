@@ -98,32 +98,54 @@ function optionText(options) {
   return entries.length ? ` (${entries.map(([k, v]) => `${k}=${v}`).join(", ")})` : "";
 }
 
-/** Update live values in the list and the focus panel. */
+// What the focus panel shows now, so that a step rewrites only what changed.
+const focusShown = { el: null, sig: null, live: null, where: null, liveKey: "", whereText: "" };
+
+/** Update live values in the list and the focus panel (writing only what changed). */
 export function updateEquations(rows, focusEl, state) {
   const { frame, unit, session } = state;
   if (!session || !frame) return;
   const cur = state.stage === "all" ? null : state.stage;
-  for (const { sig, li, val } of rows) {
-    const v = valueAt(frame, sig.name, unit);
-    val.textContent = sig.size === "input" ? "" : `[${unit}] = ${formatNumber(v, 4)}`;
+  const focused = state.hover || state.focus;
+  for (const row of rows) {
+    const { sig, li, val } = row;
+    const text = sig.size === "input" ? "" : `[${unit}] = ${formatNumber(valueAt(frame, sig.name, unit), 4)}`;
+    if (row.text !== text) {
+      row.text = text;
+      val.textContent = text;
+    }
     li.classList.toggle("current", sig.stage === cur);
-    li.classList.toggle("focused", sig.name === (state.hover || state.focus));
+    li.classList.toggle("focused", sig.name === focused);
   }
-  const name = state.hover || state.focus || defaultFocus(session);
+  const name = focused || defaultFocus(session);
   const sig = session.signals.find((s) => s.name === name);
-  focusEl.replaceChildren();
+  const f = focusShown;
+  if (f.el !== focusEl || f.sig !== sig) {
+    focusEl.replaceChildren();
+    Object.assign(f, { el: focusEl, sig, live: null, where: null, liveKey: "", whereText: "" });
+    if (!sig) return;
+    const title = h("p", "focus-title");
+    appendHtmlMath(title, sig.label);
+    title.appendChild(document.createTextNode(" — "));
+    appendHtmlMath(title, sig.description || sig.kind);
+    const eq = h("p", "focus-eq");
+    appendHtmlMath(eq, sig.equation || sig.label);
+    f.live = h("p", "focus-live");
+    f.live.dataset.signal = sig.name;
+    f.where = h("p", "hint");
+    focusEl.append(title, eq, f.live, f.where);
+  }
   if (!sig) return;
-  const title = h("p", "focus-title");
-  appendHtmlMath(title, sig.label);
-  title.appendChild(document.createTextNode(" — "));
-  appendHtmlMath(title, sig.description || sig.kind);
-  const eq = h("p", "focus-eq");
-  appendHtmlMath(eq, sig.equation || sig.label);
-  const live = h("p", "focus-live");
-  live.dataset.signal = sig.name;
-  liveEquation(live, sig, frame, unit);
-  const where = h("p", "hint", `step t = ${frame.t}, unit ${unit}, stage “${sig.stage}”${sig.range ? `, range [${sig.range.join(", ")}]` : ""}`);
-  focusEl.append(title, eq, live, where);
+  const liveKey = `${frame.t}|${frame.seq}|${unit}`;
+  if (f.liveKey !== liveKey) {
+    f.liveKey = liveKey;
+    liveEquation(f.live, sig, frame, unit);
+  }
+  const whereText = `step t = ${frame.t}, unit ${unit}, stage “${sig.stage}”${sig.range ? `, range [${sig.range.join(", ")}]` : ""}`;
+  if (f.whereText !== whereText) {
+    f.whereText = whereText;
+    f.where.textContent = whereText;
+  }
 }
 
 function defaultFocus(session) {

@@ -34,6 +34,16 @@ export function createFrameCache() {
       pending.set(t, now);
       return true;
     },
+    /** How many asked-for steps are still on their way (asked less than PENDING_MS ago). */
+    inFlight() {
+      const now = performance.now();
+      let n = 0;
+      for (const [t, when] of pending) {
+        if (now - when < PENDING_MS) n += 1;
+        else pending.delete(t);
+      }
+      return n;
+    },
     /** Forget what is on its way (after a reconnect those answers will never come). */
     resetPending: () => pending.clear(),
     clear() {

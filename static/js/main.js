@@ -140,28 +140,37 @@ async function run(cfg, cursor = {}) {
   }
 }
 
-// Redraw on change: the diagram at once (it is what a keypress must update quickly),
-// the rest once per animation frame.
-let scheduled = false;
+// Redraw on change: the diagram and the charts' cursor at once (what a keypress or a play
+// step must update), the rest once per task, in a microtask — still before the frame is
+// painted, so a step costs one rendered frame, not two. The URL is not rewritten while
+// playing (every step would be a history write); pausing writes it.
+let pendingKeys = null;
 store.subscribe((s, changed) => {
   if (changed.has("style")) buildDiagram();
   else if (diagram && (changed.has("frame") || changed.has("unit") || changed.has("stage"))) diagram.update(s);
   if (changed.has("frame") || changed.has("unit")) charts.update(s);
-  if (!scheduled) {
-    scheduled = true;
-    requestAnimationFrame(() => {
-      scheduled = false;
-      const st = store.get();
-      controls.reflect(st);
-      updateEquations(equationRows, $("#focus-equation"), st);
-      showInput($("#input-readout"), st);
-      const conn = $("#connection");
-      conn.dataset.state = st.connection;
-      conn.textContent = { open: "live", connecting: "connecting…", reconnecting: "reconnecting…", closed: "closed", idle: "" }[st.connection];
-      if (!changed.has("hover")) saveUrl();
-    });
+  if (!pendingKeys) {
+    pendingKeys = new Set();
+    queueMicrotask(flushViews);
   }
+  for (const k of changed) pendingKeys.add(k);
 });
+
+const CONNECTION_TEXT = { open: "live", connecting: "connecting…", reconnecting: "reconnecting…", closed: "closed", idle: "" };
+function flushViews() {
+  const changed = pendingKeys;
+  pendingKeys = null;
+  const st = store.get();
+  controls.reflect(st);
+  updateEquations(equationRows, $("#focus-equation"), st);
+  showInput($("#input-readout"), st);
+  if (changed.has("connection")) {
+    const conn = $("#connection");
+    conn.dataset.state = st.connection;
+    conn.textContent = CONNECTION_TEXT[st.connection];
+  }
+  if (!st.playing && [...changed].some((k) => k !== "hover" && k !== "connection")) saveUrl();
+}
 
 async function boot() {
   const settings = readSettings();

@@ -1,16 +1,27 @@
-// The cursor (t, stage): stepping, seeking, stage mode and play. Play advances one step
-// at a time, and only after the previous step's frame is on screen, so no position is
-// ever skipped; its pace comes from requestAnimationFrame, not from a chain of timers.
+// The cursor (t, stage): stepping, seeking, stage mode and play.
+//
+// Play follows a clock (llm-viz style): the k-th position of a play is due at
+// start + k / speed, so the pace is a function of elapsed time, not of a chain of timers.
+// It never skips a position: the cursor moves at most one position per animation frame,
+// and only once the engine's frame for the current step is on screen; after a stall (a
+// slow frame, a late answer) it catches up one position per frame. A debt longer than
+// MAX_DEBT_S is forgiven (the clock is re-based) rather than raced through.
 
 import * as store from "./store.js";
 
-// Frames fetched ahead of the cursor (and one behind), after the cursor's own frame has
-// come: the server keeps only its newest 4 queued frames, so never ask for more at once.
+// Frames fetched ahead of the cursor: AHEAD when stepping by hand (and one behind),
+// AHEAD_PLAYING while playing. The server keeps only its newest 4 queued frames, so never
+// more than MAX_IN_FLIGHT unanswered requests at once.
 const AHEAD = 2;
+const AHEAD_PLAYING = 8;
+const MAX_IN_FLIGHT = 4;
+const MAX_DEBT_S = 0.75;
 
 export function createPlayer(getStream, cache) {
-  let nextDue = 0;
   let rafId = 0;
+  // The play's clock: position `taken` (positions moved since play) is due at
+  // start + taken / speed.
+  const clock = { start: 0, taken: 0, speed: 1 };
 
   const steps = () => store.get().session?.steps ?? 0;
   const clampT = (t) => Math.max(0, Math.min(steps() - 1, Math.round(t)));
@@ -18,6 +29,17 @@ export function createPlayer(getStream, cache) {
   /** Ask the stream for step t unless it is cached or on its way. */
   function request(t) {
     if (t >= 0 && t < steps() && cache.want(t)) getStream()?.seek(t);
+  }
+
+  function prefetch(t) {
+    const playing = store.get().playing;
+    const ahead = playing ? AHEAD_PLAYING : AHEAD;
+    for (let k = 1; k <= ahead && t + k < steps(); k += 1) {
+      if (cache.has(t + k)) continue;
+      if (cache.inFlight() >= MAX_IN_FLIGHT) return;
+      request(t + k);
+    }
+    if (!playing && cache.inFlight() < MAX_IN_FLIGHT) request(t - 1);
   }
 
   /** Move the cursor to step t (and stage): a cached frame shows at once, else the stream
@@ -45,17 +67,15 @@ export function createPlayer(getStream, cache) {
     retry = setTimeout(ensureFrame, 450);
   }
 
-  function prefetch(t) {
-    for (let k = 1; k <= AHEAD; k += 1) request(t + k);
-    request(t - 1);
-  }
-
   /** A frame arrived from the stream: cache it; show it if it is the cursor's step. */
   function receive(frame) {
     cache.put(frame);
-    if (frame.t === store.get().t && store.get().frame?.t !== frame.t) {
+    const s = store.get();
+    if (frame.t === s.t && s.frame?.t !== frame.t) {
       store.set({ frame });
       prefetch(frame.t);
+    } else if (s.playing) {
+      prefetch(s.t); // keep the pipeline ahead of the cursor full
     }
   }
 
@@ -78,20 +98,31 @@ export function createPlayer(getStream, cache) {
     return t >= steps() - 1 && lastStage;
   }
 
+  const msPerStep = () => 1000 / clock.speed;
+
   function tick(now) {
     rafId = 0;
     const s = store.get();
     if (!s.playing) return;
+    const speed = Math.max(1, s.speed);
+    if (speed !== clock.speed) {
+      // a new speed keeps the current position due now
+      clock.speed = speed;
+      clock.start = now - clock.taken * msPerStep();
+    }
+    let due = Math.floor((now - clock.start) / msPerStep());
+    const maxDebt = Math.max(2, Math.ceil(MAX_DEBT_S * speed));
+    if (due - clock.taken > maxDebt) {
+      clock.start = now - (clock.taken + maxDebt) * msPerStep();
+      due = clock.taken + maxDebt;
+    }
     const shown = s.frame && s.frame.t === s.t;
-    const interval = 1000 / Math.max(1, s.speed);
-    // One step per animation frame at most (no position is skipped); the schedule keeps
-    // its pace across frame jitter, and never builds up a debt longer than one interval.
-    if (shown && now >= nextDue) {
+    if (shown && due > clock.taken) {
       if (atEnd()) {
         pause();
         return;
       }
-      nextDue = Math.max(nextDue + interval, now - interval);
+      clock.taken += 1;
       step(+1);
     }
     rafId = requestAnimationFrame(tick);
@@ -101,7 +132,10 @@ export function createPlayer(getStream, cache) {
     if (steps() === 0) return;
     if (atEnd()) seek(0, store.get().stage === "all" ? "all" : store.get().stages[0]);
     store.set({ playing: true });
-    nextDue = performance.now() + 1000 / Math.max(1, store.get().speed);
+    clock.speed = Math.max(1, store.get().speed);
+    clock.start = performance.now();
+    clock.taken = 0;
+    prefetch(store.get().t);
     if (!rafId) rafId = requestAnimationFrame(tick);
   }
 

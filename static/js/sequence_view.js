@@ -1,40 +1,60 @@
 // The input sequence around the cursor, with the current step marked: for text, the
-// characters (as text, never markup); for numbers, the current row.
+// characters (as text, never markup); for numbers, the current row. The nodes are built
+// once and only their text changes per step.
 
 import { formatNumber } from "./math_text.js";
 
 const AROUND = 24;
+const views = new WeakMap(); // element -> {label, before, mark, after, row, session, chars}
+
+function nodesOf(el) {
+  let v = views.get(el);
+  if (!v) {
+    const span = (cls) => {
+      const node = document.createElement("span");
+      if (cls) node.className = cls;
+      return node;
+    };
+    v = { label: span("hint"), before: span(), mark: document.createElement("mark"), after: span(), row: span() };
+    v.mark.title = "x_t";
+    el.replaceChildren(v.label, v.before, v.mark, v.after, v.row);
+    el.classList.add("sequence-line");
+    views.set(el, v);
+  }
+  return v;
+}
+
+const setText = (node, text) => {
+  if (node.textContent !== text) node.textContent = text;
+};
 
 export function showInput(el, state) {
   const s = state.session;
+  const v = nodesOf(el);
   if (!s) {
-    el.replaceChildren();
+    for (const node of [v.label, v.before, v.mark, v.after, v.row]) setText(node, "");
     return;
   }
   const t = state.frame?.t ?? state.t;
-  const label = document.createElement("span");
-  label.className = "hint";
-  label.textContent = `input at t = ${t}: `;
-  const parts = [label];
+  setText(v.label, `input at t = ${t}: `);
   const text = s.sequence?.text;
   if (typeof text === "string" && text.length) {
-    const chars = Array.from(text);
+    if (v.session !== s) {
+      v.session = s; // split once per session: a 100,000-character text is not split per step
+      v.chars = Array.from(text);
+    }
+    const chars = v.chars;
     const a = Math.max(0, t - AROUND);
     const b = Math.min(chars.length, t + AROUND + 1);
-    const before = document.createElement("span");
-    before.textContent = (a > 0 ? "…" : "") + chars.slice(a, t).join("");
-    const mark = document.createElement("mark");
-    mark.textContent = chars[t] === undefined ? "" : chars[t] === " " ? "␣" : chars[t];
-    mark.title = "x_t";
-    const after = document.createElement("span");
-    after.textContent = chars.slice(t + 1, b).join("") + (b < chars.length ? "…" : "");
-    parts.push(before, mark, after);
+    setText(v.before, (a > 0 ? "…" : "") + chars.slice(a, t).join(""));
+    setText(v.mark, chars[t] === undefined ? "" : chars[t] === " " ? "␣" : chars[t]);
+    setText(v.after, chars.slice(t + 1, b).join("") + (b < chars.length ? "…" : ""));
+    v.mark.hidden = false;
+    setText(v.row, "");
   } else {
     const x = state.frame?.signals?.x;
-    const row = document.createElement("span");
-    row.textContent = x ? `x_t = [${Array.from(x.slice(0, 12), (v) => formatNumber(v, 2)).join(", ")}${x.length > 12 ? ", …" : ""}]` : "";
-    parts.push(row);
+    for (const node of [v.before, v.mark, v.after]) setText(node, "");
+    v.mark.hidden = true;
+    setText(v.row, x ? `x_t = [${Array.from(x.slice(0, 12), (n) => formatNumber(n, 2)).join(", ")}${x.length > 12 ? ", …" : ""}]` : "");
   }
-  el.replaceChildren(...parts);
-  el.classList.add("sequence-line");
 }

@@ -103,16 +103,17 @@ def test_typed_sequence_is_stepped(page, errors, api):
 
 def test_clicking_a_heatmap_seeks(page, errors):
     open_view(page)
-    page.wait_for_function("() => document.querySelector('#charts')?._fullLayout?.xaxis")
-    page.wait_for_selector("#charts .heatmaplayer image", state="attached")
-    target = 5
+    front = "#charts .chart-set.front .chart-row.heatmap"
+    page.wait_for_function(f"() => document.querySelector('{front}')?._fullLayout?.xaxis")
+    page.wait_for_selector(f"{front} .heatmaplayer image", state="attached")
+    target, unit = 5, 1
     for _attempt in range(3):  # the charts may still be settling (first draw, resize)
         x, y = page.evaluate(
-            """t => { const gd = document.querySelector('#charts'); const fl = gd._fullLayout;
-            const r = gd.getBoundingClientRect(); const ya = fl.yaxis;
+            """([sel, t, u]) => { const gd = document.querySelector(sel); const fl = gd._fullLayout;
+            const r = gd.getBoundingClientRect();
             return [r.left + fl.xaxis._offset + fl.xaxis.l2p(t),
-                    r.top + ya._offset + ya._length / 2]; }""",
-            target,
+                    r.top + fl.yaxis._offset + fl.yaxis.l2p(u)]; }""",
+            [front, target, unit],
         )
         page.mouse.move(x, y)
         page.mouse.click(x, y)
@@ -127,6 +128,7 @@ def test_clicking_a_heatmap_seeks(page, errors):
             continue
     wait_t(page, target)
     expect(page.locator("#chart-cursor")).to_have_attribute("data-t", str(target))
+    expect(page.locator(DIAGRAM)).to_have_attribute("data-unit", str(unit))
 
 
 def test_reload_keeps_the_view(page, errors):
@@ -247,3 +249,58 @@ def test_uploaded_weights_are_used(page, errors, api, tmp_path):
     assert session["hidden_size"] == 3 and session["steps"] == 3
     assert "weights_id" in session["weights"]
     check_values_against_trace(page, api)
+
+
+# Installed in the page: every position the diagram and the charts' cursor showed, in order.
+RECORD_POSITIONS = """() => {
+  const svg = document.querySelector('svg[data-diagram]');
+  const cur = document.querySelector('#chart-cursor');
+  const seen = window.__seen = { diagram: [], cursor: [] };
+  new MutationObserver(() => seen.diagram.push(+svg.dataset.t))
+    .observe(svg, { attributes: true, attributeFilter: ['data-t'] });
+  new MutationObserver(() => seen.cursor.push(+cur.dataset.t))
+    .observe(cur, { attributes: true, attributeFilter: ['data-t'] });
+}"""
+
+
+def test_play_shows_every_position_in_order(page, errors, api):
+    open_view(page, "?cell=lstm&weights=seed&seed=1&hidden=16&text=" + "abcdefgh" * 30)
+    page.evaluate(RECORD_POSITIONS)
+    page.get_by_label("Speed").select_option("60")
+    page.get_by_role("button", name="Play").click()
+    page.wait_for_function("() => +document.querySelector('svg[data-diagram]').dataset.t >= 90")
+    page.get_by_role("button", name="Pause").click()
+    seen = page.evaluate("() => window.__seen")
+    diagram, cursor = seen["diagram"], seen["cursor"]
+    assert diagram[0] == 1 and len(diagram) >= 90
+    assert all(b - a == 1 for a, b in zip(diagram, diagram[1:], strict=False)), diagram
+    assert all(b - a in (0, 1) for a, b in zip(cursor, cursor[1:], strict=False)), cursor
+    assert cursor[-1] == diagram[-1]
+    check_values_against_trace(page, api)
+    page.wait_for_function("t => location.search.includes(`t=${t}`)", arg=diagram[-1])
+
+
+def test_charts_window_follows_the_cursor(page, errors):
+    # 1,500 steps: the charts hold a 500-step window, prepared ahead and swapped in
+    open_view(page, "?cell=gru&weights=seed&seed=2&hidden=4&t=1200&text=" + "abcdefghij" * 150)
+    charts, cursor = page.locator("#charts"), page.locator("#chart-cursor")
+    expect(charts).to_have_attribute("data-start", "950")
+    expect(cursor).to_be_visible()
+    expect(cursor).to_have_attribute("data-t", "1200")
+    page.get_by_label("Time step").fill("1399")
+    wait_t(page, 1399)
+    page.keyboard.press("ArrowRight")
+    wait_t(page, 1400)
+    expect(charts).to_have_attribute("data-start", "1000")
+    expect(charts).to_have_attribute("data-stop", "1500")
+    expect(cursor).to_be_visible()
+    x_range = page.evaluate(
+        "() => document.querySelector('#charts .chart-set.front .chart-row')"
+        "._fullLayout.xaxis.range"
+    )
+    assert x_range == [999.5, 1499.5]
+    page.keyboard.press("Home")
+    wait_t(page, 0)
+    expect(charts).to_have_attribute("data-start", "0")
+    expect(cursor).to_have_attribute("data-t", "0")
+    expect(cursor).to_be_visible()

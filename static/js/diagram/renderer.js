@@ -203,31 +203,45 @@ export function renderDiagram(host, layout, ctx) {
   let lastStage = null;
   let lastUnit = -1;
 
+  // Attributes are written only when they change: an unchanged write still costs style
+  // work, and a step should touch only what moved.
+  const setAttr = (node, name, value) => {
+    if (node.getAttribute(name) !== value) node.setAttribute(name, value);
+  };
+
   function update(state) {
     const frame = state.frame;
     if (!frame) return;
     const unit = state.unit;
     const sig = frame.signals;
     for (const p of pipes) {
-      const v = sig[p.signal]?.[unit];
-      if (v === undefined || !p.withValue) {
+      const v = p.withValue ? sig[p.signal]?.[unit] : undefined;
+      if (v === p.v) continue;
+      p.v = v;
+      if (v === undefined) {
         if (p.cls !== "flow zero") p.path.setAttribute("class", (p.cls = "flow zero"));
+        p.path.style.strokeWidth = "";
+        p.path.removeAttribute("data-value");
         if (p.valueText) setText(p.valueText, "");
         continue;
       }
       const cls = `flow ${signClass(v)}`;
       if (p.cls !== cls) p.path.setAttribute("class", (p.cls = cls));
-      p.path.style.strokeWidth = pipeWidth(v, p.bounded).toFixed(2);
+      const width = pipeWidth(v, p.bounded).toFixed(2);
+      if (p.width !== width) p.path.style.strokeWidth = (p.width = width);
       p.path.setAttribute("data-value", v.toFixed(6));
       if (p.valueText) setText(p.valueText, formatNumber(v));
     }
     for (const vv of valves) {
       const v = sig[vv.signal]?.[unit];
-      if (v === undefined) continue;
+      if (v === undefined || v === vv.v) continue;
+      vv.v = v;
       // An inverted valve opens by 1 − gate (the GRU's write valve): display mapping only.
       const open = Math.max(0, Math.min(1, vv.invert ? 1 - v : v));
-      vv.disc.setAttribute("transform", `rotate(${vv.base + (1 - open) * 90})`);
-      vv.fill.style.opacity = String(0.15 + 0.85 * open);
+      const turn = `rotate(${(vv.base + (1 - open) * 90).toFixed(1)})`;
+      if (vv.turn !== turn) vv.disc.setAttribute("transform", (vv.turn = turn));
+      const opacity = (0.15 + 0.85 * open).toFixed(3);
+      if (vv.opacity !== opacity) vv.fill.style.opacity = (vv.opacity = opacity);
       vv.g.setAttribute("data-value", v.toFixed(6));
       if (vv.valueText) setText(vv.valueText, formatNumber(v));
     }
@@ -253,9 +267,9 @@ export function renderDiagram(host, layout, ctx) {
     }
     lastUnit = unit;
     // The hooks last, so that data-t never runs ahead of the values on screen.
-    svg.setAttribute("data-unit", String(unit));
-    svg.setAttribute("data-stage", state.stage);
-    svg.setAttribute("data-t", String(frame.t));
+    setAttr(svg, "data-unit", String(unit));
+    setAttr(svg, "data-stage", state.stage);
+    setAttr(svg, "data-t", String(frame.t));
   }
 
   return { svg, update, destroy: () => host.replaceChildren() };
