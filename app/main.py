@@ -28,7 +28,10 @@ The gatescope API: recurrent cells stepped through your sequence, every gate of 
 Create a session (`POST /api/sessions`), then read its trace (`GET .../trace`) or open the
 WebSocket `/api/sessions/{session_id}/stream` and send `{"seek": t}`, `{"step": ±1}`,
 `{"play": steps_per_second}` or `{"pause": true}`; frames come back as
-`{"t", "seq", "steps", "playing", "signals": {name: [numbers]}}`. Errors are
+`{"t", "seq", "steps", "playing", "signals": {name: [numbers]}}` (or, with
+`?format=binary` on the WebSocket URL, binary messages: a little-endian uint32 n, an n-byte
+JSON head `{"t", "seq", "steps", "playing", "dtype", "signals": [[name, length], ...]}`,
+then the values as little-endian float32/float64, starting at a multiple of 8). Errors are
 `{"detail": "<field>: <problem>", "field": "<field>"}` with a 4xx status.
 """
 

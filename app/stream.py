@@ -6,7 +6,8 @@ Per connection there are two tasks and, while playing, a third:
 - the player advances the cursor by the clock.
 Frames are queued as step numbers in a bounded queue that keeps only the newest ones, so a
 slow or stalled client costs a few integers, not a growing pile of encoded frames; a frame
-is encoded only when it is about to be sent. When the client goes, every task of the
+is encoded only when it is about to be sent, as JSON text or, when the URL asks for
+`?format=binary`, as a binary message (app/wire.py). When the client goes, every task of the
 connection is cancelled and awaited before the handler returns.
 
 All of this state lives in one `Stream` object per connection; the only shared things are
@@ -41,6 +42,9 @@ POLICY_VIOLATION = 1008
 MESSAGE_TOO_BIG = 1009
 TRY_AGAIN_LATER = 1013
 NO_SESSION = 4404
+
+# Frame formats, chosen by the URL's ?format=: JSON text (the default) or binary (app/wire.py).
+FORMATS = ("json", "binary")
 
 
 @dataclass
@@ -159,8 +163,10 @@ class SessionView:
 
 class Stream:
     def __init__(self, websocket: WebSocket, view: SessionView, settings: Settings,
-                 stats: StreamStats, frame_cache: ByteLRU[bytes]):
+                 stats: StreamStats, frame_cache: ByteLRU[bytes], binary: bool = False):
         self.websocket = websocket
+        self.binary = binary
+        self.layout: bytes | None = None  # the binary head's signal layout, once per stream
         self.view = view
         self.settings = settings
         self.stats = stats
@@ -301,17 +307,26 @@ class Stream:
                 continue
             signals = await self._signals(item)
             self.seq += 1
-            await self.websocket.send_text(wire.frame_message(
-                item, self.seq, self.view.steps, self.player is not None, signals))
+            playing = self.player is not None
+            if self.binary:
+                await self.websocket.send_bytes(wire.frame_binary(
+                    item, self.seq, self.view.steps, playing, self.layout, signals))
+            else:
+                await self.websocket.send_text(wire.frame_message(
+                    item, self.seq, self.view.steps, playing, signals))
             self.stats.frames_sent += 1
 
     async def _signals(self, t: int) -> bytes:
         """The encoded signals of step t; identical sessions share them through the cache."""
-        key = (self.view.key, t)
+        trace = self.view.trace
+        if self.binary and self.layout is None:
+            self.layout = wire.binary_layout(trace.names, trace.widths, trace.dtype)
+        key = (self.view.key, t, self.binary)
         encoded = self.frame_cache.peek(key)
         if encoded is None:
             frame = await self.view.frame(t)
-            encoded = wire.signals_json(frame, self.view.trace.names)
+            encoded = (wire.binary_values(frame, trace.names, trace.dtype) if self.binary
+                       else wire.signals_json(frame, trace.names))
             self.frame_cache.put(key, encoded)
         return encoded
 
@@ -325,6 +340,12 @@ async def serve_stream(websocket: WebSocket, session_id: str, service: SessionSe
     stats.connections += 1
     try:
         await websocket.accept()
+        frame_format = websocket.query_params.get("format", "json")
+        if frame_format not in FORMATS:
+            await websocket.send_text(_error(f"format: {frame_format!r} is not a frame format; "
+                                             f"use one of {', '.join(FORMATS)}"))
+            await _close_quietly(websocket, POLICY_VIOLATION)
+            return
         if stats.connections > settings.max_ws_connections:
             await websocket.send_text(_error("too many connections; try again later"))
             await _close_quietly(websocket, TRY_AGAIN_LATER)
@@ -337,7 +358,8 @@ async def serve_stream(websocket: WebSocket, session_id: str, service: SessionSe
             await _close_quietly(websocket, NO_SESSION if exc.status_code == 404
                                  else POLICY_VIOLATION)
             return
-        await Stream(websocket, view, settings, stats, frame_cache).run()
+        await Stream(websocket, view, settings, stats, frame_cache,
+                     binary=frame_format == "binary").run()
     except WebSocketDisconnect:
         pass
     finally:

@@ -27,8 +27,9 @@ class SharedTrace:
         cell = trace.cell
         self.names: tuple[str, ...] = trace.names
         self.dtype = cell.dtype
-        widths = [cell.input_size if s.size == "input" else cell.hidden_size for s in cell.signals]
-        self.row_bytes = sum(widths) * cell.dtype.itemsize
+        self.widths = tuple(cell.input_size if s.size == "input" else cell.hidden_size
+                            for s in cell.signals)  # numbers per signal, in names order
+        self.row_bytes = sum(self.widths) * cell.dtype.itemsize
         self._measure()
 
     def _measure(self) -> None:

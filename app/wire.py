@@ -1,4 +1,5 @@
-"""The one place NumPy arrays become wire bytes: JSON frames and windows, and CSV.
+"""The one place NumPy arrays become wire bytes: JSON frames and windows, CSV, and the
+stream's binary frames.
 
 Numbers are the engine's, exactly. A float32 value is written with 9 significant digits in
 scientific notation (``-1.23456789e-02``), which always reads back as the same float32
@@ -238,3 +239,43 @@ def window_csv(start: int, window: Mapping[str, np.ndarray], names: Iterable[str
         for offset, row in enumerate(values):
             out.write(row_format % (start + offset, *row))
     return out.getvalue()
+
+
+# -- binary frames (the stream's `?format=binary`) ------------------------------------------
+# One WebSocket binary message per step:
+#   uint32 little-endian n | n bytes of JSON head | the values, little-endian, back to back
+# The head is {"t", "seq", "steps", "playing", "dtype", "signals": [[name, length], ...]},
+# padded with spaces so that the values start at a multiple of 8 bytes: the browser reads
+# them as Float32Array/Float64Array views, with no parsing and no copy. A quarter of the
+# bytes of the JSON frame at float32, and the numbers are the engine's bits.
+
+
+def binary_dtype(dtype: np.dtype) -> np.dtype:
+    """The wire dtype of an engine dtype: float64 stays float64, all else is float32."""
+    return np.dtype("<f8" if np.dtype(dtype) == np.float64 else "<f4")
+
+
+def binary_layout(names: Iterable[str], widths: Iterable[int], dtype: np.dtype) -> bytes:
+    """The head's ``"dtype":...,"signals":[[name, length], ...]``: the same for every step
+    of a session, so a stream computes it once."""
+    layout = json.dumps([[name, int(w)] for name, w in zip(names, widths, strict=True)],
+                        separators=(",", ":"))
+    return f'"dtype":"{binary_dtype(dtype).name}","signals":{layout}'.encode()
+
+
+def binary_values(signals: Mapping[str, np.ndarray], names: Iterable[str],
+                  dtype: np.dtype) -> bytes:
+    """One step's signals back to back, in `names` order, little-endian."""
+    arrays = [np.asarray(signals[name]).reshape(-1) for name in names]
+    if not arrays:
+        return b""
+    return np.concatenate(arrays).astype(binary_dtype(dtype), copy=False).tobytes()
+
+
+def frame_binary(t: int, seq: int, steps: int, playing: bool, layout: bytes,
+                 values: bytes) -> bytes:
+    """One binary WebSocket frame (see above)."""
+    state = b"true" if playing else b"false"
+    head = b'{"t":%d,"seq":%d,"steps":%d,"playing":%s,%s}' % (t, seq, steps, state, layout)
+    padded = len(head) + (-(4 + len(head)) % 8)
+    return b"".join((padded.to_bytes(4, "little"), head.ljust(padded), values))

@@ -3,14 +3,15 @@
 Starts `python -m app serve` in a subprocess (a fresh data directory, a free port on
 127.0.0.1), then measures with the `websockets` client:
 
-1. seek -> frame latency, one client, at H=64 and H=512: every step once in random order
-   (each frame encoded for the first time), then random steps again (frame cache warm);
-   the peer, in the same run, is a bare uvicorn WebSocket app that answers each seek with
-   a ready-made message of the same size: the cost of the transport alone;
+1. seek -> frame latency, one client, at H=64 and H=512, in both frame formats (JSON text,
+   the contract's default, and ?format=binary, what the page uses): every step once in
+   random order (each frame encoded for the first time), then random steps again (frame
+   cache warm); the peer, in the same run, is a bare uvicorn WebSocket app that answers
+   each seek with a ready-made message of the same size and type: the transport alone;
 2. play mode: frames per second received at several requested rates;
 3. many clients (200 by default) seeking at random steps for 20 s, first as fast as the
-   server answers, then each at a human pace (10 seeks/s): latency p50/p99, frames,
-   errors, and the server's resident memory (psutil).
+   server answers, then each at a human pace (10 seeks/s), in each format: latency
+   p50/p99, frames, errors, and the server's resident memory (psutil).
 
 Targets (DESIGN/issue 3): H=512 one client p50 < 2 ms, p99 < 10 ms; 200 clients p99 < 50 ms
 with no errors. It prints figures and asserts nothing. Every loop is bounded.
@@ -39,7 +40,15 @@ import psutil
 import websockets
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAD = re.compile(rb'^\{"t":(\d+),"seq":(\d+)')  # frames start like this (app/wire.py)
+# JSON frames start like this; binary ones after their 4-byte head length (app/wire.py)
+HEAD = re.compile(rb'\{"t":(\d+),"seq":(\d+)')
+FORMATS = ("json", "binary")
+
+
+def frame_t(message: bytes) -> int | None:
+    """The step of a frame in either format; None for anything else (an error message)."""
+    match = HEAD.match(message) or HEAD.match(message, 4)
+    return int(match.group(1)) if match else None
 INPUT_SIZE = 32
 STEPS = {64: 4000, 512: 2000}  # H=512 x 2000 steps keeps the trace (~55 MB) fully resident
 
@@ -104,7 +113,8 @@ async def app(scope, receive, send):
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"ok"})
         return
-    size = int(scope["query_string"].decode().split("=")[1])
+    query = dict(p.split("=") for p in scope["query_string"].decode().split("&"))
+    size, binary = int(query["size"]), query["format"] == "binary"
     await receive()
     await send({"type": "websocket.accept"})
     seq = 0
@@ -114,7 +124,12 @@ async def app(scope, receive, send):
             return
         seq += 1
         head = '{"t":%d,"seq":%d,"signals":"' % (json.loads(message["text"])["seek"], seq)
-        await send({"type": "websocket.send", "text": head + " " * (size - len(head) - 2) + '"}'})
+        if binary:
+            body = (b"\\0" * 4 + head.encode()).ljust(size, b" ")
+            await send({"type": "websocket.send", "bytes": body})
+        else:
+            body = head + " " * (size - len(head) - 2) + '"}'
+            await send({"type": "websocket.send", "text": body})
 
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning",
             ws_max_size=65536, ws_per_message_deflate=False)
@@ -138,8 +153,8 @@ class Peer(Server):
         raise RuntimeError("the peer did not start within 30 s")
 
 
-async def peer_latency(peer: Peer, frame_bytes: int, steps: int) -> list[float]:
-    url = f"ws://127.0.0.1:{peer.port}/?size={frame_bytes}"
+async def peer_latency(peer: Peer, frame_bytes: int, steps: int, fmt: str) -> list[float]:
+    url = f"ws://127.0.0.1:{peer.port}/?size={frame_bytes}&format={fmt}"
     async with websockets.connect(url, compression=None, max_size=2**24) as ws:
         for t in range(5):
             await seek_and_wait(ws, t)
@@ -155,8 +170,8 @@ def create_session(server: Server, hidden: int, steps: int) -> str:
     return response.json()["id"]
 
 
-def ws_url(server: Server, session_id: str) -> str:
-    return f"ws://127.0.0.1:{server.port}/api/sessions/{session_id}/stream"
+def ws_url(server: Server, session_id: str, fmt: str = "json") -> str:
+    return f"ws://127.0.0.1:{server.port}/api/sessions/{session_id}/stream?format={fmt}"
 
 
 def percentiles(samples: list[float]) -> str:
@@ -172,15 +187,14 @@ async def seek_and_wait(ws, t: int) -> float:
     start = time.perf_counter()
     await ws.send(json.dumps({"seek": t}))
     for _ in range(100):  # bounded: a stale frame or two may precede ours
-        message = await ws.recv(decode=False)
-        match = HEAD.match(message)
-        if match and int(match.group(1)) == t:
+        if frame_t(await ws.recv(decode=False)) == t:
             return time.perf_counter() - start
     raise RuntimeError(f"no frame for step {t}")
 
 
-async def single_client(server: Server, session_id: str, steps: int, peer: Peer) -> None:
-    async with websockets.connect(ws_url(server, session_id), compression=None,
+async def single_client(server: Server, session_id: str, steps: int, peer: Peer,
+                        fmt: str) -> None:
+    async with websockets.connect(ws_url(server, session_id, fmt), compression=None,
                                   max_size=2**24) as ws:
         for t in range(5):  # warm up the connection and the code paths
             await seek_and_wait(ws, t)
@@ -189,11 +203,12 @@ async def single_client(server: Server, session_id: str, steps: int, peer: Peer)
         order = random.Random(0).sample(range(5, steps), min(steps - 5, 1500))
         cold = [await seek_and_wait(ws, t) for t in order]
         warm = [await seek_and_wait(ws, random.Random(t).choice(order)) for t in range(1500)]
-    bare = await peer_latency(peer, frame_bytes, steps)
-    print(f"    first time per step : {percentiles(cold)}")
-    print(f"    cached frames       : {percentiles(warm)}")
-    print(f"    peer, bare {frame_bytes} B : {percentiles(bare)}")
-    print(f"    ratio p50 first-time / peer: {np.median(cold) / np.median(bare):.1f}x")
+    bare = await peer_latency(peer, frame_bytes, steps, fmt)
+    print(f"    {fmt:>6}, {frame_bytes:>6} B frames")
+    print(f"      first time per step : {percentiles(cold)}")
+    print(f"      cached frames       : {percentiles(warm)}")
+    print(f"      peer, bare          : {percentiles(bare)}")
+    print(f"      ratio p50 first-time / peer: {np.median(cold) / np.median(bare):.1f}x")
 
 
 async def play_rate(server: Server, session_id: str, steps: int, rate: float,
@@ -211,12 +226,12 @@ async def play_rate(server: Server, session_id: str, steps: int, rate: float,
                                                  deadline - time.perf_counter())
             except TimeoutError:
                 break
-            match = HEAD.match(message)
-            if not match:
+            t = frame_t(message)
+            if t is None:
                 continue
             frames += 1
             first = first or time.perf_counter()
-            last_t = int(match.group(1))
+            last_t = t
             if last_t >= steps - 1:
                 break
         elapsed = time.perf_counter() - (first or time.perf_counter())
@@ -227,7 +242,7 @@ async def play_rate(server: Server, session_id: str, steps: int, rate: float,
 
 
 async def many_clients(server: Server, session_id: str, steps: int, clients: int,
-                       seconds: float, pace: float = 0.0) -> None:
+                       seconds: float, pace: float, fmt: str) -> None:
     """Each client seeks, waits for the frame, and seeks again: at once (pace 0, a stress
     test: latency is then about clients / throughput) or `pace` times a second."""
     latencies: list[float] = []
@@ -239,7 +254,7 @@ async def many_clients(server: Server, session_id: str, steps: int, clients: int
     async def client(index: int) -> None:
         rng = random.Random(index)
         try:
-            async with websockets.connect(ws_url(server, session_id), compression=None,
+            async with websockets.connect(ws_url(server, session_id, fmt), compression=None,
                                           max_size=2**24, open_timeout=30) as ws:
                 next_at = time.monotonic() + (rng.random() / pace if pace else 0.0)
                 while time.monotonic() < stop_at:
@@ -265,7 +280,7 @@ async def many_clients(server: Server, session_id: str, steps: int, clients: int
     await asyncio.gather(watch_memory(), *(client(i) for i in range(clients)))
     elapsed = time.monotonic() - started
     how = f"{pace:g} seeks/s each" if pace else "as fast as answered"
-    print(f"    {clients} clients, {how}, {elapsed:.1f} s: {percentiles(latencies)}")
+    print(f"    {clients} clients, {fmt}, {how}, {elapsed:.1f} s: {percentiles(latencies)}")
     print(f"      from 3 s on (connected, warm): {percentiles(settled)}")
     print(f"    frames {len(latencies)} ({len(latencies) / elapsed:.0f}/s), errors "
           f"{len(errors)}{': ' + errors[0] if errors else ''}")
@@ -286,7 +301,8 @@ async def main_async(args: argparse.Namespace) -> None:
                   f"{time.perf_counter() - started:.2f} s")
         for hidden, steps in STEPS.items():
             print(f"  seek -> frame, one client, H={hidden}")
-            await single_client(server, sessions[hidden], steps, peer)
+            for fmt in FORMATS:
+                await single_client(server, sessions[hidden], steps, peer, fmt)
         for hidden, steps in STEPS.items():
             print(f"  play, one client, H={hidden}")
             for rate in (30, 120, 1000):
@@ -294,8 +310,9 @@ async def main_async(args: argparse.Namespace) -> None:
         for hidden in args.many_hidden:
             print(f"  random seeks, many clients, H={hidden}")
             for pace in (0.0, args.pace):
-                await many_clients(server, sessions[hidden], STEPS[hidden], args.clients,
-                                   args.seconds, pace)
+                for fmt in FORMATS:
+                    await many_clients(server, sessions[hidden], STEPS[hidden], args.clients,
+                                       args.seconds, pace, fmt)
         print(f"  health: {httpx.get(server.url + '/api/health').json()}")
     finally:
         server.stop()

@@ -15,5 +15,6 @@ async def stream_session(websocket: WebSocket, session_id: str, sessions: Sessio
                          settings: SettingsDep, stats: StreamStatsDep,
                          frame_cache: FrameCacheDep) -> None:
     """Client: {"seek": t} | {"step": ±n} | {"play": steps_per_second} | {"pause": true}.
-    Server: {"t", "seq", "steps", "playing", "signals": {name: [numbers]}} or {"error"}."""
+    Server: {"t", "seq", "steps", "playing", "signals": {name: [numbers]}} or {"error"};
+    with ?format=binary, frames are binary messages (app/wire.py), errors still JSON text."""
     await serve_stream(websocket, session_id, sessions, settings, stats, frame_cache)

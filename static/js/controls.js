@@ -21,6 +21,7 @@ export function createControls({ player, onRun, onChange }) {
   };
   let presets = [];
   let weightsId = "";
+  let uploaded = null; // what the last upload reported: {cell, input_size, hidden_size}
 
   const radio = (name) => form.querySelector(`input[name="${name}"]:checked`)?.value;
   const setRadio = (name, value) => {
@@ -72,7 +73,15 @@ export function createControls({ player, onRun, onChange }) {
     for (const d of form.querySelectorAll("[data-weights]")) d.hidden = d.dataset.weights !== weights;
     const preset = currentPreset();
     if (weights === "preset" && preset) f.cell.value = preset.cell;
-    f.hidden.disabled = weights !== "seed";
+    // Only random weights take a size from the form; a preset or a file fixes it, and the
+    // form says so rather than show a number that is not in use.
+    const seeded = weights === "seed";
+    f.hidden.disabled = !seeded;
+    $("#opt-hidden").hidden = !seeded;
+    const fixedH = weights === "preset" ? preset?.hidden_size : uploaded?.hidden_size;
+    $("#hidden-fixed").hidden = seeded;
+    $("#hidden-fixed").textContent = seeded ? ""
+      : `Hidden size H${fixedH ? ` = ${fixedH}` : ""}, set by the ${weights === "preset" ? "preset" : "weights file"}.`;
     const [summary, ...rest] = (preset?.description ?? "").split("\n");
     $("#preset-summary").textContent = summary;
     $("#preset-description").textContent = rest.join("\n").trim();
@@ -121,8 +130,10 @@ export function createControls({ player, onRun, onChange }) {
     try {
       const res = await uploadWeights(file);
       weightsId = res.weights_id;
+      uploaded = res;
       f.cell.value = res.cell ?? f.cell.value;
       $("#weights-id").textContent = `uploaded: ${res.cell} (I = ${res.input_size}, H = ${res.hidden_size})`;
+      refreshVisibility();
       onChange();
     } catch (err) {
       showError("weights", err.message);

@@ -1,6 +1,10 @@
 // The WebSocket to /api/sessions/{id}/stream. The page only ever sends absolute
 // seeks, so a reconnect simply re-seeks to the cursor and resumes at the same t.
 // Frames older than the newest one seen (by `seq`) are dropped.
+//
+// Frames come in the binary format (?format=binary, app/wire.py): a JSON head, then the
+// engine's numbers as little-endian floats that are read in place as typed-array views,
+// with no parsing. Error messages stay JSON text.
 
 const BACKOFF_MS = [100, 250, 500, 1000, 2000, 4000];
 
@@ -9,6 +13,24 @@ const BACKOFF_MS = [100, 250, 500, 1000, 2000, 4000];
  * onFrame(frame) gets every fresh frame; onStatus(status) gets open/reconnecting/closed;
  * onError(message) gets server-side error messages; cursor() returns the t to resume at.
  */
+const ARRAYS = { float32: Float32Array, float64: Float64Array };
+const utf8 = new TextDecoder();
+
+/** A binary frame: uint32 head length n, n bytes of JSON head, then the values (typed
+ *  arrays read in the platform's byte order, little-endian wherever browsers run). */
+export function decodeFrame(buffer) {
+  const n = new DataView(buffer).getUint32(0, true);
+  const head = JSON.parse(utf8.decode(new Uint8Array(buffer, 4, n)));
+  const Values = ARRAYS[head.dtype];
+  const signals = {};
+  let offset = 4 + n;
+  for (const [name, length] of head.signals) {
+    signals[name] = new Values(buffer, offset, length);
+    offset += length * Values.BYTES_PER_ELEMENT;
+  }
+  return { ...head, signals };
+}
+
 export function openStream(id, { onFrame, onStatus, onError, cursor }) {
   let ws = null;
   let lastSeq = -1;
@@ -19,12 +41,13 @@ export function openStream(id, { onFrame, onStatus, onError, cursor }) {
 
   const url = () => {
     const proto = window.location.protocol === "https:" ? "wss" : "ws";
-    return `${proto}://${window.location.host}/api/sessions/${encodeURIComponent(id)}/stream`;
+    return `${proto}://${window.location.host}/api/sessions/${encodeURIComponent(id)}/stream?format=binary`;
   };
 
   function connect() {
     onStatus(attempt === 0 ? "connecting" : "reconnecting");
     ws = new WebSocket(url());
+    ws.binaryType = "arraybuffer";
     ws.addEventListener("open", () => {
       attempt = 0;
       lastSeq = -1; // a new connection numbers its frames afresh
@@ -35,7 +58,7 @@ export function openStream(id, { onFrame, onStatus, onError, cursor }) {
     ws.addEventListener("message", (ev) => {
       let msg;
       try {
-        msg = JSON.parse(ev.data);
+        msg = typeof ev.data === "string" ? JSON.parse(ev.data) : decodeFrame(ev.data);
       } catch {
         return;
       }

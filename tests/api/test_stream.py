@@ -237,3 +237,60 @@ def test_float64_frames_are_exact(client):
         for t in (3, 0):
             ws.send_json({"seek": t})
             assert_frame_is_the_engines(ws.receive_json(), expected)
+
+
+def decode_binary(message: bytes) -> dict:
+    """A binary frame read as the page reads it: head length, JSON head, aligned values."""
+    n = int.from_bytes(message[:4], "little")
+    assert (4 + n) % 8 == 0, "values must start at a multiple of 8 bytes"
+    head = json.loads(message[4:4 + n])
+    dtype = np.dtype("<" + {"float32": "f4", "float64": "f8"}[head["dtype"]])
+    offset, signals = 4 + n, {}
+    for name, length in head["signals"]:
+        signals[name] = np.frombuffer(message, dtype, length, offset)
+        offset += length * dtype.itemsize
+    assert offset == len(message), "no bytes after the last signal"
+    return {**head, "signals": signals}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_binary_frames_carry_the_engines_bits(client, dtype):
+    values = np.random.default_rng(6).standard_normal((6, 3)).tolist()
+    s = create_session(client, cell="peephole_lstm", hidden_size=5, seed=3, dtype=dtype,
+                       sequence={"values": values})
+    expected = cells.create("peephole_lstm", input_size=3, hidden_size=5, seed=3,
+                            dtype=dtype).run(np.array(values))
+    with client.websocket_connect(stream_url(s) + "?format=binary") as ws:
+        for t in (4, 0, 5):
+            ws.send_json({"seek": t})
+            frame = decode_binary(ws.receive_bytes())
+            assert (frame["t"], frame["steps"], frame["playing"]) == (t, 6, False)
+            assert frame["dtype"] == dtype
+            assert list(frame["signals"]) == list(expected.names)
+            for name, got in frame["signals"].items():
+                assert got.dtype == expected[name].dtype
+                assert np.array_equal(got, expected[name][t]), name
+        ws.send_json({"seek": 99})  # errors stay JSON text in either format
+        assert "past the last step" in ws.receive_json()["error"]
+
+
+def test_binary_and_json_streams_agree(client, counter_session):
+    with client.websocket_connect(stream_url(counter_session)) as text_ws, \
+            client.websocket_connect(stream_url(counter_session) + "?format=binary") as bin_ws:
+        for t in range(STEPS):
+            text_ws.send_json({"seek": t})
+            bin_ws.send_json({"seek": t})
+            a, b = text_ws.receive_json(), decode_binary(bin_ws.receive_bytes())
+            assert (a["t"], a["seq"], a["steps"]) == (b["t"], b["seq"], b["steps"]) == (
+                t, t + 1, STEPS)
+            assert list(a["signals"]) == list(b["signals"])
+            for name, values in a["signals"].items():
+                assert np.array_equal(np.array(values, np.float32), b["signals"][name]), name
+
+
+def test_unknown_frame_format_is_refused(client, counter_session):
+    with client.websocket_connect(stream_url(counter_session) + "?format=msgpack") as ws:
+        assert "format: 'msgpack'" in ws.receive_json()["error"]
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json()
+    assert closed.value.code == 1008

@@ -35,6 +35,17 @@ def test_opens_on_the_counter_preset(page, errors, api, artifacts_dir):
     page.screenshot(path=artifacts_dir / "page-counter.png", full_page=True)
 
 
+def test_hidden_size_field_shows_the_size_in_use(page, errors, api):
+    open_view(page)
+    preset = next(p for p in api("GET", "/api/presets")["presets"] if p["name"] == "counter")
+    fixed = page.locator("#hidden-fixed")
+    expect(fixed).to_have_text(f"Hidden size H = {preset['hidden_size']}, set by the preset.")
+    expect(page.get_by_label("Hidden size H")).to_be_hidden()
+    page.get_by_label("random").check()
+    expect(page.get_by_label("Hidden size H")).to_be_editable()
+    expect(fixed).to_be_hidden()
+
+
 def test_step_with_buttons_keys_and_slider(page, errors):
     open_view(page)
     page.get_by_role("button", name="Step forward").click()
