@@ -166,7 +166,9 @@ class Stream:
                  stats: StreamStats, frame_cache: ByteLRU[bytes], binary: bool = False):
         self.websocket = websocket
         self.binary = binary
-        self.layout: bytes | None = None  # the binary head's signal layout, once per stream
+        # The binary head's signal layout: names, widths and dtype never change with appends.
+        trace = view.trace
+        self.layout = wire.binary_layout(trace.names, trace.widths, trace.dtype) if binary else b""
         self.view = view
         self.settings = settings
         self.stats = stats
@@ -319,8 +321,6 @@ class Stream:
     async def _signals(self, t: int) -> bytes:
         """The encoded signals of step t; identical sessions share them through the cache."""
         trace = self.view.trace
-        if self.binary and self.layout is None:
-            self.layout = wire.binary_layout(trace.names, trace.widths, trace.dtype)
         key = (self.view.key, t, self.binary)
         encoded = self.frame_cache.peek(key)
         if encoded is None:

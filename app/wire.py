@@ -267,8 +267,6 @@ def binary_values(signals: Mapping[str, np.ndarray], names: Iterable[str],
                   dtype: np.dtype) -> bytes:
     """One step's signals back to back, in `names` order, little-endian."""
     arrays = [np.asarray(signals[name]).reshape(-1) for name in names]
-    if not arrays:
-        return b""
     return np.concatenate(arrays).astype(binary_dtype(dtype), copy=False).tobytes()
 
 

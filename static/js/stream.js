@@ -8,11 +8,6 @@
 
 const BACKOFF_MS = [100, 250, 500, 1000, 2000, 4000];
 
-/**
- * Open the stream of session `id`.
- * onFrame(frame) gets every fresh frame; onStatus(status) gets open/reconnecting/closed;
- * onError(message) gets server-side error messages; cursor() returns the t to resume at.
- */
 const ARRAYS = { float32: Float32Array, float64: Float64Array };
 const utf8 = new TextDecoder();
 
@@ -31,6 +26,11 @@ export function decodeFrame(buffer) {
   return { ...head, signals };
 }
 
+/**
+ * Open the stream of session `id`.
+ * onFrame(frame) gets every fresh frame; onStatus(status) gets open/reconnecting/closed;
+ * onError(message) gets server-side error messages; cursor() returns the t to resume at.
+ */
 export function openStream(id, { onFrame, onStatus, onError, cursor }) {
   let ws = null;
   let lastSeq = -1;
