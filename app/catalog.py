@@ -10,6 +10,7 @@ from functools import cache
 import cells
 
 from .errors import ApiError
+from .schemas import MAX_SEED
 
 
 @cache
@@ -32,19 +33,33 @@ def describe_kind(kind: str, options: dict) -> dict:
         signals = cells.describe(kind, **merged)
     except ValueError as exc:
         raise ApiError("options", str(exc)) from exc
+    info = cells.kind_info(kind)
     return {"kind": kind, "options": merged, "state": list(state),
+            "option_values": {name: o["values"] for name, o in info["options"].items()},
+            "stages": info["stages"],
             "signals": [s.to_dict() for s in signals]}
 
 
-def cell_kinds(kind: str | None, options: dict) -> dict:
-    """All kinds (options applied where a kind has them), or one kind with exactly these."""
+def limits(settings) -> dict:
+    """The size limits a page form checks before it asks (the server checks them again)."""
+    return {"max_hidden_size": settings.max_hidden_size,
+            "max_input_size": settings.max_input_size,
+            "max_steps": settings.max_steps,
+            "max_upload_bytes": settings.max_upload_bytes,
+            "max_seed": MAX_SEED}
+
+
+def cell_kinds(kind: str | None, options: dict, settings) -> dict:
+    """All kinds (options applied where a kind has them), or one kind with exactly these;
+    with the global stage order and the size limits."""
+    common = {"stages": list(cells.STAGES), "limits": limits(settings)}
     if kind is not None:
-        return {"kinds": [describe_kind(check_kind(kind, "kind"), options)]}
+        return {"kinds": [describe_kind(check_kind(kind, "kind"), options)], **common}
     listed = []
     for k in cells.KINDS:
         defaults, _ = kind_defaults(k)
         listed.append(describe_kind(k, {n: v for n, v in options.items() if n in defaults}))
-    return {"kinds": listed}
+    return {"kinds": listed, **common}
 
 
 @cache

@@ -15,6 +15,7 @@ import cells
 
 Floats = Annotated[list[Annotated[float, Field(allow_inf_nan=False)]], Field(min_length=1)]
 CellKind = Literal[cells.KINDS]  # the engine's kinds, listed in the OpenAPI schema
+MAX_SEED = 2**63 - 1  # seeds are stored as signed 64-bit integers
 
 
 class _Strict(BaseModel):
@@ -73,7 +74,7 @@ class SessionCreate(_Strict):
 
     cell: CellKind | None = Field(None, examples=["lstm"], description="cell kind; default lstm")
     preset: str | None = Field(None, examples=["counter"])
-    seed: int | None = Field(None, ge=0, le=2**63 - 1)
+    seed: int | None = Field(None, ge=0, le=MAX_SEED)
     weights_id: str | None = Field(None, pattern=r"^[0-9a-f]{64}$",
                                    description="sha256 from POST /api/weights")
     input_size: int | None = Field(None, ge=1)
@@ -135,11 +136,23 @@ class CellKindPublic(BaseModel):
     kind: CellKind
     options: Options
     state: list[str]
+    option_values: dict[str, list[bool | str]]
+    stages: list[str]  # the stages this kind's signals occupy, in computation order
     signals: list[SignalPublic]
+
+
+class LimitsPublic(BaseModel):
+    max_hidden_size: int
+    max_input_size: int
+    max_steps: int
+    max_upload_bytes: int
+    max_seed: int
 
 
 class CellsPublic(BaseModel):
     kinds: list[CellKindPublic]
+    stages: list[str]  # the computation order of one step
+    limits: LimitsPublic
 
 
 class PresetPublic(BaseModel):

@@ -11,12 +11,12 @@ from __future__ import annotations
 from os import PathLike
 
 from . import presets, text
-from .cell import KINDS, Cell, create, describe
+from .cell import KINDS, Cell, create, describe, kind_info
 from .signals import STAGES, Signal
 from .trace import Trace
 
-__all__ = ["KINDS", "STAGES", "Cell", "Signal", "Trace", "create", "describe", "load", "presets",
-           "save", "text"]
+__all__ = ["KINDS", "STAGES", "Cell", "Signal", "Trace", "create", "describe", "kind_info", "load",
+           "presets", "save", "text"]
 
 
 def load(path: str | PathLike, kind: str | None = None, layer: int = 0, dtype=None,

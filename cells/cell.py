@@ -9,7 +9,7 @@ from .lstm import LSTM, PEEPHOLE_LSTM
 from .params import as_dtype, as_float_array, check_params, check_size, init_params
 from .rnn import RNN
 from .seed004 import NORMALIZED_LSTM, PROTOTYPE_LSTM, PSEUDO_LSTM
-from .signals import Signal
+from .signals import STAGES, Signal
 from .spec import Spec
 from .trace import Trace
 
@@ -37,6 +37,23 @@ def check_options(spec: Spec, options: dict) -> dict:
             raise ValueError(f"option {name} must be one of {list(allowed)}, got {value!r}")
         out[name] = value
     return out
+
+
+def kind_info(kind: str) -> dict:
+    """What a kind offers, as plain data: its options (allowed values, default), its state
+    names, the stages its signals occupy (in computation order) and its signals with the
+    default options. The one source the server and the page build their controls from."""
+    spec = spec_for(kind)
+    signals = spec.describe(**spec.options)
+    present = {s.stage for s in signals}
+    return {
+        "kind": kind,
+        "options": {name: {"values": list(OPTION_VALUES[name]), "default": default}
+                    for name, default in spec.options.items()},
+        "state": list(spec.state_names),
+        "stages": [stage for stage in STAGES if stage in present],
+        "signals": [s.to_dict() for s in signals],
+    }
 
 
 def describe(kind: str, **options) -> tuple[Signal, ...]:

@@ -152,3 +152,21 @@ def test_save_load_round_trip_is_exact(tmp_path):
             assert (back.kind, back.options, back.dtype) == (kind, cell.options, cell.dtype)
             for k, v in cell.params.items():
                 assert np.array_equal(back.params[k], v) and back.params[k].dtype == v.dtype
+
+
+def test_kind_info_lists_options_state_and_the_stages_present():
+    for kind in cells.KINDS:
+        info = cells.kind_info(kind)
+        cell = cells.create(kind, input_size=2, hidden_size=3)
+        assert info["state"] == list(cell.state_names)
+        assert {n: o["default"] for n, o in info["options"].items()} == cell.options
+        for name, option in info["options"].items():
+            for value in option["values"]:  # every listed value is accepted
+                cells.create(kind, input_size=2, hidden_size=3, **{name: value})
+        stages = {s.stage for s in cell.signals}
+        assert info["stages"] == [s for s in cells.STAGES if s in stages]
+        assert [s["name"] for s in info["signals"]] == list(cell.names)
+    assert cells.kind_info("gru")["options"]["reset_after"] == {"values": [True, False],
+                                                               "default": True}
+    with pytest.raises(ValueError, match="unknown cell kind"):
+        cells.kind_info("transformer")

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from .. import catalog
+from ..deps import SettingsDep
 from ..schemas import CellKind, CellsPublic, ErrorPublic, PresetsPublic
 
 router = APIRouter(tags=["catalogue"])
@@ -14,15 +15,17 @@ router = APIRouter(tags=["catalogue"])
 
 @router.get("/cells", response_model=CellsPublic, responses={422: {"model": ErrorPublic}})
 def list_cells(
+    settings: SettingsDep,
     kind: Annotated[CellKind | None, Query(description="one kind only")] = None,
     reset_after: Annotated[bool | None, Query(description="gru option")] = None,
     nonlinearity: Annotated[Literal["tanh", "relu"] | None, Query(description="rnn option")] = None,
 ) -> dict:
     """Cell kinds with their default options, state and signal descriptions (computation
-    order). Options given apply to the kinds that have them."""
+    order), each with its option values and the stages it has; the global stage order and
+    the size limits. Options given apply to the kinds that have them."""
     options = {name: value for name, value in (("reset_after", reset_after),
                                                ("nonlinearity", nonlinearity)) if value is not None}
-    return catalog.cell_kinds(kind, options)
+    return catalog.cell_kinds(kind, options, settings)
 
 
 @router.get("/presets", response_model=PresetsPublic)

@@ -17,6 +17,22 @@ def test_cells_lists_every_kind_with_its_signals(client):
     assert lstm["signals"][0] == cells.describe("lstm")[0].to_dict()
     assert kinds["gru"]["options"] == {"reset_after": True}
     assert kinds["rnn"]["options"] == {"nonlinearity": "tanh"}
+    assert kinds["gru"]["option_values"] == {"reset_after": [True, False]}
+    assert kinds["rnn"]["option_values"] == {"nonlinearity": ["tanh", "relu"]}
+    assert kinds["lstm"]["option_values"] == {}
+    for kind, entry in kinds.items():
+        assert entry["stages"] == cells.kind_info(kind)["stages"]
+    assert body["stages"] == list(cells.STAGES)
+
+
+def test_cells_carries_the_size_limits_the_server_enforces(client):
+    settings = client.app.state.settings
+    limits = client.get("/api/cells").json()["limits"]
+    assert limits["max_hidden_size"] == settings.max_hidden_size
+    assert limits["max_input_size"] == settings.max_input_size
+    assert limits["max_steps"] == settings.max_steps
+    assert limits["max_upload_bytes"] == settings.max_upload_bytes
+    assert limits["max_seed"] == 2**63 - 1
 
 
 def test_cells_one_kind_with_an_option(client):
