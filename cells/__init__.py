@@ -4,6 +4,8 @@
     cell = cells.create("lstm", input_size=3, hidden_size=5, seed=0)
     trace = cell.run(xs)          # xs (T, I)
     trace["f"]                    # (T, H) forget gate
+    g = trace.backward({"h": dh})  # g.params, g.xs, g.h0, g.c0
+    trace.sensitivity(t, unit)    # how much h_t[unit] depends on each earlier step
 """
 
 from __future__ import annotations
@@ -11,19 +13,23 @@ from __future__ import annotations
 from os import PathLike
 
 from . import presets, text
-from .cell import KINDS, Cell, create, describe, kind_info
+from .cell import Cell, create
+from .gradients import Gradients
+from .interventions import Intervention, check_interventions
+from .kinds import KINDS, describe, kind_info
 from .signals import STAGES, Signal
 from .trace import Trace
 
-__all__ = ["KINDS", "STAGES", "Cell", "Signal", "Trace", "create", "describe", "kind_info", "load",
-           "presets", "save", "text"]
+__all__ = ["KINDS", "STAGES", "Cell", "Gradients", "Intervention", "Signal", "Trace",
+           "check_interventions", "create", "describe", "kind_info", "load", "presets", "save",
+           "text"]
 
 
 def load(path: str | PathLike, kind: str | None = None, layer: int = 0, dtype=None,
          **options) -> Cell:
     """A cell from a weights file: .safetensors, .npz, .onnx or Keras .weights.h5.
 
-    `kind` may name a compatible kind (e.g. a seed-004 cell for LSTM-shaped weights);
+    `kind` may name a compatible kind (e.g. one of the prototype LSTMs for LSTM-shaped weights);
     options given here win over those the file implies.
     """
     from .weights_io import read_weights  # file-format libraries load only when needed

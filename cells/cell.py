@@ -4,62 +4,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from .gru import GRU
-from .lstm import LSTM, PEEPHOLE_LSTM
+from .interventions import check_interventions
+from .kinds import (
+    KINDS,
+    OPTION_VALUES,
+    SPECS,
+    Spec,
+    check_options,
+    describe,
+    kind_info,
+    spec_for,
+)
 from .params import as_dtype, as_float_array, check_params, check_size, init_params
-from .rnn import RNN
-from .seed004 import NORMALIZED_LSTM, PROTOTYPE_LSTM, PSEUDO_LSTM
-from .signals import STAGES, Signal
-from .spec import Spec
 from .trace import Trace
 
-SPECS: dict[str, Spec] = {s.name: s for s in (
-    RNN, LSTM, PEEPHOLE_LSTM, GRU, PROTOTYPE_LSTM, NORMALIZED_LSTM, PSEUDO_LSTM)}
-KINDS = tuple(SPECS)
-OPTION_VALUES = {"nonlinearity": ("tanh", "relu"), "reset_after": (True, False)}
-
-
-def spec_for(kind) -> Spec:
-    if kind not in SPECS:
-        raise ValueError(f"unknown cell kind {kind!r}; known kinds: {', '.join(KINDS)}")
-    return SPECS[kind]
-
-
-def check_options(spec: Spec, options: dict) -> dict:
-    unknown = sorted(set(options) - set(spec.options))
-    if unknown:
-        allowed = ", ".join(spec.options) or "none"
-        raise ValueError(f"unknown option(s) {unknown} for a {spec.name}; its options: {allowed}")
-    out = dict(spec.options)
-    for name, value in options.items():
-        allowed = OPTION_VALUES[name]
-        if value not in allowed or type(value) is not type(allowed[0]):
-            raise ValueError(f"option {name} must be one of {list(allowed)}, got {value!r}")
-        out[name] = value
-    return out
-
-
-def kind_info(kind: str) -> dict:
-    """What a kind offers, as plain data: its options (allowed values, default), its state
-    names, the stages its signals occupy (in computation order) and its signals with the
-    default options. The one source the server and the page build their controls from."""
-    spec = spec_for(kind)
-    signals = spec.describe(**spec.options)
-    present = {s.stage for s in signals}
-    return {
-        "kind": kind,
-        "options": {name: {"values": list(OPTION_VALUES[name]), "default": default}
-                    for name, default in spec.options.items()},
-        "state": list(spec.state_names),
-        "stages": [stage for stage in STAGES if stage in present],
-        "signals": [s.to_dict() for s in signals],
-    }
-
-
-def describe(kind: str, **options) -> tuple[Signal, ...]:
-    """The signals a kind produces, in computation order, without any weights."""
-    spec = spec_for(kind)
-    return spec.describe(**check_options(spec, options))
+# Re-exported: the weight formats and older callers import these names from here.
+__all__ = ["KINDS", "OPTION_VALUES", "SPECS", "Cell", "check_options", "create", "describe",
+           "kind_info", "spec_for"]
 
 
 class Cell:
@@ -73,7 +34,7 @@ class Cell:
         self.input_size = params["weight_ih"].shape[1]
         self.signals = spec.describe(**options)
         self.names = tuple(s.name for s in self.signals)
-        self._columns = {name: k for k, name in enumerate(spec.stored(options))}
+        self.layout = spec.layout(options)
         self._prepared = spec.prepare(params, options, self.hidden_size)
 
     def __repr__(self) -> str:
@@ -87,7 +48,7 @@ class Cell:
 
     def column(self, name: str) -> int:
         """Index of the H-wide column block holding a stored signal."""
-        return self._columns[name]
+        return self.layout.index[name]
 
     def zero_state(self) -> dict[str, np.ndarray]:
         return {k: np.zeros(self.hidden_size, self.dtype) for k in self.state_names}
@@ -121,20 +82,31 @@ class Cell:
         return tuple(out)
 
     # -- computing ------------------------------------------------------------------
-    def compute_chunk(self, xs: np.ndarray, state: tuple) -> tuple[np.ndarray, tuple]:
-        """All stored signals for the rows of xs, from state: ((n, W) buffer, end state)."""
+    def compute_chunk(self, xs: np.ndarray, state: tuple,
+                      holds: list | None = None) -> tuple[np.ndarray, tuple]:
+        """All stored signals for the rows of xs, from state: ((n, W) buffer, end state).
+        `holds`: per row, None or the signals held at that step (cells.interventions)."""
         H, G = self.hidden_size, self.spec.gates
-        buf = np.empty((len(xs), len(self._columns) * H), self.dtype)
+        buf = np.empty((len(xs), len(self.layout) * H), self.dtype)
         p = self._prepared
-        proj = buf[:, :G * H]
+        names = self.layout.names
+        proj = self.layout.span(buf, H, names[0], names[G - 1])  # the pre-activations
         proj[:] = xs @ p["w_ih_T"]  # (n, G·H): all input projections of the chunk in one matmul
         proj += p["bias"]
-        return buf, self.spec.recur(buf, state, p)
+        return buf, self.spec.forward(buf, state, p, holds)
 
-    def run(self, xs, h0=None, c0=None) -> Trace:
-        """Step the whole sequence xs (T, I) from (h0, c0) (zeros by default)."""
+    def check_interventions(self, interventions, steps: int) -> tuple:
+        """Interventions checked for this cell and a sequence of `steps` steps."""
+        return check_interventions(self.kind, interventions, steps, self.hidden_size,
+                                   **self.options)
+
+    def run(self, xs, h0=None, c0=None, interventions=None) -> Trace:
+        """Step the whole sequence xs (T, I) from (h0, c0) (zeros by default), holding the
+        signals `interventions` name (see cells.interventions)."""
         state = self._state_tuple({"h": h0, "c": c0})
-        return Trace(self, self.check_inputs(xs), state)
+        xs = self.check_inputs(xs)
+        held = self.check_interventions(interventions, len(xs))
+        return Trace(self, xs, state, interventions=held)
 
     def step(self, x, state: dict | None = None) -> tuple[dict, dict]:
         """One step: (new state, frame of every signal). x is (I,); state as zero_state()."""
@@ -151,7 +123,7 @@ class Cell:
             elif s.name.endswith("_prev"):
                 frame[s.name] = st[self.state_names.index(s.name[:-5])].copy()
             else:
-                k = self._columns[s.name]
+                k = self.layout.index[s.name]
                 frame[s.name] = buf[0, k * H:(k + 1) * H].copy()
         return dict(zip(self.state_names, (a.copy() for a in end), strict=True)), frame
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .spec import Spec
+from .kinds.spec import Spec
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
 PEEPHOLES = ("peephole_i", "peephole_f", "peephole_o")
@@ -84,7 +84,8 @@ def check_params(spec: Spec, params: dict, dtype: np.dtype,
 
 def init_params(spec: Spec, input_size: int, hidden_size: int, seed: int,
                 dtype: np.dtype) -> dict:
-    """Xavier-Glorot uniform per gate block (seed 004): U(±√(6/(fan_in + fan_out))).
+    """Xavier-Glorot uniform per gate block: U(±√(6/(fan_in + fan_out))), as Written
+    Memories (r2rt, 2016) derives it.
 
     Each H-row gate block is its own layer, so its fans are (I, H) for weight_ih and (H, H)
     for weight_hh. Biases start at 0 but the forget gate's, which starts at 1 so that the

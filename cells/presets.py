@@ -1,8 +1,8 @@
 """Presets: hand-set cells that tell a story on a sample sequence.
 
-`counter` is seed 002's reading of the LSTM as a counter. Sigmoids saturate to 0 or 1 and
-tanh to −1 or +1, so with large hand-set weights each gate becomes a switch:
-the forget gate keeps the count, the input gate opens only on brackets, and the candidate
+`counter` is the Stack Exchange answer's reading of the LSTM as a counter. Sigmoids
+saturate to 0 or 1 and tanh to −1 or +1, so with large hand-set weights each gate becomes a
+switch: the forget gate keeps the count, the input gate opens only on brackets, and the candidate
 is +1 for '(' and −1 for ')'. Its cell state is the bracket depth.
 """
 
@@ -22,7 +22,7 @@ VOCABULARY = "".join(chr(c) for c in range(32, 127))  # printable ASCII, space f
 WORD_CHARS = string.ascii_letters + string.digits
 
 COUNTER_DESCRIPTION = f"""\
-An LSTM with hand-set weights that counts brackets (seed 002: the LSTM as a counter).
+An LSTM with hand-set weights that counts brackets (the LSTM as a counter).
 Input: one-hot characters over printable ASCII ({len(VOCABULARY)} inputs). Three units:
 
 Unit 0 — depth, '(' minus ')'.

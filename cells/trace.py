@@ -4,8 +4,11 @@ Steps are computed in chunks of CHUNK steps aligned at multiples of CHUNK; the s
 start of every chunk is kept. While the whole trace fits `full_bytes` every chunk stays in
 memory; past that only the `cache_chunks` most recently used stay, and any window is
 recomputed from its chunk's checkpoint. Because a chunk is always computed from the same
-rows in the same way (one input-projection matmul per chunk), a recomputed window is
-bit-for-bit the rows of the first computation.
+rows in the same way (one input-projection matmul per chunk, the same held signals), a
+recomputed window is bit-for-bit the rows of the first computation.
+
+The backward pass (cells.gradients) walks the chunks from the last checkpoint to the first,
+recomputing each chunk that is no longer held once.
 """
 
 from __future__ import annotations
@@ -14,15 +17,19 @@ from collections import OrderedDict
 
 import numpy as np
 
+from . import gradients
+from .interventions import holds_for
+
 CHUNK = 1024
 FULL_BYTES = 128 * 2**20
 CACHE_CHUNKS = 4
 
 
 class Trace:
-    def __init__(self, cell, xs: np.ndarray, state0: tuple, *, full_bytes: int = FULL_BYTES,
-                 cache_chunks: int = CACHE_CHUNKS):
+    def __init__(self, cell, xs: np.ndarray, state0: tuple, *, interventions: tuple = (),
+                 full_bytes: int = FULL_BYTES, cache_chunks: int = CACHE_CHUNKS):
         self.cell = cell
+        self.interventions = tuple(interventions)  # checked Intervention records
         self._full_bytes = full_bytes
         self._cache_chunks = max(1, cache_chunks)
         self._xs_buf = xs  # rows beyond len(self) are spare capacity for extend()
@@ -56,6 +63,17 @@ class Trace:
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.window(0, self._len, names=(name,))[name]
+
+    def backward(self, grad: dict) -> gradients.Gradients:
+        """Gradients of a scalar loss given dL/d(recorded h) and/or dL/d(recorded c) per step,
+        {"h": (T, H), "c": (T, H)}: for every parameter, the inputs and the initial state.
+        Held signals are constants."""
+        return gradients.backward(self, grad)
+
+    def sensitivity(self, t: int, unit: int, of: str = "h", window: int = 256) -> dict:
+        """‖∂ of_t[unit] / ∂v_s‖₂ for v = x, h, c and s in [max(0, t − window + 1), t]:
+        {"start", "x", "h", "c"}, each (t − start + 1,); "c" is None for kinds without c."""
+        return gradients.sensitivity(self, t, unit, of, window)
 
     def __contains__(self, name: str) -> bool:
         return name in self.names
@@ -124,7 +142,23 @@ class Trace:
 
     def _compute(self, k: int, stop: int):
         a = k * CHUNK
-        return self.cell.compute_chunk(self._xs_buf[a:stop], self._checkpoints[k])
+        return self.cell.compute_chunk(self._xs_buf[a:stop], self._checkpoints[k],
+                                       holds_for(self.interventions, a, stop))
+
+    def _chunk_once(self, k: int) -> np.ndarray:
+        """Chunk k's rows without storing a recomputation (the backward pass reads each once)."""
+        buf = self._chunks.get(k)
+        if buf is None:
+            buf, _ = self._compute(k, min((k + 1) * CHUNK, self._len))
+        return buf
+
+    def _state_before(self, s: int) -> tuple:
+        """The state tuple the cell held before step s."""
+        if s % CHUNK == 0:
+            return self._checkpoints[s // CHUNK]
+        H, row = self.cell.hidden_size, self._rows(s - 1, s)[0]
+        return tuple(row[self.cell.column(n) * H:(self.cell.column(n) + 1) * H].copy()
+                     for n in self.cell.state_names)
 
     def _store(self, k: int, buf: np.ndarray) -> None:
         self._chunks[k] = buf

@@ -1,4 +1,4 @@
-"""The Python API as DESIGN writes it, and the errors it gives for bad input."""
+"""The Python API as documented in the README, and the errors it gives for bad input."""
 
 import pickle
 

@@ -91,7 +91,7 @@ def test_extend_equals_a_fresh_run_exactly(run, data):
 @given(st.sampled_from(["lstm", "peephole_lstm", "prototype_lstm", "pseudo_lstm"]),
        st.integers(1, 6), st.integers(0, 999))
 def test_open_forget_and_shut_input_keep_c_exactly(kind, H, seed):
-    """Seed 004's 'write it down': f = 1 and i = 0 leave the cell state untouched."""
+    """Written Memories' 'write it down': f = 1 and i = 0 leave the cell state untouched."""
     I = 3
     cell = cells.create(kind, input_size=I, hidden_size=H, seed=seed, dtype="float64")
     p = {k: v.copy() for k, v in cell.params.items()}

@@ -1,5 +1,6 @@
-"""Seed 004's prototype, normalized and pseudo LSTMs against their equations, written here
-step by step from the article (state s named c; W acts on the state read, U on x)."""
+"""The prototype, normalized and pseudo LSTMs of Written Memories (r2rt, 2016) against
+their equations, written here step by step from the article (state s named c; W acts on
+the state read, U on x)."""
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ def sigma(z):
 
 
 def reference(variant, p, xs, c0):
-    """Literal seed-004 equations in float64, gate blocks i, f, g, o as in the LSTM layout."""
+    """The article's equations in float64, gate blocks i, f, g, o as in the LSTM layout."""
     H = len(c0)
     W = {k: p["weight_hh"][n * H:(n + 1) * H].astype(np.float64) for n, k in enumerate("ifgo")}
     U = {k: p["weight_ih"][n * H:(n + 1) * H].astype(np.float64) for n, k in enumerate("ifgo")}
@@ -42,7 +43,7 @@ def reference(variant, p, xs, c0):
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("variant", ["prototype", "normalized", "pseudo"])
-def test_seed004_cell_follows_its_equations(variant, dtype):
+def test_prototype_cell_follows_its_equations(variant, dtype):
     rng = np.random.default_rng(4)
     I, H, T = 3, 6, 40
     cell = cells.create(f"{variant}_lstm", input_size=I, hidden_size=H, seed=9, dtype=dtype)

@@ -1,0 +1,115 @@
+"""Interventions ("what if"): hold a gate, candidate or state at a value for chosen units and
+steps. Written Memories (r2rt, 2016) reads f = 1, i = 0 as "write it down": c is kept.
+
+An intervention {"signal", "start", "stop", "units", "value"} replaces, for steps
+start ≤ s < stop, the named signal at `units` (None = all) by `value` right after the step
+computes it, before anything downstream reads it. The trace records the held value;
+backward treats it as a constant.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .kinds import check_options, holdable, spec_for
+
+FIELDS = ("signal", "start", "stop", "units", "value")
+
+
+@dataclass(frozen=True)
+class Intervention:
+    signal: str
+    start: int  # first step held
+    stop: int  # first step no longer held
+    units: tuple[int, ...] | None  # None: every unit
+    value: float
+
+    def to_dict(self) -> dict:
+        return {"signal": self.signal, "start": self.start, "stop": self.stop,
+                "units": None if self.units is None else list(self.units), "value": self.value}
+
+
+def _integer(value, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{where} must be an integer, got {value!r}")
+    return int(value)
+
+
+def check_interventions(kind: str, interventions, steps: int, hidden_size: int,
+                        **options) -> tuple[Intervention, ...]:
+    """Interventions checked against a kind (with `options`), a sequence of `steps` steps
+    and `hidden_size` units. Raises ValueError naming the item and field at fault."""
+    spec = spec_for(kind)
+    options = check_options(spec, options)
+    if interventions is None:
+        return ()
+    if isinstance(interventions, (str, bytes, Mapping)) or not isinstance(interventions,
+                                                                        Sequence):
+        raise ValueError("interventions must be a list of {signal, start, stop, units, value}")
+    signals = {s.name: s for s in holdable(spec, options)}
+    out = []
+    for n, item in enumerate(interventions):
+        where = f"interventions[{n}]"
+        if isinstance(item, Intervention):
+            item = item.to_dict()
+        if not isinstance(item, Mapping):
+            raise ValueError(f"{where} must be an object with {', '.join(FIELDS)}")
+        unknown = sorted(set(item) - set(FIELDS))
+        if unknown:
+            raise ValueError(f"{where} has unknown field(s) {unknown}; "
+                             f"fields: {', '.join(FIELDS)}")
+        missing = [k for k in ("signal", "start", "stop", "value") if k not in item]
+        if missing:
+            raise ValueError(f"{where} is missing {', '.join(missing)}")
+        name = item["signal"]
+        if name not in signals:
+            raise ValueError(f"{where}.signal: {name!r} cannot be held in a {kind}; "
+                             f"it can hold {', '.join(signals)}")
+        start = _integer(item["start"], f"{where}.start")
+        stop = _integer(item["stop"], f"{where}.stop")
+        if not 0 <= start < stop <= steps:
+            raise ValueError(f"{where}: steps [{start}, {stop}) are not a non-empty range "
+                             f"inside the sequence of {steps} steps")
+        units = item.get("units")
+        if units is not None:
+            if isinstance(units, (str, bytes)) or not isinstance(units, Sequence) or not units:
+                raise ValueError(f"{where}.units must be a non-empty list of unit indices "
+                                 "or null for all units")
+            units = tuple(_integer(u, f"{where}.units") for u in units)
+            bad = [u for u in units if not 0 <= u < hidden_size]
+            if bad:
+                raise ValueError(f"{where}.units: {bad} outside 0 … {hidden_size - 1}")
+        value = item["value"]
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer,
+                                                             np.floating)):
+            raise ValueError(f"{where}.value must be a number, got {value!r}")
+        value = float(value)
+        if not math.isfinite(value):
+            raise ValueError(f"{where}.value must be finite, got {value}")
+        low_high = signals[name].range
+        if low_high is not None and not low_high[0] <= value <= low_high[1]:
+            raise ValueError(f"{where}.value {value} is outside the range of {name}, "
+                             f"[{low_high[0]}, {low_high[1]}]")
+        out.append(Intervention(name, start, stop, units, value))
+    return tuple(out)
+
+
+def holds_for(interventions: Sequence[Intervention], start: int, stop: int) -> list | None:
+    """Per step of [start, stop): None, or {signal: [(units index, value), ...]} in the order
+    the interventions were given (a later one wins where two hold the same unit)."""
+    rows = None
+    for iv in interventions:
+        a, b = max(iv.start, start), min(iv.stop, stop)
+        if a >= b:
+            continue
+        if rows is None:
+            rows = [None] * (stop - start)
+        units = slice(None) if iv.units is None else np.array(iv.units, dtype=np.intp)
+        for s in range(a - start, b - start):
+            rows[s] = rows[s] or {}
+            rows[s].setdefault(iv.signal, []).append((units, iv.value))
+    return rows
