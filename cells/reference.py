@@ -1,0 +1,169 @@
+"""A plain, slow, obviously-correct step per kind, written from the equations.
+
+No halving, no internal block order, no row buffers: the canonical parameters are cut into
+their named gate blocks and each signal is computed as its equation reads. The fast loops
+in cells/kinds/ are tested against this, every stored signal included. Holds (see
+cells.interventions) replace a signal right after it is computed, as in the fast loops.
+
+    frame, state = reference.step("lstm", params, x, {"h": h, "c": c})
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .kinds import check_options, spec_for
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-z))
+
+
+def blocks(params: dict, letters: str) -> dict:
+    """Cut the canonical (G·H, ·) arrays into their gate blocks, by letter."""
+    H = params["weight_hh"].shape[1]
+    out = {}
+    for k, letter in enumerate(letters):
+        rows = slice(k * H, (k + 1) * H)
+        out[letter] = {"W_ih": params["weight_ih"][rows], "W_hh": params["weight_hh"][rows],
+                       "b_ih": params["bias_ih"][rows], "b_hh": params["bias_hh"][rows]}
+    return out
+
+
+def _hold(frame: dict, name: str, holds: dict | None) -> np.ndarray:
+    """frame[name] after the holds of this step, as the next equations must read it."""
+    if holds and name in holds:
+        value = frame[name].copy()
+        for units, v in holds[name]:
+            value[units] = v
+        frame[name] = value
+    return frame[name]
+
+
+def _rnn(p, x, state, holds, nonlinearity):
+    h_prev = state["h"]
+    f = {"h_pre": p["weight_ih"] @ x + p["bias_ih"] + p["weight_hh"] @ h_prev + p["bias_hh"]}
+    f["h"] = np.tanh(f["h_pre"]) if nonlinearity == "tanh" else np.maximum(f["h_pre"], 0)
+    return f, {"h": _hold(f, "h", holds)}
+
+
+def _lstm(p, x, state, holds, peephole=False):
+    b = blocks(p, "ifgo")
+    c_prev, h_prev = state["c"], state["h"]
+
+    def affine(k):
+        return b[k]["W_ih"] @ x + b[k]["b_ih"] + b[k]["W_hh"] @ h_prev + b[k]["b_hh"]
+
+    f = {"i_pre": affine("i"), "f_pre": affine("f"), "g_pre": affine("g")}
+    if peephole:
+        f["i_pre"] = f["i_pre"] + p["peephole_i"] * c_prev
+        f["f_pre"] = f["f_pre"] + p["peephole_f"] * c_prev
+    f["i"], f["f"], f["g"] = sigmoid(f["i_pre"]), sigmoid(f["f_pre"]), np.tanh(f["g_pre"])
+    i, fg, g = (_hold(f, n, holds) for n in ("i", "f", "g"))
+    if not peephole:
+        f["o_pre"] = affine("o")
+        f["o"] = sigmoid(f["o_pre"])
+        o = _hold(f, "o", holds)
+    f["kept"] = fg * c_prev
+    f["written"] = i * g
+    f["c"] = f["kept"] + f["written"]
+    c = _hold(f, "c", holds)
+    if peephole:  # the output gate sees the new c_t
+        f["o_pre"] = affine("o") + p["peephole_o"] * c
+        f["o"] = sigmoid(f["o_pre"])
+        o = _hold(f, "o", holds)
+    f["tanh_c"] = np.tanh(c)
+    f["h"] = o * f["tanh_c"]
+    return f, {"c": c, "h": _hold(f, "h", holds)}
+
+
+def _gru(p, x, state, holds, reset_after):
+    b = blocks(p, "rzn")
+    h_prev = state["h"]
+
+    def affine(k, h):
+        return b[k]["W_ih"] @ x + b[k]["b_ih"] + b[k]["W_hh"] @ h + b[k]["b_hh"]
+
+    f = {"r_pre": affine("r", h_prev), "z_pre": affine("z", h_prev)}
+    f["r"], f["z"] = sigmoid(f["r_pre"]), sigmoid(f["z_pre"])
+    r, z = _hold(f, "r", holds), _hold(f, "z", holds)
+    x_side = b["n"]["W_ih"] @ x + b["n"]["b_ih"]
+    if reset_after:  # torch.nn.GRU: r scales the recurrent product
+        f["n_rec"] = b["n"]["W_hh"] @ h_prev + b["n"]["b_hh"]
+        f["n_rec_reset"] = r * f["n_rec"]
+        f["n_pre"] = x_side + f["n_rec_reset"]
+    else:  # Cho et al. 2014: r gates h_{t−1} before the matmul
+        f["h_reset"] = r * h_prev
+        f["n_pre"] = x_side + b["n"]["W_hh"] @ f["h_reset"] + b["n"]["b_hh"]
+    f["n"] = np.tanh(f["n_pre"])
+    n = _hold(f, "n", holds)
+    f["kept"] = z * h_prev
+    f["written"] = (1 - z) * n
+    f["h"] = f["kept"] + f["written"]
+    return f, {"h": _hold(f, "h", holds)}
+
+
+def _prototype(p, x, state, holds, variant):
+    """Written Memories (r2rt, 2016): W acts on the state read r, U on x; state s named c."""
+    b = blocks(p, "ifgo")
+    c_prev = state["c"]
+    f = {"read": np.tanh(c_prev) if variant == "pseudo" else c_prev.copy()}
+    r = _hold(f, "read", holds)
+
+    def affine(k, read):
+        return b[k]["W_hh"] @ read + b[k]["W_ih"] @ x + b[k]["b_ih"] + b[k]["b_hh"]
+
+    for k in "ifo":
+        f[f"{k}_pre"] = affine(k, r)
+        f[k] = sigmoid(f[f"{k}_pre"])
+    i, fg, o = (_hold(f, k, holds) for k in "ifo")
+    f["read_gated"] = o * r
+    f["g_pre"] = affine("g", f["read_gated"])
+    f["g"] = np.tanh(f["g_pre"])
+    g = _hold(f, "g", holds)
+    f["kept"] = fg * c_prev
+    f["written"] = i * g
+    if variant == "normalized":
+        f["c_raw"] = f["kept"] + f["written"]
+        raw = _hold(f, "c_raw", holds)
+        variance = np.mean((raw - np.mean(raw)) ** 2)  # over the H units, ddof 0
+        f["c_scale"] = np.full_like(raw, np.sqrt(variance + 1))
+        f["c"] = raw / f["c_scale"]
+    else:
+        f["c"] = f["kept"] + f["written"]
+    c = _hold(f, "c", holds)
+    f["h"] = np.tanh(c) if variant == "pseudo" else c.copy()
+    _hold(f, "h", holds)
+    return f, {"c": c}
+
+
+STEPS = {
+    "rnn": lambda p, x, s, holds, o: _rnn(p, x, s, holds, o["nonlinearity"]),
+    "lstm": lambda p, x, s, holds, o: _lstm(p, x, s, holds),
+    "peephole_lstm": lambda p, x, s, holds, o: _lstm(p, x, s, holds, peephole=True),
+    "gru": lambda p, x, s, holds, o: _gru(p, x, s, holds, o["reset_after"]),
+    "prototype_lstm": lambda p, x, s, holds, o: _prototype(p, x, s, holds, "prototype"),
+    "normalized_lstm": lambda p, x, s, holds, o: _prototype(p, x, s, holds, "normalized"),
+    "pseudo_lstm": lambda p, x, s, holds, o: _prototype(p, x, s, holds, "pseudo"),
+}
+
+
+def step(kind: str, params: dict, x: np.ndarray, state: dict, holds: dict | None = None,
+         **options) -> tuple[dict, dict]:
+    """One step: (frame of every computed signal, new state). `holds` as one row of
+    cells.interventions.holds_for."""
+    options = check_options(spec_for(kind), options)
+    return STEPS[kind](params, x, state, holds, options)
+
+
+def run(kind: str, params: dict, xs: np.ndarray, state: dict, interventions=(),
+        **options) -> dict:
+    """Every computed signal of every step: name -> (T, H), stepping `step` from `state`."""
+    from .interventions import holds_for
+
+    held = holds_for(tuple(interventions), 0, len(xs)) or [None] * len(xs)
+    frames = []
+    for x, holds in zip(xs, held, strict=True):
+        frame, state = step(kind, params, x, state, holds, **options)
+        frames.append(frame)
+    return {name: np.stack([f[name] for f in frames]) for name in frames[0]}

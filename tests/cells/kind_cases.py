@@ -1,0 +1,34 @@
+"""The kinds and options every engine test walks through, and random cells on them."""
+
+import numpy as np
+
+import cells
+
+# Every variant: each kind with each value of each option it has.
+VARIANTS = [(kind, {name: value})
+            for kind in cells.KINDS
+            for name, option in cells.kind_info(kind)["options"].items()
+            for value in option["values"]] + [
+    (kind, {}) for kind in cells.KINDS if not cells.kind_info(kind)["options"]]
+VARIANT_IDS = [kind + "".join(f"-{v}" for v in options.values()) for kind, options in VARIANTS]
+TOL = {"float64": 1e-10, "float32": 1e-5}
+
+
+def random_cell(kind, options, I, H, dtype="float64", seed=0, scale=0.8):
+    """A cell with every parameter drawn from U(±scale) (wider than Xavier: gates saturate
+    sometimes), the relu RNN's recurrent weights kept small so it does not explode."""
+    rng = np.random.default_rng(seed)
+    base = cells.create(kind, input_size=I, hidden_size=H, dtype="float64", **options)
+    params = {k: rng.uniform(-scale, scale, v.shape) for k, v in base.params.items()}
+    if options.get("nonlinearity") == "relu":
+        params["weight_hh"] *= 0.5
+    return cells.create(kind, params={k: v.astype(dtype) for k, v in params.items()},
+                        dtype=dtype, **options)
+
+
+def random_inputs(cell, T, seed=0):
+    rng = np.random.default_rng(seed + 1)
+    xs = rng.normal(0, 1, (T, cell.input_size)).astype(cell.dtype)
+    state = {k: rng.normal(0, 0.5, cell.hidden_size).astype(cell.dtype)
+             for k in cell.state_names}
+    return xs, state
