@@ -2,7 +2,9 @@
 
 Prints steps/second for gatescope's LSTM (every signal of every step recorded), torch's
 fused nn.LSTM forward (outputs only), and a torch loop that computes and records the gates
-per step as gatescope does; then the peak memory of a 1,000,000-step run.
+per step as gatescope does; then forward + backward of a whole trace against nn.LSTM's
+forward + backward(); one sensitivity call over a 256-step window; then the peak memory of
+a 1,000,000-step run.
 Run: .venv/bin/python bench/engine.py
 """
 
@@ -26,6 +28,8 @@ import cells  # noqa: E402
 torch.set_num_threads(1)
 CONFIGS = [(1000, 32, 256), (10000, 32, 64)]  # (T, I, H)
 TARGETS = {256: (2.0, 1.5), 64: (5.0, 3.0)}  # H -> (max × fused time, min × faster than loop)
+BACKWARD_TARGETS = {256: 2.0, 64: 4.0}  # H -> max × torch's forward + backward()
+SENSITIVITY = (1000, 32, 256, 256)  # T, I, H, window; target < 20 ms
 
 
 def timed(fn, repeats: int) -> float:
@@ -79,6 +83,42 @@ def bench(T: int, I: int, H: int) -> None:
           f"| loop/ours {loop / ours:4.2f}x (target >= {min_loop})")
 
 
+def bench_backward(T: int, I: int, H: int) -> None:
+    """Forward + backward of a full trace (dL/dh given for every step) against nn.LSTM."""
+    torch.manual_seed(0)
+    m = torch.nn.LSTM(I, H)
+    params = {k.removesuffix("_l0"): v.detach().numpy() for k, v in m.state_dict().items()}
+    cell = cells.create("lstm", params=params)
+    rng = np.random.default_rng(0)
+    xs = rng.standard_normal((T, I), dtype=np.float32)
+    dh = rng.standard_normal((T, H), dtype=np.float32)
+    xt, dht = torch.from_numpy(xs)[:, None].requires_grad_(), torch.from_numpy(dh)[:, None]
+
+    def torch_both():
+        m.zero_grad()
+        xt.grad = None
+        out, _ = m(xt)
+        out.backward(dht)
+
+    repeats = 5 if T * H <= 1_000_000 else 3
+    ours = timed(lambda: cell.run(xs).backward({"h": dh}), repeats)
+    theirs = timed(torch_both, repeats)
+    torch_both()
+    g = cell.run(xs).backward({"h": dh})
+    assert np.allclose(g.params["weight_hh"], m.weight_hh_l0.grad.numpy(), rtol=1e-3, atol=1e-3)
+    print(f"T={T:>6} I={I} H={H:>3} | forward+backward: gatescope {T / ours:>8,.0f} steps/s "
+          f"| torch nn.LSTM + backward() {T / theirs:>8,.0f} "
+          f"| ours/torch {ours / theirs:4.2f}x (target <= {BACKWARD_TARGETS[H]})")
+
+
+def bench_sensitivity() -> None:
+    T, I, H, window = SENSITIVITY
+    cell = cells.create("lstm", input_size=I, hidden_size=H, seed=0)
+    trace = cell.run(np.random.default_rng(0).standard_normal((T, I), dtype=np.float32))
+    seconds = timed(lambda: trace.sensitivity(T - 1, 3, of="h", window=window), 20)
+    print(f"sensitivity over {window} steps at H={H}: {seconds * 1e3:.1f} ms (target < 20)")
+
+
 def peak_memory_mb() -> int:
     script = ("import numpy as np, cells\n"
               "cell = cells.create('lstm', input_size=8, hidden_size=128, seed=0)\n"
@@ -101,4 +141,7 @@ if __name__ == "__main__":
     print(f"numpy {np.__version__}, torch {torch.__version__}, 1 thread, float32")
     for T, I, H in CONFIGS:
         bench(T, I, H)
+    for T, I, H in CONFIGS:
+        bench_backward(T, I, H)
+    bench_sensitivity()
     peak_memory_mb()

@@ -9,7 +9,7 @@ per-step gradients plus a few chunks, whatever the length of the trace.
 
 Sensitivity (Written Memories, r2rt 2016: how much h_t still depends on what happened k
 steps before) is one backward sweep of a one-hot seed over the window, recording the
-total gradient reaching each step's state: not a Jacobian per step.
+gradient reaching the state after each step: not a Jacobian per step.
 """
 
 from __future__ import annotations

@@ -149,30 +149,36 @@ def backward(cols, state0: tuple, d_in: dict, carry: tuple, p: dict, holds=None,
     d4 = d_pre.reshape(n, 4, H)
     record = {"h": np.empty((n, H), d_pre.dtype), "c": np.empty((n, H), d_pre.dtype)} \
         if totals else None
-    w_hh, f_rows, dh_rows, dc_rows = p["w_hh"], cols.f, d_in["h"], d_in["c"]
+    w_hh = p["w_hh"]
     dot, mul, add = np.dot, np.multiply, np.add
     dc_next, dh_next = dc_next.copy(), dh_next.copy()
     dh, dc, tmp = (np.empty(H, d_pre.dtype) for _ in range(3))
-    for j in range(n - 1, -1, -1):
-        held = holds[j] if holds is not None else None
-        add(dh_rows[j], dh_next, dh)
-        if record is not None:
-            record["h"][j] = dh
+    # Rows walked last to first, as views made in C (at small H, per-call overhead counts).
+    back = slice(None, None, -1)
+    rows = zip(d_in["h"][back], d_in["c"][back], via_h[back], slope4[back], slope4[back, 2],
+               d4[back], d4[back, 2], d_pre[back], cols.f[back],
+               record["h"][back] if totals else repeat(None),
+               record["c"][back] if totals else repeat(None),
+               reversed(holds) if holds is not None else repeat(None), strict=False)
+    for dh_t, dc_t, via_h_t, slope_t, slope_o, d4_t, d_o, d_pre_t, f, rec_h, rec_c, held in rows:
+        add(dh_t, dh_next, dh)
+        if rec_h is not None:
+            rec_h[:] = dh
         if held is not None:
             cut(held, "h", dh)
-        add(dc_rows[j], dc_next, dc)
-        add(dc, mul(dh, via_h[j], tmp), dc)
-        if record is not None:
-            record["c"][j] = dc
+        add(dc_t, dc_next, dc)
+        if rec_c is not None:  # ∂/∂c_t with h_t held: the two are the state after step t
+            rec_c[:] = dc
+        add(dc, mul(dh, via_h_t, tmp), dc)
         if held is not None:
             cut(held, "c", dc)
-        mul(slope4[j], dc, d4[j])
-        mul(slope4[j, 2], dh, d4[j, 2])
+        mul(slope_t, dc, d4_t)  # δi_pre, δf_pre, δg_pre (and δo_pre, overwritten next)
+        mul(slope_o, dh, d_o)
         if held is not None:
             for k, name in enumerate("ifog"):
-                cut(held, name, d4[j, k])
-        dot(d_pre[j], w_hh, dh_next)  # (H,)
-        mul(dc, f_rows[j], dc_next)
+                cut(held, name, d4_t[k])
+        dot(d_pre_t, w_hh, dh_next)  # (H,)
+        mul(dc, f, dc_next)
     grads = {}
     if params:
         h_prev = previous_rows(h0, cols.h)  # (n, H)

@@ -85,10 +85,10 @@ def backward(cols, state0: tuple, d_in: dict, carry: tuple, p: dict, holds=None,
         if held is not None:
             cut(held, "o", d_o)
         np.add(d_in["c"][j], dc_next, out=dc)
+        if record is not None:  # ∂/∂c_t with h_t held: the two are the state after step t
+            record["c"][j] = dc
         dc += dh * via_h[j]
         dc += d_o * p_o  # o_pre reads c_t
-        if record is not None:
-            record["c"][j] = dc
         if held is not None:
             cut(held, "c", dc)
         np.multiply(dc, slope_i[j], out=d_i)

@@ -93,8 +93,10 @@ class ChunkGradients:
     the input side (weight_ih, bias_ih, xs) follows from it with one matmul each.
     params: gradients of the recurrent-side parameters (canonical names and layout).
     carry: gradient w.r.t. the state before the chunk, in state_names order.
-    totals: per step, the total gradient w.r.t. each state signal after that step
-    (name -> (n, H)), when asked for (sensitivity).
+    totals: when asked for (sensitivity), per step s the gradient w.r.t. each of h_s and c_s
+    (name -> (n, H)) taken as independent variables: for a kind whose state is (c, h) the
+    partial derivative with the other held; where h is only a read-out of the state c
+    (the prototypes), through it.
     """
 
     d_pre: np.ndarray
