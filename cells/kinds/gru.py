@@ -21,6 +21,7 @@ from .spec import (
     Layout,
     Option,
     Spec,
+    as_rows,
     cut,
     previous_rows,
     projection,
@@ -105,7 +106,10 @@ def _prepare(params: dict, options: dict, H: int) -> dict:
 def forward(buf: np.ndarray, state: tuple, p: dict, holds=None) -> tuple:
     (h,) = state
     H = h.shape[-1]
-    tmp = np.empty(3 * H, buf.dtype)
+    # scratch for the recurrent products (np.dot needs whole C-contiguous outputs)
+    tmp = np.empty(h.shape[:-1] + (3 * H,), buf.dtype)  # (…, 3H)
+    tmp_rz = np.empty(h.shape[:-1] + (2 * H,), buf.dtype)
+    tmp_n = np.empty(h.shape, buf.dtype)
     reset_after = p["reset_after"]
     layout = LAYOUTS[reset_after]
     cols = layout.views(buf, H)
@@ -118,21 +122,21 @@ def forward(buf: np.ndarray, state: tuple, p: dict, holds=None) -> tuple:
     for rz_pre_t, rz_t, n_pre, r, z, n_rec_t, reset_t, n, kept, written, h_out, held in rows:
         if reset_after:
             np.dot(h, p["w_hh_T"], out=tmp)
-            rz_pre_t += tmp[:2 * H]
+            rz_pre_t += tmp[..., :2 * H]
             sigmoid_into(rz_pre_t, rz_t)
             if held is not None:
                 put(held, "r", r)
                 put(held, "z", z)
-            np.add(tmp[2 * H:], p["b_hn"], out=n_rec_t)
+            np.add(tmp[..., 2 * H:], p["b_hn"], out=n_rec_t)
             n_pre += np.multiply(r, n_rec_t, out=reset_t)
         else:
-            rz_pre_t += np.dot(h, p["w_hrz_T"], out=tmp[:2 * H])
+            rz_pre_t += np.dot(h, p["w_hrz_T"], out=tmp_rz)
             sigmoid_into(rz_pre_t, rz_t)
             if held is not None:
                 put(held, "r", r)
                 put(held, "z", z)
             np.multiply(r, h, out=reset_t)
-            n_pre += np.dot(reset_t, p["w_hn_T"], out=tmp[:H])
+            n_pre += np.dot(reset_t, p["w_hn_T"], out=tmp_n)
         np.tanh(n_pre, out=n)
         if held is not None:
             put(held, "n", n)
@@ -153,9 +157,9 @@ def backward(cols, state0: tuple, d_in: dict, carry: tuple, p: dict, holds=None,
     δz_pre = δh ⊙ (h_{t−1} − n) ⊙ σ′(z), δh_{t−1} = δh ⊙ z + (recurrent products)."""
     (h0,) = state0
     dh_next = carry[0].copy()
-    n, H = cols.h.shape[0], cols.h.shape[-1]
+    H, lead = cols.h.shape[-1], cols.h.shape[:-1]
     reset_after = p["reset_after"]
-    h_prev = previous_rows(h0, cols.h)  # (n, H)
+    h_prev = previous_rows(h0, cols.h)  # (n, …, H)
     slope_n = (1 - cols.z) * (1 - cols.n * cols.n)  # δn_pre / δh
     slope_z = (h_prev - cols.n) * cols.z * (1 - cols.z)  # δz_pre / δh
     # δr_pre per unit of the gradient reaching r ⊙ (…): the (…) it multiplied, times σ′(r)
@@ -163,14 +167,14 @@ def backward(cols, state0: tuple, d_in: dict, carry: tuple, p: dict, holds=None,
     # reset_after: the recurrent product W_hh·h_{t−1} meets δ as [δr_pre, δz_pre, r ⊙ δn_pre];
     # the input side as [δr_pre, δz_pre, δn_pre]. Before: both are [δr_pre, δz_pre, δn_pre],
     # and the n block of W_hh reads r ⊙ h_{t−1}.
-    d_rec = np.empty((n, 3 * H), cols.h.dtype)  # (n, 3H)
-    d_r, d_z = d_rec[:, :H], d_rec[:, H:2 * H]
-    d_n = np.empty((n, H), cols.h.dtype) if reset_after else d_rec[:, 2 * H:]
-    record = {"h": np.empty((n, H), d_rec.dtype)} if totals else None
-    dh = np.empty(H, d_rec.dtype)
-    d_reset = np.empty(H, d_rec.dtype)
+    d_rec = np.empty(lead + (3 * H,), cols.h.dtype)  # (n, …, 3H)
+    d_r, d_z, d_rec_n = d_rec[..., :H], d_rec[..., H:2 * H], d_rec[..., 2 * H:]
+    d_n = np.empty_like(cols.h) if reset_after else d_rec_n
+    d_rz = d_rec[..., :2 * H]
+    record = {"h": np.empty_like(cols.h)} if totals else None
+    dh, d_reset = np.empty_like(dh_next), np.empty_like(dh_next)
     w_hh, w_hrz, w_hn = p["w_hh"], p["w_hrz"], p["w_hn"]
-    for j in range(n - 1, -1, -1):
+    for j in range(lead[0] - 1, -1, -1):
         held = holds[j] if holds is not None else None
         np.add(d_in["h"][j], dh_next, out=dh)
         if record is not None:
@@ -186,28 +190,29 @@ def backward(cols, state0: tuple, d_in: dict, carry: tuple, p: dict, holds=None,
             np.multiply(d_n[j], slope_r[j], out=d_r[j])
             if held is not None:
                 cut(held, "r", d_r[j])
-            np.multiply(d_n[j], cols.r[j], out=d_rec[j, 2 * H:])
+            np.multiply(d_n[j], cols.r[j], out=d_rec_n[j])
             np.dot(d_rec[j], w_hh, out=dh_next)
         else:
             np.dot(d_n[j], w_hn, out=d_reset)  # δ(r ⊙ h_{t−1})
             np.multiply(d_reset, slope_r[j], out=d_r[j])
             if held is not None:
                 cut(held, "r", d_r[j])
-            np.dot(d_rec[j, :2 * H], w_hrz, out=dh_next)
+            np.dot(d_rz[j], w_hrz, out=dh_next)
             dh_next += d_reset * cols.r[j]
         dh_next += dh * cols.z[j]
     if reset_after:
-        d_pre = np.concatenate([d_rec[:, :2 * H], d_n], axis=-1)  # (n, 3H), input side
+        d_pre = np.concatenate([d_rz, d_n], axis=-1)  # (n, …, 3H), input side
     else:
         d_pre = d_rec
     grads = {}
     if params:
         if reset_after:
-            grads = {"weight_hh": d_rec.T @ h_prev, "bias_hh": d_rec.sum(0)}
+            grads = {"weight_hh": as_rows(d_rec).T @ as_rows(h_prev),
+                     "bias_hh": as_rows(d_rec).sum(0)}
         else:
-            grads = {"weight_hh": np.concatenate([d_rec[:, :2 * H].T @ h_prev,
-                                                  d_n.T @ cols.h_reset]),
-                     "bias_hh": d_rec.sum(0)}
+            grads = {"weight_hh": np.concatenate([as_rows(d_rz).T @ as_rows(h_prev),
+                                                  as_rows(d_n).T @ as_rows(cols.h_reset)]),
+                     "bias_hh": as_rows(d_rec).sum(0)}
     return ChunkGradients(d_pre, grads, (dh_next,), record)
 
 

@@ -27,6 +27,7 @@ from .spec import (
     ChunkGradients,
     Layout,
     Spec,
+    as_rows,
     cut,
     permute_blocks,
     previous_rows,
@@ -98,7 +99,7 @@ def forward(buf: np.ndarray, state: tuple, p: dict, holds=None) -> tuple:
     c, h = state
     H = c.shape[-1]
     w_hh_T = p["w_hh_T"]
-    tmp = np.empty(4 * H, buf.dtype)
+    tmp = np.empty(c.shape[:-1] + (4 * H,), buf.dtype)  # (…, 4H)
     half = np.array(0.5, buf.dtype)  # a 0-d array: the cheapest scalar operand for a ufunc
     # At small H the per-call overhead is the cost: local names, positional `out` arguments,
     # and row views made by iterating column blocks in C rather than slicing each row.
@@ -132,31 +133,31 @@ def backward(cols, state0: tuple, d_in: dict, carry: tuple, p: dict, holds=None,
     """Reverse of forward over one chunk. d_in["h"], d_in["c"]: dL/dh_t, dL/dc_t (n, H)."""
     c0, h0 = state0
     dc_next, dh_next = carry
-    n, H = cols.c.shape[0], cols.c.shape[-1]
-    c_prev = previous_rows(c0, cols.c)  # (n, H)
+    H, lead = cols.c.shape[-1], cols.c.shape[:-1]  # lead: (n,) steps (and any batch)
+    c_prev = previous_rows(c0, cols.c)  # (n, …, H)
     # Everything that is not the recurrence, for all steps at once: the local derivative
     # of each pre-activation times the factor its gate is multiplied with.
-    act = np.concatenate([cols.i, cols.f, cols.o, cols.g], axis=-1)  # (n, 4H)
+    act = np.concatenate([cols.i, cols.f, cols.o, cols.g], axis=-1)  # (n, …, 4H)
     slope = act * (1 - act)  # σ′ for i, f, o ...
     slope[..., 3 * H:] = 1 - cols.g * cols.g  # ... tanh′ for g
-    slope4 = slope.reshape(n, 4, H)
-    slope4[:, 0] *= cols.g  # δi_pre = δc ⊙ g ⊙ σ′
-    slope4[:, 1] *= c_prev  # δf_pre = δc ⊙ c_{t−1} ⊙ σ′
-    slope4[:, 2] *= cols.tanh_c  # δo_pre = δh ⊙ tanh c ⊙ σ′
-    slope4[:, 3] *= cols.i  # δg_pre = δc ⊙ i ⊙ tanh′
-    via_h = cols.o * (1 - cols.tanh_c * cols.tanh_c)  # ∂h/∂c, (n, H)
-    d_pre = np.empty((n, 4 * H), cols.c.dtype)  # (n, 4H), internal order i, f, o, g
-    d4 = d_pre.reshape(n, 4, H)
-    record = {"h": np.empty((n, H), d_pre.dtype), "c": np.empty((n, H), d_pre.dtype)} \
-        if totals else None
+    slope4 = slope.reshape(*lead, 4, H)
+    slope4[..., 0, :] *= cols.g  # δi_pre = δc ⊙ g ⊙ σ′
+    slope4[..., 1, :] *= c_prev  # δf_pre = δc ⊙ c_{t−1} ⊙ σ′
+    slope4[..., 2, :] *= cols.tanh_c  # δo_pre = δh ⊙ tanh c ⊙ σ′
+    slope4[..., 3, :] *= cols.i  # δg_pre = δc ⊙ i ⊙ tanh′
+    via_h = cols.o * (1 - cols.tanh_c * cols.tanh_c)  # ∂h/∂c, (n, …, H)
+    d_pre = np.empty(lead + (4 * H,), cols.c.dtype)  # (n, …, 4H), internal order i, f, o, g
+    d4 = d_pre.reshape(*lead, 4, H)
+    record = {"h": np.empty_like(cols.c), "c": np.empty_like(cols.c)} if totals else None
     w_hh = p["w_hh"]
     dot, mul, add = np.dot, np.multiply, np.add
     dc_next, dh_next = dc_next.copy(), dh_next.copy()
-    dh, dc, tmp = (np.empty(H, d_pre.dtype) for _ in range(3))
+    dh, dc, tmp = (np.empty_like(dh_next) for _ in range(3))  # (…, H)
+    dc_blocks = dc[..., None, :]  # dc against each of the four gate blocks
     # Rows walked last to first, as views made in C (at small H, per-call overhead counts).
     back = slice(None, None, -1)
-    rows = zip(d_in["h"][back], d_in["c"][back], via_h[back], slope4[back], slope4[back, 2],
-               d4[back], d4[back, 2], d_pre[back], cols.f[back],
+    rows = zip(d_in["h"][back], d_in["c"][back], via_h[back], slope4[back],
+               slope4[back, ..., 2, :], d4[back], d4[back, ..., 2, :], d_pre[back], cols.f[back],
                record["h"][back] if totals else repeat(None),
                record["c"][back] if totals else repeat(None),
                reversed(holds) if holds is not None else repeat(None), strict=False)
@@ -172,18 +173,18 @@ def backward(cols, state0: tuple, d_in: dict, carry: tuple, p: dict, holds=None,
         add(dc, mul(dh, via_h_t, tmp), dc)
         if held is not None:
             cut(held, "c", dc)
-        mul(slope_t, dc, d4_t)  # δi_pre, δf_pre, δg_pre (and δo_pre, overwritten next)
+        mul(slope_t, dc_blocks, d4_t)  # δi_pre, δf_pre, δg_pre (δo_pre, overwritten next)
         mul(slope_o, dh, d_o)
         if held is not None:
             for k, name in enumerate("ifog"):
-                cut(held, name, d4_t[k])
-        dot(d_pre_t, w_hh, dh_next)  # (H,)
+                cut(held, name, d4_t[..., k, :])
+        dot(d_pre_t, w_hh, dh_next)  # (…, H)
         mul(dc, f, dc_next)
     grads = {}
     if params:
-        h_prev = previous_rows(h0, cols.h)  # (n, H)
-        grads = {"weight_hh": to_canonical(d_pre.T @ h_prev, IFOG, H),
-                 "bias_hh": to_canonical(d_pre.sum(0), IFOG, H)}
+        h_prev = previous_rows(h0, cols.h)  # (n, …, H)
+        grads = {"weight_hh": to_canonical(as_rows(d_pre).T @ as_rows(h_prev), IFOG, H),
+                 "bias_hh": to_canonical(as_rows(d_pre).sum(0), IFOG, H)}
     return ChunkGradients(d_pre, grads, (dc_next, dh_next), record)
 
 

@@ -16,7 +16,16 @@ from itertools import repeat
 import numpy as np
 
 from . import lstm
-from .spec import ChunkGradients, Spec, cut, previous_rows, put, sigmoid_into, to_canonical
+from .spec import (
+    ChunkGradients,
+    Spec,
+    as_rows,
+    cut,
+    previous_rows,
+    put,
+    sigmoid_into,
+    to_canonical,
+)
 
 IFOG = lstm.IFOG
 LAYOUT = lstm.LAYOUT
@@ -26,15 +35,15 @@ def forward(buf: np.ndarray, state: tuple, p: dict, holds=None) -> tuple:
     c, h = state
     H = c.shape[-1]
     w_hh_T, p_i, p_f, p_o = p["w_hh_T"], p["peephole_i"], p["peephole_f"], p["peephole_o"]
-    tmp = np.empty(4 * H, buf.dtype)
+    tmp = np.empty(c.shape[:-1] + (4 * H,), buf.dtype)  # (…, 4H)
     cols = LAYOUT.views(buf, H)
     rows = zip(LAYOUT.span(buf, H, "i_pre", "g_pre"), LAYOUT.span(buf, H, "i_pre", "f_pre"),
                LAYOUT.span(buf, H, "i", "f"), *cols, holds or repeat(None), strict=False)
     for (pre, if_pre, if_act, i_pre, f_pre, o_pre, g_pre, i, f, o, g, kept, written, c_out,
          tanh_c, h_out, held) in rows:
         pre += np.dot(h, w_hh_T, out=tmp)
-        i_pre += np.multiply(p_i, c, out=tmp[:H])
-        f_pre += np.multiply(p_f, c, out=tmp[:H])
+        i_pre += np.multiply(p_i, c, out=tmp[..., :H])
+        f_pre += np.multiply(p_f, c, out=tmp[..., :H])
         sigmoid_into(if_pre, if_act)  # i, f see c_{t−1}
         np.tanh(g_pre, out=g)
         if held is not None:
@@ -44,7 +53,7 @@ def forward(buf: np.ndarray, state: tuple, p: dict, holds=None) -> tuple:
         if held is not None:
             put(held, "c", c_out)
         c = c_out
-        o_pre += np.multiply(p_o, c, out=tmp[:H])  # o sees the new c_t
+        o_pre += np.multiply(p_o, c, out=tmp[..., :H])  # o sees the new c_t
         sigmoid_into(o_pre, o)
         if held is not None:
             put(held, "o", o)
@@ -60,22 +69,22 @@ def backward(cols, state0: tuple, d_in: dict, carry: tuple, p: dict, holds=None,
     read c_{t−1}."""
     c0, h0 = state0
     dc_next, dh_next = (a.copy() for a in carry)
-    n, H = cols.c.shape[0], cols.c.shape[-1]
+    H, lead = cols.c.shape[-1], cols.c.shape[:-1]
     p_i, p_f, p_o, w_hh = p["peephole_i"], p["peephole_f"], p["peephole_o"], p["w_hh"]
-    c_prev = previous_rows(c0, cols.c)  # (n, H)
+    c_prev = previous_rows(c0, cols.c)  # (n, …, H)
     slope_i = cols.g * cols.i * (1 - cols.i)  # δi_pre = δc ⊙ g ⊙ σ′
     slope_f = c_prev * cols.f * (1 - cols.f)  # δf_pre = δc ⊙ c_{t−1} ⊙ σ′
     slope_o = cols.tanh_c * cols.o * (1 - cols.o)  # δo_pre = δh ⊙ tanh c ⊙ σ′
     slope_g = cols.i * (1 - cols.g * cols.g)  # δg_pre = δc ⊙ i ⊙ tanh′
-    via_h = cols.o * (1 - cols.tanh_c * cols.tanh_c)  # ∂h/∂c through tanh, (n, H)
-    d_pre = np.empty((n, 4 * H), cols.c.dtype)  # internal order i, f, o, g
-    d4 = d_pre.reshape(n, 4, H)
-    record = {"h": np.empty((n, H), d_pre.dtype), "c": np.empty((n, H), d_pre.dtype)} \
-        if totals else None
-    dh, dc = np.empty(H, d_pre.dtype), np.empty(H, d_pre.dtype)
-    for j in range(n - 1, -1, -1):
+    via_h = cols.o * (1 - cols.tanh_c * cols.tanh_c)  # ∂h/∂c through tanh, (n, …, H)
+    d_pre = np.empty(lead + (4 * H,), cols.c.dtype)  # internal order i, f, o, g
+    d4 = d_pre.reshape(*lead, 4, H)
+    blocks = [d4[..., k, :] for k in range(4)]  # (n, …, H) each: δ of i, f, o, g _pre
+    record = {"h": np.empty_like(cols.c), "c": np.empty_like(cols.c)} if totals else None
+    dh, dc = np.empty_like(dh_next), np.empty_like(dc_next)
+    for j in range(lead[0] - 1, -1, -1):
         held = holds[j] if holds is not None else None
-        d_i, d_f, d_o, d_g = d4[j]
+        d_i, d_f, d_o, d_g = (b[j] for b in blocks)
         np.add(d_in["h"][j], dh_next, out=dh)
         if record is not None:
             record["h"][j] = dh
@@ -103,11 +112,11 @@ def backward(cols, state0: tuple, d_in: dict, carry: tuple, p: dict, holds=None,
     grads = {}
     if params:
         h_prev = previous_rows(h0, cols.h)
-        grads = {"weight_hh": to_canonical(d_pre.T @ h_prev, IFOG, H),
-                 "bias_hh": to_canonical(d_pre.sum(0), IFOG, H),
-                 "peephole_i": (d4[:, 0] * c_prev).sum(0),
-                 "peephole_f": (d4[:, 1] * c_prev).sum(0),
-                 "peephole_o": (d4[:, 2] * cols.c).sum(0)}
+        grads = {"weight_hh": to_canonical(as_rows(d_pre).T @ as_rows(h_prev), IFOG, H),
+                 "bias_hh": to_canonical(as_rows(d_pre).sum(0), IFOG, H),
+                 "peephole_i": as_rows(blocks[0] * c_prev).sum(0),
+                 "peephole_f": as_rows(blocks[1] * c_prev).sum(0),
+                 "peephole_o": as_rows(blocks[2] * cols.c).sum(0)}
     return ChunkGradients(d_pre, grads, (dc_next, dh_next), record)
 
 

@@ -24,6 +24,7 @@ from .lstm import IFOG
 from .spec import (
     ChunkGradients,
     Layout,
+    as_rows,
     cut,
     permute_blocks,
     previous_rows,
@@ -88,7 +89,8 @@ def make_forward(layout: Layout, squash_read: bool, normalize: bool):
         (c,) = state
         H = c.shape[-1]
         w_ifo_T, w_g_T = p["w_ifo_T"], p["w_g_T"]
-        tmp = np.empty(3 * H, buf.dtype)
+        tmp = np.empty(c.shape[:-1] + (3 * H,), buf.dtype)  # (…, 3H)
+        tmp_g = np.empty(c.shape, buf.dtype)  # (…, H)
         cols = layout.views(buf, H)
         c_raw = cols.c_raw if normalize else repeat(None)
         c_scale = cols.c_scale if normalize else repeat(None)
@@ -110,7 +112,7 @@ def make_forward(layout: Layout, squash_read: bool, normalize: bool):
                 for name, value in (("i", i), ("f", f), ("o", o)):
                     put(held, name, value)
             np.multiply(o, read, out=read_gated)
-            g_pre += np.dot(read_gated, w_g_T, out=tmp[:H])
+            g_pre += np.dot(read_gated, w_g_T, out=tmp_g)
             np.tanh(g_pre, out=g)
             if held is not None:
                 put(held, "g", g)
@@ -120,7 +122,7 @@ def make_forward(layout: Layout, squash_read: bool, normalize: bool):
                 np.add(kept, written, out=raw)
                 if held is not None:
                     put(held, "c_raw", raw)
-                scale[:] = np.sqrt(raw.var() + 1)
+                scale[:] = np.sqrt(raw.var(-1, keepdims=True) + 1)  # over the units
                 np.divide(raw, scale, out=c_out)
             else:
                 np.add(kept, written, out=c_out)
@@ -145,8 +147,8 @@ def make_backward(squash_read: bool, normalize: bool):
         the output signal h (not fed back: its only path is through c_t)."""
         (c0,) = state0
         dc_next = carry[0].copy()
-        n, H = cols.c.shape[0], cols.c.shape[-1]
-        c_prev = previous_rows(c0, cols.c)  # (n, H)
+        H, lead = cols.c.shape[-1], cols.c.shape[:-1]
+        c_prev = previous_rows(c0, cols.c)  # (n, …, H)
         slope_i = cols.g * cols.i * (1 - cols.i)
         slope_f = c_prev * cols.f * (1 - cols.f)
         slope_o = cols.read * cols.o * (1 - cols.o)
@@ -154,19 +156,21 @@ def make_backward(squash_read: bool, normalize: bool):
         via_h = 1 - cols.h * cols.h if squash_read else None  # ∂h/∂c
         read_slope = 1 - cols.read * cols.read if squash_read else None  # ∂read/∂c_{t−1}
         if normalize:
-            inv_scale = 1 / cols.c_scale  # (n, H), one value per row
+            inv_scale = 1 / cols.c_scale  # (n, …, H), one value per step
             # ∂s/∂ĉ as it enters δĉ = δc/s − (δc·c)/s² · (ĉ − mean ĉ)/H
             centred = (cols.c_raw - cols.c_raw.mean(-1, keepdims=True)) \
                 / (H * cols.c_scale * cols.c_scale)
-        d_pre = np.empty((n, 4 * H), cols.c.dtype)  # internal order i, f, o, g
-        d4 = d_pre.reshape(n, 4, H)
-        record = {"h": np.array(d_in["h"], copy=True), "c": np.empty((n, H), d_pre.dtype)} \
+        d_pre = np.empty(lead + (4 * H,), cols.c.dtype)  # internal order i, f, o, g
+        d4 = d_pre.reshape(*lead, 4, H)
+        blocks = [d4[..., k, :] for k in range(4)]  # (n, …, H) each: δ of i, f, o, g _pre
+        d_ifo = d_pre[..., :3 * H]
+        record = {"h": np.array(d_in["h"], copy=True), "c": np.empty_like(cols.c)} \
             if totals else None
         w_ifo, w_g = p["w_ifo"], p["w_g"]
-        dc, d_rg, d_read = (np.empty(H, d_pre.dtype) for _ in range(3))
-        for j in range(n - 1, -1, -1):
+        dc, d_rg, d_read = (np.empty_like(dc_next) for _ in range(3))
+        for j in range(lead[0] - 1, -1, -1):
             held = holds[j] if holds is not None else None
-            d_i, d_f, d_o, d_g = d4[j]
+            d_i, d_f, d_o, d_g = (b[j] for b in blocks)
             dh = d_in["h"][j]
             if held is not None and "h" in held:
                 dh = dh.copy()
@@ -181,7 +185,7 @@ def make_backward(squash_read: bool, normalize: bool):
             if held is not None:
                 cut(held, "c", dc)
             if normalize:
-                d_raw = dc * inv_scale[j] - np.dot(dc, cols.c[j]) * centred[j]
+                d_raw = dc * inv_scale[j] - (dc * cols.c[j]).sum(-1, keepdims=True) * centred[j]
                 if held is not None:
                     cut(held, "c_raw", d_raw)
             else:
@@ -196,7 +200,7 @@ def make_backward(squash_read: bool, normalize: bool):
             np.multiply(d_rg, slope_o[j], out=d_o)
             if held is not None:
                 cut(held, "o", d_o)
-            np.dot(d_pre[j, :3 * H], w_ifo, out=d_read)
+            np.dot(d_ifo[j], w_ifo, out=d_read)
             d_read += d_rg * cols.o[j]
             if held is not None:
                 cut(held, "read", d_read)
@@ -206,10 +210,10 @@ def make_backward(squash_read: bool, normalize: bool):
             dc_next += d_read
         grads = {}
         if params:
-            w = np.concatenate([d_pre[:, :3 * H].T @ cols.read,
-                                d_pre[:, 3 * H:].T @ cols.read_gated])
+            w = np.concatenate([as_rows(d_ifo).T @ as_rows(cols.read),
+                                as_rows(blocks[3]).T @ as_rows(cols.read_gated)])
             grads = {"weight_hh": to_canonical(w, IFOG, H),
-                     "bias_hh": to_canonical(d_pre.sum(0), IFOG, H)}
+                     "bias_hh": to_canonical(as_rows(d_pre).sum(0), IFOG, H)}
         return ChunkGradients(d_pre, grads, (dc_next,), record)
 
     return backward

@@ -11,7 +11,17 @@ from itertools import repeat
 import numpy as np
 
 from ..signals import SIGNED, Signal, h_prev_input, signal, x_input
-from .spec import ChunkGradients, Layout, Option, Spec, cut, previous_rows, projection, put
+from .spec import (
+    ChunkGradients,
+    Layout,
+    Option,
+    Spec,
+    as_rows,
+    cut,
+    previous_rows,
+    projection,
+    put,
+)
 
 NONLINEARITY = Option("nonlinearity", ("tanh", "relu"), "tanh")  # PyTorch's option name
 LAYOUT = Layout(("h_pre", "h"))
@@ -41,7 +51,7 @@ def forward(buf: np.ndarray, state: tuple, p: dict, holds=None) -> tuple:
     (h,) = state
     w_hh_T, relu = p["w_hh_T"], p["relu"]
     H = h.shape[-1]
-    tmp = np.empty(H, buf.dtype)
+    tmp = np.empty(h.shape, buf.dtype)  # (…, H)
     cols = LAYOUT.views(buf, H)
     for h_pre, h_out, held in zip(cols.h_pre, cols.h, holds or repeat(None), strict=False):
         h_pre += np.dot(h, w_hh_T, out=tmp)
@@ -60,7 +70,7 @@ def backward(cols, state0: tuple, d_in: dict, carry: tuple, p: dict, holds=None,
     """Reverse of forward over one chunk; d_in["h"] is dL/dh_t as recorded, (n, H)."""
     (dh_next,) = carry
     slope = (cols.h_pre > 0).astype(cols.h.dtype) if p["relu"] else 1 - cols.h * cols.h  # (n, H)
-    d_pre = np.empty_like(cols.h)  # (n, H)
+    d_pre = np.empty_like(cols.h)  # (n, …, H)
     dh_total = np.empty_like(cols.h) if totals else None
     w_hh = p["w_hh"]
     dh = np.empty_like(dh_next)
@@ -72,11 +82,12 @@ def backward(cols, state0: tuple, d_in: dict, carry: tuple, p: dict, holds=None,
         if held is not None:
             cut(held, "h", dh)
         np.multiply(dh, slope[j], out=d_pre[j])
-        dh_next = np.dot(d_pre[j], w_hh)  # (H,)
+        dh_next = np.dot(d_pre[j], w_hh)  # (…, H)
     grads = {}
     if params:
         h_prev = previous_rows(state0[0], cols.h)  # (n, H)
-        grads = {"weight_hh": d_pre.T @ h_prev, "bias_hh": d_pre.sum(0)}
+        grads = {"weight_hh": as_rows(d_pre).T @ as_rows(h_prev),
+                 "bias_hh": as_rows(d_pre).sum(0)}
     return ChunkGradients(d_pre, grads, (dh_next,), {"h": dh_total} if totals else None)
 
 

@@ -11,6 +11,9 @@ x_t·W_ihᵀ + b for the whole chunk in one matmul, and ``forward`` then adds th
 part step by step and writes every other stored signal into the same row. Each stored
 signal is named in the kind's ``Layout``; loops unpack the columns by name.
 
+Shapes: the loops step along the first axis and treat every signal as (…, H), so a batch
+axis after the step axis, (n, B, W), needs no change to the math (issue: batched training).
+
 Holds (interventions): ``forward`` and ``backward`` take, per row of the chunk, None or a
 ``RowHolds`` mapping a signal name to [(units, value), ...]. ``forward`` overwrites the held
 units right after computing the signal (``put``), before anything downstream reads it;
@@ -160,5 +163,7 @@ def previous_rows(first: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return out
 
 
-def zeros_like_state(state: tuple) -> tuple:
-    return tuple(np.zeros_like(a) for a in state)
+def as_rows(a: np.ndarray) -> np.ndarray:
+    """(n, …, k) -> (n·…, k): every step (and, later, every sequence of a batch) as one row
+    of the matmuls that give the weight gradients."""
+    return a.reshape(-1, a.shape[-1])
