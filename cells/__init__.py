@@ -12,11 +12,13 @@ from os import PathLike
 
 from . import presets, text
 from .cell import KINDS, Cell, create, describe, kind_info
+from .models import Model, ModelTrace, from_torch, load_model, save_model
 from .signals import STAGES, Signal
 from .trace import Trace
 
 __all__ = ["KINDS", "STAGES", "Cell", "Signal", "Trace", "create", "describe", "kind_info", "load",
            "presets", "save", "text"]
+__all__ += ["Model", "ModelTrace", "from_torch", "load_model", "save_model"]
 
 
 def load(path: str | PathLike, kind: str | None = None, layer: int = 0, dtype=None,
