@@ -109,6 +109,8 @@ def _torch_layers(tensors: TensorFile, prefix: str, parts: list, used: set) -> l
     label = tensors.label
     numbers = sorted({int(m[1]) for part, _ in parts
                       if (m := re.fullmatch(r"weight_hh_l(\d+)(?:_reverse)?", part))})
+    if not numbers:
+        raise missing(label, f"{prefix}weight_hh_l0", tensors.names)
     if numbers != list(range(len(numbers))):
         raise ValueError(
             f"{label}: {prefix or 'the recurrent module '}has layers {numbers}; "
