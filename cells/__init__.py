@@ -12,13 +12,11 @@ from os import PathLike
 
 from . import presets, text
 from .cell import KINDS, Cell, create, describe, kind_info
-from .models import Model, ModelTrace, from_torch, load_model, save_model
 from .signals import STAGES, Signal
 from .trace import Trace
 
 __all__ = ["KINDS", "STAGES", "Cell", "Signal", "Trace", "create", "describe", "kind_info", "load",
            "presets", "save", "text"]
-__all__ += ["Model", "ModelTrace", "from_torch", "load_model", "save_model"]
 
 
 def load(path: str | PathLike, kind: str | None = None, layer: int = 0, dtype=None,
@@ -41,3 +39,9 @@ def save(cell: Cell, path: str | PathLike) -> None:
     from .weights_io import write_weights
 
     write_weights(path, cell.kind, cell.params, cell.options)
+
+
+# Whole models (an encoder, layers × directions of cells, a head) build on everything above.
+from .models import Model, ModelTrace, from_torch, load_model, save_model  # noqa: E402
+
+__all__ += ["Model", "ModelTrace", "from_torch", "load_model", "save_model"]
