@@ -45,3 +45,9 @@ def save(cell: Cell, path: str | PathLike) -> None:
     from .weights_io import write_weights
 
     write_weights(path, cell.kind, cell.params, cell.options)
+
+
+# Whole models (an encoder, layers × directions of cells, a head) build on everything above.
+from .models import Model, ModelTrace, from_torch, load_model, save_model  # noqa: E402
+
+__all__ += ["Model", "ModelTrace", "from_torch", "load_model", "save_model"]

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from .formats.common import (
+    BOTH_DIRECTIONS,
     DEFAULT_OPTIONS,
+    FORWARD,
     GATE_BLOCKS,
     PEEPHOLES,
     WEIGHTS,
@@ -25,18 +28,22 @@ from .formats.common import (
     check_options,
     float_tensor,
     one_dtype,
+    pick_layer,
 )
+from .formats.model_file import MODEL_KEY, read_model_file
+from .formats.model_parts import ModelWeights
 from .formats.named import read_named
 from .formats.tensor_files import encode_options, open_tensor_file, write_tensor_file
 
-__all__ = ["LoadedWeights", "READ_SUFFIXES", "WRITE_SUFFIXES", "read_weights", "write_weights"]
+__all__ = ["LoadedWeights", "READ_SUFFIXES", "WRITE_SUFFIXES", "read_model_weights", "read_weights",
+           "write_weights"]
 
 READ_SUFFIXES = (".safetensors", ".npz", ".onnx", ".h5", ".hdf5")  # .h5 covers Keras .weights.h5
 WRITE_SUFFIXES = (".safetensors", ".npz")
 _PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".joblib")
 _HINTS = {
-    ".keras": " (a .keras file is a zip archive: save the weights with "
-    "model.save_weights('model.weights.h5') or extract its model.weights.h5)",
+    ".keras": " (a .keras file is a zip archive holding a whole model: load it with "
+    "cells.load_model, or save the weights with model.save_weights('model.weights.h5'))",
     ".npy": " (save named tensors with np.savez instead)",
 }
 
@@ -82,10 +89,40 @@ def write_weights(
     write_tensor_file(path, arrays, kind, encode_options(label, options))
 
 
+def read_model_weights(path: str | os.PathLike, **names) -> ModelWeights:
+    """Every layer, direction, embedding and head a file holds (see cells.load_model).
+    `names` name a state dict's parts: embedding=, recurrent=, head=."""
+    path = Path(path)
+    label = path.name
+    suffix = path.suffix.lower()
+    if suffix in (".safetensors", ".npz"):
+        from .formats.whole_named import read_named_model
+
+        with open_tensor_file(path, label) as tensors:
+            return read_named_model(tensors, names)
+    if names:
+        raise ValueError(f"{label}: part names {sorted(names)} only apply to PyTorch state dicts")
+    if suffix == ".onnx":
+        from .formats.whole_onnx import read_onnx_model
+
+        return read_onnx_model(path, label)
+    if suffix == ".keras":
+        from .formats.whole_keras import read_keras_archive
+
+        return read_keras_archive(path, label)
+    if suffix in (".h5", ".hdf5"):
+        from .formats.whole_keras import read_keras_weights_file
+
+        return read_keras_weights_file(path, label)
+    _refuse(path, label, "supported: .safetensors, .npz, .onnx, Keras .keras and .weights.h5")
+
+
 def _read(path: Path, label: str, layer: int) -> LoadedWeights:
     suffix = path.suffix.lower()
     if suffix in (".safetensors", ".npz"):
         with open_tensor_file(path, label) as tensors:
+            if MODEL_KEY in tensors.metadata:  # a whole model saved by cells.save_model
+                return _model_layer(read_model_file(tensors), layer)
             return read_named(tensors, layer)
     # onnx and h5py take a while to import, so only a file that needs them loads them.
     if suffix == ".onnx":
@@ -96,6 +133,12 @@ def _read(path: Path, label: str, layer: int) -> LoadedWeights:
         from cells.formats.keras_h5 import read_keras_h5
 
         return read_keras_h5(path, label, layer)
+    _refuse(path, label)
+
+
+def _refuse(path: Path, label: str, supported: str = "supported: .safetensors, .npz, .onnx, "
+            "Keras .weights.h5"):
+    suffix = path.suffix.lower()
     if suffix in _PICKLE_SUFFIXES:
         raise ValueError(
             f"{label}: PyTorch pickles are not loaded (they can run code). Export the state "
@@ -104,8 +147,25 @@ def _read(path: Path, label: str, layer: int) -> LoadedWeights:
         )
     raise ValueError(
         f"{label}: unsupported file type {suffix or '(no extension)'}{_HINTS.get(suffix, '')}; "
-        f"supported: .safetensors, .npz, .onnx, Keras .weights.h5"
+        f"{supported}"
     )
+
+
+def _model_layer(weights: ModelWeights, layer: int) -> LoadedWeights:
+    """Layer `layer`, forward direction, of a whole model, with what else the model holds."""
+    label = weights.label
+    index = pick_layer(label, layer, [", ".join(w.cells) for w in weights.layers])
+    cells = weights.layers[index].cells
+    if FORWARD not in cells:
+        raise ValueError(f"{label}: layer {index} runs backward only; only forward cells load "
+                         "as one cell (cells.load_model reads the whole model)")
+    cell = cells[FORWARD]
+    if "weight_hr" in cell.params:
+        raise ValueError(f"{label}: layer {index} is an LSTM with a projection (proj_size), "
+                         "which only cells.load_model runs")
+    directions = {d for w in weights.layers for d in w.cells}
+    return replace(cell, layers=len(weights.layers),
+                   directions=tuple(d for d in BOTH_DIRECTIONS if d in directions))
 
 
 def _as_kind(label: str, loaded: LoadedWeights, kind: str | None) -> LoadedWeights:
@@ -128,7 +188,14 @@ def _as_kind(label: str, loaded: LoadedWeights, kind: str | None) -> LoadedWeigh
             f"{label}: holds nonzero peephole weights, which kind={kind!r} would drop; "
             "load it as kind='peephole_lstm'"
         )
-    options = dict(loaded.options) if kind == loaded.kind else dict(DEFAULT_OPTIONS.get(kind, {}))
+    same = kind == loaded.kind
+    options = dict(loaded.options) if same else dict(DEFAULT_OPTIONS.get(kind, {}))
     params = one_dtype(params)
     check_canonical(label, kind, params)
-    return LoadedWeights(kind, params, check_options(label, kind, options))
+    return replace(
+        loaded,
+        kind=kind,
+        params=params,
+        options=check_options(label, kind, options),
+        stated=loaded.stated if same else frozenset(),
+    )

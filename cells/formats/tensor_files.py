@@ -18,6 +18,7 @@ from .common import MAX_TENSOR_BYTES, float_tensor
 
 KIND_KEY, OPTIONS_KEY = "gatescope_kind", "gatescope_options"  # safetensors metadata
 NPZ_KIND, NPZ_OPTIONS = "__kind__", "__options__"  # 0-d unicode arrays in an .npz
+MODEL_KEY, NPZ_MODEL = "gatescope_model", "__gatescope_model__"  # a whole model's metadata
 # What np.load raises on a damaged archive or member.
 _NPZ_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error)
 
@@ -79,11 +80,14 @@ def _open_npz(path: Path, label: str) -> Iterator[TensorFile]:
             return _npz_member(archive, name, archive.zip.getinfo(entries[name]).file_size)
 
         metadata = {}
-        for member, key in ((NPZ_KIND, KIND_KEY), (NPZ_OPTIONS, OPTIONS_KEY)):
+        for member, key in ((NPZ_KIND, KIND_KEY), (NPZ_OPTIONS, OPTIONS_KEY),
+                            (NPZ_MODEL, MODEL_KEY)):
             value = read(member) if member in entries else None
             if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind == "U":
                 metadata[key] = str(value[()])
-        names = tuple(name for name in archive.files if name not in (NPZ_KIND, NPZ_OPTIONS))
+        names = tuple(
+            name for name in archive.files if name not in (NPZ_KIND, NPZ_OPTIONS, NPZ_MODEL)
+        )
         yield TensorFile(label, names, metadata, read)
 
 
@@ -109,6 +113,15 @@ def write_tensor_file(path: Path, tensors: Mapping[str, np.ndarray], kind: str, 
         np.savez(path, **arrays, **{NPZ_KIND: np.array(kind), NPZ_OPTIONS: np.array(options)})
     else:
         save_file(arrays, str(path), metadata={KIND_KEY: kind, OPTIONS_KEY: options})
+
+
+def write_model_tensor_file(path: Path, tensors: Mapping[str, np.ndarray], metadata: str):
+    """A whole model: its tensors, and its metadata text under MODEL_KEY."""
+    arrays = {name: np.ascontiguousarray(value) for name, value in tensors.items()}
+    if path.suffix.lower() == ".npz":
+        np.savez(path, **arrays, **{NPZ_MODEL: np.array(metadata)})
+    else:
+        save_file(arrays, str(path), metadata={MODEL_KEY: metadata})
 
 
 def encode_options(label: str, options: Mapping[str, object]) -> str:

@@ -1,0 +1,225 @@
+"""Whole models from flat files of named tensors (.safetensors, .npz): PyTorch state dicts
+(Embedding → LSTM/GRU/RNN, any num_layers, bidirectional, proj_size → Linear) and
+gatescope model files; any other single-cell file as a one-layer model."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from .common import (
+    BACKWARD,
+    DEFAULT_OPTIONS,
+    FORWARD,
+    WEIGHTS,
+    LoadedWeights,
+    check_canonical,
+    expect_matrix,
+    expect_shape,
+    listing,
+    missing,
+)
+from .model_file import MODEL_KEY, read_model_file
+from .model_parts import LayerWeights, ModelWeights, check_chain
+from .named import _TORCH, TORCH_STATED, _groups, _kind_of_blocks, _weights, read_named
+from .tensor_files import TensorFile
+
+# The module names PyTorch code most often gives these parts (DESIGN "Models").
+EMBEDDING_NAMES = ("emb", "embedding", "encoder", "embed")
+RECURRENT_NAMES = ("lstm", "gru", "rnn")
+HEAD_NAMES = ("fc", "head", "linear", "decoder", "out")
+PART_NAMES = ("embedding", "recurrent", "head")  # what a caller may name with **names
+
+
+def read_named_model(tensors: TensorFile, names: Mapping[str, object]) -> ModelWeights:
+    unknown = sorted(set(names) - set(PART_NAMES))
+    if unknown:
+        raise ValueError(
+            f"{tensors.label}: unknown part name(s) {unknown}; name the parts with "
+            f"{', '.join(f'{p}=...' for p in PART_NAMES)}"
+        )
+    if MODEL_KEY in tensors.metadata:
+        return read_model_file(tensors)
+    if _groups(tensors.names, _TORCH):
+        return read_torch_state_dict(tensors, names)
+    return _single_cells(tensors, names)
+
+
+def _prefix(name: str) -> str:
+    """A module name as the prefix of its tensors: 'lstm' -> 'lstm.'; '' is the top level."""
+    name = str(name)
+    return name if name == "" or name.endswith(".") else name + "."
+
+
+def read_torch_state_dict(tensors: TensorFile, names: Mapping[str, object]) -> ModelWeights:
+    label = tensors.label
+    groups = _groups(tensors.names, _TORCH)
+    used: set[str] = set()
+    layers: list[LayerWeights] = []
+    for prefix in _recurrent_prefixes(label, groups, names.get("recurrent")):
+        layers += _torch_layers(tensors, prefix, groups[prefix], used)
+    embedding = _part(tensors, "embedding", EMBEDDING_NAMES, names.get("embedding"), used,
+                      bias=False)
+    head = _part(tensors, "head", HEAD_NAMES, names.get("head"), used, bias=True)
+    leftovers = sorted(set(tensors.names) - used)
+    if leftovers:
+        raise ValueError(
+            f"{label}: holds tensors that are not an embedding, a recurrent module or a "
+            f"linear head: {listing(leftovers)}; name the parts with embedding=..., "
+            "recurrent=..., head=... (module names), or leave the others out of the file"
+        )
+    head_weight, head_bias = head if head is not None else (None, None)
+    weights = ModelWeights(
+        label, tuple(layers), embedding=None if embedding is None else embedding[0],
+        head_weight=head_weight, head_bias=head_bias,
+    )
+    check_chain(weights)
+    return weights
+
+
+def _recurrent_prefixes(label: str, groups: dict, given) -> list[str]:
+    """The recurrent modules to stack, in order: the caller's, or the one the file has."""
+    if given is not None:
+        chosen = [_prefix(g) for g in ([given] if isinstance(given, str) else list(given))]
+        absent = [p for p in chosen if p not in groups]
+        if absent:
+            found = ", ".join(repr(p.rstrip(".")) for p in groups)
+            wanted = ", ".join(repr(p.rstrip(".")) for p in absent)
+            raise ValueError(
+                f"{label}: no recurrent module named {wanted} (weight_ih_l0, weight_hh_l0, "
+                f"...); recurrent modules found: {found}"
+            )
+        return chosen
+    if len(groups) == 1:
+        return list(groups)
+    common = [p for p in groups if p.rstrip(".").rsplit(".", 1)[-1] in RECURRENT_NAMES]
+    if len(common) == 1:
+        return common
+    found = ", ".join(repr(p.rstrip(".")) for p in groups)
+    raise ValueError(
+        f"{label}: holds several recurrent modules ({found}); say which to run with "
+        "recurrent='name', or recurrent=['first', 'second'] to stack them in that order"
+    )
+
+
+def _torch_layers(tensors: TensorFile, prefix: str, parts: list, used: set) -> list:
+    """nn.LSTM/GRU/RNN tensors: layer k is _lk (forward) and _lk_reverse (backward)."""
+    label = tensors.label
+    numbers = sorted({int(m[1]) for part, _ in parts
+                      if (m := re.fullmatch(r"weight_hh_l(\d+)(?:_reverse)?", part))})
+    if not numbers:
+        raise missing(label, f"{prefix}weight_hh_l0", tensors.names)
+    if numbers != list(range(len(numbers))):
+        raise ValueError(
+            f"{label}: {prefix or 'the recurrent module '}has layers {numbers}; "
+            "expected 0, 1, ... without gaps"
+        )
+    layers = []
+    for k in numbers:
+        cells = {}
+        for direction, suffix in ((FORWARD, f"_l{k}"), (BACKWARD, f"_l{k}_reverse")):
+            if f"{prefix}weight_hh{suffix}" not in tensors.names:
+                if direction == FORWARD:
+                    raise missing(label, f"{prefix}weight_hh{suffix}", tensors.names)
+                continue
+            file_names = {key: f"{prefix}{key}{suffix}" for key in WEIGHTS}
+            projection = f"{prefix}weight_hr{suffix}"
+            if projection in tensors.names:
+                cells[direction] = _projected(tensors, file_names, projection)
+                used.add(projection)
+            else:
+                params = _weights(tensors, file_names)
+                kind = _kind_of_blocks(label, file_names["weight_hh"], params["weight_hh"])
+                check_canonical(label, kind, params, file_names)
+                cells[direction] = LoadedWeights(
+                    kind, params, dict(DEFAULT_OPTIONS.get(kind, {})), stated=TORCH_STATED[kind]
+                )
+            used.update(n for n in file_names.values() if n in tensors.names)
+        layers.append(LayerWeights(cells))
+    return layers
+
+
+def _projected(tensors: TensorFile, file_names: dict, projection: str) -> LoadedWeights:
+    """nn.LSTM(proj_size=P): weight_ih (4H, I), weight_hh (4H, P), weight_hr (P, H)."""
+    label = tensors.label
+    weight_hr = tensors.get(projection)
+    expect_matrix(label, projection, weight_hr, 2, "(proj_size, hidden_size)")
+    proj, hidden = weight_hr.shape
+    params = {"weight_hr": weight_hr}
+    for key in ("weight_ih", "weight_hh"):
+        if file_names[key] not in tensors.names:
+            raise missing(label, file_names[key], tensors.names)
+        params[key] = tensors.get(file_names[key])
+    what = f"an LSTM with hidden_size {hidden} and proj_size {proj} ({projection})"
+    expect_matrix(label, file_names["weight_ih"], params["weight_ih"], 2, "(4·H, I)")
+    expect_shape(label, file_names["weight_hh"], params["weight_hh"], (4 * hidden, proj), what)
+    expect_shape(label, file_names["weight_ih"], params["weight_ih"],
+                 (4 * hidden, params["weight_ih"].shape[1]), what)
+    for key in ("bias_ih", "bias_hh"):
+        if file_names[key] in tensors.names:
+            params[key] = tensors.get(file_names[key])
+            expect_shape(label, file_names[key], params[key], (4 * hidden,), what)
+        else:
+            params[key] = np.zeros(4 * hidden, weight_hr.dtype)
+    return LoadedWeights("lstm", params, {}, stated=frozenset())
+
+
+def _part(tensors: TensorFile, role: str, common: Sequence[str], given, used: set, bias: bool):
+    """(weight, bias or None) of an Embedding (bias=False) or Linear: the caller's module
+    or the one module under a common name; None when there is none."""
+    label = tensors.label
+    if given is not None:
+        weight_name = f"{_prefix(given)}weight"
+        if weight_name not in tensors.names:
+            raise ValueError(
+                f"{label}: no {role} named {given!r} ({weight_name} is not in the file; "
+                f"found {listing(tensors.names)})"
+            )
+        candidates = [weight_name]
+    else:
+        pattern = re.compile(r"(?:.*\.)?(?:" + "|".join(common) + r")\.weight")
+        candidates = [n for n in tensors.names if pattern.fullmatch(n)]
+        if len(candidates) > 1:
+            raise ValueError(
+                f"{label}: several modules could be the {role}: {', '.join(candidates)}; "
+                f"say which with {role}='module name'"
+            )
+        if not candidates:
+            return None
+    (weight_name,) = candidates
+    weight = tensors.get(weight_name)
+    expect_matrix(label, weight_name, weight, 2, "(out, in)" if bias else "(V, E)")
+    used.add(weight_name)
+    bias_name = weight_name[: -len("weight")] + "bias"
+    value = None
+    if bias_name in tensors.names:
+        if not bias:
+            raise ValueError(f"{label}: {bias_name} found, but an embedding has no bias")
+        value = tensors.get(bias_name)
+        expect_shape(label, bias_name, value, weight.shape[:1], f"the {role} {weight_name}")
+        used.add(bias_name)
+    elif bias:
+        value = np.zeros(weight.shape[0], weight.dtype)  # nn.Linear(bias=False)
+    return weight, value
+
+
+def _single_cells(tensors: TensorFile, names: Mapping) -> ModelWeights:
+    """gatescope single-cell files, nn.*Cell state dicts and Keras-named weights: each
+    layer the file holds, forward; nothing else."""
+    if names:
+        raise ValueError(
+            f"{tensors.label}: holds no PyTorch module names, so {sorted(names)} cannot be "
+            "looked up"
+        )
+    first = read_named(tensors, 0)
+    if BACKWARD in first.directions:
+        raise ValueError(
+            f"{tensors.label}: holds Keras Bidirectional weights by name; load the .keras "
+            "archive (its config.json says how the layers connect)"
+        )
+    layers = [first] + [read_named(tensors, k) for k in range(1, first.layers)]
+    weights = ModelWeights(tensors.label, tuple(LayerWeights({FORWARD: w}) for w in layers))
+    check_chain(weights)
+    return weights

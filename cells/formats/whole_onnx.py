@@ -1,0 +1,192 @@
+"""Whole ONNX models: LSTM/GRU/RNN nodes in every direction and layout, stacked, with the
+Gather (embedding), MatMul / Gemm / Add (linear head) and Softmax / Sigmoid around them.
+
+Shape plumbing between them (Transpose, Reshape, Squeeze, Concat, ...) is followed, not
+computed: what matters is which recurrent output each part reads, and the widths check
+that the parts fit. Any other operator is refused by name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+from google.protobuf.message import DecodeError
+from onnx import helper, numpy_helper
+
+from .common import BACKWARD, FORWARD, float_tensor, shape_text
+from .model_parts import LayerWeights, ModelWeights, check_chain
+from .onnx_format import _RECURRENT_OPS, _node_text, _stored_tensors, node_cells, node_direction
+
+# Operators that only move, reshape or join values (or compute shapes for that).
+PLUMBING = frozenset({
+    "Transpose", "Reshape", "Squeeze", "Unsqueeze", "Concat", "Identity", "Constant", "Shape",
+    "Slice", "Cast", "Flatten", "ConstantOfShape", "Expand", "Split",
+})
+HEAD_OPS = frozenset({"MatMul", "Gemm", "Add", "Softmax", "Sigmoid", "Gather"})
+
+
+def read_onnx_model(path: Path, label: str) -> ModelWeights:
+    try:
+        model = onnx.load(str(path), load_external_data=False)  # never follow external data
+    except DecodeError as error:
+        raise ValueError(f"{label}: not a readable ONNX model ({error})") from None
+    graph = model.graph
+    stored = _stored_tensors(graph)
+    producers = {out: node for node in graph.node for out in node.output if out}
+    others = sorted({n.op_type for n in graph.node
+                     if n.op_type not in PLUMBING | HEAD_OPS | set(_RECURRENT_OPS)
+                     or n.domain not in ("", "ai.onnx")})
+    if others:
+        raise ValueError(
+            f"{label}: operator(s) {', '.join(others)} are not supported; a model may hold "
+            "LSTM, GRU and RNN nodes with Gather, MatMul, Gemm, Add, Softmax or Sigmoid "
+            "around them"
+        )
+    recurrent = [n for n in graph.node if n.op_type in _RECURRENT_OPS]
+    if not recurrent:
+        raise ValueError(f"{label}: no LSTM, GRU or RNN node in the graph")
+
+    def origin(name: str):
+        """(node, output index) that `name` comes from, through the plumbing; None for a
+        graph input or stored tensor."""
+        seen = 0
+        while name in producers and seen < len(graph.node):
+            node = producers[name]
+            if node.op_type in PLUMBING and node.op_type != "Constant":
+                inputs = [i for i in node.input if i and i not in stored]
+                if not inputs:
+                    return None
+                name, seen = inputs[0], seen + 1
+                continue
+            return node, list(node.output).index(name)
+        return None
+
+    layers = []
+    for index, node in enumerate(recurrent):
+        source = origin(node.input[0])
+        where = f"{label}: {_node_text(node)}"
+        if index > 0 and (source is None or source[0] is not recurrent[index - 1]
+                          or source[1] != 0):
+            raise ValueError(f"{where} does not read the output Y of "
+                             f"{_node_text(recurrent[index - 1])}; only stacked layers are "
+                             "supported")
+        if index == 0 and source is not None and source[0].op_type != "Gather":
+            raise ValueError(f"{where} reads {source[0].op_type} output; layer 0 must read the "
+                             "graph input or an embedding (Gather)")
+        _check_layout(where, node)
+        found = node_cells(label, node, stored)
+        direction = node_direction(node)
+        if direction == "bidirectional":
+            cells = {FORWARD: found[0], BACKWARD: found[1]}
+        else:
+            cells = {BACKWARD if direction == "reverse" else FORWARD: found[0]}
+        layers.append(LayerWeights(cells))
+    embedding = _embedding(label, graph, stored, origin, recurrent[0])
+    head = _head(label, graph, stored, origin, recurrent[-1])
+    weights = ModelWeights(label, tuple(layers), embedding=embedding, **head)
+    check_chain(weights)
+    return weights
+
+
+def _check_layout(where: str, node) -> None:
+    for attribute in node.attribute:
+        if attribute.name == "layout" and helper.get_attribute_value(attribute) not in (0, 1):
+            raise ValueError(f"{where} has layout={helper.get_attribute_value(attribute)}; "
+                             "expected 0 or 1")
+
+
+def _embedding(label, graph, stored, origin, first) -> np.ndarray | None:
+    gathers = [n for n in graph.node if n.op_type == "Gather" and n.input[0] in stored]
+    if not gathers:
+        return None
+    source = origin(first.input[0])
+    if len(gathers) > 1 or source is None or source[0] is not gathers[0]:
+        names = ", ".join(repr(n.name or n.output[0]) for n in gathers)
+        raise ValueError(f"{label}: Gather node(s) {names} over stored tables; only one "
+                         f"embedding read by {_node_text(first)} is supported")
+    name = gathers[0].input[0]
+    table = float_tensor(label, name, numpy_helper.to_array(stored[name]))
+    if table.ndim != 2:
+        raise ValueError(f"{label}: embedding {name!r} has shape "
+                         f"{shape_text(table.shape)}; expected (V, E)")
+    return table
+
+
+def _head(label, graph, stored, origin, last) -> dict:
+    """head_weight, head_bias, activation and returns from the nodes after the last layer."""
+    linear = [n for n in graph.node if n.op_type in ("MatMul", "Gemm")]
+    adds = [n for n in graph.node if n.op_type == "Add"]
+    activations = [n for n in graph.node if n.op_type in ("Softmax", "Sigmoid")]
+    if not linear:
+        if adds or activations:
+            ops = ", ".join(sorted({n.op_type for n in adds + activations}))
+            raise ValueError(f"{label}: {ops} without a MatMul or Gemm head is not supported")
+        return {"activation": "linear"}
+    if len(linear) > 1 or len(adds) > 1 or len(activations) > 1:
+        raise ValueError(f"{label}: holds more than one linear head (MatMul/Gemm nodes: "
+                         f"{', '.join(repr(n.name or n.output[0]) for n in linear)}); one is "
+                         "supported")
+    node = linear[0]
+    where = f"{label}: {node.op_type} node {node.name or node.output[0]!r}"
+    data = [i for i in node.input[:2] if i not in stored]
+    weights = [i for i in node.input[:2] if i in stored]
+    if len(data) != 1 or len(weights) != 1:
+        raise ValueError(f"{where} must multiply the last layer's output by a stored matrix")
+    source = origin(data[0])
+    if source is None or source[0] is not last or source[1] not in (0, 1):
+        raise ValueError(f"{where} does not read the output of {_node_text(last)}")
+    returns = "sequence" if source[1] == 0 else "last"  # Y, or the final state Y_h
+    matrix = float_tensor(label, weights[0], numpy_helper.to_array(stored[weights[0]]))
+    if matrix.ndim != 2:
+        raise ValueError(f"{where}: {weights[0]!r} has shape {shape_text(matrix.shape)}; "
+                         "expected a matrix")
+    bias = None
+    if node.op_type == "Gemm":
+        attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        if attributes.get("transA", 0) or node.input[0] not in data:
+            raise ValueError(f"{where}: only Gemm(y, W) with transA=0 is supported")
+        alpha, beta = attributes.get("alpha", 1.0), attributes.get("beta", 1.0)
+        weight = (matrix.T if not attributes.get("transB", 0) else matrix) * alpha  # (O, In)
+        if len(node.input) > 2 and node.input[2]:
+            bias = float_tensor(label, node.input[2], numpy_helper.to_array(stored[node.input[2]]))
+            bias = np.broadcast_to(bias * beta, weight.shape[:1]).copy()
+    else:
+        weight = matrix.T if node.input[1] in weights else None  # y @ W: W is (In, O)
+        if weight is None:
+            raise ValueError(f"{where}: only MatMul(y, W) is supported, not W @ y")
+    if adds:
+        add = adds[0]
+        terms = [i for i in add.input if i in stored]
+        if len(terms) != 1 or origin_node(origin, add) is not node:
+            raise ValueError(f"{label}: Add node {add.name or add.output[0]!r} must add a "
+                             "stored bias to the head's MatMul")
+        if bias is not None:
+            raise ValueError(f"{label}: the head has a bias in Gemm and in an Add")
+        bias = float_tensor(label, terms[0], numpy_helper.to_array(stored[terms[0]]))
+        bias = np.broadcast_to(bias, weight.shape[:1]).copy()
+    activation = "linear"
+    if activations:
+        act = activations[0]
+        if origin_node(origin, act) not in (node, *adds):
+            raise ValueError(f"{label}: {act.op_type} node must read the head's output")
+        activation = act.op_type.lower()
+        if act.op_type == "Softmax":
+            _check_softmax_axis(label, act, returns)
+    return {"head_weight": weight, "head_bias": bias if bias is not None
+            else np.zeros(weight.shape[0], weight.dtype), "activation": activation,
+            "returns": returns}
+
+
+def origin_node(origin, node):
+    """The node whose output feeds `node`'s first non-stored input."""
+    found = origin(node.input[0]) or (origin(node.input[1]) if len(node.input) > 1 else None)
+    return found[0] if found else None
+
+
+def _check_softmax_axis(label: str, node, returns: str) -> None:
+    axis = next((helper.get_attribute_value(a) for a in node.attribute if a.name == "axis"), -1)
+    if axis != -1 and not (returns == "last" and axis == 1) and not (returns == "sequence"
+                                                                     and axis == 2):
+        raise ValueError(f"{label}: Softmax over axis {axis} is not over the head's outputs")

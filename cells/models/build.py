@@ -1,0 +1,159 @@
+"""From the weights a file holds (ModelWeights) to a runnable Model, and back."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from ..formats.common import LoadedWeights
+from ..formats.model_parts import LayerWeights, ModelWeights
+from . import kinds_api
+from .encoder import Encoder, tokenizer_of, vocabulary_tokens
+from .model import Head, Layer, Model
+from .projected import ProjectedLSTM
+
+PRESET_PREFIX = "preset:"
+
+
+def build_model(weights: ModelWeights, vocabulary=None, dtype=None,
+                options: Mapping | None = None, path: Path | None = None) -> Model:
+    """A Model from a file's weights. `vocabulary`: tokens (a str is characters), a vocab
+    file path, a preset or "preset:NAME"; else the file's own, else a sidecar beside `path`."""
+    label = weights.label
+    dtype = _dtype(weights, dtype)
+    options = dict(options or {})
+    _check_options_known(label, weights, options)
+    stack = []
+    for index, layer in enumerate(weights.layers):
+        cells = {d: _cell(label, index, d, w, dtype, options) for d, w in layer.cells.items()}
+        stack.append(Layer(cells, reverse_output=layer.reverse_output))
+    tokens, tokenizer = _vocabulary(label, weights, vocabulary, path)
+    first = stack[0].input_size
+    try:
+        if weights.embedding is not None:
+            encoder = Encoder("embedding", first, tokens, tokenizer,
+                              np.asarray(weights.embedding, dtype))
+        elif tokens is not None or weights.encoding == "one_hot":
+            encoder = Encoder("one_hot", first, tokens, tokenizer)
+        else:
+            encoder = Encoder("numbers", first)
+        head = None
+        if weights.head_weight is not None:
+            activation = weights.activation or (
+                "linear" if encoder.encoding == "numbers" else "softmax")
+            head = Head(np.asarray(weights.head_weight, dtype),
+                        np.asarray(weights.head_bias, dtype), activation)
+        return Model(stack, encoder, head, returns=weights.returns)
+    except ValueError as error:
+        raise ValueError(f"{label}: {error}") from None
+
+
+def model_weights(model: Model, label: str) -> ModelWeights:
+    """What save_model writes: the model's parts as plain arrays."""
+    layers = []
+    for layer in model.stack:
+        cells = {d: LoadedWeights(c.kind, dict(c.params), dict(c.options))
+                 for d, c in layer.cells.items()}
+        layers.append(LayerWeights(cells, reverse_output=layer.reverse_output))
+    encoder, head = model.encoder, model.head
+    return ModelWeights(
+        label, tuple(layers), embedding=encoder.embedding,
+        head_weight=None if head is None else head.weight,
+        head_bias=None if head is None else head.bias,
+        activation=None if head is None else head.activation,
+        vocabulary=encoder.vocabulary, tokenizer=encoder.tokenizer,
+        encoding=encoder.encoding,
+        returns=model.returns,
+    )
+
+
+def with_options(weights: ModelWeights, options: Mapping[str, object]) -> ModelWeights:
+    """The same weights with options the source states (e.g. an nn.RNN's nonlinearity)."""
+    layers = []
+    for layer in weights.layers:
+        cells = {}
+        for direction, cell in layer.cells.items():
+            own = {k: v for k, v in options.items() if k in cell.options}
+            cells[direction] = replace(cell, options={**cell.options, **own},
+                                       stated=cell.stated | frozenset(own))
+        layers.append(replace(layer, cells=cells))
+    return replace(weights, layers=tuple(layers))
+
+
+def _dtype(weights: ModelWeights, dtype) -> np.dtype:
+    if dtype is not None:
+        dt = np.dtype(dtype) if str(dtype) in ("float32", "float64") else None
+        if dt is None:
+            raise ValueError(f"dtype {dtype!r} is not supported; use 'float32' or 'float64'")
+        return dt
+    arrays = [a for layer in weights.layers for w in layer.cells.values()
+              for a in w.params.values()]
+    return np.dtype(np.float64 if any(a.dtype == np.float64 for a in arrays) else np.float32)
+
+
+def _check_options_known(label: str, weights: ModelWeights, options: Mapping) -> None:
+    offered = {k for layer in weights.layers for w in layer.cells.values() for k in w.options}
+    unknown = sorted(set(options) - offered)
+    if unknown:
+        raise ValueError(f"{label}: option(s) {unknown} do not apply to this model's cells "
+                         f"(their options: {sorted(offered) or 'none'})")
+
+
+def _cell(label: str, index: int, direction: str, weights: LoadedWeights, dtype,
+          options: Mapping):
+    where = f"{label}: layer {index} {direction}"
+    mine = {k: v for k, v in options.items() if k in weights.options}
+    for name, value in mine.items():
+        if name in weights.stated and weights.options[name] != value:
+            raise ValueError(f"{where}: the file states {name}={weights.options[name]!r}; "
+                             f"{name}={value!r} would compute something else")
+    try:
+        if "weight_hr" in weights.params:
+            return ProjectedLSTM(weights.params, dtype)
+        return kinds_api.create(weights.kind, params=weights.params, dtype=dtype.name,
+                                **{**weights.options, **mine})
+    except ValueError as error:
+        raise ValueError(f"{where}: {error}") from None
+
+
+def _vocabulary(label: str, weights: ModelWeights, given, path: Path | None):
+    """(tokens, tokenizer) or (None, None)."""
+    if given is None:
+        if weights.vocabulary is not None:
+            return weights.vocabulary, weights.tokenizer or tokenizer_of(weights.vocabulary)
+        from ..formats.vocabulary_files import read_vocabulary_file, sidecars
+
+        found = [p for p in sidecars(path) if p.is_file()] if path is not None else []
+        if not found:
+            return None, None
+        tokens = read_vocabulary_file(found[0])
+        where = found[0].name
+    else:
+        tokens, where = _given_vocabulary(given)
+    try:
+        tokens = vocabulary_tokens(tokens)
+    except ValueError as error:
+        raise ValueError(f"{where}: {error}") from None
+    return tokens, tokenizer_of(tokens)
+
+
+def _given_vocabulary(given) -> tuple[object, str]:
+    if isinstance(given, os.PathLike):
+        from ..formats.vocabulary_files import read_vocabulary_file
+
+        return read_vocabulary_file(Path(given)), Path(given).name
+    if hasattr(given, "vocabulary") and hasattr(given, "encode"):  # a cells.presets Preset
+        return given.vocabulary, f"preset {given.name!r}"
+    if isinstance(given, str) and given.startswith(PRESET_PREFIX):
+        import cells
+
+        preset = cells.presets.get(given[len(PRESET_PREFIX):])
+        return preset.vocabulary, f"preset {preset.name!r}"
+    if isinstance(given, (str, list, tuple)):
+        return given, "the vocabulary given"
+    raise ValueError(f"vocabulary must be a str of characters, a list of tokens, a vocab file "
+                     f"path or a preset, not {type(given).__name__}")

@@ -1,0 +1,305 @@
+"""A whole recurrent model: an input encoder, `layers` × `directions` cells and an optional
+linear head, as PyTorch and Keras stack them.
+
+Layer l reads layer l−1's h, both directions concatenated (forward first). The backward
+cell of a layer reads the sequence from the end: its trace's step k is time T−1−k, and its
+h is put back in time order before the next layer reads it (as nn.LSTM(bidirectional=True),
+Keras Bidirectional and ONNX do). The head maps the last layer's output at every step to
+logits; a softmax (or sigmoid) head also gives probabilities.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .encoder import Encoder
+
+FORWARD, BACKWARD = "forward", "backward"
+DIRECTIONS = (FORWARD, BACKWARD)
+ACTIVATIONS = ("linear", "softmax", "sigmoid")
+RETURNS = ("sequence", "last")
+try:  # steps per chunk of the engine's traces; runs are fed a chunk at a time
+    from ..trace import CHUNK
+except ImportError:  # pragma: no cover - only if the engine's trace module moves
+    CHUNK = 1024
+
+
+def output_size(cell) -> int:
+    """How many values a cell's h has: its hidden size, or its projection's."""
+    return getattr(cell, "output_size", cell.hidden_size)
+
+
+@dataclass(frozen=True)
+class Head:
+    """logits_t = W·y_t + b on the last layer's output y_t (D·H,); then the activation."""
+
+    weight: np.ndarray  # (O, D·H)
+    bias: np.ndarray  # (O,)
+    activation: str = "linear"  # one of ACTIVATIONS
+
+    def __post_init__(self):
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"head activation {self.activation!r} is not one of {ACTIVATIONS}")
+        if self.weight.ndim != 2 or self.bias.shape != self.weight.shape[:1]:
+            raise ValueError(
+                f"head weight {self.weight.shape} and bias {self.bias.shape} do not fit "
+                "(O, inputs) and (O,)"
+            )
+
+    @property
+    def output_size(self) -> int:
+        return self.weight.shape[0]
+
+    @property
+    def input_size(self) -> int:
+        return self.weight.shape[1]
+
+    def logits(self, y: np.ndarray) -> np.ndarray:
+        return y @ self.weight.T + self.bias  # (T, O)
+
+    def probabilities(self, logits: np.ndarray) -> np.ndarray | None:
+        if self.activation == "softmax":
+            shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+            return shifted / shifted.sum(axis=-1, keepdims=True)
+        if self.activation == "sigmoid":
+            return 0.5 * np.tanh(0.5 * logits) + 0.5
+        return None
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One recurrent layer: a cell per direction (forward first)."""
+
+    cells: Mapping[str, object]  # direction -> cell (an engine Cell or a ProjectedLSTM)
+    # Keras go_backwards without Bidirectional hands its outputs on in processing order
+    # (the last step first); everywhere else a backward output is put back in time order.
+    reverse_output: bool = False
+
+    def __post_init__(self):
+        directions = tuple(self.cells)
+        if not directions or any(d not in DIRECTIONS for d in directions) \
+                or list(directions) != sorted(directions, key=DIRECTIONS.index):
+            raise ValueError(f"a layer's directions must be 'forward', 'backward' or both "
+                             f"(in that order), got {directions}")
+        sizes = {cell.input_size for cell in self.cells.values()}
+        if len(sizes) > 1:
+            raise ValueError(f"the directions of a layer read different input sizes {sizes}")
+
+    @property
+    def directions(self) -> tuple[str, ...]:
+        return tuple(self.cells)
+
+    @property
+    def input_size(self) -> int:
+        return next(iter(self.cells.values())).input_size
+
+    @property
+    def output_size(self) -> int:
+        return sum(output_size(cell) for cell in self.cells.values())
+
+
+class Model:
+    """encoder → layers → head. `model.layers` is how many layers; `model.stack` holds them."""
+
+    def __init__(self, stack: Sequence[Layer | Mapping[str, object]],
+                 encoder: Encoder | None = None, head: Head | None = None,
+                 returns: str = "sequence"):
+        self.stack = tuple(layer if isinstance(layer, Layer) else Layer(dict(layer))
+                           for layer in stack)
+        if not self.stack:
+            raise ValueError("a model needs at least one recurrent layer")
+        if returns not in RETURNS:
+            raise ValueError(f"returns {returns!r} is not one of {RETURNS}")
+        first = self.stack[0].input_size
+        self.encoder = encoder or Encoder("numbers", first)
+        if self.encoder.width != first:
+            raise ValueError(f"the encoder gives {self.encoder.width} values per step but "
+                             f"layer 0 reads {first}")
+        for index in range(1, len(self.stack)):
+            given, read = self.stack[index - 1].output_size, self.stack[index].input_size
+            if given != read:
+                raise ValueError(f"layer {index - 1} outputs {given} values per step but layer "
+                                 f"{index} reads {read}")
+        if head is not None and head.input_size != self.stack[-1].output_size:
+            raise ValueError(f"the head reads {head.input_size} values but the last layer "
+                             f"outputs {self.stack[-1].output_size}")
+        dtypes = {cell.dtype for layer in self.stack for cell in layer.cells.values()}
+        if len(dtypes) > 1:
+            shown = sorted(map(str, dtypes))
+            raise ValueError(f"the cells of a model must share one dtype, got {shown}")
+        self.dtype = dtypes.pop()
+        self.head = None if head is None else Head(
+            np.asarray(head.weight, self.dtype), np.asarray(head.bias, self.dtype), head.activation)
+        if self.encoder.embedding is not None and self.encoder.embedding.dtype != self.dtype:
+            self.encoder = Encoder(self.encoder.encoding, self.encoder.width,
+                                   self.encoder.vocabulary, self.encoder.tokenizer,
+                                   self.encoder.embedding.astype(self.dtype))
+        self.returns = returns
+
+    def __repr__(self) -> str:
+        kinds = "/".join(sorted({c.kind for layer in self.stack for c in layer.cells.values()}))
+        head = f", head={self.head.output_size} {self.head.activation}" if self.head else ""
+        return (f"Model({kinds}, layers={self.layers}, directions={self.directions}, "
+                f"encoder={self.encoder.encoding}, input_size={self.input_size}{head}, "
+                f"dtype={self.dtype.name})")
+
+    @property
+    def layers(self) -> int:
+        return len(self.stack)
+
+    @property
+    def directions(self) -> tuple[str, ...]:
+        """Every direction some layer runs in, forward first."""
+        present = {d for layer in self.stack for d in layer.directions}
+        return tuple(d for d in DIRECTIONS if d in present)
+
+    @property
+    def vocabulary(self) -> tuple[str, ...] | None:
+        return self.encoder.vocabulary
+
+    @property
+    def input_size(self) -> int:
+        return self.stack[0].input_size
+
+    def cell(self, layer: int, direction: str = FORWARD):
+        """The cell of `layer` (0 is the one reading the input) in `direction`."""
+        if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) \
+                or not 0 <= layer < self.layers:
+            raise ValueError(f"layer {layer!r} is not one of 0..{self.layers - 1}")
+        cells = self.stack[layer].cells
+        if direction not in cells:
+            raise ValueError(f"layer {layer} runs {', '.join(cells)}, not {direction!r}")
+        return cells[direction]
+
+    def encode(self, sequence) -> tuple[np.ndarray, list[str] | None, np.ndarray | None]:
+        """(xs (T, I), tokens or None, token ids or None) for text, token ids or numbers."""
+        if isinstance(sequence, str):
+            ids = self.encoder.ids(sequence)
+            return self.encoder.rows(ids, self.dtype), self.encoder.split(sequence), ids
+        array = np.asarray(sequence)
+        if array.ndim == 1 and array.dtype.kind in "iu":
+            return self.encoder.rows(array, self.dtype), None, array
+        if array.ndim != 2 or array.shape[1] != self.input_size:
+            raise ValueError(
+                f"sequence has shape {array.shape}; give text, token ids (T,) or numbers "
+                f"(T, {self.input_size})"
+            )
+        return array, None, None
+
+    def run(self, sequence, state: Mapping | None = None) -> ModelTrace:
+        """Run text, token ids (T,) or numbers (T, I) through every layer and the head.
+
+        `state` optionally maps (layer, direction) to that cell's initial {"h": ..., "c": ...}.
+        """
+        xs, tokens, ids = self.encode(sequence)
+        state = dict(state or {})
+        unknown = [key for key in state
+                   if not (isinstance(key, tuple) and len(key) == 2 and 0 <= key[0] < self.layers
+                           and key[1] in self.stack[key[0]].cells)]
+        if unknown:
+            raise ValueError(f"initial state for unknown (layer, direction) {unknown}")
+        traces, outputs, finals = [], [], []
+        inputs = xs
+        for index, layer in enumerate(self.stack):
+            per_direction, hs, last = {}, [], []
+            for direction, cell in layer.cells.items():
+                start = state.get((index, direction), {})
+                backward = direction == BACKWARD
+                trace, h = _run(cell, inputs[::-1] if backward else inputs, start)
+                per_direction[direction] = trace
+                hs.append(h[::-1] if backward and not layer.reverse_output else h)
+                last.append(h[-1])
+            traces.append(per_direction)
+            inputs = hs[0] if len(hs) == 1 else np.concatenate(hs, axis=1)  # (T, D·H)
+            outputs.append(inputs)
+            finals.append(np.concatenate(last))
+        return ModelTrace(self, xs, tokens, ids, traces, outputs, finals[-1])
+
+
+def _run(cell, xs: np.ndarray, start: Mapping) -> tuple[object, np.ndarray]:
+    """The cell's trace over xs and its h (T, n). Long runs are fed a chunk at a time and h
+    is read as each chunk is made, so no evicted chunk of a long trace is computed twice."""
+    h0, c0 = start.get("h"), start.get("c")
+    xs = np.ascontiguousarray(xs)
+    if len(xs) <= CHUNK or not hasattr(cell, "compute_chunk"):
+        trace = cell.run(xs, h0=h0, c0=c0)
+        return trace, trace["h"]
+    trace = cell.run(xs[:CHUNK], h0=h0, c0=c0)
+    h = np.empty((len(xs), output_size(cell)), cell.dtype)
+    h[:CHUNK] = trace["h"]
+    for begin in range(CHUNK, len(xs), CHUNK):
+        end = min(begin + CHUNK, len(xs))
+        trace.extend(xs[begin:end])
+        h[begin:end] = trace.window(begin, end, names=("h",))["h"]
+    return trace, h
+
+
+@dataclass(frozen=True, eq=False)
+class ModelTrace:
+    """One run of a model: each cell's Trace, each layer's output, and the head's."""
+
+    model: Model
+    xs: np.ndarray  # (T, I) what layer 0 read
+    tokens: list[str] | None  # the text's tokens, when the input was text
+    ids: np.ndarray | None  # (T,) token ids, when the input was text or ids
+    traces: Sequence[Mapping[str, object]]  # [layer][direction] -> Trace
+    outputs: Sequence[np.ndarray]  # [layer] -> (T, D·H), as the next layer reads it
+    final: np.ndarray  # the last layer's final h, directions concatenated (D·H,)
+    _head: dict = field(default_factory=dict, repr=False)  # logits and probs, made on demand
+
+    def __len__(self) -> int:
+        return len(self.xs)
+
+    def layer(self, layer: int, direction: str = FORWARD):
+        """The Trace of that layer's cell; a backward trace's step k is time T−1−k."""
+        self.model.cell(layer, direction)  # checks both
+        return self.traces[layer][direction]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        head = self.model.head
+        if head is None:
+            return ()
+        return ("logits", "probs") if head.activation != "linear" else ("logits",)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.names
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        """"logits" (T, O) at every step; "probs" (T, O) for softmax or sigmoid heads."""
+        if name not in self.names:
+            has = (f"it has {', '.join(self.names)}" if self.names else "the model has no head")
+            raise KeyError(f"{name!r}: {has}")
+        if name not in self._head:
+            head = self.model.head
+            logits = head.logits(self.outputs[-1])
+            self._head["logits"], self._head["probs"] = logits, head.probabilities(logits)
+        return self._head[name].copy()
+
+    @property
+    def prediction(self) -> np.ndarray | None:
+        """What the source framework's model returns: the head at every step (T, O), or,
+        for a model that returns only its last output (Keras return_sequences=False), the
+        head on each direction's final h (O,). Without a head: that output itself."""
+        model = self.model
+        if model.returns == "sequence":
+            out = self.outputs[-1] if model.head is None else self["probs" if "probs" in self
+                                                                   else "logits"]
+            return out
+        if model.head is None:
+            return self.final.copy()
+        logits = model.head.logits(self.final[None])
+        probs = model.head.probabilities(logits)
+        return (logits if probs is None else probs)[0]
+
+    def top(self, t: int, k: int = 5) -> list[tuple[object, float]]:
+        """The k most probable outputs at step t, as (token or index, probability); tokens
+        when the head has one output per vocabulary token."""
+        probs = self["probs"][t]
+        order = np.argsort(-probs, kind="stable")[:k]
+        vocabulary = self.model.vocabulary
+        named = vocabulary is not None and len(vocabulary) == len(probs)
+        return [(vocabulary[j] if named else int(j), float(probs[j])) for j in order]

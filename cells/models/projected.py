@@ -1,0 +1,169 @@
+"""The LSTM with a projection, exactly as torch.nn.LSTM(proj_size=P) (Sak, Senior and
+Beaufays 2014, "LSTMP"): the cell is an LSTM of H units, but what it outputs and feeds back
+is the projection h_t = W_hr·m_t of m_t = o_t ⊙ tanh(c_t), with P < H values.
+
+The engine's kinds need a square weight_hh (G·H, H); here weight_hh is (4H, P), so the
+projected LSTM is its own small cell with the same public face as the engine's: `run(xs,
+h0=, c0=)` gives a trace with `[name]`, `window`, `frame`, `len`, `final_state`. It records
+every LSTM signal plus `m` (H values) and the projected `h` (P values): the projection is
+drawn as one more step after the output gate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from ..signals import Signal
+from . import kinds_api
+
+WEIGHTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
+
+
+def projected_signals() -> tuple[Signal, ...]:
+    """The LSTM's signals with h renamed m, then the projection h = W_hr·m."""
+    signals = []
+    for signal in kinds_api.describe("lstm"):
+        if signal.name == "h":
+            signals.append(replace(
+                signal, name="m", label="m_t", equation="m_t = o_t ⊙ tanh(c_t)",
+                description="the output gate applied to tanh(c_t), before the projection",
+            ))
+            signals.append(replace(
+                signal, name="h", label="h_t", equation="h_t = W_hr·m_t", op="affine",
+                args=("m",), size="projection", range=None,
+                description="the projected output (proj_size values), fed back as h_{t−1}",
+            ))
+        elif signal.name == "h_prev":
+            signals.append(replace(signal, size="projection"))
+        else:
+            signals.append(signal)
+    return tuple(signals)
+
+
+class ProjectedLSTM:
+    """An nn.LSTM(proj_size=P) layer's cell in one direction, from canonical weights."""
+
+    kind = "lstm"
+    state_names = ("c", "h")
+
+    def __init__(self, params: dict[str, np.ndarray], dtype="float32"):
+        self.dtype = np.dtype(dtype)
+        self.params = {k: np.array(params[k], self.dtype) for k in WEIGHTS}
+        for value in self.params.values():
+            value.setflags(write=False)
+        w_ih, w_hh, w_hr = (self.params[k] for k in ("weight_ih", "weight_hh", "weight_hr"))
+        self.hidden_size, self.proj_size = w_hr.shape[1], w_hr.shape[0]  # H, P
+        self.input_size = w_ih.shape[1]
+        self.output_size = self.proj_size
+        H, P = self.hidden_size, self.proj_size
+        expected = {"weight_ih": (4 * H, self.input_size), "weight_hh": (4 * H, P),
+                    "bias_ih": (4 * H,), "bias_hh": (4 * H,), "weight_hr": (P, H)}
+        for name, shape in expected.items():
+            if self.params[name].shape != shape:
+                raise ValueError(
+                    f"{name} has shape {self.params[name].shape} but an LSTM with hidden_size "
+                    f"{H} and proj_size {P} expects {shape}"
+                )
+        self.options: dict = {}
+        self.signals = projected_signals()
+        self.names = tuple(s.name for s in self.signals)
+        self._w_ih_T = np.ascontiguousarray(w_ih.T)  # (I, 4H)
+        self._w_hh_T = np.ascontiguousarray(w_hh.T)  # (P, 4H)
+        self._w_hr_T = np.ascontiguousarray(w_hr.T)  # (H, P)
+        self._bias = self.params["bias_ih"] + self.params["bias_hh"]  # (4H,)
+
+    def __repr__(self) -> str:
+        return (f"ProjectedLSTM(input_size={self.input_size}, hidden_size={self.hidden_size}, "
+                f"proj_size={self.proj_size}, dtype={self.dtype.name})")
+
+    def run(self, xs, h0=None, c0=None) -> ProjectedTrace:
+        xs = np.ascontiguousarray(np.asarray(xs, self.dtype))
+        if xs.ndim != 2 or xs.shape[1] != self.input_size or len(xs) == 0:
+            raise ValueError(f"sequence has shape {xs.shape}; expected (T, {self.input_size}) "
+                             f"with T ≥ 1")
+        h = self._initial("h", h0, self.proj_size)
+        c = self._initial("c", c0, self.hidden_size)
+        return ProjectedTrace(self, xs, c, h)
+
+    def _initial(self, name: str, value, size: int) -> np.ndarray:
+        if value is None:
+            return np.zeros(size, self.dtype)
+        value = np.asarray(value, self.dtype)
+        if value.shape != (size,):
+            raise ValueError(f"initial state {name} has shape {value.shape}; expected ({size},)")
+        return value.copy()
+
+
+class ProjectedTrace:
+    """Every signal of every step of a ProjectedLSTM run, held in full."""
+
+    def __init__(self, cell: ProjectedLSTM, xs: np.ndarray, c: np.ndarray, h: np.ndarray):
+        self.cell = cell
+        T, H = len(xs), cell.hidden_size
+        pre = xs @ cell._w_ih_T + cell._bias  # (T, 4H): gate blocks i, f, g, o
+        act = np.empty_like(pre)
+        c_all, tanh_c, m, h_all = (np.empty((T, n), cell.dtype) for n in (H, H, H, cell.proj_size))
+        kept, written = np.empty((T, H), cell.dtype), np.empty((T, H), cell.dtype)
+        self._initial = {"c": c.copy(), "h": h.copy()}
+        for t in range(T):
+            pre[t] += h @ cell._w_hh_T
+            i_pre, f_pre, g_pre, o_pre = np.split(pre[t], 4)
+            i, f, g, o = np.split(act[t], 4)
+            for gate, z in ((i, i_pre), (f, f_pre), (o, o_pre)):
+                gate[:] = 0.5 * np.tanh(0.5 * z) + 0.5  # σ(z) without overflow
+            np.tanh(g_pre, out=g)
+            np.multiply(f, c, out=kept[t])
+            np.multiply(i, g, out=written[t])
+            c = np.add(kept[t], written[t], out=c_all[t])
+            np.multiply(o, np.tanh(c, out=tanh_c[t]), out=m[t])
+            h = np.dot(m[t], cell._w_hr_T, out=h_all[t])  # (P,)
+        blocks = dict(zip(("i", "f", "g", "o"), np.split(act, 4, axis=1), strict=True))
+        pres = dict(zip(("i_pre", "f_pre", "g_pre", "o_pre"), np.split(pre, 4, axis=1),
+                        strict=True))
+        self._signals = {"x": xs, **pres, **blocks, "kept": kept, "written": written,
+                         "c": c_all, "tanh_c": tanh_c, "m": m, "h": h_all}
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.cell.names
+
+    @property
+    def xs(self) -> np.ndarray:
+        return self._signals["x"]
+
+    def __len__(self) -> int:
+        return len(self._signals["x"])
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.names
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.window(0, len(self), names=(name,))[name]
+
+    @property
+    def final_state(self) -> dict[str, np.ndarray]:
+        return {"c": self._signals["c"][-1].copy(), "h": self._signals["h"][-1].copy()}
+
+    def frame(self, t: int) -> dict[str, np.ndarray]:
+        return {k: v[0] for k, v in self.window(t, t + 1).items()}
+
+    def window(self, start: int, stop: int, names=None) -> dict[str, np.ndarray]:
+        """Signals for steps [start, stop): name -> (stop − start, n), fresh arrays."""
+        if not (isinstance(start, (int, np.integer)) and isinstance(stop, (int, np.integer))
+                and 0 <= start <= stop <= len(self)):
+            raise ValueError(f"window [{start}, {stop}) is outside the trace of {len(self)} steps")
+        names = self.names if names is None else tuple(names)
+        unknown = [n for n in names if n not in self.names]
+        if unknown:
+            raise ValueError(f"unknown signal(s) {unknown}; known: {list(self.names)}")
+        out = {}
+        for name in names:
+            if name.endswith("_prev"):
+                state = self._signals[name[:-5]]
+                rows = np.concatenate([self._initial[name[:-5]][None], state[:-1]])
+                out[name] = np.ascontiguousarray(rows[start:stop])
+            else:
+                out[name] = np.ascontiguousarray(self._signals[name][start:stop])
+        return out

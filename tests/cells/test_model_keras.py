@@ -1,0 +1,106 @@
+"""Whole Keras 3 models written by keras itself (torch backend), read by cells.load_model
+as data: probabilities equal keras' own model.predict."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["KERAS_BACKEND"] = "torch"  # fixed when keras is first imported
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import cells  # noqa: E402
+
+VOCABULARY = "abcdefgh "
+TEXT = "a bad cafe fed a badge"
+V, E, H, O = len(VOCABULARY), 4, 5, 6
+layers = keras.layers
+
+
+def ids(text=TEXT):
+    return np.array([[VOCABULARY.index(ch) for ch in text]])
+
+
+def built(*stack, seed=0):
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([keras.Input((None,), dtype="int32"), *stack])
+    model.build((None, None))
+    # Random biases too (keras starts them at zero or one), so every weight is checked.
+    for weight in model.weights:
+        weight.assign(np.random.default_rng(seed).normal(0, 0.6, weight.shape))
+        seed += 1
+    return model
+
+
+def close(actual, expected):
+    np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_bidirectional_lstm_then_gru_then_softmax(tmp_path):
+    model = built(
+        layers.Embedding(V, E),
+        layers.Bidirectional(layers.LSTM(H, return_sequences=True)),
+        layers.GRU(H),
+        layers.Dense(O, activation="softmax"),
+    )
+    model.save(tmp_path / "model.keras")
+    ours = cells.load_model(tmp_path / "model.keras", vocabulary=VOCABULARY)
+    assert ours.layers == 2 and ours.directions == ("forward", "backward")
+    assert ours.returns == "last" and ours.head.activation == "softmax"
+    mt = ours.run(TEXT)
+    expected = model.predict(ids(), verbose=0)[0]  # (O,): the last step's probabilities
+    close(mt.prediction, expected)
+    close(mt["probs"][-1], expected)  # the GRU on top runs forward, so the last row is it
+
+
+def test_every_step_with_go_backwards_simple_rnn_and_cho_gru(tmp_path):
+    model = built(
+        layers.Embedding(V, E),
+        layers.SimpleRNN(H, activation="relu", return_sequences=True, go_backwards=True),
+        layers.Bidirectional(layers.GRU(H, reset_after=False, return_sequences=True)),
+        layers.Dropout(0.5),
+        layers.Dense(O, activation="sigmoid"),
+    )
+    model.save(tmp_path / "seq.keras")
+    ours = cells.load_model(tmp_path / "seq.keras", vocabulary=VOCABULARY)
+    assert ours.cell(0, "backward").options == {"nonlinearity": "relu"}
+    assert ours.cell(1, "forward").options == {"reset_after": False}
+    close(ours.run(TEXT)["probs"], model.predict(ids(), verbose=0)[0])  # (T, O)
+
+
+def test_weights_h5_alone_in_the_order_its_shapes_allow(tmp_path):
+    model = built(
+        layers.Embedding(V, E),
+        layers.LSTM(H + 1, return_sequences=True),
+        layers.GRU(H, return_sequences=True),
+        layers.Dense(O, activation="softmax"),
+    )
+    model.save_weights(tmp_path / "model.weights.h5")
+    (tmp_path / "model.vocab.json").write_text(__import__("json").dumps(list(VOCABULARY)))
+    ours = cells.load_model(tmp_path / "model.weights.h5")
+    assert ours.vocabulary == tuple(VOCABULARY)
+    assert [ours.cell(k).kind for k in range(2)] == ["lstm", "gru"]
+    close(ours.run(TEXT)["probs"], model.predict(ids(), verbose=0)[0])
+
+
+def test_lambda_refused_by_name(tmp_path):
+    model = built(layers.Embedding(V, E), layers.LSTM(H, return_sequences=True),
+                  layers.Lambda(lambda x: x * 2), layers.Dense(O))
+    model.save(tmp_path / "lambda.keras")
+    with pytest.raises(ValueError, match=r"lambda\.keras: layer 'lambda' is a Lambda, which is "
+                                         r"not supported"):
+        cells.load_model(tmp_path / "lambda.keras")
+
+
+def test_save_model_round_trip_of_a_keras_model(tmp_path):
+    model = built(layers.Embedding(V, E), layers.Bidirectional(layers.LSTM(H)),
+                  layers.Dense(O, activation="softmax"))
+    model.save(tmp_path / "bi.keras")
+    ours = cells.load_model(tmp_path / "bi.keras", vocabulary=VOCABULARY)
+    cells.save_model(ours, tmp_path / "bi.safetensors")
+    again = cells.load_model(tmp_path / "bi.safetensors")
+    assert again.returns == "last" and again.vocabulary == tuple(VOCABULARY)
+    assert np.array_equal(again.run(TEXT).prediction, ours.run(TEXT).prediction)
+    close(again.run(TEXT).prediction, model.predict(ids(), verbose=0)[0])
