@@ -8,7 +8,7 @@ rows in the same way (one input-projection matmul per chunk, the same held signa
 recomputed window is bit-for-bit the rows of the first computation.
 
 The backward pass (cells.gradients) walks the chunks from the last checkpoint to the first,
-recomputing each chunk that is no longer held once.
+recomputing once each chunk that is no longer in memory.
 """
 
 from __future__ import annotations
