@@ -31,16 +31,19 @@ BACKWARD_TARGETS = {256: 2.0, 64: 4.0}  # H -> max × torch's forward + backward
 SENSITIVITY = (1000, 32, 256, 256)  # T, I, H, window; target < 20 ms
 
 
-def timed(fn, repeats: int) -> float:
-    """The fastest of `repeats` wall-clock timings, after one warm-up call: on a machine
+def timed(*fns, repeats: int) -> list[float]:
+    """For each of `fns`, the fastest of `repeats` wall-clock timings after one warm-up
+    call. The functions take turns, so that a peer and ours see the same load; on a machine
     shared with other work the fastest run is the one least disturbed by it."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
+    for fn in fns:
         fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+    best = [float("inf")] * len(fns)
+    for _ in range(repeats):
+        for k, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            fn()
+            best[k] = min(best[k], time.perf_counter() - t0)
+    return best
 
 
 def torch_gate_loop(m: torch.nn.LSTM, xs: torch.Tensor) -> dict:
@@ -69,11 +72,10 @@ def bench(T: int, I: int, H: int) -> None:
     cell = cells.create("lstm", params=params)
     xs = np.random.default_rng(0).standard_normal((T, I), dtype=np.float32)
     xt = torch.from_numpy(xs)
-    repeats = 5 if T * H <= 1_000_000 else 3
+    repeats = 7 if T * H <= 1_000_000 else 5
     with torch.no_grad():
-        ours = timed(lambda: cell.run(xs), repeats)
-        fused = timed(lambda: m(xt[:, None]), repeats)
-        loop = timed(lambda: torch_gate_loop(m, xt), repeats)
+        ours, fused, loop = timed(lambda: cell.run(xs), lambda: m(xt[:, None]),
+                                  lambda: torch_gate_loop(m, xt), repeats=repeats)
         out, _ = m(xt[:, None])
     assert np.allclose(cell.run(xs)["h"], out[:, 0].numpy(), atol=1e-5)
     max_fused, min_loop = TARGETS[H]
@@ -100,9 +102,8 @@ def bench_backward(T: int, I: int, H: int) -> None:
         out, _ = m(xt)
         out.backward(dht)
 
-    repeats = 5 if T * H <= 1_000_000 else 3
-    ours = timed(lambda: cell.run(xs).backward({"h": dh}), repeats)
-    theirs = timed(torch_both, repeats)
+    repeats = 7 if T * H <= 1_000_000 else 5
+    ours, theirs = timed(lambda: cell.run(xs).backward({"h": dh}), torch_both, repeats=repeats)
     torch_both()
     g = cell.run(xs).backward({"h": dh})
     assert np.allclose(g.params["weight_hh"], m.weight_hh_l0.grad.numpy(), rtol=1e-3, atol=1e-3)
@@ -115,7 +116,7 @@ def bench_sensitivity() -> None:
     T, I, H, window = SENSITIVITY
     cell = cells.create("lstm", input_size=I, hidden_size=H, seed=0)
     trace = cell.run(np.random.default_rng(0).standard_normal((T, I), dtype=np.float32))
-    seconds = timed(lambda: trace.sensitivity(T - 1, 3, of="h", window=window), 20)
+    (seconds,) = timed(lambda: trace.sensitivity(T - 1, 3, of="h", window=window), repeats=20)
     print(f"sensitivity over {window} steps at H={H}: {seconds * 1e3:.1f} ms (target < 20)")
 
 
