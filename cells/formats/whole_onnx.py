@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import onnx
 from google.protobuf.message import DecodeError
-from onnx import helper, numpy_helper
+from onnx import TensorProto, helper, numpy_helper
 
-from .common import BACKWARD, FORWARD, float_tensor, shape_text
+from .common import BACKWARD, FORWARD, MAX_TENSOR_BYTES, float_tensor, shape_text
 from .model_parts import LayerWeights, ModelWeights, check_chain
 from .onnx_format import _RECURRENT_OPS, _node_text, _stored_tensors, node_cells, node_direction
 
@@ -90,6 +90,20 @@ def read_onnx_model(path: Path, label: str) -> ModelWeights:
     return weights
 
 
+def stored_array(label: str, name: str, stored: dict) -> np.ndarray:
+    """A stored tensor (initializer or Constant) as floats, its declared size checked first."""
+    tensor = stored[name]
+    if tensor.data_location == TensorProto.EXTERNAL:
+        raise ValueError(f"{label}: {name!r} keeps its data in an external file, which is not "
+                         "read; save the model with its tensors inside it")
+    itemsize = np.dtype(helper.tensor_dtype_to_np_dtype(tensor.data_type)).itemsize
+    size = int(np.prod([int(d) for d in tensor.dims], dtype=np.float64)) * itemsize
+    if size > MAX_TENSOR_BYTES:
+        raise ValueError(f"{label}: {name!r} declares {size} bytes, over the "
+                         f"{MAX_TENSOR_BYTES} byte limit")
+    return float_tensor(label, name, numpy_helper.to_array(tensor))
+
+
 def _check_layout(where: str, node) -> None:
     for attribute in node.attribute:
         if attribute.name == "layout" and helper.get_attribute_value(attribute) not in (0, 1):
@@ -107,7 +121,7 @@ def _embedding(label, graph, stored, origin, first) -> np.ndarray | None:
         raise ValueError(f"{label}: Gather node(s) {names} over stored tables; only one "
                          f"embedding read by {_node_text(first)} is supported")
     name = gathers[0].input[0]
-    table = float_tensor(label, name, numpy_helper.to_array(stored[name]))
+    table = stored_array(label, name, stored)
     if table.ndim != 2:
         raise ValueError(f"{label}: embedding {name!r} has shape "
                          f"{shape_text(table.shape)}; expected (V, E)")
@@ -138,7 +152,7 @@ def _head(label, graph, stored, origin, last) -> dict:
     if source is None or source[0] is not last or source[1] not in (0, 1):
         raise ValueError(f"{where} does not read the output of {_node_text(last)}")
     returns = "sequence" if source[1] == 0 else "last"  # Y, or the final state Y_h
-    matrix = float_tensor(label, weights[0], numpy_helper.to_array(stored[weights[0]]))
+    matrix = stored_array(label, weights[0], stored)
     if matrix.ndim != 2:
         raise ValueError(f"{where}: {weights[0]!r} has shape {shape_text(matrix.shape)}; "
                          "expected a matrix")
@@ -150,7 +164,7 @@ def _head(label, graph, stored, origin, last) -> dict:
         alpha, beta = attributes.get("alpha", 1.0), attributes.get("beta", 1.0)
         weight = (matrix.T if not attributes.get("transB", 0) else matrix) * alpha  # (O, In)
         if len(node.input) > 2 and node.input[2]:
-            bias = float_tensor(label, node.input[2], numpy_helper.to_array(stored[node.input[2]]))
+            bias = stored_array(label, node.input[2], stored)
             bias = np.broadcast_to(bias * beta, weight.shape[:1]).copy()
     else:
         weight = matrix.T if node.input[1] in weights else None  # y @ W: W is (In, O)
@@ -164,7 +178,7 @@ def _head(label, graph, stored, origin, last) -> dict:
                              "stored bias to the head's MatMul")
         if bias is not None:
             raise ValueError(f"{label}: the head has a bias in Gemm and in an Add")
-        bias = float_tensor(label, terms[0], numpy_helper.to_array(stored[terms[0]]))
+        bias = stored_array(label, terms[0], stored)
         bias = np.broadcast_to(bias, weight.shape[:1]).copy()
     activation = "linear"
     if activations:

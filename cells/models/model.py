@@ -272,7 +272,7 @@ class ModelTrace:
         """"logits" (T, O) at every step; "probs" (T, O) for softmax or sigmoid heads."""
         if name not in self.names:
             has = (f"it has {', '.join(self.names)}" if self.names else "the model has no head")
-            raise KeyError(f"{name!r}: {has}")
+            raise ValueError(f"unknown output {name!r}: {has}")
         if name not in self._head:
             head = self.model.head
             logits = head.logits(self.outputs[-1])

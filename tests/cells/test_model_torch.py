@@ -118,7 +118,7 @@ def test_recurrent_module_alone_runs_on_numbers():
     mt = model.run(xs)
     close(mt.outputs[-1], expected, torch.float64)
     assert mt.names == ()
-    with pytest.raises(KeyError, match="the model has no head"):
+    with pytest.raises(ValueError, match="unknown output 'logits': the model has no head"):
         mt["logits"]
 
 
