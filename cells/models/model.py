@@ -164,6 +164,24 @@ class Model:
     def input_size(self) -> int:
         return self.stack[0].input_size
 
+    def info(self) -> dict:
+        """The model as plain data: what a server or a page shows about it."""
+        encoder, head = self.encoder, self.head
+        return {
+            "layers": self.layers,
+            "directions": list(self.directions),
+            "cells": [[{"direction": d, "kind": c.kind, "options": dict(c.options),
+                        "input_size": c.input_size, "hidden_size": c.hidden_size,
+                        "output_size": output_size(c)} for d, c in layer.cells.items()]
+                      for layer in self.stack],
+            "encoder": {"encoding": encoder.encoding, "input_size": encoder.width,
+                        "tokenizer": encoder.tokenizer, "vocabulary_size": encoder.size},
+            "head": None if head is None else {"output_size": head.output_size,
+                                               "activation": head.activation},
+            "returns": self.returns,
+            "dtype": self.dtype.name,
+        }
+
     def cell(self, layer: int, direction: str = FORWARD):
         """The cell of `layer` (0 is the one reading the input) in `direction`."""
         if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) \
