@@ -69,19 +69,40 @@ def _config(label: str, archive: zipfile.ZipFile) -> dict:
     return config
 
 
+def h5_child(group: h5py.Group, path: str):
+    """group[path] when every step of the path is a hard link, else None: soft and external
+    links could point anywhere, other files included."""
+    node = group
+    for part in path.split("/"):
+        if not isinstance(node, h5py.Group) or part not in node:
+            return None
+        if not isinstance(node.get(part, getlink=True), h5py.HardLink):
+            return None
+        node = node[part]
+    return node
+
+
+def _settings(label: str, layer: dict) -> dict:
+    settings = layer.get("config", {})
+    if not isinstance(settings, dict):
+        raise ValueError(f"{label}: a {layer.get('class_name')} layer's config is not an object")
+    return settings
+
+
 def _layers_in_order(label: str, config: dict) -> list[dict]:
     """The model's layers, first to last; only a plain chain of supported layers."""
     kind = config.get("class_name")
     if kind not in ("Sequential", "Functional"):
         raise ValueError(f"{label}: the model is a {kind!r}; only Sequential and Functional "
                          "models of supported layers are read")
-    layers = config.get("config", {}).get("layers")
+    body = config.get("config")
+    layers = body.get("layers") if isinstance(body, dict) else None
     if not isinstance(layers, list) or not all(isinstance(x, dict) for x in layers):
         raise ValueError(f"{label}: {CONFIG} has no list of layers")
     for layer in layers:
         name = layer.get("class_name")
         if name not in SUPPORTED:
-            shown = layer.get("config", {}).get("name", "?")
+            shown = _settings(label, layer).get("name", "?")
             raise ValueError(
                 f"{label}: layer {shown!r} is a {name}, which is not supported (a {name} may "
                 f"run code or compute what gatescope does not draw); supported layers: "
@@ -91,11 +112,11 @@ def _layers_in_order(label: str, config: dict) -> list[dict]:
         previous = None
         for layer in layers:
             sources = _inbound(layer)
+            name = _settings(label, layer).get("name")
             if layer.get("class_name") != "InputLayer" and sources != [previous]:
-                raise ValueError(f"{label}: layer {layer['config'].get('name')!r} reads "
-                                 f"{sources}; only a chain of layers, each reading the one "
-                                 "before, is supported")
-            previous = layer["config"].get("name")
+                raise ValueError(f"{label}: layer {name!r} reads {sources}; only a chain of "
+                                 "layers, each reading the one before, is supported")
+            previous = name
     return layers
 
 
@@ -105,7 +126,8 @@ def _inbound(layer: dict) -> list:
 
     def walk(value):
         if isinstance(value, dict):
-            history = value.get("config", {}).get("keras_history") if "config" in value else None
+            inner = value.get("config")
+            history = inner.get("keras_history") if isinstance(inner, dict) else None
             if isinstance(history, list) and history:
                 found.append(history[0])
             for item in value.values():
@@ -131,7 +153,7 @@ def _model(label: str, config: dict, handle: h5py.File) -> ModelWeights:
     embedding = head = None
     returns = "sequence"
     for layer in _layers_in_order(label, config):
-        kind, settings = layer["class_name"], layer.get("config", {})
+        kind, settings = layer["class_name"], _settings(label, layer)
         snake = to_snake_case(kind)
         used[snake] = used.get(snake, -1) + 1
         group_name = f"layers/{snake}" + (f"_{used[snake]}" if used[snake] else "")
@@ -140,7 +162,7 @@ def _model(label: str, config: dict, handle: h5py.File) -> ModelWeights:
             continue
         if head is not None:
             raise ValueError(f"{where} comes after the Dense head; the head must be last")
-        group = handle.get(group_name)
+        group = h5_child(handle, group_name)
         if not isinstance(group, h5py.Group):
             raise ValueError(f"{where}: its weights {group_name} are not in {WEIGHTS}")
         if kind == "Embedding":
@@ -168,14 +190,20 @@ def _model(label: str, config: dict, handle: h5py.File) -> ModelWeights:
 
 
 def _vars(label: str, group: h5py.Group, count: int) -> list[np.ndarray]:
-    variables = group.get("vars")
+    variables = h5_child(group, "vars")
     if not isinstance(variables, h5py.Group):
         raise ValueError(f"{label}: {group.name} has no vars")
     names = sorted(variables, key=int) if all(k.isdigit() for k in variables) else None
     if names is None or len(names) < count:
         raise ValueError(f"{label}: {group.name}/vars holds {sorted(variables)}; expected "
                          f"{count} numbered variables")
-    return [read_dataset(label, f"{group.name}/vars/{k}", variables[k]) for k in names]
+    arrays = []
+    for k in names:
+        dataset = h5_child(variables, k)
+        if not isinstance(dataset, h5py.Dataset):
+            raise ValueError(f"{label}: {group.name}/vars/{k} is not a stored array")
+        arrays.append(read_dataset(label, f"{group.name}/vars/{k}", dataset))
+    return arrays
 
 
 def _dense(label: str, where: str, group: h5py.Group, settings: dict) -> dict:
@@ -201,18 +229,20 @@ def _recurrent_layer(label, where, kind, settings, group) -> tuple[LayerWeights,
                              "'concat' is supported")
         inner = settings.get("layer", {})
         back = settings.get("backward_layer") or inner
+        if not isinstance(inner, dict) or not isinstance(back, dict):
+            raise ValueError(f"{where}: its wrapped layers are not configurations")
         inner_kind, back_kind = inner.get("class_name"), back.get("class_name")
         for sub in (inner_kind, back_kind):
             if sub not in RECURRENT:
                 raise ValueError(f"{where} wraps a {sub}; it may wrap LSTM, GRU or SimpleRNN")
-        forward_settings, backward_settings = inner.get("config", {}), back.get("config", {})
+        forward_settings, backward_settings = _settings(label, inner), _settings(label, back)
         if forward_settings.get("go_backwards"):
             raise ValueError(f"{where}: its forward layer has go_backwards=True; unsupported")
         cells = {
             FORWARD: _cell(label, where, inner_kind, forward_settings,
-                           group.get("forward_layer")),
+                           h5_child(group, "forward_layer")),
             BACKWARD: _cell(label, where, back_kind, backward_settings,
-                            group.get("backward_layer")),
+                            h5_child(group, "backward_layer")),
         }
         last = not forward_settings.get("return_sequences", False)
         return LayerWeights(cells), last
@@ -232,7 +262,7 @@ def _cell(label, where, kind, settings, group) -> LoadedWeights:
         if settings.get(name, value) != value:
             raise ValueError(f"{where} has {name}={settings.get(name)!r}; only {value!r} is "
                              "supported")
-    cell_group = group.get("cell") if isinstance(group, h5py.Group) else None
+    cell_group = h5_child(group, "cell") if isinstance(group, h5py.Group) else None
     if not isinstance(cell_group, h5py.Group):
         raise ValueError(f"{where}: its cell weights are not in {WEIGHTS}")
     arrays = _vars(label, cell_group, 2)
@@ -267,7 +297,7 @@ def read_keras_weights_file(path: Path, label: str) -> ModelWeights:
     except OSError as error:
         raise ValueError(f"{label}: not a readable HDF5 file ({error})") from None
     with handle:
-        root = handle.get("layers")
+        root = h5_child(handle, "layers")
         if not isinstance(root, h5py.Group):
             from .keras_h5 import read_keras_h5  # Keras 2 files: one cell per layer
 
@@ -294,15 +324,17 @@ def _chain(label: str, root: h5py.Group) -> ModelWeights:
         if kind is None:
             raise ValueError(f"{label}: layer group {name!r} is not an Embedding, LSTM, GRU, "
                              "SimpleRNN, Bidirectional or Dense layer")
-        group = root[name]
+        group = h5_child(root, name)
+        if not isinstance(group, h5py.Group):
+            raise ValueError(f"{label}: layers/{name} is not a group of weights")
         where = f"{label}: layer {name!r} ({kind})"
         if kind == "Embedding":
             parts.append(("embedding", name, _vars(label, group, 1)[0]))
         elif kind == "Dense":
             parts.append(("head", name, _dense(label, where, group, {"activation": "linear"})))
         elif kind == "Bidirectional":
-            cells = {FORWARD: _bare_cell(label, where, group.get("forward_layer")),
-                     BACKWARD: _bare_cell(label, where, group.get("backward_layer"))}
+            cells = {FORWARD: _bare_cell(label, where, h5_child(group, "forward_layer")),
+                     BACKWARD: _bare_cell(label, where, h5_child(group, "backward_layer"))}
             parts.append(("layer", name, LayerWeights(cells)))
         else:
             parts.append(("layer", name, LayerWeights({FORWARD: _bare_cell(label, where,
@@ -344,7 +376,7 @@ def _widths(layer: LayerWeights) -> tuple[int, int]:
 
 
 def _bare_cell(label, where, group) -> LoadedWeights:
-    cell_group = group.get("cell") if isinstance(group, h5py.Group) else None
+    cell_group = h5_child(group, "cell") if isinstance(group, h5py.Group) else None
     if not isinstance(cell_group, h5py.Group):
         raise ValueError(f"{where}: no cell weights found")
     arrays = _vars(label, cell_group, 2)

@@ -65,8 +65,10 @@ def read_onnx_model(path: Path, label: str) -> ModelWeights:
 
     layers = []
     for index, node in enumerate(recurrent):
-        source = origin(node.input[0])
         where = f"{label}: {_node_text(node)}"
+        if len(node.input) < 3 or not all(node.input[:3]):
+            raise ValueError(f"{where} needs its inputs X, W and R")
+        source = origin(node.input[0])
         if index > 0 and (source is None or source[0] is not recurrent[index - 1]
                           or source[1] != 0):
             raise ValueError(f"{where} does not read the output Y of "
@@ -101,7 +103,11 @@ def stored_array(label: str, name: str, stored: dict) -> np.ndarray:
     if size > MAX_TENSOR_BYTES:
         raise ValueError(f"{label}: {name!r} declares {size} bytes, over the "
                          f"{MAX_TENSOR_BYTES} byte limit")
-    return float_tensor(label, name, numpy_helper.to_array(tensor))
+    try:
+        array = numpy_helper.to_array(tensor)
+    except (ValueError, TypeError) as error:  # data that does not fit its declared shape
+        raise ValueError(f"{label}: {name!r} cannot be read ({error})") from None
+    return float_tensor(label, name, array)
 
 
 def _check_layout(where: str, node) -> None:
@@ -195,7 +201,7 @@ def _head(label, graph, stored, origin, last) -> dict:
 
 def origin_node(origin, node):
     """The node whose output feeds `node`'s first non-stored input."""
-    found = origin(node.input[0]) or (origin(node.input[1]) if len(node.input) > 1 else None)
+    found = next((origin(name) for name in node.input[:2] if origin(name)), None)
     return found[0] if found else None
 
 
