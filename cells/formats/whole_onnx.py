@@ -25,6 +25,8 @@ PLUMBING = frozenset({
     "Slice", "Cast", "Flatten", "ConstantOfShape", "Expand", "Split",
 })
 HEAD_OPS = frozenset({"MatMul", "Gemm", "Add", "Softmax", "Sigmoid", "Gather"})
+_INPUTS_NEEDED = {"LSTM": 3, "GRU": 3, "RNN": 3, "Gather": 2, "MatMul": 2, "Gemm": 2, "Add": 2,
+                  "Softmax": 1, "Sigmoid": 1}
 
 
 def read_onnx_model(path: Path, label: str) -> ModelWeights:
@@ -44,6 +46,12 @@ def read_onnx_model(path: Path, label: str) -> ModelWeights:
             "LSTM, GRU and RNN nodes with Gather, MatMul, Gemm, Add, Softmax or Sigmoid "
             "around them"
         )
+    for node in graph.node:
+        needed = _INPUTS_NEEDED.get(node.op_type, 0)
+        if len(node.input) < needed or not all(node.input[:needed]) or not node.output:
+            raise ValueError(f"{label}: {node.op_type} node {node.name or '(unnamed)'!r} has "
+                             f"{len(node.input)} input(s) and {len(node.output)} output(s); "
+                             f"it needs {needed} input(s) and an output")
     recurrent = [n for n in graph.node if n.op_type in _RECURRENT_OPS]
     if not recurrent:
         raise ValueError(f"{label}: no LSTM, GRU or RNN node in the graph")
