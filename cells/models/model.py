@@ -276,6 +276,19 @@ class ModelTrace:
         self.model.cell(layer, direction)  # checks both
         return self.traces[layer][direction]
 
+    def step(self, layer: int, direction: str, t: int) -> int:
+        """The step of that cell's trace that reads the input of time t: T−1−t for a
+        backward cell, which starts from the end."""
+        self.model.cell(layer, direction)
+        if not 0 <= t < len(self):
+            raise ValueError(f"time {t} is outside the sequence of {len(self)} steps")
+        return len(self) - 1 - t if direction == BACKWARD else t
+
+    def signal(self, layer: int, direction: str, name: str) -> np.ndarray:
+        """(T, n): a signal of that cell in time order, whichever way the cell ran."""
+        rows = self.layer(layer, direction)[name]
+        return rows[::-1].copy() if direction == BACKWARD else rows
+
     @property
     def names(self) -> tuple[str, ...]:
         head = self.model.head

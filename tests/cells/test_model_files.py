@@ -189,3 +189,13 @@ def test_info_is_plain_data():
                                "vocabulary_size": 7}
     assert info["head"] == {"output_size": 3, "activation": "softmax"}
     json.dumps(info)  # nothing but plain data
+
+
+def test_time_order_of_a_backward_cell():
+    mt = hand_made().run("the cat sat on")
+    trace = mt.layer(0, "backward")
+    assert mt.step(0, "backward", 0) == 3 and mt.step(0, "forward", 0) == 0
+    assert np.array_equal(mt.signal(0, "backward", "h")[0], trace["h"][3])
+    assert np.array_equal(mt.signal(0, "backward", "h"), mt.outputs[0][:, H:])
+    with pytest.raises(ValueError, match=r"time 4 is outside the sequence of 4 steps"):
+        mt.step(0, "forward", 4)
