@@ -219,3 +219,16 @@ def test_any_config_json_is_a_clear_refusal_or_a_model(tmp_path):
             assert "fuzz.keras" in str(error)
 
     check()
+
+
+def test_legacy_hdf5_model(tmp_path):
+    model = built(
+        layers.Embedding(V, E),
+        layers.Bidirectional(layers.GRU(H, return_sequences=True)),
+        layers.SimpleRNN(H, return_sequences=True),
+        layers.Dense(O, activation="softmax"),
+    )
+    model.save(tmp_path / "legacy.h5")  # the legacy format: model_config + model_weights
+    ours = cells.load_model(tmp_path / "legacy.h5", vocabulary=VOCABULARY)
+    assert ours.layers == 2 and ours.stack[0].directions == ("forward", "backward")
+    close(ours.run(TEXT)["probs"], model.predict(ids(), verbose=0)[0])
