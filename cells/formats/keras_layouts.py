@@ -38,7 +38,8 @@ def numbered_vars(label: str, group: h5py.Group, count: int) -> list[np.ndarray]
     variables = h5_child(group, "vars")
     if not isinstance(variables, h5py.Group):
         raise ValueError(f"{label}: {group.name} has no vars")
-    names = sorted(variables, key=int) if all(k.isdigit() for k in variables) else None
+    numbered = all(k.isascii() and k.isdigit() for k in variables)
+    names = sorted(variables, key=int) if numbered else None
     if names is None or len(names) < count:
         raise ValueError(f"{label}: {group.name}/vars holds {sorted(variables)}; expected "
                          f"{count} numbered variables")
@@ -78,6 +79,10 @@ class Keras3Layout:
     def halves(self, group):
         return h5_child(group, "forward_layer"), h5_child(group, "backward_layer")
 
+    def wrapped(self, group):
+        """The layer inside a wrapper such as TimeDistributed."""
+        return h5_child(group, "layer")
+
 
 class LegacyLayout:
     """Legacy HDF5 models (Keras 2, or Keras 3's model.save('x.h5')): model_weights/<layer
@@ -116,6 +121,9 @@ class LegacyLayout:
     def cell(self, group):
         return group
 
+    def wrapped(self, group):
+        return group
+
     def halves(self, group):
         halves = {}
 
@@ -136,6 +144,8 @@ def dense_head(label: str, where: str, store, group: h5py.Group, settings: dict)
     if activation not in HEAD_ACTIVATIONS:
         raise ValueError(f"{where} has activation={activation!r}; supported: "
                          f"{', '.join(HEAD_ACTIVATIONS)}")
+    if not isinstance(group, h5py.Group):
+        raise ValueError(f"{where}: its weights are not in {store.source}")
     arrays = store.arrays(label, group, ("kernel", "bias"), 1)
     kernel = arrays["kernel"][0]
     if kernel.ndim != 2:

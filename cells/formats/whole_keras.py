@@ -3,7 +3,8 @@ legacy HDF5 models (model_config + model_weights), their configuration read as d
 deserialized or executed; bare `.weights.h5` files in keras_weights_chain.
 
 Supported layers: Embedding, LSTM, GRU, SimpleRNN (each may go_backwards), Bidirectional
-(merge_mode concat) and one Dense head; Dropout is an identity at inference. Anything else,
+(merge_mode concat) and one Dense (or TimeDistributed(Dense)) head; Dropout is an identity
+at inference. Anything else,
 Lambda above all, is refused by name.
 """
 
@@ -27,7 +28,7 @@ CONFIG, WEIGHTS = "config.json", "model.weights.h5"
 MAX_CONFIG_BYTES = 16 * 2**20
 RECURRENT = {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "rnn"}
 IDENTITIES = ("InputLayer", "Dropout")
-SUPPORTED = ("Embedding", *RECURRENT, "Bidirectional", "Dense", *IDENTITIES)
+SUPPORTED = ("Embedding", *RECURRENT, "Bidirectional", "Dense", "TimeDistributed", *IDENTITIES)
 _GATE_ACTIVATIONS = {"activation": "tanh", "recurrent_activation": "sigmoid"}
 
 
@@ -150,6 +151,13 @@ def _model(label: str, config: dict, store) -> ModelWeights:
             embedding = store.arrays(label, group, ("embeddings",), 1)["embeddings"][0]
         elif kind == "Dense":
             head = dense_head(label, where, store, group, settings)
+        elif kind == "TimeDistributed":  # Dense at every step: what Dense on a sequence does
+            inner = settings.get("layer")
+            if not isinstance(inner, dict) or inner.get("class_name") != "Dense":
+                wrapped = inner.get("class_name") if isinstance(inner, dict) else inner
+                raise ValueError(f"{where} wraps a {wrapped}; only TimeDistributed(Dense) is "
+                                 "supported")
+            head = dense_head(label, where, store, store.wrapped(group), _settings(label, inner))
         else:
             if returns == "last":
                 raise ValueError(f"{where} follows a recurrent layer with "
