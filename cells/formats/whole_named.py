@@ -97,11 +97,25 @@ def _recurrent_prefixes(label: str, groups: dict, given) -> list[str]:
     common = [p for p in groups if p.rstrip(".").rsplit(".", 1)[-1] in RECURRENT_NAMES]
     if len(common) == 1:
         return common
+    listed = _module_list(groups)
+    if listed:
+        return listed
     found = ", ".join(repr(p.rstrip(".")) for p in groups)
     raise ValueError(
         f"{label}: holds several recurrent modules ({found}); say which to run with "
         "recurrent='name', or recurrent=['first', 'second'] to stack them in that order"
     )
+
+
+def _module_list(groups: dict) -> list[str] | None:
+    """Prefixes 'stack.0.', 'stack.1.', ...: an nn.ModuleList of recurrent modules, which
+    PyTorch code runs in their order."""
+    matches = [re.fullmatch(r"(.*\.)?(\d+)\.", p) for p in groups]
+    if not all(matches) or len({m[1] for m in matches}) != 1:
+        return None
+    ordered = sorted(groups, key=lambda p: int(p.rstrip(".").rsplit(".", 1)[-1]))
+    numbers = [int(p.rstrip(".").rsplit(".", 1)[-1]) for p in ordered]
+    return ordered if numbers == list(range(len(numbers))) else None
 
 
 def _torch_layers(tensors: TensorFile, prefix: str, parts: list, used: set) -> list:

@@ -214,3 +214,31 @@ def test_damaged_state_dicts_are_clear_refusals(tmp_path):
             assert "damaged.npz" in str(error)
 
     check()
+
+
+class ListedLayers(torch.nn.Module):
+    """Recurrent layers in an nn.ModuleList, of different kinds, run in their order."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(1)
+        self.emb = torch.nn.Embedding(V, E)
+        self.layers = torch.nn.ModuleList([
+            torch.nn.GRU(E, H, bidirectional=True), torch.nn.LSTM(2 * H, H, num_layers=2)])
+        self.head = torch.nn.Linear(H, O)
+
+    def forward(self, ids):
+        x = self.emb(ids)[:, None]
+        for layer in self.layers:
+            x, _ = layer(x)
+        return self.head(x[:, 0])
+
+
+def test_module_list_of_recurrent_layers(tmp_path):
+    module = ListedLayers().double()
+    save_file(module.state_dict(), str(tmp_path / "listed.safetensors"))
+    model = cells.load_model(tmp_path / "listed.safetensors", vocabulary=VOCABULARY)
+    assert [model.cell(k).kind for k in range(3)] == ["gru", "lstm", "lstm"]
+    close(model.run(TEXT)["logits"], torch_logits(module), torch.float64)
+    close(cells.from_torch(module, vocabulary=VOCABULARY).run(TEXT)["logits"],
+          torch_logits(module), torch.float64)
