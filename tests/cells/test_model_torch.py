@@ -242,3 +242,16 @@ def test_module_list_of_recurrent_layers(tmp_path):
     close(model.run(TEXT)["logits"], torch_logits(module), torch.float64)
     close(cells.from_torch(module, vocabulary=VOCABULARY).run(TEXT)["logits"],
           torch_logits(module), torch.float64)
+
+
+def test_long_sequence_fed_a_chunk_at_a_time_equals_torch():
+    # Longer than a trace chunk, so each cell's run is extended chunk by chunk.
+    torch.manual_seed(2)
+    module = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True).double()
+    xs = np.random.default_rng(2).normal(size=(2600, 3))
+    mt = cells.from_torch(module).run(xs)
+    with torch.no_grad():
+        expected = module(torch.from_numpy(xs)[:, None])[0][:, 0].numpy()
+    close(mt.outputs[-1], expected, torch.float64)
+    assert len(mt.layer(1, "backward")) == 2600
+    close(mt.signal(1, "backward", "h"), expected[:, 4:], torch.float64)
