@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .encoder import Encoder
+from .projected import ProjectedLSTM
 
 FORWARD, BACKWARD = "forward", "backward"
 DIRECTIONS = (FORWARD, BACKWARD)
@@ -164,6 +165,24 @@ class Model:
     def input_size(self) -> int:
         return self.stack[0].input_size
 
+    def info(self) -> dict:
+        """The model as plain data: what a server or a page shows about it."""
+        encoder, head = self.encoder, self.head
+        return {
+            "layers": self.layers,
+            "directions": list(self.directions),
+            "cells": [[{"direction": d, "kind": c.kind, "options": dict(c.options),
+                        "input_size": c.input_size, "hidden_size": c.hidden_size,
+                        "output_size": output_size(c)} for d, c in layer.cells.items()]
+                      for layer in self.stack],
+            "encoder": {"encoding": encoder.encoding, "input_size": encoder.width,
+                        "tokenizer": encoder.tokenizer, "vocabulary_size": encoder.size},
+            "head": None if head is None else {"output_size": head.output_size,
+                                               "activation": head.activation},
+            "returns": self.returns,
+            "dtype": self.dtype.name,
+        }
+
     def cell(self, layer: int, direction: str = FORWARD):
         """The cell of `layer` (0 is the one reading the input) in `direction`."""
         if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) \
@@ -197,10 +216,14 @@ class Model:
         xs, tokens, ids = self.encode(sequence)
         state = dict(state or {})
         unknown = [key for key in state
-                   if not (isinstance(key, tuple) and len(key) == 2 and 0 <= key[0] < self.layers
+                   if not (isinstance(key, tuple) and len(key) == 2
+                           and isinstance(key[0], int) and 0 <= key[0] < self.layers
                            and key[1] in self.stack[key[0]].cells)]
         if unknown:
             raise ValueError(f"initial state for unknown (layer, direction) {unknown}")
+        bad = [key for key, value in state.items() if not isinstance(value, Mapping)]
+        if bad:
+            raise ValueError(f"initial state for {bad} must map 'h' (and 'c') to arrays")
         traces, outputs, finals = [], [], []
         inputs = xs
         for index, layer in enumerate(self.stack):
@@ -224,7 +247,7 @@ def _run(cell, xs: np.ndarray, start: Mapping) -> tuple[object, np.ndarray]:
     is read as each chunk is made, so no evicted chunk of a long trace is computed twice."""
     h0, c0 = start.get("h"), start.get("c")
     xs = np.ascontiguousarray(xs)
-    if len(xs) <= CHUNK or not hasattr(cell, "compute_chunk"):
+    if len(xs) <= CHUNK or isinstance(cell, ProjectedLSTM):  # its trace is held whole
         trace = cell.run(xs, h0=h0, c0=c0)
         return trace, trace["h"]
     trace = cell.run(xs[:CHUNK], h0=h0, c0=c0)
@@ -258,6 +281,19 @@ class ModelTrace:
         self.model.cell(layer, direction)  # checks both
         return self.traces[layer][direction]
 
+    def step(self, layer: int, direction: str, t: int) -> int:
+        """The step of that cell's trace that reads the input of time t: T−1−t for a
+        backward cell, which starts from the end."""
+        self.model.cell(layer, direction)
+        if not 0 <= t < len(self):
+            raise ValueError(f"time {t} is outside the sequence of {len(self)} steps")
+        return len(self) - 1 - t if direction == BACKWARD else t
+
+    def signal(self, layer: int, direction: str, name: str) -> np.ndarray:
+        """(T, n): a signal of that cell in time order, whichever way the cell ran."""
+        rows = self.layer(layer, direction)[name]
+        return rows[::-1].copy() if direction == BACKWARD else rows
+
     @property
     def names(self) -> tuple[str, ...]:
         head = self.model.head
@@ -272,7 +308,7 @@ class ModelTrace:
         """"logits" (T, O) at every step; "probs" (T, O) for softmax or sigmoid heads."""
         if name not in self.names:
             has = (f"it has {', '.join(self.names)}" if self.names else "the model has no head")
-            raise KeyError(f"{name!r}: {has}")
+            raise ValueError(f"unknown output {name!r}: {has}")
         if name not in self._head:
             head = self.model.head
             logits = head.logits(self.outputs[-1])

@@ -118,7 +118,7 @@ def test_recurrent_module_alone_runs_on_numbers():
     mt = model.run(xs)
     close(mt.outputs[-1], expected, torch.float64)
     assert mt.names == ()
-    with pytest.raises(KeyError, match="the model has no head"):
+    with pytest.raises(ValueError, match="unknown output 'logits': the model has no head"):
         mt["logits"]
 
 
@@ -170,3 +170,88 @@ def test_word_vocabulary():
     assert mt.tokens == ["the", "cat", "sat", "on", "a", "mat", "."]
     assert mt["probs"].shape == (7, O)
     assert [token for token, _ in mt.top(1, k=3)][0] in words
+
+
+def test_word_language_model_names(tmp_path):
+    # PyTorch's word_language_model example: encoder = Embedding, rnn, decoder = Linear.
+    module = TextModel("lstm", names=("encoder", "rnn", "decoder")).double()
+    save_file(module.state_dict(), str(tmp_path / "wlm.safetensors"))
+    model = cells.load_model(tmp_path / "wlm.safetensors", vocabulary=VOCABULARY)
+    close(model.run(TEXT)["logits"], torch_logits(module), torch.float64)
+
+
+def test_damaged_state_dicts_are_clear_refusals(tmp_path):
+    """Tensors dropped, renamed, reshaped or retyped: a model or a ValueError naming the file."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    state = {k: v.numpy() for k, v in TextModel("lstm", proj_size=P).state_dict().items()}
+    names = sorted(state)
+
+    @settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(st.tuples(st.sampled_from(["drop", "rename", "reshape", "int", "nan"]),
+                              st.sampled_from(names), st.integers(1, 7)), min_size=1,
+                    max_size=3))
+    def check(changes):
+        damaged = dict(state)
+        for change, name, n in changes:
+            if name not in damaged:
+                continue
+            value = damaged.pop(name)
+            if change == "rename":
+                damaged[name.replace("_l", "_x") + "x" * n] = value
+            elif change == "reshape":
+                damaged[name] = np.zeros((n,) * (1 + n % 2), value.dtype)
+            elif change == "int":
+                damaged[name] = value.astype(np.int32)
+            elif change == "nan":
+                damaged[name] = np.full_like(value, np.nan)
+        path = tmp_path / "damaged.npz"
+        np.savez(path, **damaged)
+        try:
+            cells.load_model(path, vocabulary=VOCABULARY).run(TEXT)
+        except ValueError as error:
+            assert "damaged.npz" in str(error)
+
+    check()
+
+
+class ListedLayers(torch.nn.Module):
+    """Recurrent layers in an nn.ModuleList, of different kinds, run in their order."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(1)
+        self.emb = torch.nn.Embedding(V, E)
+        self.layers = torch.nn.ModuleList([
+            torch.nn.GRU(E, H, bidirectional=True), torch.nn.LSTM(2 * H, H, num_layers=2)])
+        self.head = torch.nn.Linear(H, O)
+
+    def forward(self, ids):
+        x = self.emb(ids)[:, None]
+        for layer in self.layers:
+            x, _ = layer(x)
+        return self.head(x[:, 0])
+
+
+def test_module_list_of_recurrent_layers(tmp_path):
+    module = ListedLayers().double()
+    save_file(module.state_dict(), str(tmp_path / "listed.safetensors"))
+    model = cells.load_model(tmp_path / "listed.safetensors", vocabulary=VOCABULARY)
+    assert [model.cell(k).kind for k in range(3)] == ["gru", "lstm", "lstm"]
+    close(model.run(TEXT)["logits"], torch_logits(module), torch.float64)
+    close(cells.from_torch(module, vocabulary=VOCABULARY).run(TEXT)["logits"],
+          torch_logits(module), torch.float64)
+
+
+def test_long_sequence_fed_a_chunk_at_a_time_equals_torch():
+    # Longer than a trace chunk, so each cell's run is extended chunk by chunk.
+    torch.manual_seed(2)
+    module = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True).double()
+    xs = np.random.default_rng(2).normal(size=(2600, 3))
+    mt = cells.from_torch(module).run(xs)
+    with torch.no_grad():
+        expected = module(torch.from_numpy(xs)[:, None])[0][:, 0].numpy()
+    close(mt.outputs[-1], expected, torch.float64)
+    assert len(mt.layer(1, "backward")) == 2600
+    close(mt.signal(1, "backward", "h"), expected[:, 4:], torch.float64)
