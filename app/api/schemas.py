@@ -64,6 +64,8 @@ Sequence = Annotated[
 ]
 
 Options = dict[str, bool | str]  # rnn: {"nonlinearity": "tanh"|"relu"}, gru: {"reset_after": bool}
+# Asked-for options: names and values are checked against the kind (a 422 naming them).
+OptionsIn = dict[str, Any]
 
 
 # -- sessions -------------------------------------------------------------------------------
@@ -79,7 +81,8 @@ class SessionCreate(_Strict):
                                    description="sha256 from POST /api/weights")
     input_size: int | None = Field(None, ge=1)
     hidden_size: int | None = Field(None, ge=1)
-    options: Options = Field(default_factory=dict, examples=[{"reset_after": False}])
+    options: OptionsIn = Field(default_factory=dict, examples=[{"reset_after": False}],
+                               description="options of the kind (GET /api/cells lists them)")
     dtype: Literal["float32", "float64"] = "float32"
     sequence: Sequence
 

@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cells.formats.limits import MAX_HIDDEN_SIZE, MAX_INPUT_SIZE
+
 ENV_PREFIX = "GATESCOPE_"
 
 
@@ -22,8 +24,9 @@ class Settings:
     data_dir: Path = Path(".gatescope-data")  # sessions/ and weights/ live here
 
     # Sizes a session may ask for.
-    max_hidden_size: int = 1024
-    max_input_size: int = 4096
+    # The engine's weight readers refuse files declaring more (cells/formats/limits.py).
+    max_hidden_size: int = MAX_HIDDEN_SIZE
+    max_input_size: int = MAX_INPUT_SIZE
     max_steps: int = 1_000_000
     # steps x input_size: the inputs are held in memory whole (one-hot text included).
     max_input_values: int = 100_000_000
