@@ -299,7 +299,6 @@ async def storm(server: Server, big_id: str, big_steps: int, small_id: str,
                 small_steps: int, sockets: int, seconds: float) -> None:
     """`sockets` clients seek at random on the big session as fast as answered; another
     client GETs the small session and seeks on it, 20 times a second each."""
-    await asyncio.sleep(0)
     stop_at = time.monotonic() + seconds
     storm_latencies: list[float] = []
     gets: list[float] = []
