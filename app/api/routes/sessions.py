@@ -1,0 +1,69 @@
+"""Sessions: create, read, read the trace (JSON or CSV), append."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Body, Query, Response
+
+from app.api.deps import SessionConfigDep, SessionsDep
+from app.api.schemas import ErrorPublic, SessionAppend, SessionCreate, SessionPublic, TraceWindow
+from app.stream import wire
+
+router = APIRouter(prefix="/sessions", tags=["sessions"])
+
+ERRORS = {404: {"model": ErrorPublic, "description": "no such session"},
+          413: {"model": ErrorPublic, "description": "request body over the limit"},
+          422: {"model": ErrorPublic, "description": "a field is wrong; `field` names it"}}
+
+
+@router.post("", status_code=201, response_model=SessionPublic, responses=ERRORS)
+def create_session(body: SessionCreate, sessions: SessionsDep) -> dict:
+    """Create a session: a cell with weights (preset, seed or uploaded) and a sequence
+    (`{"text"}`, `{"values"}` or `{"csv"}`). The trace is computed before the answer."""
+    return sessions.public(sessions.create(body))
+
+
+@router.get("/{session_id}", response_model=SessionPublic, responses=ERRORS)
+def read_session(config: SessionConfigDep, sessions: SessionsDep) -> dict:
+    """The session as created: cell, options used, sizes, the weights (seed, preset or the
+    upload's record) and the sequence as given, so a page can show the form of it."""
+    return sessions.public(config)
+
+
+@router.get(
+    "/{session_id}/trace",
+    responses={**ERRORS, 200: {"model": TraceWindow, "content": {"text/csv": {
+        "schema": {"type": "string"},
+        "example": "t,f[0],f[1]\n0,0.731058598,0.268941432\n"}}}},
+    response_class=Response,
+)
+def read_trace(
+    config: SessionConfigDep,
+    sessions: SessionsDep,
+    start: Annotated[int | None, Query(ge=0, description="first step (default 0)")] = None,
+    stop: Annotated[int | None, Query(ge=0, description="end, exclusive (default: all)")] = None,
+    names: Annotated[str | None, Query(description="comma-separated signal names")] = None,
+    format: Annotated[Literal["json", "csv", "npz"], Query()] = "json",
+) -> Response:
+    """Signals for steps [start, stop): JSON `{"start", "stop", "signals": {name: [[...]]}}`,
+    CSV with a `t` column and one `name[unit]` column per number, or NPZ (NumPy's archive,
+    no pickles): one array per signal, (stop - start, n) in the session's dtype, and `t`."""
+    wanted = [n.strip() for n in names.split(",") if n.strip()] if names else None
+    start, stop, wanted, window = sessions.window(config, start, stop, wanted)
+    if format in ("csv", "npz"):
+        body = (wire.window_csv(start, window, wanted) if format == "csv"
+                else wire.window_npz(start, window, wanted))
+        return Response(body, media_type="text/csv" if format == "csv"
+                        else "application/octet-stream",
+                        headers={"Content-Disposition":
+                                 f'attachment; filename="gatescope-{config.id}.{format}"'})
+    return Response(wire.window_json(start, stop, window, wanted), media_type="application/json")
+
+
+@router.post("/{session_id}/append", response_model=SessionPublic, responses=ERRORS)
+def append_to_session(session_id: str, body: Annotated[SessionAppend, Body()],
+                      sessions: SessionsDep) -> dict:
+    """Add steps at the end (`{"text": "a"}`, `{"values": [[...]]}` or `{"csv": "..."}`);
+    the trace is extended, not recomputed."""
+    return sessions.public(sessions.append(session_id, body))

@@ -1,0 +1,253 @@
+"""Every message the API takes or gives, as pydantic models (they are also the OpenAPI docs).
+
+Families in the full-stack-fastapi-template style: `SessionCreate` in, `SessionPublic` out.
+Limits that depend on Settings (sizes, steps) are checked by the session service, so the
+schema states only the fixed bounds.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+
+import cells
+
+Floats = Annotated[list[Annotated[float, Field(allow_inf_nan=False)]], Field(min_length=1)]
+CellKind = Literal[cells.KINDS]  # the engine's kinds, listed in the OpenAPI schema
+MAX_SEED = 2**63 - 1  # seeds are stored as signed 64-bit integers
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- sequences ------------------------------------------------------------------------------
+class TextSequence(_Strict):
+    """Characters, one step each, one-hot encoded over the preset's vocabulary (or the
+    session's vocabulary, derived from the first text when there is no preset)."""
+
+    text: str = Field(min_length=1, examples=["count (the (nested) brackets)"])
+
+
+class ValuesSequence(_Strict):
+    """One row of `input_size` numbers per step. NaN and Infinity are refused."""
+
+    values: list[Floats] = Field(min_length=1, examples=[[[0.0, 1.0], [1.0, 0.0]]])
+
+
+class CsvSequence(_Strict):
+    """CSV text: one row per step, one column per input feature; an optional header row
+    (detected when its first row is not all numbers). Parsed as numbers, never evaluated."""
+
+    csv: str = Field(min_length=1, examples=["a,b\n0,1\n1,0\n"])
+
+
+def _sequence_kind(value: Any) -> str | None:
+    if isinstance(value, dict):
+        present = [key for key in ("text", "values", "csv") if key in value]
+        return present[0] if len(present) == 1 else None
+    if isinstance(value, BaseModel):
+        return next(k for k in ("text", "values", "csv") if hasattr(value, k))
+    return None
+
+
+Sequence = Annotated[
+    Annotated[TextSequence, Tag("text")]
+    | Annotated[ValuesSequence, Tag("values")]
+    | Annotated[CsvSequence, Tag("csv")],
+    Discriminator(
+        _sequence_kind,
+        custom_error_type="sequence_kind",
+        custom_error_message='give exactly one of "text", "values" or "csv"',
+    ),
+]
+
+Options = dict[str, bool | str]  # rnn: {"nonlinearity": "tanh"|"relu"}, gru: {"reset_after": bool}
+# Asked-for options: names and values are checked against the kind (a 422 naming them).
+OptionsIn = dict[str, Any]
+
+
+# -- sessions -------------------------------------------------------------------------------
+class SessionCreate(_Strict):
+    """A cell, its weights (one of `preset`, `seed`, `weights_id`; `seed` 0 when none is
+    given) and a sequence. A preset fixes the cell and both sizes; uploaded weights fix the
+    sizes; text fixes input_size to its vocabulary's length."""
+
+    cell: CellKind | None = Field(None, examples=["lstm"], description="cell kind; default lstm")
+    preset: str | None = Field(None, examples=["counter"])
+    seed: int | None = Field(None, ge=0, le=MAX_SEED)
+    weights_id: str | None = Field(None, pattern=r"^[0-9a-f]{64}$",
+                                   description="sha256 from POST /api/weights")
+    input_size: int | None = Field(None, ge=1)
+    hidden_size: int | None = Field(None, ge=1)
+    options: OptionsIn = Field(default_factory=dict, examples=[{"reset_after": False}],
+                               description="options of the kind (GET /api/cells lists them)")
+    dtype: Literal["float32", "float64"] = "float32"
+    sequence: Sequence
+
+
+class SignalPublic(BaseModel):
+    name: str
+    kind: str
+    label: str
+    size: Literal["hidden", "input"]
+    range: list[float] | None
+    equation: str
+    op: str
+    args: list[str]
+    stage: str
+    description: str
+
+
+class WeightsRef(BaseModel):
+    """Where the weights come from: exactly one key."""
+
+    preset: str | None = None
+    seed: int | None = None
+    weights_id: str | None = None
+
+
+class SessionPublic(BaseModel):
+    """The session as created (what a page needs to show its form)."""
+
+    id: str
+    cell: str
+    options: Options = Field(description="every option of the kind, as used")
+    dtype: Literal["float32", "float64"]
+    input_size: int
+    hidden_size: int
+    steps: int
+    signals: list[SignalPublic]
+    vocabulary: str | None = Field(description="characters of the one-hot input, for text")
+    sequence: dict[str, Any] = Field(
+        description='as given: {"text": str}, {"values": [[float]]} or {"csv": str}; for '
+                    'sequences of more than 200,000 numbers {"rows", "columns"} instead')
+    weights: dict[str, Any] = Field(description='{"preset": name} | {"seed": int} | the '
+                                                "upload's record (WeightsPublic)")
+    seed: int | None = Field(None, description="the seed, for seeded weights")
+    preset: str | None = Field(None, description="the preset's name, for a preset")
+
+
+SessionAppend = Sequence  # POST /api/sessions/{id}/append takes one more piece of sequence
+
+
+class TraceWindow(BaseModel):
+    start: int
+    stop: int
+    signals: dict[str, list[list[float | None]]] = Field(
+        description="name -> one list of numbers per step (null only for an overflow)")
+
+
+# -- catalogue ------------------------------------------------------------------------------
+class CellKindPublic(BaseModel):
+    kind: CellKind
+    options: Options
+    state: list[str]
+    option_values: dict[str, list[bool | str]]
+    stages: list[str]  # the stages this kind's signals occupy, in computation order
+    signals: list[SignalPublic]
+
+
+class LimitsPublic(BaseModel):
+    max_hidden_size: int
+    max_input_size: int
+    max_steps: int
+    max_upload_bytes: int
+    max_seed: int
+
+
+class StreamPublic(BaseModel):
+    send_queue_frames: int = Field(description="frames the server keeps for a slow client")
+    max_play_rate: float = Field(description='the largest {"play": steps_per_second}')
+
+
+class CellsPublic(BaseModel):
+    kinds: list[CellKindPublic]
+    stages: list[str]  # the computation order of one step
+    limits: LimitsPublic
+    stream: StreamPublic
+
+
+class PresetPublic(BaseModel):
+    name: str
+    description: str
+    cell: str
+    options: Options
+    input_size: int
+    hidden_size: int
+    vocabulary: str
+    sample: str
+    unit_labels: list[str] = Field(default_factory=list)
+
+
+class PresetsPublic(BaseModel):
+    presets: list[PresetPublic]
+
+
+# -- weights ---------------------------------------------------------------------------------
+class ShownPart(BaseModel):
+    layer: int
+    direction: Literal["forward", "backward"]
+
+
+class WeightsPublic(BaseModel):
+    """What an uploaded file holds."""
+
+    weights_id: str
+    cell: str
+    options: Options = Field(description="the options the file itself states")
+    open_options: list[str] = Field(description="options of the kind the file leaves open "
+                                                "(a session uses its own or the default)")
+    input_size: int
+    hidden_size: int
+    dtype: str
+    filename: str = Field(description="the file's name as uploaded")
+    layers: int = Field(description="recurrent layers in the file")
+    directions: list[Literal["forward", "backward"]]
+    shown: ShownPart = Field(description="the part a session uses")
+    bytes: int | None = Field(description="the file's size")
+
+
+# -- errors ----------------------------------------------------------------------------------
+class ErrorPublic(BaseModel):
+    detail: str = Field(examples=["sequence.text: unknown character(s) for preset 'counter': 'é'"])
+    field: str | None = Field(None, description="the request field at fault, when there is one")
+
+
+# -- WebSocket messages ----------------------------------------------------------------------
+class SeekMessage(_Strict):
+    seek: int = Field(ge=0)
+
+
+class StepMessage(_Strict):
+    step: int
+
+
+class PlayMessage(_Strict):
+    play: float = Field(gt=0, allow_inf_nan=False, description="steps per second")
+
+
+class PauseMessage(_Strict):
+    pause: Literal[True]
+
+
+def _message_kind(value: Any) -> str | None:
+    if isinstance(value, dict) and len(value) == 1:
+        key = next(iter(value))
+        return key if key in ("seek", "step", "play", "pause") else None
+    return None
+
+
+ClientMessage = Annotated[
+    Annotated[SeekMessage, Tag("seek")]
+    | Annotated[StepMessage, Tag("step")]
+    | Annotated[PlayMessage, Tag("play")]
+    | Annotated[PauseMessage, Tag("pause")],
+    Discriminator(
+        _message_kind,
+        custom_error_type="message_kind",
+        custom_error_message='send one of {"seek": t}, {"step": ±n}, {"play": steps_per_second}'
+                             ' or {"pause": true}',
+    ),
+]

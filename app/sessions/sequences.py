@@ -1,0 +1,197 @@
+"""Sequences from requests: text, a JSON table of numbers, or CSV; checked, then encoded.
+
+A session stores its sequence (app/sessions/config.py): text as text, numbers (from JSON
+or CSV) as float64, so the inputs can be rebuilt exactly by any process.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.api.errors import ApiError
+from app.api.schemas import CsvSequence, TextSequence, ValuesSequence
+
+# A decimal number as people write it in CSV; float() alone would also take "1_0", "nan"
+# and "infinity", which are not numbers a spreadsheet writes.
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_NON_FINITE = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
+_SHOWN_CHARACTERS = 20
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A checked piece of sequence: text, or a rectangular table of finite numbers."""
+
+    text: str | None = None
+    values: list[list[float]] | None = None
+    csv: str | None = None  # the CSV text the values came from, as given
+
+    @property
+    def kind(self) -> str:
+        return "text" if self.text is not None else "values"
+
+    @property
+    def steps(self) -> int:
+        return len(self.text) if self.text is not None else len(self.values)
+
+    @property
+    def width(self) -> int | None:
+        return len(self.values[0]) if self.values else None
+
+
+def piece_from_request(sequence: TextSequence | ValuesSequence | CsvSequence,
+                       field: str = "sequence") -> Piece:
+    """`field` prefixes the names in messages ("sequence" in a new session, "" in append)."""
+    prefix = f"{field}." if field else ""
+    if isinstance(sequence, TextSequence):
+        return Piece(text=sequence.text)
+    if isinstance(sequence, ValuesSequence):
+        return Piece(values=_rectangular(sequence.values, f"{prefix}values"))
+    return Piece(values=parse_csv(sequence.csv, f"{prefix}csv"), csv=sequence.csv)
+
+
+def _rectangular(values: list[list[float]], field: str) -> list[list[float]]:
+    width = len(values[0])
+    if width == 0:
+        raise ApiError(f"{field}[0]", "a row needs at least one number (one per input feature)")
+    for index, row in enumerate(values):
+        if len(row) != width:
+            raise ApiError(f"{field}[{index}]", f"has {len(row)} numbers but row 0 has {width}; "
+                                                "every row needs one number per input feature")
+    return values
+
+
+def parse_csv(text: str, field: str = "sequence.csv") -> list[list[float]]:
+    """Rows of numbers from CSV text.
+
+    Rows are split on newlines only (a spreadsheet's `;` is a column separator elsewhere,
+    never a row separator here); a UTF-8 byte-order mark is dropped and its row kept; the
+    first row is a header only if every one of its cells is non-numeric. Rows and columns
+    in messages are counted from 1, as a person counts them in a spreadsheet.
+    """
+    if "\0" in text:
+        raise ApiError(field, "contains a NUL character; CSV must be text")
+    text = text.removeprefix("\ufeff")
+    reader = csv.reader(io.StringIO(text))
+    rows: list[list[float]] = []
+    width = None
+    try:
+        for cells_in_row in reader:
+            if not any(cell.strip() for cell in cells_in_row):
+                continue  # blank line
+            row = reader.line_num
+            stripped = [cell.strip() for cell in cells_in_row]
+            if width is None and not any(_looks_numeric(c) for c in stripped):
+                width = len(stripped)  # header: names the columns, sets their count
+                continue
+            if width is None:
+                width = len(stripped)
+            if len(stripped) != width:
+                raise ApiError(field, f"row {row} has {len(stripped)} columns but the first "
+                                      f"row has {width}; give one column per input feature")
+            rows.append([_number(cell, field, row, column)
+                         for column, cell in enumerate(stripped, start=1)])
+    except csv.Error as exc:
+        raise ApiError(field, f"is not valid CSV: {exc}") from exc
+    if not rows:
+        raise ApiError(field, "has no rows of numbers")
+    return rows
+
+
+def _looks_numeric(cell: str) -> bool:
+    return bool(_NUMBER.fullmatch(cell) or _NON_FINITE.fullmatch(cell))
+
+
+def _number(cell: str, field: str, row: int, column: int) -> float:
+    if _NUMBER.fullmatch(cell):
+        value = float(cell)
+        if np.isfinite(value):
+            return value
+    elif not _NON_FINITE.fullmatch(cell):
+        shown = cell if len(cell) <= 40 else cell[:40] + "…"
+        raise ApiError(field, f"row {row}, column {column}: {shown!r} is not a number")
+    raise ApiError(field, f"row {row}, column {column}: {cell!r} is not finite; "
+                          "NaN and Infinity are refused")
+
+
+def unknown_characters(text: str, vocabulary: str) -> list[str]:
+    known = set(vocabulary)
+    return sorted({ch for ch in text if ch not in known})
+
+
+def check_text(text: str, vocabulary: str, field: str, whose: str) -> None:
+    """Refuse characters outside `vocabulary`, listing them."""
+    unknown = unknown_characters(text, vocabulary)
+    if unknown:
+        shown = ", ".join(repr(ch) for ch in unknown[:_SHOWN_CHARACTERS])
+        more = f" and {len(unknown) - _SHOWN_CHARACTERS} more" if len(unknown) > 20 else ""
+        raise ApiError(field, f"unknown character(s) for {whose}: {shown}{more}")
+
+
+class Inputs:
+    """A session's inputs as held in memory: text as indices into its vocabulary (one-hot
+    rows are made a window at a time: 1M steps x 100 characters would be 400 MB dense),
+    numbers as one (T, I) array in the session's dtype."""
+
+    def __init__(self, dtype: str, width: int, indices: np.ndarray | None = None,
+                 values: np.ndarray | None = None):
+        self.dtype = np.dtype(dtype)
+        self.width = width
+        self.indices = indices  # (T,) int32, text
+        self.values = values  # (T, I) in dtype, numbers
+
+    @classmethod
+    def from_text(cls, text: str, vocabulary: str, dtype: str) -> Inputs:
+        """Every character must be in `vocabulary` (check_text first)."""
+        codes = np.frombuffer(text.encode("utf-32-le"), np.uint32)
+        vocab = np.frombuffer(vocabulary.encode("utf-32-le"), np.uint32)
+        order = np.argsort(vocab, kind="stable")
+        at = np.searchsorted(vocab[order], codes)
+        return cls(dtype, len(vocabulary), indices=order[at].astype(np.int32))
+
+    @classmethod
+    def from_values(cls, values, dtype: str, field: str) -> Inputs:
+        wide = np.asarray(values, dtype=np.float64)
+        with np.errstate(over="ignore"):
+            xs = wide.astype(dtype)
+        if not np.isfinite(xs).all():
+            row, column = np.argwhere(~np.isfinite(xs))[0]
+            raise ApiError(f"{field}[{row}][{column}]",
+                           f"{wide[row, column]!r} does not fit in {dtype}")
+        return cls(dtype, xs.shape[1], values=np.ascontiguousarray(xs))
+
+    @property
+    def steps(self) -> int:
+        return len(self.indices) if self.indices is not None else len(self.values)
+
+    @property
+    def nbytes(self) -> int:
+        return int((self.indices if self.indices is not None else self.values).nbytes)
+
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        """Dense (stop - start, I) inputs of steps [start, stop)."""
+        if self.values is not None:
+            return self.values[start:stop]
+        picked = self.indices[start:stop]
+        out = np.zeros((len(picked), self.width), self.dtype)
+        out[np.arange(len(picked)), picked] = 1
+        return out
+
+    def appended(self, more: Inputs) -> Inputs:
+        if self.indices is not None:
+            return Inputs(self.dtype.name, self.width,
+                          indices=np.concatenate([self.indices, more.indices]))
+        return Inputs(self.dtype.name, self.width,
+                      values=np.concatenate([self.values, more.values]))
+
+
+def as_inputs(piece: Piece, vocabulary: str | None, dtype: str, field: str) -> Inputs:
+    """The inputs of a piece: text as indices over the vocabulary, or the numbers."""
+    if piece.text is not None:
+        return Inputs.from_text(piece.text, vocabulary, dtype)
+    return Inputs.from_values(piece.values, dtype, field)
