@@ -2,7 +2,7 @@
 // into an SVG once, then `update(state)` binds the displayed frame to it — colour, width,
 // valve opening, strips, data-value — for the selected unit and stage.
 
-import { formatNumber } from "../math_text.js";
+import { formatNumber } from "../views/math_text.js";
 import { PALETTE_RGB, paletteIndex, pipeWidth, signClass } from "./encode.js";
 import { addDefs, el, mathLabel, polyline } from "./svg.js";
 

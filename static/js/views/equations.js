@@ -3,7 +3,6 @@
 // engine sent for the selected unit, e.g. f_t[3] = σ(W_f·[h_{t−1}, x_t] + b_f)[3] = σ(1.27) = 0.781.
 
 import { appendHtmlMath, formatNumber } from "./math_text.js";
-import * as store from "./store.js";
 
 const OPS = {
   sigmoid: (a) => ["σ(", a[0], ")"],
@@ -106,7 +105,7 @@ export function updateEquations(rows, focusEl, state) {
   const { frame, unit, session } = state;
   if (!session || !frame) return;
   const cur = state.stage === "all" ? null : state.stage;
-  const focused = state.hover || state.focus;
+  const focused = state.hover || state.signal || null;
   for (const row of rows) {
     const { sig, li, val } = row;
     const text = sig.size === "input" ? "" : `[${unit}] = ${formatNumber(valueAt(frame, sig.name, unit), 4)}`;
@@ -152,5 +151,3 @@ function defaultFocus(session) {
   const names = session.signals.map((s) => s.name);
   return ["f", "z", "c", "h"].find((n) => names.includes(n)) || names.at(-1);
 }
-
-export const focusSignal = (name) => store.set({ focus: name });

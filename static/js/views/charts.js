@@ -8,7 +8,7 @@
 // hidden second set of charts (double buffering): fetched one signal at a time and drawn
 // one chart per idle slot; the two sets then swap in one class change.
 
-import { getTrace } from "./api.js";
+import { getTrace } from "../net/api.js";
 import { CONFIG, GEOMETRY, chartSpecs, chartsHeight, figureFor } from "./chart_figures.js";
 
 const WINDOW = 500; // steps in a window
