@@ -48,7 +48,7 @@ export default function memoryCellPrototype({ kind, hidden, input }) {
     { signal: "o", points: [[OX, L - 20], [OX, GY + 17]],
       label: { text: "o_t", at: [OX - 8, 462], anchor: "end" }, value: [OX - 8, 476, "end"], strip: { at: [OX - 56, 482], w: 40 } },
     { signal: "read_gated", points: [[OX + 17, GY], [GX - 32, GY]],
-      label: { text: "o_t ⊙ read", at: [OX + 20, GY - 10] }, value: [OX + 22, GY + 20] },
+      label: { text: `o_t ⊙ ${readText}`, at: [OX + 20, GY - 10] }, value: [OX + 22, GY + 20] },
     // inputs: x_t into the concat (with the read) and, on its own lane, into the candidate layer
     { signal: "x", points: [[XIN, 650], [XIN, B + 17]],
       label: { text: sized("x_t", input, "I"), at: [XIN + 10, 644] } },
@@ -59,13 +59,13 @@ export default function memoryCellPrototype({ kind, hidden, input }) {
   ];
   const nodes = [
     { type: "cell", signal: "c", x: CX, y: CY, text: "Cell", r: R, caption: [CX, CY + 26, "c (state)"] },
-    { type: "valve", signal: "f", x: VX, y: VY, flow: "v", name: "forget valve",
-      value: [VX + 24, VY - 10], caption: [VX + 24, VY - 26, "forget valve", "start"], stage: "forget" },
+    { type: "valve", signal: "f", x: VX, y: VY, flow: "v", name: "forget valve f_t",
+      value: [VX + 24, VY - 10], caption: [VX + 24, VY - 26, "forget valve f_t", "start"], stage: "forget" },
     { type: "op", text: "+", signal: norm ? "c_raw" : "c", x: CX, y: P },
-    { type: "valve", signal: "i", x: IX, y: P, flow: "h", name: "write valve (i)",
-      value: [IX + 24, P + 30], caption: [IX + 24, P + 46, "write valve", "start"], stage: "write" },
+    { type: "valve", signal: "i", x: IX, y: P, flow: "h", name: "input valve (i)",
+      value: [IX + 24, P + 30], caption: [IX + 24, P + 46, "input valve i_t", "start"], stage: "write" },
     { type: "valve", signal: "o", x: OX, y: GY, flow: "h", name: "read valve (o)",
-      value: [OX, GY - 40, "middle"], caption: [OX, GY - 26, "read valve"] },
+      value: [OX, GY - 40, "middle"], caption: [OX, GY - 26, "read valve o_t"] },
     { type: "layer", text: "tanh", signal: "g", x: GX, y: GY },
     { type: "layer", text: "σ", signal: "o", x: OX, y: L },
     { type: "layer", text: "σ", signal: "i", x: IX, y: L },

@@ -45,13 +45,13 @@ export default function olahPrototype({ kind, hidden, input }) {
       label: { text: "c_t", at: [stateOut + 10, Y - 12] }, value: [norm ? 900 : 800, Y + 24], strip: { at: [norm ? 900 : 800, Y + 32], w: 40 } },
   ];
   const nodes = [
-    { type: "valve", signal: "f", x: 300, y: Y, flow: "h", name: "forget valve",
-      value: [300, Y - 28, "middle"], caption: [300, Y - 44, "forget valve"], stage: "forget" },
+    { type: "valve", signal: "f", x: 300, y: Y, flow: "h", name: "forget valve f_t",
+      value: [300, Y - 28, "middle"], caption: [300, Y - 44, "forget valve f_t"], stage: "forget" },
     { type: "op", text: "+", signal: norm ? "c_raw" : "c", x: plusX, y: Y },
-    { type: "valve", signal: "i", x: plusX, y: 200, flow: "v", name: "input valve",
-      value: [plusX - 24, 232, "end"], caption: [plusX - 24, 248, "input valve", "end"], stage: "write" },
+    { type: "valve", signal: "i", x: plusX, y: 200, flow: "v", name: "input valve i_t",
+      value: [plusX - 24, 232, "end"], caption: [plusX - 24, 248, "input valve i_t", "end"], stage: "write" },
     { type: "valve", signal: "o", x: 600, y: 300, flow: "v", name: "read valve (o)",
-      value: [600, 270, "middle"], caption: [600, 254, "read valve"] },
+      value: [600, 270, "middle"], caption: [600, 254, "read valve o_t"] },
     { type: "layer", text: "σ", signal: "f", x: 300, y: L },
     { type: "layer", text: "σ", signal: "i", x: 410, y: L },
     { type: "layer", text: "σ", signal: "o", x: 520, y: L },

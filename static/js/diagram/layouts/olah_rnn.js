@@ -17,7 +17,7 @@ export default function olahRnn({ hidden, input, options }) {
       { points: [[272, B], [500, B]], cls: "bus", arrow: false,
         label: { text: `[h_{t−1}, x_t]  (H + I = ${hidden + input})`, at: [290, B + 24] } },
       { signal: "h_pre", points: [[500, B], [500, L + 22]],
-        label: { text: "W·[h_{t−1}, x_t] + b", at: [510, 410] }, value: [510, 428], strip: { at: [510, 434], w: 64 } },
+        label: { text: "pre(h_t) = W·[h_{t−1}, x_t] + b", at: [510, 410] }, value: [510, 428], strip: { at: [510, 434], w: 64 } },
       { signal: "h", identity: "hnew", points: [[500, L - 22], [500, 200], [700, 200], [700, B], [860, B]],
         label: { text: "h_t", at: [710, B - 12] }, value: [710, B + 22], strip: { at: [560, 210], w: 64 } },
       { signal: "h", identity: "hnew", points: [[700, 200], [700, 18]], label: { text: "h_t (output)", at: [710, 30] } },
