@@ -5,6 +5,7 @@ before its stage; the vector strips keep their footprint at any H."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 from gs_browser_helpers import DIAGRAM, diagram_state, open_view, wait_t
@@ -111,3 +112,43 @@ def test_strips_keep_their_footprint_at_any_hidden_size(page, errors):
     expect(page.locator(f'{DIAGRAM} g.strip[data-strip="c"]').first).to_have_attribute(
         "data-units", "640-703"
     )
+
+
+OVERLAP_JS = (Path(__file__).parent / "overlap.js").read_text()
+KINDS = [
+    ("rnn", ""),
+    ("lstm", ""),
+    ("peephole_lstm", ""),
+    ("gru", ""),
+    ("gru", "&reset_after=0"),
+    ("prototype_lstm", ""),
+    ("normalized_lstm", ""),
+    ("pseudo_lstm", ""),
+]
+
+
+def test_no_label_overlaps_another_or_is_crossed_by_a_pipe(page, errors, artifacts_dir):
+    """Every kind × style × H ∈ {1, 3, 64, 1024}: one page load per kind and H, the style
+    switched in the page."""
+    problems = []
+    for kind, extra in KINDS:
+        for hidden in (1, 3, 64, 1024):
+            open_view(
+                page, f"?cell={kind}&weights=seed&seed=4&hidden={hidden}&text=a%20b&t=1{extra}"
+            )
+            wait_t(page, 1)
+            styles = ["olah"]
+            if page.get_by_label("Diagram style").is_enabled():
+                styles.append("memory-cell")
+            for style in styles:
+                if len(styles) > 1:
+                    page.get_by_label("Diagram style").select_option(style)
+                expect(page.locator(DIAGRAM)).to_have_attribute("data-diagram", style)
+                wait_t(page, 1)
+                found = page.locator(DIAGRAM).evaluate(OVERLAP_JS)
+                problems += [f"{kind}{extra}/{style}/H={hidden}: {p}" for p in found]
+                if found:
+                    page.locator(".viewer").screenshot(
+                        path=artifacts_dir / f"overlap-{kind}-{style}-{hidden}.png"
+                    )
+    assert not problems, "\n".join(problems)

@@ -4,6 +4,7 @@
 
 import { formatNumber } from "../views/math_text.js";
 import { PALETTE_RGB, paletteIndex, pipeWidth, signClass } from "./encode.js";
+import { placeLabels } from "./place_labels.js";
 import { addDefs, el, mathLabel, polyline } from "./svg.js";
 
 const STRIP_COLS = 32;
@@ -209,6 +210,24 @@ export function renderDiagram(host, layout, ctx) {
   for (const t of layout.texts || []) {
     mathLabel(groups.labels, t.at[0], t.at[1], t.text, { class: `free-label ${t.cls || ""}`, "text-anchor": t.anchor || "start" });
   }
+
+  // Labels clear of each other, of the nodes and strips, and of every pipe.
+  const obstacles = [];
+  for (const g of groups.nodes.children) {
+    const b = g.getBBox();
+    const m = g.transform.baseVal.consolidate()?.matrix;
+    obstacles.push({ x: b.x + (m?.e ?? 0), y: b.y + (m?.f ?? 0), w: b.width, h: b.height });
+  }
+  for (const f of groups.strips.querySelectorAll(".strip-frame")) {
+    const b = f.getBBox();
+    obstacles.push({ x: b.x, y: b.y, w: b.width, h: b.height });
+  }
+  const labelsInOrder = [
+    ...groups.labels.querySelectorAll("text.pipe-label"), ...groups.labels.querySelectorAll("text.node-caption"),
+    ...groups.labels.querySelectorAll("text.value"), ...groups.labels.querySelectorAll("text.free-label"),
+    ...groups.boxes.querySelectorAll("text.box-title"),
+  ];
+  placeLabels(labelsInOrder, obstacles, layout.pipes || []);
 
   // Interaction: hover shows an equation, click pins it, a strip cell selects its unit.
   svg.addEventListener("pointerover", (ev) => {

@@ -38,7 +38,7 @@ export default function memoryCellPrototype({ kind, hidden, input }) {
       label: { text: "f_t", at: [FX + 8, 420] }, value: [FX + 8, 436], strip: { at: [FX + 8, 442], w: 48 } },
     // the write: c̃_t through the write valve i into the +
     { signal: "g", points: [[GX, GY - 20], [GX, P], [IX - 17, P]],
-      label: { text: "c̃_t", at: [GX + 8, 372] }, value: [GX + 8, 388], strip: { at: [GX + 8, 394], w: 56 } },
+      label: { text: "c̃_t", at: [GX + 8, 372] }, value: [GX + 8, 390], strip: { at: [GX + 8, 396], w: 56 } },
     { signal: "i", points: [[IX, L - 20], [IX, P + 17]],
       label: { text: "i_t", at: [IX + 8, 440] }, value: [IX + 8, 456], strip: { at: [IX + 8, 462], w: 48 } },
     { signal: "written", points: [[IX + 17, P], [CX - 13, P]],

@@ -21,7 +21,7 @@ export default function olahLstm({ kind, hidden, input }) {
         label: { text: "c_t", at: [560, Y - 12] }, value: [560, Y + 24], strip: { at: [560, Y + 32], w: 80 } },
       { signal: "c", identity: "cnew", points: [[700, Y], [700, 177]] },
       { signal: "f", points: [[300, L - 20], [300, Y + 17]],
-        label: { text: "f_t", at: [290, 300], anchor: "end" }, value: [290, 318, "end"], strip: { at: [222, 326], w: 68 } },
+        label: { text: "f_t", at: [308, 300] }, value: [308, 318], strip: { at: [308, 326], w: 64 } },
       { signal: "i", points: [[410, L - 20], [410, 260], [483, 260]],
         label: { text: "i_t", at: [418, 318] }, value: [418, 336], strip: { at: [418, 344], w: 64 } },
       { signal: "g", points: [[500, L - 20], [500, 277]],
