@@ -1,5 +1,5 @@
 """`python -m app serve ...` is the same as `gatescope serve ...`."""
 
-from .cli import main
+from app.core.cli import main
 
 raise SystemExit(main())

@@ -1,65 +1,6 @@
-"""The app factory: `create_app(settings)`; shared things go on `app.state` in the lifespan.
+"""`uvicorn app.main:create_app --factory` and scripts that import `app.main` keep working;
+the factory lives in app/core/factory.py."""
 
-Run with `gatescope serve` (app/cli.py), or `uvicorn app.main:create_app --factory`
-(settings then come from GATESCOPE_* environment variables).
-"""
+from app.core.factory import create_app
 
-from __future__ import annotations
-
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
-from fastapi import FastAPI
-
-from . import pages
-from .allocator import keep_freed_memory_for_reuse
-from .cache import ByteLRU
-from .errors import install_error_handlers
-from .middleware import BodySizeLimit, HostCheck, SecurityHeaders, allowed_hosts
-from .routes import api_router
-from .sessions import SessionService
-from .settings import Settings
-from .store import Store
-from .stream import StreamStats
-
-DESCRIPTION = """\
-The gatescope API: recurrent cells stepped through your sequence, every gate of every step.
-
-Create a session (`POST /api/sessions`), then read its trace (`GET .../trace`) or open the
-WebSocket `/api/sessions/{session_id}/stream` and send `{"seek": t}`, `{"step": ±1}`,
-`{"play": steps_per_second}` or `{"pause": true}`; frames come back as
-`{"t", "seq", "steps", "playing", "signals": {name: [numbers]}}` (or, with
-`?format=binary` on the WebSocket URL, binary messages: a little-endian uint32 n, an n-byte
-JSON head `{"t", "seq", "steps", "playing", "dtype", "signals": [[name, length], ...]}`,
-then the values as little-endian float32/float64, starting at a multiple of 8). Errors are
-`{"detail": "<field>: <problem>", "field": "<field>"}` with a 4xx status.
-"""
-
-
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings.from_env()
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        keep_freed_memory_for_reuse()
-        store = Store(settings.data_dir)
-        app.state.store = store
-        app.state.sessions = SessionService(settings, store)
-        app.state.streams = StreamStats()
-        app.state.frame_cache = ByteLRU(settings.frame_cache_bytes, len)
-        yield
-
-    app = FastAPI(title="gatescope", version="0.1.0", description=DESCRIPTION,
-                  lifespan=lifespan, redoc_url=None)
-    app.state.settings = settings
-    install_error_handlers(app)
-    app.include_router(api_router, prefix="/api")
-    app.include_router(pages.router)
-    pages.mount_static(app)
-    # Added later = further out: the host check comes first; the security headers also go
-    # on the size limiter's own 413s.
-    app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes,
-                       max_upload_bytes=settings.max_upload_bytes)
-    app.add_middleware(SecurityHeaders)
-    app.add_middleware(HostCheck, allowed=allowed_hosts(settings.host, settings.allowed_hosts))
-    return app
+__all__ = ["create_app"]

@@ -40,7 +40,7 @@ import psutil
 import websockets
 
 ROOT = Path(__file__).resolve().parents[1]
-# JSON frames start like this; binary ones after their 4-byte head length (app/wire.py)
+# JSON frames start like this; binary ones after their 4-byte head length (app/stream/wire.py)
 HEAD = re.compile(rb'\{"t":(\d+),"seq":(\d+)')
 FORMATS = ("json", "binary")
 

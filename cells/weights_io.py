@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -128,7 +129,14 @@ def _as_kind(label: str, loaded: LoadedWeights, kind: str | None) -> LoadedWeigh
             f"{label}: holds nonzero peephole weights, which kind={kind!r} would drop; "
             "load it as kind='peephole_lstm'"
         )
-    options = dict(loaded.options) if kind == loaded.kind else dict(DEFAULT_OPTIONS.get(kind, {}))
+    same = kind == loaded.kind
+    options = dict(loaded.options) if same else dict(DEFAULT_OPTIONS.get(kind, {}))
     params = one_dtype(params)
     check_canonical(label, kind, params)
-    return LoadedWeights(kind, params, check_options(label, kind, options))
+    return replace(
+        loaded,
+        kind=kind,
+        params=params,
+        options=check_options(label, kind, options),
+        stated=loaded.stated if same else frozenset(),
+    )

@@ -433,16 +433,6 @@ def test_onnx_unsupported_attributes_refused(tmp_path, attributes, message):
         read_weights(path)
 
 
-def test_onnx_bidirectional_refused(tmp_path):
-    rng = np.random.default_rng(0)
-    w, r = rng.normal(size=(2, 3 * H, I)), rng.normal(size=(2, 3 * H, H))
-    path = onnx_file(tmp_path / "bi.onnx", "GRU", w, r, direction="bidirectional")
-    with pytest.raises(
-        ValueError, match=r"bi\.onnx: GRU node 'cell' has direction='bidirectional'"
-    ):
-        read_weights(path)
-
-
 def test_onnx_rnn_other_activation_refused(tmp_path):
     w, r, b, _ = random_onnx("RNN", np.float32)
     path = onnx_file(tmp_path / "rnn.onnx", "RNN", w, r, b, activations=["Sigmoid"])

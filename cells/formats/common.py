@@ -19,6 +19,8 @@ PEEPHOLES = ("peephole_i", "peephole_f", "peephole_o")
 # Options each kind takes, with the engine's defaults (DESIGN.md).
 DEFAULT_OPTIONS = {name: dict(spec.options) for name, spec in SPECS.items() if spec.options}
 NONLINEARITIES = OPTION_VALUES["nonlinearity"]
+FORWARD, BACKWARD = "forward", "backward"
+BOTH_DIRECTIONS = (FORWARD, BACKWARD)
 # No tensor unpacks to more than this: compressed .npz and .h5 data could expand without
 # bound, while the largest cell DESIGN.md allows (H 1024, I 4096, float64) needs 134 MB.
 MAX_TENSOR_BYTES = 1 << 30
@@ -26,12 +28,25 @@ MAX_TENSOR_BYTES = 1 << 30
 
 @dataclass(frozen=True)
 class LoadedWeights:
-    """One cell's weights read from a file, in the canonical layout."""
+    """One cell's weights read from a file, in the canonical layout, and what else the file
+    holds: a file may hold a stack of layers in one or two directions, while `params` are
+    one cell's (the layer asked for, forward direction)."""
 
     kind: str  # one of GATE_BLOCKS
     # weight_ih (G·H, I), weight_hh (G·H, H), bias_ih and bias_hh (G·H,), peephole_* (H,)
     params: dict[str, np.ndarray]
     options: dict = field(default_factory=dict)  # e.g. {"reset_after": True} for gru
+    layers: int = 1  # how many recurrent layers the file holds
+    # ("forward",) or ("forward", "backward"): the directions the file's layers run in
+    directions: tuple[str, ...] = ("forward",)
+    # The option names whose value the file itself states (an ONNX GRU states reset_after
+    # through linear_before_reset); the other options are the kind's defaults.
+    stated: frozenset[str] = frozenset()
+
+
+def is_backward_scope(name: str) -> bool:
+    """Keras names the halves of a Bidirectional layer forward_* and backward_*."""
+    return any(part.startswith("backward") for part in re.split(r"[./]", name))
 
 
 def shape_text(shape: Sequence[int]) -> str:

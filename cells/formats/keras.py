@@ -51,7 +51,9 @@ def from_keras(
         "bias_hh": reorder_blocks(bias_hh, order),
     }
     check_canonical(label, kind, params)
-    return LoadedWeights(kind, params, options)
+    # A GRU's bias shape tells reset_after; without a bias the file does not say.
+    stated = frozenset(options) if kind == "gru" and bias is not None else frozenset()
+    return LoadedWeights(kind, params, options, stated=stated)
 
 
 def _split_bias(label, kind, bias, width, name, what) -> tuple[np.ndarray, np.ndarray, dict]:

@@ -3,17 +3,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import h5py
 import numpy as np
 
 from .common import (
+    BOTH_DIRECTIONS,
+    FORWARD,
     KIND_OF_BLOCKS,
     MAX_TENSOR_BYTES,
     LoadedWeights,
     bfloat16_to_float32,
     float_tensor,
+    is_backward_scope,
     natural_key,
     pick_layer,
 )
@@ -27,7 +31,8 @@ _OPTIMIZER_GROUPS = ("optimizer", "optimizer_weights")
 
 def read_keras_h5(path: Path, label: str, layer: int) -> LoadedWeights:
     """Layer N is the N-th group holding a recurrent cell's variables, in name order
-    (lstm, lstm_1, lstm_2, ...); backward halves of bidirectional layers are skipped."""
+    (lstm, lstm_1, lstm_2, ...), forward direction: the backward halves of Bidirectional
+    layers are their second direction."""
     try:
         handle = h5py.File(path, "r")
     except OSError as error:
@@ -40,11 +45,16 @@ def read_keras_h5(path: Path, label: str, layer: int) -> LoadedWeights:
                 "recurrent_kernel (H, G·H) and optionally bias, as Keras LSTM, GRU and "
                 "SimpleRNN layers save them)"
             )
-        group, roles = cells[pick_layer(label, layer, [g.name for g, _ in cells])]
+        forward = [(g, roles) for g, roles in cells if not is_backward_scope(g.name)]
+        group, roles = forward[pick_layer(label, layer, [g.name for g, _ in forward])]
         names = {role: f"{group.name}/{key}" for role, key in roles.items()}
         arrays = {role: _read(label, names[role], group[key]) for role, key in roles.items()}
-        return from_keras(
+        loaded = from_keras(
             label, arrays["kernel"], arrays["recurrent_kernel"], arrays.get("bias"), names
+        )
+        backward = len(forward) < len(cells)
+        return replace(
+            loaded, layers=len(forward), directions=BOTH_DIRECTIONS if backward else (FORWARD,)
         )
 
 
@@ -60,7 +70,7 @@ def _recurrent_groups(handle: h5py.File) -> list[tuple[h5py.Group, dict[str, str
     found = []
     for group in sorted(groups, key=lambda g: natural_key(g.name)):
         parts = group.name.strip("/").split("/")
-        if parts[0] in _OPTIMIZER_GROUPS or any(p.startswith("backward") for p in parts):
+        if parts[0] in _OPTIMIZER_GROUPS:
             continue
         roles = _cell_roles(group)
         if roles:

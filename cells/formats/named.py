@@ -5,11 +5,14 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
 from .common import (
+    BOTH_DIRECTIONS,
     DEFAULT_OPTIONS,
+    FORWARD,
     GATE_BLOCKS,
     KIND_OF_BLOCKS,
     PEEPHOLES,
@@ -19,6 +22,7 @@ from .common import (
     check_options,
     expect_matrix,
     gate_blocks,
+    is_backward_scope,
     listing,
     missing,
     natural_key,
@@ -31,6 +35,9 @@ from .tensor_files import KIND_KEY, OPTIONS_KEY, TensorFile, decode_options
 _PREFIX = r"(?P<prefix>(?:.*[./])?)"
 _TORCH = re.compile(_PREFIX + r"(weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)_l\d+(_reverse)?")
 _CANONICAL = re.compile(_PREFIX + r"(weight_ih|weight_hh|bias_ih|bias_hh|peephole_[ifo])")
+# nn.GRU has no other reset than PyTorch's (reset_after=True); nn.RNN's nonlinearity is not
+# in its state dict.
+TORCH_STATED = {"lstm": frozenset(), "gru": frozenset({"reset_after"}), "rnn": frozenset()}
 _KERAS = re.compile(_PREFIX + r"(kernel|recurrent_kernel|bias)(:0)?")
 
 
@@ -85,9 +92,11 @@ def _keras_layers(names: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
 def _from_torch(
     tensors: TensorFile, prefix: str, names: list[tuple[str, str]], layer: int
 ) -> LoadedWeights:
-    """nn.LSTM/GRU/RNN: layer N is the _lN tensors; the _reverse direction is ignored."""
+    """nn.LSTM/GRU/RNN: layer N is the _lN tensors, forward direction (_lN_reverse is the
+    backward one)."""
     forward = [part for part, _ in names if re.fullmatch(r"weight_hh_l\d+", part)]
     layers = sorted(int(part.removeprefix("weight_hh_l")) for part in forward)
+    reverse = any(re.fullmatch(r"weight_hh_l\d+_reverse", part) for part, _ in names)
     if layer not in layers:
         found = ", ".join(map(str, layers)) or "none"
         raise ValueError(f"{tensors.label}: layer {layer} not found; layers found: {found}")
@@ -101,7 +110,14 @@ def _from_torch(
     params = _weights(tensors, file_names)
     kind = _kind_of_blocks(tensors.label, file_names["weight_hh"], params["weight_hh"])
     check_canonical(tensors.label, kind, params, file_names)
-    return LoadedWeights(kind, params, dict(DEFAULT_OPTIONS.get(kind, {})))
+    return LoadedWeights(
+        kind,
+        params,
+        dict(DEFAULT_OPTIONS.get(kind, {})),
+        layers=len(layers),
+        directions=BOTH_DIRECTIONS if reverse else (FORWARD,),
+        stated=TORCH_STATED[kind],
+    )
 
 
 def _from_canonical(tensors: TensorFile, prefix: str, layer: int) -> LoadedWeights:
@@ -129,7 +145,11 @@ def _from_canonical(tensors: TensorFile, prefix: str, layer: int) -> LoadedWeigh
             params[key] = tensors.get(file_names[key])
     check_canonical(label, kind, params, file_names)
     options = decode_options(label, tensors.metadata.get(OPTIONS_KEY, ""))
-    return LoadedWeights(kind, params, check_options(label, kind, options))
+    # Only a file written with its options states them; bare weight_ih, ... names
+    # (nn.LSTMCell, hand-made files) leave them to the caller.
+    return LoadedWeights(
+        kind, params, check_options(label, kind, options), stated=frozenset(options)
+    )
 
 
 def _weights(tensors: TensorFile, file_names: dict[str, str]) -> dict[str, np.ndarray]:
@@ -160,14 +180,20 @@ def _kind_of_blocks(label: str, name: str, weight_hh: np.ndarray) -> str:
 
 def _from_keras_names(tensors: TensorFile, layers: dict, layer: int) -> LoadedWeights:
     """Keras kernel / recurrent_kernel / bias; several prefixes are layers in name order."""
-    prefixes = sorted(layers, key=natural_key)
+    everything = sorted(layers, key=natural_key)
+    # The backward half of a Bidirectional layer is a direction, not a layer of its own.
+    prefixes = [p for p in everything if not is_backward_scope(p)]
     prefix = prefixes[pick_layer(tensors.label, layer, [p or "(no prefix)" for p in prefixes])]
     found = {part.split(":")[0]: name for part, name in layers[prefix]}
     bias = tensors.get(found["bias"]) if "bias" in found else None
-    return from_keras(
+    loaded = from_keras(
         tensors.label,
         tensors.get(found["kernel"]),
         tensors.get(found["recurrent_kernel"]),
         bias,
         found,
+    )
+    backward = len(prefixes) < len(everything)
+    return replace(
+        loaded, layers=len(prefixes), directions=BOTH_DIRECTIONS if backward else (FORWARD,)
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,8 @@ from google.protobuf.message import DecodeError
 from onnx import TensorProto, helper, numpy_helper
 
 from .common import (
+    BOTH_DIRECTIONS,
+    FORWARD,
     LoadedWeights,
     check_canonical,
     expect_matrix,
@@ -21,6 +24,7 @@ from .common import (
 )
 
 _RECURRENT_OPS = ("LSTM", "GRU", "RNN")
+_DIRECTIONS = ("forward", "reverse", "bidirectional")
 _BLOCKS = {"LSTM": 4, "GRU": 3, "RNN": 1}
 # ONNX stacks LSTM gates i,o,f,c (canonical i,f,g,o) and GRU gates z,r,h (canonical r,z,n).
 _CANONICAL_ORDER = {"LSTM": (0, 2, 3, 1), "GRU": (1, 0, 2), "RNN": (0,)}
@@ -43,18 +47,47 @@ def read_onnx(path: Path, label: str, layer: int) -> LoadedWeights:
         raise ValueError(f"{label}: no LSTM, GRU or RNN node in the graph (operators found: {ops})")
     node = nodes[pick_layer(label, layer, [_node_text(n) for n in nodes], "recurrent nodes")]
     where = f"{label}: {_node_text(node)}"
+    direction = node_direction(node)
+    if direction == "reverse":
+        raise ValueError(
+            f"{where} has direction='reverse'; only forward cells load as one cell "
+            "(cells.load_model reads the whole model, backward directions included)"
+        )
+    backward = any(node_direction(n) != "forward" for n in nodes)
+    loaded = node_cells(label, node, _stored_tensors(graph))[0]  # forward comes first
+    return replace(
+        loaded, layers=len(nodes), directions=BOTH_DIRECTIONS if backward else (FORWARD,)
+    )
+
+
+def node_direction(node: onnx.NodeProto) -> str:
+    """'forward', 'reverse' or 'bidirectional' (the operator's attribute, default forward)."""
+    for attribute in node.attribute:
+        if attribute.name == "direction":
+            return _text(helper.get_attribute_value(attribute))
+    return "forward"
+
+
+def node_cells(label: str, node: onnx.NodeProto, stored: dict) -> list[LoadedWeights]:
+    """One cell per direction of the node, in the order of its weights' first axis:
+    [forward], [reverse] or [forward, reverse]."""
+    where = f"{label}: {_node_text(node)}"
     attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
     options = _options(where, node.op_type, attributes)
-    stored = _stored_tensors(graph)
     tensors = {
         role: _input_array(where, node, index, role, stored)
         for role, index in (("W", _W), ("R", _R), ("B", _B), ("P", _P))
     }
-    params = _canonical(where, node.op_type, tensors, attributes.get("hidden_size"))
-    lstm_kind = "peephole_lstm" if "peephole_i" in params else "lstm"
-    kind = {"GRU": "gru", "RNN": "rnn"}.get(node.op_type, lstm_kind)
-    check_canonical(label, kind, params)
-    return LoadedWeights(kind, params, options)
+    direction = node_direction(node)
+    hidden_size = attributes.get("hidden_size")
+    cells = []
+    for index in range(2 if direction == "bidirectional" else 1):
+        params = _canonical(where, node.op_type, tensors, hidden_size, direction, index)
+        lstm_kind = "peephole_lstm" if "peephole_i" in params else "lstm"
+        kind = {"GRU": "gru", "RNN": "rnn"}.get(node.op_type, lstm_kind)
+        check_canonical(label, kind, params)
+        cells.append(LoadedWeights(kind, params, options, stated=frozenset(options)))
+    return cells
 
 
 def _node_text(node: onnx.NodeProto) -> str:
@@ -70,11 +103,8 @@ def _text(value: object) -> str:
 def _options(where: str, op: str, attributes: dict) -> dict:
     """The cell options the attributes imply; refuses what the engine does not compute."""
     direction = _text(attributes.get("direction", b"forward"))
-    if direction != "forward":
-        raise ValueError(
-            f"{where} has direction={direction!r}; only forward cells are supported "
-            "(export the forward direction on its own)"
-        )
+    if direction not in _DIRECTIONS:
+        raise ValueError(f"{where} has direction={direction!r}; expected one of {_DIRECTIONS}")
     if "clip" in attributes:
         raise ValueError(f"{where} has clip={attributes['clip']}; clipped cells are not supported")
     if attributes.get("input_forget", 0):
@@ -128,8 +158,12 @@ def _input_array(where: str, node, index: int, role: str, stored: dict) -> np.nd
     return float_tensor(where, shown, numpy_helper.to_array(tensor))
 
 
-def _canonical(where: str, op: str, tensors: dict, hidden_size: int | None) -> dict:
-    """W (1, G·H, I), R (1, G·H, H), B (1, 2·G·H), P (1, 3H) -> canonical params."""
+def _canonical(
+    where: str, op: str, tensors: dict, hidden_size: int | None, direction: str, index: int
+) -> dict:
+    """Direction `index` of W (D, G·H, I), R (D, G·H, H), B (D, 2·G·H), P (D, 3H) ->
+    canonical params; D is 2 for a bidirectional node, else 1."""
+    count = 2 if direction == "bidirectional" else 1
     w, r, b, p = (tensors[role] for role in ("W", "R", "B", "P"))
     if w is None or r is None:
         raise ValueError(f"{where}: the W and R inputs are required")
@@ -142,21 +176,21 @@ def _canonical(where: str, op: str, tensors: dict, hidden_size: int | None) -> d
             f"(hidden_size {hidden})"
         )
     rows = _BLOCKS[op] * hidden
-    what = f"a forward ONNX {op} with hidden_size {hidden}"
-    expect_shape(where, "R", r, (1, rows, hidden), what)
-    expect_shape(where, "W", w, (1, rows, w.shape[2]), what)
+    what = f"a {direction} ONNX {op} with hidden_size {hidden}"
+    expect_shape(where, "R", r, (count, rows, hidden), what)
+    expect_shape(where, "W", w, (count, rows, w.shape[2]), what)
     if b is None:
-        b = np.zeros((1, 2 * rows), w.dtype)
-    expect_shape(where, "B", b, (1, 2 * rows), what)
+        b = np.zeros((count, 2 * rows), w.dtype)
+    expect_shape(where, "B", b, (count, 2 * rows), what)
     order = _CANONICAL_ORDER[op]
     params = {
-        "weight_ih": reorder_blocks(w[0], order),  # (G·H, I)
-        "weight_hh": reorder_blocks(r[0], order),  # (G·H, H)
-        "bias_ih": reorder_blocks(b[0, :rows], order),
-        "bias_hh": reorder_blocks(b[0, rows:], order),
+        "weight_ih": reorder_blocks(w[index], order),  # (G·H, I)
+        "weight_hh": reorder_blocks(r[index], order),  # (G·H, H)
+        "bias_ih": reorder_blocks(b[index, :rows], order),
+        "bias_hh": reorder_blocks(b[index, rows:], order),
     }
     if p is not None and op == "LSTM":
-        expect_shape(where, "P", p, (1, 3 * hidden), what)
+        expect_shape(where, "P", p, (count, 3 * hidden), what)
         # P is stacked i,o,f.
-        params["peephole_i"], params["peephole_o"], params["peephole_f"] = np.split(p[0], 3)
+        params["peephole_i"], params["peephole_o"], params["peephole_f"] = np.split(p[index], 3)
     return params

@@ -1,0 +1,54 @@
+"""Dependencies as `Annotated` aliases: what a route needs, taken from `app.state`.
+
+The shared things are put on `app.state` by the lifespan in app/core/factory.py; routes never
+reach for module globals.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Path
+from starlette.requests import HTTPConnection
+
+from app.core.settings import Settings
+from app.sessions.cache import ByteLRU
+from app.sessions.datadir import Store
+from app.sessions.service import SessionService
+from app.stream.socket import StreamStats
+
+
+def get_settings(connection: HTTPConnection) -> Settings:
+    return connection.app.state.settings
+
+
+def get_store(connection: HTTPConnection) -> Store:
+    return connection.app.state.store
+
+
+def get_sessions(connection: HTTPConnection) -> SessionService:
+    return connection.app.state.sessions
+
+
+def get_stream_stats(connection: HTTPConnection) -> StreamStats:
+    return connection.app.state.streams
+
+
+def get_frame_cache(connection: HTTPConnection) -> ByteLRU[bytes]:
+    return connection.app.state.frame_cache
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+StoreDep = Annotated[Store, Depends(get_store)]
+SessionsDep = Annotated[SessionService, Depends(get_sessions)]
+StreamStatsDep = Annotated[StreamStats, Depends(get_stream_stats)]
+FrameCacheDep = Annotated[ByteLRU[bytes], Depends(get_frame_cache)]
+
+
+def get_session_config(session_id: Annotated[str, Path(description="a session id")],
+                       sessions: SessionsDep) -> dict:
+    """The stored config of the session in the path, or 404."""
+    return sessions.get(session_id)
+
+
+SessionConfigDep = Annotated[dict, Depends(get_session_config)]

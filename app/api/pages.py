@@ -1,0 +1,72 @@
+"""The page: `GET /` renders templates/index.html; `mount_static` serves static/ and plotly.js.
+
+The page is a static shell: every setting is read from the URL by static/js/url_state.js,
+and every number comes from the API and the WebSocket. Nothing is loaded from the internet:
+plotly.min.js is served from the installed plotly package.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import plotly
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATES_DIR = ROOT / "templates"
+STATIC_DIR = ROOT / "static"
+PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
+
+# No inline scripts anywhere. Plotly sets style attributes and injects one <style> element,
+# hence 'unsafe-inline' for styles only.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+
+_templates = Environment(
+    loader=FileSystemLoader(str(TEMPLATES_DIR)),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+)
+
+router = APIRouter()
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+def index() -> HTMLResponse:
+    """The page shell; the view itself is a function of the URL's query string."""
+    html = _templates.get_template("index.html").render(
+        static_url="/static", plotly_url="/static/vendor/plotly.min.js"
+    )
+    return HTMLResponse(
+        html,
+        headers={
+            "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "same-origin",
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def _plotly_js() -> FileResponse:
+    return FileResponse(
+        PLOTLY_JS,
+        media_type="text/javascript",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
+
+
+def mount_static(app: FastAPI) -> None:
+    """Serve /static from static/ and /static/vendor/plotly.min.js from the plotly package.
+
+    The plotly route is added before the mount so that it wins the match.
+    """
+    app.add_api_route(
+        "/static/vendor/plotly.min.js", _plotly_js, methods=["GET"], include_in_schema=False
+    )
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")

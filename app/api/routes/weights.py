@@ -1,0 +1,33 @@
+"""POST /api/weights: upload a weights file (multipart)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, File, Form, UploadFile
+
+from app.api.deps import SettingsDep, StoreDep
+from app.api.schemas import CellKind, ErrorPublic, WeightsPublic
+from app.sessions.uploads import accept_weights
+
+router = APIRouter(tags=["weights"])
+
+
+@router.post("/weights", status_code=201, response_model=WeightsPublic,
+             responses={413: {"model": ErrorPublic}, 422: {"model": ErrorPublic}})
+def upload_weights(
+    file: Annotated[UploadFile, File(description=".safetensors, .npz, .onnx or .weights.h5")],
+    store: StoreDep,
+    settings: SettingsDep,
+    cell: Annotated[CellKind | None, Form(description="read as this kind (default: the file's)")]
+    = None,
+    layer: Annotated[int, Form(ge=0, le=1000, description="which recurrent layer")] = 0,
+    reset_after: Annotated[bool | None, Form(description="gru option")] = None,
+    nonlinearity: Annotated[Literal["tanh", "relu"] | None, Form(description="rnn option")] = None,
+) -> dict:
+    """Parse the file with the engine (never unpickled) and keep it under its sha256, the
+    `weights_id` that `POST /api/sessions` takes."""
+    options = {name: value for name, value in (("reset_after", reset_after),
+                                               ("nonlinearity", nonlinearity)) if value is not None}
+    return accept_weights(store, settings, file.file, file.filename or "upload", cell or None,
+                          layer, options)

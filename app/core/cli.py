@@ -1,0 +1,110 @@
+"""The `gatescope` command: `gatescope serve [--host] [--port] [--data-dir] [--open]`.
+
+Settings come from GATESCOPE_* environment variables, then these flags. The flags are
+written back into the environment so that every uvicorn worker process builds the same
+Settings in `create_app()`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import socket
+import sys
+import threading
+import time
+import webbrowser
+from pathlib import Path
+
+from app.core.settings import ENV_PREFIX, Settings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gatescope",
+        description="Interactive visualizer of recurrent-cell data flow (LSTM family).")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = commands.add_parser("serve", help="run the web server",
+                                description="Run the gatescope web server.")
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, help="port (default 8000)")
+    serve.add_argument("--data-dir", type=Path,
+                       help="where sessions and uploaded weights are kept "
+                            "(default ./.gatescope-data)")
+    serve.add_argument("--open", action="store_true", help="open the page in a browser")
+    serve.add_argument("--workers", type=int, default=1,
+                       help="worker processes sharing the data directory (default 1)")
+    serve.add_argument("--log-level", default="info",
+                       choices=["critical", "error", "warning", "info", "debug"])
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        return serve(args)
+    return 2  # pragma: no cover - argparse refuses unknown commands
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn  # imported here so that `gatescope --help` stays fast
+
+    try:
+        settings = Settings.from_env(host=args.host, port=args.port, data_dir=args.data_dir)
+    except ValueError as exc:
+        print(f"gatescope: {exc}", file=sys.stderr)
+        return 2
+    if args.workers < 1:
+        print("gatescope: --workers must be at least 1", file=sys.stderr)
+        return 2
+    for name, value in (("host", args.host), ("port", args.port), ("data_dir", args.data_dir)):
+        if value is not None:
+            os.environ[ENV_PREFIX + name.upper()] = str(value)
+    if not _is_loopback(settings.host):
+        print(f"gatescope: warning: listening on {settings.host}, reachable from other "
+              "machines; there is no authentication", file=sys.stderr)
+    url = f"http://{_url_host(settings.host)}:{settings.port}/"
+    if args.open:
+        threading.Thread(target=_open_when_ready, args=(settings, url), daemon=True).start()
+    print(f"gatescope: serving {url} (data in {settings.data_dir.resolve()})", file=sys.stderr)
+    uvicorn.run(
+        "app.core.factory:create_app", factory=True, host=settings.host, port=settings.port,
+        workers=args.workers, log_level=args.log_level,
+        ws_max_size=settings.max_ws_message_bytes,
+        # Frames are sent as they are: deflating 130 KB per frame costs more than loopback saves.
+        ws_per_message_deflate=False,
+        server_header=False,
+    )
+    return 0
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", "::"):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def _open_when_ready(settings: Settings, url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, settings.port), timeout=0.5):
+                break
+        except OSError:
+            time.sleep(0.2)
+    webbrowser.open(url)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

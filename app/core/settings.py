@@ -1,0 +1,93 @@
+"""One `Settings`: where to listen, where the data lives, and every limit (DESIGN, "Safety").
+
+Each field can be set from the environment as ``GATESCOPE_<FIELD>`` (``GATESCOPE_PORT=9000``);
+the command line overrides the environment (app/core/cli.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ENV_PREFIX = "GATESCOPE_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"  # loopback unless told otherwise
+    port: int = 8000
+    data_dir: Path = Path(".gatescope-data")  # sessions/ and weights/ live here
+
+    # Sizes a session may ask for.
+    max_hidden_size: int = 1024
+    max_input_size: int = 4096
+    max_steps: int = 1_000_000
+    # steps x input_size: the inputs are held in memory whole (one-hot text included).
+    max_input_values: int = 100_000_000
+    # Requests: uploads (multipart) and every other body (JSON), checked before they are read.
+    max_upload_bytes: int = 50 * 1024 * 1024
+    max_body_bytes: int = 16 * 1024 * 1024
+    # The trace endpoint refuses windows larger than this many numbers (steps x sum of widths).
+    max_trace_values: int = 4_000_000
+
+    # Stored session configs; beyond this the least recently written ones are evicted.
+    max_sessions: int = 10_000
+    # Per-process caches, bounded in bytes (traces: trace.nbytes; frames: encoded JSON).
+    trace_cache_bytes: int = 512 * 1024 * 1024
+    cell_cache_bytes: int = 256 * 1024 * 1024
+    frame_cache_bytes: int = 128 * 1024 * 1024
+    config_cache_bytes: int = 64 * 1024 * 1024  # parsed session configs (4 x file size)
+
+    # WebSocket stream.
+    max_ws_message_bytes: int = 64 * 1024
+    max_ws_connections: int = 512  # per worker process
+    send_queue_frames: int = 4  # frames waiting for a slow client; older ones are dropped
+    max_play_rate: float = 1000.0  # steps per second
+
+    # Origins allowed on the WebSocket besides the request's own host:port.
+    allowed_origins: tuple[str, ...] = field(default_factory=tuple)
+    # Host names served besides localhost, 127.0.0.1, ::1 and `host` ("*": any).
+    allowed_hosts: tuple[str, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Settings:
+        """Defaults, then GATESCOPE_* variables, then `overrides` (None values are ignored)."""
+        environ = os.environ if environ is None else environ
+        values: dict = {}
+        for f in dataclasses.fields(cls):
+            raw = environ.get(ENV_PREFIX + f.name.upper())
+            if raw is not None:
+                values[f.name] = _parse(f.name, raw, cls.__dataclass_fields__[f.name].type)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and value <= 0:
+                raise ValueError(f"setting {f.name} must be positive, got {value}")
+        if self.port > 65535:
+            raise ValueError(f"setting port must be at most 65535, got {self.port}")
+
+    def replace(self, **changes) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def _parse(name: str, raw: str, annotation: str):
+    """Convert one environment string by the field's annotation (annotations are strings here)."""
+    try:
+        if annotation == "int":
+            return int(raw.replace("_", ""))
+        if annotation == "float":
+            return float(raw)
+        if annotation == "Path":
+            return Path(raw)
+        if annotation.startswith("tuple"):
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+        return raw
+    except ValueError as exc:
+        raise ValueError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {annotation}") from exc

@@ -1,0 +1,87 @@
+"""What the engine offers, as plain data: cell kinds with their signals, and presets.
+
+Both are pure functions of the engine's code, so they are computed once per process.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import cells
+from app.api.errors import ApiError
+from app.api.schemas import MAX_SEED
+
+
+@cache
+def kind_defaults(kind: str) -> tuple[dict, tuple[str, ...]]:
+    """(default options, state names) of a kind; a 1x1 cell is the cheapest way to ask."""
+    cell = cells.create(kind, input_size=1, hidden_size=1)
+    return dict(cell.options), tuple(cell.state_names)
+
+
+def check_kind(kind: str, field: str = "cell") -> str:
+    if kind not in cells.KINDS:
+        raise ApiError(field, f"unknown cell kind {kind!r}; known kinds: {', '.join(cells.KINDS)}")
+    return kind
+
+
+def describe_kind(kind: str, options: dict) -> dict:
+    defaults, state = kind_defaults(kind)
+    merged = {**defaults, **options}
+    try:
+        signals = cells.describe(kind, **merged)
+    except ValueError as exc:
+        raise ApiError("options", str(exc)) from exc
+    info = cells.kind_info(kind)
+    return {"kind": kind, "options": merged, "state": list(state),
+            "option_values": {name: o["values"] for name, o in info["options"].items()},
+            "stages": info["stages"],
+            "signals": [s.to_dict() for s in signals]}
+
+
+def limits(settings) -> dict:
+    """The size limits a page form checks before it asks (the server checks them again)."""
+    return {"max_hidden_size": settings.max_hidden_size,
+            "max_input_size": settings.max_input_size,
+            "max_steps": settings.max_steps,
+            "max_upload_bytes": settings.max_upload_bytes,
+            "max_seed": MAX_SEED}
+
+
+def cell_kinds(kind: str | None, options: dict, settings) -> dict:
+    """All kinds (options applied where a kind has them), or one kind with exactly these;
+    with the global stage order and the size limits."""
+    common = {"stages": list(cells.STAGES), "limits": limits(settings)}
+    if kind is not None:
+        return {"kinds": [describe_kind(check_kind(kind, "kind"), options)], **common}
+    listed = []
+    for k in cells.KINDS:
+        defaults, _ = kind_defaults(k)
+        listed.append(describe_kind(k, {n: v for n, v in options.items() if n in defaults}))
+    return {"kinds": listed, **common}
+
+
+@cache
+def presets() -> tuple[dict, ...]:
+    out = []
+    for name in cells.presets.names():
+        preset = cells.presets.get(name)
+        out.append({
+            "name": preset.name,
+            "description": preset.description,
+            "cell": preset.cell.kind,
+            "options": dict(preset.cell.options),
+            "input_size": preset.cell.input_size,
+            "hidden_size": preset.cell.hidden_size,
+            "vocabulary": preset.vocabulary,
+            "sample": preset.sample,
+            "unit_labels": list(getattr(preset, "unit_labels", ())),
+        })
+    return tuple(out)
+
+
+def preset(name: str, dtype: str, field: str = "preset"):
+    if name not in cells.presets.names():
+        raise ApiError(field, f"unknown preset {name!r}; known presets: "
+                              f"{', '.join(cells.presets.names())}")
+    return cells.presets.get(name, dtype=dtype)

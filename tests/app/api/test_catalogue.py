@@ -1,0 +1,71 @@
+"""GET /api/cells and GET /api/presets."""
+
+from __future__ import annotations
+
+import cells
+from tests.support import assert_error
+
+
+def test_cells_lists_every_kind_with_its_signals(client):
+    body = client.get("/api/cells").json()
+    kinds = {k["kind"]: k for k in body["kinds"]}
+    assert tuple(kinds) == cells.KINDS
+    lstm = kinds["lstm"]
+    assert lstm["state"] == ["c", "h"]
+    assert [s["name"] for s in lstm["signals"]] == [s.name for s in cells.describe("lstm")]
+    assert lstm["signals"][0] == cells.describe("lstm")[0].to_dict()
+    assert kinds["gru"]["options"] == {"reset_after": True}
+    assert kinds["rnn"]["options"] == {"nonlinearity": "tanh"}
+    assert kinds["gru"]["option_values"] == {"reset_after": [True, False]}
+    assert kinds["rnn"]["option_values"] == {"nonlinearity": ["tanh", "relu"]}
+    assert kinds["lstm"]["option_values"] == {}
+    for kind, entry in kinds.items():
+        assert entry["stages"] == cells.kind_info(kind)["stages"]
+    assert body["stages"] == list(cells.STAGES)
+
+
+def test_cells_carries_the_size_limits_the_server_enforces(client):
+    settings = client.app.state.settings
+    limits = client.get("/api/cells").json()["limits"]
+    assert limits["max_hidden_size"] == settings.max_hidden_size
+    assert limits["max_input_size"] == settings.max_input_size
+    assert limits["max_steps"] == settings.max_steps
+    assert limits["max_upload_bytes"] == settings.max_upload_bytes
+    assert limits["max_seed"] == 2**63 - 1
+
+
+def test_cells_one_kind_with_an_option(client):
+    body = client.get("/api/cells", params={"kind": "gru", "reset_after": "false"}).json()
+    (gru,) = body["kinds"]
+    assert gru["options"] == {"reset_after": False}
+    names = [s["name"] for s in gru["signals"]]
+    assert names == [s.name for s in cells.describe("gru", reset_after=False)]
+    assert "h_reset" in names
+
+
+def test_cells_options_apply_only_where_they_exist(client):
+    body = client.get("/api/cells", params={"nonlinearity": "relu"}).json()
+    kinds = {k["kind"]: k for k in body["kinds"]}
+    assert kinds["rnn"]["options"] == {"nonlinearity": "relu"}
+    assert kinds["lstm"]["options"] == {}
+
+
+def test_cells_refuses_unknown_kind_and_foreign_option(client):
+    assert_error(client.get("/api/cells", params={"kind": "transformer"}), 422, "kind",
+                 "lstm")
+    assert_error(client.get("/api/cells", params={"kind": "lstm", "reset_after": "true"}), 422,
+                 "options", "reset_after")
+    assert_error(client.get("/api/cells", params={"nonlinearity": "sigmoid"}), 422,
+                 "nonlinearity")
+
+
+def test_presets(client):
+    (counter,) = client.get("/api/presets").json()["presets"]
+    preset = cells.presets.get("counter")
+    assert counter["name"] == "counter"
+    assert counter["cell"] == "lstm"
+    assert counter["input_size"] == len(preset.vocabulary) == 95
+    assert counter["hidden_size"] == 3
+    assert counter["vocabulary"] == preset.vocabulary
+    assert counter["sample"] == preset.sample
+    assert counter["description"] == preset.description

@@ -1,0 +1,95 @@
+"""Real uvicorn processes on loopback: shared data directory, workers, a stalled client."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import numpy as np
+import psutil
+import pytest
+from websockets.sync.client import connect
+
+from tests.support import COUNTER_TEXT, ServerProcess, counter_trace
+
+pytestmark = pytest.mark.slow
+
+
+def ws_url(server: ServerProcess, session_id: str) -> str:
+    return f"ws://127.0.0.1:{server.port}/api/sessions/{session_id}/stream"
+
+
+def test_two_processes_serve_one_session(tmp_path):
+    data = tmp_path / "data"
+    with ServerProcess(data) as a, ServerProcess(data) as b:
+        created = httpx.post(a.url + "/api/sessions",
+                             json={"preset": "counter", "sequence": {"text": COUNTER_TEXT}})
+        assert created.status_code == 201
+        session_id = created.json()["id"]
+        assert httpx.get(f"{b.url}/api/sessions/{session_id}").json() == created.json()
+        pids = {httpx.get(s.url + "/api/health").json()["pid"] for s in (a, b)}
+        assert len(pids) == 2
+
+        with connect(ws_url(a, session_id)) as ws:
+            ws.send(json.dumps({"seek": 3}))
+            frame = json.loads(ws.recv(timeout=10))
+            assert (frame["t"], frame["steps"]) == (3, len(COUNTER_TEXT))
+            grown = httpx.post(f"{b.url}/api/sessions/{session_id}/append", json={"text": "(("})
+            assert grown.json()["steps"] == len(COUNTER_TEXT) + 2
+            ws.send(json.dumps({"seek": len(COUNTER_TEXT) + 1}))  # A sees B's append
+            frame = json.loads(ws.recv(timeout=10))
+        expected = counter_trace(COUNTER_TEXT + "((")
+        assert frame["steps"] == len(COUNTER_TEXT) + 2
+        for name in expected.names:
+            got = np.array(frame["signals"][name], np.float32)
+            assert np.array_equal(got, expected[name][frame["t"]]), name
+        trace = httpx.get(f"{a.url}/api/sessions/{session_id}/trace").json()
+        assert np.array_equal(np.array(trace["signals"]["c"], np.float32), expected["c"])
+
+
+def test_uvicorn_workers_share_sessions(tmp_path):
+    with ServerProcess(tmp_path / "data", "--workers", "2") as server:
+        ids = []
+        for i in range(10):  # fresh connections: the kernel hands them to either worker
+            with httpx.Client(base_url=server.url) as client:
+                ids.append(client.post("/api/sessions", json={
+                    "hidden_size": 2, "sequence": {"text": f"ab{i}"}}).json()["id"])
+        served_by: dict[int, set[str]] = {}
+        for attempt in range(200):
+            session_id = ids[attempt % len(ids)]
+            with httpx.Client(base_url=server.url) as client:  # one connection, one worker
+                pid = client.get("/api/health").json()["pid"]
+                assert client.get(f"/api/sessions/{session_id}/trace").status_code == 200
+            served_by.setdefault(pid, set()).add(session_id)
+            if len(served_by) == 2 and attempt >= 2 * len(ids):
+                break
+        assert len(served_by) == 2  # both workers answered, each from the shared directory
+        workers = psutil.Process(server.process.pid).children(recursive=True)
+        assert {w.pid for w in workers} >= set(served_by)
+
+
+def test_a_stalled_client_does_not_grow_server_memory(tmp_path):
+    with ServerProcess(tmp_path / "data") as server:
+        values = np.random.default_rng(0).standard_normal((4000, 8)).tolist()
+        created = httpx.post(server.url + "/api/sessions", timeout=60, json={
+            "cell": "lstm", "hidden_size": 256, "sequence": {"values": values}})
+        session_id = created.json()["id"]
+        process = psutil.Process(server.process.pid)
+        with connect(ws_url(server, session_id), max_queue=1, close_timeout=1) as ws:
+            ws.send(json.dumps({"seek": 0}))
+            ws.recv(timeout=10)
+            rss_before = process.memory_info().rss
+            ws.send(json.dumps({"play": 1000}))  # ~70 KB frames at 1000/s, never read
+            time.sleep(3)
+            rss_after = process.memory_info().rss
+            health = httpx.get(server.url + "/api/health").json()
+            assert health["frames_dropped"] > 0  # the bounded queue let frames go
+            assert rss_after - rss_before < 40 * 2**20, (rss_before, rss_after)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            health = httpx.get(server.url + "/api/health").json()
+            if health["tasks"] == 0 and health["connections"] == 0:
+                break
+            time.sleep(0.05)
+        assert (health["tasks"], health["connections"]) == (0, 0)
