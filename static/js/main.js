@@ -13,6 +13,7 @@ import * as store from "./state/store.js";
 import { flushUrl, readUrl, writeUrl } from "./state/url.js";
 import { createCharts } from "./views/charts.js";
 import { buildEquationList, updateEquations } from "./views/equations.js";
+import { bindExports } from "./views/exports.js";
 import { createForm, slotOf } from "./views/form.js";
 import { bindKeys } from "./views/keys.js";
 import { showInput } from "./views/sequence_view.js";
@@ -56,6 +57,10 @@ function urlValues() {
 }
 const saveUrl = () => settings && writeUrl(settings, urlValues());
 window.addEventListener("pagehide", () => settings && flushUrl(settings, urlValues()));
+bindExports(store.get, () => {
+  if (settings) flushUrl(settings, urlValues());
+  return window.location.href;
+}, (msg) => showError("general", msg));
 
 function buildDiagram() {
   const s = store.get();

@@ -1,5 +1,5 @@
 // Legend entries as plain data, chosen by each layout for its kind: a GRU's states are
-// h_{t−1} / h_t, an RNN has no valves, seed 004's prototypes read their state through a
+// h_{t−1} / h_t, an RNN has no valves, the prototypes of “Written Memories” (r2rt, 2016) read their state through a
 // read valve. An entry: {swatches: [[class, text]], text: math label ("c_{t−1}", "x_t")}.
 
 const VALVE = { swatches: [["op", "⊙"]], text: "element-wise product (a valve: the gate's value opens it from 0 to 1)" };
@@ -27,7 +27,7 @@ export function lstmLegend({ peephole, memoryCell }) {
 export function gruLegend() {
   return [VALVE, SUM, note(["op", "1−"], "1 − z_t: the write valve opens as the keep valve closes"),
     sigmoid("W·[h_{t−1}, x_t]"), TANH, SIGN, states("h_{t−1}", "h_t", ["previous state", "new state"]),
-    note(["gate", "z"], "update gate z_t keeps: z_t ⊙ h_{t−1} stays, (1 − z_t) ⊙ n_t is written (a “do-not-update” gate, seed 004)"),
+    note(["gate", "z"], "update gate z_t keeps: z_t ⊙ h_{t−1} stays, (1 − z_t) ⊙ n_t is written (a “do-not-update” gate, as “Written Memories”, r2rt 2016, reads it)"),
     note(["gate", "r"], "reset gate r_t: how much of h_{t−1} the candidate n_t reads"),
     STRIP];
 }

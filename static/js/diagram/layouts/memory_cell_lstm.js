@@ -1,4 +1,4 @@
-// Memory-cell picture of the LSTM (Graves/Gers, seed 001): the central Cell with its
+// Memory-cell picture of the LSTM (Graves/Gers, as drawn in “Understanding LSTM and its diagrams”, Shi Yan 2016): the central Cell with its
 // self-loop through the forget valve; the candidate through the input valve into the +;
 // tanh(c_t) through the output valve to h_t; peepholes from the Cell to the gates.
 

@@ -1,6 +1,6 @@
-// Memory-cell picture of seed 004's prototype LSTM, normalised prototype and pseudo LSTM:
-// the central Cell holds the state c (seed 004's s) and loops back to itself through the
-// forget valve. Read first, then write (seed 004's order): the state read — c_{t−1}, or
+// Memory-cell picture of the prototype LSTM of “Written Memories” (r2rt, 2016), normalised prototype and pseudo LSTM:
+// the central Cell holds the state c (that article's s) and loops back to itself through the
+// forget valve. Read first, then write (that article's order): the state read — c_{t−1}, or
 // tanh(c_{t−1}) in the pseudo LSTM — feeds the σ layers of i, f, o, and passes the read
 // valve o into the candidate layer; the write valve i lets c̃_t into the + and so into the
 // Cell (through ÷ √(var(ĉ_t) + 1) in the normalised prototype). The output is the state
@@ -122,7 +122,7 @@ export default function memoryCellPrototype({ kind, hidden, input }) {
   }
 
   return {
-    title: `${TITLES[kind]} (seed 004), memory-cell picture`,
+    title: `${TITLES[kind]} (“Written Memories”, r2rt 2016), memory-cell picture`,
     style: "memory-cell",
     viewBox: [1000, 660],
     legend: prototypeLegend({ kind, memoryCell: true }),
@@ -130,6 +130,6 @@ export default function memoryCellPrototype({ kind, hidden, input }) {
     pipes,
     nodes,
     texts: [{ at: [980, 634], anchor: "end", cls: "note",
-      text: "read first, then write (seed 004): o_t is the read valve; no output valve" }],
+      text: "read first, then write (“Written Memories”, r2rt 2016): o_t is the read valve; no output valve" }],
   };
 }

@@ -1,4 +1,4 @@
-// Olah-style drawings of seed 004's prototypes (prototype_lstm, normalized_lstm,
+// Olah-style drawings of the prototypes of “Written Memories” (r2rt, 2016) (prototype_lstm, normalized_lstm,
 // pseudo_lstm): the state s (signal c) on top; the gates read s_{t−1} (tanh(s_{t−1}) in the
 // pseudo LSTM); o gates that read for the candidate; the normalised prototype divides the
 // new state by √(var + 1); the output is the state (or tanh of it in the pseudo LSTM).
@@ -85,7 +85,7 @@ export default function olahPrototype({ kind, hidden, input }) {
   }
   const title = { prototype_lstm: "prototype LSTM", normalized_lstm: "normalised prototype LSTM", pseudo_lstm: "pseudo LSTM" }[kind];
   return {
-    title: `${title} (seed 004), Olah style`,
+    title: `${title} (“Written Memories”, r2rt 2016), Olah style`,
     style: "olah",
     viewBox: [1100, 625],
     legend: prototypeLegend({ kind, memoryCell: false }),
