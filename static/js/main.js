@@ -13,6 +13,7 @@ import * as store from "./state/store.js";
 import { flushUrl, readUrl, writeUrl } from "./state/url.js";
 import { createCharts } from "./views/charts.js";
 import { buildEquationList, updateEquations } from "./views/equations.js";
+import { announce } from "./views/announce.js";
 import { bindExports } from "./views/exports.js";
 import { createForm, slotOf } from "./views/form.js";
 import { bindKeys } from "./views/keys.js";
@@ -158,6 +159,7 @@ function flushViews() {
     || changed.has("notice") || changed.has("session"))) form.render(st);
   updateEquations(equationRows, $("#focus-equation"), st);
   showInput($("#input-readout"), st);
+  if (st.session) announce($("#announce"), st, settings.kindOf(st.session.cell)?.state ?? ["h"]);
   if (changed.has("connection")) {
     const conn = $("#connection");
     conn.dataset.state = st.connection;

@@ -4,6 +4,7 @@
 
 import { formatNumber } from "../views/math_text.js";
 import { PALETTE_RGB, paletteIndex, pipeWidth, signClass } from "./encode.js";
+import { bindParts, plainLabel } from "./keyboard.js";
 import { placeLabels } from "./place_labels.js";
 import { addDefs, el, mathLabel, polyline } from "./svg.js";
 
@@ -182,7 +183,8 @@ export function renderDiagram(host, layout, ctx) {
         g.setAttribute("data-signal", n.signal);
         if (invert) g.setAttribute("data-complement", "true");
         stagedEl(g, n.signal, n.stage);
-        valves.push({ signal: n.signal, g, fill, disc, valueText, base: n.flow === "v" ? 90 : 0, invert, k: stageIndex(n.signal) });
+        valves.push({ signal: n.signal, g, fill, disc, valueText, base: n.flow === "v" ? 90 : 0, invert, k: stageIndex(n.signal),
+          name: n.name || "valve" });
       }
       if (n.caption) mathLabel(groups.labels, n.caption[0], n.caption[1], n.caption[2], { class: "node-caption", "text-anchor": n.caption[3] || "middle" });
       continue;
@@ -228,6 +230,23 @@ export function renderDiagram(host, layout, ctx) {
     ...groups.boxes.querySelectorAll("text.box-title"),
   ];
   placeLabels(labelsInOrder, obstacles, layout.pipes || []);
+
+  // The parts the keyboard walks: each valve, then each signal's pipe (once), in stage order.
+  const seen = new Set();
+  const parts = [];
+  for (const vv of valves) {
+    parts.push({ el: vv.g, signal: vv.signal, k: vv.k, source: vv,
+      name: `${vv.name}, ${vv.invert ? "(1 − " : ""}${plainLabel(meta[vv.signal].label)}${vv.invert ? ")" : ""}` });
+  }
+  for (const p of pipes) {
+    if (!p.withValue || seen.has(p.signal)) continue;
+    seen.add(p.signal);
+    const m = meta[p.signal];
+    parts.push({ el: p.g, signal: p.signal, k: p.k, source: p,
+      name: plainLabel(m.label), description: m.description });
+  }
+  parts.sort((a, b) => a.k - b.k);
+  const keyboard = bindParts(svg, parts, ctx.onFocus);
 
   // Interaction: hover shows an equation, click pins it, a strip cell selects its unit.
   svg.addEventListener("pointerover", (ev) => {
@@ -309,6 +328,8 @@ export function renderDiagram(host, layout, ctx) {
       }
       paintStrip(s, vec);
     }
+    keyboard.speak((part) => (part.source.v === undefined ? undefined
+      : part.source.invert ? 1 - part.source.v : part.source.v), unit);
     if (state.stage !== lastStage) {
       for (const { node, k } of staged) {
         node.classList.toggle("pending", k > cur);
