@@ -19,6 +19,7 @@ import { createForm, slotOf } from "./views/form.js";
 import { bindKeys } from "./views/keys.js";
 import { showInput } from "./views/sequence_view.js";
 import { createToolbar } from "./views/toolbar.js";
+import { bindSwipe } from "./views/touch.js";
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -33,6 +34,7 @@ const toolbar = createToolbar({
   player, onUnit: setUnit, onStyle: (v) => store.set({ style: v }), onSpeed: (v) => store.set({ speed: v }),
 });
 bindKeys(player);
+bindSwipe($("#diagram-host"), player);
 const charts = createCharts($("#charts"), $("#chart-cursor"), {
   onSeek: (t, unit) => {
     if (unit !== null && unit !== undefined) setUnit(unit);

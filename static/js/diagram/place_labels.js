@@ -6,9 +6,9 @@
 
 const MARGIN = 1.5; // user units kept free around a label
 const PIPE_HALF = 2.5; // half the width of a pipe kept free of labels
-const STEPS = [0, 3, 6, 9, 12, 15, 18, 22, 26, 30, 36, 42];
-// a value's widest text ("−0.000" or "−1.23e−5"), measured while the label is placed
-const VALUE_PLACEHOLDER = "−1.23e−5";
+const STEPS = [0, 2, 4, 6, 8, 10, 13, 16, 19, 22, 26, 30, 35, 40, 46, 52];
+// a value's usual text, measured while the label is placed
+const VALUE_PLACEHOLDER = "−0.000";
 
 function offsets() {
   const out = [];

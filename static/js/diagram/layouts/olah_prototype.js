@@ -26,7 +26,7 @@ export default function olahPrototype({ kind, hidden, input }) {
     { signal: "i", points: [[410, L - 20], [410, 200], [plusX - 17, 200]],
       label: { text: "i_t", at: [418, 330] }, value: [418, 348], strip: { at: [418, 356], w: 60 } },
     { signal: "o", points: [[520, L - 20], [520, 300], [583, 300]],
-      label: { text: "o_t", at: [528, 330] }, value: [528, 348], strip: { at: [528, 354], w: 40 } },
+      label: { text: "o_t", at: [528, 330] }, value: [528, 352], strip: { at: [528, 358], w: 40 } },
     { signal: "read", points: [[200, RL], [600, RL], [600, 317]],
       label: { text: pseudo ? "read = tanh(c_{t−1})" : "read = c_{t−1}", at: [330, RL + 22] }, value: [610, 420] },
     { signal: "read_gated", points: [[617, 300], [plusX - 34, 300]],
