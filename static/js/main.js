@@ -87,7 +87,10 @@ function buildDiagram() {
 }
 
 /** Make `session` the one on screen, at cursor (t, stage); the form now describes it. */
-function startSession(session, { t = 0, stage = "all", unit = 0 } = {}, notice = "") {
+function startSession(record, { t = 0, stage = "all", unit = 0 } = {}, notice = "") {
+  // a preset's units have names ("depth", ...): wherever a unit is chosen or drawn
+  const presetLabels = settings.presetOf(record.weights?.preset)?.unit_labels;
+  const session = { ...record, unit_labels: record.unit_labels ?? presetLabels ?? null };
   stream?.close();
   player.pause();
   frameCache.clear();

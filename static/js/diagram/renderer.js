@@ -3,7 +3,7 @@
 // valve opening, strips, data-value — for the selected unit and stage.
 
 import { formatNumber } from "../views/math_text.js";
-import { PALETTE_RGB, paletteIndex, pipeWidth, signClass } from "./encode.js";
+import { GATE_RGB, PALETTE_RGB, gateIndex, paletteIndex, pipeWidth, signClass } from "./encode.js";
 import { bindParts, plainLabel } from "./keyboard.js";
 import { placeLabels } from "./place_labels.js";
 import { addDefs, el, mathLabel, polyline } from "./svg.js";
@@ -56,7 +56,8 @@ export function renderDiagram(host, layout, ctx) {
   for (const p of layout.pipes || []) {
     const known = p.signal && meta[p.signal];
     const d = polyline(p.points);
-    const g = el(groups.pipes, "g", { class: `pipe ${p.cls || ""} ${p.identity ? `id-${p.identity}` : ""}` });
+    const gate = known && meta[p.signal].kind === "gate";
+    const g = el(groups.pipes, "g", { class: `pipe ${p.cls || ""} ${p.identity ? `id-${p.identity}` : ""}${gate ? " gate" : ""}` });
     el(g, "path", { d, class: "casing" });
     const path = el(g, "path", {
       d, class: "flow zero", "marker-end": p.arrow === false ? null : `url(#gs-${p.faded ? "arrow-faded" : "arrow"})`,
@@ -113,6 +114,7 @@ export function renderDiagram(host, layout, ctx) {
     const strip = {
       signal, n, g, canvas, ctx: canvas.getContext("2d"), pixels: null, last: "", cap, from: 0,
       sel, cols, cw, ch, x0, y0, bounded: bounded(signal), k: stageIndex(signal), unit: -1,
+      gate: meta[signal].kind === "gate",
       place(unit) {
         const u = Math.min(unit, n - 1);
         strip.from = Math.floor(u / cap) * cap;
@@ -147,9 +149,9 @@ export function renderDiagram(host, layout, ctx) {
         data[o + 3] = 0;
         continue;
       }
-      const idx = paletteIndex(vec[k], s.bounded);
+      const idx = s.gate ? gateIndex(vec[k]) : paletteIndex(vec[k], s.bounded);
       key += String.fromCharCode(65 + idx);
-      const [r, gg, b] = PALETTE_RGB[idx];
+      const [r, gg, b] = (s.gate ? GATE_RGB : PALETTE_RGB)[idx];
       data[o] = r;
       data[o + 1] = gg;
       data[o + 2] = b;

@@ -140,7 +140,8 @@ export function updateEquations(rows, focusEl, state) {
     f.liveKey = liveKey;
     liveEquation(f.live, sig, frame, unit);
   }
-  const whereText = `step t = ${frame.t}, unit ${unit}, stage “${sig.stage}”${sig.range ? `, range [${sig.range.join(", ")}]` : ""}`;
+  const named = session.unit_labels?.[unit] ? ` (${session.unit_labels[unit]})` : "";
+  const whereText = `step t = ${frame.t}, unit ${unit}${named}, stage “${sig.stage}”${sig.range ? `, range [${sig.range.join(", ")}]` : ""}`;
   if (f.whereText !== whereText) {
     f.whereText = whereText;
     f.where.textContent = whereText;

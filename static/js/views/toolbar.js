@@ -81,6 +81,7 @@ export function createToolbar({ player, onUnit, onStyle, onSpeed }) {
     const H = state.session?.hidden_size ?? 1;
     setAttr(t.unit, "max", String(H - 1));
     if (document.activeElement !== t.unit && t.unit.value !== String(state.unit)) t.unit.value = String(state.unit);
+    setText($("#unit-name"), state.session?.unit_labels?.[state.unit] ?? "");
     const why = state.session ? memoryCellUnavailable(state.session.cell) : "";
     const option = t.style.querySelector('option[value="memory-cell"]');
     if (option.disabled !== Boolean(why)) option.disabled = Boolean(why);
