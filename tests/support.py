@@ -96,3 +96,22 @@ class ServerProcess:
             self.process.kill()
             self.process.wait()
         self.process.stderr.close()
+
+
+# Tolerances of the conformance checks (float64 / float32 against independent references).
+TOLERANCE = {"float64": 1e-10, "float32": 1e-5}
+
+
+def peak_rss_bytes(pid: int) -> int:
+    """The peak resident memory of a process so far (VmHWM), in bytes."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/<pid>/status")
+
+
+def rss_bytes(pid: int) -> int:
+    import psutil
+
+    return psutil.Process(pid).memory_info().rss

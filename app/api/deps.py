@@ -13,6 +13,7 @@ from starlette.requests import HTTPConnection
 
 from app.core.settings import Settings
 from app.sessions.cache import ByteLRU
+from app.sessions.config import SessionConfig
 from app.sessions.datadir import Store
 from app.sessions.service import SessionService
 from app.stream.socket import StreamStats
@@ -46,9 +47,9 @@ FrameCacheDep = Annotated[ByteLRU[bytes], Depends(get_frame_cache)]
 
 
 def get_session_config(session_id: Annotated[str, Path(description="a session id")],
-                       sessions: SessionsDep) -> dict:
+                       sessions: SessionsDep) -> SessionConfig:
     """The stored config of the session in the path, or 404."""
     return sessions.get(session_id)
 
 
-SessionConfigDep = Annotated[dict, Depends(get_session_config)]
+SessionConfigDep = Annotated[SessionConfig, Depends(get_session_config)]

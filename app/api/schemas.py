@@ -64,6 +64,8 @@ Sequence = Annotated[
 ]
 
 Options = dict[str, bool | str]  # rnn: {"nonlinearity": "tanh"|"relu"}, gru: {"reset_after": bool}
+# Asked-for options: names and values are checked against the kind (a 422 naming them).
+OptionsIn = dict[str, Any]
 
 
 # -- sessions -------------------------------------------------------------------------------
@@ -79,7 +81,8 @@ class SessionCreate(_Strict):
                                    description="sha256 from POST /api/weights")
     input_size: int | None = Field(None, ge=1)
     hidden_size: int | None = Field(None, ge=1)
-    options: Options = Field(default_factory=dict, examples=[{"reset_after": False}])
+    options: OptionsIn = Field(default_factory=dict, examples=[{"reset_after": False}],
+                               description="options of the kind (GET /api/cells lists them)")
     dtype: Literal["float32", "float64"] = "float32"
     sequence: Sequence
 
@@ -106,9 +109,11 @@ class WeightsRef(BaseModel):
 
 
 class SessionPublic(BaseModel):
+    """The session as created (what a page needs to show its form)."""
+
     id: str
     cell: str
-    options: Options
+    options: Options = Field(description="every option of the kind, as used")
     dtype: Literal["float32", "float64"]
     input_size: int
     hidden_size: int
@@ -116,9 +121,12 @@ class SessionPublic(BaseModel):
     signals: list[SignalPublic]
     vocabulary: str | None = Field(description="characters of the one-hot input, for text")
     sequence: dict[str, Any] = Field(
-        description='{"text": str} or {"values": [[float]]} (CSV is stored as values)')
-    weights: dict[str, Any] = Field(description='{"preset": name} | {"seed": int} | '
-                                                '{"weights_id": sha256}')
+        description='as given: {"text": str}, {"values": [[float]]} or {"csv": str}; for '
+                    'sequences of more than 200,000 numbers {"rows", "columns"} instead')
+    weights: dict[str, Any] = Field(description='{"preset": name} | {"seed": int} | the '
+                                                "upload's record (WeightsPublic)")
+    seed: int | None = Field(None, description="the seed, for seeded weights")
+    preset: str | None = Field(None, description="the preset's name, for a preset")
 
 
 SessionAppend = Sequence  # POST /api/sessions/{id}/append takes one more piece of sequence
@@ -149,10 +157,16 @@ class LimitsPublic(BaseModel):
     max_seed: int
 
 
+class StreamPublic(BaseModel):
+    send_queue_frames: int = Field(description="frames the server keeps for a slow client")
+    max_play_rate: float = Field(description='the largest {"play": steps_per_second}')
+
+
 class CellsPublic(BaseModel):
     kinds: list[CellKindPublic]
     stages: list[str]  # the computation order of one step
     limits: LimitsPublic
+    stream: StreamPublic
 
 
 class PresetPublic(BaseModel):
@@ -172,14 +186,27 @@ class PresetsPublic(BaseModel):
 
 
 # -- weights ---------------------------------------------------------------------------------
+class ShownPart(BaseModel):
+    layer: int
+    direction: Literal["forward", "backward"]
+
+
 class WeightsPublic(BaseModel):
+    """What an uploaded file holds."""
+
     weights_id: str
     cell: str
-    options: Options
+    options: Options = Field(description="the options the file itself states")
+    open_options: list[str] = Field(description="options of the kind the file leaves open "
+                                                "(a session uses its own or the default)")
     input_size: int
     hidden_size: int
     dtype: str
-    filename: str
+    filename: str = Field(description="the file's name as uploaded")
+    layers: int = Field(description="recurrent layers in the file")
+    directions: list[Literal["forward", "backward"]]
+    shown: ShownPart = Field(description="the part a session uses")
+    bytes: int | None = Field(description="the file's size")
 
 
 # -- errors ----------------------------------------------------------------------------------

@@ -1,15 +1,18 @@
-"""The `gatescope` command: `gatescope serve [--host] [--port] [--data-dir] [--open]`.
+"""The `gatescope` command: `gatescope serve [--host] [--port] [--data-dir] [--open] ...`.
 
 Settings come from GATESCOPE_* environment variables, then these flags. The flags are
 written back into the environment so that every uvicorn worker process builds the same
 Settings in `create_app()`.
+
+Off loopback, as Jupyter does, a random token is required: it is printed in the start-up
+URL and kept in a cookie after the first visit. `--no-token` turns that off, loudly.
 """
 
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import os
+import secrets
 import socket
 import sys
 import threading
@@ -17,7 +20,7 @@ import time
 import webbrowser
 from pathlib import Path
 
-from app.core.settings import ENV_PREFIX, Settings
+from app.core.settings import ENV_PREFIX, Settings, is_loopback
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,6 +36,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="where sessions and uploaded weights are kept "
                             "(default ./.gatescope-data)")
     serve.add_argument("--open", action="store_true", help="open the page in a browser")
+    serve.add_argument("--token", help="the token clients must give (default off loopback: "
+                                       "a random one, printed in the URL)")
+    serve.add_argument("--no-token", action="store_true",
+                       help="off loopback, serve without a token (anyone who can reach the "
+                            "port can use the server)")
+    serve.add_argument("--allowed-hosts", help="comma-separated host names this server "
+                                               "answers to besides loopback (DNS rebinding "
+                                               "guard)")
     serve.add_argument("--workers", type=int, default=1,
                        help="worker processes sharing the data directory (default 1)")
     serve.add_argument("--log-level", default="info",
@@ -50,26 +61,50 @@ def main(argv: list[str] | None = None) -> int:
 def serve(args: argparse.Namespace) -> int:
     import uvicorn  # imported here so that `gatescope --help` stays fast
 
+    from app.sessions.datadir import DataDirUnusable, Store
+
+    allowed = tuple(h.strip() for h in (args.allowed_hosts or "").split(",") if h.strip())
     try:
-        settings = Settings.from_env(host=args.host, port=args.port, data_dir=args.data_dir)
+        settings = Settings.from_env(host=args.host, port=args.port, data_dir=args.data_dir,
+                                     allowed_hosts=allowed or None, token=args.token)
     except ValueError as exc:
         print(f"gatescope: {exc}", file=sys.stderr)
         return 2
     if args.workers < 1:
         print("gatescope: --workers must be at least 1", file=sys.stderr)
         return 2
-    for name, value in (("host", args.host), ("port", args.port), ("data_dir", args.data_dir)):
+    try:
+        Store(settings.data_dir)  # created, written and flushed once, or refused here
+    except DataDirUnusable as exc:
+        print(f"gatescope: {exc}", file=sys.stderr)
+        return 2
+    token = settings.token
+    if args.no_token:
+        token = ""
+        if not is_loopback(settings.host):
+            print(f"gatescope: WARNING: listening on {settings.host} WITHOUT A TOKEN: anyone "
+                  "who can reach this port can use the server and fill its disk",
+                  file=sys.stderr)
+    elif not token and not is_loopback(settings.host):
+        token = secrets.token_urlsafe(24)
+    if token and not is_loopback(settings.host):
+        print(f"gatescope: listening on {settings.host}, reachable from other machines; "
+              "clients need the token in the URL below", file=sys.stderr)
+    changes = {"host": args.host, "port": args.port, "data_dir": args.data_dir,
+               "allowed_hosts": ",".join(allowed) if allowed else None, "token": token}
+    for name, value in changes.items():
         if value is not None:
             os.environ[ENV_PREFIX + name.upper()] = str(value)
-    if not _is_loopback(settings.host):
-        print(f"gatescope: warning: listening on {settings.host}, reachable from other "
-              "machines; there is no authentication", file=sys.stderr)
     url = f"http://{_url_host(settings.host)}:{settings.port}/"
+    shown_url = f"{url}?token={token}" if token else url
     if args.open:
-        threading.Thread(target=_open_when_ready, args=(settings, url), daemon=True).start()
-    print(f"gatescope: serving {url} (data in {settings.data_dir.resolve()})", file=sys.stderr)
+        threading.Thread(target=_open_when_ready, args=(settings, shown_url),
+                         daemon=True).start()
+    print(f"gatescope: serving {shown_url} (data in {settings.data_dir.resolve()})",
+          file=sys.stderr)
     uvicorn.run(
         "app.core.factory:create_app", factory=True, host=settings.host, port=settings.port,
+        http="app.core.connections:GuardedHttpProtocol",
         workers=args.workers, log_level=args.log_level,
         ws_max_size=settings.max_ws_message_bytes,
         # Frames are sent as they are: deflating 130 KB per frame costs more than loopback saves.
@@ -77,15 +112,6 @@ def serve(args: argparse.Namespace) -> int:
         server_header=False,
     )
     return 0
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _url_host(host: str) -> str:

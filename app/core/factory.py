@@ -13,7 +13,16 @@ from fastapi import FastAPI
 
 from app.api import pages
 from app.api.errors import install_error_handlers
-from app.api.middleware import BodySizeLimit, HostCheck, SecurityHeaders, allowed_hosts
+from app.api.middleware import (
+    BodySizeLimit,
+    CreationRate,
+    CrossSiteWrites,
+    HostCheck,
+    JsonNumberLimit,
+    SecurityHeaders,
+    TokenGate,
+    allowed_hosts,
+)
 from app.api.routes import api_router
 from app.core.allocator import keep_freed_memory_for_reuse
 from app.core.settings import Settings
@@ -42,12 +51,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         keep_freed_memory_for_reuse()
-        store = Store(settings.data_dir)
+        store = Store(settings.data_dir)  # DataDirUnusable: the server does not start
+        store.clean()
         app.state.store = store
         app.state.sessions = SessionService(settings, store)
         app.state.streams = StreamStats()
         app.state.frame_cache = ByteLRU(settings.frame_cache_bytes, len)
-        yield
+        try:
+            yield
+        finally:
+            app.state.sessions.close()
 
     app = FastAPI(title="gatescope", version="0.1.0", description=DESCRIPTION,
                   lifespan=lifespan, redoc_url=None)
@@ -56,10 +69,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_router, prefix="/api")
     app.include_router(pages.router)
     pages.mount_static(app)
-    # Added later = further out: the host check comes first; the security headers also go
-    # on the size limiter's own 413s.
+    # Added later = further out. From the outside in: security headers (on every answer,
+    # the refusals below included), the host check, the token, cross-site writes, the
+    # creation rate, the body size, the count of JSON numbers.
+    app.add_middleware(JsonNumberLimit, limit=settings.max_json_numbers)
     app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes,
                        max_upload_bytes=settings.max_upload_bytes)
-    app.add_middleware(SecurityHeaders)
+    if settings.rate_limit_loopback or not settings.on_loopback:
+        app.add_middleware(CreationRate, per_minute=settings.max_creates_per_minute)
+    app.add_middleware(CrossSiteWrites, allowed_origins=settings.allowed_origins)
+    if settings.token:
+        app.add_middleware(TokenGate, token=settings.token)
     app.add_middleware(HostCheck, allowed=allowed_hosts(settings.host, settings.allowed_hosts))
+    app.add_middleware(SecurityHeaders)
     return app

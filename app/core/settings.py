@@ -7,9 +7,12 @@ the command line overrides the environment (app/core/cli.py).
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from cells.formats.limits import MAX_HIDDEN_SIZE, MAX_INPUT_SIZE
 
 ENV_PREFIX = "GATESCOPE_"
 
@@ -21,8 +24,9 @@ class Settings:
     data_dir: Path = Path(".gatescope-data")  # sessions/ and weights/ live here
 
     # Sizes a session may ask for.
-    max_hidden_size: int = 1024
-    max_input_size: int = 4096
+    # The engine's weight readers refuse files declaring more (cells/formats/limits.py).
+    max_hidden_size: int = MAX_HIDDEN_SIZE
+    max_input_size: int = MAX_INPUT_SIZE
     max_steps: int = 1_000_000
     # steps x input_size: the inputs are held in memory whole (one-hot text included).
     max_input_values: int = 100_000_000
@@ -45,6 +49,31 @@ class Settings:
     max_ws_connections: int = 512  # per worker process
     send_queue_frames: int = 4  # frames waiting for a slow client; older ones are dropped
     max_play_rate: float = 1000.0  # steps per second
+
+    # Parsed JSON numbers cost ~50 bytes each: bodies with more are refused unparsed.
+    max_json_numbers: int = 2_000_000
+    # New sessions and uploads per client address and minute; enforced when the server is
+    # bound off loopback (or when rate_limit_loopback is set).
+    max_creates_per_minute: int = 120
+    rate_limit_loopback: bool = False
+    # The whole data directory (sessions, their sequences, uploads), in bytes: beyond it the
+    # least recently used uploads no session uses go first, then the oldest sessions.
+    max_store_bytes: int = 4 * 2**30
+
+    # Computing traces: a pool of its own (never the threads that serve HTTP); a session's
+    # trace is computed in the background from its first window on, and that stops when no
+    # client has asked for it for `compute_idle_seconds`.
+    compute_threads: int = 2
+    compute_idle_seconds: float = 30.0
+    first_window_steps: int = 1024  # computed before POST /api/sessions answers
+
+    # Connections: a client that has not sent its request headers within this many seconds
+    # is disconnected; at most this many open HTTP connections per client address.
+    header_timeout: float = 10.0
+    max_connections_per_client: int = 256
+
+    # Off loopback a token is required (printed in the start-up URL); "" means none.
+    token: str = ""
 
     # Origins allowed on the WebSocket besides the request's own host:port.
     allowed_origins: tuple[str, ...] = field(default_factory=tuple)
@@ -73,8 +102,21 @@ class Settings:
         if self.port > 65535:
             raise ValueError(f"setting port must be at most 65535, got {self.port}")
 
+    @property
+    def on_loopback(self) -> bool:
+        return is_loopback(self.host)
+
     def replace(self, **changes) -> Settings:
         return dataclasses.replace(self, **changes)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _parse(name: str, raw: str, annotation: str):
@@ -84,6 +126,12 @@ def _parse(name: str, raw: str, annotation: str):
             return int(raw.replace("_", ""))
         if annotation == "float":
             return float(raw)
+        if annotation == "bool":
+            if raw.strip().lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.strip().lower() in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(raw)
         if annotation == "Path":
             return Path(raw)
         if annotation.startswith("tuple"):

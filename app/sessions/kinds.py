@@ -25,6 +25,40 @@ def check_kind(kind: str, field: str = "cell") -> str:
     return kind
 
 
+def default_options(kind: str) -> dict:
+    return {name: o["default"] for name, o in cells.kind_info(kind)["options"].items()}
+
+
+def check_options(kind: str, options: dict, field: str = "options") -> dict:
+    """Refuse option names the kind lacks and values it does not take (422, not a 500)."""
+    known = cells.kind_info(kind)["options"]
+    for name, value in options.items():
+        if name not in known:
+            has = ", ".join(known) if known else "none"
+            raise ApiError(field, f"a {kind} cell has no option {_plain_name(name)}; its "
+                                  f"options: {has}")
+        allowed = known[name]["values"]
+        if not any(value == v and type(value) is type(v) for v in allowed):
+            shown = ", ".join(_json(v) for v in allowed)
+            raise ApiError(field, f"{_json(value)} is not a value of {name}; use one of "
+                                  f"{shown}")
+    return dict(options)
+
+
+def _plain(name: str) -> bool:
+    return name.isidentifier() and len(name) <= 40
+
+
+def _plain_name(name: str) -> str:
+    return repr(name) if _plain(name) else repr(name[:40] + ("…" if len(name) > 40 else ""))
+
+
+def _json(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return f'"{value}"' if isinstance(value, str) else str(value)
+
+
 def describe_kind(kind: str, options: dict) -> dict:
     defaults, state = kind_defaults(kind)
     merged = {**defaults, **options}
@@ -51,7 +85,9 @@ def limits(settings) -> dict:
 def cell_kinds(kind: str | None, options: dict, settings) -> dict:
     """All kinds (options applied where a kind has them), or one kind with exactly these;
     with the global stage order and the size limits."""
-    common = {"stages": list(cells.STAGES), "limits": limits(settings)}
+    common = {"stages": list(cells.STAGES), "limits": limits(settings),
+              "stream": {"send_queue_frames": settings.send_queue_frames,
+                         "max_play_rate": settings.max_play_rate}}
     if kind is not None:
         return {"kinds": [describe_kind(check_kind(kind, "kind"), options)], **common}
     listed = []

@@ -1,7 +1,7 @@
 """Sequences from requests: text, a JSON table of numbers, or CSV; checked, then encoded.
 
-A session stores its sequence as given (`{"text": ...}` or `{"values": [[...]]}`; CSV is
-stored as the values it parsed to), so the inputs can be rebuilt exactly by any process.
+A session stores its sequence (app/sessions/config.py): text as text, numbers (from JSON
+or CSV) as float64, so the inputs can be rebuilt exactly by any process.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-import cells
 from app.api.errors import ApiError
 from app.api.schemas import CsvSequence, TextSequence, ValuesSequence
 
@@ -30,6 +29,7 @@ class Piece:
 
     text: str | None = None
     values: list[list[float]] | None = None
+    csv: str | None = None  # the CSV text the values came from, as given
 
     @property
     def kind(self) -> str:
@@ -43,9 +43,6 @@ class Piece:
     def width(self) -> int | None:
         return len(self.values[0]) if self.values else None
 
-    def stored(self) -> dict:
-        return {"text": self.text} if self.text is not None else {"values": self.values}
-
 
 def piece_from_request(sequence: TextSequence | ValuesSequence | CsvSequence,
                        field: str = "sequence") -> Piece:
@@ -55,14 +52,7 @@ def piece_from_request(sequence: TextSequence | ValuesSequence | CsvSequence,
         return Piece(text=sequence.text)
     if isinstance(sequence, ValuesSequence):
         return Piece(values=_rectangular(sequence.values, f"{prefix}values"))
-    return Piece(values=parse_csv(sequence.csv, f"{prefix}csv"))
-
-
-def piece_from_stored(stored: dict, start: int = 0) -> Piece:
-    """The stored sequence from step `start` on."""
-    if "text" in stored:
-        return Piece(text=stored["text"][start:])
-    return Piece(values=stored["values"][start:])
+    return Piece(values=parse_csv(sequence.csv, f"{prefix}csv"), csv=sequence.csv)
 
 
 def _rectangular(values: list[list[float]], field: str) -> list[list[float]]:
@@ -77,9 +67,16 @@ def _rectangular(values: list[list[float]], field: str) -> list[list[float]]:
 
 
 def parse_csv(text: str, field: str = "sequence.csv") -> list[list[float]]:
-    """Rows of numbers from CSV text; a first row that is not all numbers is a header."""
+    """Rows of numbers from CSV text.
+
+    Rows are split on newlines only (a spreadsheet's `;` is a column separator elsewhere,
+    never a row separator here); a UTF-8 byte-order mark is dropped and its row kept; the
+    first row is a header only if every one of its cells is non-numeric. Rows and columns
+    in messages are counted from 1, as a person counts them in a spreadsheet.
+    """
     if "\0" in text:
         raise ApiError(field, "contains a NUL character; CSV must be text")
+    text = text.removeprefix("\ufeff")
     reader = csv.reader(io.StringIO(text))
     rows: list[list[float]] = []
     width = None
@@ -87,17 +84,17 @@ def parse_csv(text: str, field: str = "sequence.csv") -> list[list[float]]:
         for cells_in_row in reader:
             if not any(cell.strip() for cell in cells_in_row):
                 continue  # blank line
-            line = reader.line_num
+            row = reader.line_num
             stripped = [cell.strip() for cell in cells_in_row]
-            if width is None and not rows and not all(_looks_numeric(c) for c in stripped):
+            if width is None and not any(_looks_numeric(c) for c in stripped):
                 width = len(stripped)  # header: names the columns, sets their count
                 continue
             if width is None:
                 width = len(stripped)
             if len(stripped) != width:
-                raise ApiError(field, f"line {line} has {len(stripped)} columns but the first "
+                raise ApiError(field, f"row {row} has {len(stripped)} columns but the first "
                                       f"row has {width}; give one column per input feature")
-            rows.append([_number(cell, field, line, column)
+            rows.append([_number(cell, field, row, column)
                          for column, cell in enumerate(stripped, start=1)])
     except csv.Error as exc:
         raise ApiError(field, f"is not valid CSV: {exc}") from exc
@@ -110,15 +107,15 @@ def _looks_numeric(cell: str) -> bool:
     return bool(_NUMBER.fullmatch(cell) or _NON_FINITE.fullmatch(cell))
 
 
-def _number(cell: str, field: str, line: int, column: int) -> float:
+def _number(cell: str, field: str, row: int, column: int) -> float:
     if _NUMBER.fullmatch(cell):
         value = float(cell)
         if np.isfinite(value):
             return value
     elif not _NON_FINITE.fullmatch(cell):
         shown = cell if len(cell) <= 40 else cell[:40] + "…"
-        raise ApiError(field, f"line {line}, column {column}: {shown!r} is not a number")
-    raise ApiError(field, f"line {line}, column {column}: {cell!r} is not finite; "
+        raise ApiError(field, f"row {row}, column {column}: {shown!r} is not a number")
+    raise ApiError(field, f"row {row}, column {column}: {cell!r} is not finite; "
                           "NaN and Infinity are refused")
 
 
@@ -136,14 +133,65 @@ def check_text(text: str, vocabulary: str, field: str, whose: str) -> None:
         raise ApiError(field, f"unknown character(s) for {whose}: {shown}{more}")
 
 
-def as_inputs(piece: Piece, vocabulary: str | None, dtype: str, field: str) -> np.ndarray:
-    """The (T, I) inputs of a piece: one-hot text or the numbers in the session's dtype."""
+class Inputs:
+    """A session's inputs as held in memory: text as indices into its vocabulary (one-hot
+    rows are made a window at a time: 1M steps x 100 characters would be 400 MB dense),
+    numbers as one (T, I) array in the session's dtype."""
+
+    def __init__(self, dtype: str, width: int, indices: np.ndarray | None = None,
+                 values: np.ndarray | None = None):
+        self.dtype = np.dtype(dtype)
+        self.width = width
+        self.indices = indices  # (T,) int32, text
+        self.values = values  # (T, I) in dtype, numbers
+
+    @classmethod
+    def from_text(cls, text: str, vocabulary: str, dtype: str) -> Inputs:
+        """Every character must be in `vocabulary` (check_text first)."""
+        codes = np.frombuffer(text.encode("utf-32-le"), np.uint32)
+        vocab = np.frombuffer(vocabulary.encode("utf-32-le"), np.uint32)
+        order = np.argsort(vocab, kind="stable")
+        at = np.searchsorted(vocab[order], codes)
+        return cls(dtype, len(vocabulary), indices=order[at].astype(np.int32))
+
+    @classmethod
+    def from_values(cls, values, dtype: str, field: str) -> Inputs:
+        wide = np.asarray(values, dtype=np.float64)
+        with np.errstate(over="ignore"):
+            xs = wide.astype(dtype)
+        if not np.isfinite(xs).all():
+            row, column = np.argwhere(~np.isfinite(xs))[0]
+            raise ApiError(f"{field}[{row}][{column}]",
+                           f"{wide[row, column]!r} does not fit in {dtype}")
+        return cls(dtype, xs.shape[1], values=np.ascontiguousarray(xs))
+
+    @property
+    def steps(self) -> int:
+        return len(self.indices) if self.indices is not None else len(self.values)
+
+    @property
+    def nbytes(self) -> int:
+        return int((self.indices if self.indices is not None else self.values).nbytes)
+
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        """Dense (stop - start, I) inputs of steps [start, stop)."""
+        if self.values is not None:
+            return self.values[start:stop]
+        picked = self.indices[start:stop]
+        out = np.zeros((len(picked), self.width), self.dtype)
+        out[np.arange(len(picked)), picked] = 1
+        return out
+
+    def appended(self, more: Inputs) -> Inputs:
+        if self.indices is not None:
+            return Inputs(self.dtype.name, self.width,
+                          indices=np.concatenate([self.indices, more.indices]))
+        return Inputs(self.dtype.name, self.width,
+                      values=np.concatenate([self.values, more.values]))
+
+
+def as_inputs(piece: Piece, vocabulary: str | None, dtype: str, field: str) -> Inputs:
+    """The inputs of a piece: text as indices over the vocabulary, or the numbers."""
     if piece.text is not None:
-        return cells.text.one_hot(piece.text, vocabulary, dtype=np.dtype(dtype))
-    with np.errstate(over="ignore"):
-        xs = np.asarray(piece.values, dtype=np.float64).astype(dtype)
-    if not np.isfinite(xs).all():
-        row, column = np.argwhere(~np.isfinite(xs))[0]
-        raise ApiError(f"{field}[{row}][{column}]",
-                       f"{piece.values[row][column]!r} does not fit in {dtype}")
-    return xs
+        return Inputs.from_text(piece.text, vocabulary, dtype)
+    return Inputs.from_values(piece.values, dtype, field)

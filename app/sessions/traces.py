@@ -1,64 +1,209 @@
-"""A trace shared between threads and connections.
+"""A session's trace, computed progressively in segments and shared between threads.
 
-The engine's `Trace` is not thread-safe: reading a window moves its chunk LRU (and may
-recompute an evicted chunk), and `extend` rewrites its tail. The HTTP routes run in a
-thread pool while the WebSocket handlers read on the event loop, so every access to one
-trace goes through its lock. The event loop never waits on that lock: `try_frame` gives
-up at once and the caller reads in a worker thread instead.
+The engine's `Trace` keeps every signal of a run in chunks of `CHUNK` steps with the state
+at each chunk's start. Here a session's trace is a row of engine traces, *segments*, each
+started from the state at its first step and sized to stay whole in memory. Segments
+start at multiples of `CHUNK`, so every chunk is computed from the same rows in the same
+way as in one long run: a window is bit-for-bit the rows of `cell.run(all inputs)`.
+
+- The first window is computed at once; the rest in the background, a few chunks per job
+  on the compute pool (app/sessions/compute.py), so many sessions share it fairly; it
+  stops when nobody has asked for the trace for a while and resumes on the next ask.
+- The state at every segment's start is always kept (a few kB), so an evicted segment is
+  recomputed from its own start, never from step 0.
+- Inputs are held compactly (app/sessions/sequences.py `Inputs`): the dense rows of a
+  segment exist only while it is resident.
+
+The engine's `Trace` is not thread-safe. Only the last, growing segment is ever changed
+(by `extend`), under `_grow_lock`; complete resident segments are only read. The event loop
+never waits: `try_frame` gives up when a read could block and the caller reads on the pool.
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
+import time
+from collections.abc import Callable
 
 import numpy as np
 
 import cells
+from app.sessions.cache import ByteLRU
+from app.sessions.sequences import Inputs
 
-# Traces above this size may have evicted chunks (the engine keeps about 128 MiB of rows
-# resident); reading one of those can recompute a chunk, so it happens off the event loop.
-INLINE_READ_BYTES = 64 * 2**20
+try:  # the engine's chunk: segment boundaries must fall on its multiples
+    from cells.trace import CHUNK
+except ImportError:  # pragma: no cover - the engine moved it; the conformance test notices
+    CHUNK = 1024
+
+SEGMENT_BYTES = 64 * 2**20  # a segment stays whole in the engine (its limit is 128 MiB)
+MAX_SEGMENT_STEPS = 64 * CHUNK
+BATCH_STEPS = 4 * CHUNK  # steps computed per background job
+
+_ids = itertools.count()
 
 
 class SharedTrace:
-    def __init__(self, trace: cells.Trace):
-        self._trace = trace
-        self._lock = threading.Lock()
-        cell = trace.cell
-        self.names: tuple[str, ...] = trace.names
+    def __init__(self, cell: cells.Cell, inputs: Inputs, segments: ByteLRU,
+                 first_steps: int = CHUNK):
+        self.cell = cell
+        self.inputs = inputs
+        self.names: tuple[str, ...] = cell.names
         self.dtype = cell.dtype
         self.widths = tuple(cell.input_size if s.size == "input" else cell.hidden_size
                             for s in cell.signals)  # numbers per signal, in names order
         self.row_bytes = sum(self.widths) * cell.dtype.itemsize
-        self._measure()
+        per_segment = max(1, SEGMENT_BYTES // max(1, self.row_bytes * CHUNK)) * CHUNK
+        self.segment_steps = min(per_segment, MAX_SEGMENT_STEPS)
+        self._segments = segments  # shared by every trace of the service: (id, k) -> Trace
+        self._id = next(_ids)
+        self._starts: list[dict[str, np.ndarray]] = [cell.zero_state()]  # state at segment k
+        self._lock = threading.Lock()  # guards _starts and `computed`
+        self._grow_lock = threading.Lock()  # held while the growing segment changes
+        self.computed = 0  # steps computed so far, from step 0
+        self.last_asked = time.monotonic()
+        self.background = False  # a background job is queued or running
+        self.advance(max(1, first_steps))
 
-    def _measure(self) -> None:
-        self.steps = len(self._trace)
-        self.nbytes = self._trace.nbytes  # measured after building and after each extend
+    # -- sizes -----------------------------------------------------------------------------
+    @property
+    def steps(self) -> int:
+        """Steps of the session (computed or not)."""
+        return self.inputs.steps
 
     @property
-    def reads_inline(self) -> bool:
-        """Whether a one-step read is cheap enough for the event loop."""
-        return self.steps * self.row_bytes <= INLINE_READ_BYTES
+    def done(self) -> bool:
+        return self.computed >= self.steps
+
+    @property
+    def nbytes(self) -> int:
+        """What this object holds itself (its segments are counted by their own cache)."""
+        starts = sum(a.nbytes for state in self._starts for a in state.values())
+        return int(self.inputs.nbytes + starts)
+
+    # -- reading ---------------------------------------------------------------------------
+    def try_frame(self, t: int) -> dict[str, np.ndarray] | None:
+        """Step t's signals if they can be read without computing or waiting, else None."""
+        if t >= self.computed:
+            return None
+        k = t // self.segment_steps
+        segment = self._segments.peek((self._id, k))
+        if segment is None:
+            return None
+        self.last_asked = time.monotonic()
+        local = t - k * self.segment_steps
+        if self._growing(k):
+            if not self._grow_lock.acquire(blocking=False):
+                return None
+            try:
+                return segment.frame(local) if local < len(segment) else None
+            finally:
+                self._grow_lock.release()
+        return segment.frame(local) if local < len(segment) else None
 
     def frame(self, t: int) -> dict[str, np.ndarray]:
-        with self._lock:
-            return self._trace.frame(t)
-
-    def try_frame(self, t: int) -> dict[str, np.ndarray] | None:
-        """The frame, or None when another thread holds the trace (extending it)."""
-        if not self._lock.acquire(blocking=False):
-            return None
-        try:
-            return self._trace.frame(t)
-        finally:
-            self._lock.release()
+        """Step t's signals, computing what is missing (blocking: call on the pool)."""
+        return {k: v[0] for k, v in self.window(t, t + 1).items()}
 
     def window(self, start: int, stop: int, names=None) -> dict[str, np.ndarray]:
-        with self._lock:
-            return self._trace.window(start, stop, names)
+        """Signals for steps [start, stop) (blocking: call on the pool)."""
+        self.last_asked = time.monotonic()
+        names = tuple(self.names if names is None else names)
+        if stop <= start:
+            return self._empty_window(names)
+        self.ensure(stop)
+        pieces: dict[str, list[np.ndarray]] = {n: [] for n in names}
+        size = self.segment_steps
+        for k in range(start // size, (stop - 1) // size + 1):
+            lo, hi = max(start, k * size) - k * size, min(stop, (k + 1) * size) - k * size
+            segment = self._segment(k)
+            if self._growing(k):
+                with self._grow_lock:
+                    part = segment.window(lo, hi, names)
+            else:
+                part = segment.window(lo, hi, names)
+            for n in names:
+                pieces[n].append(part[n])
+        return {n: p[0] if len(p) == 1 else np.concatenate(p) for n, p in pieces.items()}
 
-    def extend(self, xs: np.ndarray) -> None:
-        with self._lock:
-            self._trace.extend(xs)
-            self._measure()
+    def _empty_window(self, names) -> dict[str, np.ndarray]:
+        width = dict(zip(self.names, self.widths, strict=True))
+        return {n: np.empty((0, width[n]), self.dtype) for n in names}
+
+    # -- computing -------------------------------------------------------------------------
+    def ensure(self, stop: int) -> None:
+        """Compute until at least `stop` steps are there."""
+        while self.computed < min(stop, self.steps):
+            self.advance(BATCH_STEPS)
+
+    def advance(self, n: int) -> int:
+        """Compute up to n more steps (never past a segment's end); returns how many."""
+        with self._grow_lock:
+            start = self.computed
+            if start >= self.steps:
+                return 0
+            size = self.segment_steps
+            k = start // size
+            stop = min(start + n, (k + 1) * size, self.steps)
+            if start % size == 0:
+                segment = self._run_segment(k, start, stop)
+            else:
+                segment = self._segment(k, computed=start)
+                segment.extend(self.inputs.rows(start, stop))
+                self._segments.put((self._id, k), segment)  # re-measured
+            with self._lock:
+                self.computed = stop
+                if stop == (k + 1) * size and len(self._starts) == k + 1:
+                    self._starts.append(segment.final_state)
+            return stop - start
+
+    def extend(self, more: Inputs) -> None:
+        """Append steps (an append to the session); computed when asked or in the background."""
+        with self._grow_lock:
+            self.inputs = self.inputs.appended(more)
+        if self.computed == self.steps - more.steps:
+            self.ensure(self.steps)  # a few typed characters: computed now, in place
+
+    def _growing(self, k: int) -> bool:
+        return k == self.computed // self.segment_steps
+
+    def _segment(self, k: int, computed: int | None = None) -> cells.Trace:
+        """Segment k, recomputed from its start state when it was evicted."""
+        segment = self._segments.peek((self._id, k))
+        if segment is not None:
+            return segment
+        computed = self.computed if computed is None else computed
+        size = self.segment_steps
+        stop = min((k + 1) * size, computed)
+        return self._run_segment(k, k * size, stop)
+
+    def _run_segment(self, k: int, start: int, stop: int) -> cells.Trace:
+        state = self._starts[k]
+        segment = self.cell.run(self.inputs.rows(start, stop),
+                                **{f"{name}0": state[name] for name in self.cell.state_names})
+        self._segments.put((self._id, k), segment)
+        return segment
+
+    def drop_segments(self) -> None:
+        """Forget this trace's segments (it was evicted from the cache of traces)."""
+        for k in range(len(self._starts) + 1):
+            self._segments.pop((self._id, k))
+
+
+def background_job(trace: SharedTrace, idle_seconds: float,
+                   resubmit: Callable[[SharedTrace], None]) -> None:
+    """One batch of a trace's background computation; queues the next one itself (so that
+    many traces share the pool) until the trace is complete or nobody asks for it."""
+    try:
+        if trace.done or time.monotonic() - trace.last_asked > idle_seconds:
+            trace.background = False
+            return
+        trace.advance(BATCH_STEPS)
+    except BaseException:
+        trace.background = False
+        raise
+    if trace.done:
+        trace.background = False
+    else:
+        resubmit(trace)

@@ -17,20 +17,20 @@ the service (session store and caches) and the counters in `StreamStats`.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections import deque
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import anyio
 from pydantic import TypeAdapter, ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
 
-from app.api.errors import ApiError
+from app.api.errors import ApiError, describe_errors, ws_error
+from app.api.middleware import same_origin
 from app.api.schemas import ClientMessage, PauseMessage, PlayMessage, SeekMessage, StepMessage
 from app.core.settings import Settings
 from app.sessions.cache import ByteLRU
+from app.sessions.config import SessionConfig
 from app.sessions.service import SessionService
 from app.sessions.traces import SharedTrace
 from app.stream import wire
@@ -40,6 +40,7 @@ MESSAGES: TypeAdapter = TypeAdapter(ClientMessage)
 # Close codes: RFC 6455 ones, and 4404 (4000-4999 are the application's) for no session.
 POLICY_VIOLATION = 1008
 MESSAGE_TOO_BIG = 1009
+INTERNAL_ERROR = 1011
 TRY_AGAIN_LATER = 1013
 NO_SESSION = 4404
 
@@ -63,22 +64,8 @@ def origin_allowed(websocket: WebSocket, allowed: tuple[str, ...]) -> bool:
     origin = websocket.headers.get("origin")
     if origin is None:
         return True
-    if origin in allowed:
-        return True
-    host = websocket.headers.get("host")
-    if not host:
-        return False
-    parts = urlsplit(origin)
-    if parts.scheme not in ("http", "https"):
-        return False
-    secure = websocket.url.scheme == "wss"
-    try:
-        origin_port = parts.port or (443 if parts.scheme == "https" else 80)
-        host_parts = urlsplit(f"//{host}")
-        host_port = host_parts.port or (443 if secure else 80)
-    except ValueError:  # a malformed port
-        return False
-    return (parts.hostname or "", origin_port) == (host_parts.hostname or "", host_port)
+    return same_origin(origin, websocket.headers.get("host"), websocket.url.scheme == "wss",
+                       allowed)
 
 
 class SendQueue:
@@ -105,6 +92,10 @@ class SendQueue:
             await self._ready.wait()
         return self._items.popleft()
 
+    def has_frame(self) -> bool:
+        """Whether a frame is waiting (so one still to be computed can be skipped)."""
+        return any(isinstance(item, int) for item in self._items)
+
 
 class SessionView:
     """This connection's view of its session, refreshed when the config file changes
@@ -113,7 +104,7 @@ class SessionView:
     def __init__(self, service: SessionService, session_id: str):
         self.service = service
         self.session_id = session_id
-        self.config: dict = {}
+        self.config: SessionConfig | None = None
         self.version: tuple[int, int] | None = None
         self.trace: SharedTrace | None = None
         self.checked = 0.0  # time.monotonic() of the last look at the config file
@@ -126,11 +117,11 @@ class SessionView:
 
     @property
     def steps(self) -> int:
-        return self.config["steps"]
+        return self.config.steps
 
     @property
     def key(self) -> str:
-        return self.config["key"]
+        return self.config.key
 
     async def load(self) -> None:
         """Read the config (ApiError if there is none) and get its trace."""
@@ -154,11 +145,17 @@ class SessionView:
             except ApiError:  # deleted meanwhile: keep serving what we have
                 pass
 
+    def frame_now(self, t: int) -> dict | None:
+        """The frame if it can be read at once (computed and resident), else None."""
+        return self.trace.try_frame(t)
+
     async def frame(self, t: int) -> dict:
-        trace = self.trace
-        frame = trace.try_frame(t) if trace.reads_inline else None
-        if frame is None:  # busy (being extended) or large: read in a worker thread
-            frame = await anyio.to_thread.run_sync(trace.frame, t)
+        """The frame, computed on the pool if need be (not yet computed, evicted, or the
+        segment is being extended)."""
+        frame = self.trace.try_frame(t)
+        if frame is None:
+            self.service.pool.follow(self.trace)
+            frame = await self.service.pool.run_async(self.trace.frame, t)
         return frame
 
 
@@ -223,14 +220,15 @@ class Stream:
                 return None
             text = message.get("text")
             if text is None:
-                self.queue.put(_error("send JSON text messages, not binary ones"))
+                self.queue.put(ws_error("send JSON text messages, not binary ones"))
                 continue
             if len(text) > limit or (len(text) * 4 > limit and len(text.encode()) > limit):
                 return MESSAGE_TOO_BIG
             try:
                 command = MESSAGES.validate_json(text)
             except ValidationError as exc:
-                self.queue.put(_error(_describe(exc)))
+                self.queue.put(ws_error(*describe_errors(
+                    exc.errors(), skip_first_location=True, whole="message")))
                 continue
             await self.view.refresh_if_stale(self._wanted_step(command))
             self._handle(command)
@@ -246,16 +244,16 @@ class Stream:
         steps = self.view.steps
         if isinstance(command, SeekMessage):
             if command.seek >= steps:
-                self.queue.put(_error(f"seek: {command.seek} is past the last step "
-                                      f"{steps - 1}; seek to 0..{steps - 1}"))
+                self.queue.put(ws_error(f"seek: {command.seek} is past the last step "
+                                        f"{steps - 1}; seek to 0..{steps - 1}", "seek"))
                 return
             self._move(command.seek)
         elif isinstance(command, StepMessage):
             self._move(min(max(self.t + command.step, 0), steps - 1))
         elif isinstance(command, PlayMessage):
             if command.play > self.settings.max_play_rate:
-                self.queue.put(_error(f"play: {command.play} steps per second is over the "
-                                      f"limit of {self.settings.max_play_rate:g}"))
+                self.queue.put(ws_error(f"play: {command.play} steps per second is over the "
+                                        f"limit of {self.settings.max_play_rate:g}", "play"))
                 return
             self.rate = command.play
             if self.t >= steps - 1:  # at the end: play from the start, as players do
@@ -309,6 +307,9 @@ class Stream:
                 await self.websocket.send_text(item)
                 continue
             signals = await self._signals(item)
+            if signals is None:  # it needed computing and a newer frame is waiting
+                self.stats.frames_dropped += 1
+                continue
             self.seq += 1
             playing = self.player is not None
             if self.binary:
@@ -319,13 +320,21 @@ class Stream:
                     item, self.seq, self.view.steps, playing, signals))
             self.stats.frames_sent += 1
 
-    async def _signals(self, t: int) -> bytes:
-        """The encoded signals of step t; identical sessions share them through the cache."""
+    async def _signals(self, t: int) -> bytes | None:
+        """The encoded signals of step t; identical sessions share them through the cache.
+
+        At most one frame per connection is computed at a time (the sender awaits it), and
+        the newest seek wins: a frame that needs computing is skipped (None) when a newer
+        one is already waiting."""
         trace = self.view.trace
         key = (self.view.key, t, self.binary)
         encoded = self.frame_cache.peek(key)
         if encoded is None:
-            frame = await self.view.frame(t)
+            frame = self.view.frame_now(t)
+            if frame is None:
+                if self.queue.has_frame():
+                    return None
+                frame = await self.view.frame(t)
             encoded = (wire.binary_values(frame, trace.names, trace.dtype) if self.binary
                        else wire.signals_json(frame, trace.names))
             self.frame_cache.put(key, encoded)
@@ -343,21 +352,23 @@ async def serve_stream(websocket: WebSocket, session_id: str, service: SessionSe
         await websocket.accept()
         frame_format = websocket.query_params.get("format", "json")
         if frame_format not in FORMATS:
-            await websocket.send_text(_error(f"format: {frame_format!r} is not a frame format; "
-                                             f"use one of {', '.join(FORMATS)}"))
+            await websocket.send_text(ws_error(f"format: {frame_format!r} is not a frame "
+                                               f"format; use one of {', '.join(FORMATS)}",
+                                               "format"))
             await _close_quietly(websocket, POLICY_VIOLATION)
             return
         if stats.connections > settings.max_ws_connections:
-            await websocket.send_text(_error("too many connections; try again later"))
+            await websocket.send_text(ws_error("too many connections; try again later"))
             await _close_quietly(websocket, TRY_AGAIN_LATER)
             return
         view = SessionView(service, session_id)
         try:
             await view.load()
         except ApiError as exc:
-            await websocket.send_text(_error(exc.detail))
-            await _close_quietly(websocket, NO_SESSION if exc.status_code == 404
-                                 else POLICY_VIOLATION)
+            await websocket.send_text(ws_error(exc.detail, exc.field))
+            code = (NO_SESSION if exc.status_code == 404 else
+                    INTERNAL_ERROR if exc.status_code >= 500 else POLICY_VIOLATION)
+            await _close_quietly(websocket, code)
             return
         await Stream(websocket, view, settings, stats, frame_cache,
                      binary=frame_format == "binary").run()
@@ -365,18 +376,6 @@ async def serve_stream(websocket: WebSocket, session_id: str, service: SessionSe
         pass
     finally:
         stats.connections -= 1
-
-
-def _error(message: str) -> str:
-    return json.dumps({"error": message})
-
-
-def _describe(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    if first["type"] == "json_invalid":
-        return f"not JSON: {first.get('ctx', {}).get('error', first['msg'])}"
-    where = ".".join(str(p) for p in first["loc"][1:] or first["loc"])
-    return f"{where}: {first['msg']}" if where else first["msg"]
 
 
 def _is_disconnect(exc: BaseException) -> bool:

@@ -241,6 +241,18 @@ def window_csv(start: int, window: Mapping[str, np.ndarray], names: Iterable[str
     return out.getvalue()
 
 
+def window_npz(start: int, window: Mapping[str, np.ndarray], names: Iterable[str]) -> bytes:
+    """An .npz archive (no pickles): one array per signal, (steps, n) in the session's
+    dtype, named by the signal, plus ``t`` (the step numbers, int64)."""
+    names = list(names)
+    steps = len(window[names[0]]) if names else 0
+    arrays = {"t": np.arange(start, start + steps, dtype=np.int64)}
+    arrays.update({name: np.ascontiguousarray(window[name]) for name in names})
+    out = io.BytesIO()
+    np.savez(out, **arrays)
+    return out.getvalue()
+
+
 # -- binary frames (the stream's `?format=binary`) ------------------------------------------
 # One WebSocket binary message per step:
 #   uint32 little-endian n | n bytes of JSON head | the values, little-endian, back to back

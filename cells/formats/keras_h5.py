@@ -22,6 +22,7 @@ from .common import (
     pick_layer,
 )
 from .keras import from_keras
+from .limits import check_declared
 
 # Keras 3 numbers a cell's variables in creation order; Keras 2 names them.
 _NUMBERED = {"kernel": "0", "recurrent_kernel": "1", "bias": "2"}
@@ -111,6 +112,7 @@ def _read(label: str, name: str, dataset: h5py.Dataset) -> np.ndarray:
     # External storage or virtual datasets would read other files' bytes as weights.
     if dataset.external or dataset.is_virtual:
         raise ValueError(f"{label}: {name} keeps its data in another file, which is not read")
+    check_declared(label, name, dataset.shape)
     size = dataset.size * dataset.dtype.itemsize
     if size > MAX_TENSOR_BYTES:  # compressed datasets could unpack to far more than the file
         raise ValueError(

@@ -22,6 +22,7 @@ from .common import (
     reorder_blocks,
     shape_text,
 )
+from .limits import check_declared
 
 _RECURRENT_OPS = ("LSTM", "GRU", "RNN")
 _DIRECTIONS = ("forward", "reverse", "bidirectional")
@@ -155,6 +156,7 @@ def _input_array(where: str, node, index: int, role: str, stored: dict) -> np.nd
             f"{where}: input {shown} keeps its data in an external file, which is not read; "
             "save the model with its tensors inside it"
         )
+    check_declared(where, shown, tensor.dims)
     return float_tensor(where, shown, numpy_helper.to_array(tensor))
 
 

@@ -15,6 +15,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file
 
 from .common import MAX_TENSOR_BYTES, float_tensor
+from .limits import check_declared, check_npz_member
 
 KIND_KEY, OPTIONS_KEY = "gatescope_kind", "gatescope_options"  # safetensors metadata
 NPZ_KIND, NPZ_OPTIONS = "__kind__", "__options__"  # 0-d unicode arrays in an .npz
@@ -55,6 +56,7 @@ def _open_safetensors(path: Path, label: str) -> Iterator[TensorFile]:
 
     def read(name: str) -> np.ndarray | str:
         try:
+            check_declared(label, name, handle.get_slice(name).get_shape())
             return handle.get_tensor(name)
         except (SafetensorError, TypeError) as error:  # TypeError: a dtype NumPy lacks
             return f"cannot be read ({error})"
@@ -76,6 +78,7 @@ def _open_npz(path: Path, label: str) -> Iterator[TensorFile]:
         entries = {(n[:-4] if n.endswith(".npy") else n): n for n in archive.zip.namelist()}
 
         def read(name: str) -> np.ndarray | str:
+            check_npz_member(label, name, archive.zip, entries[name])
             return _npz_member(archive, name, archive.zip.getinfo(entries[name]).file_size)
 
         metadata = {}

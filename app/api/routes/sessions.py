@@ -8,7 +8,6 @@ from fastapi import APIRouter, Body, Query, Response
 
 from app.api.deps import SessionConfigDep, SessionsDep
 from app.api.schemas import ErrorPublic, SessionAppend, SessionCreate, SessionPublic, TraceWindow
-from app.sessions.service import SessionService
 from app.stream import wire
 
 router = APIRouter(prefix="/sessions", tags=["sessions"])
@@ -26,8 +25,10 @@ def create_session(body: SessionCreate, sessions: SessionsDep) -> dict:
 
 
 @router.get("/{session_id}", response_model=SessionPublic, responses=ERRORS)
-def read_session(config: SessionConfigDep) -> dict:
-    return SessionService.public(config)
+def read_session(config: SessionConfigDep, sessions: SessionsDep) -> dict:
+    """The session as created: cell, options used, sizes, the weights (seed, preset or the
+    upload's record) and the sequence as given, so a page can show the form of it."""
+    return sessions.public(config)
 
 
 @router.get(
@@ -43,16 +44,20 @@ def read_trace(
     start: Annotated[int | None, Query(ge=0, description="first step (default 0)")] = None,
     stop: Annotated[int | None, Query(ge=0, description="end, exclusive (default: all)")] = None,
     names: Annotated[str | None, Query(description="comma-separated signal names")] = None,
-    format: Annotated[Literal["json", "csv"], Query()] = "json",
+    format: Annotated[Literal["json", "csv", "npz"], Query()] = "json",
 ) -> Response:
     """Signals for steps [start, stop): JSON `{"start", "stop", "signals": {name: [[...]]}}`,
-    or CSV with a `t` column and one `name[unit]` column per number."""
+    CSV with a `t` column and one `name[unit]` column per number, or NPZ (NumPy's archive,
+    no pickles): one array per signal, (stop - start, n) in the session's dtype, and `t`."""
     wanted = [n.strip() for n in names.split(",") if n.strip()] if names else None
     start, stop, wanted, window = sessions.window(config, start, stop, wanted)
-    if format == "csv":
-        return Response(wire.window_csv(start, window, wanted), media_type="text/csv",
+    if format in ("csv", "npz"):
+        body = (wire.window_csv(start, window, wanted) if format == "csv"
+                else wire.window_npz(start, window, wanted))
+        return Response(body, media_type="text/csv" if format == "csv"
+                        else "application/octet-stream",
                         headers={"Content-Disposition":
-                                 f'attachment; filename="{config["id"]}-{start}-{stop}.csv"'})
+                                 f'attachment; filename="gatescope-{config.id}.{format}"'})
     return Response(wire.window_json(start, stop, window, wanted), media_type="application/json")
 
 

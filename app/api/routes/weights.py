@@ -1,14 +1,15 @@
-"""POST /api/weights: upload a weights file (multipart)."""
+"""POST /api/weights: upload a weights file (multipart); GET /api/weights/{id}: its record."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Path, UploadFile
 
 from app.api.deps import SettingsDep, StoreDep
+from app.api.errors import NotFound
 from app.api.schemas import CellKind, ErrorPublic, WeightsPublic
-from app.sessions.uploads import accept_weights
+from app.sessions.uploads import accept_weights, upload_record
 
 router = APIRouter(tags=["weights"])
 
@@ -26,8 +27,21 @@ def upload_weights(
     nonlinearity: Annotated[Literal["tanh", "relu"] | None, Form(description="rnn option")] = None,
 ) -> dict:
     """Parse the file with the engine (never unpickled) and keep it under its sha256, the
-    `weights_id` that `POST /api/sessions` takes."""
+    `weights_id` that `POST /api/sessions` takes. The record says what the file holds:
+    its name, the options it states and those it leaves open, its layers and directions,
+    and which part a session uses (`shown`)."""
     options = {name: value for name, value in (("reset_after", reset_after),
                                                ("nonlinearity", nonlinearity)) if value is not None}
     return accept_weights(store, settings, file.file, file.filename or "upload", cell or None,
                           layer, options)
+
+
+@router.get("/weights/{weights_id}", response_model=WeightsPublic,
+            responses={404: {"model": ErrorPublic}})
+def read_weights_record(weights_id: Annotated[str, Path(description="sha256 of the file")],
+                        store: StoreDep) -> dict:
+    """The record of an uploaded file, as `POST /api/weights` answered it."""
+    meta = store.weights_meta(weights_id)  # the id is checked before any file system use
+    if meta is None or store.weights_path(weights_id) is None:
+        raise NotFound("weights_id", "no uploaded weights with this id")
+    return upload_record(weights_id, meta)

@@ -80,3 +80,41 @@ def test_help(capsys):
     out = capsys.readouterr().out
     for flag in ("--host", "--port", "--data-dir", "--open"):
         assert flag in out
+
+
+def test_off_loopback_a_token_is_made_and_printed(uvicorn_calls, tmp_path, capsys):
+    assert cli.main(["serve", "--host", "0.0.0.0", "--port", "8123",
+                     "--data-dir", str(tmp_path)]) == 0
+    token = os.environ["GATESCOPE_TOKEN"]
+    assert len(token) >= 24
+    assert f"http://127.0.0.1:8123/?token={token}" in capsys.readouterr().err
+    assert Settings.from_env().token == token  # every worker requires it
+    assert uvicorn_calls[0][1]["http"] == "app.core.connections:GuardedHttpProtocol"
+
+
+def test_no_token_is_loud_and_loopback_needs_none(uvicorn_calls, tmp_path, capsys):
+    cli.main(["serve", "--host", "0.0.0.0", "--no-token", "--data-dir", str(tmp_path)])
+    assert "WITHOUT A TOKEN" in capsys.readouterr().err
+    assert Settings.from_env().token == ""
+    for name in [k for k in os.environ if k.startswith("GATESCOPE_")]:
+        del os.environ[name]  # a fresh shell
+    cli.main(["serve", "--data-dir", str(tmp_path)])
+    assert Settings.from_env().token == ""
+    assert "?token=" not in capsys.readouterr().err
+
+
+def test_given_token_and_allowed_hosts(uvicorn_calls, tmp_path):
+    cli.main(["serve", "--host", "0.0.0.0", "--token", "s3cret-s3cret", "--allowed-hosts",
+              "box.lan, viz.example", "--data-dir", str(tmp_path)])
+    settings = Settings.from_env()
+    assert settings.token == "s3cret-s3cret"
+    assert settings.allowed_hosts == ("box.lan", "viz.example")
+
+
+def test_an_unusable_data_dir_is_refused_at_start(uvicorn_calls, tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert cli.main(["serve", "--data-dir", str(blocker / "data")]) == 2
+    err = capsys.readouterr().err
+    assert "data directory" in err and "not usable" in err and "--data-dir" in err
+    assert uvicorn_calls == []

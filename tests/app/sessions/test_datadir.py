@@ -9,6 +9,7 @@ import os
 import numpy as np
 
 import cells
+from app.sessions.config import SessionConfig
 from app.sessions.datadir import Store
 from tests.support import COUNTER_TEXT, counter_trace, create_session
 
@@ -54,16 +55,21 @@ def test_session_config_layout(client, settings):
     path = settings.data_dir / "sessions" / f"{s['id']}.json"
     config = json.loads(path.read_text())
     assert config["cell"] == "rnn" and config["weights"] == {"seed": 0}
-    assert config["sequence"] == {"values": [[1.0], [2.0]]}
+    # Numbers are kept as binary .npy beside the JSON, the CSV text as given.
+    assert config["csv"] == "1\n2\n" and "values" not in config
+    numbers = np.load(settings.data_dir / "sessions" / config["values_file"], allow_pickle=False)
+    assert numbers.dtype == np.float64 and numbers.tolist() == [[1.0], [2.0]]
     assert len(config["key"]) == 64
     assert not list((settings.data_dir / "tmp").iterdir())  # no partial files left behind
 
 
 def test_writes_are_atomic_and_ids_are_checked(tmp_path):
     store = Store(tmp_path)
-    config = {"id": store.new_session_id(), "steps": 1}
+    config = SessionConfig(id=store.new_session_id(), cell="lstm", options={}, dtype="float32",
+                           input_size=1, hidden_size=1, weights={"seed": 0}, vocabulary="a",
+                           steps=1, text="a").with_key()
     store.save_session(config)
-    assert store.load_session(config["id"]) == config
+    assert store.load_session(config.id) == config
     for bad in ("../../etc/passwd", "a/b", "short", "x" * 200, "", "AAAA AAAA AAAA AAAA"):
         assert store.session_path(bad) is None
         assert store.load_session(bad) is None

@@ -112,7 +112,11 @@ def test_text_without_preset_derives_its_vocabulary(client, dtype):
 def test_csv_sequence_with_and_without_header(client, text):
     s = create_session(client, cell="lstm", hidden_size=2, sequence={"csv": text})
     assert s["input_size"] == 2 and s["steps"] == 2
-    assert s["sequence"] == {"values": [[0.5, 1.0], [-2.0, 0.3]]}
+    # The session keeps the CSV as given (the page shows it); the inputs are its numbers.
+    assert s["sequence"] == {"csv": text}
+    x = trace_json(client, s["id"], names="x")["signals"]["x"]
+    assert np.array_equal(np.array(x, np.float32),
+                          np.array([[0.5, 1.0], [-2.0, 0.3]], np.float32))
 
 
 def test_every_kind_runs_through_the_api(client):

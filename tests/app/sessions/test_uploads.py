@@ -65,7 +65,9 @@ def keras_lstm(path, cell):
 def assert_session_runs(client, weights_id, expected_cell, **body):
     s = create_session(client, weights_id=weights_id, sequence={"values": VALUES}, **body)
     assert (s["input_size"], s["hidden_size"]) == (3, 4)
-    assert s["weights"] == {"weights_id": weights_id}
+    # The session carries the upload's record, exactly as GET /api/weights/{id} gives it.
+    assert s["weights"] == client.get(f"/api/weights/{weights_id}").json()
+    assert s["weights"]["weights_id"] == weights_id
     trace = client.get(f"/api/sessions/{s['id']}/trace").json()["signals"]
     expected = expected_cell.run(np.array(VALUES))
     for name in expected.names:

@@ -1,0 +1,99 @@
+"""`SessionConfig`: what a session is, as stored in the data directory and read by every layer.
+
+A session is its config: the cell kind, the options used, the dtype and sizes, where the
+weights come from, and the sequence. Everything else (the cell, the trace) is derived from
+it deterministically, so any worker process can serve any session.
+
+The sequence is stored compactly: text as text in the JSON, numbers as a binary `.npy` file
+beside it (`values_file`), named by the content so that a rewrite never changes a file a
+reader may be opening. CSV keeps its text as given, for the page's form.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+CONFIG_FORMAT = 2  # 1: values inline in the JSON
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    id: str
+    cell: str  # the kind
+    options: dict[str, Any]  # every option of the kind, as used
+    dtype: str  # "float32" | "float64"
+    input_size: int
+    hidden_size: int
+    weights: dict[str, Any]  # {"preset": name} | {"seed": int} | {"weights_id": sha256}
+    vocabulary: str | None  # characters of the one-hot input, for text
+    steps: int
+    text: str | None = None  # the sequence, when it is text
+    values_file: str | None = None  # the sequence's numbers (.npy beside the JSON)
+    values_digest: str | None = None  # sha256 of those numbers: part of the content key
+    csv: str | None = None  # the CSV as given, until an append
+    parent: dict[str, Any] | None = None  # {"key", "steps"} of the config this one grew from
+    key: str = ""  # hash of what determines the trace
+    inline_values: list | None = None  # format 1 kept the numbers in the JSON
+
+    @property
+    def is_text(self) -> bool:
+        return self.text is not None
+
+    def content_key(self) -> str:
+        content = {"cell": self.cell, "options": self.options, "dtype": self.dtype,
+                   "input_size": self.input_size, "hidden_size": self.hidden_size,
+                   "weights": self.weights, "vocabulary": self.vocabulary,
+                   "sequence": {"text": self.text} if self.is_text
+                   else {"values_sha256": self.values_digest}}
+        data = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(data.encode()).hexdigest()
+
+    def with_key(self) -> SessionConfig:
+        return dataclasses.replace(self, key=self.content_key())
+
+    def cell_key(self) -> str:
+        """What determines the cell (not the sequence)."""
+        return json.dumps([self.cell, self.options, self.dtype, self.weights, self.input_size,
+                           self.hidden_size], sort_keys=True)
+
+    def replace(self, **changes) -> SessionConfig:
+        return dataclasses.replace(self, **changes)
+
+    # -- stored form -----------------------------------------------------------------------
+    def to_json(self) -> dict:
+        data = {"format": CONFIG_FORMAT}
+        data.update({f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                     if f.name != "inline_values"})
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> SessionConfig:
+        """A stored config; KeyError/TypeError/ValueError when it is not one."""
+        data = dict(data)
+        data.pop("format", None)
+        sequence = data.pop("sequence", None)  # format 1
+        if sequence is not None:
+            if "text" in sequence:
+                data["text"] = sequence["text"]
+            else:  # values inline: read from here
+                data["inline_values"] = sequence["values"]
+                data["values_digest"] = values_digest_of_list(sequence["values"])
+        names = {f.name for f in dataclasses.fields(cls)}
+        config = cls(**{k: v for k, v in data.items() if k in names})
+        if not isinstance(config.steps, int) or not isinstance(config.id, str):
+            raise ValueError("a config needs an integer steps and a text id")
+        return config
+
+
+def values_digest(values_bytes: bytes) -> str:
+    return hashlib.sha256(values_bytes).hexdigest()
+
+
+def values_digest_of_list(values: list) -> str:
+    import numpy as np
+
+    return values_digest(np.asarray(values, np.float64).tobytes())
