@@ -15,7 +15,7 @@ import { createCharts } from "./views/charts.js";
 import { buildEquationList, updateEquations } from "./views/equations.js";
 import { announce } from "./views/announce.js";
 import { bindExports } from "./views/exports.js";
-import { createForm, slotOf } from "./views/form.js";
+import { createForm, partShown, slotOf } from "./views/form.js";
 import { bindKeys } from "./views/keys.js";
 import { showInput } from "./views/sequence_view.js";
 import { createToolbar } from "./views/toolbar.js";
@@ -98,8 +98,10 @@ function startSession(record, { t = 0, stage = "all", unit = 0 } = {}, notice = 
   const stages = (session.stages && session.stages.length ? session.stages
     : settings.kindOf(session.cell)?.stages) ?? [];
   const config = configFromSession(settings, session);
+  // an uploaded file's record (its name, sizes, what it states) comes with the session
+  const upload = session.weights?.weights_id ? { ...session.weights } : store.get().upload;
   store.set({
-    session, stages, frame: null, config, draft: { ...config }, notice,
+    session, stages, frame: null, config, draft: { ...config }, notice, upload,
     t: Math.max(0, Math.min(session.steps - 1, t)),
     stage: stage === "all" || stages.includes(stage) ? stage : "all",
     unit: Math.max(0, Math.min(session.hidden_size - 1, unit)),
@@ -162,6 +164,10 @@ function flushViews() {
   toolbar.render(st);
   if (form && (changed.has("draft") || changed.has("config") || changed.has("errors") || changed.has("upload")
     || changed.has("notice") || changed.has("session"))) form.render(st);
+  if (changed.has("session") || changed.has("upload")) {
+    const up = st.session?.weights?.weights_id ? st.session.weights : null;
+    $("#view-notice").textContent = partShown(up);
+  }
   updateEquations(equationRows, $("#focus-equation"), st);
   showInput($("#input-readout"), st);
   if (st.session) announce($("#announce"), st, settings.kindOf(st.session.cell)?.state ?? ["h"]);
@@ -184,6 +190,7 @@ async function boot() {
   }
   settings = buildSettings(catalog, presets.presets);
   store.init(settings);
+  if (catalog.stream?.send_queue_frames) player.setQueue(catalog.stream.send_queue_frames);
   form = createForm({ settings, onRun: (cfg) => run(cfg) });
   const { values, errors } = readUrl(settings);
   const view = {};

@@ -76,6 +76,15 @@ export function createForm({ settings, onRun }) {
   f.hidden.setAttribute("aria-label", `Hidden size H (1 to ${settings.row("hidden").max})`);
 
   const draft = () => store.get().draft;
+  // options the uploaded file leaves open that the user has not chosen yet (asked before Run)
+  let confirmed = new Set();
+  const unconfirmed = (state) => {
+    const d = state.draft;
+    const up = state.upload;
+    if (d.weights !== "upload" || !up || up.weights_id !== d.weights_id) return [];
+    if (state.config?.weights_id === d.weights_id) return []; // the session on screen chose already
+    return (up.open_options ?? []).filter((k) => applies(settings.row(k) ?? {}, d) && !confirmed.has(k));
+  };
   const presetOf = (name) => settings.presetOf(name);
 
   /** Write one edit into the store's draft, with what it implies for the other fields. */
@@ -109,12 +118,19 @@ export function createForm({ settings, onRun }) {
     else if (t.name === "weights" || t.name === "seq") edit({ [t.name]: t.value });
     else if (options[t.name]) {
       const { row } = options[t.name];
+      confirmed.add(t.name);
       edit({ [t.name]: row.type === "bool" ? t.checked : row.values.find((v) => String(v) === t.value) });
     }
   });
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
     const got = parseDraft(settings, draft());
+    const open = unconfirmed(store.get());
+    if (open.length) {
+      // asked once: the next Run uses what the form then says, and the session records it
+      for (const k of open) confirmed.add(k);
+      got.errors = { ...(got.errors || {}), cell: `The weights file does not say which ${open.join(" or ")} it was trained with: check it above, then Run again.` };
+    }
     if (got.errors) {
       store.set({ errors: got.errors });
       return;
@@ -131,6 +147,7 @@ export function createForm({ settings, onRun }) {
     if (!file) return;
     try {
       const res = await uploadWeights(file);
+      confirmed = new Set();
       store.set({ upload: res });
       edit({ weights: "upload", weights_id: res.weights_id, cell: res.cell ?? draft().cell, ...(res.options || {}) });
     } catch (err) {
@@ -162,7 +179,8 @@ export function createForm({ settings, onRun }) {
     const upload = state.upload && state.upload.weights_id === d.weights_id ? state.upload : null;
     // options a file states are the file's, shown as such and not editable
     for (const { control, why, row } of Object.values(options)) {
-      const stated = d.weights === "upload" && upload?.options && row.key in upload.options;
+      const stated = d.weights === "upload" && upload?.options && row.key in upload.options
+        && !(upload.open_options ?? []).includes(row.key);
       if (row.type === "bool") control.checked = Boolean(d[row.key]);
       else setValue(control, d[row.key]);
       control.disabled = Boolean(stated);
@@ -183,6 +201,7 @@ export function createForm({ settings, onRun }) {
     setText($("#preset-summary"), summary);
     setText($("#preset-description"), rest.join("\n").trim());
     setText($("#weights-id"), uploadText(upload, d, state));
+    setText($("#weights-part"), d.weights === "upload" ? partShown(upload) : "");
     setText($("#sequence-hint"), d.seq === "numbers"
       ? "One step per line, numbers separated by commas. A first row with no number in it is read as a header."
       : d.weights === "preset" ? `Each character is one step (an emoji or an accented letter too), one-hot over the preset's vocabulary “${preset?.vocabulary ?? ""}”.`
@@ -203,6 +222,15 @@ export function createForm({ settings, onRun }) {
   }
 
   return { render, applied: (values) => applied(settings, values) };
+}
+
+/** Which part of a bigger file is shown ("" when the file holds one layer, one direction). */
+export function partShown(upload) {
+  if (!upload || ((upload.layers ?? 1) <= 1 && (upload.directions?.length ?? 1) <= 1)) return "";
+  const dirs = upload.directions ?? ["forward"];
+  const name = upload.filename ? `“${upload.filename}”` : "This file";
+  return `${name} holds ${upload.layers} layer${upload.layers === 1 ? "" : "s"} × ${dirs.length} direction${dirs.length === 1 ? "" : "s"} (${dirs.join(", ")}); `
+    + `shown here: layer ${upload.shown?.layer ?? 0}, ${upload.shown?.direction ?? "forward"} direction only.`;
 }
 
 function uploadText(upload, d, state) {
