@@ -139,6 +139,34 @@ async function run(cfg, cursor = {}) {
   }
 }
 
+// Live typing: text typed at the end of the session's own text is appended to the session
+// on screen (one step per character), and the cursor follows. One request at a time; what
+// is typed meanwhile goes with the next.
+let appending = false;
+async function liveAppend() {
+  const s = store.get();
+  const cfg = s.config;
+  if (appending || !s.live || !s.session || !cfg || cfg.seq !== "text" || s.draft?.seq !== "text") return;
+  const typed = s.draft.text;
+  if (typed.length <= cfg.text.length || !typed.startsWith(cfg.text)) return;
+  const sameElse = settings.form.every((r) => r.key === "text" || String(s.draft[r.key]) === String(cfg[r.key]));
+  if (!sameElse) return;
+  appending = true;
+  try {
+    const record = await api.appendToSession(s.session.id, { text: typed.slice(cfg.text.length) });
+    const session = { ...s.session, ...record, unit_labels: s.session.unit_labels };
+    const config = { ...cfg, text: record.sequence?.text ?? typed };
+    store.set({ session, config, errors: {} });
+    charts.setSession(session);
+    player.seek(session.steps - 1);
+  } catch (err) {
+    showError(slotOf(err.field), err.message);
+  } finally {
+    appending = false;
+  }
+  if (store.get().draft.text !== store.get().config.text) liveAppend();
+}
+
 // Redraw on change: the diagram and the charts' cursor at once (what a keypress or a play
 // step must update), the rest once per task, in a microtask — still before the frame is
 // painted, so a step costs one rendered frame, not two. The URL is not rewritten while
@@ -148,6 +176,7 @@ store.subscribe((s, changed) => {
   if (changed.has("style")) buildDiagram();
   else if (diagram && (changed.has("frame") || changed.has("unit") || changed.has("stage"))) diagram.update(s);
   if (changed.has("frame") || changed.has("unit")) charts.update(s);
+  if (changed.has("draft") || changed.has("live")) liveAppend();
   if (!pendingKeys) {
     pendingKeys = new Set();
     queueMicrotask(flushViews);

@@ -4,7 +4,13 @@ numbers follow the server's CSV rules; stages are the kind's; any click in a cha
 from __future__ import annotations
 
 import pytest
-from gs_browser_helpers import DIAGRAM, diagram_state, open_view, wait_t
+from gs_browser_helpers import (
+    DIAGRAM,
+    check_values_against_trace,
+    diagram_state,
+    open_view,
+    wait_t,
+)
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -105,3 +111,22 @@ def test_any_click_in_the_line_chart_seeks(page, errors):
         page.mouse.click(x, y)
         wait_t(page, t)
     expect(page.locator(DIAGRAM)).to_have_attribute("data-t", "14")
+
+
+def test_live_typing_appends_one_step_per_character(page, errors, api):
+    open_view(page, "?cell=lstm&weights=seed&seed=1&hidden=4&text=abc")
+    sid = diagram_state(page)["session"]
+    page.get_by_label("Live: each character").check()
+    box = page.get_by_label("Sequence", exact=True)
+    box.click()
+    box.press("End")
+    box.type("b")
+    wait_t(page, 3)
+    box.type("ca")
+    wait_t(page, 5)
+    assert diagram_state(page)["session"] == sid  # the same session, longer
+    assert api("GET", f"/api/sessions/{sid}")["steps"] == 6
+    expect(page.get_by_label("Time step")).to_have_attribute("max", "5")
+    expect(page.locator("#form-status")).to_have_text("")
+    check_values_against_trace(page, api)
+    page.wait_for_function("() => new URLSearchParams(location.search).get('text') === 'abcbca'")

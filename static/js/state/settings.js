@@ -52,6 +52,7 @@ export function buildSettings(catalog, presets) {
     { key: "stage", role: "view", type: "enum", values: ["all", ...catalog.stages], def: "all" },
     { key: "style", role: "view", type: "enum", values: ["olah", "memory-cell"], def: "olah", label: "Diagram style" },
     { key: "signal", role: "view", type: "string", def: "" },
+    { key: "live", role: "view", type: "bool", def: false, label: "Live" }, // typing appends steps
     { key: "speed", role: "view", type: "int", min: 1, max: catalog.stream?.max_play_rate ?? 60, def: 10, label: "Speed" },
   ];
   return {

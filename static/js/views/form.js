@@ -138,6 +138,7 @@ export function createForm({ settings, onRun }) {
     store.set({ errors: {} });
     onRun(got.values);
   });
+  $("#live").addEventListener("change", (ev) => store.set({ live: ev.target.checked }));
   f.csv.addEventListener("change", async () => {
     const file = f.csv.files?.[0];
     if (file) edit({ seq: "numbers", text: (await file.text()).replace(/\s+$/, "") });
@@ -204,8 +205,7 @@ export function createForm({ settings, onRun }) {
     setText($("#weights-part"), d.weights === "upload" ? partShown(upload) : "");
     setText($("#sequence-hint"), d.seq === "numbers"
       ? "One step per line, numbers separated by commas. A first row with no number in it is read as a header."
-      : d.weights === "preset" ? `Each character is one step (an emoji or an accented letter too), one-hot over the preset's vocabulary “${preset?.vocabulary ?? ""}”.`
-        : "Each character is one step (an emoji or an accented letter too), one-hot over the characters used.");
+      : `Each character (Unicode code point) is one step: an accent typed as a separate mark or an emoji's skin-tone modifier is a step of its own. One-hot over ${d.weights === "preset" ? `the preset's vocabulary “${preset?.vocabulary ?? ""}”` : "the characters used"}.`);
     for (const slot of form.querySelectorAll("[data-error-for]")) setText(slot, state.errors[slot.dataset.errorFor] ?? "");
     for (const [key, el] of [["seed", f.seed], ["hidden", f.hidden]]) {
       el.setAttribute("aria-invalid", state.errors[key] ? "true" : "false");
@@ -214,6 +214,8 @@ export function createForm({ settings, onRun }) {
     setText($("#form-status"), dirty ? "changed — Run to apply" : "");
     form.dataset.dirty = String(dirty);
     setText($("#session-notice"), state.notice || "");
+    $("#live").checked = Boolean(state.live);
+    form.querySelector("[data-live]").hidden = d.seq !== "text";
   }
 
   function sameDraft(state) {
