@@ -130,3 +130,15 @@ def test_live_typing_appends_one_step_per_character(page, errors, api):
     expect(page.locator("#form-status")).to_have_text("")
     check_values_against_trace(page, api)
     page.wait_for_function("() => new URLSearchParams(location.search).get('text') === 'abcbca'")
+
+
+def test_server_errors_are_sentences_at_their_field(page, errors):
+    open_view(page)
+    page.get_by_label("Sequence", exact=True).fill("héllo")
+    page.get_by_role("button", name="Run").click()
+    error = page.locator('[data-error-for="sequence"]')
+    expect(error).to_contain_text("'é'")
+    text = error.inner_text()
+    for jargon in ("validation", "List should", "less than or equal", "Input should"):
+        assert jargon not in text, text
+    errors[:] = [e for e in errors if "status of 422" not in e]
