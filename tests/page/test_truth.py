@@ -152,3 +152,16 @@ def test_no_label_overlaps_another_or_is_crossed_by_a_pipe(page, errors, artifac
                         path=artifacts_dir / f"overlap-{kind}-{style}-{hidden}.png"
                     )
     assert not problems, "\n".join(problems)
+
+
+def test_stage_mode_equations_show_no_number_before_their_stage(page, errors):
+    open_view(page, "?cell=lstm&weights=seed&seed=5&hidden=3&text=hey&t=1&stage=forget")
+    expect(page.locator(DIAGRAM)).to_have_attribute("data-stage", "forget")
+    rows = page.locator("#equation-list .eq-row").evaluate_all(
+        "rs => rs.map(r => [r.dataset.stage, r.querySelector('.eq-live').textContent])"
+    )
+    for stage, text in rows:
+        if stage in ("write", "state", "output"):
+            assert "not yet" in text and "=" not in text, (stage, text)
+        elif stage in ("gates", "forget"):
+            assert "=" in text, (stage, text)

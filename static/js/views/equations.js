@@ -106,9 +106,13 @@ export function updateEquations(rows, focusEl, state) {
   if (!session || !frame) return;
   const cur = state.stage === "all" ? null : state.stage;
   const focused = state.hover || state.signal || null;
+  // in stage mode a signal of a later stage has no number yet, here as in the diagram
+  const at = cur === null ? Infinity : state.stages.indexOf(cur);
+  const later = (sig) => state.stages.indexOf(sig.stage) > at;
   for (const row of rows) {
     const { sig, li, val } = row;
-    const text = sig.size === "input" ? "" : `[${unit}] = ${formatNumber(valueAt(frame, sig.name, unit), 4)}`;
+    const text = sig.size === "input" ? "" : later(sig) ? `[${unit}] not yet`
+      : `[${unit}] = ${formatNumber(valueAt(frame, sig.name, unit), 4)}`;
     if (row.text !== text) {
       row.text = text;
       val.textContent = text;
@@ -135,10 +139,12 @@ export function updateEquations(rows, focusEl, state) {
     focusEl.append(title, eq, f.live, f.where);
   }
   if (!sig) return;
-  const liveKey = `${frame.t}|${frame.seq}|${unit}`;
+  const pending = later(sig);
+  const liveKey = `${frame.t}|${frame.seq}|${unit}|${pending}`;
   if (f.liveKey !== liveKey) {
     f.liveKey = liveKey;
-    liveEquation(f.live, sig, frame, unit);
+    if (pending) f.live.textContent = `not computed yet: ${sig.name} comes at the “${sig.stage}” stage`;
+    else liveEquation(f.live, sig, frame, unit);
   }
   const named = session.unit_labels?.[unit] ? ` (${session.unit_labels[unit]})` : "";
   const whereText = `step t = ${frame.t}, unit ${unit}${named}, stage “${sig.stage}”${sig.range ? `, range [${sig.range.join(", ")}]` : ""}`;
