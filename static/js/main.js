@@ -1,55 +1,69 @@
-// Wires the page: URL settings -> session -> stream -> store -> diagram, equations, charts.
+// Wires the page: catalog -> settings table -> URL -> session -> stream -> store -> views.
 
-import * as api from "./api.js";
-import { createCharts } from "./charts.js";
-import { createControls } from "./controls.js";
 import { layoutFor, memoryCellUnavailable } from "./diagram/layouts/index.js";
 import { renderLegend } from "./diagram/legend_view.js";
 import { renderDiagram } from "./diagram/renderer.js";
-import { buildEquationList, updateEquations } from "./equations.js";
-import { createFrameCache } from "./frames.js";
-import { createPlayer } from "./player.js";
-import * as store from "./store.js";
-import { openStream } from "./stream.js";
-import { flushSettings, readSettings, writeSettings } from "./url_state.js";
-import { showInput } from "./sequence_view.js";
+import * as api from "./net/api.js";
+import { createFrameCache } from "./net/frames.js";
+import { openStream } from "./net/stream.js";
+import { configFromSession, sessionBody } from "./state/session_config.js";
+import { createPlayer } from "./state/player.js";
+import { buildSettings, resolve } from "./state/settings.js";
+import * as store from "./state/store.js";
+import { flushUrl, readUrl, writeUrl } from "./state/url.js";
+import { createCharts } from "./views/charts.js";
+import { buildEquationList, updateEquations } from "./views/equations.js";
+import { announce } from "./views/announce.js";
+import { bindExports } from "./views/exports.js";
+import { createForm, partShown, slotOf } from "./views/form.js";
+import { bindKeys } from "./views/keys.js";
+import { showInput } from "./views/sequence_view.js";
+import { createToolbar } from "./views/toolbar.js";
+import { bindSwipe } from "./views/touch.js";
 
-const STAGE_ORDER = ["inputs", "gates", "forget", "write", "state", "output"];
 const $ = (sel) => document.querySelector(sel);
 
+let settings = null;
+let form = null;
 let stream = null;
 let diagram = null;
 let equationRows = [];
 const frameCache = createFrameCache();
 const player = createPlayer(() => stream, frameCache);
-const controls = createControls({ player, onRun: run, onChange: saveUrl });
+const toolbar = createToolbar({
+  player, onUnit: setUnit, onStyle: (v) => store.set({ style: v }), onSpeed: (v) => store.set({ speed: v }),
+});
+bindKeys(player);
+bindSwipe($("#diagram-host"), player);
 const charts = createCharts($("#charts"), $("#chart-cursor"), {
   onSeek: (t, unit) => {
     if (unit !== null && unit !== undefined) setUnit(unit);
     player.seek(t);
   },
-  onError: (err) => controls.showError("general", `charts: ${err.message}`),
+  onError: (err) => showError("general", `charts: ${err.message}`),
 });
+
+function showError(slot, message) {
+  store.set({ errors: { ...store.get().errors, [slot]: message } });
+}
 
 function setUnit(u) {
   const H = store.get().session?.hidden_size ?? 1;
   store.set({ unit: Math.max(0, Math.min(H - 1, u)) });
 }
-controls.handlers.unit = setUnit;
-controls.handlers.speed = (v) => store.set({ speed: v });
-controls.handlers.style = (v) => store.set({ style: v });
 
-function urlSettings() {
+/** What the URL holds: the view and the config of the session on screen. */
+function urlValues() {
   const s = store.get();
-  return {
-    ...controls.config(), session: s.session?.id ?? "", t: s.t, unit: s.unit, stage: s.stage,
-    style: s.style, signal: s.focus ?? "", speed: s.speed,
-  };
+  const view = Object.fromEntries(settings.view.map((r) => [r.key, s[r.key]]));
+  return { ...(s.config || {}), ...view, session: s.session?.id ?? "" };
 }
-function saveUrl() {
-  writeSettings(urlSettings());
-}
-window.addEventListener("pagehide", () => flushSettings(urlSettings()));
+const saveUrl = () => settings && writeUrl(settings, urlValues());
+window.addEventListener("pagehide", () => settings && flushUrl(settings, urlValues()));
+bindExports(store.get, () => {
+  if (settings) flushUrl(settings, urlValues());
+  return window.location.href;
+}, (msg) => showError("general", msg));
 
 function buildDiagram() {
   const s = store.get();
@@ -66,27 +80,34 @@ function buildDiagram() {
     style, kind, session: s.session.id, signals: s.session.signals, stages: s.stages,
     hidden: s.session.hidden_size, input: s.session.input_size,
     onHover: (name) => store.set({ hover: name }),
-    onFocus: (name) => store.set({ focus: name }),
+    onFocus: (name) => store.set({ signal: name }),
     onUnit: setUnit,
   });
   diagram.update(s);
 }
 
-/** Make `session` the one on screen, at cursor (t, stage). */
-function startSession(session, { t = 0, stage = "all", unit = 0 } = {}) {
+/** Make `session` the one on screen, at cursor (t, stage); the form now describes it. */
+function startSession(record, { t = 0, stage = "all", unit = 0 } = {}, notice = "") {
+  // a preset's units have names ("depth", ...): wherever a unit is chosen or drawn
+  const presetLabels = settings.presetOf(record.weights?.preset)?.unit_labels;
+  const session = { ...record, unit_labels: record.unit_labels ?? presetLabels ?? null };
   stream?.close();
   player.pause();
   frameCache.clear();
-  const stages = STAGE_ORDER.filter((st) => session.signals.some((x) => x.stage === st));
+  // the stages of this kind, in the server's order (from the kind's signals)
+  const stages = (session.stages && session.stages.length ? session.stages
+    : settings.kindOf(session.cell)?.stages) ?? [];
+  const config = configFromSession(settings, session);
+  // an uploaded file's record (its name, sizes, what it states) comes with the session
+  const upload = session.weights?.weights_id ? { ...session.weights } : store.get().upload;
   store.set({
-    session, stages, frame: null,
+    session, stages, frame: null, config, draft: { ...config }, notice, upload,
     t: Math.max(0, Math.min(session.steps - 1, t)),
     stage: stage === "all" || stages.includes(stage) ? stage : "all",
     unit: Math.max(0, Math.min(session.hidden_size - 1, unit)),
   });
-  controls.buildStages(stages, (st) => store.set({ stage: st }));
   equationRows = buildEquationList($("#equation-list"), $("#equations-title"), session, stages,
-    (name) => store.set({ focus: name }));
+    (name) => store.set({ signal: name }));
   charts.setSession(session);
   buildDiagram();
   stream = openStream(session.id, {
@@ -95,49 +116,55 @@ function startSession(session, { t = 0, stage = "all", unit = 0 } = {}) {
       if (status !== "open") frameCache.resetPending();
       store.set({ connection: status });
     },
-    onError: (msg) => controls.showError("general", msg),
+    onError: (msg) => showError("general", msg),
     cursor: () => store.get().t,
   });
   saveUrl();
 }
 
-/** The POST /api/sessions body for a form config. */
-function sessionBody(cfg) {
-  const body = {};
-  if (cfg.weights === "preset") body.preset = cfg.preset;
-  else {
-    body.cell = cfg.cell;
-    if (cfg.weights === "upload") body.weights_id = cfg.weights_id;
-    else {
-      body.seed = cfg.seed;
-      body.hidden_size = cfg.hidden;
-    }
-  }
-  if (cfg.cell === "gru") body.options = { reset_after: cfg.reset_after };
-  if (cfg.cell === "rnn") body.options = { nonlinearity: cfg.nonlinearity };
-  if (cfg.seq === "numbers") {
-    const rows = cfg.text.split(/[\n;]+/).map((r) => r.trim()).filter(Boolean)
-      .map((r) => r.split(/[\s,]+/).filter(Boolean));
-    if (rows.length && rows[0].some((x) => Number.isNaN(Number(x)))) rows.shift(); // CSV header
-    const bad = rows.findIndex((r) => r.some((x) => x === "" || Number.isNaN(Number(x))));
-    if (bad >= 0) throw Object.assign(new Error(`sequence: row ${bad + 1} is not all numbers`), { field: "sequence" });
-    body.sequence = { values: rows.map((r) => r.map(Number)) };
-    if (rows.length && cfg.weights === "seed") body.input_size = rows[0].length;
-  } else {
-    body.sequence = { text: cfg.text };
-  }
-  return body;
+/** A sentence about how the server read the sequence, when it is worth saying. */
+function sequenceNotice(cfg, session) {
+  if (cfg.seq !== "numbers") return "";
+  const rows = cfg.text.split(/\r\n|\r|\n/).filter((r) => r.trim());
+  if (rows.length === session.steps + 1) return `The first row (${rows[0].trim().slice(0, 60)}) has no number in it: it was read as a header.`;
+  return "";
 }
 
 async function run(cfg, cursor = {}) {
   try {
-    const body = sessionBody(cfg.weights === "preset" && !cfg.text
-      ? { ...cfg, text: controls.presetSample(cfg.preset) } : cfg);
-    const session = await api.createSession(body);
-    startSession(session, { unit: store.get().unit, ...cursor });
+    const session = await api.createSession(sessionBody(settings, cfg, store.get().upload));
+    startSession(session, { unit: store.get().unit, ...cursor }, sequenceNotice(cfg, session));
   } catch (err) {
-    controls.showError(err.field || "general", err.message);
+    showError(slotOf(err.field), err.message);
   }
+}
+
+// Live typing: text typed at the end of the session's own text is appended to the session
+// on screen (one step per character), and the cursor follows. One request at a time; what
+// is typed meanwhile goes with the next.
+let appending = false;
+async function liveAppend() {
+  const s = store.get();
+  const cfg = s.config;
+  if (appending || !s.live || !s.session || !cfg || cfg.seq !== "text" || s.draft?.seq !== "text") return;
+  const typed = s.draft.text;
+  if (typed.length <= cfg.text.length || !typed.startsWith(cfg.text)) return;
+  const sameElse = settings.form.every((r) => r.key === "text" || String(s.draft[r.key]) === String(cfg[r.key]));
+  if (!sameElse) return;
+  appending = true;
+  try {
+    const record = await api.appendToSession(s.session.id, { text: typed.slice(cfg.text.length) });
+    const session = { ...s.session, ...record, unit_labels: s.session.unit_labels };
+    const config = { ...cfg, text: record.sequence?.text ?? typed };
+    store.set({ session, config, errors: {} });
+    charts.setSession(session);
+    player.seek(session.steps - 1);
+  } catch (err) {
+    showError(slotOf(err.field), err.message);
+  } finally {
+    appending = false;
+  }
+  if (store.get().draft.text !== store.get().config.text) liveAppend();
 }
 
 // Redraw on change: the diagram and the charts' cursor at once (what a keypress or a play
@@ -149,6 +176,7 @@ store.subscribe((s, changed) => {
   if (changed.has("style")) buildDiagram();
   else if (diagram && (changed.has("frame") || changed.has("unit") || changed.has("stage"))) diagram.update(s);
   if (changed.has("frame") || changed.has("unit")) charts.update(s);
+  if (changed.has("draft") || changed.has("live")) liveAppend();
   if (!pendingKeys) {
     pendingKeys = new Set();
     queueMicrotask(flushViews);
@@ -157,44 +185,63 @@ store.subscribe((s, changed) => {
 });
 
 const CONNECTION_TEXT = { open: "live", connecting: "connecting…", reconnecting: "reconnecting…", closed: "closed", idle: "" };
+const QUIET = new Set(["hover", "connection", "draft", "errors", "upload"]);
 function flushViews() {
   const changed = pendingKeys;
   pendingKeys = null;
   const st = store.get();
-  controls.reflect(st);
+  toolbar.render(st);
+  if (form && (changed.has("draft") || changed.has("config") || changed.has("errors") || changed.has("upload")
+    || changed.has("notice") || changed.has("session"))) form.render(st);
+  if (changed.has("session") || changed.has("upload")) {
+    const up = st.session?.weights?.weights_id ? st.session.weights : null;
+    $("#view-notice").textContent = partShown(up);
+  }
   updateEquations(equationRows, $("#focus-equation"), st);
   showInput($("#input-readout"), st);
+  if (st.session) announce($("#announce"), st, settings.kindOf(st.session.cell)?.state ?? ["h"]);
   if (changed.has("connection")) {
     const conn = $("#connection");
     conn.dataset.state = st.connection;
     conn.textContent = CONNECTION_TEXT[st.connection];
   }
-  if (!st.playing && [...changed].some((k) => k !== "hover" && k !== "connection")) saveUrl();
+  if (!st.playing && [...changed].some((k) => !QUIET.has(k))) saveUrl();
 }
 
 async function boot() {
-  const settings = readSettings();
-  store.set({ unit: settings.unit, style: settings.style, speed: settings.speed, focus: settings.signal || null });
-  let kinds;
+  let catalog;
   let presets;
   try {
-    [kinds, presets] = await Promise.all([api.getCells(), api.getPresets()]);
+    [catalog, presets] = await Promise.all([api.getCells(), api.getPresets()]);
   } catch (err) {
-    controls.showError("general", err.message);
+    $('[data-error-for="general"]').textContent = err.message;
     return;
   }
-  controls.fill(kinds.kinds, presets.presets);
-  controls.apply(settings);
-  const cursor = { t: settings.t, stage: settings.stage, unit: settings.unit };
-  if (settings.session) {
+  settings = buildSettings(catalog, presets.presets);
+  store.init(settings);
+  if (catalog.stream?.send_queue_frames) player.setQueue(catalog.stream.send_queue_frames);
+  form = createForm({ settings, onRun: (cfg) => run(cfg) });
+  const { values, errors } = readUrl(settings);
+  const view = {};
+  for (const row of settings.view) if (row.key !== "session" && row.key in values) view[row.key] = values[row.key];
+  store.set(view);
+  if (errors.length) store.set({ errors: { general: errors.join(" ") } });
+  const cursor = { t: store.get().t, stage: store.get().stage, unit: store.get().unit };
+  if (values.session) {
     try {
-      startSession(await api.getSession(settings.session), cursor);
+      startSession(await api.getSession(values.session), cursor);
       return;
     } catch (err) {
-      if (err.status !== 404) controls.showError("general", err.message);
+      if (err.status !== 404) showError("general", err.message);
+      else store.set({ notice: "The session of this link is not on this server any more: its settings were run again." });
     }
   }
-  await run(controls.config(), cursor);
+  const formValues = Object.fromEntries(settings.form.filter((r) => r.key in values).map((r) => [r.key, values[r.key]]));
+  const cfg = resolve(settings, formValues);
+  store.set({ draft: { ...cfg } });
+  const notice = store.get().notice;
+  await run(cfg, cursor);
+  if (notice && !store.get().notice) store.set({ notice });
 }
 
 boot();

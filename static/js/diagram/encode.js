@@ -16,6 +16,19 @@ export const PALETTE_RGB = Array.from({ length: 2 * STEPS + 1 }, (_, k) => {
 });
 export const PALETTE = PALETTE_RGB.map(([r, g, b]) => `rgb(${r},${g},${b})`);
 
+// Gates (0…1) have their own sequential scale, white to dark grey: never the blue or the
+// vermillion of a sign. The charts' gate heatmaps use the same two ends.
+export const GATE_ENDS = ["#f7f7f7", "#3d3d3d"];
+const GATE_LO = [247, 247, 247];
+const GATE_HI = [61, 61, 61];
+export const GATE_RGB = Array.from({ length: STEPS + 1 }, (_, k) => mix(GATE_LO, GATE_HI, k / STEPS));
+export const DIVERGING_ENDS = ["#0072B2", "#f6f6f6", "#D55E00"];
+
+/** Index into GATE_RGB for a gate's value. */
+export function gateIndex(v) {
+  return Math.round(Math.max(0, Math.min(1, Number.isFinite(v) ? v : 1)) * STEPS);
+}
+
 /** Magnitude in [0, 1]: clipped for bounded signals, squashed as |v|/(1+|v|) otherwise. */
 export function magnitude(v, bounded) {
   const a = Math.abs(v);

@@ -1,7 +1,7 @@
 // The legend under the diagram, drawn from the layout's entries (so a GRU's legend speaks of
 // h_{t−1} / h_t, not of c). Text goes in through textContent only.
 
-import { appendHtmlMath } from "../math_text.js";
+import { appendHtmlMath } from "../views/math_text.js";
 
 /** Replace the contents of the <dl> `dl` with `entries` ([{swatches: [[cls, text]], text}]). */
 export function renderLegend(dl, entries = []) {

@@ -2,11 +2,14 @@
 // into an SVG once, then `update(state)` binds the displayed frame to it — colour, width,
 // valve opening, strips, data-value — for the selected unit and stage.
 
-import { formatNumber } from "../math_text.js";
-import { PALETTE_RGB, paletteIndex, pipeWidth, signClass } from "./encode.js";
+import { formatNumber } from "../views/math_text.js";
+import { GATE_RGB, PALETTE_RGB, gateIndex, paletteIndex, pipeWidth, signClass } from "./encode.js";
+import { bindParts, plainLabel } from "./keyboard.js";
+import { placeLabels } from "./place_labels.js";
 import { addDefs, el, mathLabel, polyline } from "./svg.js";
 
 const STRIP_COLS = 32;
+const STRIP_ROWS = 2;
 
 /** Set text only when it differs (a same-value write still costs a relayout). */
 function setText(node, text) {
@@ -53,7 +56,8 @@ export function renderDiagram(host, layout, ctx) {
   for (const p of layout.pipes || []) {
     const known = p.signal && meta[p.signal];
     const d = polyline(p.points);
-    const g = el(groups.pipes, "g", { class: `pipe ${p.cls || ""} ${p.identity ? `id-${p.identity}` : ""}` });
+    const gate = known && meta[p.signal].kind === "gate";
+    const g = el(groups.pipes, "g", { class: `pipe ${p.cls || ""} ${p.identity ? `id-${p.identity}` : ""}${gate ? " gate" : ""}` });
     el(g, "path", { d, class: "casing" });
     const path = el(g, "path", {
       d, class: "flow zero", "marker-end": p.arrow === false ? null : `url(#gs-${p.faded ? "arrow-faded" : "arrow"})`,
@@ -71,23 +75,28 @@ export function renderDiagram(host, layout, ctx) {
       });
     }
     if (known && p.value) {
+      // the number names its caption: a test reads both and checks one against the other
       valueText = el(groups.labels, "text", {
         x: p.value[0], y: p.value[1], class: "value", "text-anchor": p.value[2] || "start",
+        "data-signal": p.signal, "data-caption": p.label?.text ?? meta[p.signal].label,
       });
     }
     if (known) {
       const withValue = meta[p.signal].size !== "input";
-      pipes.push({ signal: p.signal, path, valueText, withValue, bounded: bounded(p.signal), g });
+      pipes.push({ signal: p.signal, path, valueText, withValue, bounded: bounded(p.signal), g, k: stageIndex(p.signal) });
     }
     if (known && p.strip) strips.push(buildStrip(p.signal, p.strip));
   }
 
   // A strip is one small canvas (one pixel per unit) inside a foreignObject: cheap to
-  // update every step even at H = 1024, where thousands of SVG rects would not be.
+  // update every step even at H = 1024, where thousands of SVG rects would not be. Its
+  // footprint is fixed at any H (at most STRIP_ROWS rows): past that it shows the page of
+  // units that holds the selected unit, and says which.
   function buildStrip(signal, spec) {
     const n = sizeOf(signal);
     const cols = Math.min(n, spec.cols || STRIP_COLS);
-    const rows = Math.ceil(n / cols);
+    const rows = Math.min(STRIP_ROWS, Math.ceil(n / cols));
+    const cap = cols * rows;
     const cw = spec.w / cols;
     const ch = Math.max(3, Math.min(cw, 9));
     const [x0, y0] = spec.at;
@@ -100,19 +109,30 @@ export function renderDiagram(host, layout, ctx) {
     canvas.height = rows;
     canvas.className = "strip-image";
     holder.appendChild(canvas);
-    const image = canvas;
     const sel = el(g, "rect", { class: "strip-selected", width: cw + 1, height: ch + 1 });
-    el(g, "title").textContent = `${meta[signal].label}: ${n} units — click one to select it`;
+    const title = el(g, "title");
     const strip = {
-      signal, n, image, canvas, ctx: canvas.getContext("2d"), pixels: null, last: "",
-      sel, cols, cw, ch, x0, y0, bounded: bounded(signal),
+      signal, n, g, canvas, ctx: canvas.getContext("2d"), pixels: null, last: "", cap, from: 0,
+      sel, cols, cw, ch, x0, y0, bounded: bounded(signal), k: stageIndex(signal), unit: -1,
+      gate: meta[signal].kind === "gate",
+      place(unit) {
+        const u = Math.min(unit, n - 1);
+        strip.from = Math.floor(u / cap) * cap;
+        const k = u - strip.from;
+        sel.setAttribute("x", x0 + (k % cols) * cw - 0.5);
+        sel.setAttribute("y", y0 + Math.floor(k / cols) * ch - 0.5);
+        sel.style.display = unit < n ? "" : "none";
+        const shown = n > cap ? `units ${strip.from}–${Math.min(n, strip.from + cap) - 1} of ${n}` : `${n} units`;
+        g.setAttribute("data-units", `${strip.from}-${Math.min(n, strip.from + cap) - 1}`);
+        title.textContent = `${meta[signal].label}: ${shown} — click one to select it`;
+      },
     };
     strip.pixels = strip.ctx.createImageData(cols, rows);
-    image.addEventListener("click", (ev) => {
-      const box = image.getBoundingClientRect();
+    canvas.addEventListener("click", (ev) => {
+      const box = canvas.getBoundingClientRect();
       const col = Math.floor(((ev.clientX - box.left) / box.width) * cols);
       const row = Math.floor(((ev.clientY - box.top) / box.height) * rows);
-      const k = row * cols + col;
+      const k = strip.from + row * cols + col;
       if (k >= 0 && k < n) ctx.onUnit(k);
       ev.stopPropagation();
     });
@@ -121,12 +141,17 @@ export function renderDiagram(host, layout, ctx) {
 
   function paintStrip(s, vec) {
     const data = s.pixels.data;
-    let key = "";
-    for (let k = 0; k < s.n; k += 1) {
-      const idx = paletteIndex(vec[k], s.bounded);
+    let key = String(s.from);
+    for (let j = 0; j < s.cap; j += 1) {
+      const k = s.from + j;
+      const o = 4 * j;
+      if (k >= s.n) {
+        data[o + 3] = 0;
+        continue;
+      }
+      const idx = s.gate ? gateIndex(vec[k]) : paletteIndex(vec[k], s.bounded);
       key += String.fromCharCode(65 + idx);
-      const [r, gg, b] = PALETTE_RGB[idx];
-      const o = 4 * k;
+      const [r, gg, b] = (s.gate ? GATE_RGB : PALETTE_RGB)[idx];
       data[o] = r;
       data[o + 1] = gg;
       data[o + 2] = b;
@@ -147,17 +172,23 @@ export function renderDiagram(host, layout, ctx) {
       el(g, "circle", { r: 2.6, class: "valve-dot" });
       el(g, "title").textContent = `${n.name || "valve"} (⊙): opening = ${meta[n.signal]?.label ?? n.signal}`;
       let valueText = null;
-      if (n.value) {
+      // An inverted valve (the GRU's write valve) opens by 1 − gate and shows that number.
+      const invert = Boolean(n.invert);
+      if (n.value && known) {
         valueText = el(groups.labels, "text", {
           x: n.value[0], y: n.value[1], class: "value valve-value", "text-anchor": n.value[2] || "start",
+          "data-signal": n.signal, "data-caption": n.caption?.[2] ?? meta[n.signal].label,
+          "data-complement": invert ? "true" : null,
         });
       }
       if (known) {
         g.setAttribute("data-signal", n.signal);
+        if (invert) g.setAttribute("data-complement", "true");
         stagedEl(g, n.signal, n.stage);
-        valves.push({ signal: n.signal, g, fill, disc, valueText, base: n.flow === "v" ? 90 : 0, invert: Boolean(n.invert) });
+        valves.push({ signal: n.signal, g, fill, disc, valueText, base: n.flow === "v" ? 90 : 0, invert, k: stageIndex(n.signal),
+          name: n.name || "valve" });
       }
-      if (n.caption) mathLabel(groups.labels, n.caption[0], n.caption[1], n.caption[2], { class: "node-caption", "text-anchor": "middle" });
+      if (n.caption) mathLabel(groups.labels, n.caption[0], n.caption[1], n.caption[2], { class: "node-caption", "text-anchor": n.caption[3] || "middle" });
       continue;
     }
     const g = el(groups.nodes, "g", {
@@ -184,6 +215,41 @@ export function renderDiagram(host, layout, ctx) {
     mathLabel(groups.labels, t.at[0], t.at[1], t.text, { class: `free-label ${t.cls || ""}`, "text-anchor": t.anchor || "start" });
   }
 
+  // Labels clear of each other, of the nodes and strips, and of every pipe.
+  const obstacles = [];
+  for (const g of groups.nodes.children) {
+    const b = g.getBBox();
+    const m = g.transform.baseVal.consolidate()?.matrix;
+    obstacles.push({ x: b.x + (m?.e ?? 0), y: b.y + (m?.f ?? 0), w: b.width, h: b.height });
+  }
+  for (const f of groups.strips.querySelectorAll(".strip-frame")) {
+    const b = f.getBBox();
+    obstacles.push({ x: b.x, y: b.y, w: b.width, h: b.height });
+  }
+  const labelsInOrder = [
+    ...groups.labels.querySelectorAll("text.pipe-label"), ...groups.labels.querySelectorAll("text.node-caption"),
+    ...groups.labels.querySelectorAll("text.value"), ...groups.labels.querySelectorAll("text.free-label"),
+    ...groups.boxes.querySelectorAll("text.box-title"),
+  ];
+  placeLabels(labelsInOrder, obstacles, layout.pipes || []);
+
+  // The parts the keyboard walks: each valve, then each signal's pipe (once), in stage order.
+  const seen = new Set();
+  const parts = [];
+  for (const vv of valves) {
+    parts.push({ el: vv.g, signal: vv.signal, k: vv.k, source: vv,
+      name: `${vv.name}, ${vv.invert ? "(1 − " : ""}${plainLabel(meta[vv.signal].label)}${vv.invert ? ")" : ""}` });
+  }
+  for (const p of pipes) {
+    if (!p.withValue || seen.has(p.signal)) continue;
+    seen.add(p.signal);
+    const m = meta[p.signal];
+    parts.push({ el: p.g, signal: p.signal, k: p.k, source: p,
+      name: plainLabel(m.label), description: m.description });
+  }
+  parts.sort((a, b) => a.k - b.k);
+  const keyboard = bindParts(svg, parts, ctx.onFocus);
+
   // Interaction: hover shows an equation, click pins it, a strip cell selects its unit.
   svg.addEventListener("pointerover", (ev) => {
     const node = ev.target.closest?.("[data-signal]");
@@ -201,7 +267,6 @@ export function renderDiagram(host, layout, ctx) {
   });
 
   let lastStage = null;
-  let lastUnit = -1;
 
   // Attributes are written only when they change: an unchanged write still costs style
   // work, and a step should touch only what moved.
@@ -209,18 +274,21 @@ export function renderDiagram(host, layout, ctx) {
     if (node.getAttribute(name) !== value) node.setAttribute(name, value);
   };
 
+  // Until its stage (stage mode), a signal shows no number: its pipe is drawn empty, its
+  // valve half open and grey, its strip blank, and it carries no data-value.
   function update(state) {
     const frame = state.frame;
     if (!frame) return;
     const unit = state.unit;
     const sig = frame.signals;
+    const cur = state.stage === "all" ? Infinity : ctx.stages.indexOf(state.stage);
     for (const p of pipes) {
-      const v = p.withValue ? sig[p.signal]?.[unit] : undefined;
+      const v = p.withValue && p.k <= cur ? sig[p.signal]?.[unit] : undefined;
       if (v === p.v) continue;
       p.v = v;
       if (v === undefined) {
         if (p.cls !== "flow zero") p.path.setAttribute("class", (p.cls = "flow zero"));
-        p.path.style.strokeWidth = "";
+        p.path.style.strokeWidth = p.width = "";
         p.path.removeAttribute("data-value");
         if (p.valueText) setText(p.valueText, "");
         continue;
@@ -233,31 +301,38 @@ export function renderDiagram(host, layout, ctx) {
       if (p.valueText) setText(p.valueText, formatNumber(v));
     }
     for (const vv of valves) {
-      const v = sig[vv.signal]?.[unit];
-      if (v === undefined || v === vv.v) continue;
-      vv.v = v;
-      // An inverted valve opens by 1 − gate (the GRU's write valve): display mapping only.
-      const open = Math.max(0, Math.min(1, vv.invert ? 1 - v : v));
+      const raw = vv.k <= cur ? sig[vv.signal]?.[unit] : undefined;
+      if (raw === vv.v) continue;
+      vv.v = raw;
+      if (raw === undefined) {
+        vv.disc.setAttribute("transform", (vv.turn = `rotate(${vv.base + 45})`));
+        vv.fill.style.opacity = vv.opacity = "0";
+        vv.g.removeAttribute("data-value");
+        if (vv.valueText) setText(vv.valueText, "");
+        continue;
+      }
+      const shown = vv.invert ? 1 - raw : raw; // display mapping of the valve's own caption
+      const open = Math.max(0, Math.min(1, shown));
       const turn = `rotate(${(vv.base + (1 - open) * 90).toFixed(1)})`;
       if (vv.turn !== turn) vv.disc.setAttribute("transform", (vv.turn = turn));
       const opacity = (0.15 + 0.85 * open).toFixed(3);
       if (vv.opacity !== opacity) vv.fill.style.opacity = (vv.opacity = opacity);
-      vv.g.setAttribute("data-value", v.toFixed(6));
-      if (vv.valueText) setText(vv.valueText, formatNumber(v));
+      vv.g.setAttribute("data-value", shown.toFixed(6));
+      if (vv.valueText) setText(vv.valueText, formatNumber(shown));
     }
     for (const s of strips) {
-      const vec = sig[s.signal];
+      const vec = s.k <= cur ? sig[s.signal] : undefined;
+      s.g.style.visibility = vec ? "" : "hidden";
       if (!vec) continue;
-      paintStrip(s, vec);
-      if (unit !== lastUnit) {
-        const u = Math.min(unit, s.n - 1);
-        s.sel.setAttribute("x", s.x0 + (u % s.cols) * s.cw - 0.5);
-        s.sel.setAttribute("y", s.y0 + Math.floor(u / s.cols) * s.ch - 0.5);
-        s.sel.style.display = unit < s.n ? "" : "none";
+      if (s.unit !== unit) {
+        s.unit = unit;
+        s.place(unit);
       }
+      paintStrip(s, vec);
     }
+    keyboard.speak((part) => (part.source.v === undefined ? undefined
+      : part.source.invert ? 1 - part.source.v : part.source.v), unit);
     if (state.stage !== lastStage) {
-      const cur = state.stage === "all" ? Infinity : ctx.stages.indexOf(state.stage);
       for (const { node, k } of staged) {
         node.classList.toggle("pending", k > cur);
         node.classList.toggle("active", k === cur);
@@ -265,7 +340,6 @@ export function renderDiagram(host, layout, ctx) {
       svg.classList.toggle("stage-mode", state.stage !== "all");
       lastStage = state.stage;
     }
-    lastUnit = unit;
     // The hooks last, so that data-t never runs ahead of the values on screen.
     setAttr(svg, "data-unit", String(unit));
     setAttr(svg, "data-stage", state.stage);

@@ -1,5 +1,5 @@
 // Small SVG helpers for the renderer.
-import { appendSvgMath } from "../math_text.js";
+import { appendSvgMath } from "../views/math_text.js";
 
 export const SVG_NS = "http://www.w3.org/2000/svg";
 

@@ -1,8 +1,13 @@
 // Legend entries as plain data, chosen by each layout for its kind: a GRU's states are
-// h_{t−1} / h_t, an RNN has no valves, seed 004's prototypes read their state through a
+// h_{t−1} / h_t, an RNN has no valves, the prototypes of “Written Memories” (r2rt, 2016) read their state through a
 // read valve. An entry: {swatches: [[class, text]], text: math label ("c_{t−1}", "x_t")}.
 
-const VALVE = { swatches: [["op", "⊙"]], text: "element-wise product (a valve: the gate's value opens it from 0 to 1)" };
+const VALVE = { swatches: [["op", "⊙"]], text: "element-wise product: the flow times the gate, drawn as a valve" };
+const VALVE_LOOK = {
+  swatches: [["valve-shut", ""], ["valve-open", ""]],
+  text: "a valve: disc across the pipe and pale = shut (gate ≈ 0); disc along the pipe and dark = open (gate ≈ 1)",
+};
+const GATE_SCALE = { swatches: [["gate-scale", ""]], text: "gate colour, 0 (white) … 1 (dark grey): a gate is never negative" };
 const SUM = { swatches: [["op", "+"]], text: "element-wise sum (a T-joint merging two flows)" };
 const TANH = { swatches: [["layer", "tanh"]], text: "tanh layer tanh(W·input + b), values in (−1, 1)" };
 const SIGN = { swatches: [["pos", ""], ["neg", ""]], text: "pipe colour: positive / negative; width: magnitude (selected unit)" };
@@ -16,7 +21,7 @@ const note = (swatch, text) => ({ swatches: [[swatch[0], swatch[1]]], text });
 
 /** LSTM and peephole LSTM (both styles). */
 export function lstmLegend({ peephole, memoryCell }) {
-  const out = [VALVE, SUM, sigmoid("W·[h_{t−1}, x_t]"), TANH, SIGN,
+  const out = [VALVE, VALVE_LOOK, GATE_SCALE, SUM, sigmoid("W·[h_{t−1}, x_t]"), TANH, SIGN,
     states("c_{t−1}", "c_t", ["old memory", "new memory"])];
   if (memoryCell) out.push(note(["cell", "Cell"], "the memory c: it loops back to itself through the forget valve"));
   if (peephole) out.push(note(["peephole", ""], "peephole: the cell state fed to a gate (c_{t−1} → i, f; c_t → o)"));
@@ -25,9 +30,9 @@ export function lstmLegend({ peephole, memoryCell }) {
 
 /** GRU: the state is h; z is a keep gate, 1 − z the write valve. */
 export function gruLegend() {
-  return [VALVE, SUM, note(["op", "1−"], "1 − z_t: the write valve opens as the keep valve closes"),
+  return [VALVE, VALVE_LOOK, GATE_SCALE, SUM, note(["op", "1−"], "1 − z_t: the write valve opens as the keep valve closes"),
     sigmoid("W·[h_{t−1}, x_t]"), TANH, SIGN, states("h_{t−1}", "h_t", ["previous state", "new state"]),
-    note(["gate", "z"], "update gate z_t keeps: z_t ⊙ h_{t−1} stays, (1 − z_t) ⊙ n_t is written (a “do-not-update” gate, seed 004)"),
+    note(["gate", "z"], "update gate z_t keeps: z_t ⊙ h_{t−1} stays, (1 − z_t) ⊙ n_t is written (a “do-not-update” gate, as “Written Memories”, r2rt 2016, reads it)"),
     note(["gate", "r"], "reset gate r_t: how much of h_{t−1} the candidate n_t reads"),
     STRIP];
 }
@@ -45,7 +50,7 @@ export function rnnLegend({ act }) {
 export function prototypeLegend({ kind, memoryCell }) {
   const pseudo = kind === "pseudo_lstm";
   const read = pseudo ? "tanh(c_{t−1})" : "c_{t−1}";
-  const out = [VALVE, SUM, sigmoid(`W·${read} + U·x_t`), TANH, SIGN,
+  const out = [VALVE, VALVE_LOOK, GATE_SCALE, SUM, sigmoid(`W·${read} + U·x_t`), TANH, SIGN,
     states("c_{t−1}", "c_t", ["old state", "new state"])];
   if (memoryCell) out.push(note(["cell", "Cell"], "the state c: it loops back to itself through the forget valve"));
   out.push(note(["gate", "o"], `read valve o_t: gates the read ${read} into the candidate c̃_t (no output valve)`));

@@ -1,4 +1,4 @@
-// Memory-cell picture of the LSTM (Graves/Gers, seed 001): the central Cell with its
+// Memory-cell picture of the LSTM (Graves/Gers, as drawn in “Understanding LSTM and its diagrams”, Shi Yan 2016): the central Cell with its
 // self-loop through the forget valve; the candidate through the input valve into the +;
 // tanh(c_t) through the output valve to h_t; peepholes from the Cell to the gates.
 
@@ -18,22 +18,22 @@ export default function memoryCellLstm({ kind, hidden, input }) {
     { signal: "c", identity: "cnew", points: [[480, 317], [480, 277]],
       label: { text: "c_t", at: [470, 300], anchor: "end" } },
     { signal: "written", points: [[397, 330], [467, 330]],
-      label: { text: "i_t ⊙ c̃_t", at: [400, 356] }, value: [400, 372], strip: { at: [400, 378], w: 60 } },
+      label: { text: "i_t ⊙ c̃_t", at: [400, 354] }, value: [400, 377], strip: { at: [400, 386], w: 60 } },
     { signal: "g", points: [[260, L - 20], [260, 330], [363, 330]],
-      label: { text: "c̃_t", at: [270, 318] }, value: [270, 356], strip: { at: [270, 326], w: 60 } },
+      label: { text: "c̃_t", at: [270, 318] }, value: [254, 356, "end"], strip: { at: [270, 326], w: 60 } },
     { signal: "i", points: [[380, L - 20], [380, 347]],
-      label: { text: "i_t", at: [388, 410] }, value: [388, 426], strip: { at: [388, 432], w: 48 } },
+      label: { text: "i_t", at: [388, 410] }, value: [388, 428], strip: { at: [388, 434], w: 48 } },
     { signal: "f", points: [[800, L - 20], [800, 275], [697, 275]],
-      label: { text: "f_t", at: [808, 410] }, value: [808, 426], strip: { at: [808, 432], w: 48 } },
+      label: { text: "f_t", at: [808, 410] }, value: [808, 428], strip: { at: [808, 434], w: 48 } },
     // the output path: c_t from the Cell, tanh, the output valve, h_t
     { signal: "c", identity: "cnew", points: [[480, 165], [480, 110], [580, 110]],
-      label: { text: "c_t (new memory)", at: [488, 100] }, value: [488, 134], strip: { at: [488, 140], w: 60 } },
+      label: { text: "c_t (new memory)", at: [486, 95] }, value: [474, 134, "end"], strip: { at: [424, 140], w: 50 } },
     { signal: "tanh_c", points: [[632, 110], [763, 110]],
       label: { text: "tanh(c_t)", at: [645, 100] }, value: [645, 134], strip: { at: [645, 140], w: 60 } },
     { signal: "o", points: [[900, L - 20], [900, 150], [780, 150], [780, 127]],
-      label: { text: "o_t", at: [908, 410] }, value: [908, 426], strip: { at: [908, 432], w: 48 } },
+      label: { text: "o_t", at: [908, 410] }, value: [908, 428], strip: { at: [908, 434], w: 48 } },
     { signal: "h", identity: "h", points: [[797, 110], [985, 110]],
-      label: { text: "h_t → next step", at: [985, 100], anchor: "end" }, value: [830, 134], strip: { at: [870, 128], w: 60 } },
+      label: { text: "h_t → next step", at: [942, 100], anchor: "end" }, value: [812, 134], strip: { at: [870, 140], w: 60 } },
     { signal: "h", identity: "h", points: [[950, 110], [950, 18]], label: { text: "h_t (output)", at: [940, 30], anchor: "end" } },
     // inputs
     { signal: "h_prev", identity: "h", points: [[20, B], [172, B]],
@@ -47,14 +47,14 @@ export default function memoryCellLstm({ kind, hidden, input }) {
   const nodes = [
     { type: "cell", signal: "c", x: 480, y: 220, text: "Cell", r: 55,
       caption: [480, 246, "c (memory)"] },
-    { type: "valve", signal: "f", x: 680, y: 275, flow: "v", name: "forget valve",
-      value: [660, 280, "end"], caption: [660, 296, "forget valve", "end"], stage: "forget" },
+    { type: "valve", signal: "f", x: 680, y: 275, flow: "v", name: "forget valve f_t",
+      value: [664, 262, "end"], caption: [700, 299, "forget valve f_t", "start"], stage: "forget" },
     { type: "op", text: "+", signal: "c", x: 480, y: 330 },
-    { type: "valve", signal: "i", x: 380, y: 330, flow: "h", name: "input valve",
-      value: [356, 304, "end"], caption: [356, 290, "input valve", "end"], stage: "write" },
+    { type: "valve", signal: "i", x: 380, y: 330, flow: "h", name: "input valve i_t",
+      value: [398, 314], caption: [398, 299, "input valve i_t", "start"], stage: "write" },
     { type: "op", text: "tanh", signal: "tanh_c", x: 606, y: 110 },
-    { type: "valve", signal: "o", x: 780, y: 110, flow: "h", name: "output valve",
-      value: [780, 82, "middle"], caption: [780, 66, "output valve"], stage: "output" },
+    { type: "valve", signal: "o", x: 780, y: 110, flow: "h", name: "output valve o_t",
+      value: [780, 82, "middle"], caption: [780, 66, "output valve o_t"], stage: "output" },
     { type: "layer", text: "tanh", signal: "g", x: 260, y: L },
     { type: "layer", text: "σ", signal: "i", x: 380, y: L },
     { type: "layer", text: "σ", signal: "f", x: 800, y: L },
@@ -71,7 +71,7 @@ export default function memoryCellLstm({ kind, hidden, input }) {
       { signal: "c", identity: "cnew", cls: "peephole", points: [[540, 110], [540, 190], [875, 190], [875, L - 22]],
         label: { text: "c_t peephole", at: [868, 182], anchor: "end" } },
     );
-    texts.push({ at: [166, 500], text: "peepholes: c_{t−1} → i, f;  c_t → o", cls: "note" });
+    texts.push({ at: [166, 86], text: "peepholes: c_{t−1} → i, f;  c_t → o", cls: "note" });
   }
   return {
     title: peephole ? "Peephole LSTM, memory-cell picture" : "LSTM, memory-cell picture",

@@ -1,6 +1,6 @@
-// Memory-cell picture of seed 004's prototype LSTM, normalised prototype and pseudo LSTM:
-// the central Cell holds the state c (seed 004's s) and loops back to itself through the
-// forget valve. Read first, then write (seed 004's order): the state read — c_{t−1}, or
+// Memory-cell picture of the prototype LSTM of “Written Memories” (r2rt, 2016), normalised prototype and pseudo LSTM:
+// the central Cell holds the state c (that article's s) and loops back to itself through the
+// forget valve. Read first, then write (that article's order): the state read — c_{t−1}, or
 // tanh(c_{t−1}) in the pseudo LSTM — feeds the σ layers of i, f, o, and passes the read
 // valve o into the candidate layer; the write valve i lets c̃_t into the + and so into the
 // Cell (through ÷ √(var(ĉ_t) + 1) in the normalised prototype). The output is the state
@@ -38,7 +38,7 @@ export default function memoryCellPrototype({ kind, hidden, input }) {
       label: { text: "f_t", at: [FX + 8, 420] }, value: [FX + 8, 436], strip: { at: [FX + 8, 442], w: 48 } },
     // the write: c̃_t through the write valve i into the +
     { signal: "g", points: [[GX, GY - 20], [GX, P], [IX - 17, P]],
-      label: { text: "c̃_t", at: [GX + 8, 372] }, value: [GX + 8, 388], strip: { at: [GX + 8, 394], w: 56 } },
+      label: { text: "c̃_t", at: [GX + 8, 372] }, value: [GX + 8, 390], strip: { at: [GX + 8, 396], w: 56 } },
     { signal: "i", points: [[IX, L - 20], [IX, P + 17]],
       label: { text: "i_t", at: [IX + 8, 440] }, value: [IX + 8, 456], strip: { at: [IX + 8, 462], w: 48 } },
     { signal: "written", points: [[IX + 17, P], [CX - 13, P]],
@@ -48,7 +48,7 @@ export default function memoryCellPrototype({ kind, hidden, input }) {
     { signal: "o", points: [[OX, L - 20], [OX, GY + 17]],
       label: { text: "o_t", at: [OX - 8, 462], anchor: "end" }, value: [OX - 8, 476, "end"], strip: { at: [OX - 56, 482], w: 40 } },
     { signal: "read_gated", points: [[OX + 17, GY], [GX - 32, GY]],
-      label: { text: "o_t ⊙ read", at: [OX + 20, GY - 10] }, value: [OX + 22, GY + 20] },
+      label: { text: `o_t ⊙ ${readText}`, at: [OX + 20, GY - 10] }, value: [OX + 22, GY + 20] },
     // inputs: x_t into the concat (with the read) and, on its own lane, into the candidate layer
     { signal: "x", points: [[XIN, 650], [XIN, B + 17]],
       label: { text: sized("x_t", input, "I"), at: [XIN + 10, 644] } },
@@ -59,13 +59,13 @@ export default function memoryCellPrototype({ kind, hidden, input }) {
   ];
   const nodes = [
     { type: "cell", signal: "c", x: CX, y: CY, text: "Cell", r: R, caption: [CX, CY + 26, "c (state)"] },
-    { type: "valve", signal: "f", x: VX, y: VY, flow: "v", name: "forget valve",
-      value: [VX + 24, VY - 10], caption: [VX + 24, VY - 26, "forget valve", "start"], stage: "forget" },
+    { type: "valve", signal: "f", x: VX, y: VY, flow: "v", name: "forget valve f_t",
+      value: [VX + 24, VY - 10], caption: [VX + 24, VY - 26, "forget valve f_t", "start"], stage: "forget" },
     { type: "op", text: "+", signal: norm ? "c_raw" : "c", x: CX, y: P },
-    { type: "valve", signal: "i", x: IX, y: P, flow: "h", name: "write valve (i)",
-      value: [IX + 24, P + 30], caption: [IX + 24, P + 46, "write valve", "start"], stage: "write" },
+    { type: "valve", signal: "i", x: IX, y: P, flow: "h", name: "input valve (i)",
+      value: [IX + 24, P + 30], caption: [IX + 24, P + 46, "input valve i_t", "start"], stage: "write" },
     { type: "valve", signal: "o", x: OX, y: GY, flow: "h", name: "read valve (o)",
-      value: [OX, GY - 40, "middle"], caption: [OX, GY - 26, "read valve"] },
+      value: [OX, GY - 40, "middle"], caption: [OX, GY - 26, "read valve o_t"] },
     { type: "layer", text: "tanh", signal: "g", x: GX, y: GY },
     { type: "layer", text: "σ", signal: "o", x: OX, y: L },
     { type: "layer", text: "σ", signal: "i", x: IX, y: L },
@@ -122,7 +122,7 @@ export default function memoryCellPrototype({ kind, hidden, input }) {
   }
 
   return {
-    title: `${TITLES[kind]} (seed 004), memory-cell picture`,
+    title: `${TITLES[kind]} (“Written Memories”, r2rt 2016), memory-cell picture`,
     style: "memory-cell",
     viewBox: [1000, 660],
     legend: prototypeLegend({ kind, memoryCell: true }),
@@ -130,6 +130,6 @@ export default function memoryCellPrototype({ kind, hidden, input }) {
     pipes,
     nodes,
     texts: [{ at: [980, 634], anchor: "end", cls: "note",
-      text: "read first, then write (seed 004): o_t is the read valve; no output valve" }],
+      text: "read first, then write (“Written Memories”, r2rt 2016): o_t is the read valve; no output valve" }],
   };
 }

@@ -24,7 +24,7 @@ export default function olahGru({ hidden, input, options }) {
         label: { text: "r_t ⊙ h_{t−1}", at: [400, 340] }, value: [556, 350], strip: { at: [400, 348], w: 64 } },
     ];
   const cell = {
-    boxes: [{ x: 180, y: 50, w: 650, h: 450, cls: "cell", titleAt: [820, 72, "end"],
+    boxes: [{ x: 180, y: 50, w: 650, h: 450, cls: "cell", titleAt: [822, 488, "end"],
       title: `GRU cell at step t (reset after: ${after ? "True" : "False"})` }],
     pipes: [
       { signal: "h_prev", identity: "hprev", points: [[150, Y], [283, Y]],

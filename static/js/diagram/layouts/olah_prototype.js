@@ -1,4 +1,4 @@
-// Olah-style drawings of seed 004's prototypes (prototype_lstm, normalized_lstm,
+// Olah-style drawings of the prototypes of “Written Memories” (r2rt, 2016) (prototype_lstm, normalized_lstm,
 // pseudo_lstm): the state s (signal c) on top; the gates read s_{t−1} (tanh(s_{t−1}) in the
 // pseudo LSTM); o gates that read for the candidate; the normalised prototype divides the
 // new state by √(var + 1); the output is the state (or tanh of it in the pseudo LSTM).
@@ -26,7 +26,7 @@ export default function olahPrototype({ kind, hidden, input }) {
     { signal: "i", points: [[410, L - 20], [410, 200], [plusX - 17, 200]],
       label: { text: "i_t", at: [418, 330] }, value: [418, 348], strip: { at: [418, 356], w: 60 } },
     { signal: "o", points: [[520, L - 20], [520, 300], [583, 300]],
-      label: { text: "o_t", at: [528, 330] }, value: [528, 348], strip: { at: [528, 354], w: 40 } },
+      label: { text: "o_t", at: [528, 330] }, value: [528, 352], strip: { at: [528, 358], w: 40 } },
     { signal: "read", points: [[200, RL], [600, RL], [600, 317]],
       label: { text: pseudo ? "read = tanh(c_{t−1})" : "read = c_{t−1}", at: [330, RL + 22] }, value: [610, 420] },
     { signal: "read_gated", points: [[617, 300], [plusX - 34, 300]],
@@ -45,13 +45,13 @@ export default function olahPrototype({ kind, hidden, input }) {
       label: { text: "c_t", at: [stateOut + 10, Y - 12] }, value: [norm ? 900 : 800, Y + 24], strip: { at: [norm ? 900 : 800, Y + 32], w: 40 } },
   ];
   const nodes = [
-    { type: "valve", signal: "f", x: 300, y: Y, flow: "h", name: "forget valve",
-      value: [300, Y - 28, "middle"], caption: [300, Y - 44, "forget valve"], stage: "forget" },
+    { type: "valve", signal: "f", x: 300, y: Y, flow: "h", name: "forget valve f_t",
+      value: [300, Y - 28, "middle"], caption: [300, Y - 44, "forget valve f_t"], stage: "forget" },
     { type: "op", text: "+", signal: norm ? "c_raw" : "c", x: plusX, y: Y },
-    { type: "valve", signal: "i", x: plusX, y: 200, flow: "v", name: "input valve",
-      value: [plusX - 24, 232, "end"], caption: [plusX - 24, 248, "input valve", "end"], stage: "write" },
+    { type: "valve", signal: "i", x: plusX, y: 200, flow: "v", name: "input valve i_t",
+      value: [plusX - 24, 232, "end"], caption: [plusX - 24, 248, "input valve i_t", "end"], stage: "write" },
     { type: "valve", signal: "o", x: 600, y: 300, flow: "v", name: "read valve (o)",
-      value: [600, 270, "middle"], caption: [600, 254, "read valve"] },
+      value: [600, 270, "middle"], caption: [600, 254, "read valve o_t"] },
     { type: "layer", text: "σ", signal: "f", x: 300, y: L },
     { type: "layer", text: "σ", signal: "i", x: 410, y: L },
     { type: "layer", text: "σ", signal: "o", x: 520, y: L },
@@ -85,7 +85,7 @@ export default function olahPrototype({ kind, hidden, input }) {
   }
   const title = { prototype_lstm: "prototype LSTM", normalized_lstm: "normalised prototype LSTM", pseudo_lstm: "pseudo LSTM" }[kind];
   return {
-    title: `${title} (seed 004), Olah style`,
+    title: `${title} (“Written Memories”, r2rt 2016), Olah style`,
     style: "olah",
     viewBox: [1100, 625],
     legend: prototypeLegend({ kind, memoryCell: false }),

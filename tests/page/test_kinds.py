@@ -1,5 +1,6 @@
 """A diagram for every cell kind and style (issue 5): open, step, values equal the engine's;
-each kind's legend; seed 004's memory-cell drawings."""
+each kind's legend; the memory-cell drawings of the prototypes of "Written Memories"
+(r2rt, 2016)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ CASES = [
     ("pseudo_lstm", "olah", ""),
     ("pseudo_lstm", "memory-cell", ""),
 ]
-SEED_004 = ("prototype_lstm", "normalized_lstm", "pseudo_lstm")
+WRITTEN_MEMORIES_KINDS = ("prototype_lstm", "normalized_lstm", "pseudo_lstm")
 # signals a drawing may leave without a data-value: the Olah normalised prototype folds
 # √(var(ĉ_t) + 1) into its ÷ box; every memory-cell drawing shows them all
 NOT_DRAWN = {"olah": {"c_scale"}, "memory-cell": set()}
@@ -117,9 +118,10 @@ def test_memory_cell_style_disabled_with_reason(page, errors, kind, why):
     expect(page.locator(DIAGRAM)).to_have_attribute("data-diagram", "olah")
 
 
-def test_seed_004_memory_cell_layouts_label_every_arrow(page, errors):
-    """The layouts are data: every pipe of seed 004's memory-cell drawings that is not part
-    of the [read, x_t] bus carries a label, and every pipe with a signal a known name."""
+def test_prototype_memory_cell_layouts_label_every_arrow(page, errors):
+    """The layouts are data: every pipe of the memory-cell drawings of the prototypes of
+    "Written Memories" (r2rt, 2016) that is not part of the [read, x_t] bus carries a label,
+    and every pipe with a signal a known name."""
     open_view(page, "?cell=pseudo_lstm&weights=seed&seed=1&hidden=4&text=abc")
     problems = page.evaluate(
         """async (kinds) => {
@@ -142,7 +144,7 @@ def test_seed_004_memory_cell_layouts_label_every_arrow(page, errors):
         }
         return out;
       }""",
-        list(SEED_004),
+        list(WRITTEN_MEMORIES_KINDS),
     )
     assert problems == []
 

@@ -4,17 +4,23 @@
 // their x axes line up and one cursor overlay serves them all. Display mapping only: every
 // number is the engine's.
 
+import { DIVERGING_ENDS, GATE_ENDS } from "../diagram/encode.js";
 import { parseMath } from "./math_text.js";
 
 const SHOWN_KINDS = new Set(["gate", "candidate"]);
 const SHOWN_STATES = ["c", "h"];
-const GATE_SCALE = [[0, "#f7f7f7"], [1, "#0072B2"]];
-const DIVERGING = [[0, "#0072B2"], [0.5, "#f7f7f7"], [1, "#D55E00"]];
-const LINE_COLOURS = { c: "#009E73", h: "#CC79A7" };
+// one scale per meaning, the same as the diagram's (diagram/encode.js): gates 0…1
+// sequential, signed values diverging around 0
+const GATE_SCALE = [[0, GATE_ENDS[0]], [1, GATE_ENDS[1]]];
+const DIVERGING = [[0, DIVERGING_ENDS[0]], [0.5, DIVERGING_ENDS[1]], [1, DIVERGING_ENDS[2]]];
+// the new state is bluish green wherever it is drawn; an LSTM's output h is sky blue
+const NEW_STATE = "#009E73";
+const OUTPUT = "#56B4E9";
+const lineColour = (name, session) => (name === "c" || !session.signals.some((s) => s.name === "c") ? NEW_STATE : OUTPUT);
 const FONT = { family: "system-ui, sans-serif", size: 11, color: "#222" };
 
 /** Pixel geometry shared by the charts (the cursor overlay is placed from it). */
-export const GEOMETRY = { left: 64, right: 12, heatHeight: 66, heatPad: 3, lineHeight: 190, lineTop: 26, lineBottom: 40 };
+export const GEOMETRY = { left: 110, right: 86, heatHeight: 66, heatPad: 3, lineHeight: 190, lineTop: 26, lineBottom: 40 };
 export const CONFIG = { displayModeBar: false, responsive: true, doubleClick: false };
 
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -25,9 +31,11 @@ const plotlyLabel = (label) =>
 /** The charts of a session: [{id, type: "heatmap" | "line", names: [signal names], sig?}]. */
 export function chartSpecs(session) {
   const shown = session.signals.filter((x) => SHOWN_KINDS.has(x.kind) || SHOWN_STATES.includes(x.name));
-  const heat = shown.slice(0, 8).map((sig) => ({ id: sig.name, type: "heatmap", names: [sig.name], sig }));
+  // preset unit names on the heatmaps' unit axis (short: up to the first colon)
+  const labels = session.unit_labels?.map((l) => String(l).split(/[:(]/)[0].trim().slice(0, 16)) ?? null;
+  const heat = shown.slice(0, 8).map((sig) => ({ id: sig.name, type: "heatmap", names: [sig.name], sig, labels }));
   const lineNames = SHOWN_STATES.filter((n) => session.signals.some((x) => x.name === n));
-  return [...heat, { id: "line", type: "line", names: lineNames }];
+  return [...heat, { id: "line", type: "line", names: lineNames, session }];
 }
 
 /** Total height in px of the charts of `specs` (for the cursor overlay). */
@@ -52,7 +60,9 @@ function heatmapFigure(spec, win, rows) {
   const g = GEOMETRY;
   return {
     data: [{
-      type: "heatmap", name: spec.id, z: rows, transpose: true, x0: win.start, dx: 1, showscale: false,
+      type: "heatmap", name: spec.id, z: rows, transpose: true, x0: win.start, dx: 1, showscale: true,
+      colorbar: { thickness: 10, len: 1, x: 1.005, xpad: 4, ypad: 0, outlinewidth: 0, tickfont: { size: 10 },
+        nticks: 3, title: { text: gate ? "gate" : "value", side: "right", font: { size: 10 } } },
       colorscale: gate ? GATE_SCALE : DIVERGING, zmin: gate ? 0 : -amax, zmax: gate ? 1 : amax,
       hovertemplate: `${plotlyLabel(sig.label)}  t=%{x}  unit %{y}: %{z:.4f}<extra></extra>`,
     }],
@@ -63,6 +73,7 @@ function heatmapFigure(spec, win, rows) {
       yaxis: {
         title: { text: plotlyLabel(sig.label), font: { size: 12 } }, autorange: "reversed", fixedrange: true,
         showgrid: false, zeroline: false, ticks: "", showticklabels: H <= 16, dtick: 1,
+        ...(spec.labels ? { tickmode: "array", tickvals: spec.labels.map((_, k) => k), ticktext: spec.labels } : {}),
       },
     },
   };
@@ -75,7 +86,7 @@ function lineFigure(spec, win, data, unit) {
     data: spec.names.map((name) => ({
       type: "scatter", mode: "lines", name: `${name} (unit ${unit})`, x0: win.start, dx: 1,
       y: (data[name] || []).map((r) => r[unit]),
-      line: { color: LINE_COLOURS[name] || "#444", width: 2, shape: "hv" },
+      line: { color: lineColour(name, spec.session), width: 2, shape: "hv" },
       hovertemplate: `${name}[${unit}] t=%{x}: %{y:.4f}<extra></extra>`,
     })),
     layout: {
@@ -84,7 +95,8 @@ function lineFigure(spec, win, data, unit) {
       uirevision: "charts", showlegend: true,
       legend: { orientation: "h", x: 1, xanchor: "right", y: 1, yanchor: "bottom", font: { size: 11 } },
       xaxis: xAxis(win, true),
-      yaxis: { title: { text: `unit ${unit}` }, zeroline: true, zerolinecolor: "#bbb", fixedrange: true },
+      yaxis: { title: { text: spec.session.unit_labels?.[unit] ? `unit ${unit}: ${String(spec.session.unit_labels[unit]).split(":")[0]}` : `unit ${unit}` },
+        zeroline: true, zerolinecolor: "#bbb", fixedrange: true },
     },
   };
 }

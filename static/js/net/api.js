@@ -63,6 +63,7 @@ export const getCells = (kind, options = {}) => {
 };
 export const getPresets = () => request("GET", "/api/presets");
 export const createSession = (body) => request("POST", "/api/sessions", body);
+export const appendToSession = (id, piece) => request("POST", `/api/sessions/${encodeURIComponent(id)}/append`, piece);
 export const getSession = (id) => request("GET", `/api/sessions/${encodeURIComponent(id)}`);
 
 /** Trace window [start, stop) of `names` (all signals when omitted). */

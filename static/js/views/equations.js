@@ -3,7 +3,6 @@
 // engine sent for the selected unit, e.g. f_t[3] = σ(W_f·[h_{t−1}, x_t] + b_f)[3] = σ(1.27) = 0.781.
 
 import { appendHtmlMath, formatNumber } from "./math_text.js";
-import * as store from "./store.js";
 
 const OPS = {
   sigmoid: (a) => ["σ(", a[0], ")"],
@@ -106,10 +105,14 @@ export function updateEquations(rows, focusEl, state) {
   const { frame, unit, session } = state;
   if (!session || !frame) return;
   const cur = state.stage === "all" ? null : state.stage;
-  const focused = state.hover || state.focus;
+  const focused = state.hover || state.signal || null;
+  // in stage mode a signal of a later stage has no number yet, here as in the diagram
+  const at = cur === null ? Infinity : state.stages.indexOf(cur);
+  const later = (sig) => state.stages.indexOf(sig.stage) > at;
   for (const row of rows) {
     const { sig, li, val } = row;
-    const text = sig.size === "input" ? "" : `[${unit}] = ${formatNumber(valueAt(frame, sig.name, unit), 4)}`;
+    const text = sig.size === "input" ? "" : later(sig) ? `[${unit}] not yet`
+      : `[${unit}] = ${formatNumber(valueAt(frame, sig.name, unit), 4)}`;
     if (row.text !== text) {
       row.text = text;
       val.textContent = text;
@@ -136,12 +139,15 @@ export function updateEquations(rows, focusEl, state) {
     focusEl.append(title, eq, f.live, f.where);
   }
   if (!sig) return;
-  const liveKey = `${frame.t}|${frame.seq}|${unit}`;
+  const pending = later(sig);
+  const liveKey = `${frame.t}|${frame.seq}|${unit}|${pending}`;
   if (f.liveKey !== liveKey) {
     f.liveKey = liveKey;
-    liveEquation(f.live, sig, frame, unit);
+    if (pending) f.live.textContent = `not computed yet: ${sig.name} comes at the “${sig.stage}” stage`;
+    else liveEquation(f.live, sig, frame, unit);
   }
-  const whereText = `step t = ${frame.t}, unit ${unit}, stage “${sig.stage}”${sig.range ? `, range [${sig.range.join(", ")}]` : ""}`;
+  const named = session.unit_labels?.[unit] ? ` (${session.unit_labels[unit]})` : "";
+  const whereText = `step t = ${frame.t}, unit ${unit}${named}, stage “${sig.stage}”${sig.range ? `, range [${sig.range.join(", ")}]` : ""}`;
   if (f.whereText !== whereText) {
     f.whereText = whereText;
     f.where.textContent = whereText;
@@ -152,5 +158,3 @@ function defaultFocus(session) {
   const names = session.signals.map((s) => s.name);
   return ["f", "z", "c", "h"].find((n) => names.includes(n)) || names.at(-1);
 }
-
-export const focusSignal = (name) => store.set({ focus: name });

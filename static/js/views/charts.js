@@ -8,7 +8,7 @@
 // hidden second set of charts (double buffering): fetched one signal at a time and drawn
 // one chart per idle slot; the two sets then swap in one class change.
 
-import { getTrace } from "./api.js";
+import { getTrace } from "../net/api.js";
 import { CONFIG, GEOMETRY, chartSpecs, chartsHeight, figureFor } from "./chart_figures.js";
 
 const WINDOW = 500; // steps in a window
@@ -70,13 +70,26 @@ export function createCharts(host, cursorEl, { onSeek, onError }) {
     showCursor(false);
   }
 
+  // Any click inside a plot seeks (not only one near a point of the line): the step is
+  // read off the x axis at the pointer, the unit off a heatmap's y axis.
   function bindClicks(set) {
     for (const [id, div] of Object.entries(set.divs)) {
       if (div.dataset.bound) continue;
       div.dataset.bound = "1";
-      div.on("plotly_click", (ev) => {
-        const p = ev.points?.[0];
-        if (p) onSeek(Math.round(p.x), id === "line" ? null : Math.round(p.y));
+      div.addEventListener("click", (ev) => {
+        const fl = div._fullLayout;
+        const xa = fl?.xaxis;
+        const ya = fl?.yaxis;
+        if (!xa || !ya) return;
+        const box = div.getBoundingClientRect();
+        const px = ev.clientX - box.left - xa._offset;
+        const py = ev.clientY - box.top - ya._offset;
+        if (px < 0 || px > xa._length || py < 0 || py > ya._length) return;
+        const t = Math.round(xa.p2l(px));
+        const win = set.win;
+        if (!win || t < win.start || t >= win.stop) return;
+        const unit = id === "line" ? null : Math.round(ya.p2l(py));
+        onSeek(t, unit !== null && unit >= 0 && unit < (session?.hidden_size ?? 0) ? unit : null);
       });
     }
   }

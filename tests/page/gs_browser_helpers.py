@@ -90,12 +90,13 @@ def diagram_state(page: Page) -> dict:
     )
 
 
-def shown_values(page: Page) -> list[tuple[str, float, str]]:
-    """(signal, value, raw attribute) of every element of the diagram with a data-value."""
+def shown_values(page: Page) -> list[tuple[str, float, str, bool]]:
+    """(signal, value, raw attribute, whether it shows 1 − the signal) of every element of
+    the diagram with a data-value."""
     return page.locator(DIAGRAM).evaluate(
         "s => Array.from(s.querySelectorAll('[data-value]'),"
         " e => [e.getAttribute('data-signal'), parseFloat(e.getAttribute('data-value')),"
-        " e.getAttribute('data-value')])"
+        " e.getAttribute('data-value'), e.getAttribute('data-complement') === 'true'])"
     )
 
 
@@ -107,11 +108,13 @@ def check_values_against_trace(page: Page, api, tol: float = 5e-6) -> set[str]:
     values = shown_values(page)
     assert values, "no element carries a data-value"
     checked = set()
-    for signal, value, raw in values:
+    for signal, value, raw, complement in values:
         assert signal, "an element with data-value has no data-signal"
         decimals = raw.split(".")[1] if "." in raw else ""
         assert len(decimals) >= 4, f"{signal}: data-value {raw!r} has fewer than 4 decimals"
         expected = trace["signals"][signal][0][unit]
+        if complement:  # the GRU's write valve shows 1 − z_t
+            expected = 1.0 - expected
         assert math.isclose(value, expected, rel_tol=1e-5, abs_tol=tol), (
             f"{signal}[t={t}, unit={unit}]: page shows {value}, engine has {expected}"
         )

@@ -10,15 +10,16 @@
 import * as store from "./store.js";
 
 // Frames fetched ahead of the cursor: AHEAD when stepping by hand (and one behind),
-// AHEAD_PLAYING while playing. The server keeps only its newest 4 queued frames, so never
-// more than MAX_IN_FLIGHT unanswered requests at once.
+// AHEAD_PLAYING while playing. The server keeps only its newest few queued frames (it says
+// how many: GET /api/cells "stream.send_queue_frames"), so never more unanswered requests
+// than that at once.
 const AHEAD = 2;
 const AHEAD_PLAYING = 8;
-const MAX_IN_FLIGHT = 4;
 const MAX_DEBT_S = 0.75;
 
 export function createPlayer(getStream, cache) {
   let rafId = 0;
+  let maxInFlight = 1; // until the server says its queue size
   // The play's clock: position `taken` (positions moved since play) is due at
   // start + taken / speed.
   const clock = { start: 0, taken: 0, speed: 1 };
@@ -36,10 +37,10 @@ export function createPlayer(getStream, cache) {
     const ahead = playing ? AHEAD_PLAYING : AHEAD;
     for (let k = 1; k <= ahead && t + k < steps(); k += 1) {
       if (cache.has(t + k)) continue;
-      if (cache.inFlight() >= MAX_IN_FLIGHT) return;
+      if (cache.inFlight() >= maxInFlight) return;
       request(t + k);
     }
-    if (!playing && cache.inFlight() < MAX_IN_FLIGHT) request(t - 1);
+    if (!playing && cache.inFlight() < maxInFlight) request(t - 1);
   }
 
   /** Move the cursor to step t (and stage): a cached frame shows at once, else the stream
@@ -161,5 +162,7 @@ export function createPlayer(getStream, cache) {
     home: () => seek(0, store.get().stage === "all" ? "all" : store.get().stages[0]),
     end: () => seek(steps() - 1, store.get().stage === "all" ? "all" : store.get().stages.at(-1)),
     setStageMode,
+    /** The server's send queue size: how many frames may be asked for at once. */
+    setQueue: (n) => { maxInFlight = Math.max(1, n); },
   };
 }

@@ -109,7 +109,9 @@ def test_typed_sequence_is_stepped(page, errors, api):
     wait_t(page, 6)
     expect(page.locator("#input-readout mark")).to_have_text("x")
     check_values_against_trace(page, api)
-    assert "text=" in page.url and "session=" in page.url
+    page.wait_for_function(
+        "() => /[?&]text=/.test(location.search) && /[?&]session=/.test(location.search)"
+    )
 
 
 def test_clicking_a_heatmap_seeks(page, errors):
@@ -206,8 +208,10 @@ def test_server_error_is_shown_next_to_its_field(page):
     page.get_by_label("random").check()
     page.get_by_label("Hidden size H").fill("5000")
     page.get_by_role("button", name="Run").click()
-    error = page.locator('[data-error-for="cell"]')
-    expect(error).to_contain_text(re.compile("hidden", re.I))
+    error = page.locator('[data-error-for="hidden"]')
+    expect(error).to_contain_text(
+        re.compile("hidden size H must be a whole number from 1 to 1024", re.I)
+    )
 
 
 def test_play_and_pause(page, errors):

@@ -2,7 +2,7 @@
 with a temporary data directory) and one Chromium for the whole session.
 
 Set GATESCOPE_BROWSER_URL to test a server that is already running instead.
-Screenshots go to $GATESCOPE_ARTIFACTS or tests/browser/artifacts/ (git-ignored).
+Screenshots go to $GATESCOPE_ARTIFACTS or tests/page/artifacts/ (git-ignored).
 """
 
 from __future__ import annotations

@@ -1,0 +1,48 @@
+// The two directions between a form config (the form settings of state/settings.js) and a
+// session: the POST /api/sessions body a config asks for, and the config that describes a
+// session the server returned (GET /api/sessions/{id} says how it was made), so that the
+// form always shows the session on screen.
+
+import { applies, resolve } from "./settings.js";
+
+/** The POST /api/sessions body for config `cfg`. `upload`: the server's record of the
+ *  uploaded file, whose stated options are the file's and are not sent. */
+export function sessionBody(settings, cfg, upload) {
+  const body = {};
+  if (cfg.weights === "preset") body.preset = cfg.preset;
+  else {
+    body.cell = cfg.cell;
+    const stated = upload && upload.weights_id === cfg.weights_id ? upload.options || {} : {};
+    const options = {};
+    for (const row of settings.options) {
+      if (applies(row, cfg) && !(cfg.weights === "upload" && row.key in stated)) options[row.key] = cfg[row.key];
+    }
+    if (Object.keys(options).length) body.options = options;
+    if (cfg.weights === "upload") body.weights_id = cfg.weights_id;
+    else {
+      body.seed = cfg.seed;
+      body.hidden_size = cfg.hidden;
+    }
+  }
+  // pasted numbers go as CSV: the server alone decides what a header or a bad cell is
+  body.sequence = cfg.seq === "numbers" ? { csv: cfg.text } : { text: cfg.text };
+  return body;
+}
+
+/** The config that describes `session` (a session record from the server). */
+export function configFromSession(settings, session) {
+  const w = session.weights || {};
+  const cfg = { cell: session.cell, ...(session.options || {}) };
+  if (w.preset !== undefined) Object.assign(cfg, { weights: "preset", preset: w.preset });
+  else if (w.weights_id !== undefined) Object.assign(cfg, { weights: "upload", weights_id: w.weights_id });
+  else Object.assign(cfg, { weights: "seed", seed: w.seed ?? 0, hidden: session.hidden_size });
+  const seq = session.sequence || {};
+  if (typeof seq.text === "string") Object.assign(cfg, { seq: "text", text: seq.text });
+  else if (typeof seq.csv === "string") Object.assign(cfg, { seq: "numbers", text: seq.csv });
+  else if (Array.isArray(seq.values)) {
+    Object.assign(cfg, { seq: "numbers", text: seq.values.map((r) => r.join(",")).join("\n") });
+  }
+  const out = resolve(settings, cfg);
+  out.cell = session.cell; // whatever the preset or file said, this is the kind on screen
+  return out;
+}

@@ -1,0 +1,26 @@
+// One sentence per step change for screen readers (an aria-live region): where the cursor
+// is, the input, and the kind's state for the selected unit. Quiet while playing (a
+// sentence per step would drown everything); pausing says where play stopped.
+
+import { formatNumber } from "./math_text.js";
+import { plainLabel } from "../diagram/keyboard.js";
+
+let said = "";
+
+export function announce(el, state, stateNames) {
+  const s = state.session;
+  const f = state.frame;
+  if (!s || !f || state.playing) return;
+  const chars = typeof s.sequence?.text === "string" ? Array.from(s.sequence.text) : null;
+  const input = chars && chars[f.t] !== undefined ? `, input “${chars[f.t] === " " ? "space" : chars[f.t]}”` : "";
+  const stage = state.stage === "all" ? "" : `, stage ${state.stage}`;
+  const values = stateNames.filter((n) => f.signals[n]).map((n) => {
+    const label = plainLabel(s.signals.find((x) => x.name === n)?.label ?? n);
+    return `${label} = ${formatNumber(f.signals[n][state.unit])}`;
+  });
+  const text = `Step ${f.t} of ${s.steps - 1}${stage}${input}; unit ${state.unit}: ${values.join(", ")}.`;
+  if (text !== said) {
+    said = text;
+    el.textContent = text;
+  }
+}
