@@ -73,7 +73,6 @@ def node_cells(label: str, node: onnx.NodeProto, stored: dict) -> list[LoadedWei
     [forward], [reverse] or [forward, reverse]."""
     where = f"{label}: {_node_text(node)}"
     attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-    options = _options(where, node.op_type, attributes)
     tensors = {
         role: _input_array(where, node, index, role, stored)
         for role, index in (("W", _W), ("R", _R), ("B", _B), ("P", _P))
@@ -82,6 +81,7 @@ def node_cells(label: str, node: onnx.NodeProto, stored: dict) -> list[LoadedWei
     hidden_size = attributes.get("hidden_size")
     cells = []
     for index in range(2 if direction == "bidirectional" else 1):
+        options = _options(where, node.op_type, attributes, index)
         params = _canonical(where, node.op_type, tensors, hidden_size, direction, index)
         lstm_kind = "peephole_lstm" if "peephole_i" in params else "lstm"
         kind = {"GRU": "gru", "RNN": "rnn"}.get(node.op_type, lstm_kind)
@@ -100,8 +100,9 @@ def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _options(where: str, op: str, attributes: dict) -> dict:
-    """The cell options the attributes imply; refuses what the engine does not compute."""
+def _options(where: str, op: str, attributes: dict, index: int = 0) -> dict:
+    """The options of direction `index` the attributes imply; refuses what the engine does
+    not compute. A bidirectional node lists the forward direction's activations first."""
     direction = _text(attributes.get("direction", b"forward"))
     if direction not in _DIRECTIONS:
         raise ValueError(f"{where} has direction={direction!r}; expected one of {_DIRECTIONS}")
@@ -112,6 +113,9 @@ def _options(where: str, op: str, attributes: dict) -> dict:
             f"{where} has input_forget=1 (input and forget gates coupled); unsupported"
         )
     activations = [_text(a).lower() for a in attributes.get("activations", [])]
+    per = len(_DEFAULT_ACTIVATIONS.get(op, ["tanh"]))  # activation functions per direction
+    if direction == "bidirectional" and len(activations) == 2 * per:
+        activations = activations[index * per:(index + 1) * per]
     if op == "RNN":
         if activations not in ([], ["tanh"], ["relu"]):
             raise ValueError(

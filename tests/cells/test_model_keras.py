@@ -104,3 +104,24 @@ def test_save_model_round_trip_of_a_keras_model(tmp_path):
     assert again.returns == "last" and again.vocabulary == tuple(VOCABULARY)
     assert np.array_equal(again.run(TEXT).prediction, ours.run(TEXT).prediction)
     close(again.run(TEXT).prediction, model.predict(ids(), verbose=0)[0])
+
+
+def test_functional_chain(tmp_path):
+    keras.utils.set_random_seed(1)
+    inputs = keras.Input((None,), dtype="int32")
+    x = layers.Embedding(V, E)(inputs)
+    x = layers.LSTM(H, return_sequences=True, go_backwards=True)(x)
+    outputs = layers.Dense(O, activation="softmax")(x)
+    model = keras.Model(inputs, outputs)
+    model.save(tmp_path / "functional.keras")
+    ours = cells.load_model(tmp_path / "functional.keras", vocabulary=VOCABULARY)
+    assert ours.directions == ("backward",) and ours.stack[0].reverse_output
+    # Keras hands a go_backwards layer's outputs on last step first, and so does the model.
+    close(ours.run(TEXT)["probs"], model.predict(ids(), verbose=0)[0])
+
+
+def test_mask_zero_refused(tmp_path):
+    model = built(layers.Embedding(V, E, mask_zero=True), layers.LSTM(H))
+    model.save(tmp_path / "masked.keras")
+    with pytest.raises(ValueError, match=r"masked\.keras: layer 'embedding.*mask_zero=True"):
+        cells.load_model(tmp_path / "masked.keras")

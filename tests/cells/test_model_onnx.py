@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 import onnx
 import pytest
+import torch
 from onnx import TensorProto, helper, numpy_helper
 from onnx.backend.test.case.node import collect_testcases
 from onnx.reference import ReferenceEvaluator
@@ -187,3 +188,93 @@ def test_onnx_other_operator_refused_by_name(tmp_path):
     onnx.save(helper.make_model(graph), str(tmp_path / "relu.onnx"))
     with pytest.raises(ValueError, match=r"relu\.onnx: operator\(s\) Relu are not supported"):
         cells.load_model(tmp_path / "relu.onnx")
+
+
+# --- files written by torch's own ONNX exporter -----------------------------------------
+
+
+class TorchText(torch.nn.Module):
+    def __init__(self, kind):
+        super().__init__()
+        torch.manual_seed(0)
+        recurrent = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[kind]
+        self.emb = torch.nn.Embedding(V, E)
+        self.rnn = recurrent(E, H1, num_layers=2, bidirectional=True)
+        self.fc = torch.nn.Linear(2 * H1, O)
+
+    def forward(self, ids):  # (T, 1)
+        return torch.softmax(self.fc(self.rnn(self.emb(ids))[0]), -1)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+def test_torch_exported_onnx_matches_torch(tmp_path, kind):
+    module = TorchText(kind).eval()
+    ids = torch.tensor([[1], [4], [0], [6], [2], [2]])
+    path = tmp_path / f"{kind}.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter announces its deprecation
+        torch.onnx.export(module, (ids,), str(path), dynamo=False, input_names=["ids"])
+    model = cells.load_model(path)
+    assert model.layers == 2 and model.directions == ("forward", "backward")
+    with torch.no_grad():
+        expected = module(ids)[:, 0].numpy()
+    np.testing.assert_allclose(model.run(ids[:, 0].numpy())["probs"], expected, atol=1e-5)
+
+
+def test_gemm_head_on_the_final_state_returns_the_last_step(tmp_path):
+    rng = np.random.default_rng(5)
+    arrays = {"W": rng.normal(size=(2, 3 * H1, 2)), "R": rng.normal(size=(2, 3 * H1, H1)),
+              "Wout": rng.normal(size=(O, 2 * H1)), "bout": rng.normal(size=(O,)),
+              "shape": np.array([1, 2 * H1], np.int64)}
+    nodes = [
+        helper.make_node("GRU", ["X", "W", "R"], ["", "Y_h"], hidden_size=H1,
+                         direction="bidirectional", linear_before_reset=1),  # Y_h (2, 1, H1)
+        helper.make_node("Transpose", ["Y_h"], ["Y_t"], perm=[1, 0, 2]),
+        helper.make_node("Reshape", ["Y_t", "shape"], ["final"]),  # (1, 2·H1)
+        helper.make_node("Gemm", ["final", "Wout", "bout"], ["logits"], transB=1, alpha=0.5),
+    ]
+    graph = helper.make_graph(
+        nodes, "classifier",
+        [helper.make_tensor_value_info("X", TensorProto.DOUBLE, [None, 1, 2])],
+        [helper.make_tensor_value_info("logits", TensorProto.DOUBLE, None)],
+        initializer=[numpy_helper.from_array(v, k) for k, v in arrays.items()],
+    )
+    path = tmp_path / "classifier.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)]), str(path))
+    model = cells.load_model(path)
+    assert model.returns == "last" and model.head.activation == "linear"
+    xs = rng.normal(size=(9, 2))
+    (expected,) = ReferenceEvaluator(str(path)).run(None, {"X": xs[:, None]})
+    np.testing.assert_allclose(model.run(xs).prediction, expected[0], rtol=1e-10, atol=1e-10)
+
+
+def test_bidirectional_rnn_with_an_activation_per_direction(tmp_path):
+    rng = np.random.default_rng(8)
+    w, r, b = rng.normal(size=(2, 4, 3)), rng.normal(size=(2, 4, 4)), rng.normal(size=(2, 8))
+    graph = helper.make_graph(
+        [helper.make_node("RNN", ["X", "W", "R", "B"], ["Y"], hidden_size=4,
+                          direction="bidirectional", activations=["Tanh", "Relu"])],
+        "g", [helper.make_tensor_value_info("X", TensorProto.DOUBLE, [None, 1, 3])],
+        [helper.make_tensor_value_info("Y", TensorProto.DOUBLE, None)],
+        initializer=[numpy_helper.from_array(a, n) for n, a in (("W", w), ("R", r), ("B", b))],
+    )
+    path = tmp_path / "mixed.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)]), str(path))
+    model = cells.load_model(path)
+    assert model.cell(0, "forward").options == {"nonlinearity": "tanh"}
+    assert model.cell(0, "backward").options == {"nonlinearity": "relu"}
+    xs = rng.normal(size=(7, 3))
+    # onnx.reference has no Relu RNN, so torch runs each direction (ONNX's W, R, B are
+    # torch's weight_ih, weight_hh, bias_ih + bias_hh for a one-block RNN).
+    halves = []
+    for k, (nonlinearity, seq) in enumerate((("tanh", xs), ("relu", xs[::-1].copy()))):
+        rnn = torch.nn.RNN(3, 4, nonlinearity=nonlinearity).double()
+        rnn.load_state_dict({"weight_ih_l0": torch.from_numpy(w[k]),
+                             "weight_hh_l0": torch.from_numpy(r[k]),
+                             "bias_ih_l0": torch.from_numpy(b[k, :4]),
+                             "bias_hh_l0": torch.from_numpy(b[k, 4:])})
+        with torch.no_grad():
+            out = rnn(torch.from_numpy(seq)[:, None])[0][:, 0].numpy()
+        halves.append(out if k == 0 else out[::-1])
+    np.testing.assert_allclose(model.run(xs).outputs[0], np.concatenate(halves, axis=1),
+                               rtol=1e-10, atol=1e-10)

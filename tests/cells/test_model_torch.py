@@ -170,3 +170,11 @@ def test_word_vocabulary():
     assert mt.tokens == ["the", "cat", "sat", "on", "a", "mat", "."]
     assert mt["probs"].shape == (7, O)
     assert [token for token, _ in mt.top(1, k=3)][0] in words
+
+
+def test_word_language_model_names(tmp_path):
+    # PyTorch's word_language_model example: encoder = Embedding, rnn, decoder = Linear.
+    module = TextModel("lstm", names=("encoder", "rnn", "decoder")).double()
+    save_file(module.state_dict(), str(tmp_path / "wlm.safetensors"))
+    model = cells.load_model(tmp_path / "wlm.safetensors", vocabulary=VOCABULARY)
+    close(model.run(TEXT)["logits"], torch_logits(module), torch.float64)
