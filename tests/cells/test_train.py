@@ -126,3 +126,39 @@ def test_bad_input_is_named():
                                                   np.zeros(2, np.float32), "softmax"))
     with pytest.raises(ValueError, match="bidirectional model sees the next character"):
         cells.train(bidirectional, "abab", steps=1, batch=1)
+
+
+def test_clipping_scales_the_global_norm_and_adam_matches_torch():
+    import torch
+
+    from cells.training.adam import Adam, clip_global_norm
+
+    rng = np.random.default_rng(3)
+    grads = {"a": rng.normal(size=(3, 4)), "b": rng.normal(size=5) * 10}
+    norm = np.sqrt(sum((g ** 2).sum() for g in grads.values()))
+    assert clip_global_norm({k: v.copy() for k, v in grads.items()}, None) == pytest.approx(norm)
+    clipped = {k: v.copy() for k, v in grads.items()}
+    clip_global_norm(clipped, 1.0)
+    assert np.sqrt(sum((g ** 2).sum() for g in clipped.values())) == pytest.approx(1.0, abs=1e-5)
+    # three Adam steps on the clipped gradients equal torch.optim.Adam's
+    params = {k: rng.normal(size=v.shape) for k, v in grads.items()}
+    theirs = [torch.tensor(params[k], requires_grad=True) for k in ("a", "b")]
+    optimizer = torch.optim.Adam(theirs, lr=0.01)
+    ours = Adam({k: v.copy() for k, v in params.items()}, lr=0.01)
+    for step in range(3):
+        g = {k: v * (step + 1) for k, v in grads.items()}
+        ours.step({k: v.copy() for k, v in g.items()})
+        for tensor, k in zip(theirs, ("a", "b"), strict=True):
+            tensor.grad = torch.from_numpy(g[k].copy())
+        optimizer.step()
+    for tensor, k in zip(theirs, ("a", "b"), strict=True):
+        np.testing.assert_allclose(ours.params[k], tensor.detach().numpy(), rtol=1e-12,
+                                   atol=1e-12)
+
+
+def test_a_projected_lstm_is_refused_by_name():
+    import torch
+
+    model = cells.from_torch(torch.nn.LSTM(3, 4, proj_size=2))
+    with pytest.raises(ValueError, match="ProjectedLSTM; training supports the engine's"):
+        cells.train(model, (np.zeros((10, 3)), np.zeros((10, 2))), steps=1)
