@@ -82,12 +82,18 @@ class Cell:
         return tuple(out)
 
     # -- computing ------------------------------------------------------------------
-    def compute_chunk(self, xs: np.ndarray, state: tuple,
-                      holds: list | None = None) -> tuple[np.ndarray, tuple]:
+    @property
+    def row_width(self) -> int:
+        """W: the width of one step's row of stored signals."""
+        return len(self.layout) * self.hidden_size
+
+    def compute_chunk(self, xs: np.ndarray, state: tuple, holds: list | None = None,
+                      out: np.ndarray | None = None) -> tuple[np.ndarray, tuple]:
         """All stored signals for the rows of xs, from state: ((n, W) buffer, end state).
-        `holds`: per row, None or the signals held at that step (cells.interventions)."""
+        `holds`: per row, None or the signals held at that step (cells.interventions);
+        `out`: an (n, W) C-contiguous buffer to fill, or None for a new one."""
         H, G = self.hidden_size, self.spec.gates
-        buf = np.empty((len(xs), len(self.layout) * H), self.dtype)
+        buf = np.empty((len(xs), self.row_width), self.dtype) if out is None else out
         p = self._prepared
         names = self.layout.names
         proj = self.layout.span(buf, H, names[0], names[G - 1])  # the pre-activations

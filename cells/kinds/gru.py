@@ -151,7 +151,7 @@ def forward(buf: np.ndarray, state: tuple, p: dict, holds=None) -> tuple:
 
 def backward(cols, state0: tuple, d_in: dict, carry: tuple, p: dict, holds=None,
              params: bool = True, totals: bool = False) -> ChunkGradients:
-    """Reverse of forward over one chunk; d_in["h"] is dL/dh_t as recorded, (n, H).
+    """Reverse of forward over one chunk; d_in["h"] is dL/dh_t as recorded, (n, …, H).
 
     With δh the total gradient at step t: δn_pre = δh ⊙ (1 − z) ⊙ tanh′,
     δz_pre = δh ⊙ (h_{t−1} − n) ⊙ σ′(z), δh_{t−1} = δh ⊙ z + (recurrent products)."""

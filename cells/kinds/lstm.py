@@ -130,7 +130,7 @@ def forward(buf: np.ndarray, state: tuple, p: dict, holds=None) -> tuple:
 
 def backward(cols, state0: tuple, d_in: dict, carry: tuple, p: dict, holds=None,
              params: bool = True, totals: bool = False) -> ChunkGradients:
-    """Reverse of forward over one chunk. d_in["h"], d_in["c"]: dL/dh_t, dL/dc_t (n, H)."""
+    """Reverse of forward over one chunk. d_in["h"], d_in["c"]: dL/dh_t, dL/dc_t (n, …, H)."""
     c0, h0 = state0
     dc_next, dh_next = carry
     H, lead = cols.c.shape[-1], cols.c.shape[:-1]  # lead: (n,) steps (and any batch)

@@ -67,7 +67,7 @@ def forward(buf: np.ndarray, state: tuple, p: dict, holds=None) -> tuple:
 
 def backward(cols, state0: tuple, d_in: dict, carry: tuple, p: dict, holds=None,
              params: bool = True, totals: bool = False) -> ChunkGradients:
-    """Reverse of forward over one chunk; d_in["h"] is dL/dh_t as recorded, (n, H)."""
+    """Reverse of forward over one chunk; d_in["h"] is dL/dh_t as recorded, (n, …, H)."""
     (dh_next,) = carry
     slope = (cols.h_pre > 0).astype(cols.h.dtype) if p["relu"] else 1 - cols.h * cols.h  # (n, H)
     d_pre = np.empty_like(cols.h)  # (n, …, H)

@@ -12,7 +12,7 @@ part step by step and writes every other stored signal into the same row. Each s
 signal is named in the kind's ``Layout``; loops unpack the columns by name.
 
 Shapes: the loops step along the first axis and treat every signal as (…, H), so a batch
-axis after the step axis, (n, B, W), needs no change to the math (issue: batched training).
+axis after the step axis, (n, B, W), needs no change to the math (for batched training).
 
 Holds (interventions): ``forward`` and ``backward`` take, per row of the chunk, None or a
 ``RowHolds`` mapping a signal name to [(units, value), ...]. ``forward`` overwrites the held
