@@ -32,9 +32,10 @@ def load(path: str | PathLike, kind: str | None = None, layer: int = 0, dtype=No
     `kind` may name a compatible kind (e.g. one of the prototype LSTMs for LSTM-shaped weights);
     options given here win over those the file implies.
     """
-    from .weights_io import read_weights  # file-format libraries load only when needed
+    from .weights_io import read_weights, warn_if_partial  # format libraries load when needed
 
     loaded = read_weights(path, kind=kind, layer=layer)
+    warn_if_partial(path, loaded, layer)
     merged = {**loaded.options, **options}
     dt = dtype or loaded.params["weight_hh"].dtype.name
     return create(loaded.kind, params=loaded.params, dtype=dt, **merged)

@@ -9,6 +9,7 @@ ValueError naming the file, the tensor and the shapes.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -35,8 +36,8 @@ from .formats.model_parts import ModelWeights
 from .formats.named import read_named
 from .formats.tensor_files import encode_options, open_tensor_file, write_tensor_file
 
-__all__ = ["LoadedWeights", "READ_SUFFIXES", "WRITE_SUFFIXES", "read_model_weights", "read_weights",
-           "write_weights"]
+__all__ = ["LoadedWeights", "PartialLoadWarning", "READ_SUFFIXES", "WRITE_SUFFIXES",
+           "read_model_weights", "read_weights", "warn_if_partial", "write_weights"]
 
 READ_SUFFIXES = (".safetensors", ".npz", ".onnx", ".h5", ".hdf5")  # .h5 covers Keras .weights.h5
 WRITE_SUFFIXES = (".safetensors", ".npz")
@@ -63,6 +64,22 @@ def read_weights(path: str | os.PathLike, kind: str | None = None, layer: int = 
         raise ValueError(f"layer must be a non-negative integer, got {layer!r}")
     loaded = _read(path, label, int(layer))
     return _as_kind(label, loaded, kind)
+
+
+class PartialLoadWarning(UserWarning):
+    """cells.load returned one cell of a file that holds more (layers or directions)."""
+
+
+def warn_if_partial(path: str | os.PathLike, loaded: LoadedWeights, layer: int) -> None:
+    """Say so when a file holds more than the one cell cells.load returns."""
+    if loaded.layers > 1 or len(loaded.directions) > 1:
+        warnings.warn(
+            f"{Path(path).name} holds {loaded.layers} layer(s) running "
+            f"{' and '.join(loaded.directions)}; cells.load returns layer {layer}, forward. "
+            "cells.load_model reads the whole model",
+            PartialLoadWarning,
+            stacklevel=3,
+        )
 
 
 def write_weights(

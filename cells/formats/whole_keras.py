@@ -54,7 +54,7 @@ def read_keras_archive(path: Path, label: str) -> ModelWeights:
     except OSError as error:
         raise ValueError(f"{label}: {WEIGHTS} is not readable HDF5 ({error})") from None
     with handle:
-        return _model(label, config, handle)
+        return _model(label, config, Keras3Layout(handle))
 
 
 def _config(label: str, archive: zipfile.ZipFile) -> dict:
@@ -69,19 +69,40 @@ def _config(label: str, archive: zipfile.ZipFile) -> dict:
     return config
 
 
+def h5_child(group: h5py.Group, path: str):
+    """group[path] when every step of the path is a hard link, else None: soft and external
+    links could point anywhere, other files included."""
+    node = group
+    for part in path.split("/"):
+        if not isinstance(node, h5py.Group) or part not in node:
+            return None
+        if not isinstance(node.get(part, getlink=True), h5py.HardLink):
+            return None
+        node = node[part]
+    return node
+
+
+def _settings(label: str, layer: dict) -> dict:
+    settings = layer.get("config", {})
+    if not isinstance(settings, dict):
+        raise ValueError(f"{label}: a {layer.get('class_name')} layer's config is not an object")
+    return settings
+
+
 def _layers_in_order(label: str, config: dict) -> list[dict]:
     """The model's layers, first to last; only a plain chain of supported layers."""
     kind = config.get("class_name")
     if kind not in ("Sequential", "Functional"):
         raise ValueError(f"{label}: the model is a {kind!r}; only Sequential and Functional "
                          "models of supported layers are read")
-    layers = config.get("config", {}).get("layers")
+    body = config.get("config")
+    layers = body.get("layers") if isinstance(body, dict) else None
     if not isinstance(layers, list) or not all(isinstance(x, dict) for x in layers):
         raise ValueError(f"{label}: {CONFIG} has no list of layers")
     for layer in layers:
         name = layer.get("class_name")
         if name not in SUPPORTED:
-            shown = layer.get("config", {}).get("name", "?")
+            shown = _settings(label, layer).get("name", "?")
             raise ValueError(
                 f"{label}: layer {shown!r} is a {name}, which is not supported (a {name} may "
                 f"run code or compute what gatescope does not draw); supported layers: "
@@ -91,11 +112,11 @@ def _layers_in_order(label: str, config: dict) -> list[dict]:
         previous = None
         for layer in layers:
             sources = _inbound(layer)
+            name = _settings(label, layer).get("name")
             if layer.get("class_name") != "InputLayer" and sources != [previous]:
-                raise ValueError(f"{label}: layer {layer['config'].get('name')!r} reads "
-                                 f"{sources}; only a chain of layers, each reading the one "
-                                 "before, is supported")
-            previous = layer["config"].get("name")
+                raise ValueError(f"{label}: layer {name!r} reads {sources}; only a chain of "
+                                 "layers, each reading the one before, is supported")
+            previous = name
     return layers
 
 
@@ -105,7 +126,8 @@ def _inbound(layer: dict) -> list:
 
     def walk(value):
         if isinstance(value, dict):
-            history = value.get("config", {}).get("keras_history") if "config" in value else None
+            inner = value.get("config")
+            history = inner.get("keras_history") if isinstance(inner, dict) else None
             if isinstance(history, list) and history:
                 found.append(history[0])
             for item in value.values():
@@ -125,38 +147,114 @@ def to_snake_case(name: str) -> str:
     return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
-def _model(label: str, config: dict, handle: h5py.File) -> ModelWeights:
-    used: dict[str, int] = {}
+class Keras3Layout:
+    """model.weights.h5 of Keras 3: layers/<class in snake case>[_n]/vars/0, 1, ...; a
+    recurrent layer's under cell/, a Bidirectional's halves under forward_layer/ and
+    backward_layer/."""
+
+    source = WEIGHTS
+
+    def __init__(self, handle: h5py.File):
+        self.handle, self.used = handle, {}
+
+    def group_name(self, kind: str, name: str) -> str:
+        snake = to_snake_case(kind)
+        self.used[snake] = self.used.get(snake, -1) + 1
+        return f"layers/{snake}" + (f"_{self.used[snake]}" if self.used[snake] else "")
+
+    def arrays(self, label: str, group: h5py.Group, roles: tuple[str, ...], needed: int):
+        """role -> (array, its name) for the first `needed` roles and those present."""
+        arrays = _vars(label, group, needed)
+        return {role: (array, f"{group.name}/vars/{k}")
+                for k, (role, array) in enumerate(zip(roles, arrays, strict=False))}
+
+    def cell(self, group):
+        return h5_child(group, "cell") if isinstance(group, h5py.Group) else None
+
+    def halves(self, group):
+        return h5_child(group, "forward_layer"), h5_child(group, "backward_layer")
+
+
+class LegacyLayout:
+    """Legacy HDF5 models (Keras 2, or Keras 3's model.save('x.h5')): model_weights/<layer
+    name>/.../<variable>[:0], the model's configuration in the model_config attribute."""
+
+    source = "model_weights"
+
+    def __init__(self, handle: h5py.File):
+        self.handle = handle
+
+    def group_name(self, kind: str, name: str) -> str:
+        return f"model_weights/{name}"
+
+    def arrays(self, label: str, group: h5py.Group, roles: tuple[str, ...], needed: int):
+        found: dict[str, list] = {}
+
+        def collect(name: str, item) -> None:
+            if isinstance(item, h5py.Dataset):
+                found.setdefault(name.rsplit("/", 1)[-1].split(":")[0], []).append(item)
+
+        group.visititems(collect)  # hard links only
+        out = {}
+        for index, role in enumerate(roles):
+            items = found.get(role, [])
+            if len(items) > 1:
+                raise ValueError(f"{label}: {group.name} holds several {role} arrays: "
+                                 f"{', '.join(i.name for i in items)}")
+            if not items:
+                if index < needed:
+                    raise ValueError(f"{label}: {group.name} has no {role} (found "
+                                     f"{', '.join(sorted(found)) or 'nothing'})")
+                continue
+            out[role] = (read_dataset(label, items[0].name, items[0]), items[0].name)
+        return out
+
+    def cell(self, group):
+        return group
+
+    def halves(self, group):
+        halves = {}
+
+        def collect(name: str, item) -> None:
+            last = name.rsplit("/", 1)[-1]
+            for side in ("forward", "backward"):
+                if isinstance(item, h5py.Group) and last.startswith(side) and side not in halves:
+                    halves[side] = item
+
+        if isinstance(group, h5py.Group):
+            group.visititems(collect)
+        return halves.get("forward"), halves.get("backward")
+
+
+def _model(label: str, config: dict, store) -> ModelWeights:
     layers: list[LayerWeights] = []
     embedding = head = None
     returns = "sequence"
     for layer in _layers_in_order(label, config):
-        kind, settings = layer["class_name"], layer.get("config", {})
-        snake = to_snake_case(kind)
-        used[snake] = used.get(snake, -1) + 1
-        group_name = f"layers/{snake}" + (f"_{used[snake]}" if used[snake] else "")
+        kind, settings = layer["class_name"], _settings(label, layer)
+        group_name = store.group_name(kind, str(settings.get("name", "")))
         where = f"{label}: layer {settings.get('name', group_name)!r} ({kind})"
         if kind in IDENTITIES:
             continue
         if head is not None:
             raise ValueError(f"{where} comes after the Dense head; the head must be last")
-        group = handle.get(group_name)
+        group = h5_child(store.handle, group_name)
         if not isinstance(group, h5py.Group):
-            raise ValueError(f"{where}: its weights {group_name} are not in {WEIGHTS}")
+            raise ValueError(f"{where}: its weights {group_name} are not in {store.source}")
         if kind == "Embedding":
             if layers or embedding is not None:
                 raise ValueError(f"{where}: an embedding must be the first layer")
             if settings.get("mask_zero"):
                 raise ValueError(f"{where} has mask_zero=True: masked steps are skipped, which "
                                  "is not supported")
-            embedding = _vars(label, group, 1)[0]
+            embedding = store.arrays(label, group, ("embeddings",), 1)["embeddings"][0]
         elif kind == "Dense":
-            head = _dense(label, where, group, settings)
+            head = _dense(label, where, store, group, settings)
         else:
             if returns == "last":
                 raise ValueError(f"{where} follows a recurrent layer with "
                                  "return_sequences=False")
-            layer_weights, last = _recurrent_layer(label, where, kind, settings, group)
+            layer_weights, last = _recurrent_layer(label, where, kind, settings, store, group)
             layers.append(layer_weights)
             returns = "last" if last else "sequence"
     if not layers:
@@ -168,32 +266,38 @@ def _model(label: str, config: dict, handle: h5py.File) -> ModelWeights:
 
 
 def _vars(label: str, group: h5py.Group, count: int) -> list[np.ndarray]:
-    variables = group.get("vars")
+    variables = h5_child(group, "vars")
     if not isinstance(variables, h5py.Group):
         raise ValueError(f"{label}: {group.name} has no vars")
     names = sorted(variables, key=int) if all(k.isdigit() for k in variables) else None
     if names is None or len(names) < count:
         raise ValueError(f"{label}: {group.name}/vars holds {sorted(variables)}; expected "
                          f"{count} numbered variables")
-    return [read_dataset(label, f"{group.name}/vars/{k}", variables[k]) for k in names]
+    arrays = []
+    for k in names:
+        dataset = h5_child(variables, k)
+        if not isinstance(dataset, h5py.Dataset):
+            raise ValueError(f"{label}: {group.name}/vars/{k} is not a stored array")
+        arrays.append(read_dataset(label, f"{group.name}/vars/{k}", dataset))
+    return arrays
 
 
-def _dense(label: str, where: str, group: h5py.Group, settings: dict) -> dict:
+def _dense(label: str, where: str, store, group: h5py.Group, settings: dict) -> dict:
     activation = settings.get("activation", "linear")
     if activation not in HEAD_ACTIVATIONS:
         raise ValueError(f"{where} has activation={activation!r}; supported: "
                          f"{', '.join(HEAD_ACTIVATIONS)}")
-    arrays = _vars(label, group, 1)
-    kernel = arrays[0]
+    arrays = store.arrays(label, group, ("kernel", "bias"), 1)
+    kernel = arrays["kernel"][0]
     if kernel.ndim != 2:
         raise ValueError(f"{where}: kernel has shape {shape_text(kernel.shape)}; expected "
                          "(inputs, units)")
-    bias = arrays[1] if settings.get("use_bias", True) and len(arrays) > 1 else \
+    bias = arrays["bias"][0] if settings.get("use_bias", True) and "bias" in arrays else \
         np.zeros(kernel.shape[1], kernel.dtype)
     return {"head_weight": kernel.T, "head_bias": bias, "activation": activation}
 
 
-def _recurrent_layer(label, where, kind, settings, group) -> tuple[LayerWeights, bool]:
+def _recurrent_layer(label, where, kind, settings, store, group) -> tuple[LayerWeights, bool]:
     """(the layer's weights, whether it returns only its last step)."""
     if kind == "Bidirectional":
         if settings.get("merge_mode", "concat") != "concat":
@@ -201,29 +305,30 @@ def _recurrent_layer(label, where, kind, settings, group) -> tuple[LayerWeights,
                              "'concat' is supported")
         inner = settings.get("layer", {})
         back = settings.get("backward_layer") or inner
+        if not isinstance(inner, dict) or not isinstance(back, dict):
+            raise ValueError(f"{where}: its wrapped layers are not configurations")
         inner_kind, back_kind = inner.get("class_name"), back.get("class_name")
         for sub in (inner_kind, back_kind):
             if sub not in RECURRENT:
                 raise ValueError(f"{where} wraps a {sub}; it may wrap LSTM, GRU or SimpleRNN")
-        forward_settings, backward_settings = inner.get("config", {}), back.get("config", {})
+        forward_settings, backward_settings = _settings(label, inner), _settings(label, back)
         if forward_settings.get("go_backwards"):
             raise ValueError(f"{where}: its forward layer has go_backwards=True; unsupported")
+        forward_group, backward_group = store.halves(group)
         cells = {
-            FORWARD: _cell(label, where, inner_kind, forward_settings,
-                           group.get("forward_layer")),
-            BACKWARD: _cell(label, where, back_kind, backward_settings,
-                            group.get("backward_layer")),
+            FORWARD: _cell(label, where, inner_kind, forward_settings, store, forward_group),
+            BACKWARD: _cell(label, where, back_kind, backward_settings, store, backward_group),
         }
         last = not forward_settings.get("return_sequences", False)
         return LayerWeights(cells), last
     direction = BACKWARD if settings.get("go_backwards") else FORWARD
     last = not settings.get("return_sequences", False)
-    cell = _cell(label, where, kind, settings, group)
+    cell = _cell(label, where, kind, settings, store, group)
     # Keras returns a go_backwards layer's sequence in processing order, last step first.
     return LayerWeights({direction: cell}, reverse_output=direction == BACKWARD), last
 
 
-def _cell(label, where, kind, settings, group) -> LoadedWeights:
+def _cell(label, where, kind, settings, store, group) -> LoadedWeights:
     for flag in ("stateful", "return_state"):
         if settings.get(flag):
             raise ValueError(f"{where} has {flag}=True; unsupported")
@@ -232,14 +337,13 @@ def _cell(label, where, kind, settings, group) -> LoadedWeights:
         if settings.get(name, value) != value:
             raise ValueError(f"{where} has {name}={settings.get(name)!r}; only {value!r} is "
                              "supported")
-    cell_group = group.get("cell") if isinstance(group, h5py.Group) else None
+    cell_group = store.cell(group) if isinstance(group, h5py.Group) else None
     if not isinstance(cell_group, h5py.Group):
-        raise ValueError(f"{where}: its cell weights are not in {WEIGHTS}")
-    arrays = _vars(label, cell_group, 2)
-    names = {"kernel": f"{cell_group.name}/vars/0", "recurrent_kernel": f"{cell_group.name}/vars/1",
-             "bias": f"{cell_group.name}/vars/2"}
-    bias = arrays[2] if len(arrays) > 2 else None
-    loaded = from_keras(label, arrays[0], arrays[1], bias, names)
+        raise ValueError(f"{where}: its cell weights are not in {store.source}")
+    arrays = store.arrays(label, cell_group, ("kernel", "recurrent_kernel", "bias"), 2)
+    names = {role: name for role, (_, name) in arrays.items()}
+    bias = arrays["bias"][0] if "bias" in arrays else None
+    loaded = from_keras(label, arrays["kernel"][0], arrays["recurrent_kernel"][0], bias, names)
     if loaded.kind != RECURRENT[kind]:
         raise ValueError(f"{where}: its weights are {loaded.kind} weights")
     if kind == "GRU":
@@ -267,7 +371,10 @@ def read_keras_weights_file(path: Path, label: str) -> ModelWeights:
     except OSError as error:
         raise ValueError(f"{label}: not a readable HDF5 file ({error})") from None
     with handle:
-        root = handle.get("layers")
+        if "model_config" in handle.attrs and isinstance(h5_child(handle, "model_weights"),
+                                                        h5py.Group):
+            return _model(label, _legacy_config(label, handle), LegacyLayout(handle))
+        root = h5_child(handle, "layers")
         if not isinstance(root, h5py.Group):
             from .keras_h5 import read_keras_h5  # Keras 2 files: one cell per layer
 
@@ -282,6 +389,20 @@ def read_keras_weights_file(path: Path, label: str) -> ModelWeights:
         return _chain(label, root)
 
 
+def _legacy_config(label: str, handle: h5py.File) -> dict:
+    text = handle.attrs["model_config"]
+    text = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ValueError(f"{label}: its model_config is over {MAX_CONFIG_BYTES} bytes")
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{label}: its model_config is not valid JSON ({error})") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{label}: its model_config is not a model configuration")
+    return config
+
+
 _CLASS_OF_GROUP = {"embedding": "Embedding", "dense": "Dense", "lstm": "LSTM", "gru": "GRU",
                    "simple_rnn": "SimpleRNN", "bidirectional": "Bidirectional"}
 
@@ -294,15 +415,18 @@ def _chain(label: str, root: h5py.Group) -> ModelWeights:
         if kind is None:
             raise ValueError(f"{label}: layer group {name!r} is not an Embedding, LSTM, GRU, "
                              "SimpleRNN, Bidirectional or Dense layer")
-        group = root[name]
+        group = h5_child(root, name)
+        if not isinstance(group, h5py.Group):
+            raise ValueError(f"{label}: layers/{name} is not a group of weights")
         where = f"{label}: layer {name!r} ({kind})"
         if kind == "Embedding":
             parts.append(("embedding", name, _vars(label, group, 1)[0]))
         elif kind == "Dense":
-            parts.append(("head", name, _dense(label, where, group, {"activation": "linear"})))
+            parts.append(("head", name, _dense(label, where, Keras3Layout(root.file), group,
+                                               {"activation": "linear"})))
         elif kind == "Bidirectional":
-            cells = {FORWARD: _bare_cell(label, where, group.get("forward_layer")),
-                     BACKWARD: _bare_cell(label, where, group.get("backward_layer"))}
+            cells = {FORWARD: _bare_cell(label, where, h5_child(group, "forward_layer")),
+                     BACKWARD: _bare_cell(label, where, h5_child(group, "backward_layer"))}
             parts.append(("layer", name, LayerWeights(cells)))
         else:
             parts.append(("layer", name, LayerWeights({FORWARD: _bare_cell(label, where,
@@ -344,10 +468,11 @@ def _widths(layer: LayerWeights) -> tuple[int, int]:
 
 
 def _bare_cell(label, where, group) -> LoadedWeights:
-    cell_group = group.get("cell") if isinstance(group, h5py.Group) else None
+    cell_group = h5_child(group, "cell") if isinstance(group, h5py.Group) else None
     if not isinstance(cell_group, h5py.Group):
         raise ValueError(f"{where}: no cell weights found")
-    arrays = _vars(label, cell_group, 2)
-    names = {"kernel": f"{cell_group.name}/vars/0",
-             "recurrent_kernel": f"{cell_group.name}/vars/1", "bias": f"{cell_group.name}/vars/2"}
-    return from_keras(label, arrays[0], arrays[1], arrays[2] if len(arrays) > 2 else None, names)
+    arrays = Keras3Layout(group.file).arrays(label, cell_group,
+                                             ("kernel", "recurrent_kernel", "bias"), 2)
+    names = {role: name for role, (_, name) in arrays.items()}
+    bias = arrays["bias"][0] if "bias" in arrays else None
+    return from_keras(label, arrays["kernel"][0], arrays["recurrent_kernel"][0], bias, names)

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import onnx
 from google.protobuf.message import DecodeError
-from onnx import helper, numpy_helper
+from onnx import TensorProto, helper, numpy_helper
 
-from .common import BACKWARD, FORWARD, float_tensor, shape_text
+from .common import BACKWARD, FORWARD, MAX_TENSOR_BYTES, float_tensor, shape_text
 from .model_parts import LayerWeights, ModelWeights, check_chain
 from .onnx_format import _RECURRENT_OPS, _node_text, _stored_tensors, node_cells, node_direction
 
@@ -25,6 +25,8 @@ PLUMBING = frozenset({
     "Slice", "Cast", "Flatten", "ConstantOfShape", "Expand", "Split",
 })
 HEAD_OPS = frozenset({"MatMul", "Gemm", "Add", "Softmax", "Sigmoid", "Gather"})
+_INPUTS_NEEDED = {"LSTM": 3, "GRU": 3, "RNN": 3, "Gather": 2, "MatMul": 2, "Gemm": 2, "Add": 2,
+                  "Softmax": 1, "Sigmoid": 1}
 
 
 def read_onnx_model(path: Path, label: str) -> ModelWeights:
@@ -44,6 +46,12 @@ def read_onnx_model(path: Path, label: str) -> ModelWeights:
             "LSTM, GRU and RNN nodes with Gather, MatMul, Gemm, Add, Softmax or Sigmoid "
             "around them"
         )
+    for node in graph.node:
+        needed = _INPUTS_NEEDED.get(node.op_type, 0)
+        if len(node.input) < needed or not all(node.input[:needed]) or not node.output:
+            raise ValueError(f"{label}: {node.op_type} node {node.name or '(unnamed)'!r} has "
+                             f"{len(node.input)} input(s) and {len(node.output)} output(s); "
+                             f"it needs {needed} input(s) and an output")
     recurrent = [n for n in graph.node if n.op_type in _RECURRENT_OPS]
     if not recurrent:
         raise ValueError(f"{label}: no LSTM, GRU or RNN node in the graph")
@@ -65,8 +73,10 @@ def read_onnx_model(path: Path, label: str) -> ModelWeights:
 
     layers = []
     for index, node in enumerate(recurrent):
-        source = origin(node.input[0])
         where = f"{label}: {_node_text(node)}"
+        if len(node.input) < 3 or not all(node.input[:3]):
+            raise ValueError(f"{where} needs its inputs X, W and R")
+        source = origin(node.input[0])
         if index > 0 and (source is None or source[0] is not recurrent[index - 1]
                           or source[1] != 0):
             raise ValueError(f"{where} does not read the output Y of "
@@ -90,6 +100,24 @@ def read_onnx_model(path: Path, label: str) -> ModelWeights:
     return weights
 
 
+def stored_array(label: str, name: str, stored: dict) -> np.ndarray:
+    """A stored tensor (initializer or Constant) as floats, its declared size checked first."""
+    tensor = stored[name]
+    if tensor.data_location == TensorProto.EXTERNAL:
+        raise ValueError(f"{label}: {name!r} keeps its data in an external file, which is not "
+                         "read; save the model with its tensors inside it")
+    itemsize = np.dtype(helper.tensor_dtype_to_np_dtype(tensor.data_type)).itemsize
+    size = int(np.prod([int(d) for d in tensor.dims], dtype=np.float64)) * itemsize
+    if size > MAX_TENSOR_BYTES:
+        raise ValueError(f"{label}: {name!r} declares {size} bytes, over the "
+                         f"{MAX_TENSOR_BYTES} byte limit")
+    try:
+        array = numpy_helper.to_array(tensor)
+    except (ValueError, TypeError) as error:  # data that does not fit its declared shape
+        raise ValueError(f"{label}: {name!r} cannot be read ({error})") from None
+    return float_tensor(label, name, array)
+
+
 def _check_layout(where: str, node) -> None:
     for attribute in node.attribute:
         if attribute.name == "layout" and helper.get_attribute_value(attribute) not in (0, 1):
@@ -107,7 +135,7 @@ def _embedding(label, graph, stored, origin, first) -> np.ndarray | None:
         raise ValueError(f"{label}: Gather node(s) {names} over stored tables; only one "
                          f"embedding read by {_node_text(first)} is supported")
     name = gathers[0].input[0]
-    table = float_tensor(label, name, numpy_helper.to_array(stored[name]))
+    table = stored_array(label, name, stored)
     if table.ndim != 2:
         raise ValueError(f"{label}: embedding {name!r} has shape "
                          f"{shape_text(table.shape)}; expected (V, E)")
@@ -138,7 +166,7 @@ def _head(label, graph, stored, origin, last) -> dict:
     if source is None or source[0] is not last or source[1] not in (0, 1):
         raise ValueError(f"{where} does not read the output of {_node_text(last)}")
     returns = "sequence" if source[1] == 0 else "last"  # Y, or the final state Y_h
-    matrix = float_tensor(label, weights[0], numpy_helper.to_array(stored[weights[0]]))
+    matrix = stored_array(label, weights[0], stored)
     if matrix.ndim != 2:
         raise ValueError(f"{where}: {weights[0]!r} has shape {shape_text(matrix.shape)}; "
                          "expected a matrix")
@@ -150,7 +178,7 @@ def _head(label, graph, stored, origin, last) -> dict:
         alpha, beta = attributes.get("alpha", 1.0), attributes.get("beta", 1.0)
         weight = (matrix.T if not attributes.get("transB", 0) else matrix) * alpha  # (O, In)
         if len(node.input) > 2 and node.input[2]:
-            bias = float_tensor(label, node.input[2], numpy_helper.to_array(stored[node.input[2]]))
+            bias = stored_array(label, node.input[2], stored)
             bias = np.broadcast_to(bias * beta, weight.shape[:1]).copy()
     else:
         weight = matrix.T if node.input[1] in weights else None  # y @ W: W is (In, O)
@@ -164,7 +192,7 @@ def _head(label, graph, stored, origin, last) -> dict:
                              "stored bias to the head's MatMul")
         if bias is not None:
             raise ValueError(f"{label}: the head has a bias in Gemm and in an Add")
-        bias = float_tensor(label, terms[0], numpy_helper.to_array(stored[terms[0]]))
+        bias = stored_array(label, terms[0], stored)
         bias = np.broadcast_to(bias, weight.shape[:1]).copy()
     activation = "linear"
     if activations:
@@ -181,7 +209,7 @@ def _head(label, graph, stored, origin, last) -> dict:
 
 def origin_node(origin, node):
     """The node whose output feeds `node`'s first non-stored input."""
-    found = origin(node.input[0]) or (origin(node.input[1]) if len(node.input) > 1 else None)
+    found = next((origin(name) for name in node.input[:2] if origin(name)), None)
     return found[0] if found else None
 
 

@@ -164,6 +164,24 @@ class Model:
     def input_size(self) -> int:
         return self.stack[0].input_size
 
+    def info(self) -> dict:
+        """The model as plain data: what a server or a page shows about it."""
+        encoder, head = self.encoder, self.head
+        return {
+            "layers": self.layers,
+            "directions": list(self.directions),
+            "cells": [[{"direction": d, "kind": c.kind, "options": dict(c.options),
+                        "input_size": c.input_size, "hidden_size": c.hidden_size,
+                        "output_size": output_size(c)} for d, c in layer.cells.items()]
+                      for layer in self.stack],
+            "encoder": {"encoding": encoder.encoding, "input_size": encoder.width,
+                        "tokenizer": encoder.tokenizer, "vocabulary_size": encoder.size},
+            "head": None if head is None else {"output_size": head.output_size,
+                                               "activation": head.activation},
+            "returns": self.returns,
+            "dtype": self.dtype.name,
+        }
+
     def cell(self, layer: int, direction: str = FORWARD):
         """The cell of `layer` (0 is the one reading the input) in `direction`."""
         if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) \
@@ -258,6 +276,19 @@ class ModelTrace:
         self.model.cell(layer, direction)  # checks both
         return self.traces[layer][direction]
 
+    def step(self, layer: int, direction: str, t: int) -> int:
+        """The step of that cell's trace that reads the input of time t: T−1−t for a
+        backward cell, which starts from the end."""
+        self.model.cell(layer, direction)
+        if not 0 <= t < len(self):
+            raise ValueError(f"time {t} is outside the sequence of {len(self)} steps")
+        return len(self) - 1 - t if direction == BACKWARD else t
+
+    def signal(self, layer: int, direction: str, name: str) -> np.ndarray:
+        """(T, n): a signal of that cell in time order, whichever way the cell ran."""
+        rows = self.layer(layer, direction)[name]
+        return rows[::-1].copy() if direction == BACKWARD else rows
+
     @property
     def names(self) -> tuple[str, ...]:
         head = self.model.head
@@ -272,7 +303,7 @@ class ModelTrace:
         """"logits" (T, O) at every step; "probs" (T, O) for softmax or sigmoid heads."""
         if name not in self.names:
             has = (f"it has {', '.join(self.names)}" if self.names else "the model has no head")
-            raise KeyError(f"{name!r}: {has}")
+            raise ValueError(f"unknown output {name!r}: {has}")
         if name not in self._head:
             head = self.model.head
             logits = head.logits(self.outputs[-1])

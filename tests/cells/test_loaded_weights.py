@@ -172,3 +172,11 @@ def test_keras_weights_h5_bidirectional_and_stacked(tmp_path):
     assert gru.kind == "gru" and gru.params["weight_ih"].shape == (3 * H, 2 * H)
     assert gru.stated == frozenset({"reset_after"}) and gru.options == {"reset_after": True}
     assert read_weights(path, layer=2).kind == "rnn"
+
+
+def test_cells_load_says_when_the_file_holds_more(tmp_path):
+    module = torch_module("gru", num_layers=2, bidirectional=True)
+    save_file(module.state_dict(), str(tmp_path / "stack.safetensors"))
+    with pytest.warns(UserWarning, match=r"stack\.safetensors holds 2 layer\(s\) running forward "
+                                         r"and backward; cells\.load returns layer 1, forward"):
+        cells.load(tmp_path / "stack.safetensors", layer=1)

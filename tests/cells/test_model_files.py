@@ -160,3 +160,42 @@ def test_trace_lookups_explain():
     with pytest.raises(ValueError, match=r"layer 2 is not one of 0\.\.1"):
         mt.layer(2)
     assert mt.layer(1, "backward")["h"].shape == (2, H)
+
+
+def test_single_cell_file_is_a_one_layer_model(tmp_path):
+    cell = cells.create("gru", input_size=I, hidden_size=H, reset_after=False, dtype="float64")
+    cells.save(cell, tmp_path / "cell.npz")
+    model = cells.load_model(tmp_path / "cell.npz")
+    assert model.layers == 1 and model.cell(0).options == {"reset_after": False}
+    xs = np.random.default_rng(0).normal(size=(6, I))
+    assert np.array_equal(model.run(xs).layer(0)["h"], cell.run(xs)["h"])
+
+
+def test_dtype_given_wins(tmp_path):
+    cells.save_model(hand_made("float64"), tmp_path / "m.safetensors")
+    model = cells.load_model(tmp_path / "m.safetensors", dtype="float32")
+    assert model.dtype == np.float32 and model.encoder.embedding.dtype == np.float32
+    assert model.run("the cat")["probs"].dtype == np.float32
+
+
+def test_info_is_plain_data():
+    info = hand_made().info()
+    assert info["layers"] == 2 and info["directions"] == ["forward", "backward"]
+    assert [c["direction"] for c in info["cells"][1]] == ["backward"]
+    assert info["cells"][1][0] == {"direction": "backward", "kind": "gru",
+                                   "options": {"reset_after": False}, "input_size": 2 * H,
+                                   "hidden_size": H, "output_size": H}
+    assert info["encoder"] == {"encoding": "embedding", "input_size": I, "tokenizer": "words",
+                               "vocabulary_size": 7}
+    assert info["head"] == {"output_size": 3, "activation": "softmax"}
+    json.dumps(info)  # nothing but plain data
+
+
+def test_time_order_of_a_backward_cell():
+    mt = hand_made().run("the cat sat on")
+    trace = mt.layer(0, "backward")
+    assert mt.step(0, "backward", 0) == 3 and mt.step(0, "forward", 0) == 0
+    assert np.array_equal(mt.signal(0, "backward", "h")[0], trace["h"][3])
+    assert np.array_equal(mt.signal(0, "backward", "h"), mt.outputs[0][:, H:])
+    with pytest.raises(ValueError, match=r"time 4 is outside the sequence of 4 steps"):
+        mt.step(0, "forward", 4)

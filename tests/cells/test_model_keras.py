@@ -7,9 +7,16 @@ import os
 
 os.environ["KERAS_BACKEND"] = "torch"  # fixed when keras is first imported
 
+import io  # noqa: E402
+import json  # noqa: E402
+import zipfile  # noqa: E402
+
+import h5py  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 
 import cells  # noqa: E402
 
@@ -125,3 +132,103 @@ def test_mask_zero_refused(tmp_path):
     model.save(tmp_path / "masked.keras")
     with pytest.raises(ValueError, match=r"masked\.keras: layer 'embedding.*mask_zero=True"):
         cells.load_model(tmp_path / "masked.keras")
+
+
+def repacked(tmp_path, source, name, config=None, edit_weights=None):
+    """A copy of a .keras archive with its config.json replaced or its weights edited."""
+    with zipfile.ZipFile(source) as archive:
+        members = {n: archive.read(n) for n in archive.namelist()}
+    if config is not None:
+        members["config.json"] = json.dumps(config).encode()
+    if edit_weights is not None:
+        buffer = io.BytesIO(members["model.weights.h5"])
+        with h5py.File(buffer, "r+") as handle:
+            edit_weights(handle)
+        members["model.weights.h5"] = buffer.getvalue()
+    path = tmp_path / name
+    with zipfile.ZipFile(path, "w") as archive:
+        for member, data in members.items():
+            archive.writestr(member, data)
+    return path
+
+
+def test_links_in_the_weights_are_not_followed(tmp_path):
+    model = built(layers.Embedding(V, E), layers.LSTM(H), layers.Dense(O))
+    model.save(tmp_path / "plain.keras")
+    other = tmp_path / "elsewhere.h5"
+    with h5py.File(other, "w") as handle:
+        handle["vars/0"] = np.zeros((E, 4 * H), np.float32)
+
+    def link_out(handle):
+        del handle["layers/lstm/cell"]
+        handle["layers/lstm/cell"] = h5py.ExternalLink(str(other), "/")
+
+    path = repacked(tmp_path, tmp_path / "plain.keras", "linked.keras", edit_weights=link_out)
+    with pytest.raises(ValueError, match=r"linked\.keras: layer 'lstm(_\d+)?' \(LSTM\): its cell "
+                                         r"weights are not in model\.weights\.h5"):
+        cells.load_model(path)
+
+
+
+def test_any_config_json_is_a_clear_refusal_or_a_model(tmp_path):
+    """Whatever config.json says, reading it ends in a model or a ValueError naming the file
+    (never another exception: the server turns ValueErrors into 4xx answers)."""
+    model = built(layers.Embedding(V, E), layers.GRU(H), layers.Dense(O))
+    model.save(tmp_path / "base.keras")
+    with zipfile.ZipFile(tmp_path / "base.keras") as archive:
+        real = json.loads(archive.read("config.json"))
+    leaves = st.none() | st.booleans() | st.integers(-3, 3) | st.text(max_size=8) | \
+        st.sampled_from(["LSTM", "GRU", "Dense", "Embedding", "Bidirectional", "concat"])
+    values = st.recursive(leaves, lambda inner: st.lists(inner, max_size=3)
+                          | st.dictionaries(st.sampled_from(
+                              ["class_name", "config", "layers", "layer", "name",
+                               "inbound_nodes", "keras_history", "go_backwards",
+                               "return_sequences", "activation", "merge_mode"]), inner,
+                              max_size=4), max_leaves=12)
+
+    keys = st.sampled_from(["units", "return_sequences", "go_backwards", "activation",
+                            "reset_after", "use_bias", "mask_zero", "input_dim", "name"])
+
+    def mutated(change, where):
+        config = json.loads(json.dumps(real))
+        layer = config["config"]["layers"][where % len(config["config"]["layers"])]
+        if change[0] == "config":
+            layer["config"] = change[1]
+        elif change[0] == "key":
+            layer.setdefault("config", {})[change[1]] = change[2]
+        else:
+            layer["class_name"] = change[1]
+        return config
+
+    changes = st.one_of(
+        st.tuples(st.just("config"), values),
+        st.tuples(st.just("key"), keys, values),
+        st.tuples(st.just("class"), st.sampled_from(["LSTM", "GRU", "SimpleRNN", "Dense",
+                                                     "Embedding", "Bidirectional", "Lambda"])),
+    )
+
+    @settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", 40)), deadline=None,
+              suppress_health_check=list(HealthCheck))
+    @given(st.one_of(values, changes), st.integers(0, 10))
+    def check(value, where):
+        config = mutated(value, where) if isinstance(value, tuple) else value
+        path = repacked(tmp_path, tmp_path / "base.keras", "fuzz.keras", config=config)
+        try:
+            cells.load_model(path)
+        except ValueError as error:
+            assert "fuzz.keras" in str(error)
+
+    check()
+
+
+def test_legacy_hdf5_model(tmp_path):
+    model = built(
+        layers.Embedding(V, E),
+        layers.Bidirectional(layers.GRU(H, return_sequences=True)),
+        layers.SimpleRNN(H, return_sequences=True),
+        layers.Dense(O, activation="softmax"),
+    )
+    model.save(tmp_path / "legacy.h5")  # the legacy format: model_config + model_weights
+    ours = cells.load_model(tmp_path / "legacy.h5", vocabulary=VOCABULARY)
+    assert ours.layers == 2 and ours.stack[0].directions == ("forward", "backward")
+    close(ours.run(TEXT)["probs"], model.predict(ids(), verbose=0)[0])

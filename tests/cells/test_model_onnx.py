@@ -4,6 +4,7 @@ stacked text model with an embedding and a softmax head against onnx.reference."
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import numpy as np
@@ -278,3 +279,51 @@ def test_bidirectional_rnn_with_an_activation_per_direction(tmp_path):
         halves.append(out if k == 0 else out[::-1])
     np.testing.assert_allclose(model.run(xs).outputs[0], np.concatenate(halves, axis=1),
                                rtol=1e-10, atol=1e-10)
+
+
+def test_damaged_graphs_are_clear_refusals(tmp_path):
+    """Whatever is cut or changed in a real exported graph, reading it ends in a model or a
+    ValueError naming the file, never another exception."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    module = TorchText("gru").eval()
+    source = tmp_path / "source.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, (torch.tensor([[1], [2]]),), str(source), dynamo=False)
+    original = onnx.load(str(source))
+    ops = ["LSTM", "GRU", "RNN", "Gather", "MatMul", "Gemm", "Add", "Softmax", "Transpose",
+           "Squeeze", "Reshape", "Relu"]
+
+    @settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", 60)), deadline=None,
+              suppress_health_check=list(HealthCheck))
+    @given(st.lists(st.tuples(st.sampled_from(["drop", "op", "cut", "attribute", "swap"]),
+                              st.integers(0, 100), st.integers(0, 100)), min_size=1, max_size=3))
+    def check(changes):
+        model = onnx.ModelProto()
+        model.CopyFrom(original)
+        nodes = model.graph.node
+        for change, a, b in changes:
+            if not nodes:
+                break
+            node = nodes[a % len(nodes)]
+            if change == "drop":
+                nodes.remove(node)
+            elif change == "op":
+                node.op_type = ops[b % len(ops)]
+            elif change == "cut" and node.input:
+                del node.input[b % len(node.input)]
+            elif change == "attribute" and node.attribute:
+                attribute = node.attribute[b % len(node.attribute)]
+                attribute.i, attribute.f, attribute.s = b - 50, -1.0, b"bidirectional"
+            elif change == "swap" and len(node.input) > 1:
+                node.input[0], node.input[1] = node.input[1], node.input[0]
+        path = tmp_path / "damaged.onnx"
+        onnx.save(model, str(path))
+        try:
+            cells.load_model(path)
+        except ValueError as error:
+            assert "damaged.onnx" in str(error)
+
+    check()

@@ -118,7 +118,7 @@ def test_recurrent_module_alone_runs_on_numbers():
     mt = model.run(xs)
     close(mt.outputs[-1], expected, torch.float64)
     assert mt.names == ()
-    with pytest.raises(KeyError, match="the model has no head"):
+    with pytest.raises(ValueError, match="unknown output 'logits': the model has no head"):
         mt["logits"]
 
 
@@ -178,3 +178,39 @@ def test_word_language_model_names(tmp_path):
     save_file(module.state_dict(), str(tmp_path / "wlm.safetensors"))
     model = cells.load_model(tmp_path / "wlm.safetensors", vocabulary=VOCABULARY)
     close(model.run(TEXT)["logits"], torch_logits(module), torch.float64)
+
+
+def test_damaged_state_dicts_are_clear_refusals(tmp_path):
+    """Tensors dropped, renamed, reshaped or retyped: a model or a ValueError naming the file."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    state = {k: v.numpy() for k, v in TextModel("lstm", proj_size=P).state_dict().items()}
+    names = sorted(state)
+
+    @settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(st.tuples(st.sampled_from(["drop", "rename", "reshape", "int", "nan"]),
+                              st.sampled_from(names), st.integers(1, 7)), min_size=1,
+                    max_size=3))
+    def check(changes):
+        damaged = dict(state)
+        for change, name, n in changes:
+            if name not in damaged:
+                continue
+            value = damaged.pop(name)
+            if change == "rename":
+                damaged[name.replace("_l", "_x") + "x" * n] = value
+            elif change == "reshape":
+                damaged[name] = np.zeros((n,) * (1 + n % 2), value.dtype)
+            elif change == "int":
+                damaged[name] = value.astype(np.int32)
+            elif change == "nan":
+                damaged[name] = np.full_like(value, np.nan)
+        path = tmp_path / "damaged.npz"
+        np.savez(path, **damaged)
+        try:
+            cells.load_model(path, vocabulary=VOCABULARY).run(TEXT)
+        except ValueError as error:
+            assert "damaged.npz" in str(error)
+
+    check()
