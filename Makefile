@@ -7,7 +7,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench chromium clean
+.PHONY: run test lint bench chromium clean presets
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ bench: $(VENV)/.installed-test chromium
 	$(PY) bench/engine.py
 	$(PY) bench/server.py
 	$(PY) bench/page.py
+
+# Retrain the trained presets (deterministic; writes cells/presets/data/, minutes each).
+presets: $(VENV)/.installed-run
+	$(PY) -m cells.presets.recipes.python_source
+	$(PY) -m cells.presets.recipes.long_memory
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info

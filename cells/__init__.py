@@ -52,3 +52,8 @@ def save(cell: Cell, path: str | PathLike) -> None:
 from .models import Model, ModelTrace, from_torch, load_model, save_model  # noqa: E402
 
 __all__ += ["Model", "ModelTrace", "from_torch", "load_model", "save_model"]
+
+# Training (NumPy only) builds on the models.
+from .training import TrainResult, char_model, train  # noqa: E402
+
+__all__ += ["TrainResult", "char_model", "train"]

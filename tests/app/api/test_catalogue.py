@@ -60,7 +60,8 @@ def test_cells_refuses_unknown_kind_and_foreign_option(client):
 
 
 def test_presets(client):
-    (counter,) = client.get("/api/presets").json()["presets"]
+    counter = next(p for p in client.get("/api/presets").json()["presets"]
+                   if p["name"] == "counter")
     preset = cells.presets.get("counter")
     assert counter["name"] == "counter"
     assert counter["cell"] == "lstm"

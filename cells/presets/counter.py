@@ -1,4 +1,4 @@
-"""Presets: hand-set cells that tell a story on a sample sequence.
+"""The `counter` preset: a hand-set LSTM.
 
 `counter` is the Stack Exchange answer's reading of the LSTM as a counter. Sigmoids
 saturate to 0 or 1 and tanh to −1 or +1, so with large hand-set weights each gate becomes a
@@ -9,12 +9,11 @@ is +1 for '(' and −1 for ')'. Its cell state is the bracket depth.
 from __future__ import annotations
 
 import string
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from .cell import Cell, create
-from .text import one_hot
+from ..cell import create
+from .preset import Preset
 
 # Large enough that σ(±SWITCH/2) and tanh(SWITCH) round to 0, 1 and ±1 in float32.
 SWITCH = 40.0
@@ -51,21 +50,7 @@ Unit 2 — the last bracket: +1 after '(', −1 after ')', 0 after anything else
 All other weights and biases are 0."""
 
 
-@dataclass(frozen=True)
-class Preset:
-    name: str
-    description: str
-    cell: Cell
-    vocabulary: str
-    sample: str
-    unit_labels: tuple[str, ...] = field(default=())
-
-    def encode(self, text: str) -> np.ndarray:
-        """(len(text), len(vocabulary)) one-hot rows in the cell's dtype."""
-        return one_hot(text, self.vocabulary, self.cell.dtype)
-
-
-def _counter(dtype="float32") -> Preset:
+def counter(dtype="float32") -> Preset:
     I, H = len(VOCABULARY), 3
     col = {ch: k for k, ch in enumerate(VOCABULARY)}
     w_ih = np.zeros((4 * H, I))
@@ -100,16 +85,3 @@ def _counter(dtype="float32") -> Preset:
         unit_labels=("depth: '(' minus ')'", "word length (shown inside brackets)",
                      "last bracket: +1 '(' / −1 ')'"),
     )
-
-
-_BUILDERS = {"counter": _counter}
-
-
-def names() -> list[str]:
-    return list(_BUILDERS)
-
-
-def get(name: str, dtype="float32") -> Preset:
-    if name not in _BUILDERS:
-        raise ValueError(f"unknown preset {name!r}; known presets: {', '.join(_BUILDERS)}")
-    return _BUILDERS[name](dtype)

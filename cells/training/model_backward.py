@@ -1,0 +1,170 @@
+"""A model's forward and backward pass over one training window, batched.
+
+Shapes: n steps × B sequences. Every cell keeps its (n, B, W) row buffer, filled by the
+kind's own forward loop (the loops step along the first axis and treat each signal as
+(…, H), so B is a real axis: one matmul per step for the whole batch); the backward pass
+calls the kind's own backward over the same buffer, layer by layer from the head down:
+
+    head:    logits = y·Wᵀ + b                  dW = δlogitsᵀ·y      δy = δlogits·W
+    cell:    the kind's backward gives δpre (n, B, G·H) and dW_hh, db_hh (and peepholes)
+             dW_ih = δpreᵀ·x    db_ih = Σ δpre    δx = δpre·W_ih   (x: what the cell read)
+    encoder: one-hot rows need no δx; an embedding gets dE = onehotᵀ·δx.
+
+A backward-direction cell reads the window from its end: its inputs and δh are reversed in
+time before its loops and its δx is put back in time order after. The state carried in from
+the previous window is a constant here (truncated backprop through time).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..kinds.spec import as_rows, permute_blocks, to_canonical
+from .losses import loss_and_delta
+from .network import Network
+
+
+@dataclass
+class CellTape:
+    """What one cell's backward needs: its row buffer, the state it started from and what it
+    read (in its processing order; None for layer 0 of a one-hot model, which reads ids)."""
+
+    buf: np.ndarray  # (n, B, W)
+    state0: tuple  # each (B, H)
+    inputs: np.ndarray | None  # (n, B, I)
+    reversed: bool  # a backward-direction cell: processing step k is time n−1−k
+
+
+@dataclass
+class Tape:
+    ids: np.ndarray | None  # (n, B) token ids, for one-hot and embedding encoders
+    layers: list  # [layer] -> {direction: CellTape}
+    y: np.ndarray  # (n, B, D·H) the last layer's output, in time order
+    prediction: np.ndarray  # (n, B, O) the head's logits, or y when there is no head
+
+
+def zero_state(net: Network, batch: int) -> dict:
+    """(layer, direction) -> the state tuple of zeros, (B, H) each."""
+    return {(index, d): tuple(np.zeros((batch, c.hidden_size), net.dtype)
+                              for _ in c.spec.state_names)
+            for index, layer in enumerate(net.layers) for d, c in layer.items()}
+
+
+def _one_hot(ids: np.ndarray, size: int, dtype) -> np.ndarray:
+    rows = np.zeros((ids.size, size), dtype)  # (n·B, V)
+    rows[np.arange(ids.size), ids.reshape(-1)] = 1
+    return rows
+
+
+def forward(net: Network, inputs: np.ndarray, state: dict) -> tuple[Tape, dict]:
+    """Run one window. inputs: token ids (n, B) or numbers (n, B, I); state as zero_state.
+    Returns the tape and the forward cells' end states (the backward ones start at zero)."""
+    encoding = net.encoder.encoding
+    ids = inputs if encoding != "numbers" else None
+    if encoding == "embedding":
+        x = net.embedding[ids]  # (n, B, E)
+    elif encoding == "numbers":
+        x = inputs
+    else:
+        x = None  # one-hot: layer 0 picks rows of W_ih by id instead of a matmul
+    n, B = inputs.shape[:2]
+    tapes, end = [], {}
+    for index, layer in enumerate(net.layers):
+        per_direction, outputs = {}, []
+        for direction, cell in layer.items():
+            backward = direction == "backward"
+            H, p, spec = cell.hidden_size, cell.prepared, cell.spec
+            G = spec.gates
+            width = len(spec.layout(cell.options)) * H
+            buf = np.empty((n, B, width), net.dtype)
+            if x is None:
+                proj = p["w_ih_T"][ids[::-1] if backward else ids]  # (n, B, G·H)
+                buf[..., :G * H] = proj
+                read = None
+            else:
+                read = x[::-1] if backward else x
+                np.matmul(read, p["w_ih_T"], out=buf[..., :G * H])  # (n, B, G·H)
+            buf[..., :G * H] += p["bias"]
+            start = state[(index, direction)] if not backward else tuple(
+                np.zeros((B, H), net.dtype) for _ in spec.state_names)
+            final = spec.forward(buf, start, p, None)
+            if not backward:
+                end[(index, direction)] = tuple(a.copy() for a in final)
+            per_direction[direction] = CellTape(buf, start, read, backward)
+            h = spec.layout(cell.options).views(buf, H).h  # (n, B, H)
+            outputs.append(h[::-1] if backward and not net.reverse_output[index] else h)
+        tapes.append(per_direction)
+        x = outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=-1)
+    y = x  # (n, B, D·H)
+    prediction = y if net.head_weight is None else y @ net.head_weight.T + net.head_bias
+    return Tape(ids, tapes, y, prediction), end
+
+
+def backward(net: Network, tape: Tape, delta: np.ndarray) -> dict[str, np.ndarray]:
+    """dL/d every trainable array (names as net.named()) from δprediction (n, B, O)."""
+    grads: dict[str, np.ndarray] = {}
+    if net.head_weight is not None:
+        grads["head.weight"] = as_rows(delta).T @ as_rows(tape.y)  # (O, D·H)
+        grads["head.bias"] = as_rows(delta).sum(0)
+        d_y = delta @ net.head_weight  # (n, B, D·H)
+    else:
+        d_y = delta
+    one_hot = None
+    if tape.ids is not None:
+        one_hot = _one_hot(tape.ids, net.encoder.size, net.dtype)  # (n·B, V), time order
+    for index in range(len(net.layers) - 1, -1, -1):
+        layer, cell_tapes = net.layers[index], tape.layers[index]
+        needs_dx = index > 0 or net.embedding is not None or net.encoder.encoding == "numbers"
+        d_x = None
+        offset = 0
+        for direction, cell in layer.items():
+            t = cell_tapes[direction]
+            spec, H = cell.spec, cell.hidden_size
+            order = spec.block_order
+            part = d_y[..., offset:offset + H]  # (n, B, H), time order
+            offset += H
+            out_reversed = t.reversed and not net.reverse_output[index]
+            d_h = np.ascontiguousarray(part[::-1] if out_reversed else part)
+            d_in = {"h": d_h}
+            if "c" in cell.names:
+                d_in["c"] = np.zeros_like(d_h)
+            carry = tuple(np.zeros_like(s) for s in t.state0)
+            cols = spec.layout(cell.options).views(t.buf, H)
+            res = spec.backward(cols, t.state0, d_in, carry, cell.prepared, None, params=True)
+            name = f"layers.{index}.{direction}."
+            for key, g in res.params.items():
+                grads[name + key] = g
+            d_pre = as_rows(res.d_pre)  # (n·B, G·H), internal block order
+            if t.inputs is None:  # one-hot layer 0: ids in processing order
+                rows = one_hot.reshape(t.buf.shape[0], -1, one_hot.shape[1])
+                rows = as_rows(rows[::-1]) if t.reversed else one_hot
+                w = d_pre.T @ rows  # (G·H, V)
+            else:
+                w = d_pre.T @ as_rows(t.inputs)
+            grads[name + "weight_ih"] = to_canonical(w, order, H)
+            grads[name + "bias_ih"] = to_canonical(d_pre.sum(0), order, H)
+            if needs_dx:
+                w_ih = permute_blocks(cell.params["weight_ih"], order, H)  # (G·H, I)
+                dx = res.d_pre @ w_ih  # (n, B, I), processing order
+                if t.reversed:
+                    dx = dx[::-1]
+                d_x = dx if d_x is None else d_x + dx
+        d_y = d_x
+    if net.embedding is not None:
+        grads["encoder.embedding"] = one_hot.T @ as_rows(d_y)  # (V, E)
+    named = net.named()
+    return {k: grads[k].astype(net.dtype, copy=False) for k in named}
+
+
+def loss_and_gradients(net: Network, inputs: np.ndarray, targets: np.ndarray,
+                       state: dict | None = None) -> tuple[float, dict, dict]:
+    """One window's loss, the gradient of every trainable array, and the end state.
+
+    targets: integer class ids (n, B) (cross-entropy; negative ids are ignored) or numbers
+    (n, B, O) (mean squared error)."""
+    B = inputs.shape[1]
+    tape, end = forward(net, inputs, zero_state(net, B) if state is None else state)
+    loss, delta = loss_and_delta(net, tape.prediction, targets)
+    return loss, backward(net, tape, delta), end
