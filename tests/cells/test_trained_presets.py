@@ -194,8 +194,8 @@ def test_long_memory_recipe_is_deterministic(kind):
 def test_the_server_opens_every_trained_preset(tmp_path):
     from fastapi.testclient import TestClient
 
+    from app.core.settings import Settings
     from app.main import create_app
-    from app.settings import Settings
 
     settings = Settings(data_dir=tmp_path / "data", allowed_hosts=("testserver",))
     with TestClient(create_app(settings)) as client:
