@@ -38,6 +38,8 @@ class SessionConfig:
     parent: dict[str, Any] | None = None  # {"key", "steps"} of the config this one grew from
     key: str = ""  # hash of what determines the trace
     inline_values: list | None = None  # format 1 kept the numbers in the JSON
+    # Held signals (cells.interventions), as checked dicts: part of what the trace is.
+    interventions: tuple = ()
 
     @property
     def is_text(self) -> bool:
@@ -49,6 +51,8 @@ class SessionConfig:
                    "weights": self.weights, "vocabulary": self.vocabulary,
                    "sequence": {"text": self.text} if self.is_text
                    else {"values_sha256": self.values_digest}}
+        if self.interventions:  # absent when empty: keys of older sessions stay the same
+            content["interventions"] = list(self.interventions)
         data = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(data.encode()).hexdigest()
 
@@ -68,6 +72,7 @@ class SessionConfig:
         data = {"format": CONFIG_FORMAT}
         data.update({f.name: getattr(self, f.name) for f in dataclasses.fields(self)
                      if f.name != "inline_values"})
+        data["interventions"] = list(self.interventions)
         return data
 
     @classmethod
@@ -83,6 +88,8 @@ class SessionConfig:
                 data["inline_values"] = sequence["values"]
                 data["values_digest"] = values_digest_of_list(sequence["values"])
         names = {f.name for f in dataclasses.fields(cls)}
+        if "interventions" in data:
+            data["interventions"] = tuple(data["interventions"] or ())
         config = cls(**{k: v for k, v in data.items() if k in names})
         if not isinstance(config.steps, int) or not isinstance(config.id, str):
             raise ValueError("a config needs an integer steps and a text id")
