@@ -80,3 +80,9 @@ export function uploadWeights(file, cell) {
   if (cell) form.append("cell", cell);
   return request("POST", "/api/weights", form);
 }
+
+/** Sensitivity of `of`_t[unit] to each earlier step (the server's default window). */
+export function getSensitivity(id, t, unit, of = "h") {
+  const q = new URLSearchParams({ t: String(t), unit: String(unit), of });
+  return request("GET", `/api/sessions/${encodeURIComponent(id)}/sensitivity?${q}`);
+}

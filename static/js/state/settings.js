@@ -54,6 +54,9 @@ export function buildSettings(catalog, presets) {
     { key: "signal", role: "view", type: "string", def: "" },
     { key: "live", role: "view", type: "bool", def: false, label: "Live" }, // typing appends steps
     { key: "speed", role: "view", type: "int", min: 1, max: catalog.stream?.max_play_rate ?? 60, def: 10, label: "Speed" },
+    // the sensitivity view: of h_t or c_t, and whether the diagram's pipes show it
+    { key: "sens_of", role: "view", type: "enum", values: ["h", "c"], def: "h", label: "Sensitivity of" },
+    { key: "sens_pipes", role: "view", type: "bool", def: false, label: "Colour pipes by sensitivity" },
   ];
   return {
     rows,
