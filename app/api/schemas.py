@@ -146,6 +146,8 @@ class SessionPublic(BaseModel):
     preset: str | None = Field(None, description="the preset's name, for a preset")
     interventions: list[dict[str, Any]] = Field(
         default_factory=list, description="the held signals, as checked")
+    holdable: list[str] = Field(default_factory=list,
+                                description="the signals an intervention may hold")
 
 
 class SensitivityPublic(BaseModel):

@@ -20,6 +20,8 @@ import { bindKeys } from "./views/keys.js";
 import { createSensitivityView } from "./views/sensitivity.js";
 import { paintPipes } from "./views/sensitivity_pipes.js";
 import { showInput } from "./views/sequence_view.js";
+import { createWhatIf, markClamped } from "./views/whatif.js";
+import { formatHold, parseHold } from "./state/session_config.js";
 import { createToolbar } from "./views/toolbar.js";
 import { bindSwipe } from "./views/touch.js";
 
@@ -52,6 +54,49 @@ const sensitivity = createSensitivityView($("#sensitivity"), {
 });
 $("#sens-of").addEventListener("change", (ev) => store.set({ sens_of: ev.target.value }));
 $("#sens-pipes").addEventListener("change", (ev) => store.set({ sens_pipes: ev.target.checked }));
+
+// What if: a hold makes a new session (same config, one more intervention) and shows it
+// beside the original run; "Release all" goes back to the original.
+const whatIf = createWhatIf({
+  onHold: async ({ signal, value, allUnits }) => {
+    const s = store.get();
+    if (!s.session || !s.config) return;
+    const iv = { signal, value, start: s.t, stop: s.session.steps, units: allUnits ? null : [s.unit] };
+    const hold = formatHold([...parseHold(s.config.hold), iv]);
+    const orig = s.orig || s.session.id;
+    await run({ ...s.config, hold }, { t: s.t, stage: s.stage, unit: s.unit });
+    if (store.get().session?.interventions?.length) store.set({ orig });
+  },
+  onRelease: async () => {
+    const s = store.get();
+    const cursor = { t: s.t, stage: s.stage, unit: s.unit };
+    if (s.orig) {
+      try {
+        startSession(await api.getSession(s.orig), cursor);
+        store.set({ orig: "" });
+        return;
+      } catch (err) {
+        if (err.status !== 404) showError("general", err.message);
+      }
+    }
+    store.set({ orig: "" });
+    await run({ ...s.config, hold: "" }, cursor);
+  },
+  onError: (err) => showError("general", `what if: ${err.message}`),
+});
+function holdMenu(ev) {
+  const node = ev.target.closest?.("[data-signal]");
+  const s = store.get();
+  if (!node || !s.session?.holdable?.includes(node.getAttribute("data-signal"))) return false;
+  const shown = s.frame?.signals?.[node.getAttribute("data-signal")]?.[s.unit];
+  return whatIf.choose(node.getAttribute("data-signal"), shown === undefined ? null : Number(shown.toPrecision(6)));
+}
+$("#diagram-host").addEventListener("contextmenu", (ev) => {
+  if (holdMenu(ev)) ev.preventDefault();
+});
+$("#diagram-host").addEventListener("keydown", (ev) => {
+  if ((ev.key === "h" || ev.key === "H") && !ev.ctrlKey && !ev.metaKey && !ev.altKey && holdMenu(ev)) ev.preventDefault();
+});
 
 function showError(slot, message) {
   store.set({ errors: { ...store.get().errors, [slot]: message } });
@@ -188,6 +233,9 @@ store.subscribe((s, changed) => {
   if (changed.has("frame") || changed.has("unit")) charts.update(s);
   if (changed.has("frame") || changed.has("unit") || changed.has("sens_of") || changed.has("session")) sensitivity.update(s);
   if (changed.has("sens_pipes") || changed.has("style")) paintPipes(diagram?.svg, sensitivity.result(), s.sens_pipes);
+  if (changed.has("frame") || changed.has("unit") || changed.has("session") || changed.has("style")) {
+    markClamped(diagram?.svg, s.session, s.frame?.t ?? s.t, s.unit);
+  }
   if (changed.has("draft") || changed.has("live")) liveAppend();
   if (!pendingKeys) {
     pendingKeys = new Set();
@@ -210,6 +258,7 @@ function flushViews() {
     $("#view-notice").textContent = partShown(up);
   }
   updateEquations(equationRows, $("#focus-equation"), st);
+  if (changed.has("session") || changed.has("orig") || changed.has("unit")) whatIf.render(st);
   if (changed.has("sens_of") || changed.has("sens_pipes") || changed.has("session")) {
     const hasC = st.session?.signals.some((x) => x.name === "c");
     $("#sens-of").querySelector('option[value="c"]').disabled = !hasC;
