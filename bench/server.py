@@ -3,18 +3,25 @@
 Starts `python -m app serve` in a subprocess (a fresh data directory, a free port on
 127.0.0.1), then measures with the `websockets` client:
 
-1. seek -> frame latency, one client, at H=64 and H=512, in both frame formats (JSON text,
-   the contract's default, and ?format=binary, what the page uses): every step once in
-   random order (each frame encoded for the first time), then random steps again (frame
-   cache warm); the peer, in the same run, is a bare uvicorn WebSocket app that answers
-   each seek with a ready-made message of the same size and type: the transport alone;
+1. seek -> frame latency, one client, on a 10k-step H=512 session (and a 2k-step H=64
+   one), in both frame formats (JSON text, the contract's default, and ?format=binary,
+   what the page uses): steps in random order (each frame encoded for the first time),
+   then random steps again (frame cache warm); the peer, in the same run, is a bare
+   uvicorn WebSocket app that answers each seek with a ready-made message of the same size
+   and type: the transport alone;
 2. play mode: frames per second received at several requested rates;
-3. many clients (200 by default) seeking at random steps for 20 s, first as fast as the
-   server answers, then each at a human pace (10 seeks/s), in each format: latency
-   p50/p99, frames, errors, and the server's resident memory (psutil).
+3. many clients (200 by default) seeking at random steps of the H=512 session for 20 s,
+   each at a human pace (10 seeks/s) and as fast as answered: latency p50/p99, frames,
+   errors, and the server's resident memory (psutil);
+4. a seek storm: 48 sockets seeking as fast as answered on the H=512 session, on a server
+   whose trace cache (128 MiB) holds less than the session, so seeks recompute; meanwhile
+   another client's GETs and its seeks on a small session;
+5. the first frame of a 1M-step session: from the POST to the frame of step 0.
 
-Targets (DESIGN/issue 3): H=512 one client p50 < 2 ms, p99 < 10 ms; 200 clients p99 < 50 ms
-with no errors. It prints figures and asserts nothing. Every loop is bounded.
+Targets (the server's issue): 200 clients p99 < 100 ms with no errors; during the storm the
+other client's GET p99 < 100 ms and its seeks p99 < 50 ms; first frame of 1M steps < 1 s;
+seek -> binary frame p50 <= 2x the bare peer. It prints figures and asserts nothing. Every
+loop is bounded.
 
     .venv/bin/python bench/server.py [--clients 200] [--seconds 20] [--pace 10] [--workers 1]
 """
@@ -50,7 +57,7 @@ def frame_t(message: bytes) -> int | None:
     match = HEAD.match(message) or HEAD.match(message, 4)
     return int(match.group(1)) if match else None
 INPUT_SIZE = 32
-STEPS = {64: 4000, 512: 2000}  # H=512 x 2000 steps keeps the trace (~55 MB) fully resident
+STEPS = {64: 2000, 512: 10_000}
 
 
 def free_port() -> int:
@@ -60,14 +67,15 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, workers: int):
+    def __init__(self, workers: int, env: dict | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data = tempfile.TemporaryDirectory(prefix="gatescope-bench-")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "app", "serve", "--port", str(self.port), "--data-dir",
              self.data.name, "--log-level", "warning", "--workers", str(workers)],
-            cwd=ROOT, env={**os.environ, "GATESCOPE_MAX_WS_CONNECTIONS": "1000"})
+            cwd=ROOT, env={**os.environ, "GATESCOPE_MAX_WS_CONNECTIONS": "1000",
+                           "GATESCOPE_MAX_CONNECTIONS_PER_CLIENT": "2000", **(env or {})})
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -287,12 +295,79 @@ async def many_clients(server: Server, session_id: str, steps: int, clients: int
     print(f"    server RSS {rss_before / 2**20:.0f} MiB before, peak {rss_peak / 2**20:.0f} MiB")
 
 
+async def storm(server: Server, big_id: str, big_steps: int, small_id: str,
+                small_steps: int, sockets: int, seconds: float) -> None:
+    """`sockets` clients seek at random on the big session as fast as answered; another
+    client GETs the small session and seeks on it, 20 times a second each."""
+    stop_at = time.monotonic() + seconds
+    storm_latencies: list[float] = []
+    gets: list[float] = []
+    seeks: list[float] = []
+    errors: list[str] = []
+
+    async def stormer(index: int) -> None:
+        rng = random.Random(1000 + index)
+        try:
+            async with websockets.connect(ws_url(server, big_id, "binary"), compression=None,
+                                          max_size=2**24, open_timeout=30) as ws:
+                while time.monotonic() < stop_at:
+                    storm_latencies.append(await seek_and_wait(ws, rng.randrange(big_steps)))
+        except Exception as exc:  # noqa: BLE001 - counted and reported
+            errors.append(f"{type(exc).__name__}: {exc}")
+
+    async def getter() -> None:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            await asyncio.sleep(1.0)  # the storm is under way
+            while time.monotonic() < stop_at:
+                started = time.perf_counter()
+                response = await client.get(f"/api/sessions/{small_id}")
+                gets.append(time.perf_counter() - started)
+                if response.status_code != 200:
+                    errors.append(f"GET {response.status_code}")
+                await asyncio.sleep(0.05)
+
+    async def seeker() -> None:
+        rng = random.Random(7)
+        async with websockets.connect(ws_url(server, small_id, "binary"), compression=None,
+                                      max_size=2**24, open_timeout=30) as ws:
+            await asyncio.sleep(1.0)
+            while time.monotonic() < stop_at:
+                seeks.append(await seek_and_wait(ws, rng.randrange(small_steps)))
+                await asyncio.sleep(0.05)
+
+    await asyncio.gather(getter(), seeker(), *(stormer(i) for i in range(sockets)))
+    print(f"    storm, {sockets} sockets on H=512: {percentiles(storm_latencies)}")
+    print(f"    the other client's GET        : {percentiles(gets)}")
+    print(f"    its seeks on a small session  : {percentiles(seeks)}")
+    print(f"    errors {len(errors)}{': ' + errors[0] if errors else ''}")
+
+
+async def first_frame_of_a_long_session(server: Server, steps: int = 1_000_000) -> None:
+    text = "".join(random.Random(3).choice("abcdefghij") for _ in range(steps))
+    body = json.dumps({"cell": "lstm", "hidden_size": 64, "seed": 0,
+                       "sequence": {"text": text}})
+    async with httpx.AsyncClient(base_url=server.url, timeout=120) as client:
+        started = time.perf_counter()
+        response = await client.post("/api/sessions", content=body,
+                                     headers={"content-type": "application/json"})
+        created = time.perf_counter() - started
+        response.raise_for_status()
+        session_id = response.json()["id"]
+    async with websockets.connect(ws_url(server, session_id, "binary"), compression=None,
+                                  max_size=2**24) as ws:
+        await seek_and_wait(ws, 0)
+    first = time.perf_counter() - started
+    print(f"    {steps} steps, lstm H=64, text: 201 after {created:.2f} s, first frame "
+          f"{first:.2f} s after the POST")
+
+
 async def main_async(args: argparse.Namespace) -> None:
     server = Server(args.workers)
     peer = Peer()
     try:
         print(f"gatescope server on {server.url}, {args.workers} worker(s), "
-              f"{os.cpu_count()} CPUs; lstm, input {INPUT_SIZE}")
+              f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; lstm, "
+              f"input {INPUT_SIZE}")
         sessions = {}
         for hidden, steps in STEPS.items():
             started = time.perf_counter()
@@ -303,20 +378,32 @@ async def main_async(args: argparse.Namespace) -> None:
             print(f"  seek -> frame, one client, H={hidden}")
             for fmt in FORMATS:
                 await single_client(server, sessions[hidden], steps, peer, fmt)
-        for hidden, steps in STEPS.items():
-            print(f"  play, one client, H={hidden}")
-            for rate in (30, 120, 1000):
-                await play_rate(server, sessions[hidden], steps, rate)
+        print("  play, one client, H=64")
+        for rate in (30, 120, 1000):
+            await play_rate(server, sessions[64], STEPS[64], rate)
         for hidden in args.many_hidden:
             print(f"  random seeks, many clients, H={hidden}")
-            for pace in (0.0, args.pace):
-                for fmt in FORMATS:
-                    await many_clients(server, sessions[hidden], STEPS[hidden], args.clients,
-                                       args.seconds, pace, fmt)
+            for pace, fmt in ((args.pace, "binary"), (args.pace, "json"), (0.0, "binary")):
+                await many_clients(server, sessions[hidden], STEPS[hidden], args.clients,
+                                   args.seconds, pace, fmt)
+        print("  seek storm (the default 512 MiB trace cache holds the session)")
+        small_id = create_session(server, 64, 200)
+        await storm(server, sessions[512], STEPS[512], small_id, 200, args.storm,
+                    args.seconds / 2)
+        print("  first frame of a long session")
+        await first_frame_of_a_long_session(server)
         print(f"  health: {httpx.get(server.url + '/api/health').json()}")
     finally:
         server.stop()
         peer.stop()
+    print("  seek storm with recomputes (a server with a 128 MiB trace cache)")
+    small = Server(args.workers, env={"GATESCOPE_TRACE_CACHE_BYTES": str(128 * 2**20)})
+    try:
+        big_id = create_session(small, 512, STEPS[512])
+        small_id = create_session(small, 64, 200)
+        await storm(small, big_id, STEPS[512], small_id, 200, args.storm, args.seconds / 2)
+    finally:
+        small.stop()
 
 
 def main() -> None:
@@ -326,8 +413,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--pace", type=float, default=10.0,
                         help="seeks per second per client in the paced many-clients run")
-    parser.add_argument("--many-hidden", type=int, nargs="+", default=[64], choices=list(STEPS),
-                        help="hidden sizes for the many-clients run")
+    parser.add_argument("--many-hidden", type=int, nargs="+", default=[512],
+                        choices=list(STEPS), help="hidden sizes for the many-clients run")
+    parser.add_argument("--storm", type=int, default=48, help="sockets in the seek storm")
     asyncio.run(main_async(parser.parse_args()))
 
 

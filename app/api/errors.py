@@ -82,6 +82,13 @@ def _drop_union_tags(loc: tuple) -> tuple:
     return tuple(out)
 
 
+def _number(n) -> str:
+    """Bounds as a person reads them: 2**63 - 1 is "2^63 - 1", not 19 digits."""
+    if isinstance(n, int) and n == 2**63 - 1:
+        return "2^63 - 1 (the largest 64-bit integer)"
+    return f"{n:,}" if isinstance(n, int) and abs(n) >= 10_000 else str(n)
+
+
 def _count(n, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
@@ -117,7 +124,7 @@ def _sentence(error: dict) -> str:
     if kind == "greater_than":
         return f"must be more than {ctx.get('gt')}"
     if kind == "less_than_equal":
-        return f"must be at most {ctx.get('le')}"
+        return f"must be at most {_number(ctx.get('le'))}"
     if kind == "less_than":
         return f"must be less than {ctx.get('lt')}"
     if kind == "literal_error":

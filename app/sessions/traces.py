@@ -39,7 +39,8 @@ except ImportError:  # pragma: no cover - the engine moved it; the conformance t
 
 SEGMENT_BYTES = 64 * 2**20  # a segment stays whole in the engine (its limit is 128 MiB)
 MAX_SEGMENT_STEPS = 64 * CHUNK
-BATCH_STEPS = 4 * CHUNK  # steps computed per background job
+BATCH_BYTES = 16 * 2**20  # rows computed per background job (then others get a turn)
+MAX_BATCH_STEPS = 4 * CHUNK
 
 _ids = itertools.count()
 
@@ -56,6 +57,8 @@ class SharedTrace:
         self.row_bytes = sum(self.widths) * cell.dtype.itemsize
         per_segment = max(1, SEGMENT_BYTES // max(1, self.row_bytes * CHUNK)) * CHUNK
         self.segment_steps = min(per_segment, MAX_SEGMENT_STEPS)
+        per_batch = max(1, BATCH_BYTES // max(1, self.row_bytes * CHUNK)) * CHUNK
+        self.batch_steps = min(per_batch, MAX_BATCH_STEPS)
         self._segments = segments  # shared by every trace of the service: (id, k) -> Trace
         self._id = next(_ids)
         self._starts: list[dict[str, np.ndarray]] = [cell.zero_state()]  # state at segment k
@@ -135,7 +138,7 @@ class SharedTrace:
     def ensure(self, stop: int) -> None:
         """Compute until at least `stop` steps are there."""
         while self.computed < min(stop, self.steps):
-            self.advance(BATCH_STEPS)
+            self.advance(self.batch_steps)
 
     def advance(self, n: int) -> int:
         """Compute up to n more steps (never past a segment's end); returns how many."""
@@ -199,7 +202,7 @@ def background_job(trace: SharedTrace, idle_seconds: float,
         if trace.done or time.monotonic() - trace.last_asked > idle_seconds:
             trace.background = False
             return
-        trace.advance(BATCH_STEPS)
+        trace.advance(trace.batch_steps)
     except BaseException:
         trace.background = False
         raise
