@@ -61,6 +61,8 @@ export function buildSettings(catalog, presets) {
     { key: "sens_pipes", role: "view", type: "bool", def: false, label: "Colour pipes by sensitivity" },
     // what if: the session the held one is compared with (its original run)
     { key: "orig", role: "view", type: "string", def: "" },
+    // side by side: "ID1,ID2[,ID3]", the first the session on screen
+    { key: "compare", role: "view", type: "string", def: "" },
   ];
   return {
     rows,
