@@ -63,6 +63,9 @@ export function buildSettings(catalog, presets) {
     { key: "orig", role: "view", type: "string", def: "" },
     // side by side: "ID1,ID2[,ID3]", the first the session on screen
     { key: "compare", role: "view", type: "string", def: "" },
+    // a guided tour and its step (each step is a URL state)
+    { key: "tour", role: "view", type: "string", def: "" },
+    { key: "tour_step", role: "view", type: "int", min: 0, def: 0, label: "Tour step" },
   ];
   return {
     rows,
