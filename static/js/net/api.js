@@ -85,3 +85,11 @@ export function uploadWeights(file, cell, vocabulary) {
   if (vocabulary) form.append("vocabulary", vocabulary, vocabulary.name);
   return request("POST", "/api/weights", form);
 }
+
+/** Sensitivity of `of`_t[unit] to each earlier step (the server's default window). */
+export function getSensitivity(id, t, unit, of = "h", part) {
+  const q = new URLSearchParams({ t: String(t), unit: String(unit), of });
+  if (part?.layer) q.set("layer", String(part.layer));
+  if (part?.direction && part.direction !== "forward") q.set("direction", part.direction);
+  return request("GET", `/api/sessions/${encodeURIComponent(id)}/sensitivity?${q}`);
+}

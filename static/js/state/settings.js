@@ -58,6 +58,9 @@ export function buildSettings(catalog, presets) {
     // layers and directions bound them (views/model_parts.js)
     { key: "layer", role: "view", type: "int", min: 0, def: 0, label: "Layer" },
     { key: "direction", role: "view", type: "enum", values: ["forward", "backward"], def: "forward", label: "Direction" },
+    // the sensitivity view: of h_t or c_t, and whether the diagram's pipes show it
+    { key: "sens_of", role: "view", type: "enum", values: ["h", "c"], def: "h", label: "Sensitivity of" },
+    { key: "sens_pipes", role: "view", type: "bool", def: false, label: "Colour pipes by sensitivity" },
   ];
   return {
     rows,
