@@ -269,7 +269,8 @@ class TrainCreate(_Strict):
     layers: int = Field(1, ge=1)
     steps: int = Field(200, ge=1, description="Adam updates")
     seq_len: int = Field(32, ge=1)
-    batch: int = Field(8, ge=1)
+    batch: int | None = Field(None, ge=1, description="streams read side by side; default 8, "
+                                                     "fewer for a text too short for 8")
     lr: float = Field(3e-3, gt=0, le=10, allow_inf_nan=False)
     seed: int = Field(0, ge=0, le=2**32 - 1)
 

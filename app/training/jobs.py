@@ -36,6 +36,7 @@ from app.sessions.service import SessionService
 from app.sessions.uploads import accept_weights
 
 ACTIVE = ("queued", "running")
+DEFAULT_BATCH = 8
 FINISHED = ("done", "failed", "cancelled")
 STOP_GRACE_SECONDS = 30.0  # after "stop", how long a worker may take to write its weights
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,6 +87,9 @@ class TrainingJobs:
 
     # -- the API's side ----------------------------------------------------------------------
     def submit(self, request: TrainCreate) -> Job:
+        if request.batch is None:  # a short text still trains: as many streams as it allows
+            request = request.model_copy(
+                update={"batch": max(1, min(DEFAULT_BATCH, len(request.text) - 1))})
         self._check(request)
         with self.lock:
             active = [j for j in self.jobs.values() if j.state in ACTIVE]

@@ -90,6 +90,8 @@ def test_bounds_are_refused_by_name(make_client):
                  "2 different characters")
     assert_error(client.post("/api/train", json={**SMALL, "cell": "nope"}), 422, "cell")
     assert_error(client.post("/api/train", json={**SMALL, "lr": 0}), 422, "lr")
+    assert_error(client.post("/api/train", json={**SMALL, "text": "abcd", "batch": 4}), 422,
+                 "batch", "at least 5 characters")
     # One runs, one waits; the third is refused (429), not queued without bound.
     busy = {**SMALL, "steps": 100, "hidden_size": 16}
     first = client.post("/api/train", json=busy).json()["job"]
