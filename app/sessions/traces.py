@@ -37,7 +37,9 @@ try:  # the engine's chunk: segment boundaries must fall on its multiples
 except ImportError:  # pragma: no cover - the engine moved it; the conformance test notices
     CHUNK = 1024
 
-SEGMENT_BYTES = 64 * 2**20  # a segment stays whole in the engine (its limit is 128 MiB)
+# A segment stays whole in the engine (its limit is 128 MiB), and an evicted one costs
+# about this many bytes of rows to compute again (at H=512, one engine chunk).
+SEGMENT_BYTES = 32 * 2**20
 MAX_SEGMENT_STEPS = 64 * CHUNK
 BATCH_BYTES = 16 * 2**20  # rows computed per background job (then others get a turn)
 MAX_BATCH_STEPS = 4 * CHUNK
@@ -121,6 +123,9 @@ class SharedTrace:
         for k in range(start // size, (stop - 1) // size + 1):
             lo, hi = max(start, k * size) - k * size, min(stop, (k + 1) * size) - k * size
             segment = self._segment(k)
+            if len(segment) < hi:  # an old recompute raced with growth: compute it again
+                self._segments.pop((self._id, k))
+                segment = self._segment(k)
             if self._growing(k):
                 with self._grow_lock:
                     part = segment.window(lo, hi, names)
@@ -153,6 +158,8 @@ class SharedTrace:
                 segment = self._run_segment(k, start, stop)
             else:
                 segment = self._segment(k, computed=start)
+                if len(segment) != start - k * size:  # an old recompute: not this one
+                    segment = self._compute_segment(k, k * size, start)
                 segment.extend(self.inputs.rows(start, stop))
                 self._segments.put((self._id, k), segment)  # re-measured
             with self._lock:
@@ -172,21 +179,27 @@ class SharedTrace:
         return k == self.computed // self.segment_steps
 
     def _segment(self, k: int, computed: int | None = None) -> cells.Trace:
-        """Segment k, recomputed from its start state when it was evicted."""
-        segment = self._segments.peek((self._id, k))
+        """Segment k, recomputed from its start state when it was evicted (once, however
+        many readers ask for it at the same time)."""
+        key = (self._id, k)
+        segment = self._segments.peek(key)
         if segment is not None:
             return segment
         computed = self.computed if computed is None else computed
         size = self.segment_steps
         stop = min((k + 1) * size, computed)
-        return self._run_segment(k, k * size, stop)
+        return self._segments.get_or_compute(key, lambda: self._compute_segment(k, k * size,
+                                                                               stop))
 
     def _run_segment(self, k: int, start: int, stop: int) -> cells.Trace:
-        state = self._starts[k]
-        segment = self.cell.run(self.inputs.rows(start, stop),
-                                **{f"{name}0": state[name] for name in self.cell.state_names})
+        segment = self._compute_segment(k, start, stop)
         self._segments.put((self._id, k), segment)
         return segment
+
+    def _compute_segment(self, k: int, start: int, stop: int) -> cells.Trace:
+        state = self._starts[k]
+        return self.cell.run(self.inputs.rows(start, stop),
+                             **{f"{name}0": state[name] for name in self.cell.state_names})
 
     def drop_segments(self) -> None:
         """Forget this trace's segments (it was evicted from the cache of traces)."""

@@ -90,7 +90,8 @@ def _read(path: Path, filename: str, kind: str | None, layer: int):
         return read_weights(path, kind=kind, layer=layer)
     except ValueError as exc:
         field = "cell" if kind is not None and _reads(path, layer) else "file"
-        raise ApiError(field, str(exc)) from exc
+        # The copy's name is the upload's, made safe for the file system: say it as given.
+        raise ApiError(field, str(exc).replace(path.name, filename)) from exc
     except Exception as exc:  # noqa: BLE001 - parsers of untrusted bytes raise anything
         raise ApiError("file", f"could not read {filename!r} as weights: "
                                f"{type(exc).__name__}: {exc}") from exc

@@ -24,7 +24,7 @@ class HealthPublic(BaseModel):
 
 
 @router.get("/health", response_model=HealthPublic)
-def health(stats: StreamStatsDep, sessions: SessionsDep) -> dict:
+async def health(stats: StreamStatsDep, sessions: SessionsDep) -> dict:
     return {"status": "ok", "pid": os.getpid(), "connections": stats.connections,
             "tasks": stats.tasks, "frames_sent": stats.frames_sent,
             "frames_dropped": stats.frames_dropped, "cached_traces": len(sessions.traces),

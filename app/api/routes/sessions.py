@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+import anyio
 from fastapi import APIRouter, Body, Query, Response
 
 from app.api.deps import SessionConfigDep, SessionsDep
@@ -25,10 +26,12 @@ def create_session(body: SessionCreate, sessions: SessionsDep) -> dict:
 
 
 @router.get("/{session_id}", response_model=SessionPublic, responses=ERRORS)
-def read_session(config: SessionConfigDep, sessions: SessionsDep) -> dict:
+async def read_session(config: SessionConfigDep, sessions: SessionsDep) -> dict:
     """The session as created: cell, options used, sizes, the weights (seed, preset or the
     upload's record) and the sequence as given, so a page can show the form of it."""
-    return sessions.public(config)
+    if config.is_text or config.csv is not None:  # no numbers file to read: on the loop
+        return sessions.public(config)
+    return await anyio.to_thread.run_sync(sessions.public, config)
 
 
 @router.get(

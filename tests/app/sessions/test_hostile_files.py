@@ -111,8 +111,8 @@ def server(tmp_path_factory):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("name", "make"), [
-    ("bomb.weights.h5", h5_bomb), ("bomb.npz", npz_bomb),
-    ("bomb.safetensors", safetensors_bomb), ("bomb.onnx", onnx_bomb)])
+    ("bomb.weights.h5", h5_bomb), ("my bomb.npz", npz_bomb),
+    ("bomb.safetensors", safetensors_bomb), ("bomb (1).onnx", onnx_bomb)])
 def test_a_bomb_is_refused_fast_and_small(server, tmp_path, name, make):
     path = make(tmp_path / name)
     assert path.stat().st_size < 4 * 2**20
