@@ -42,7 +42,7 @@ async def get_frame_cache(connection: HTTPConnection) -> ByteLRU[bytes]:
     return connection.app.state.frame_cache
 
 
-def get_training(connection: HTTPConnection) -> TrainingJobs:
+async def get_training(connection: HTTPConnection) -> TrainingJobs:
     return connection.app.state.training
 
 
