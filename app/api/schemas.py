@@ -108,6 +108,25 @@ class WeightsRef(BaseModel):
     weights_id: str | None = None
 
 
+class HeadPublic(BaseModel):
+    """A model's head: logits = W·y + b on the last layer's output, then the activation."""
+
+    kind: Literal["linear", "softmax", "sigmoid"]
+    outputs: int
+    labels: list[str] = Field(description="one per output: the vocabulary's tokens, else "
+                                          "the output indices")
+
+
+class ModelCellPublic(BaseModel):
+    direction: Literal["forward", "backward"]
+    kind: str
+    options: Options
+    input_size: int
+    hidden_size: int
+    output_size: int
+    signals: list[SignalPublic]
+
+
 class SessionPublic(BaseModel):
     """The session as created (what a page needs to show its form)."""
 
@@ -127,6 +146,12 @@ class SessionPublic(BaseModel):
                                                 "upload's record (WeightsPublic)")
     seed: int | None = Field(None, description="the seed, for seeded weights")
     preset: str | None = Field(None, description="the preset's name, for a preset")
+    layers: int = Field(1, description="recurrent layers (1 for a single cell)")
+    directions: list[Literal["forward", "backward"]] = Field(
+        default_factory=lambda: ["forward"], description="directions some layer runs in")
+    head: HeadPublic | None = Field(None, description="the model's output layer, if any")
+    cells: list[list[ModelCellPublic]] = Field(
+        default_factory=list, description="[layer] -> one cell per direction, forward first")
 
 
 SessionAppend = Sequence  # POST /api/sessions/{id}/append takes one more piece of sequence
@@ -208,6 +233,9 @@ class WeightsPublic(BaseModel):
     directions: list[Literal["forward", "backward"]]
     shown: ShownPart = Field(description="the part a session uses")
     bytes: int | None = Field(description="the file's size")
+    model: dict[str, Any] | None = Field(
+        None, description="a whole model (sessions of it run every layer): layers, "
+                          "directions, head, encoding, vocabulary_size")
 
 
 # -- errors ----------------------------------------------------------------------------------

@@ -47,6 +47,7 @@ class Settings:
     # WebSocket stream.
     max_ws_message_bytes: int = 64 * 1024
     max_ws_connections: int = 512  # per worker process
+    top_k: int = 5  # a model's most likely outputs each frame carries
     send_queue_frames: int = 4  # frames waiting for a slow client; older ones are dropped
     max_play_rate: float = 1000.0  # steps per second
 

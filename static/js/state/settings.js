@@ -54,6 +54,10 @@ export function buildSettings(catalog, presets) {
     { key: "signal", role: "view", type: "string", def: "" },
     { key: "live", role: "view", type: "bool", def: false, label: "Live" }, // typing appends steps
     { key: "speed", role: "view", type: "int", min: 1, max: catalog.stream?.max_play_rate ?? 60, def: 10, label: "Speed" },
+    // which cell of a model is drawn (a single cell is layer 0, forward); the session's own
+    // layers and directions bound them (views/model_parts.js)
+    { key: "layer", role: "view", type: "int", min: 0, def: 0, label: "Layer" },
+    { key: "direction", role: "view", type: "enum", values: ["forward", "backward"], def: "forward", label: "Direction" },
 
     // The Train panel (POST /api/train): not part of a session, not in the URL.
     { key: "train_on", role: "train", type: "enum", values: ["sequence", "text"], def: "sequence", label: "Train on" },
