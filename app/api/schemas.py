@@ -212,6 +212,7 @@ class LimitsPublic(BaseModel):
     max_steps: int
     max_upload_bytes: int
     max_seed: int
+    train: dict[str, int | float] | None = Field(None, description="caps of POST /api/train")
 
 
 class StreamPublic(BaseModel):
@@ -311,3 +312,38 @@ ClientMessage = Annotated[
                              ' or {"pause": true}',
     ),
 ]
+
+
+# -- training jobs ---------------------------------------------------------------------------
+TrainState = Literal["queued", "running", "done", "failed", "cancelled"]
+
+
+class TrainCreate(_Strict):
+    """A character model to train on `text` (next-character cross-entropy, as `gatescope
+    train` does). Caps on steps, text length, sizes and wall time are the server's
+    Settings (GET /api/cells lists them under `limits.train`)."""
+
+    text: str = Field(min_length=2, examples=["count (the (nested) brackets) ((ok)) done"])
+    cell: CellKind = Field("lstm", description="cell kind")
+    hidden_size: int = Field(32, ge=1)
+    layers: int = Field(1, ge=1)
+    steps: int = Field(200, ge=1, description="Adam updates")
+    seq_len: int = Field(32, ge=1)
+    batch: int | None = Field(None, ge=1, description="streams read side by side; default 8, "
+                                                     "fewer for a text too short for 8")
+    lr: float = Field(3e-3, gt=0, le=10, allow_inf_nan=False)
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+
+
+class TrainAccepted(BaseModel):
+    job: str
+
+
+class TrainJobPublic(BaseModel):
+    job: str
+    state: TrainState
+    step: int = Field(description="steps done so far")
+    steps: int = Field(description="steps asked for")
+    loss: float | None = Field(description="the loss (nats) of the last step done")
+    session: str | None = Field(description="the trained model's session, once done")
+    error: str | None = Field(None, description="why the job failed, or why it stopped early")

@@ -21,6 +21,7 @@ import webbrowser
 from pathlib import Path
 
 from app.core.settings import ENV_PREFIX, Settings, is_loopback
+from app.training import command as training
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="worker processes sharing the data directory (default 1)")
     serve.add_argument("--log-level", default="info",
                        choices=["critical", "error", "warning", "info", "debug"])
+    training.add_parser(commands)
     add_open_command(commands)
     return parser
 
@@ -101,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return serve(args)
+    if args.command == "train":
+        return training.run(args)
     if args.command == "open":
         return open_command(args)
     return 2  # pragma: no cover - argparse refuses unknown commands

@@ -24,6 +24,7 @@ import { paintPipes } from "./views/sensitivity_pipes.js";
 import { showInput } from "./views/sequence_view.js";
 import { createToolbar } from "./views/toolbar.js";
 import { bindSwipe } from "./views/touch.js";
+import { createTrainPanel } from "./views/train_panel.js";
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -280,6 +281,16 @@ async function boot() {
   store.init(settings);
   if (catalog.stream?.send_queue_frames) player.setQueue(catalog.stream.send_queue_frames);
   form = createForm({ settings, onRun: (cfg) => run(cfg) });
+  createTrainPanel({
+    settings,
+    onTrained: async (id) => {
+      try {
+        startSession(await api.getSession(id), {}, "The model trained here: its first layer on the text it learned.");
+      } catch (err) {
+        showError("general", err.message);
+      }
+    },
+  });
   const { values, errors } = readUrl(settings);
   const view = {};
   for (const row of settings.view) if (row.key !== "session" && row.key in values) view[row.key] = values[row.key];
