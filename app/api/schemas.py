@@ -125,6 +125,25 @@ class WeightsRef(BaseModel):
     weights_id: str | None = None
 
 
+class HeadPublic(BaseModel):
+    """A model's head: logits = W·y + b on the last layer's output, then the activation."""
+
+    kind: Literal["linear", "softmax", "sigmoid"]
+    outputs: int
+    labels: list[str] = Field(description="one per output: the vocabulary's tokens, else "
+                                          "the output indices")
+
+
+class ModelCellPublic(BaseModel):
+    direction: Literal["forward", "backward"]
+    kind: str
+    options: Options
+    input_size: int
+    hidden_size: int
+    output_size: int
+    signals: list[SignalPublic]
+
+
 class SessionPublic(BaseModel):
     """The session as created (what a page needs to show its form)."""
 
@@ -144,6 +163,12 @@ class SessionPublic(BaseModel):
                                                 "upload's record (WeightsPublic)")
     seed: int | None = Field(None, description="the seed, for seeded weights")
     preset: str | None = Field(None, description="the preset's name, for a preset")
+    layers: int = Field(1, description="recurrent layers (1 for a single cell)")
+    directions: list[Literal["forward", "backward"]] = Field(
+        default_factory=lambda: ["forward"], description="directions some layer runs in")
+    head: HeadPublic | None = Field(None, description="the model's output layer, if any")
+    cells: list[list[ModelCellPublic]] = Field(
+        default_factory=list, description="[layer] -> one cell per direction, forward first")
     interventions: list[dict[str, Any]] = Field(
         default_factory=list, description="the held signals, as checked")
     holdable: list[str] = Field(default_factory=list,
@@ -189,6 +214,7 @@ class LimitsPublic(BaseModel):
     max_steps: int
     max_upload_bytes: int
     max_seed: int
+    train: dict[str, int | float] | None = Field(None, description="caps of POST /api/train")
 
 
 class StreamPublic(BaseModel):
@@ -241,6 +267,9 @@ class WeightsPublic(BaseModel):
     directions: list[Literal["forward", "backward"]]
     shown: ShownPart = Field(description="the part a session uses")
     bytes: int | None = Field(description="the file's size")
+    model: dict[str, Any] | None = Field(
+        None, description="a whole model (sessions of it run every layer): layers, "
+                          "directions, head, encoding, vocabulary_size")
 
 
 # -- errors ----------------------------------------------------------------------------------
@@ -285,3 +314,38 @@ ClientMessage = Annotated[
                              ' or {"pause": true}',
     ),
 ]
+
+
+# -- training jobs ---------------------------------------------------------------------------
+TrainState = Literal["queued", "running", "done", "failed", "cancelled"]
+
+
+class TrainCreate(_Strict):
+    """A character model to train on `text` (next-character cross-entropy, as `gatescope
+    train` does). Caps on steps, text length, sizes and wall time are the server's
+    Settings (GET /api/cells lists them under `limits.train`)."""
+
+    text: str = Field(min_length=2, examples=["count (the (nested) brackets) ((ok)) done"])
+    cell: CellKind = Field("lstm", description="cell kind")
+    hidden_size: int = Field(32, ge=1)
+    layers: int = Field(1, ge=1)
+    steps: int = Field(200, ge=1, description="Adam updates")
+    seq_len: int = Field(32, ge=1)
+    batch: int | None = Field(None, ge=1, description="streams read side by side; default 8, "
+                                                     "fewer for a text too short for 8")
+    lr: float = Field(3e-3, gt=0, le=10, allow_inf_nan=False)
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+
+
+class TrainAccepted(BaseModel):
+    job: str
+
+
+class TrainJobPublic(BaseModel):
+    job: str
+    state: TrainState
+    step: int = Field(description="steps done so far")
+    steps: int = Field(description="steps asked for")
+    loss: float | None = Field(description="the loss (nats) of the last step done")
+    session: str | None = Field(description="the trained model's session, once done")
+    error: str | None = Field(None, description="why the job failed, or why it stopped early")
