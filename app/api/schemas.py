@@ -69,6 +69,19 @@ OptionsIn = dict[str, Any]
 
 
 # -- sessions -------------------------------------------------------------------------------
+class InterventionIn(BaseModel):
+    """Hold `signal` (a gate, candidate or state of the kind) at `value` for steps
+    start <= s < stop, at `units` (null: every unit). Checked against the kind by the
+    engine; a wrong item is a 422 naming it."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)  # "1" is not a number here
+    signal: str = Field(examples=["f"])
+    start: int = Field(ge=0)
+    stop: int = Field(ge=1)
+    units: list[int] | None = Field(None, examples=[[0]])
+    value: float = Field(allow_inf_nan=False, examples=[1.0])
+
+
 class SessionCreate(_Strict):
     """A cell, its weights (one of `preset`, `seed`, `weights_id`; `seed` 0 when none is
     given) and a sequence. A preset fixes the cell and both sizes; uploaded weights fix the
@@ -85,6 +98,10 @@ class SessionCreate(_Strict):
                                description="options of the kind (GET /api/cells lists them)")
     dtype: Literal["float32", "float64"] = "float32"
     sequence: Sequence
+    interventions: list[InterventionIn] = Field(
+        default_factory=list, max_length=1000,
+        examples=[[{"signal": "f", "start": 10, "stop": 20, "units": None, "value": 1.0}]],
+        description="signals held at a value (what if); part of the session")
 
 
 class SignalPublic(BaseModel):
@@ -152,6 +169,21 @@ class SessionPublic(BaseModel):
     head: HeadPublic | None = Field(None, description="the model's output layer, if any")
     cells: list[list[ModelCellPublic]] = Field(
         default_factory=list, description="[layer] -> one cell per direction, forward first")
+    interventions: list[dict[str, Any]] = Field(
+        default_factory=list, description="the held signals, as checked")
+
+
+class SensitivityPublic(BaseModel):
+    """‖∂ of_t[unit] / ∂ v_s‖₂ for v = x, h, c and s in [start, t] (one number per step;
+    `c` is null for kinds without a cell state)."""
+
+    start: int
+    t: int
+    unit: int
+    of: Literal["h", "c"]
+    x: list[float]
+    h: list[float]
+    c: list[float] | None
 
 
 SessionAppend = Sequence  # POST /api/sessions/{id}/append takes one more piece of sequence

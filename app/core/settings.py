@@ -68,6 +68,11 @@ class Settings:
     compute_idle_seconds: float = 30.0
     first_window_steps: int = 1024  # computed before POST /api/sessions answers
 
+    # Sensitivity (GET /api/sessions/{id}/sensitivity): steps before t covered by default,
+    # and the most a request may ask for (one backward pass over the window per request).
+    sensitivity_window: int = 256
+    max_sensitivity_window: int = 4096
+
     # Connections: a client that has not sent its request headers within this many seconds
     # is disconnected; at most this many open HTTP connections per client address.
     header_timeout: float = 10.0

@@ -121,6 +121,7 @@ class SessionService:
             if source in config.weights:
                 body[source] = config.weights[source]
         body.update(self.parts(config))
+        body["interventions"] = list(config.interventions)
         return body
 
     @staticmethod
@@ -230,7 +231,37 @@ class SessionService:
             window.update({n: run.output(n)[start:stop] for n in names if n in outputs})
         return start, stop, names, window
 
+    def sensitivity(self, config: SessionConfig, t: int, unit: int, of: str,
+                    window: int | None) -> dict:
+        """`Trace.sensitivity` of the session at (t, unit), computed on the pool; the
+        window defaults to and is capped by the settings."""
+        steps, H = config.steps, config.hidden_size
+        if not 0 <= t < steps:
+            raise ApiError("t", f"must be in [0, {steps - 1}] for a session of {steps} steps")
+        if not 0 <= unit < H:
+            raise ApiError("unit", f"must be in [0, {H - 1}] for hidden_size {H}")
+        names = {s.name for s in cells.describe(config.cell, **config.options)}
+        if of not in names:
+            raise ApiError("of", f"a {config.cell} has no cell state c; use of=h")
+        limit = self.settings.max_sensitivity_window
+        window = self.settings.sensitivity_window if window is None else window
+        if not 1 <= window <= limit:
+            raise ApiError("window", f"must be in [1, {limit}] (the server's limit)")
+        trace = self.trace(config)
+        result = self.pool.run(trace.sensitivity, t, unit, of, window)
+        return {"start": int(result["start"]), "t": t, "unit": unit, "of": of,
+                **{v: None if result[v] is None else [float(a) for a in result[v]]
+                   for v in ("x", "h", "c")}}
+
     # -- creating --------------------------------------------------------------------------
+    def _check_interventions(self, cell: cells.Cell, interventions, steps: int) -> tuple:
+        items = [iv.model_dump() if hasattr(iv, "model_dump") else dict(iv)
+                 for iv in interventions or ()]
+        try:
+            return cell.check_interventions(items, steps)
+        except ValueError as exc:
+            raise ApiError("interventions", str(exc)) from exc
+
     def create(self, request: SessionCreate) -> SessionConfig:
         sources = [k for k in ("preset", "seed", "weights_id") if getattr(request, k) is not None]
         if len(sources) > 1:
@@ -253,6 +284,7 @@ class SessionService:
                                        f"input_size {cell.input_size}")
         self._check_inputs_size(piece.steps, cell.input_size)
         inputs = as_inputs(piece, made.vocabulary, request.dtype, "sequence.values")
+        held = self._check_interventions(cell, request.interventions, piece.steps)
         session_id = self.store.new_session_id()
         values = None if piece.values is None else np.asarray(piece.values, np.float64)
         digest = None if values is None else values_digest(values.tobytes())
@@ -261,10 +293,11 @@ class SessionService:
             input_size=cell.input_size, hidden_size=cell.hidden_size, weights=made.weights,
             vocabulary=made.vocabulary, steps=piece.steps, text=piece.text,
             values_file=None if digest is None else f"{session_id}.{digest[:16]}.npy",
-            values_digest=digest, csv=piece.csv).with_key()
+            values_digest=digest, csv=piece.csv,
+            interventions=tuple(iv.to_dict() for iv in held)).with_key()
         self.cells.put(config.cell_key(), cell)
-        trace = self.traces.get_or_compute(config.key,
-                                           lambda: self.pool.run(self._start, cell, inputs))
+        trace = self.traces.get_or_compute(
+            config.key, lambda: self.pool.run(self._start, cell, inputs, held))
         self.pool.follow(trace)
         self.store.save_session(config, values)
         self.store.evict_sessions(self.settings.max_sessions)
@@ -543,7 +576,9 @@ class SessionService:
                     self._extend(shared, self._inputs(config, start=parent["steps"]))
                     return shared
                 self.traces.put(parent["key"], shared)  # another's: put it back
-        return self._start(self._cell(config, field="weights"), self._inputs(config))
+        cell = self._cell(config, field="weights")
+        held = self._check_interventions(cell, config.interventions, config.steps)
+        return self._start(cell, self._inputs(config), held)
 
     def _inputs(self, config: SessionConfig, start: int = 0) -> Inputs:
         if config.is_text:
@@ -551,10 +586,11 @@ class SessionService:
         return Inputs.from_values(self.store.load_values(config)[start:], config.dtype,
                                   "sequence.values")
 
-    def _start(self, cell: cells.Cell, inputs: Inputs) -> SharedTrace:
+    def _start(self, cell: cells.Cell, inputs: Inputs, held: tuple = ()) -> SharedTrace:
         try:
             return SharedTrace(cell, inputs, self.segments,
-                               first_steps=self.settings.first_window_steps)
+                               first_steps=self.settings.first_window_steps,
+                               interventions=held)
         except ValueError as exc:
             raise ApiError("sequence", str(exc)) from exc
 

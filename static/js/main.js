@@ -19,6 +19,8 @@ import { createForm, partShown, slotOf } from "./views/form.js";
 import { bindKeys } from "./views/keys.js";
 import { clampPart, createModelPickers, inputLabel, partOf } from "./views/model_parts.js";
 import { createPrediction } from "./views/prediction.js";
+import { createSensitivityView } from "./views/sensitivity.js";
+import { paintPipes } from "./views/sensitivity_pipes.js";
 import { showInput } from "./views/sequence_view.js";
 import { createToolbar } from "./views/toolbar.js";
 import { bindSwipe } from "./views/touch.js";
@@ -48,6 +50,13 @@ const charts = createCharts($("#charts"), $("#chart-cursor"), {
 
 const prediction = createPrediction({ onError: (err) => showError("general", `prediction: ${err.message}`) });
 const pickers = createModelPickers({ onPick: (layer, direction) => showPart(layer, direction) });
+const sensitivity = createSensitivityView($("#sensitivity"), {
+  onSeek: (t) => player.seek(t),
+  onResult: (r) => paintPipes(diagram?.svg, r, store.get().sens_pipes),
+  onError: (err) => showError("general", `sensitivity: ${err.message}`),
+});
+$("#sens-of").addEventListener("change", (ev) => store.set({ sens_of: ev.target.value }));
+$("#sens-pipes").addEventListener("change", (ev) => store.set({ sens_pipes: ev.target.checked }));
 
 function showError(slot, message) {
   store.set({ errors: { ...store.get().errors, [slot]: message } });
@@ -218,6 +227,8 @@ store.subscribe((s, changed) => {
   else if (diagram && (changed.has("frame") || changed.has("unit") || changed.has("stage"))) diagram.update(s);
   if (changed.has("frame") || changed.has("unit")) charts.update(s);
   if (changed.has("frame")) prediction.update(s);
+  if (changed.has("frame") || changed.has("unit") || changed.has("sens_of") || changed.has("session")) sensitivity.update(s);
+  if (changed.has("sens_pipes") || changed.has("style")) paintPipes(diagram?.svg, sensitivity.result(), s.sens_pipes);
   if (changed.has("draft") || changed.has("live")) liveAppend();
   if (!pendingKeys) {
     pendingKeys = new Set();
@@ -241,6 +252,12 @@ function flushViews() {
     $("#view-notice").textContent = partShown(up);
   }
   updateEquations(equationRows, $("#focus-equation"), st);
+  if (changed.has("sens_of") || changed.has("sens_pipes") || changed.has("session")) {
+    const hasC = st.session?.signals.some((x) => x.name === "c");
+    $("#sens-of").querySelector('option[value="c"]').disabled = !hasC;
+    $("#sens-of").value = hasC ? st.sens_of : "h";
+    $("#sens-pipes").checked = st.sens_pipes;
+  }
   showInput($("#input-readout"), st);
   if (st.session) announce($("#announce"), st, settings.kindOf(st.session.cell)?.state ?? ["h"]);
   if (changed.has("connection")) {

@@ -8,7 +8,14 @@ import anyio
 from fastapi import APIRouter, Body, Query, Response
 
 from app.api.deps import SessionConfigDep, SessionsDep
-from app.api.schemas import ErrorPublic, SessionAppend, SessionCreate, SessionPublic, TraceWindow
+from app.api.schemas import (
+    ErrorPublic,
+    SensitivityPublic,
+    SessionAppend,
+    SessionCreate,
+    SessionPublic,
+    TraceWindow,
+)
 from app.stream import wire
 
 router = APIRouter(prefix="/sessions", tags=["sessions"])
@@ -77,3 +84,20 @@ def append_to_session(session_id: str, body: Annotated[SessionAppend, Body()],
     """Add steps at the end (`{"text": "a"}`, `{"values": [[...]]}` or `{"csv": "..."}`);
     the trace is extended, not recomputed."""
     return sessions.public(sessions.append(session_id, body))
+
+
+@router.get("/{session_id}/sensitivity", response_model=SensitivityPublic, responses=ERRORS)
+def read_sensitivity(
+    config: SessionConfigDep,
+    sessions: SessionsDep,
+    t: Annotated[int, Query(description="the step whose state is differentiated")],
+    unit: Annotated[int, Query(description="the unit of that state")] = 0,
+    of: Annotated[Literal["h", "c"], Query(description="h, or c where the kind has it")] = "h",
+    window: Annotated[int | None, Query(description="steps covered, ending at t "
+                                                    "(default and limit: the server's)")] = None,
+) -> dict:
+    """How much each earlier step still matters to `of`_t[unit]: the norms
+    ‖∂ of_t[unit] / ∂ x_s‖₂, ‖∂ of_t[unit] / ∂ h_s‖₂ and ‖∂ of_t[unit] / ∂ c_s‖₂ for s from
+    `start` = max(0, t − window + 1) to t (Written Memories, r2rt 2016: vanishing
+    sensitivity). Computed on the compute pool."""
+    return sessions.sensitivity(config, t, unit, of, window)

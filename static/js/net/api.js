@@ -85,3 +85,9 @@ export function uploadWeights(file, cell, vocabulary) {
   if (vocabulary) form.append("vocabulary", vocabulary, vocabulary.name);
   return request("POST", "/api/weights", form);
 }
+
+/** Sensitivity of `of`_t[unit] to each earlier step (the server's default window). */
+export function getSensitivity(id, t, unit, of = "h") {
+  const q = new URLSearchParams({ t: String(t), unit: String(unit), of });
+  return request("GET", `/api/sessions/${encodeURIComponent(id)}/sensitivity?${q}`);
+}

@@ -67,6 +67,9 @@ export function buildSettings(catalog, presets) {
       label: "Training hidden size" },
     { key: "train_steps", role: "train", type: "int", min: 1, max: limits.train?.max_steps ?? 20000, def: 200,
       label: "Training steps" },
+    // the sensitivity view: of h_t or c_t, and whether the diagram's pipes show it
+    { key: "sens_of", role: "view", type: "enum", values: ["h", "c"], def: "h", label: "Sensitivity of" },
+    { key: "sens_pipes", role: "view", type: "bool", def: false, label: "Colour pipes by sensitivity" },
   ];
   return {
     rows,
