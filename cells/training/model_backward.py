@@ -116,7 +116,7 @@ def backward(net: Network, tape: Tape, delta: np.ndarray) -> dict[str, np.ndarra
         one_hot = _one_hot(tape.ids, net.encoder.size, net.dtype)  # (n·B, V), time order
     for index in range(len(net.layers) - 1, -1, -1):
         layer, cell_tapes = net.layers[index], tape.layers[index]
-        needs_dx = index > 0 or net.embedding is not None or net.encoder.encoding == "numbers"
+        needs_dx = index > 0 or net.embedding is not None  # raw inputs need no gradient
         d_x = None
         offset = 0
         for direction, cell in layer.items():
