@@ -185,3 +185,26 @@ def test_bad_sensitivity_requests_are_refused():
                             ({"t": 1.5, "unit": 0}, "t must be an integer")):
         with pytest.raises(ValueError, match=message):
             trace.sensitivity(**kwargs)
+
+
+@pytest.mark.parametrize("kind,options", VARIANTS, ids=VARIANT_IDS)
+def test_a_window_across_a_chunk_boundary_reads_the_right_state(kind, options):
+    """t = 1030 with a window of 20 starts inside chunk 0 and ends in chunk 1 of a trace that
+    keeps no chunk: the same norms as a run of just those 20 steps from the state before."""
+    from cells.trace import Trace
+
+    cell = random_cell(kind, options, I=2, H=3, seed=23, scale=0.5)
+    xs, state = random_inputs(cell, T=1100, seed=23)
+    full = cell.run(xs, h0=state.get("h"), c0=state.get("c"))
+    lean = Trace(cell, xs, full._checkpoints[0], full_bytes=0, cache_chunks=1)
+    before = {n: full[n][1010] for n in cell.state_names}
+    short = cell.run(xs[1011:1031], h0=before.get("h"), c0=before.get("c"))
+    for of in [n for n in ("h", "c") if n in cell.names]:
+        s = lean.sensitivity(1030, 2, of=of, window=20)
+        expected = short.sensitivity(19, 2, of=of, window=20)
+        assert s["start"] == 1011 and expected["start"] == 0
+        for name in ("x", "h", "c"):
+            if expected[name] is None:
+                assert s[name] is None
+            else:
+                np.testing.assert_allclose(s[name], expected[name], rtol=1e-12, atol=1e-14)
