@@ -33,7 +33,9 @@ from .tensor_files import KIND_KEY, OPTIONS_KEY, TensorFile, decode_options
 
 # A prefix is empty or ends with "." (PyTorch modules) or "/" (Keras and TF scopes).
 _PREFIX = r"(?P<prefix>(?:.*[./])?)"
-_TORCH = re.compile(_PREFIX + r"(weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)_l\d+(_reverse)?")
+TORCH_NAMES = re.compile(
+    _PREFIX + r"(weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)_l\d+(_reverse)?"
+)
 _CANONICAL = re.compile(_PREFIX + r"(weight_ih|weight_hh|bias_ih|bias_hh|peephole_[ifo])")
 # nn.GRU has no other reset than PyTorch's (reset_after=True); nn.RNN's nonlinearity is not
 # in its state dict.
@@ -44,8 +46,8 @@ _KERAS = re.compile(_PREFIX + r"(kernel|recurrent_kernel|bias)(:0)?")
 def read_named(tensors: TensorFile, layer: int) -> LoadedWeights:
     """The cell in a state dict (nn.LSTM/GRU/RNN or *Cell), a gatescope file or Keras weights."""
     label = tensors.label
-    torch_modules = _groups(tensors.names, _TORCH)
-    cells = _groups(tensors.names, _CANONICAL)
+    torch_modules = prefix_groups(tensors.names, TORCH_NAMES)
+    cells = prefix_groups(tensors.names, _CANONICAL)
     keras_layers = _keras_layers(tensors.names)
     modules = [f"{p!r} (PyTorch nn.LSTM/GRU/RNN names)" for p in torch_modules]
     modules += [f"{p!r} (weight_ih, weight_hh, ... names)" for p in cells]
@@ -70,7 +72,9 @@ def read_named(tensors: TensorFile, layer: int) -> LoadedWeights:
     )
 
 
-def _groups(names: Sequence[str], pattern: re.Pattern) -> dict[str, list[tuple[str, str]]]:
+def prefix_groups(
+    names: Sequence[str], pattern: re.Pattern
+) -> dict[str, list[tuple[str, str]]]:
     """prefix -> [(matched part without the prefix, full tensor name)]."""
     groups: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for name in names:
@@ -84,7 +88,7 @@ def _keras_layers(names: Sequence[str]) -> dict[str, list[tuple[str, str]]]:
     """Keras prefixes with a kernel and a recurrent kernel (a Dense layer has no recurrent one)."""
     return {
         prefix: parts
-        for prefix, parts in _groups(names, _KERAS).items()
+        for prefix, parts in prefix_groups(names, _KERAS).items()
         if {"kernel", "recurrent_kernel"} <= {part.split(":")[0] for part, _ in parts}
     }
 
@@ -107,8 +111,8 @@ def _from_torch(
             "is not supported"
         )
     file_names = {key: f"{prefix}{key}{suffix}" for key in WEIGHTS}
-    params = _weights(tensors, file_names)
-    kind = _kind_of_blocks(tensors.label, file_names["weight_hh"], params["weight_hh"])
+    params = cell_weights(tensors, file_names)
+    kind = kind_of_blocks(tensors.label, file_names["weight_hh"], params["weight_hh"])
     check_canonical(tensors.label, kind, params, file_names)
     return LoadedWeights(
         kind,
@@ -126,10 +130,10 @@ def _from_canonical(tensors: TensorFile, prefix: str, layer: int) -> LoadedWeigh
     pick_layer(label, layer, [prefix or "the single cell"], "cells")
     file_names = {key: f"{prefix}{key}" for key in WEIGHTS + PEEPHOLES}
     has_peepholes = any(f"{prefix}{key}" in tensors.names for key in PEEPHOLES)
-    params = _weights(tensors, file_names)
+    params = cell_weights(tensors, file_names)
     kind = tensors.metadata.get(KIND_KEY)
     if kind is None:
-        blocks_kind = _kind_of_blocks(label, file_names["weight_hh"], params["weight_hh"])
+        blocks_kind = kind_of_blocks(label, file_names["weight_hh"], params["weight_hh"])
         kind = "peephole_lstm" if has_peepholes and blocks_kind == "lstm" else blocks_kind
     elif kind not in GATE_BLOCKS:
         known = ", ".join(GATE_BLOCKS)
@@ -152,7 +156,7 @@ def _from_canonical(tensors: TensorFile, prefix: str, layer: int) -> LoadedWeigh
     )
 
 
-def _weights(tensors: TensorFile, file_names: dict[str, str]) -> dict[str, np.ndarray]:
+def cell_weights(tensors: TensorFile, file_names: dict[str, str]) -> dict[str, np.ndarray]:
     """weight_ih and weight_hh, and the biases (zeros when the file has none: bias=False)."""
     params = {}
     for key in ("weight_ih", "weight_hh"):
@@ -172,7 +176,7 @@ def _weights(tensors: TensorFile, file_names: dict[str, str]) -> dict[str, np.nd
     return params
 
 
-def _kind_of_blocks(label: str, name: str, weight_hh: np.ndarray) -> str:
+def kind_of_blocks(label: str, name: str, weight_hh: np.ndarray) -> str:
     """rnn, gru or lstm from the rows of weight_hh (G·H, H)."""
     blocks = gate_blocks(label, name, weight_hh.shape, weight_hh.shape[0], weight_hh.shape[1])
     return KIND_OF_BLOCKS[blocks]

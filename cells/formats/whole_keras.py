@@ -1,8 +1,10 @@
-"""Whole Keras 3 models: `.keras` archives (config.json + model.weights.h5, read as data,
-never deserialized or executed) and bare `.weights.h5` files.
+"""Whole Keras models: Keras 3 `.keras` archives (config.json + model.weights.h5) and
+legacy HDF5 models (model_config + model_weights), their configuration read as data, never
+deserialized or executed; bare `.weights.h5` files in keras_weights_chain.
 
 Supported layers: Embedding, LSTM, GRU, SimpleRNN (each may go_backwards), Bidirectional
-(merge_mode concat) and one Dense head; Dropout is an identity at inference. Anything else,
+(merge_mode concat) and one Dense (or TimeDistributed(Dense)) head; Dropout is an identity
+at inference. Anything else,
 Lambda above all, is refused by name.
 """
 
@@ -10,25 +12,23 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import zipfile
 from dataclasses import replace
 from pathlib import Path
 
 import h5py
-import numpy as np
 
 from .common import BACKWARD, FORWARD, MAX_TENSOR_BYTES, LoadedWeights, shape_text
 from .keras import from_keras
-from .keras_h5 import _read as read_dataset
+from .keras_layouts import Keras3Layout, LegacyLayout, dense_head, h5_child
+from .keras_weights_chain import read_chain
 from .model_parts import LayerWeights, ModelWeights, check_chain
 
 CONFIG, WEIGHTS = "config.json", "model.weights.h5"
 MAX_CONFIG_BYTES = 16 * 2**20
 RECURRENT = {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "rnn"}
 IDENTITIES = ("InputLayer", "Dropout")
-SUPPORTED = ("Embedding", *RECURRENT, "Bidirectional", "Dense", *IDENTITIES)
-HEAD_ACTIVATIONS = ("linear", "softmax", "sigmoid")
+SUPPORTED = ("Embedding", *RECURRENT, "Bidirectional", "Dense", "TimeDistributed", *IDENTITIES)
 _GATE_ACTIVATIONS = {"activation": "tanh", "recurrent_activation": "sigmoid"}
 
 
@@ -67,19 +67,6 @@ def _config(label: str, archive: zipfile.ZipFile) -> dict:
     if not isinstance(config, dict):
         raise ValueError(f"{label}: {CONFIG} is not a model configuration")
     return config
-
-
-def h5_child(group: h5py.Group, path: str):
-    """group[path] when every step of the path is a hard link, else None: soft and external
-    links could point anywhere, other files included."""
-    node = group
-    for part in path.split("/"):
-        if not isinstance(node, h5py.Group) or part not in node:
-            return None
-        if not isinstance(node.get(part, getlink=True), h5py.HardLink):
-            return None
-        node = node[part]
-    return node
 
 
 def _settings(label: str, layer: dict) -> dict:
@@ -140,92 +127,6 @@ def _inbound(layer: dict) -> list:
     return found
 
 
-def to_snake_case(name: str) -> str:
-    """Keras' naming.to_snake_case: the h5 group of a layer is named after its class."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
-class Keras3Layout:
-    """model.weights.h5 of Keras 3: layers/<class in snake case>[_n]/vars/0, 1, ...; a
-    recurrent layer's under cell/, a Bidirectional's halves under forward_layer/ and
-    backward_layer/."""
-
-    source = WEIGHTS
-
-    def __init__(self, handle: h5py.File):
-        self.handle, self.used = handle, {}
-
-    def group_name(self, kind: str, name: str) -> str:
-        snake = to_snake_case(kind)
-        self.used[snake] = self.used.get(snake, -1) + 1
-        return f"layers/{snake}" + (f"_{self.used[snake]}" if self.used[snake] else "")
-
-    def arrays(self, label: str, group: h5py.Group, roles: tuple[str, ...], needed: int):
-        """role -> (array, its name) for the first `needed` roles and those present."""
-        arrays = _vars(label, group, needed)
-        return {role: (array, f"{group.name}/vars/{k}")
-                for k, (role, array) in enumerate(zip(roles, arrays, strict=False))}
-
-    def cell(self, group):
-        return h5_child(group, "cell") if isinstance(group, h5py.Group) else None
-
-    def halves(self, group):
-        return h5_child(group, "forward_layer"), h5_child(group, "backward_layer")
-
-
-class LegacyLayout:
-    """Legacy HDF5 models (Keras 2, or Keras 3's model.save('x.h5')): model_weights/<layer
-    name>/.../<variable>[:0], the model's configuration in the model_config attribute."""
-
-    source = "model_weights"
-
-    def __init__(self, handle: h5py.File):
-        self.handle = handle
-
-    def group_name(self, kind: str, name: str) -> str:
-        return f"model_weights/{name}"
-
-    def arrays(self, label: str, group: h5py.Group, roles: tuple[str, ...], needed: int):
-        found: dict[str, list] = {}
-
-        def collect(name: str, item) -> None:
-            if isinstance(item, h5py.Dataset):
-                found.setdefault(name.rsplit("/", 1)[-1].split(":")[0], []).append(item)
-
-        group.visititems(collect)  # hard links only
-        out = {}
-        for index, role in enumerate(roles):
-            items = found.get(role, [])
-            if len(items) > 1:
-                raise ValueError(f"{label}: {group.name} holds several {role} arrays: "
-                                 f"{', '.join(i.name for i in items)}")
-            if not items:
-                if index < needed:
-                    raise ValueError(f"{label}: {group.name} has no {role} (found "
-                                     f"{', '.join(sorted(found)) or 'nothing'})")
-                continue
-            out[role] = (read_dataset(label, items[0].name, items[0]), items[0].name)
-        return out
-
-    def cell(self, group):
-        return group
-
-    def halves(self, group):
-        halves = {}
-
-        def collect(name: str, item) -> None:
-            last = name.rsplit("/", 1)[-1]
-            for side in ("forward", "backward"):
-                if isinstance(item, h5py.Group) and last.startswith(side) and side not in halves:
-                    halves[side] = item
-
-        if isinstance(group, h5py.Group):
-            group.visititems(collect)
-        return halves.get("forward"), halves.get("backward")
-
-
 def _model(label: str, config: dict, store) -> ModelWeights:
     layers: list[LayerWeights] = []
     embedding = head = None
@@ -249,7 +150,14 @@ def _model(label: str, config: dict, store) -> ModelWeights:
                                  "is not supported")
             embedding = store.arrays(label, group, ("embeddings",), 1)["embeddings"][0]
         elif kind == "Dense":
-            head = _dense(label, where, store, group, settings)
+            head = dense_head(label, where, store, group, settings)
+        elif kind == "TimeDistributed":  # Dense at every step: what Dense on a sequence does
+            inner = settings.get("layer")
+            if not isinstance(inner, dict) or inner.get("class_name") != "Dense":
+                wrapped = inner.get("class_name") if isinstance(inner, dict) else inner
+                raise ValueError(f"{where} wraps a {wrapped}; only TimeDistributed(Dense) is "
+                                 "supported")
+            head = dense_head(label, where, store, store.wrapped(group), _settings(label, inner))
         else:
             if returns == "last":
                 raise ValueError(f"{where} follows a recurrent layer with "
@@ -263,38 +171,6 @@ def _model(label: str, config: dict, store) -> ModelWeights:
                            **(head or {"activation": "linear"}))
     check_chain(weights)
     return weights
-
-
-def _vars(label: str, group: h5py.Group, count: int) -> list[np.ndarray]:
-    variables = h5_child(group, "vars")
-    if not isinstance(variables, h5py.Group):
-        raise ValueError(f"{label}: {group.name} has no vars")
-    names = sorted(variables, key=int) if all(k.isdigit() for k in variables) else None
-    if names is None or len(names) < count:
-        raise ValueError(f"{label}: {group.name}/vars holds {sorted(variables)}; expected "
-                         f"{count} numbered variables")
-    arrays = []
-    for k in names:
-        dataset = h5_child(variables, k)
-        if not isinstance(dataset, h5py.Dataset):
-            raise ValueError(f"{label}: {group.name}/vars/{k} is not a stored array")
-        arrays.append(read_dataset(label, f"{group.name}/vars/{k}", dataset))
-    return arrays
-
-
-def _dense(label: str, where: str, store, group: h5py.Group, settings: dict) -> dict:
-    activation = settings.get("activation", "linear")
-    if activation not in HEAD_ACTIVATIONS:
-        raise ValueError(f"{where} has activation={activation!r}; supported: "
-                         f"{', '.join(HEAD_ACTIVATIONS)}")
-    arrays = store.arrays(label, group, ("kernel", "bias"), 1)
-    kernel = arrays["kernel"][0]
-    if kernel.ndim != 2:
-        raise ValueError(f"{where}: kernel has shape {shape_text(kernel.shape)}; expected "
-                         "(inputs, units)")
-    bias = arrays["bias"][0] if settings.get("use_bias", True) and "bias" in arrays else \
-        np.zeros(kernel.shape[1], kernel.dtype)
-    return {"head_weight": kernel.T, "head_bias": bias, "activation": activation}
 
 
 def _recurrent_layer(label, where, kind, settings, store, group) -> tuple[LayerWeights, bool]:
@@ -386,7 +262,7 @@ def read_keras_weights_file(path: Path, label: str) -> ModelWeights:
             weights = ModelWeights(label, tuple(LayerWeights({FORWARD: c}) for c in cells))
             check_chain(weights)
             return weights
-        return _chain(label, root)
+        return read_chain(label, root)
 
 
 def _legacy_config(label: str, handle: h5py.File) -> dict:
@@ -403,76 +279,3 @@ def _legacy_config(label: str, handle: h5py.File) -> dict:
     return config
 
 
-_CLASS_OF_GROUP = {"embedding": "Embedding", "dense": "Dense", "lstm": "LSTM", "gru": "GRU",
-                   "simple_rnn": "SimpleRNN", "bidirectional": "Bidirectional"}
-
-
-def _chain(label: str, root: h5py.Group) -> ModelWeights:
-    parts = []
-    for name in root:
-        base = re.sub(r"_\d+$", "", name)
-        kind = _CLASS_OF_GROUP.get(base)
-        if kind is None:
-            raise ValueError(f"{label}: layer group {name!r} is not an Embedding, LSTM, GRU, "
-                             "SimpleRNN, Bidirectional or Dense layer")
-        group = h5_child(root, name)
-        if not isinstance(group, h5py.Group):
-            raise ValueError(f"{label}: layers/{name} is not a group of weights")
-        where = f"{label}: layer {name!r} ({kind})"
-        if kind == "Embedding":
-            parts.append(("embedding", name, _vars(label, group, 1)[0]))
-        elif kind == "Dense":
-            parts.append(("head", name, _dense(label, where, Keras3Layout(root.file), group,
-                                               {"activation": "linear"})))
-        elif kind == "Bidirectional":
-            cells = {FORWARD: _bare_cell(label, where, h5_child(group, "forward_layer")),
-                     BACKWARD: _bare_cell(label, where, h5_child(group, "backward_layer"))}
-            parts.append(("layer", name, LayerWeights(cells)))
-        else:
-            parts.append(("layer", name, LayerWeights({FORWARD: _bare_cell(label, where,
-                                                                           group)})))
-    embeddings = [p for p in parts if p[0] == "embedding"]
-    heads = [p for p in parts if p[0] == "head"]
-    remaining = [p for p in parts if p[0] == "layer"]
-    if len(embeddings) > 1 or len(heads) > 1 or not remaining:
-        raise ValueError(f"{label}: holds {len(embeddings)} embeddings, {len(remaining)} "
-                         f"recurrent layers and {len(heads)} Dense layers; expected at most one "
-                         "embedding and one Dense layer around one or more recurrent layers")
-    width = embeddings[0][2].shape[1] if embeddings else None
-    ordered = []
-    while remaining:
-        fits = [p for p in remaining if width is None or _widths(p[2])[0] == width]
-        if width is None:  # the first layer is the one no other layer feeds
-            outputs = {_widths(p[2])[1] for p in remaining}
-            fits = [p for p in remaining if _widths(p[2])[0] not in outputs] or fits
-        if len(fits) != 1:
-            names = ", ".join(p[1] for p in (fits or remaining))
-            raise ValueError(f"{label}: cannot tell the order of layers {names} from their "
-                             "shapes; load the .keras archive, whose config.json says it")
-        ordered.append(fits[0])
-        remaining.remove(fits[0])
-        width = _widths(fits[0][2])[1]
-    head = heads[0][2] if heads else {"activation": None}
-    if heads:
-        head = {**head, "activation": None}  # a bare weights file does not say
-    weights = ModelWeights(label, tuple(p[2] for p in ordered),
-                           embedding=embeddings[0][2] if embeddings else None, **head)
-    check_chain(weights)
-    return weights
-
-
-def _widths(layer: LayerWeights) -> tuple[int, int]:
-    cells = list(layer.cells.values())
-    return cells[0].params["weight_ih"].shape[1], sum(c.params["weight_hh"].shape[1]
-                                                      for c in cells)
-
-
-def _bare_cell(label, where, group) -> LoadedWeights:
-    cell_group = h5_child(group, "cell") if isinstance(group, h5py.Group) else None
-    if not isinstance(cell_group, h5py.Group):
-        raise ValueError(f"{where}: no cell weights found")
-    arrays = Keras3Layout(group.file).arrays(label, cell_group,
-                                             ("kernel", "recurrent_kernel", "bias"), 2)
-    names = {role: name for role, (_, name) in arrays.items()}
-    bias = arrays["bias"][0] if "bias" in arrays else None
-    return from_keras(label, arrays["kernel"][0], arrays["recurrent_kernel"][0], bias, names)

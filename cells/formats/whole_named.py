@@ -23,7 +23,14 @@ from .common import (
 )
 from .model_file import MODEL_KEY, read_model_file
 from .model_parts import LayerWeights, ModelWeights, check_chain
-from .named import _TORCH, TORCH_STATED, _groups, _kind_of_blocks, _weights, read_named
+from .named import (
+    TORCH_NAMES,
+    TORCH_STATED,
+    cell_weights,
+    kind_of_blocks,
+    prefix_groups,
+    read_named,
+)
 from .tensor_files import TensorFile
 
 # The module names PyTorch code most often gives these parts (DESIGN "Models").
@@ -42,7 +49,7 @@ def read_named_model(tensors: TensorFile, names: Mapping[str, object]) -> ModelW
         )
     if MODEL_KEY in tensors.metadata:
         return read_model_file(tensors)
-    if _groups(tensors.names, _TORCH):
+    if prefix_groups(tensors.names, TORCH_NAMES):
         return read_torch_state_dict(tensors, names)
     return _single_cells(tensors, names)
 
@@ -55,7 +62,7 @@ def _prefix(name: str) -> str:
 
 def read_torch_state_dict(tensors: TensorFile, names: Mapping[str, object]) -> ModelWeights:
     label = tensors.label
-    groups = _groups(tensors.names, _TORCH)
+    groups = prefix_groups(tensors.names, TORCH_NAMES)
     used: set[str] = set()
     layers: list[LayerWeights] = []
     for prefix in _recurrent_prefixes(label, groups, names.get("recurrent")):
@@ -97,11 +104,25 @@ def _recurrent_prefixes(label: str, groups: dict, given) -> list[str]:
     common = [p for p in groups if p.rstrip(".").rsplit(".", 1)[-1] in RECURRENT_NAMES]
     if len(common) == 1:
         return common
+    listed = _module_list(groups)
+    if listed:
+        return listed
     found = ", ".join(repr(p.rstrip(".")) for p in groups)
     raise ValueError(
         f"{label}: holds several recurrent modules ({found}); say which to run with "
         "recurrent='name', or recurrent=['first', 'second'] to stack them in that order"
     )
+
+
+def _module_list(groups: dict) -> list[str] | None:
+    """Prefixes 'stack.0.', 'stack.1.', ...: an nn.ModuleList of recurrent modules, which
+    PyTorch code runs in their order."""
+    matches = [re.fullmatch(r"(.*\.)?(\d+)\.", p) for p in groups]
+    if not all(matches) or len({m[1] for m in matches}) != 1:
+        return None
+    ordered = sorted(groups, key=lambda p: int(p.rstrip(".").rsplit(".", 1)[-1]))
+    numbers = [int(p.rstrip(".").rsplit(".", 1)[-1]) for p in ordered]
+    return ordered if numbers == list(range(len(numbers))) else None
 
 
 def _torch_layers(tensors: TensorFile, prefix: str, parts: list, used: set) -> list:
@@ -130,8 +151,8 @@ def _torch_layers(tensors: TensorFile, prefix: str, parts: list, used: set) -> l
                 cells[direction] = _projected(tensors, file_names, projection)
                 used.add(projection)
             else:
-                params = _weights(tensors, file_names)
-                kind = _kind_of_blocks(label, file_names["weight_hh"], params["weight_hh"])
+                params = cell_weights(tensors, file_names)
+                kind = kind_of_blocks(label, file_names["weight_hh"], params["weight_hh"])
                 check_canonical(label, kind, params, file_names)
                 cells[direction] = LoadedWeights(
                     kind, params, dict(DEFAULT_OPTIONS.get(kind, {})), stated=TORCH_STATED[kind]

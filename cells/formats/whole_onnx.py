@@ -86,6 +86,15 @@ def read_onnx_model(path: Path, label: str) -> ModelWeights:
             raise ValueError(f"{where} reads {source[0].op_type} output; layer 0 must read the "
                              "graph input or an embedding (Gather)")
         _check_layout(where, node)
+        for position, role in ((4, "sequence_lens"), (5, "initial_h"), (6, "initial_c")):
+            name = node.input[position] if len(node.input) > position else ""
+            if name in stored and role != "sequence_lens" and \
+                    np.any(stored_array(label, name, stored)):
+                raise ValueError(f"{where}: its {role} {name!r} is a stored nonzero state; "
+                                 "only runs from zero (or a state given to run) are supported")
+            if name in stored and role == "sequence_lens":
+                raise ValueError(f"{where}: its sequence_lens {name!r} is stored in the file; "
+                                 "every step of the sequence is run, so leave it out")
         found = node_cells(label, node, stored)
         direction = node_direction(node)
         if direction == "bidirectional":

@@ -21,6 +21,11 @@ def load_model(path: str | os.PathLike, vocabulary=None, dtype=None,
     options: cell options the file leaves open (e.g. {"nonlinearity": "relu"} for an nn.RNN
     state dict); one the file states with another value is refused.
     names: module names of the parts in a state dict: embedding=, recurrent=, head=.
+
+    A head whose activation the file does not say (a state dict's nn.Linear, a bare Keras
+    .weights.h5) is read as a softmax over its outputs in a text model (embedding or one-hot
+    input) and as linear in a model of numbers; ONNX Softmax/Sigmoid nodes and Keras Dense
+    activations say it themselves.
     """
     path = Path(path)
     weights = read_model_weights(path, **names)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .encoder import Encoder
+from .projected import ProjectedLSTM
 
 FORWARD, BACKWARD = "forward", "backward"
 DIRECTIONS = (FORWARD, BACKWARD)
@@ -215,10 +216,14 @@ class Model:
         xs, tokens, ids = self.encode(sequence)
         state = dict(state or {})
         unknown = [key for key in state
-                   if not (isinstance(key, tuple) and len(key) == 2 and 0 <= key[0] < self.layers
+                   if not (isinstance(key, tuple) and len(key) == 2
+                           and isinstance(key[0], int) and 0 <= key[0] < self.layers
                            and key[1] in self.stack[key[0]].cells)]
         if unknown:
             raise ValueError(f"initial state for unknown (layer, direction) {unknown}")
+        bad = [key for key, value in state.items() if not isinstance(value, Mapping)]
+        if bad:
+            raise ValueError(f"initial state for {bad} must map 'h' (and 'c') to arrays")
         traces, outputs, finals = [], [], []
         inputs = xs
         for index, layer in enumerate(self.stack):
@@ -242,7 +247,7 @@ def _run(cell, xs: np.ndarray, start: Mapping) -> tuple[object, np.ndarray]:
     is read as each chunk is made, so no evicted chunk of a long trace is computed twice."""
     h0, c0 = start.get("h"), start.get("c")
     xs = np.ascontiguousarray(xs)
-    if len(xs) <= CHUNK or not hasattr(cell, "compute_chunk"):
+    if len(xs) <= CHUNK or isinstance(cell, ProjectedLSTM):  # its trace is held whole
         trace = cell.run(xs, h0=h0, c0=c0)
         return trace, trace["h"]
     trace = cell.run(xs[:CHUNK], h0=h0, c0=c0)

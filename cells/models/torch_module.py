@@ -3,6 +3,8 @@ attributes only (duck typing: cells never imports torch)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from ..formats.model_parts import ModelWeights
@@ -49,7 +51,7 @@ def from_torch(module, vocabulary=None, dtype=None, **names) -> Model:
     chosen = [chosen] if isinstance(chosen, str) else list(chosen or recurrent)
     weights = _module_options(weights, [parts[n] for n in chosen if n in parts])
     if any(type(m).__name__ in _SOFTMAX_MODULES for m in parts.values()):
-        weights = ModelWeights(**{**weights.__dict__, "activation": "softmax"})
+        weights = replace(weights, activation="softmax")
     return build_model(weights, vocabulary=vocabulary, dtype=dtype)
 
 

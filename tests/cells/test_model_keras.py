@@ -204,7 +204,8 @@ def test_any_config_json_is_a_clear_refusal_or_a_model(tmp_path):
         st.tuples(st.just("config"), values),
         st.tuples(st.just("key"), keys, values),
         st.tuples(st.just("class"), st.sampled_from(["LSTM", "GRU", "SimpleRNN", "Dense",
-                                                     "Embedding", "Bidirectional", "Lambda"])),
+                                                     "Embedding", "Bidirectional", "Lambda",
+                                                     "TimeDistributed"])),
     )
 
     @settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", 40)), deadline=None,
@@ -231,4 +232,14 @@ def test_legacy_hdf5_model(tmp_path):
     model.save(tmp_path / "legacy.h5")  # the legacy format: model_config + model_weights
     ours = cells.load_model(tmp_path / "legacy.h5", vocabulary=VOCABULARY)
     assert ours.layers == 2 and ours.stack[0].directions == ("forward", "backward")
+    close(ours.run(TEXT)["probs"], model.predict(ids(), verbose=0)[0])
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_time_distributed_dense_head(tmp_path, suffix):
+    model = built(layers.Embedding(V, E), layers.LSTM(H, return_sequences=True),
+                  layers.TimeDistributed(layers.Dense(O, activation="softmax")))
+    model.save(tmp_path / f"td{suffix}")
+    ours = cells.load_model(tmp_path / f"td{suffix}", vocabulary=VOCABULARY)
+    assert ours.head.activation == "softmax"
     close(ours.run(TEXT)["probs"], model.predict(ids(), verbose=0)[0])

@@ -327,3 +327,19 @@ def test_damaged_graphs_are_clear_refusals(tmp_path):
             assert "damaged.onnx" in str(error)
 
     check()
+
+
+def test_stored_initial_state_refused(tmp_path):
+    rng = np.random.default_rng(2)
+    arrays = {"W": rng.normal(size=(1, 4, 2)), "R": rng.normal(size=(1, 4, 4)),
+              "h0": np.ones((1, 1, 4))}
+    graph = helper.make_graph(
+        [helper.make_node("RNN", ["X", "W", "R", "", "", "h0"], ["Y"], hidden_size=4)],
+        "g", [helper.make_tensor_value_info("X", TensorProto.DOUBLE, [None, 1, 2])],
+        [helper.make_tensor_value_info("Y", TensorProto.DOUBLE, None)],
+        initializer=[numpy_helper.from_array(v, k) for k, v in arrays.items()],
+    )
+    onnx.save(helper.make_model(graph), str(tmp_path / "h0.onnx"))
+    with pytest.raises(ValueError, match=r"h0\.onnx: RNN node 'Y': its initial_h 'h0' is a "
+                                         r"stored nonzero state"):
+        cells.load_model(tmp_path / "h0.onnx")

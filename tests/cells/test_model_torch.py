@@ -214,3 +214,44 @@ def test_damaged_state_dicts_are_clear_refusals(tmp_path):
             assert "damaged.npz" in str(error)
 
     check()
+
+
+class ListedLayers(torch.nn.Module):
+    """Recurrent layers in an nn.ModuleList, of different kinds, run in their order."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(1)
+        self.emb = torch.nn.Embedding(V, E)
+        self.layers = torch.nn.ModuleList([
+            torch.nn.GRU(E, H, bidirectional=True), torch.nn.LSTM(2 * H, H, num_layers=2)])
+        self.head = torch.nn.Linear(H, O)
+
+    def forward(self, ids):
+        x = self.emb(ids)[:, None]
+        for layer in self.layers:
+            x, _ = layer(x)
+        return self.head(x[:, 0])
+
+
+def test_module_list_of_recurrent_layers(tmp_path):
+    module = ListedLayers().double()
+    save_file(module.state_dict(), str(tmp_path / "listed.safetensors"))
+    model = cells.load_model(tmp_path / "listed.safetensors", vocabulary=VOCABULARY)
+    assert [model.cell(k).kind for k in range(3)] == ["gru", "lstm", "lstm"]
+    close(model.run(TEXT)["logits"], torch_logits(module), torch.float64)
+    close(cells.from_torch(module, vocabulary=VOCABULARY).run(TEXT)["logits"],
+          torch_logits(module), torch.float64)
+
+
+def test_long_sequence_fed_a_chunk_at_a_time_equals_torch():
+    # Longer than a trace chunk, so each cell's run is extended chunk by chunk.
+    torch.manual_seed(2)
+    module = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True).double()
+    xs = np.random.default_rng(2).normal(size=(2600, 3))
+    mt = cells.from_torch(module).run(xs)
+    with torch.no_grad():
+        expected = module(torch.from_numpy(xs)[:, None])[0][:, 0].numpy()
+    close(mt.outputs[-1], expected, torch.float64)
+    assert len(mt.layer(1, "backward")) == 2600
+    close(mt.signal(1, "backward", "h"), expected[:, 4:], torch.float64)
