@@ -42,6 +42,7 @@ bench: $(VENV)/.installed-test chromium
 	$(PY) bench/engine.py
 	$(PY) bench/server.py
 	$(PY) bench/page.py
+	$(PY) bench/train.py
 
 # Retrain the trained presets (deterministic; writes cells/presets/data/, minutes each).
 presets: $(VENV)/.installed-run

@@ -1,7 +1,7 @@
 """Weight import and export for the cell engine.
 
 `read_weights` maps .safetensors / .npz (PyTorch, gatescope or Keras names), .onnx and Keras
-.h5 files onto the canonical PyTorch layout (DESIGN.md); `write_weights` writes .safetensors
+.h5 files onto the canonical PyTorch layout (cells/params.py); `write_weights` writes .safetensors
 or .npz that read back bit for bit. Files are parsed, never unpickled. Every refusal is a
 ValueError naming the file, the tensor and the shapes.
 """

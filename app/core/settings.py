@@ -1,4 +1,4 @@
-"""One `Settings`: where to listen, where the data lives, and every limit (DESIGN, "Safety").
+"""One `Settings`: where to listen, where the data lives, and every limit (the safety defaults).
 
 Each field can be set from the environment as ``GATESCOPE_<FIELD>`` (``GATESCOPE_PORT=9000``);
 the command line overrides the environment (app/core/cli.py).

@@ -16,13 +16,13 @@ GATE_BLOCKS = {name: spec.gates for name, spec in SPECS.items()}
 KIND_OF_BLOCKS = {1: "rnn", 3: "gru", 4: "lstm"}
 WEIGHTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 PEEPHOLES = ("peephole_i", "peephole_f", "peephole_o")
-# Options each kind takes, with the engine's defaults (DESIGN.md).
+# Options each kind takes, with the engine's defaults.
 DEFAULT_OPTIONS = {name: dict(spec.options) for name, spec in SPECS.items() if spec.options}
 NONLINEARITIES = OPTION_VALUES["nonlinearity"]
 FORWARD, BACKWARD = "forward", "backward"
 BOTH_DIRECTIONS = (FORWARD, BACKWARD)
 # No tensor unpacks to more than this: compressed .npz and .h5 data could expand without
-# bound, while the largest cell DESIGN.md allows (H 1024, I 4096, float64) needs 134 MB.
+# bound, while the largest cell the server allows (H 1024, I 4096, float64) needs 134 MB.
 MAX_TENSOR_BYTES = 1 << 30
 
 

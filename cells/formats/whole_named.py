@@ -33,7 +33,7 @@ from .named import (
 )
 from .tensor_files import TensorFile
 
-# The module names PyTorch code most often gives these parts (DESIGN "Models").
+# The module names PyTorch code most often gives these parts.
 EMBEDDING_NAMES = ("emb", "embedding", "encoder", "embed")
 RECURRENT_NAMES = ("lstm", "gru", "rnn")
 HEAD_NAMES = ("fc", "head", "linear", "decoder", "out")

@@ -20,7 +20,7 @@ _SOFTMAX_MODULES = ("Softmax", "LogSoftmax")
 def from_torch(module, vocabulary=None, dtype=None, **names) -> Model:
     """An nn.LSTM / nn.GRU / nn.RNN, or a module holding one (with an nn.Embedding before it
     and an nn.Linear after it), as a Model. What forward() does is not read: the parts are
-    taken to run Embedding → recurrent → Linear at every step, as DESIGN's models do."""
+    taken to run Embedding → recurrent → Linear at every step, as gatescope's models do."""
     label = f"the {type(module).__name__} module"
     if not hasattr(module, "state_dict") or not hasattr(module, "named_modules"):
         raise ValueError(f"from_torch needs a torch.nn.Module, not {type(module).__name__}")

@@ -78,15 +78,16 @@ def forward(net: Network, inputs: np.ndarray, state: dict) -> tuple[Tape, dict]:
             H, p, spec = cell.hidden_size, cell.prepared, cell.spec
             G = spec.gates
             width = len(spec.layout(cell.options)) * H
-            buf = np.empty((n, B, width), net.dtype)
+            buf = net.buffer((index, direction), (n, B, width))
             if x is None:
-                proj = p["w_ih_T"][ids[::-1] if backward else ids]  # (n, B, G·H)
-                buf[..., :G * H] = proj
+                # x·W_ih + b of a one-hot x is row `id` of (W_ihᵀ + b): one gather
+                table = p["w_ih_T"] + p["bias"]  # (V, G·H)
+                np.take(table, ids[::-1] if backward else ids, axis=0, out=buf[..., :G * H])
                 read = None
             else:
                 read = x[::-1] if backward else x
                 np.matmul(read, p["w_ih_T"], out=buf[..., :G * H])  # (n, B, G·H)
-            buf[..., :G * H] += p["bias"]
+                buf[..., :G * H] += p["bias"]
             start = state[(index, direction)] if not backward else tuple(
                 np.zeros((B, H), net.dtype) for _ in spec.state_names)
             final = spec.forward(buf, start, p, None)
@@ -116,7 +117,7 @@ def backward(net: Network, tape: Tape, delta: np.ndarray) -> dict[str, np.ndarra
         one_hot = _one_hot(tape.ids, net.encoder.size, net.dtype)  # (n·B, V), time order
     for index in range(len(net.layers) - 1, -1, -1):
         layer, cell_tapes = net.layers[index], tape.layers[index]
-        needs_dx = index > 0 or net.embedding is not None or net.encoder.encoding == "numbers"
+        needs_dx = index > 0 or net.embedding is not None  # raw inputs need no gradient
         d_x = None
         offset = 0
         for direction, cell in layer.items():

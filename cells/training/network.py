@@ -65,6 +65,7 @@ class Network:
         self.head_activation = None if head is None else head.activation
         self.head_weight = None if head is None else np.array(head.weight, self.dtype)
         self.head_bias = None if head is None else np.array(head.bias, self.dtype)
+        self._buffers: dict = {}
         self.refresh()
 
     @property
@@ -83,6 +84,15 @@ class Network:
         if self.head_weight is not None:
             out["head.weight"], out["head.bias"] = self.head_weight, self.head_bias
         return out
+
+    def buffer(self, key, shape: tuple) -> np.ndarray:
+        """A row buffer for `key` (a cell), reused from window to window while the shape
+        stays: a fresh array of several MB per step costs page faults, not arithmetic. The
+        previous window's tape must be done with before the next forward."""
+        buf = self._buffers.get(key)
+        if buf is None or buf.shape != shape:
+            buf = self._buffers[key] = np.empty(shape, self.dtype)
+        return buf
 
     def refresh(self) -> None:
         for layer in self.layers:

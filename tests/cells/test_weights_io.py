@@ -101,7 +101,7 @@ def run_cho_gru(params, xs):
 
 
 def run_peephole_lstm(params, xs):
-    """Peephole LSTM on canonical params (DESIGN.md: i, f see c_{t-1}; o sees c_t)."""
+    """Peephole LSTM on canonical params (ONNX/TF semantics: i, f see c_{t-1}; o sees c_t)."""
     p = params
     h = c = np.zeros(p["weight_hh"].shape[1])
     out = []

@@ -92,6 +92,7 @@ def test_what_the_file_leaves_open_is_asked_before_run(page, errors, api, tmp_pa
     sid = run_numbers(page)
     assert api("GET", f"/api/sessions/{sid}")["options"] == {"nonlinearity": "relu"}
     # after a reload the file is named, with its sizes, not a hash
+    page.wait_for_function("sid => location.search.includes(`session=${sid}`)", arg=sid)
     page.reload()
     wait_t(page, 0)
     expect(page.locator("#weights-id")).to_contain_text("elman.safetensors")

@@ -130,7 +130,7 @@ def main() -> None:
                      "length": LENGTH, "train_sequences": TRAIN_SEQUENCES,
                      "data_seeds": DATA_SEEDS},
             "training": {"steps": args.steps, "seq_len": LENGTH, "batch": BATCH, "lr": LR,
-                         "clip": CLIP, "seed": SEED, "seconds": round(result.seconds, 1)},
+                         "clip": CLIP, "seed": SEED},
         }
         write_preset(name, result.model, meta, log, {"heldout.txt": "\n".join(heldout) + "\n"})
 

@@ -239,8 +239,7 @@ def main() -> None:
         "description": description(units, metrics), "sample": SAMPLE,
         "units": {str(k): v for k, v in units.items()}, "metrics": metrics,
         "training": {"steps": args.steps, "seq_len": SEQ_LEN, "batch": BATCH, "lr": LR,
-                     "clip": CLIP, "seed": SEED, "characters": characters,
-                     "seconds": round(result.seconds, 1)},
+                     "clip": CLIP, "seed": SEED, "characters": characters},
         "train_files": {name: digest(text) for name, text in train_texts.items()},
         "heldout_files": {name: digest(text) for name, text in heldout.items()},
     }

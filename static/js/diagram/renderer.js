@@ -3,13 +3,12 @@
 // valve opening, strips, data-value — for the selected unit and stage.
 
 import { formatNumber } from "../views/math_text.js";
-import { GATE_RGB, PALETTE_RGB, gateIndex, paletteIndex, pipeWidth, signClass } from "./encode.js";
+import { pipeWidth, signClass } from "./encode.js";
 import { bindParts, plainLabel } from "./keyboard.js";
 import { placeLabels } from "./place_labels.js";
+import { buildStrip } from "./strips.js";
 import { addDefs, el, mathLabel, polyline } from "./svg.js";
 
-const STRIP_COLS = 32;
-const STRIP_ROWS = 2;
 
 /** Set text only when it differs (a same-value write still costs a relayout). */
 function setText(node, text) {
@@ -85,81 +84,15 @@ export function renderDiagram(host, layout, ctx) {
       const withValue = meta[p.signal].size !== "input";
       pipes.push({ signal: p.signal, path, valueText, withValue, bounded: bounded(p.signal), g, k: stageIndex(p.signal) });
     }
-    if (known && p.strip) strips.push(buildStrip(p.signal, p.strip));
-  }
-
-  // A strip is one small canvas (one pixel per unit) inside a foreignObject: cheap to
-  // update every step even at H = 1024, where thousands of SVG rects would not be. Its
-  // footprint is fixed at any H (at most STRIP_ROWS rows): past that it shows the page of
-  // units that holds the selected unit, and says which.
-  function buildStrip(signal, spec) {
-    const n = sizeOf(signal);
-    const cols = Math.min(n, spec.cols || STRIP_COLS);
-    const rows = Math.min(STRIP_ROWS, Math.ceil(n / cols));
-    const cap = cols * rows;
-    const cw = spec.w / cols;
-    const ch = Math.max(3, Math.min(cw, 9));
-    const [x0, y0] = spec.at;
-    const g = el(groups.strips, "g", { class: "strip", "data-signal": signal, "data-strip": signal });
-    stagedEl(g, signal, spec.stage);
-    el(g, "rect", { x: x0 - 0.5, y: y0 - 0.5, width: spec.w + 1, height: rows * ch + 1, class: "strip-frame" });
-    const holder = el(g, "foreignObject", { x: x0, y: y0, width: spec.w, height: rows * ch });
-    const canvas = document.createElementNS("http://www.w3.org/1999/xhtml", "canvas");
-    canvas.width = cols;
-    canvas.height = rows;
-    canvas.className = "strip-image";
-    holder.appendChild(canvas);
-    const sel = el(g, "rect", { class: "strip-selected", width: cw + 1, height: ch + 1 });
-    const title = el(g, "title");
-    const strip = {
-      signal, n, g, canvas, ctx: canvas.getContext("2d"), pixels: null, last: "", cap, from: 0,
-      sel, cols, cw, ch, x0, y0, bounded: bounded(signal), k: stageIndex(signal), unit: -1,
-      gate: meta[signal].kind === "gate",
-      place(unit) {
-        const u = Math.min(unit, n - 1);
-        strip.from = Math.floor(u / cap) * cap;
-        const k = u - strip.from;
-        sel.setAttribute("x", x0 + (k % cols) * cw - 0.5);
-        sel.setAttribute("y", y0 + Math.floor(k / cols) * ch - 0.5);
-        sel.style.display = unit < n ? "" : "none";
-        const shown = n > cap ? `units ${strip.from}–${Math.min(n, strip.from + cap) - 1} of ${n}` : `${n} units`;
-        g.setAttribute("data-units", `${strip.from}-${Math.min(n, strip.from + cap) - 1}`);
-        title.textContent = `${meta[signal].label}: ${shown} — click one to select it`;
-      },
-    };
-    strip.pixels = strip.ctx.createImageData(cols, rows);
-    canvas.addEventListener("click", (ev) => {
-      const box = canvas.getBoundingClientRect();
-      const col = Math.floor(((ev.clientX - box.left) / box.width) * cols);
-      const row = Math.floor(((ev.clientY - box.top) / box.height) * rows);
-      const k = strip.from + row * cols + col;
-      if (k >= 0 && k < n) ctx.onUnit(k);
-      ev.stopPropagation();
-    });
-    return strip;
-  }
-
-  function paintStrip(s, vec) {
-    const data = s.pixels.data;
-    let key = String(s.from);
-    for (let j = 0; j < s.cap; j += 1) {
-      const k = s.from + j;
-      const o = 4 * j;
-      if (k >= s.n) {
-        data[o + 3] = 0;
-        continue;
-      }
-      const idx = s.gate ? gateIndex(vec[k]) : paletteIndex(vec[k], s.bounded);
-      key += String.fromCharCode(65 + idx);
-      const [r, gg, b] = (s.gate ? GATE_RGB : PALETTE_RGB)[idx];
-      data[o] = r;
-      data[o + 1] = gg;
-      data[o + 2] = b;
-      data[o + 3] = 255;
+    if (known && p.strip) {
+      const m = meta[p.signal];
+      const strip = buildStrip(groups.strips, p.signal, p.strip, {
+        n: sizeOf(p.signal), label: m.label, gate: m.kind === "gate", bounded: bounded(p.signal),
+        k: stageIndex(p.signal), onUnit: ctx.onUnit,
+      });
+      stagedEl(strip.g, p.signal, p.strip.stage);
+      strips.push(strip);
     }
-    if (key === s.last) return; // same colours as on screen
-    s.last = key;
-    s.ctx.putImageData(s.pixels, 0, 0);
   }
 
   for (const n of layout.nodes || []) {
@@ -328,7 +261,7 @@ export function renderDiagram(host, layout, ctx) {
         s.unit = unit;
         s.place(unit);
       }
-      paintStrip(s, vec);
+      s.paint(vec);
     }
     keyboard.speak((part) => (part.source.v === undefined ? undefined
       : part.source.invert ? 1 - part.source.v : part.source.v), unit);
