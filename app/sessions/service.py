@@ -122,6 +122,8 @@ class SessionService:
                 body[source] = config.weights[source]
         body.update(self.parts(config))
         body["interventions"] = list(config.interventions)
+        spec = cells.kinds.spec_for(config.cell)
+        body["holdable"] = [sig.name for sig in cells.kinds.holdable(spec, config.options)]
         return body
 
     @staticmethod
@@ -232,26 +234,42 @@ class SessionService:
         return start, stop, names, window
 
     def sensitivity(self, config: SessionConfig, t: int, unit: int, of: str,
-                    window: int | None) -> dict:
+                    window: int | None, layer: int = 0, direction: str = "forward") -> dict:
         """`Trace.sensitivity` of the session at (t, unit), computed on the pool; the
-        window defaults to and is capped by the settings."""
-        steps, H = config.steps, config.hidden_size
+        window defaults to and is capped by the settings. In a model, of the cell at
+        (layer, direction): t is that cell's step and x what it reads."""
+        part = self.part(config, layer, direction)
+        steps, H = config.steps, part["hidden_size"]
         if not 0 <= t < steps:
             raise ApiError("t", f"must be in [0, {steps - 1}] for a session of {steps} steps")
         if not 0 <= unit < H:
             raise ApiError("unit", f"must be in [0, {H - 1}] for hidden_size {H}")
-        names = {s.name for s in cells.describe(config.cell, **config.options)}
+        names = {s.name for s in cells.describe(part["kind"], **part["options"])}
         if of not in names:
-            raise ApiError("of", f"a {config.cell} has no cell state c; use of=h")
+            raise ApiError("of", f"a {part['kind']} has no cell state c; use of=h")
         limit = self.settings.max_sensitivity_window
         window = self.settings.sensitivity_window if window is None else window
         if not 1 <= window <= limit:
             raise ApiError("window", f"must be in [1, {limit}] (the server's limit)")
-        trace = self.trace(config)
+        trace = self.trace(config, layer, direction)
         result = self.pool.run(trace.sensitivity, t, unit, of, window)
         return {"start": int(result["start"]), "t": t, "unit": unit, "of": of,
                 **{v: None if result[v] is None else [float(a) for a in result[v]]
                    for v in ("x", "h", "c")}}
+
+    def difference(self, config: SessionConfig, other: SessionConfig, start: int | None,
+                   stop: int | None, names: list[str] | None) -> tuple[int, int, dict]:
+        """This session's signals minus `other`'s over the same steps (a what-if against its
+        original run): both must have the same kind, options and sizes."""
+        for field in ("cell", "options", "input_size", "hidden_size", "steps"):
+            if getattr(config, field) != getattr(other, field):
+                raise ApiError("from", f"session {other.id!r} differs in {field} "
+                                       f"({getattr(other, field)!r} against "
+                                       f"{getattr(config, field)!r}); a difference needs "
+                                       "the same cell and sequence length")
+        start, stop, names, mine = self.window(config, start, stop, names)
+        _, _, _, theirs = self.window(other, start, stop, names)
+        return start, stop, {n: (mine[n].astype(np.float64) - theirs[n]) for n in names}
 
     # -- creating --------------------------------------------------------------------------
     def _check_interventions(self, cell: cells.Cell, interventions, steps: int) -> tuple:
@@ -332,6 +350,10 @@ class SessionService:
                   else "the uploaded model")
         model_sessions.refuse_unsupported(model, "weights_id" if "weights_id" in weights
                                           else "preset")
+        if request.interventions:
+            raise ApiError("interventions", f"{source} is a whole model; holding its signals "
+                                            "is not supported yet (hold them in a single "
+                                            "cell's session)")
         first = model.cell(0, "forward") if "forward" in model.stack[0].cells \
             else model.cell(0, "backward")
         self._must_match(request, first, source)

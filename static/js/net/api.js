@@ -87,7 +87,18 @@ export function uploadWeights(file, cell, vocabulary) {
 }
 
 /** Sensitivity of `of`_t[unit] to each earlier step (the server's default window). */
-export function getSensitivity(id, t, unit, of = "h") {
+export function getSensitivity(id, t, unit, of = "h", part) {
   const q = new URLSearchParams({ t: String(t), unit: String(unit), of });
+  if (part?.layer) q.set("layer", String(part.layer));
+  if (part?.direction && part.direction !== "forward") q.set("direction", part.direction);
   return request("GET", `/api/sessions/${encodeURIComponent(id)}/sensitivity?${q}`);
 }
+
+/** This session's signals minus session `from`'s over [start, stop), by the server. */
+export function getDifference(id, from, start, stop, names) {
+  const q = new URLSearchParams({ from, start: String(start), stop: String(stop), names: names.join(",") });
+  return request("GET", `/api/sessions/${encodeURIComponent(id)}/difference?${q}`);
+}
+
+/** The guided tours: [{name, title, source, steps}]. */
+export const getTours = () => request("GET", "/api/tours");

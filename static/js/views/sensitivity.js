@@ -31,7 +31,7 @@ const el = (name, attrs = {}) => {
  *  every answer shown (the diagram colours pipes from it). */
 export function createSensitivityView(host, { onSeek, onResult, onError }) {
   const svg = el("svg", { viewBox: `0 0 ${WIDTH} ${HEIGHT}`, role: "img", class: "sens-chart",
-    "aria-label": "How much each earlier step matters to the selected unit, log scale" });
+    "aria-label": "How much each earlier step still matters, log scale" });
   const axis = el("g", { class: "sens-axis" });
   const lines = Object.fromEntries(PATHS.map((p) => [p.key, el("polyline", { class: `sens-line ${p.cls}` })]));
   const steps = el("g", { class: "sens-steps" });
@@ -124,7 +124,7 @@ export function createSensitivityView(host, { onSeek, onResult, onError }) {
     inFlight = true;
     const mine = ++asked;
     try {
-      const r = await getSensitivity(req.id, req.t, req.unit, req.of);
+      const r = await getSensitivity(req.id, req.t, req.unit, req.of, req.part);
       if (mine === asked && !wanted) {
         shown = r;
         draw(r);
@@ -148,9 +148,14 @@ export function createSensitivityView(host, { onSeek, onResult, onError }) {
     const t = state.frame?.t ?? state.t;
     if (!s) return;
     const of = state.sens_of === "c" && s.signals.some((x) => x.name === "c") ? "c" : "h";
-    const req = { id: s.id, t, unit: state.unit, of };
-    if (shown && shown.t === t && shown.unit === req.unit && shown.of === of && host.dataset.session === s.id) return;
+    // a model's cell on screen (views/model_parts.js): its own steps and units
+    const part = { layer: s.layer ?? 0, direction: s.direction ?? "forward" };
+    const partKey = `${part.layer}/${part.direction}`;
+    const req = { id: s.id, t, unit: state.unit, of, part };
+    if (shown && shown.t === t && shown.unit === req.unit && shown.of === of && host.dataset.session === s.id
+      && host.dataset.part === partKey) return;
     host.dataset.session = s.id;
+    host.dataset.part = partKey;
     if (inFlight) wanted = req;
     else fetchNow(req);
   }

@@ -186,3 +186,24 @@ def test_appending_text_reruns_the_model(client, model_session, written):
 def test_frame_message_extra_members_stay_json():
     text = wire.frame_message(0, 1, 2, False, b"{}", b',"top":[]')
     assert json.loads(text)["top"] == []
+
+
+def test_sensitivity_of_a_models_cell(client, model_session, written):
+    model = cells.load_model(written[0], vocabulary=VOCABULARY)
+    want = model.run(TEXT).layer(1, "backward").sensitivity(7, 2, of="c", window=5)
+    response = client.get(f"/api/sessions/{model_session['id']}/sensitivity",
+                          params={"t": 7, "unit": 2, "of": "c", "window": 5, "layer": 1,
+                                  "direction": "backward"})
+    assert response.status_code == 200, response.text
+    got = response.json()
+    assert got["start"] == want["start"]
+    for path in ("x", "h", "c"):
+        np.testing.assert_allclose(got[path], want[path], rtol=1e-6, atol=1e-12)
+
+
+def test_interventions_in_a_model_session_refused_by_name(client, written):
+    record = upload(client, written[0])
+    response = client.post("/api/sessions", json={
+        "weights_id": record["weights_id"], "sequence": {"text": TEXT},
+        "interventions": [{"signal": "f", "start": 0, "stop": 2, "units": None, "value": 1.0}]})
+    assert_error(response, 422, "interventions", "whole model")
