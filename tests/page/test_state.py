@@ -30,7 +30,7 @@ def test_session_link_shows_that_sessions_form(page, errors, api):
     )
     open_view(page, f"?session={made['id']}")
     expect(page.get_by_label("random")).to_be_checked()
-    expect(page.get_by_label("Cell kind")).to_have_value("rnn")
+    expect(page.get_by_label("Cell kind", exact=True)).to_have_value("rnn")
     expect(page.locator("#option-nonlinearity")).to_have_value("relu")
     expect(page.locator("#seed")).to_have_value("41")
     expect(page.locator("#hidden-size")).to_have_value("5")
@@ -91,7 +91,7 @@ def test_kinds_options_stages_and_limits_come_from_the_server(page, errors, api)
     kinds = page.locator("#cell-kind option").evaluate_all("os => os.map(o => o.value)")
     assert kinds == [k["kind"] for k in cells["kinds"]]
     for kind in cells["kinds"]:
-        page.get_by_label("Cell kind").select_option(kind["kind"])
+        page.get_by_label("Cell kind", exact=True).select_option(kind["kind"])
         for name, values in kind["option_values"].items():
             control = page.locator(f"#option-{name}")
             expect(control).to_be_visible()
@@ -108,7 +108,7 @@ def test_kinds_options_stages_and_limits_come_from_the_server(page, errors, api)
     stages = page.locator("#stages button").evaluate_all("bs => bs.map(b => b.dataset.stage)")
     assert stages == gru["stages"]
     # the limit on the hidden size is the server's
-    page.get_by_label("Cell kind").select_option("lstm")
+    page.get_by_label("Cell kind", exact=True).select_option("lstm")
     limit = cells["limits"]["max_hidden_size"]
     page.locator("#hidden-size").fill(str(limit + 1))
     page.get_by_role("button", name="Run").click()

@@ -1,0 +1,148 @@
+"""Page benchmark of the explanation views (issue 14), Playwright + Chromium, real server.
+
+Measured inside the page with performance.now(), from the ArrowRight keydown:
+  * the sensitivity view following the cursor at H = 256 (window 256): until its data-t is
+    the new step (the answer drawn) and the next animation frame; beside it, in the same
+    run, the main diagram's key -> painted frame (the peer) and the bare HTTP time of one
+    sensitivity request (urllib, outside the page);
+  * the compare view with three sessions (lstm, gru, rnn at H = 256): key -> every
+    diagram's data-t the new step -> next animation frame; beside it the same keys on one
+    session (the peer).
+Targets: sensitivity p50 <= 100 ms; compare key -> painted frame p50 <= 33 ms. The load
+average is printed: on shared cores the figures move with it.
+Run: .venv/bin/python bench/page_explain.py [--keys 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from page import LAUNCH, SERVE, free_port, pct, post  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# keydown -> (the sensitivity view's data-t | all diagrams' data-t) equal to the target ->
+# next animation frame.
+PROBE = """
+() => {
+  const b = window.__bench = { t0: 0, target: -1, done: [], frame: [] };
+  document.addEventListener('keydown', () => { b.t0 = performance.now(); }, true);
+  const check = () => {
+    if (!b.t0) return;
+    const ok = window.__ready(b.target);
+    if (!ok) return;
+    const t0 = b.t0; b.t0 = 0;
+    b.done.push(performance.now() - t0);
+    requestAnimationFrame(() => b.frame.push(performance.now() - t0));
+  };
+  new MutationObserver(check).observe(document.body,
+    { attributes: true, subtree: true, attributeFilter: ['data-t'] });
+}
+"""
+SENS_READY = """() => { window.__ready = (t) =>
+  document.querySelector('#sensitivity')?.dataset.t === String(t); }"""
+DIAGRAMS_READY = """n => { window.__ready = (t) => {
+  const all = document.querySelectorAll('svg[data-diagram]');
+  return all.length === n && Array.from(all).every(s => s.dataset.t === String(t)); }; }"""
+
+
+def text_session(base: str, cell: str, hidden: int, steps: int) -> str:
+    rng = random.Random(steps)
+    text = "".join(rng.choice("abcdefgh()[] ") for _ in range(steps))
+    return post(f"{base}/api/sessions", {"cell": cell, "hidden_size": hidden, "seed": 0,
+                                         "sequence": {"text": text}})["id"]
+
+
+def keys_until(page, url: str, ready_js: str, arg, keys: int, start_t: int, wait_js: str) -> dict:
+    page.goto(url)
+    page.wait_for_function(wait_js, arg=start_t, timeout=120_000)
+    page.evaluate(ready_js, arg)
+    page.evaluate(PROBE)
+    page.locator("svg[data-diagram]").first.focus()
+    page.keyboard.press("Escape")
+    page.locator("body").click(position={"x": 3, "y": 3})
+    for k in range(1, keys + 1):
+        page.evaluate(f"() => {{ window.__bench.target = {start_t + k}; }}")
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function("n => window.__bench.frame.length >= n", arg=k, timeout=30_000)
+    b = page.evaluate("() => window.__bench")
+    return {"done_p50": pct(b["done"], 50), "done_p99": pct(b["done"], 99),
+            "frame_p50": pct(b["frame"], 50), "frame_p99": pct(b["frame"], 99),
+            "n": len(b["frame"])}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--keys", type=int, default=60)
+    args = ap.parse_args()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    data = tempfile.mkdtemp(prefix="gatescope-bench-")
+    env = {**os.environ, "GATESCOPE_DATA_DIR": data, "PYTHONPATH": str(ROOT)}
+    import subprocess
+
+    server = subprocess.Popen([sys.executable, "-c", SERVE, str(port)], cwd=ROOT, env=env)
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{base}/api/cells", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        H, T, start = 256, 2000, 400
+        sid = text_session(base, "lstm", H, T)
+        http = []
+        for k in range(30):
+            t0 = time.perf_counter()
+            urllib.request.urlopen(f"{base}/api/sessions/{sid}/sensitivity?t={start + k}&unit=0",
+                                   timeout=60).read()
+            http.append((time.perf_counter() - t0) * 1000)
+        ids = [sid, text_session(base, "gru", H, T), text_session(base, "rnn", H, T)]
+        diagram_at = ("t => document.querySelector('svg[data-diagram]')?.dataset.t === String(t)"
+                      " && document.querySelector('#sensitivity')?.dataset.t === String(t)")
+        all_at = ("t => { const a = document.querySelectorAll('svg[data-diagram]');"
+                  " return a.length === 3"
+                  " && Array.from(a).every(s => s.dataset.t === String(t)); }")
+        with sync_playwright() as p:
+            browser = p.chromium.launch(**LAUNCH)
+            page = browser.new_page(viewport={"width": 1500, "height": 1100})
+            sens = keys_until(page, f"{base}/?session={sid}&t={start}", SENS_READY, None,
+                              args.keys, start, diagram_at)
+            one = keys_until(page, f"{base}/?session={sid}&t={start}", DIAGRAMS_READY, 1,
+                             args.keys, start, diagram_at)
+            three = keys_until(page, f"{base}/?compare={','.join(ids)}&t={start}",
+                               DIAGRAMS_READY, 3, args.keys, start, all_at)
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(10)
+    load = os.getloadavg()
+    print(f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (2 cores, shared)")
+    print(f"sensitivity view, H={H}, window 256, T={T}, {sens['n']} keys:")
+    print(f"  key -> view drawn p50 {sens['done_p50']:.1f} ms, p99 {sens['done_p99']:.1f} ms;"
+          f" -> painted p50 {sens['frame_p50']:.1f} ms, p99 {sens['frame_p99']:.1f} ms"
+          f" (target p50 <= 100 ms)")
+    print(f"  peer: one HTTP sensitivity request p50 {pct(http, 50):.1f} ms, p99 "
+          f"{pct(http, 99):.1f} ms; main diagram key -> painted p50 {one['frame_p50']:.1f} ms")
+    print(f"  ratio view/diagram p50 {sens['frame_p50'] / max(one['frame_p50'], 1e-9):.1f}x")
+    print(f"compare view, 3 sessions (lstm, gru, rnn) H={H}, {three['n']} keys:")
+    print(f"  key -> all three diagrams p50 {three['done_p50']:.1f} ms; -> painted p50 "
+          f"{three['frame_p50']:.1f} ms, p99 {three['frame_p99']:.1f} ms (target p50 <= 33 ms)")
+    print(f"  peer: one session key -> painted p50 {one['frame_p50']:.1f} ms, p99 "
+          f"{one['frame_p99']:.1f} ms; "
+          f"ratio {three['frame_p50'] / max(one['frame_p50'], 1e-9):.1f}x")
+
+
+if __name__ == "__main__":
+    main()
