@@ -8,11 +8,13 @@ arguments, so the file it writes equals what that call returns, bit for bit.
 from __future__ import annotations
 
 import argparse
+import shlex
 import signal
 import sys
 import time
 from pathlib import Path
 
+SAMPLE_CHARS = 200  # of the training text, in the printed `gatescope open` command
 INTERRUPTED = 130  # the shell's code for "ended by SIGINT" (128 + 2)
 DEFAULTS = {"hidden": 128, "layers": 1, "steps": 1000, "seq_len": 64, "batch": 32,
             "lr": 3e-3, "clip": 5.0, "seed": 0}
@@ -166,6 +168,8 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         return fail(f"cannot write {str(args.out)!r}: {exc}")
     print(f"gatescope train: {how}; wrote {args.out}", file=sys.stderr)
-    print(f"gatescope train: to see it, run `gatescope serve --open` and upload {args.out} "
-          "in the page's weights field", file=sys.stderr)
+    sample = shlex.quote(text[:SAMPLE_CHARS])
+    print(f"gatescope train: to see it: gatescope open {shlex.quote(str(args.out))} --text "
+          f"{sample}  (or `gatescope serve --open` and choose the file in the page)",
+          file=sys.stderr)
     return INTERRUPTED if stop["asked"] else 0

@@ -52,7 +52,7 @@ def test_train_writes_what_cells_train_returns(tmp_path):
         cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "7/7 loss" in done.stderr and "ETA" in done.stderr
-    assert "gatescope serve" in done.stderr  # how to open it in the page
+    assert f"gatescope open {out} --text" in done.stderr  # how to open it in the page
     loaded = cells.load_model(out)
     expected = cells.train(
         cells.char_model("gru", cells.text.derive_vocabulary(TEXT), hidden_size=12, layers=2,
