@@ -15,4 +15,8 @@ def __getattr__(name: str):
         from app.core.factory import create_app
 
         return create_app
+    if name == "show":  # app.show(model_or_path, sequence) -> URL, for notebooks
+        from app.core.launcher import show
+
+        return show
     raise AttributeError(f"module 'app' has no attribute {name!r}")

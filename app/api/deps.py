@@ -19,6 +19,7 @@ from app.sessions.config import SessionConfig
 from app.sessions.datadir import Store
 from app.sessions.service import SessionService
 from app.stream.socket import StreamStats
+from app.training.jobs import TrainingJobs
 
 
 async def get_settings(connection: HTTPConnection) -> Settings:
@@ -41,11 +42,16 @@ async def get_frame_cache(connection: HTTPConnection) -> ByteLRU[bytes]:
     return connection.app.state.frame_cache
 
 
+async def get_training(connection: HTTPConnection) -> TrainingJobs:
+    return connection.app.state.training
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[Store, Depends(get_store)]
 SessionsDep = Annotated[SessionService, Depends(get_sessions)]
 StreamStatsDep = Annotated[StreamStats, Depends(get_stream_stats)]
 FrameCacheDep = Annotated[ByteLRU[bytes], Depends(get_frame_cache)]
+TrainingDep = Annotated[TrainingJobs, Depends(get_training)]
 
 
 async def get_session_config(session_id: Annotated[str, Path(description="a session id")],

@@ -69,6 +69,19 @@ OptionsIn = dict[str, Any]
 
 
 # -- sessions -------------------------------------------------------------------------------
+class InterventionIn(BaseModel):
+    """Hold `signal` (a gate, candidate or state of the kind) at `value` for steps
+    start <= s < stop, at `units` (null: every unit). Checked against the kind by the
+    engine; a wrong item is a 422 naming it."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)  # "1" is not a number here
+    signal: str = Field(examples=["f"])
+    start: int = Field(ge=0)
+    stop: int = Field(ge=1)
+    units: list[int] | None = Field(None, examples=[[0]])
+    value: float = Field(allow_inf_nan=False, examples=[1.0])
+
+
 class SessionCreate(_Strict):
     """A cell, its weights (one of `preset`, `seed`, `weights_id`; `seed` 0 when none is
     given) and a sequence. A preset fixes the cell and both sizes; uploaded weights fix the
@@ -85,6 +98,10 @@ class SessionCreate(_Strict):
                                description="options of the kind (GET /api/cells lists them)")
     dtype: Literal["float32", "float64"] = "float32"
     sequence: Sequence
+    interventions: list[InterventionIn] = Field(
+        default_factory=list, max_length=1000,
+        examples=[[{"signal": "f", "start": 10, "stop": 20, "units": None, "value": 1.0}]],
+        description="signals held at a value (what if); part of the session")
 
 
 class SignalPublic(BaseModel):
@@ -108,6 +125,25 @@ class WeightsRef(BaseModel):
     weights_id: str | None = None
 
 
+class HeadPublic(BaseModel):
+    """A model's head: logits = W·y + b on the last layer's output, then the activation."""
+
+    kind: Literal["linear", "softmax", "sigmoid"]
+    outputs: int
+    labels: list[str] = Field(description="one per output: the vocabulary's tokens, else "
+                                          "the output indices")
+
+
+class ModelCellPublic(BaseModel):
+    direction: Literal["forward", "backward"]
+    kind: str
+    options: Options
+    input_size: int
+    hidden_size: int
+    output_size: int
+    signals: list[SignalPublic]
+
+
 class SessionPublic(BaseModel):
     """The session as created (what a page needs to show its form)."""
 
@@ -127,6 +163,27 @@ class SessionPublic(BaseModel):
                                                 "upload's record (WeightsPublic)")
     seed: int | None = Field(None, description="the seed, for seeded weights")
     preset: str | None = Field(None, description="the preset's name, for a preset")
+    layers: int = Field(1, description="recurrent layers (1 for a single cell)")
+    directions: list[Literal["forward", "backward"]] = Field(
+        default_factory=lambda: ["forward"], description="directions some layer runs in")
+    head: HeadPublic | None = Field(None, description="the model's output layer, if any")
+    cells: list[list[ModelCellPublic]] = Field(
+        default_factory=list, description="[layer] -> one cell per direction, forward first")
+    interventions: list[dict[str, Any]] = Field(
+        default_factory=list, description="the held signals, as checked")
+
+
+class SensitivityPublic(BaseModel):
+    """‖∂ of_t[unit] / ∂ v_s‖₂ for v = x, h, c and s in [start, t] (one number per step;
+    `c` is null for kinds without a cell state)."""
+
+    start: int
+    t: int
+    unit: int
+    of: Literal["h", "c"]
+    x: list[float]
+    h: list[float]
+    c: list[float] | None
 
 
 SessionAppend = Sequence  # POST /api/sessions/{id}/append takes one more piece of sequence
@@ -155,6 +212,7 @@ class LimitsPublic(BaseModel):
     max_steps: int
     max_upload_bytes: int
     max_seed: int
+    train: dict[str, int | float] | None = Field(None, description="caps of POST /api/train")
 
 
 class StreamPublic(BaseModel):
@@ -207,6 +265,9 @@ class WeightsPublic(BaseModel):
     directions: list[Literal["forward", "backward"]]
     shown: ShownPart = Field(description="the part a session uses")
     bytes: int | None = Field(description="the file's size")
+    model: dict[str, Any] | None = Field(
+        None, description="a whole model (sessions of it run every layer): layers, "
+                          "directions, head, encoding, vocabulary_size")
 
 
 # -- errors ----------------------------------------------------------------------------------
@@ -251,3 +312,38 @@ ClientMessage = Annotated[
                              ' or {"pause": true}',
     ),
 ]
+
+
+# -- training jobs ---------------------------------------------------------------------------
+TrainState = Literal["queued", "running", "done", "failed", "cancelled"]
+
+
+class TrainCreate(_Strict):
+    """A character model to train on `text` (next-character cross-entropy, as `gatescope
+    train` does). Caps on steps, text length, sizes and wall time are the server's
+    Settings (GET /api/cells lists them under `limits.train`)."""
+
+    text: str = Field(min_length=2, examples=["count (the (nested) brackets) ((ok)) done"])
+    cell: CellKind = Field("lstm", description="cell kind")
+    hidden_size: int = Field(32, ge=1)
+    layers: int = Field(1, ge=1)
+    steps: int = Field(200, ge=1, description="Adam updates")
+    seq_len: int = Field(32, ge=1)
+    batch: int | None = Field(None, ge=1, description="streams read side by side; default 8, "
+                                                     "fewer for a text too short for 8")
+    lr: float = Field(3e-3, gt=0, le=10, allow_inf_nan=False)
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+
+
+class TrainAccepted(BaseModel):
+    job: str
+
+
+class TrainJobPublic(BaseModel):
+    job: str
+    state: TrainState
+    step: int = Field(description="steps done so far")
+    steps: int = Field(description="steps asked for")
+    loss: float | None = Field(description="the loss (nats) of the last step done")
+    session: str | None = Field(description="the trained model's session, once done")
+    error: str | None = Field(None, description="why the job failed, or why it stopped early")

@@ -21,6 +21,7 @@ import webbrowser
 from pathlib import Path
 
 from app.core.settings import ENV_PREFIX, Settings, is_loopback
+from app.training import command as training
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,13 +49,64 @@ def build_parser() -> argparse.ArgumentParser:
                        help="worker processes sharing the data directory (default 1)")
     serve.add_argument("--log-level", default="info",
                        choices=["critical", "error", "warning", "info", "debug"])
+    training.add_parser(commands)
+    add_open_command(commands)
     return parser
+
+
+def add_open_command(commands) -> None:
+    """`gatescope open FILE [--text …|--csv …] [--vocabulary …]` (app/core/launcher.py)."""
+    opener = commands.add_parser(
+        "open", help="show a model file in the browser (starting a local server if need be)",
+        description="Upload a cell or a whole model to the local gatescope server (started in "
+                    "the background when none answers), make a session of it over the "
+                    "sequence and open the browser at it.")
+    opener.add_argument("file", type=Path, help="a weights or model file (.safetensors, .npz, "
+                                                ".onnx, .weights.h5, .keras)")
+    sequence = opener.add_mutually_exclusive_group(required=True)
+    sequence.add_argument("--text", help="the sequence as text (a text model's tokens)")
+    sequence.add_argument("--csv", type=Path, help="the sequence as a CSV file of numbers, one "
+                                                   "row per step")
+    opener.add_argument("--vocabulary", type=Path,
+                        help="the model's tokens: vocab.json (a list) or vocab.txt")
+    opener.add_argument("--port", type=int, help="the local server's port (default 8000)")
+    opener.add_argument("--data-dir", type=Path, help="the data directory of a server "
+                                                      "started here")
+    opener.add_argument("--no-browser", action="store_true",
+                        help="only print the URL (also: GATESCOPE_NO_BROWSER=1)")
+
+
+def open_command(args: argparse.Namespace) -> int:
+    from app.core import launcher
+
+    for given in (args.file, args.csv, args.vocabulary):
+        if given is not None and not given.is_file():
+            print(f"gatescope: no file {str(given)!r}", file=sys.stderr)
+            return 2
+    sequence = ({"text": args.text} if args.text is not None
+                else {"csv": args.csv.read_text(encoding="utf-8-sig")})
+    try:
+        url, server = launcher.open_session(args.file, sequence, args.vocabulary, args.port,
+                                            args.data_dir)
+    except launcher.LaunchError as exc:
+        print(f"gatescope: {exc}", file=sys.stderr)
+        return 1
+    how = "started in the background" if server.started else "already running"
+    print(f"gatescope: server {server.url} ({how}, pid {server.pid})", file=sys.stderr)
+    print(url)
+    if launcher.browser_wanted(not args.no_browser):
+        webbrowser.open(url)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return serve(args)
+    if args.command == "train":
+        return training.run(args)
+    if args.command == "open":
+        return open_command(args)
     return 2  # pragma: no cover - argparse refuses unknown commands
 
 

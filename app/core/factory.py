@@ -30,6 +30,7 @@ from app.sessions.cache import ByteLRU
 from app.sessions.datadir import Store
 from app.sessions.service import SessionService
 from app.stream.socket import StreamStats
+from app.training.jobs import TrainingJobs
 
 DESCRIPTION = """\
 The gatescope API: recurrent cells stepped through your sequence, every gate of every step.
@@ -57,9 +58,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessions = SessionService(settings, store)
         app.state.streams = StreamStats()
         app.state.frame_cache = ByteLRU(settings.frame_cache_bytes, len)
+        app.state.training = TrainingJobs(settings, store, app.state.sessions)
         try:
             yield
         finally:
+            app.state.training.close()
             app.state.sessions.close()
 
     app = FastAPI(title="gatescope", version="0.1.0", description=DESCRIPTION,

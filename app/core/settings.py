@@ -47,6 +47,7 @@ class Settings:
     # WebSocket stream.
     max_ws_message_bytes: int = 64 * 1024
     max_ws_connections: int = 512  # per worker process
+    top_k: int = 5  # a model's most likely outputs each frame carries
     send_queue_frames: int = 4  # frames waiting for a slow client; older ones are dropped
     max_play_rate: float = 1000.0  # steps per second
 
@@ -67,10 +68,28 @@ class Settings:
     compute_idle_seconds: float = 30.0
     first_window_steps: int = 1024  # computed before POST /api/sessions answers
 
+    # Sensitivity (GET /api/sessions/{id}/sensitivity): steps before t covered by default,
+    # and the most a request may ask for (one backward pass over the window per request).
+    sensitivity_window: int = 256
+    max_sensitivity_window: int = 4096
+
     # Connections: a client that has not sent its request headers within this many seconds
     # is disconnected; at most this many open HTTP connections per client address.
     header_timeout: float = 10.0
     max_connections_per_client: int = 256
+
+    # Training jobs (POST /api/train): each in a process of its own. At most this many run
+    # at once per server process, and this many more wait; beyond that, 429.
+    max_train_running: int = 1
+    max_train_queued: int = 2
+    max_train_steps: int = 20_000
+    max_train_text: int = 200_000  # characters
+    max_train_hidden_size: int = 512
+    max_train_layers: int = 4
+    # Wall time of one job: then it stops and keeps what it learned (its client may be gone).
+    max_train_seconds: float = 900.0
+    # Finished jobs whose records are kept (the oldest go first).
+    max_train_records: int = 200
 
     # Off loopback a token is required (printed in the start-up URL); "" means none.
     token: str = ""

@@ -38,6 +38,11 @@ class SessionConfig:
     parent: dict[str, Any] | None = None  # {"key", "steps"} of the config this one grew from
     key: str = ""  # hash of what determines the trace
     inline_values: list | None = None  # format 1 kept the numbers in the JSON
+    # A whole model (app/sessions/models.py): its layers, directions, cells, head and
+    # vocabulary; None for a single cell. The fields above then describe layer 0, forward.
+    model: dict | None = None
+    # Held signals (cells.interventions), as checked dicts: part of what the trace is.
+    interventions: tuple = ()
 
     @property
     def is_text(self) -> bool:
@@ -49,6 +54,10 @@ class SessionConfig:
                    "weights": self.weights, "vocabulary": self.vocabulary,
                    "sequence": {"text": self.text} if self.is_text
                    else {"values_sha256": self.values_digest}}
+        if self.model is not None:  # a model's tokens decide its encoding
+            content["model_vocabulary"] = self.model.get("vocabulary")
+        if self.interventions:  # absent when empty: keys of older sessions stay the same
+            content["interventions"] = list(self.interventions)
         data = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(data.encode()).hexdigest()
 
@@ -57,8 +66,11 @@ class SessionConfig:
 
     def cell_key(self) -> str:
         """What determines the cell (not the sequence)."""
-        return json.dumps([self.cell, self.options, self.dtype, self.weights, self.input_size,
-                           self.hidden_size], sort_keys=True)
+        parts = [self.cell, self.options, self.dtype, self.weights, self.input_size,
+                 self.hidden_size]
+        if self.model is not None:
+            parts.append(self.model.get("vocabulary"))
+        return json.dumps(parts, sort_keys=True)
 
     def replace(self, **changes) -> SessionConfig:
         return dataclasses.replace(self, **changes)
@@ -68,6 +80,7 @@ class SessionConfig:
         data = {"format": CONFIG_FORMAT}
         data.update({f.name: getattr(self, f.name) for f in dataclasses.fields(self)
                      if f.name != "inline_values"})
+        data["interventions"] = list(self.interventions)
         return data
 
     @classmethod
@@ -83,6 +96,8 @@ class SessionConfig:
                 data["inline_values"] = sequence["values"]
                 data["values_digest"] = values_digest_of_list(sequence["values"])
         names = {f.name for f in dataclasses.fields(cls)}
+        if "interventions" in data:
+            data["interventions"] = tuple(data["interventions"] or ())
         config = cls(**{k: v for k, v in data.items() if k in names})
         if not isinstance(config.steps, int) or not isinstance(config.id, str):
             raise ValueError("a config needs an integer steps and a text id")

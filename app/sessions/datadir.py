@@ -45,7 +45,7 @@ SESSION_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 WEIGHTS_ID = re.compile(r"[0-9a-f]{64}")
 _VALUES_FILE = re.compile(r"[A-Za-z0-9_-]{16,64}\.[0-9a-f]{16}\.npy")
 # .weights.h5 is Keras 3's name; plain .h5/.hdf5 files are read the same way.
-WEIGHT_EXTENSIONS = (".safetensors", ".npz", ".onnx", ".weights.h5", ".h5", ".hdf5")
+WEIGHT_EXTENSIONS = (".safetensors", ".npz", ".onnx", ".weights.h5", ".h5", ".hdf5", ".keras")
 
 
 class DataDirUnusable(Exception):
@@ -397,6 +397,14 @@ class Store:
             os.rmdir(tmp_path.parent)
         data = json.dumps({**meta, "ext": ext}, separators=(",", ":")).encode()
         self._write_atomic(self.weights / f"{weights_id}.json", data)  # flushes the folder
+
+    def update_upload_meta(self, weights_id: str, meta: dict) -> None:
+        """Rewrite the description of a kept upload (a model's vocabulary given again)."""
+        old = self.weights_meta(weights_id)
+        if old is None:
+            return
+        data = json.dumps({**meta, "ext": old["ext"]}, separators=(",", ":")).encode()
+        self._write_atomic(self.weights / f"{weights_id}.json", data)
 
     def discard(self, tmp_path: Path) -> None:
         """Remove an upload copy (and its private folder) that was not kept."""

@@ -79,7 +79,12 @@ def limits(settings) -> dict:
             "max_input_size": settings.max_input_size,
             "max_steps": settings.max_steps,
             "max_upload_bytes": settings.max_upload_bytes,
-            "max_seed": MAX_SEED}
+            "max_seed": MAX_SEED,
+            "train": {"max_steps": settings.max_train_steps,
+                      "max_text": settings.max_train_text,
+                      "max_hidden_size": settings.max_train_hidden_size,
+                      "max_layers": settings.max_train_layers,
+                      "max_seconds": settings.max_train_seconds}}
 
 
 def cell_kinds(kind: str | None, options: dict, settings) -> dict:

@@ -25,6 +25,7 @@ from app.api.errors import ApiError, NotFound
 from app.api.schemas import CsvSequence, SessionCreate, TextSequence, ValuesSequence
 from app.core.settings import Settings
 from app.sessions import kinds
+from app.sessions import models as model_sessions
 from app.sessions.cache import ByteLRU
 from app.sessions.compute import ComputePool
 from app.sessions.config import SessionConfig, values_digest
@@ -63,6 +64,11 @@ class SessionService:
         self.traces: ByteLRU[SharedTrace] = ByteLRU(settings.trace_cache_bytes,
                                                     lambda t: t.nbytes)
         self.cells: ByteLRU[cells.Cell] = ByteLRU(settings.cell_cache_bytes, _params_bytes)
+        # Whole models and their runs (what each layer read, the head's outputs).
+        self.models: ByteLRU[cells.Model] = ByteLRU(settings.cell_cache_bytes,
+                                                    model_sessions.model_nbytes)
+        self.runs: ByteLRU[model_sessions.ModelRun] = ByteLRU(settings.trace_cache_bytes,
+                                                              lambda r: r.nbytes)
         # Parsed configs by (id, file version): every WebSocket connection and HTTP request
         # needs one, and many connections opening at once must not each parse it.
         self.configs: ByteLRU[tuple[SessionConfig | None, int]] = ByteLRU(
@@ -114,7 +120,21 @@ class SessionService:
         for source in ("seed", "preset"):
             if source in config.weights:
                 body[source] = config.weights[source]
+        body.update(self.parts(config))
+        body["interventions"] = list(config.interventions)
         return body
+
+    @staticmethod
+    def parts(config: SessionConfig) -> dict:
+        """`layers`, `directions`, `head` and each cell (with its signals) of the session:
+        a single cell is one layer, forward, without a head."""
+        described = (model_sessions.single_cell_public(config) if config.model is None
+                     else config.model)
+        cells_public = [[{**c, "signals": [s.to_dict() for s in
+                                           cells.describe(c["kind"], **c["options"])]}
+                         for c in layer] for layer in described["cells"]]
+        return {"layers": described["layers"], "directions": described["directions"],
+                "head": described["head"], "cells": cells_public}
 
     def _sequence_as_given(self, config: SessionConfig) -> dict:
         if config.is_text:
@@ -125,19 +145,53 @@ class SessionService:
             return {"rows": config.steps, "columns": config.input_size}
         return {"values": self.store.load_values(config).tolist()}
 
-    def trace(self, config: SessionConfig) -> SharedTrace:
-        """The session's trace, from the cache or started (blocking: call off the loop,
-        never from the compute pool)."""
-        trace = self.traces.get_or_compute(config.key,
-                                           lambda: self.pool.run(self._compute_trace, config))
+    def trace(self, config: SessionConfig, layer: int = 0,
+              direction: str = "forward") -> SharedTrace:
+        """The trace of the session's cell at (layer, direction), from the cache or started
+        (blocking: call off the loop, never from the compute pool)."""
+        self.part(config, layer, direction)
+        if config.model is None:
+            trace = self.traces.get_or_compute(
+                config.key, lambda: self.pool.run(self._compute_trace, config))
+        else:
+            def compute() -> SharedTrace:
+                run = self.model_run(config)
+                cell = self._model(config, "weights").cell(layer, direction)
+                return self.pool.run(self._start, cell, run.inputs(layer, direction))
+            trace = self.traces.get_or_compute((config.key, layer, direction), compute)
         self.pool.follow(trace)
         return trace
 
-    def cached_trace(self, config: SessionConfig) -> SharedTrace | None:
-        return self.traces.peek(config.key)
+    def cached_trace(self, config: SessionConfig, layer: int = 0,
+                     direction: str = "forward") -> SharedTrace | None:
+        return self.traces.peek(config.key if config.model is None
+                                else (config.key, layer, direction))
+
+    @staticmethod
+    def part(config: SessionConfig, layer: int, direction: str) -> dict:
+        """The cell description at (layer, direction); a 422 naming a value it lacks."""
+        described = (model_sessions.single_cell_public(config) if config.model is None
+                     else config.model)
+        return model_sessions.check_part(described, layer, direction)
+
+    def model_run(self, config: SessionConfig) -> model_sessions.ModelRun:
+        """The run of a model session (blocking: off the loop, never from the pool)."""
+        return self.runs.get_or_compute(config.key,
+                                        lambda: self.pool.run(self._compute_run, config))
+
+    def cached_run(self, config: SessionConfig) -> model_sessions.ModelRun | None:
+        return self.runs.peek(config.key)
+
+    def labels(self, config: SessionConfig) -> list[str] | None:
+        head = (config.model or {}).get("head")
+        return head["labels"] if head else None
 
     def window(self, config: SessionConfig, start: int | None, stop: int | None,
-               names: list[str] | None) -> tuple[int, int, list[str], dict[str, np.ndarray]]:
+               names: list[str] | None, layer: int = 0, direction: str = "forward",
+               ) -> tuple[int, int, list[str], dict[str, np.ndarray]]:
+        """Signals of the cell at (layer, direction) for its steps [start, stop) (a backward
+        cell's step k reads time T−1−k); a model's head outputs `logits`/`probs` by time."""
+        part = self.part(config, layer, direction)
         steps = config.steps
         start = 0 if start is None else start
         stop = steps if stop is None else stop
@@ -146,26 +200,70 @@ class SessionService:
         if not start <= stop <= steps:
             raise ApiError("stop", f"must be in [start={start}, {steps}] for a session of "
                                    f"{steps} steps")
-        signals = cells.describe(config.cell, **config.options)
+        signals = cells.describe(part["kind"], **part["options"])
         known = [s.name for s in signals]
+        width = {s.name: part["input_size"] if s.size == "input" else part["hidden_size"]
+                 for s in signals}
+        head = (config.model or {}).get("head")
+        outputs = []
+        if head:
+            outputs = ["logits"] + (["probs"] if head["kind"] != "linear" else [])
+            width.update({name: head["outputs"] for name in outputs})
         if names:
-            unknown = [n for n in names if n not in known]
+            unknown = [n for n in names if n not in known and n not in outputs]
             if unknown:
-                raise ApiError("names", f"unknown signal(s) {unknown}; known: {known}")
+                raise ApiError("names", f"unknown signal(s) {unknown}; known: {known + outputs}")
         else:
             names = known
-        width = {s.name: config.input_size if s.size == "input" else config.hidden_size
-                 for s in signals}
         per_step = sum(width[n] for n in names)
         if (stop - start) * per_step > self.settings.max_trace_values:
             most = max(1, self.settings.max_trace_values // per_step)
             raise ApiError("stop", f"a window of {stop - start} steps x {per_step} numbers is "
                                    f"more than {self.settings.max_trace_values} numbers; ask "
                                    f"for at most {most} steps (or fewer names)")
-        trace = self.trace(config)
-        return start, stop, names, self.pool.run(trace.window, start, stop, names)
+        cell_names = [n for n in names if n in known]
+        window = {}
+        if cell_names:
+            trace = self.trace(config, layer, direction)
+            window = self.pool.run(trace.window, start, stop, cell_names)
+        if len(cell_names) < len(names):
+            run = self.model_run(config)
+            window.update({n: run.output(n)[start:stop] for n in names if n in outputs})
+        return start, stop, names, window
+
+    def sensitivity(self, config: SessionConfig, t: int, unit: int, of: str,
+                    window: int | None, layer: int = 0, direction: str = "forward") -> dict:
+        """`Trace.sensitivity` of the session at (t, unit), computed on the pool; the
+        window defaults to and is capped by the settings. In a model, of the cell at
+        (layer, direction): t is that cell's step and x what it reads."""
+        part = self.part(config, layer, direction)
+        steps, H = config.steps, part["hidden_size"]
+        if not 0 <= t < steps:
+            raise ApiError("t", f"must be in [0, {steps - 1}] for a session of {steps} steps")
+        if not 0 <= unit < H:
+            raise ApiError("unit", f"must be in [0, {H - 1}] for hidden_size {H}")
+        names = {s.name for s in cells.describe(part["kind"], **part["options"])}
+        if of not in names:
+            raise ApiError("of", f"a {part['kind']} has no cell state c; use of=h")
+        limit = self.settings.max_sensitivity_window
+        window = self.settings.sensitivity_window if window is None else window
+        if not 1 <= window <= limit:
+            raise ApiError("window", f"must be in [1, {limit}] (the server's limit)")
+        trace = self.trace(config, layer, direction)
+        result = self.pool.run(trace.sensitivity, t, unit, of, window)
+        return {"start": int(result["start"]), "t": t, "unit": unit, "of": of,
+                **{v: None if result[v] is None else [float(a) for a in result[v]]
+                   for v in ("x", "h", "c")}}
 
     # -- creating --------------------------------------------------------------------------
+    def _check_interventions(self, cell: cells.Cell, interventions, steps: int) -> tuple:
+        items = [iv.model_dump() if hasattr(iv, "model_dump") else dict(iv)
+                 for iv in interventions or ()]
+        try:
+            return cell.check_interventions(items, steps)
+        except ValueError as exc:
+            raise ApiError("interventions", str(exc)) from exc
+
     def create(self, request: SessionCreate) -> SessionConfig:
         sources = [k for k in ("preset", "seed", "weights_id") if getattr(request, k) is not None]
         if len(sources) > 1:
@@ -173,6 +271,9 @@ class SessionService:
                                        f"{' and '.join(sources)}")
         piece = piece_from_request(request.sequence)
         self._check_steps(piece.steps, "sequence")
+        whole = self._whole_model(request)
+        if whole is not None:
+            return self._create_model(request, piece, *whole)
         if request.preset is not None:
             made = self._from_preset(request, piece)
         elif request.weights_id is not None:
@@ -185,6 +286,7 @@ class SessionService:
                                        f"input_size {cell.input_size}")
         self._check_inputs_size(piece.steps, cell.input_size)
         inputs = as_inputs(piece, made.vocabulary, request.dtype, "sequence.values")
+        held = self._check_interventions(cell, request.interventions, piece.steps)
         session_id = self.store.new_session_id()
         values = None if piece.values is None else np.asarray(piece.values, np.float64)
         digest = None if values is None else values_digest(values.tobytes())
@@ -193,16 +295,158 @@ class SessionService:
             input_size=cell.input_size, hidden_size=cell.hidden_size, weights=made.weights,
             vocabulary=made.vocabulary, steps=piece.steps, text=piece.text,
             values_file=None if digest is None else f"{session_id}.{digest[:16]}.npy",
-            values_digest=digest, csv=piece.csv).with_key()
+            values_digest=digest, csv=piece.csv,
+            interventions=tuple(iv.to_dict() for iv in held)).with_key()
         self.cells.put(config.cell_key(), cell)
-        trace = self.traces.get_or_compute(config.key,
-                                           lambda: self.pool.run(self._start, cell, inputs))
+        trace = self.traces.get_or_compute(
+            config.key, lambda: self.pool.run(self._start, cell, inputs, held))
         self.pool.follow(trace)
         self.store.save_session(config, values)
         self.store.evict_sessions(self.settings.max_sessions)
         keep = {session_id, *(v for k, v in made.weights.items() if k == "weights_id")}
         self.store.enforce_budget(self.settings.max_store_bytes, keep)
         return config
+
+    # -- models ----------------------------------------------------------------------------
+    def _whole_model(self, request: SessionCreate) -> tuple[cells.Model, dict] | None:
+        """(model, weights reference) when the request names a model preset or an uploaded
+        model file; None for a single cell."""
+        if request.preset is not None:
+            preset = kinds.preset(request.preset, request.dtype)
+            model = getattr(preset, "model", None)
+            if model is None or not model_sessions.is_model(model):
+                return None
+            return model, {"preset": preset.name}
+        if request.weights_id is not None:
+            meta = self.store.weights_meta(request.weights_id)
+            if meta is None or not meta.get("model"):
+                return None
+            config = SessionConfig(id="", cell=meta["cell"], options={}, dtype=request.dtype,
+                                   input_size=0, hidden_size=0,
+                                   weights={"weights_id": request.weights_id}, vocabulary=None,
+                                   steps=0, model={"vocabulary": meta["model"].get("vocabulary")})
+            return self._model(config, "weights_id"), {"weights_id": request.weights_id}
+        return None
+
+    def _create_model(self, request: SessionCreate, piece: Piece, model: cells.Model,
+                      weights: dict) -> SessionConfig:
+        source = (f"preset {weights['preset']!r}" if "preset" in weights
+                  else "the uploaded model")
+        model_sessions.refuse_unsupported(model, "weights_id" if "weights_id" in weights
+                                          else "preset")
+        if request.interventions:
+            raise ApiError("interventions", f"{source} is a whole model; holding its signals "
+                                            "is not supported yet (hold them in a single "
+                                            "cell's session)")
+        first = model.cell(0, "forward") if "forward" in model.stack[0].cells \
+            else model.cell(0, "backward")
+        self._must_match(request, first, source)
+        if request.options and {**first.options, **request.options} != dict(first.options):
+            raise ApiError("options", f"{source} fixes the options to {dict(first.options)}")
+        for layer in model.stack:
+            for cell in layer.cells.values():
+                self._check_sizes(cell.input_size, cell.hidden_size)
+        described = model_sessions.describe_model(model)
+        if piece.text is not None:
+            steps = len(model_sessions.text_ids(model, piece.text, "sequence.text"))
+        else:
+            if piece.width != model.input_size:
+                raise ApiError("sequence", f"rows have {piece.width} numbers but {source} "
+                                           f"reads {model.input_size} per step")
+            steps = piece.steps
+        self._check_steps(steps, "sequence")
+        self._check_inputs_size(steps, model_sessions.rows_per_step(described))
+        session_id = self.store.new_session_id()
+        values = None if piece.values is None else np.asarray(piece.values, np.float64)
+        digest = None if values is None else values_digest(values.tobytes())
+        tokens = described["vocabulary"]
+        chars = tokens is not None and all(len(t) == 1 for t in tokens)
+        config = SessionConfig(
+            id=session_id, cell=first.kind, options=dict(first.options), dtype=request.dtype,
+            input_size=first.input_size, hidden_size=first.hidden_size, weights=weights,
+            vocabulary="".join(tokens) if chars and piece.text is not None else None,
+            steps=steps, text=piece.text,
+            values_file=None if digest is None else f"{session_id}.{digest[:16]}.npy",
+            values_digest=digest, csv=piece.csv, model=described).with_key()
+        self.models.put(self._model_key(config), model)
+        run = self.pool.run(self._run_model, model, self._model_sequence(config, values))
+        self.runs.put(config.key, run)
+        self.trace(config)  # layer 0's first window before the answer, as for a cell
+        self.store.save_session(config, values)
+        self.store.evict_sessions(self.settings.max_sessions)
+        keep = {session_id, *(v for k, v in weights.items() if k == "weights_id")}
+        self.store.enforce_budget(self.settings.max_store_bytes, keep)
+        return config
+
+    @staticmethod
+    def _model_key(config: SessionConfig) -> str:
+        import json
+
+        return json.dumps([config.weights, config.dtype, (config.model or {}).get("vocabulary")],
+                          sort_keys=True)
+
+    def _model(self, config: SessionConfig, field: str) -> cells.Model:
+        return self.models.get_or_compute(self._model_key(config),
+                                          lambda: self._build_model(config, field))
+
+    def _build_model(self, config: SessionConfig, field: str) -> cells.Model:
+        weights = config.weights
+        try:
+            if "preset" in weights:
+                return kinds.preset(weights["preset"], config.dtype).model
+            path = self.store.weights_path(weights["weights_id"])
+            meta = self.store.weights_meta(weights["weights_id"]) or {}
+            if path is None:
+                raise ApiError("weights_id", f"the uploaded file {meta.get('filename', '')!r} "
+                                             "is missing from the data directory; upload it "
+                                             "again")
+            vocabulary = (config.model or {}).get("vocabulary")
+            try:
+                return cells.load_model(path, vocabulary=None if vocabulary is None
+                                        else tuple(vocabulary), dtype=config.dtype)
+            except ValueError as exc:
+                message = str(exc).replace(path.name, meta.get("filename", path.name))
+                raise ApiError(field, message) from exc
+        except ValueError as exc:
+            raise ApiError(field, str(exc)) from exc
+
+    def _model_sequence(self, config: SessionConfig, values: np.ndarray | None = None):
+        if config.is_text:
+            return config.text
+        if values is None:
+            values = self.store.load_values(config)
+        return np.asarray(values, np.float64).astype(config.dtype)
+
+    @staticmethod
+    def _run_model(model: cells.Model, sequence) -> model_sessions.ModelRun:
+        return model_sessions.ModelRun.of(model, sequence)
+
+    def _compute_run(self, config: SessionConfig) -> model_sessions.ModelRun:
+        return self._run_model(self._model(config, "weights"), self._model_sequence(config))
+
+    def _append_model(self, config: SessionConfig, piece: Piece) -> SessionConfig:
+        """A model reads the whole sequence again (a backward cell starts from its end)."""
+        model = self._model(config, "weights")
+        values = None
+        if piece.text is not None:
+            text = config.text + piece.text
+            steps = len(model_sessions.text_ids(model, text, "text"))
+            changes = {"text": text}
+        else:
+            if piece.width != model.input_size:
+                raise ApiError("values", f"rows have {piece.width} numbers but the model reads "
+                                         f"{model.input_size} per step")
+            values = np.concatenate([self.store.load_values(config),
+                                     np.asarray(piece.values, np.float64)])
+            digest = values_digest(values.tobytes())
+            steps = len(values)
+            changes = {"values_digest": digest, "csv": None, "inline_values": None,
+                       "values_file": f"{config.id}.{digest[:16]}.npy"}
+        self._check_steps(steps, piece.kind)
+        self._check_inputs_size(steps, model_sessions.rows_per_step(config.model))
+        grown = config.replace(steps=steps, parent=None, **changes).with_key()
+        self.store.save_session(grown, values)
+        return grown
 
     def _from_preset(self, request: SessionCreate, piece: Piece) -> _Made:
         preset = kinds.preset(request.preset, request.dtype)
@@ -295,6 +539,8 @@ class SessionService:
                 hint = "text" if stored_kind == "text" else "values or csv"
                 raise ApiError(piece.kind if piece.kind == "text" else "values",
                                f"this session's sequence is {stored_kind}; append {hint}")
+            if config.model is not None:
+                return self._append_model(config, piece)
             steps = config.steps + piece.steps
             self._check_steps(steps, piece.kind)
             values = None
@@ -336,7 +582,9 @@ class SessionService:
                     self._extend(shared, self._inputs(config, start=parent["steps"]))
                     return shared
                 self.traces.put(parent["key"], shared)  # another's: put it back
-        return self._start(self._cell(config, field="weights"), self._inputs(config))
+        cell = self._cell(config, field="weights")
+        held = self._check_interventions(cell, config.interventions, config.steps)
+        return self._start(cell, self._inputs(config), held)
 
     def _inputs(self, config: SessionConfig, start: int = 0) -> Inputs:
         if config.is_text:
@@ -344,10 +592,11 @@ class SessionService:
         return Inputs.from_values(self.store.load_values(config)[start:], config.dtype,
                                   "sequence.values")
 
-    def _start(self, cell: cells.Cell, inputs: Inputs) -> SharedTrace:
+    def _start(self, cell: cells.Cell, inputs: Inputs, held: tuple = ()) -> SharedTrace:
         try:
             return SharedTrace(cell, inputs, self.segments,
-                               first_steps=self.settings.first_window_steps)
+                               first_steps=self.settings.first_window_steps,
+                               interventions=held)
         except ValueError as exc:
             raise ApiError("sequence", str(exc)) from exc
 

@@ -21,6 +21,7 @@ never waits: `try_frame` gives up when a read could block and the caller reads o
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import threading
 import time
@@ -49,8 +50,11 @@ _ids = itertools.count()
 
 class SharedTrace:
     def __init__(self, cell: cells.Cell, inputs: Inputs, segments: ByteLRU,
-                 first_steps: int = CHUNK):
+                 first_steps: int = CHUNK, interventions: tuple = ()):
         self.cell = cell
+        # checked cells.Intervention records, in session steps; each segment holds them
+        # shifted to its own steps (the engine clips them to what it computes)
+        self.interventions: tuple[cells.Intervention, ...] = tuple(interventions)
         self.inputs = inputs
         self.names: tuple[str, ...] = cell.names
         self.dtype = cell.dtype
@@ -197,9 +201,45 @@ class SharedTrace:
         return segment
 
     def _compute_segment(self, k: int, start: int, stop: int) -> cells.Trace:
-        state = self._starts[k]
-        return self.cell.run(self.inputs.rows(start, stop),
-                             **{f"{name}0": state[name] for name in self.cell.state_names})
+        return self.run_from(self._starts[k], start, self.inputs.rows(start, stop))
+
+    def run_from(self, state: dict, start: int, rows: np.ndarray) -> cells.Trace:
+        """An engine trace of `rows` (session steps start, start + 1, …) from `state`, with
+        the session's interventions shifted to its steps."""
+        if not self.interventions:
+            return self.cell.run(rows, **{f"{n}0": state[n] for n in self.cell.state_names})
+        shifted = tuple(dataclasses.replace(iv, start=iv.start - start, stop=iv.stop - start)
+                        for iv in self.interventions if iv.stop > start)
+        xs = self.cell.check_inputs(rows)
+        state0 = tuple(np.asarray(state[n], self.cell.dtype) for n in self.cell.state_names)
+        return cells.Trace(self.cell, xs, state0, interventions=shifted)
+
+    def sensitivity(self, t: int, unit: int, of: str, window: int) -> dict:
+        """`Trace.sensitivity` at session step t (blocking: call on the pool). Within one
+        segment it is that segment's own; a window reaching into the segment before is
+        rerun from the state before it."""
+        self.last_asked = time.monotonic()
+        self.ensure(t + 1)
+        size = self.segment_steps
+        k = t // size
+        start = max(0, t - window + 1)
+        if start >= k * size:
+            segment = self._segment(k)
+            if self._growing(k):
+                with self._grow_lock:
+                    result = segment.sensitivity(t - k * size, unit, of, window)
+            else:
+                result = segment.sensitivity(t - k * size, unit, of, window)
+        else:
+            if start == 0:
+                state = self._starts[0]
+            else:
+                before = self.window(start - 1, start, self.cell.state_names)
+                state = {n: before[n][0] for n in self.cell.state_names}
+            rerun = self.run_from(state, start, self.inputs.rows(start, t + 1))
+            result = rerun.sensitivity(t - start, unit, of, window)
+        offset = t - result["t"]
+        return {**result, "start": result["start"] + offset, "t": t}
 
     def drop_segments(self) -> None:
         """Forget this trace's segments (it was evicted from the cache of traces)."""

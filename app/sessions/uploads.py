@@ -7,6 +7,7 @@ the ones it leaves open, how many layers and directions it has and which part is
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
@@ -15,6 +16,8 @@ from app.api.errors import ApiError
 from app.core.settings import Settings
 from app.sessions.datadir import WEIGHT_EXTENSIONS, Store, UploadTooLarge, weights_extension
 from app.sessions.kinds import check_options, default_options
+from app.sessions.models import describe_model, is_model
+from cells.formats.vocabulary_files import MAX_VOCABULARY_BYTES, read_vocabulary_file
 from cells.weights_io import read_weights
 
 SHOWN = {"layer": 0, "direction": "forward"}  # the part of a bigger file a session uses
@@ -32,12 +35,49 @@ def upload_record(weights_id: str, meta: dict) -> dict:
         "layers": meta.get("layers", 1), "directions": list(meta.get("directions", ["forward"])),
         "shown": {"layer": meta.get("layer", 0), "direction": "forward"},
         "bytes": meta.get("bytes"),
+        "model": _model_summary(meta.get("model")),
     }
 
 
+def _model_summary(model: dict | None) -> dict | None:
+    """What a whole-model upload holds (its vocabulary is said by its size)."""
+    if not model:
+        return None
+    vocabulary = model.get("vocabulary")
+    return {"layers": model["layers"], "directions": model["directions"],
+            "head": None if model["head"] is None else
+            {k: v for k, v in model["head"].items() if k != "labels"},
+            "encoding": model["encoder"]["encoding"],
+            "vocabulary_size": None if vocabulary is None else len(vocabulary)}
+
+
+def read_vocabulary_upload(source: BinaryIO, filename: str) -> tuple[str, ...]:
+    """Tokens of an uploaded vocab.json (a list) or vocab.txt (one token per line)."""
+    suffix = Path(filename).suffix.lower()
+    if suffix not in (".json", ".txt"):
+        raise ApiError("vocabulary", f"{filename!r} is not a vocabulary file; upload a .json "
+                                     "list of tokens or a .txt file with one token per line")
+    data = source.read(MAX_VOCABULARY_BYTES + 1)
+    if len(data) > MAX_VOCABULARY_BYTES:
+        raise ApiError("vocabulary", f"{filename!r} is over the limit of {MAX_VOCABULARY_BYTES} "
+                                     "bytes", status_code=413)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"vocab{suffix}"
+        path.write_bytes(data)
+        try:
+            return read_vocabulary_file(path)
+        except ValueError as exc:
+            raise ApiError("vocabulary", str(exc).replace(path.name, filename)) from exc
+
+
 def accept_weights(store: Store, settings: Settings, source: BinaryIO, filename: str,
-                   kind: str | None, layer: int, options: dict) -> dict:
-    """Check an uploaded weights file and keep it; returns its record (WeightsPublic)."""
+                   kind: str | None, layer: int, options: dict,
+                   vocabulary: tuple[str, ...] | None = None) -> dict:
+    """Check an uploaded weights file and keep it; returns its record (WeightsPublic).
+
+    A file that holds a whole model (more layers, a backward direction, an embedding or a
+    head: anything `cells.load_model` reads) is described as one too, with the vocabulary
+    given beside it (or the file's own), so sessions of it run the whole model."""
     ext = weights_extension(filename)
     if ext is None:
         raise ApiError("file", f"{filename!r} is not a weights file; upload one of "
@@ -50,7 +90,15 @@ def accept_weights(store: Store, settings: Settings, source: BinaryIO, filename:
     except UploadTooLarge as exc:
         raise ApiError("file", str(exc), status_code=413) from exc
     try:
-        loaded = _read(path, filename, kind, layer)
+        model = _read_model(path, filename, vocabulary, whole_only=kind is not None)
+        try:
+            loaded = _read(path, filename, kind, layer)
+        except ApiError:
+            if model is None:
+                raise
+            loaded = None  # a model file that holds no single cell the old way (.keras)
+        if loaded is None:
+            return _accept_model(store, settings, path, weights_id, ext, filename, model)
         stated = sorted(loaded.stated)
         for name, value in options.items():
             check_options(loaded.kind, {name: value}, field=name)
@@ -73,14 +121,62 @@ def accept_weights(store: Store, settings: Settings, source: BinaryIO, filename:
                 "layers": loaded.layers, "directions": list(loaded.directions),
                 "input_size": cell.input_size, "hidden_size": cell.hidden_size,
                 "dtype": cell.dtype.name, "filename": filename, "bytes": path.stat().st_size}
-        if store.weights_meta(weights_id) is None:
-            store.keep_upload(path, weights_id, ext, meta)
-        else:  # the same bytes were uploaded before: keep the first copy and description
-            store.discard(path)
-            meta = store.weights_meta(weights_id)
+        if model is not None and not options:
+            meta["model"] = describe_model(model)
+        meta = _keep(store, path, weights_id, ext, meta)
     except BaseException:
         store.discard(path)
         raise
+    store.enforce_budget(settings.max_store_bytes, {weights_id})
+    return upload_record(weights_id, meta)
+
+
+def _keep(store: Store, path: Path, weights_id: str, ext: str, meta: dict) -> dict:
+    old = store.weights_meta(weights_id)
+    if old is None:
+        store.keep_upload(path, weights_id, ext, meta)
+        return meta
+    # the same bytes were uploaded before: keep the first copy; a model's description
+    # follows the vocabulary given this time
+    store.discard(path)
+    if meta.get("model") != old.get("model") and meta.get("model") is not None:
+        old = {**old, "model": meta["model"]}
+        store.update_upload_meta(weights_id, old)
+    return old
+
+
+def _read_model(path: Path, filename: str, vocabulary, whole_only: bool):
+    """The whole model in the file when it is more than one cell, else None."""
+    if whole_only:  # a kind was chosen: the file is read as one cell of that kind
+        return None
+    try:
+        model = cells.load_model(path, vocabulary=vocabulary)
+    except ValueError as exc:
+        if vocabulary is not None:
+            raise ApiError("vocabulary", str(exc).replace(path.name, filename)) from exc
+        return None
+    except Exception:  # noqa: BLE001 - the single-cell reader says what is wrong
+        return None
+    return model if is_model(model) else None
+
+
+def _accept_model(store: Store, settings: Settings, path: Path, weights_id: str, ext: str,
+                  filename: str, model) -> dict:
+    first = next(iter(model.stack[0].cells.values()))
+    for layer in model.stack:
+        for cell in layer.cells.values():
+            if cell.hidden_size > settings.max_hidden_size:
+                raise ApiError("file", f"hidden_size {cell.hidden_size} is over the limit of "
+                                       f"{settings.max_hidden_size}")
+            if cell.input_size > settings.max_input_size:
+                raise ApiError("file", f"input_size {cell.input_size} is over the limit of "
+                                       f"{settings.max_input_size}")
+    meta = {"cell": first.kind, "options": dict(first.options), "stated": sorted(first.options),
+            "chosen": {}, "layer": 0, "layers": model.layers,
+            "directions": list(model.directions), "input_size": first.input_size,
+            "hidden_size": first.hidden_size, "dtype": first.dtype.name, "filename": filename,
+            "bytes": path.stat().st_size, "model": describe_model(model)}
+    meta = _keep(store, path, weights_id, ext, meta)
     store.enforce_budget(settings.max_store_bytes, {weights_id})
     return upload_record(weights_id, meta)
 

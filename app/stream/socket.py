@@ -31,6 +31,7 @@ from app.api.schemas import ClientMessage, PauseMessage, PlayMessage, SeekMessag
 from app.core.settings import Settings
 from app.sessions.cache import ByteLRU
 from app.sessions.config import SessionConfig
+from app.sessions.models import ModelRun, time_of, top_json
 from app.sessions.service import SessionService
 from app.sessions.traces import SharedTrace
 from app.stream import wire
@@ -101,12 +102,16 @@ class SessionView:
     """This connection's view of its session, refreshed when the config file changes
     (an append by any process)."""
 
-    def __init__(self, service: SessionService, session_id: str):
+    def __init__(self, service: SessionService, session_id: str, layer: int = 0,
+                 direction: str = "forward", top_k: int = 5):
         self.service = service
         self.session_id = session_id
+        self.layer, self.direction = layer, direction  # which cell of a model is streamed
+        self.top_k = top_k
         self.config: SessionConfig | None = None
         self.version: tuple[int, int] | None = None
         self.trace: SharedTrace | None = None
+        self.run: ModelRun | None = None  # a model's run (for the head's top outputs)
         self.checked = 0.0  # time.monotonic() of the last look at the config file
 
     async def refresh_if_stale(self, t: int | None = None) -> None:
@@ -129,11 +134,26 @@ class SessionView:
         config = self.service.get_cached(self.session_id)
         if config is None:
             config = await anyio.to_thread.run_sync(self.service.get, self.session_id)
-        trace = self.service.cached_trace(config)
+        trace = self.service.cached_trace(config, self.layer, self.direction)
         if trace is None:
-            trace = await anyio.to_thread.run_sync(self.service.trace, config)
-        self.config, self.version, self.trace = config, version, trace
+            trace = await anyio.to_thread.run_sync(self.service.trace, config, self.layer,
+                                                   self.direction)
+        run = None
+        if config.model is not None and config.model.get("head"):
+            run = self.service.cached_run(config)
+            if run is None:
+                run = await anyio.to_thread.run_sync(self.service.model_run, config)
+        self.config, self.version, self.trace, self.run = config, version, trace, run
         self.checked = time.monotonic()
+
+    def extra(self, t: int) -> bytes:
+        """More members of step t's frame: for a model with a head, the time the step reads
+        and the head's k most likely outputs there."""
+        if self.run is None:
+            return b""
+        time_step = time_of(self.steps, self.direction, t)
+        top = self.run.top(time_step, self.top_k, self.service.labels(self.config))
+        return b',"time":%d,"top":%s' % (time_step, top_json(top))
 
     async def refresh(self) -> None:
         """One stat call; a reload only when the config changed."""
@@ -312,12 +332,13 @@ class Stream:
                 continue
             self.seq += 1
             playing = self.player is not None
+            extra = self.view.extra(item)
             if self.binary:
                 await self.websocket.send_bytes(wire.frame_binary(
-                    item, self.seq, self.view.steps, playing, self.layout, signals))
+                    item, self.seq, self.view.steps, playing, self.layout, signals, extra))
             else:
                 await self.websocket.send_text(wire.frame_message(
-                    item, self.seq, self.view.steps, playing, signals))
+                    item, self.seq, self.view.steps, playing, signals, extra))
             self.stats.frames_sent += 1
 
     async def _signals(self, t: int) -> bytes | None:
@@ -327,7 +348,7 @@ class Stream:
         the newest seek wins: a frame that needs computing is skipped (None) when a newer
         one is already waiting."""
         trace = self.view.trace
-        key = (self.view.key, t, self.binary)
+        key = (self.view.key, self.view.layer, self.view.direction, t, self.binary)
         encoded = self.frame_cache.peek(key)
         if encoded is None:
             frame = self.view.frame_now(t)
@@ -361,9 +382,11 @@ async def serve_stream(websocket: WebSocket, session_id: str, service: SessionSe
             await websocket.send_text(ws_error("too many connections; try again later"))
             await _close_quietly(websocket, TRY_AGAIN_LATER)
             return
-        view = SessionView(service, session_id)
         try:
+            layer, direction = _part(websocket)
+            view = SessionView(service, session_id, layer, direction, settings.top_k)
             await view.load()
+            service.part(view.config, layer, direction)
         except ApiError as exc:
             await websocket.send_text(ws_error(exc.detail, exc.field))
             code = (NO_SESSION if exc.status_code == 404 else
@@ -376,6 +399,14 @@ async def serve_stream(websocket: WebSocket, session_id: str, service: SessionSe
         pass
     finally:
         stats.connections -= 1
+
+
+def _part(websocket: WebSocket) -> tuple[int, str]:
+    """`?layer=` and `?direction=` of the URL (checked against the model after loading)."""
+    raw = websocket.query_params.get("layer", "0")
+    if not raw.isdigit() or len(raw) > 6:
+        raise ApiError("layer", f"layer {raw[:20]!r} is not a whole number from 0")
+    return int(raw), websocket.query_params.get("direction", "forward")[:40]
 
 
 def _is_disconnect(exc: BaseException) -> bool:

@@ -208,11 +208,13 @@ def _one_step_float32(names: list[str], arrays: list[np.ndarray]) -> bytes:
     return b"".join(parts)
 
 
-def frame_message(t: int, seq: int, steps: int, playing: bool, signals: bytes) -> str:
-    """One WebSocket frame: ``{"t", "seq", "steps", "playing", "signals"}`` (text)."""
+def frame_message(t: int, seq: int, steps: int, playing: bool, signals: bytes,
+                  extra: bytes = b"") -> str:
+    """One WebSocket frame: ``{"t", "seq", "steps", "playing", "signals"}`` (text);
+    `extra` adds members (``,"time":…,"top":[…]`` for a model with a head)."""
     state = "true" if playing else "false"
     head = f'{{"t":{t:d},"seq":{seq:d},"steps":{steps:d},"playing":{state},"signals":'
-    return head + signals.decode("ascii") + "}"
+    return head + signals.decode("ascii") + extra.decode() + "}"
 
 
 def window_json(start: int, stop: int, window: Mapping[str, np.ndarray],
@@ -283,9 +285,10 @@ def binary_values(signals: Mapping[str, np.ndarray], names: Iterable[str],
 
 
 def frame_binary(t: int, seq: int, steps: int, playing: bool, layout: bytes,
-                 values: bytes) -> bytes:
-    """One binary WebSocket frame (see above)."""
+                 values: bytes, extra: bytes = b"") -> bytes:
+    """One binary WebSocket frame (see above); `extra` adds members to its JSON head."""
     state = b"true" if playing else b"false"
-    head = b'{"t":%d,"seq":%d,"steps":%d,"playing":%s,%s}' % (t, seq, steps, state, layout)
+    head = b'{"t":%d,"seq":%d,"steps":%d,"playing":%s,%s%s}' % (t, seq, steps, state, layout,
+                                                               extra)
     padded = len(head) + (-(4 + len(head)) % 8)
     return b"".join((padded.to_bytes(4, "little"), head.ljust(padded), values))

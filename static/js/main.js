@@ -17,9 +17,14 @@ import { announce } from "./views/announce.js";
 import { bindExports } from "./views/exports.js";
 import { createForm, partShown, slotOf } from "./views/form.js";
 import { bindKeys } from "./views/keys.js";
+import { clampPart, createModelPickers, inputLabel, partOf } from "./views/model_parts.js";
+import { createPrediction } from "./views/prediction.js";
+import { createSensitivityView } from "./views/sensitivity.js";
+import { paintPipes } from "./views/sensitivity_pipes.js";
 import { showInput } from "./views/sequence_view.js";
 import { createToolbar } from "./views/toolbar.js";
 import { bindSwipe } from "./views/touch.js";
+import { createTrainPanel } from "./views/train_panel.js";
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -42,6 +47,16 @@ const charts = createCharts($("#charts"), $("#chart-cursor"), {
   },
   onError: (err) => showError("general", `charts: ${err.message}`),
 });
+
+const prediction = createPrediction({ onError: (err) => showError("general", `prediction: ${err.message}`) });
+const pickers = createModelPickers({ onPick: (layer, direction) => showPart(layer, direction) });
+const sensitivity = createSensitivityView($("#sensitivity"), {
+  onSeek: (t) => player.seek(t),
+  onResult: (r) => paintPipes(diagram?.svg, r, store.get().sens_pipes),
+  onError: (err) => showError("general", `sensitivity: ${err.message}`),
+});
+$("#sens-of").addEventListener("change", (ev) => store.set({ sens_of: ev.target.value }));
+$("#sens-pipes").addEventListener("change", (ev) => store.set({ sens_pipes: ev.target.checked }));
 
 function showError(slot, message) {
   store.set({ errors: { ...store.get().errors, [slot]: message } });
@@ -72,7 +87,7 @@ function buildDiagram() {
   const style = s.style === "memory-cell" && !memoryCellUnavailable(kind) ? "memory-cell" : "olah";
   const params = {
     hidden: s.session.hidden_size, input: s.session.input_size, options: s.session.options || {},
-    signals: s.session.signals,
+    signals: s.session.signals, inputLabel: inputLabel(s.session),
   };
   const layout = layoutFor(kind, style, params);
   renderLegend($("#legend"), layout.legend);
@@ -86,31 +101,43 @@ function buildDiagram() {
   diagram.update(s);
 }
 
-/** Make `session` the one on screen, at cursor (t, stage); the form now describes it. */
+/** Make `session` the one on screen, at cursor (t, stage); the form now describes it. A
+ *  model's cell on screen is the store's (layer, direction), within what the model has. */
 function startSession(record, { t = 0, stage = "all", unit = 0 } = {}, notice = "") {
   // a preset's units have names ("depth", ...): wherever a unit is chosen or drawn
   const presetLabels = settings.presetOf(record.weights?.preset)?.unit_labels;
-  const session = { ...record, unit_labels: record.unit_labels ?? presetLabels ?? null };
+  const full = { ...record, unit_labels: record.unit_labels ?? presetLabels ?? null };
+  const part = clampPart(full, store.get().layer, store.get().direction);
+  const session = partOf(full, part.layer, part.direction);
   stream?.close();
   player.pause();
   frameCache.clear();
   // the stages of this kind, in the server's order (from the kind's signals)
   const stages = (session.stages && session.stages.length ? session.stages
     : settings.kindOf(session.cell)?.stages) ?? [];
-  const config = configFromSession(settings, session);
+  const config = configFromSession(settings, full); // the form describes the whole model
   // an uploaded file's record (its name, sizes, what it states) comes with the session
   const upload = session.weights?.weights_id ? { ...session.weights } : store.get().upload;
   store.set({
-    session, stages, frame: null, config, draft: { ...config }, notice, upload,
+    session, stages, frame: null, config, draft: { ...config }, notice, upload, ...part,
     t: Math.max(0, Math.min(session.steps - 1, t)),
     stage: stage === "all" || stages.includes(stage) ? stage : "all",
     unit: Math.max(0, Math.min(session.hidden_size - 1, unit)),
   });
+  showSession(session);
+  saveUrl();
+}
+
+/** Draw the session's part (the picked cell) and stream it. */
+function showSession(session) {
+  const stages = store.get().stages;
   equationRows = buildEquationList($("#equation-list"), $("#equations-title"), session, stages,
     (name) => store.set({ signal: name }));
   charts.setSession(session);
+  prediction.setSession(session);
   buildDiagram();
   stream = openStream(session.id, {
+    layer: session.layer ?? 0, direction: session.direction ?? "forward",
     onFrame: (frame) => player.receive(frame),
     onStatus: (status) => {
       if (status !== "open") frameCache.resetPending();
@@ -119,6 +146,25 @@ function startSession(record, { t = 0, stage = "all", unit = 0 } = {}, notice = 
     onError: (msg) => showError("general", msg),
     cursor: () => store.get().t,
   });
+}
+
+/** Show another cell of the model on screen (the Layer and Direction pickers). */
+function showPart(layer, direction) {
+  const s = store.get();
+  const record = s.session?.record;
+  if (!record) return;
+  const part = clampPart(record, layer, direction);
+  const session = partOf(record, part.layer, part.direction);
+  stream?.close();
+  player.pause();
+  frameCache.clear();
+  const stages = settings.kindOf(session.cell)?.stages ?? s.stages;
+  store.set({
+    session, stages, frame: null, ...part,
+    stage: s.stage === "all" || stages.includes(s.stage) ? s.stage : "all",
+    unit: Math.max(0, Math.min(session.hidden_size - 1, s.unit)),
+  });
+  showSession(session);
   saveUrl();
 }
 
@@ -154,10 +200,14 @@ async function liveAppend() {
   appending = true;
   try {
     const record = await api.appendToSession(s.session.id, { text: typed.slice(cfg.text.length) });
-    const session = { ...s.session, ...record, unit_labels: s.session.unit_labels };
+    const full = { ...(s.session.record ?? s.session), ...record, unit_labels: s.session.unit_labels };
+    const session = partOf(full, s.layer, s.direction);
     const config = { ...cfg, text: record.sequence?.text ?? typed };
+    // a model reads the whole text again (a backward cell starts at its end): no old frame holds
+    if (full.cells?.length) frameCache.clear();
     store.set({ session, config, errors: {} });
     charts.setSession(session);
+    prediction.setSession(session);
     player.seek(session.steps - 1);
   } catch (err) {
     showError(slotOf(err.field), err.message);
@@ -176,6 +226,9 @@ store.subscribe((s, changed) => {
   if (changed.has("style")) buildDiagram();
   else if (diagram && (changed.has("frame") || changed.has("unit") || changed.has("stage"))) diagram.update(s);
   if (changed.has("frame") || changed.has("unit")) charts.update(s);
+  if (changed.has("frame")) prediction.update(s);
+  if (changed.has("frame") || changed.has("unit") || changed.has("sens_of") || changed.has("session")) sensitivity.update(s);
+  if (changed.has("sens_pipes") || changed.has("style")) paintPipes(diagram?.svg, sensitivity.result(), s.sens_pipes);
   if (changed.has("draft") || changed.has("live")) liveAppend();
   if (!pendingKeys) {
     pendingKeys = new Set();
@@ -191,6 +244,7 @@ function flushViews() {
   pendingKeys = null;
   const st = store.get();
   toolbar.render(st);
+  if (changed.has("session") || changed.has("layer") || changed.has("direction")) pickers.render(st);
   if (form && (changed.has("draft") || changed.has("config") || changed.has("errors") || changed.has("upload")
     || changed.has("notice") || changed.has("session"))) form.render(st);
   if (changed.has("session") || changed.has("upload")) {
@@ -198,6 +252,12 @@ function flushViews() {
     $("#view-notice").textContent = partShown(up);
   }
   updateEquations(equationRows, $("#focus-equation"), st);
+  if (changed.has("sens_of") || changed.has("sens_pipes") || changed.has("session")) {
+    const hasC = st.session?.signals.some((x) => x.name === "c");
+    $("#sens-of").querySelector('option[value="c"]').disabled = !hasC;
+    $("#sens-of").value = hasC ? st.sens_of : "h";
+    $("#sens-pipes").checked = st.sens_pipes;
+  }
   showInput($("#input-readout"), st);
   if (st.session) announce($("#announce"), st, settings.kindOf(st.session.cell)?.state ?? ["h"]);
   if (changed.has("connection")) {
@@ -221,6 +281,16 @@ async function boot() {
   store.init(settings);
   if (catalog.stream?.send_queue_frames) player.setQueue(catalog.stream.send_queue_frames);
   form = createForm({ settings, onRun: (cfg) => run(cfg) });
+  createTrainPanel({
+    settings,
+    onTrained: async (id) => {
+      try {
+        startSession(await api.getSession(id), {}, "The model trained here: its first layer on the text it learned.");
+      } catch (err) {
+        showError("general", err.message);
+      }
+    },
+  });
   const { values, errors } = readUrl(settings);
   const view = {};
   for (const row of settings.view) if (row.key !== "session" && row.key in values) view[row.key] = values[row.key];

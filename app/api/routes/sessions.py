@@ -8,7 +8,14 @@ import anyio
 from fastapi import APIRouter, Body, Query, Response
 
 from app.api.deps import SessionConfigDep, SessionsDep
-from app.api.schemas import ErrorPublic, SessionAppend, SessionCreate, SessionPublic, TraceWindow
+from app.api.schemas import (
+    ErrorPublic,
+    SensitivityPublic,
+    SessionAppend,
+    SessionCreate,
+    SessionPublic,
+    TraceWindow,
+)
 from app.stream import wire
 
 router = APIRouter(prefix="/sessions", tags=["sessions"])
@@ -48,12 +55,19 @@ def read_trace(
     stop: Annotated[int | None, Query(ge=0, description="end, exclusive (default: all)")] = None,
     names: Annotated[str | None, Query(description="comma-separated signal names")] = None,
     format: Annotated[Literal["json", "csv", "npz"], Query()] = "json",
+    layer: Annotated[int, Query(ge=0, description="which recurrent layer (0 reads the input)")]
+    = 0,
+    direction: Annotated[str, Query(description="forward, or backward (its step k reads "
+                                                "time T-1-k)")] = "forward",
 ) -> Response:
     """Signals for steps [start, stop): JSON `{"start", "stop", "signals": {name: [[...]]}}`,
     CSV with a `t` column and one `name[unit]` column per number, or NPZ (NumPy's archive,
-    no pickles): one array per signal, (stop - start, n) in the session's dtype, and `t`."""
+    no pickles): one array per signal, (stop - start, n) in the session's dtype, and `t`.
+    A model's `layer` and `direction` pick the cell; `names=logits,probs` add the head's
+    outputs (rows by time)."""
     wanted = [n.strip() for n in names.split(",") if n.strip()] if names else None
-    start, stop, wanted, window = sessions.window(config, start, stop, wanted)
+    start, stop, wanted, window = sessions.window(config, start, stop, wanted, layer,
+                                                  direction)
     if format in ("csv", "npz"):
         body = (wire.window_csv(start, window, wanted) if format == "csv"
                 else wire.window_npz(start, window, wanted))
@@ -70,3 +84,22 @@ def append_to_session(session_id: str, body: Annotated[SessionAppend, Body()],
     """Add steps at the end (`{"text": "a"}`, `{"values": [[...]]}` or `{"csv": "..."}`);
     the trace is extended, not recomputed."""
     return sessions.public(sessions.append(session_id, body))
+
+
+@router.get("/{session_id}/sensitivity", response_model=SensitivityPublic, responses=ERRORS)
+def read_sensitivity(
+    config: SessionConfigDep,
+    sessions: SessionsDep,
+    t: Annotated[int, Query(description="the step whose state is differentiated")],
+    unit: Annotated[int, Query(description="the unit of that state")] = 0,
+    of: Annotated[Literal["h", "c"], Query(description="h, or c where the kind has it")] = "h",
+    window: Annotated[int | None, Query(description="steps covered, ending at t "
+                                                    "(default and limit: the server's)")] = None,
+    layer: Annotated[int, Query(ge=0, description="a model's layer")] = 0,
+    direction: Annotated[str, Query(description="a model's direction")] = "forward",
+) -> dict:
+    """How much each earlier step still matters to `of`_t[unit]: the norms
+    ‖∂ of_t[unit] / ∂ x_s‖₂, ‖∂ of_t[unit] / ∂ h_s‖₂ and ‖∂ of_t[unit] / ∂ c_s‖₂ for s from
+    `start` = max(0, t − window + 1) to t (Written Memories, r2rt 2016: vanishing
+    sensitivity). Computed on the compute pool."""
+    return sessions.sensitivity(config, t, unit, of, window, layer, direction)

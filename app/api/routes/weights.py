@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Form, Path, UploadFile
 from app.api.deps import SettingsDep, StoreDep
 from app.api.errors import NotFound
 from app.api.schemas import CellKind, ErrorPublic, WeightsPublic
-from app.sessions.uploads import accept_weights, upload_record
+from app.sessions.uploads import accept_weights, read_vocabulary_upload, upload_record
 
 router = APIRouter(tags=["weights"])
 
@@ -17,7 +17,8 @@ router = APIRouter(tags=["weights"])
 @router.post("/weights", status_code=201, response_model=WeightsPublic,
              responses={413: {"model": ErrorPublic}, 422: {"model": ErrorPublic}})
 def upload_weights(
-    file: Annotated[UploadFile, File(description=".safetensors, .npz, .onnx or .weights.h5")],
+    file: Annotated[UploadFile, File(description=".safetensors, .npz, .onnx, .weights.h5 or "
+                                                 ".keras (a cell or a whole model)")],
     store: StoreDep,
     settings: SettingsDep,
     cell: Annotated[CellKind | None, Form(description="read as this kind (default: the file's)")]
@@ -25,6 +26,9 @@ def upload_weights(
     layer: Annotated[int, Form(ge=0, le=1000, description="which recurrent layer")] = 0,
     reset_after: Annotated[bool | None, Form(description="gru option")] = None,
     nonlinearity: Annotated[Literal["tanh", "relu"] | None, Form(description="rnn option")] = None,
+    vocabulary: Annotated[UploadFile | None, File(
+        description="the model's tokens: vocab.json (a list) or vocab.txt (one per line)")]
+    = None,
 ) -> dict:
     """Parse the file with the engine (never unpickled) and keep it under its sha256, the
     `weights_id` that `POST /api/sessions` takes. The record says what the file holds:
@@ -32,8 +36,11 @@ def upload_weights(
     and which part a session uses (`shown`)."""
     options = {name: value for name, value in (("reset_after", reset_after),
                                                ("nonlinearity", nonlinearity)) if value is not None}
+    tokens = None
+    if vocabulary is not None and (vocabulary.filename or vocabulary.size):
+        tokens = read_vocabulary_upload(vocabulary.file, vocabulary.filename or "vocabulary")
     return accept_weights(store, settings, file.file, file.filename or "upload", cell or None,
-                          layer, options)
+                          layer, options, tokens)
 
 
 @router.get("/weights/{weights_id}", response_model=WeightsPublic,

@@ -66,17 +66,30 @@ export const createSession = (body) => request("POST", "/api/sessions", body);
 export const appendToSession = (id, piece) => request("POST", `/api/sessions/${encodeURIComponent(id)}/append`, piece);
 export const getSession = (id) => request("GET", `/api/sessions/${encodeURIComponent(id)}`);
 
-/** Trace window [start, stop) of `names` (all signals when omitted). */
-export function getTrace(id, start, stop, names) {
+/** Trace window [start, stop) of `names` (all signals when omitted); `part` picks a
+ *  model's cell ({layer, direction}). */
+export function getTrace(id, start, stop, names, part) {
   const q = new URLSearchParams({ start: String(start), stop: String(stop) });
   if (names?.length) q.set("names", names.join(","));
+  if (part?.layer) q.set("layer", String(part.layer));
+  if (part?.direction && part.direction !== "forward") q.set("direction", part.direction);
   return request("GET", `/api/sessions/${encodeURIComponent(id)}/trace?${q}`);
 }
 
-/** Upload a weights file (multipart) -> {weights_id, cell, input_size, hidden_size}. */
-export function uploadWeights(file, cell) {
+/** Upload a weights file (multipart) -> {weights_id, cell, input_size, hidden_size, model};
+ *  `vocabulary`: a model's vocab.json / vocab.txt file, sent beside it. */
+export function uploadWeights(file, cell, vocabulary) {
   const form = new FormData();
   form.append("file", file, file.name);
   if (cell) form.append("cell", cell);
+  if (vocabulary) form.append("vocabulary", vocabulary, vocabulary.name);
   return request("POST", "/api/weights", form);
+}
+
+/** Sensitivity of `of`_t[unit] to each earlier step (the server's default window). */
+export function getSensitivity(id, t, unit, of = "h", part) {
+  const q = new URLSearchParams({ t: String(t), unit: String(unit), of });
+  if (part?.layer) q.set("layer", String(part.layer));
+  if (part?.direction && part.direction !== "forward") q.set("direction", part.direction);
+  return request("GET", `/api/sessions/${encodeURIComponent(id)}/sensitivity?${q}`);
 }

@@ -31,7 +31,7 @@ export function decodeFrame(buffer) {
  * onFrame(frame) gets every fresh frame; onStatus(status) gets open/reconnecting/closed;
  * onError(message) gets server-side error messages; cursor() returns the t to resume at.
  */
-export function openStream(id, { onFrame, onStatus, onError, cursor }) {
+export function openStream(id, { onFrame, onStatus, onError, cursor, layer = 0, direction = "forward" }) {
   let ws = null;
   let lastSeq = -1;
   let attempt = 0;
@@ -41,7 +41,10 @@ export function openStream(id, { onFrame, onStatus, onError, cursor }) {
 
   const url = () => {
     const proto = window.location.protocol === "https:" ? "wss" : "ws";
-    return `${proto}://${window.location.host}/api/sessions/${encodeURIComponent(id)}/stream?format=binary`;
+    const part = new URLSearchParams({ format: "binary" });
+    if (layer) part.set("layer", String(layer));
+    if (direction !== "forward") part.set("direction", direction);
+    return `${proto}://${window.location.host}/api/sessions/${encodeURIComponent(id)}/stream?${part}`;
   };
 
   function connect() {

@@ -54,12 +54,29 @@ export function buildSettings(catalog, presets) {
     { key: "signal", role: "view", type: "string", def: "" },
     { key: "live", role: "view", type: "bool", def: false, label: "Live" }, // typing appends steps
     { key: "speed", role: "view", type: "int", min: 1, max: catalog.stream?.max_play_rate ?? 60, def: 10, label: "Speed" },
+    // which cell of a model is drawn (a single cell is layer 0, forward); the session's own
+    // layers and directions bound them (views/model_parts.js)
+    { key: "layer", role: "view", type: "int", min: 0, def: 0, label: "Layer" },
+    { key: "direction", role: "view", type: "enum", values: ["forward", "backward"], def: "forward", label: "Direction" },
+    // the sensitivity view: of h_t or c_t, and whether the diagram's pipes show it
+    { key: "sens_of", role: "view", type: "enum", values: ["h", "c"], def: "h", label: "Sensitivity of" },
+    { key: "sens_pipes", role: "view", type: "bool", def: false, label: "Colour pipes by sensitivity" },
+
+    // The Train panel (POST /api/train): not part of a session, not in the URL.
+    { key: "train_on", role: "train", type: "enum", values: ["sequence", "text"], def: "sequence", label: "Train on" },
+    { key: "train_cell", role: "train", type: "enum", values: catalog.kinds.map((k) => k.kind),
+      def: catalog.kinds.some((k) => k.kind === "lstm") ? "lstm" : catalog.kinds[0]?.kind, label: "Training cell kind" },
+    { key: "train_hidden", role: "train", type: "int", min: 1, max: limits.train?.max_hidden_size ?? 512, def: 32,
+      label: "Training hidden size" },
+    { key: "train_steps", role: "train", type: "int", min: 1, max: limits.train?.max_steps ?? 20000, def: 200,
+      label: "Training steps" },
   ];
   return {
     rows,
     row: (key) => rows.find((r) => r.key === key),
     form: rows.filter((r) => r.role === "form"),
     view: rows.filter((r) => r.role === "view"),
+    train: rows.filter((r) => r.role === "train"),
     options: optionRows,
     catalog,
     presets,

@@ -16,6 +16,7 @@ const RUNTIME = {
   errors: {},         // form key (or "general", "sequence", ...) -> message
   upload: null,       // what the server said of the uploaded weights file
   notice: "",         // a sentence about the session on screen (a header row read, a part shown)
+  training: null,     // the training job of the Train panel: {job, state, step, steps, loss, session, error}
 };
 
 const state = { ...RUNTIME };

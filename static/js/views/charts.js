@@ -115,7 +115,7 @@ export function createCharts(host, cursorEl, { onSeek, onError }) {
       if (urgent) {
         // one request per signal (in parallel): each stays far below the server's size cap
         const names = [...new Set(specs.flatMap((s) => s.names))];
-        const got = await Promise.all(names.map((n) => getTrace(sid, w.start, w.stop, [n])));
+        const got = await Promise.all(names.map((n) => getTrace(sid, w.start, w.stop, [n], session)));
         got.forEach((g, k) => { set.data[names[k]] = g.signals[names[k]]; });
       }
       for (const spec of specs) {
@@ -123,7 +123,7 @@ export function createCharts(host, cursorEl, { onSeek, onError }) {
           if (set.data[name]) continue;
           await slot();
           if (!alive()) return;
-          set.data[name] = (await getTrace(sid, w.start, w.stop, [name])).signals[name];
+          set.data[name] = (await getTrace(sid, w.start, w.stop, [name], session)).signals[name];
         }
         await slot();
         if (!alive()) return;

@@ -40,5 +40,22 @@ export function layoutFor(kind, style, params) {
   const table = STYLES[style] || OLAH;
   const make = table[kind] || OLAH[kind];
   if (!make) throw new Error(`no diagram for cell kind ${kind}`);
-  return make({ kind, ...params });
+  const layout = make({ kind, ...params });
+  return params.inputLabel ? relabelInput(layout, params.inputLabel) : layout;
+}
+
+/** The layout with the x_t labels of the input pipes saying what x_t is (in a model's layer
+ *  l ≥ 1 it is h_t of layer l−1). Plain data in, plain data out. */
+function relabelInput(layout, text) {
+  const walk = (value) => {
+    if (Array.isArray(value)) return value.map(walk);
+    if (!value || typeof value !== "object") return value;
+    const out = {};
+    for (const [k, v] of Object.entries(value)) out[k] = walk(v);
+    if (out.signal === "x" && typeof out.label?.text === "string" && out.label.text.startsWith("x_t")) {
+      out.label = { ...out.label, text: out.label.text.replace(/^x_t/, `x_t = ${text}`) };
+    }
+    return out;
+  };
+  return walk(layout);
 }

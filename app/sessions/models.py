@@ -1,0 +1,170 @@
+"""Sessions of whole models (`cells.Model`): layers × directions of cells, an encoder and a head.
+
+A model session's config says which cell the page looks at by default (layer 0, forward)
+in the usual fields, and the whole model in `config.model` (plain data: its layers,
+directions, cells, head and vocabulary). The model itself is rebuilt from the weights
+reference like a cell.
+
+The run: the whole model is run once (`ModelRun`) and what each layer reads is kept (the
+encoded input for layer 0, layer l−1's output for layer l), with the head's logits and
+probabilities. The trace of one (layer, direction) is then an ordinary `SharedTrace` of
+that cell over those rows, reversed for the backward direction, so every route and the
+stream read it as they read a single cell's. Its step k is time T−1−k for a backward cell:
+the cell reads the sequence from the end (as nn.LSTM(bidirectional=True) and Keras do).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+import cells
+from app.api.errors import ApiError
+from app.sessions.sequences import Inputs
+
+FORWARD, BACKWARD = "forward", "backward"
+DIRECTIONS = (FORWARD, BACKWARD)
+OUTPUTS = ("logits", "probs")  # the head's signals, by time, that the trace route serves
+
+
+def is_model(model: cells.Model) -> bool:
+    """Whether a model is more than one forward cell fed raw numbers (else a plain cell
+    session shows all of it)."""
+    return (model.layers > 1 or model.directions != (FORWARD,) or model.head is not None
+            or model.encoder.encoding != "numbers")
+
+
+def refuse_unsupported(model: cells.Model, field: str) -> None:
+    for layer in model.stack:
+        for cell in layer.cells.values():
+            if not isinstance(cell, cells.Cell):
+                raise ApiError(field, f"{type(cell).__name__} layers (an LSTM with proj_size) "
+                                      "cannot be shown in a session yet; the engine's "
+                                      "cells.load_model reads them")
+
+
+def describe_model(model: cells.Model) -> dict:
+    """What a session stores and says about its model (JSON-ready)."""
+    info = model.info()
+    head = model.head
+    vocabulary = list(model.vocabulary) if model.vocabulary is not None else None
+    if head is None:
+        head_public = None
+    else:
+        named = vocabulary is not None and len(vocabulary) == head.output_size
+        head_public = {"kind": "linear" if head.activation == "linear" else head.activation,
+                       "outputs": head.output_size,
+                       "labels": vocabulary if named else [str(j) for j in
+                                                           range(head.output_size)]}
+    return {"layers": model.layers, "directions": list(model.directions),
+            "cells": info["cells"], "encoder": info["encoder"], "head": head_public,
+            "vocabulary": vocabulary}
+
+
+def single_cell_public(config) -> dict:
+    """A single cell is a one-layer, forward, head-less model to every route."""
+    return {"layers": 1, "directions": [FORWARD], "head": None,
+            "cells": [[{"direction": FORWARD, "kind": config.cell, "options": config.options,
+                        "input_size": config.input_size, "hidden_size": config.hidden_size,
+                        "output_size": config.hidden_size}]]}
+
+
+def check_part(described: dict, layer: int, direction: str) -> dict:
+    """The cell description of (layer, direction), or a 422 naming the value."""
+    layers = described["layers"]
+    if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < layers:
+        raise ApiError("layer", f"layer {layer!r} is not one of 0..{layers - 1} (this model "
+                                f"has {layers} layer{'s' if layers != 1 else ''})")
+    row = {c["direction"]: c for c in described["cells"][layer]}
+    if direction not in row:
+        raise ApiError("direction", f"direction {direction!r} is not one of "
+                                    f"{', '.join(row)} for layer {layer}")
+    return row[direction]
+
+
+def text_ids(model: cells.Model, text: str, field: str) -> np.ndarray:
+    """Token ids of text typed into a text model; unknown tokens listed in a 422."""
+    try:
+        return model.encoder.ids(text)
+    except ValueError as exc:
+        raise ApiError(field, str(exc)) from exc
+
+
+@dataclass(eq=False)
+class ModelRun:
+    """One run of a session's model: what every layer read, and the head's outputs."""
+
+    model: cells.Model
+    layer_inputs: list[np.ndarray]  # [layer] -> (T, I_l), time order
+    logits: np.ndarray | None  # (T, O)
+    probs: np.ndarray | None  # (T, O), softmax or sigmoid heads
+
+    @classmethod
+    def of(cls, model: cells.Model, sequence) -> ModelRun:
+        try:
+            trace = model.run(sequence)
+        except ValueError as exc:
+            raise ApiError("sequence", str(exc)) from exc
+        inputs = [np.ascontiguousarray(trace.xs)] + [np.ascontiguousarray(o)
+                                                     for o in trace.outputs[:-1]]
+        names = trace.names
+        logits = trace["logits"] if "logits" in names else None
+        probs = trace["probs"] if "probs" in names else None
+        return cls(model, inputs, logits, probs)
+
+    @property
+    def steps(self) -> int:
+        return len(self.layer_inputs[0])
+
+    @property
+    def nbytes(self) -> int:
+        arrays = [*self.layer_inputs, self.logits, self.probs]
+        return int(sum(a.nbytes for a in arrays if a is not None))
+
+    def inputs(self, layer: int, direction: str) -> Inputs:
+        """The rows the cell of (layer, direction) reads, in its own order."""
+        rows = self.layer_inputs[layer]
+        if direction == BACKWARD:
+            rows = np.ascontiguousarray(rows[::-1])
+        return Inputs(rows.dtype.name, rows.shape[1], values=rows)
+
+    def output(self, name: str) -> np.ndarray | None:
+        return self.logits if name == "logits" else self.probs
+
+    def top(self, t: int, k: int, labels: list[str]) -> list[dict]:
+        """The k most likely outputs at time t: probabilities where the head has them, else
+        logits (a linear head), largest first."""
+        values = self.probs if self.probs is not None else self.logits
+        row = values[t]
+        order = np.argsort(-row, kind="stable")[:k]
+        return [{"index": int(j), "token": labels[j], "value": float(row[j])} for j in order]
+
+
+def time_of(steps: int, direction: str, k: int) -> int:
+    """The time step a cell's step k reads: from the end for a backward cell."""
+    return steps - 1 - k if direction == BACKWARD else k
+
+
+def top_json(items: list[dict]) -> bytes:
+    return json.dumps(items, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def model_nbytes(model: cells.Model) -> int:
+    total = 0
+    for layer in model.stack:
+        for cell in layer.cells.values():
+            total += sum(a.nbytes for a in cell.params.values())
+    if model.head is not None:
+        total += model.head.weight.nbytes + model.head.bias.nbytes
+    if model.encoder.embedding is not None:
+        total += model.encoder.embedding.nbytes
+    return total
+
+
+def rows_per_step(described: dict) -> int:
+    """Numbers held per step by a run: every layer's input and the head's outputs (twice)."""
+    per_step = sum(layer[0]["input_size"] for layer in described["cells"])
+    head = described["head"]
+    return per_step + (2 * head["outputs"] if head else 0)

@@ -1,0 +1,65 @@
+// Training jobs on the server: POST /api/train, GET/DELETE /api/train/{job}, and the
+// WebSocket /api/train/{job}/progress that sends {"step", "loss"} per step and the job's
+// record ({"state", ...}) whenever its state changes.
+
+import { ApiError } from "./api.js";
+
+async function call(method, url, body) {
+  const init = { method, headers: { Accept: "application/json" } };
+  if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    init.headers["Content-Type"] = "application/json";
+  }
+  let res;
+  try {
+    res = await fetch(url, init);
+  } catch (err) {
+    throw new ApiError(0, `server unreachable (${err.message})`);
+  }
+  const data = await res.json().catch(() => null);
+  if (!res.ok) throw new ApiError(res.status, data?.detail ?? `${res.status} ${res.statusText}`, data?.field);
+  return data;
+}
+
+export const startTraining = (body) => call("POST", "/api/train", body);
+export const readTraining = (job) => call("GET", `/api/train/${encodeURIComponent(job)}`);
+export const cancelTraining = (job) => call("DELETE", `/api/train/${encodeURIComponent(job)}`);
+
+const FINISHED = new Set(["done", "failed", "cancelled"]);
+const POLL_MS = 500;
+
+/** Follow a job: onStep(step, loss) per step, onState(record) on every state change, until
+ *  it finishes. If the socket drops early, the job is polled instead. Returns stop(). */
+export function followTraining(job, { onStep, onState }) {
+  let stopped = false;
+  let finished = false;
+  let timer = null;
+  const state = (record) => {
+    if (FINISHED.has(record.state)) finished = true;
+    onState(record);
+  };
+  const poll = async () => {
+    if (stopped || finished) return;
+    try {
+      state(await readTraining(job));
+    } catch {
+      /* the next poll tries again */
+    }
+    if (!finished && !stopped) timer = setTimeout(poll, POLL_MS);
+  };
+  const scheme = window.location.protocol === "https:" ? "wss" : "ws";
+  const ws = new WebSocket(`${scheme}://${window.location.host}/api/train/${encodeURIComponent(job)}/progress`);
+  ws.onmessage = (event) => {
+    const message = JSON.parse(event.data);
+    if ("state" in message) state(message);
+    else if ("step" in message) onStep(message.step, message.loss);
+  };
+  ws.onclose = () => {
+    if (!stopped && !finished) poll();
+  };
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+    ws.close();
+  };
+}

@@ -1,0 +1,132 @@
+"""Whole models on the page (issue 12): a stacked bidirectional text model written by torch,
+uploaded with its vocabulary through the page; the Layer and Direction pickers switch the
+diagram (its data-values are the trace route's for that layer and direction), the
+prediction view's numbers are the trace route's probabilities, and axe-core finds no
+serious violation in it."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+
+import pytest
+import torch
+from axe_playwright_python.sync_playwright import Axe
+from gs_browser_helpers import DIAGRAM, diagram_state, open_view, shown_values, wait_t
+from playwright.sync_api import expect
+from safetensors.torch import save_file
+
+pytestmark = pytest.mark.browser
+VOCABULARY = list("abcdefgh ")
+TEXT = "a bad cafe fed a badge"
+
+
+@pytest.fixture
+def model_files(tmp_path):
+    torch.manual_seed(2)
+
+    class TextModel(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = torch.nn.Embedding(len(VOCABULARY), 4)
+            self.lstm = torch.nn.LSTM(4, 5, num_layers=2, bidirectional=True)
+            self.fc = torch.nn.Linear(10, len(VOCABULARY))
+
+    weights = tmp_path / "stacked.safetensors"
+    save_file(TextModel().state_dict(), str(weights))
+    vocabulary = tmp_path / "vocab.json"
+    vocabulary.write_text(json.dumps(VOCABULARY))
+    return weights, vocabulary
+
+
+def part_trace(api, sid, t, layer, direction, names=None):
+    query = f"start={t}&stop={t + 1}&layer={layer}&direction={direction}"
+    if names:
+        query += f"&names={names}"
+    return api("GET", f"/api/sessions/{sid}/trace?{query}")["signals"]
+
+
+def diagram_matches(page, api, layer, direction, timeout=15.0) -> set[str]:
+    """Wait until every data-value of the diagram is the trace route's at (t, unit) of that
+    layer and direction; returns the signals checked."""
+    deadline = time.monotonic() + timeout
+    while True:
+        st = diagram_state(page)
+        trace = part_trace(api, st["session"], st["t"], layer, direction)
+        values = shown_values(page)
+        wrong = []
+        for signal, value, _raw, complement in values:
+            expected = trace[signal][0][st["unit"]]
+            expected = 1.0 - expected if complement else expected
+            if not math.isclose(value, expected, rel_tol=1e-5, abs_tol=5e-6):
+                wrong.append((signal, value, expected))
+        if values and not wrong:
+            return {v[0] for v in values}
+        if time.monotonic() > deadline:
+            raise AssertionError(f"layer {layer} {direction}: diagram differs: {wrong[:5]}")
+        time.sleep(0.2)
+
+
+def prediction_matches(page, api, sid, time_step):
+    items = page.locator('[data-view="prediction"] [data-token]')
+    expect(items).to_have_count(5)
+    probs = part_trace(api, sid, time_step, 0, "forward", names="probs")["probs"][0]
+    shown = items.evaluate_all("es => es.map(e => [e.dataset.token, +e.dataset.value])")
+    order = sorted(range(len(probs)), key=lambda j: -probs[j])[:5]
+    assert [token for token, _ in shown] == [VOCABULARY[j] for j in order]
+    for (token, value), j in zip(shown, order, strict=True):
+        assert value == pytest.approx(probs[j], rel=1e-6), token
+
+
+def test_stacked_bidirectional_model_through_the_page(page, errors, api, model_files):
+    weights, vocabulary = model_files
+    open_view(page, "")
+    page.get_by_label("file", exact=True).check()
+    page.set_input_files("#vocabulary-file", str(vocabulary))
+    page.set_input_files("#weights-file", str(weights))
+    expect(page.locator("#weights-id")).to_contain_text(weights.name)
+    page.get_by_label("text", exact=True).check()
+    page.get_by_label("Sequence", exact=True).fill(TEXT)
+    old = diagram_state(page)["session"]
+    page.get_by_role("button", name="Run").click()
+    page.wait_for_function(
+        "old => document.querySelector('svg[data-diagram]').dataset.session !== old", arg=old
+    )
+    sid = diagram_state(page)["session"]
+    record = api("GET", f"/api/sessions/{sid}")
+    assert record["layers"] == 2 and record["directions"] == ["forward", "backward"]
+
+    layer, direction = page.get_by_label("Layer"), page.get_by_label("Direction")
+    expect(layer).to_be_visible()
+    expect(direction).to_be_visible()
+    page.get_by_role("button", name="Step forward").click()
+    page.get_by_role("button", name="Step forward").click()
+    wait_t(page, 2)
+    assert {"f", "i", "o", "c"} <= diagram_matches(page, api, 0, "forward")
+    prediction_matches(page, api, sid, 2)
+
+    layer.select_option("1")
+    expect(page.locator(DIAGRAM)).to_contain_text("of layer 0")  # x_t is h_t of layer 0
+    diagram_matches(page, api, 1, "forward")
+    direction.select_option("backward")
+    expect(page.locator("#direction-note")).to_contain_text("from the end")
+    diagram_matches(page, api, 1, "backward")
+    # the backward cell's step 2 reads time T-1-2: the prediction shown is of that time
+    prediction_matches(page, api, sid, len(TEXT) - 1 - diagram_state(page)["t"])
+    layer.select_option("0")
+    diagram_matches(page, api, 0, "backward")
+    page.wait_for_function(  # the picked part is in the link
+        "() => new URLSearchParams(location.search).get('direction') === 'backward'")
+
+    page.wait_for_selector("#prediction-heatmap .main-svg", state="attached")
+    result = Axe().run(page, context='[data-view="prediction"]')
+    bad = [f"{v['id']} ({v['impact']}): {v['help']}" for v in result.response["violations"]
+           if v["impact"] in ("serious", "critical")]
+    assert not bad, "\n".join(bad)
+
+
+def test_single_cell_sessions_hide_the_pickers(page, errors):
+    open_view(page, "?cell=lstm&weights=seed&seed=3&hidden=4&text=hello")
+    expect(page.get_by_label("Layer")).to_be_hidden()
+    expect(page.locator('[data-view="prediction"]')).to_be_hidden()
