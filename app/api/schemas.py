@@ -171,6 +171,8 @@ class SessionPublic(BaseModel):
         default_factory=list, description="[layer] -> one cell per direction, forward first")
     interventions: list[dict[str, Any]] = Field(
         default_factory=list, description="the held signals, as checked")
+    holdable: list[str] = Field(default_factory=list,
+                                description="the signals an intervention may hold")
 
 
 class SensitivityPublic(BaseModel):

@@ -122,6 +122,8 @@ class SessionService:
                 body[source] = config.weights[source]
         body.update(self.parts(config))
         body["interventions"] = list(config.interventions)
+        spec = cells.kinds.spec_for(config.cell)
+        body["holdable"] = [sig.name for sig in cells.kinds.holdable(spec, config.options)]
         return body
 
     @staticmethod
@@ -254,6 +256,20 @@ class SessionService:
         return {"start": int(result["start"]), "t": t, "unit": unit, "of": of,
                 **{v: None if result[v] is None else [float(a) for a in result[v]]
                    for v in ("x", "h", "c")}}
+
+    def difference(self, config: SessionConfig, other: SessionConfig, start: int | None,
+                   stop: int | None, names: list[str] | None) -> tuple[int, int, dict]:
+        """This session's signals minus `other`'s over the same steps (a what-if against its
+        original run): both must have the same kind, options and sizes."""
+        for field in ("cell", "options", "input_size", "hidden_size", "steps"):
+            if getattr(config, field) != getattr(other, field):
+                raise ApiError("from", f"session {other.id!r} differs in {field} "
+                                       f"({getattr(other, field)!r} against "
+                                       f"{getattr(config, field)!r}); a difference needs "
+                                       "the same cell and sequence length")
+        start, stop, names, mine = self.window(config, start, stop, names)
+        _, _, _, theirs = self.window(other, start, stop, names)
+        return start, stop, {n: (mine[n].astype(np.float64) - theirs[n]) for n in names}
 
     # -- creating --------------------------------------------------------------------------
     def _check_interventions(self, cell: cells.Cell, interventions, steps: int) -> tuple:

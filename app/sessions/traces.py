@@ -225,6 +225,9 @@ class SharedTrace:
         start = max(0, t - window + 1)
         if start >= k * size:
             segment = self._segment(k)
+            if len(segment) <= t - k * size:  # an old recompute raced with growth
+                self._segments.pop((self._id, k))
+                segment = self._segment(k)
             if self._growing(k):
                 with self._grow_lock:
                     result = segment.sensitivity(t - k * size, unit, of, window)

@@ -22,6 +22,9 @@ import { createPrediction } from "./views/prediction.js";
 import { createSensitivityView } from "./views/sensitivity.js";
 import { paintPipes } from "./views/sensitivity_pipes.js";
 import { showInput } from "./views/sequence_view.js";
+import { createWhatIf, markClamped } from "./views/whatif.js";
+import { createCompare } from "./views/compare.js";
+import { formatHold, parseHold } from "./state/session_config.js";
 import { createToolbar } from "./views/toolbar.js";
 import { bindSwipe } from "./views/touch.js";
 import { createTrainPanel } from "./views/train_panel.js";
@@ -58,6 +61,49 @@ const sensitivity = createSensitivityView($("#sensitivity"), {
 $("#sens-of").addEventListener("change", (ev) => store.set({ sens_of: ev.target.value }));
 $("#sens-pipes").addEventListener("change", (ev) => store.set({ sens_pipes: ev.target.checked }));
 
+// What if: a hold makes a new session (same config, one more intervention) and shows it
+// beside the original run; "Release all" goes back to the original.
+const whatIf = createWhatIf({
+  onHold: async ({ signal, value, allUnits }) => {
+    const s = store.get();
+    if (!s.session || !s.config) return;
+    const iv = { signal, value, start: s.t, stop: s.session.steps, units: allUnits ? null : [s.unit] };
+    const hold = formatHold([...parseHold(s.config.hold), iv]);
+    const orig = s.orig || s.session.id;
+    await run({ ...s.config, hold }, { t: s.t, stage: s.stage, unit: s.unit });
+    if (store.get().session?.interventions?.length) store.set({ orig });
+  },
+  onRelease: async () => {
+    const s = store.get();
+    const cursor = { t: s.t, stage: s.stage, unit: s.unit };
+    if (s.orig) {
+      try {
+        startSession(await api.getSession(s.orig), cursor);
+        store.set({ orig: "" });
+        return;
+      } catch (err) {
+        if (err.status !== 404) showError("general", err.message);
+      }
+    }
+    store.set({ orig: "" });
+    await run({ ...s.config, hold: "" }, cursor);
+  },
+  onError: (err) => showError("general", `what if: ${err.message}`),
+});
+function holdMenu(ev) {
+  const node = ev.target.closest?.("[data-signal]");
+  const s = store.get();
+  if (!node || !s.session?.holdable?.includes(node.getAttribute("data-signal"))) return false;
+  const shown = s.frame?.signals?.[node.getAttribute("data-signal")]?.[s.unit];
+  return whatIf.choose(node.getAttribute("data-signal"), shown === undefined ? null : Number(shown.toPrecision(6)));
+}
+$("#diagram-host").addEventListener("contextmenu", (ev) => {
+  if (holdMenu(ev)) ev.preventDefault();
+});
+$("#diagram-host").addEventListener("keydown", (ev) => {
+  if ((ev.key === "h" || ev.key === "H") && !ev.ctrlKey && !ev.metaKey && !ev.altKey && holdMenu(ev)) ev.preventDefault();
+});
+
 function showError(slot, message) {
   store.set({ errors: { ...store.get().errors, [slot]: message } });
 }
@@ -79,6 +125,48 @@ bindExports(store.get, () => {
   if (settings) flushUrl(settings, urlValues());
   return window.location.href;
 }, (msg) => showError("general", msg));
+
+/** A diagram of `session` in `host` in the current style (the compare view's). */
+function drawDiagramOf(host, session) {
+  const s = store.get();
+  const style = s.style === "memory-cell" && !memoryCellUnavailable(session.cell) ? "memory-cell" : "olah";
+  const layout = layoutFor(session.cell, style, {
+    hidden: session.hidden_size, input: session.input_size, options: session.options || {}, signals: session.signals,
+  });
+  const stages = settings.kindOf(session.cell)?.stages ?? [];
+  return renderDiagram(host, layout, {
+    style, kind: session.cell, session: session.id, signals: session.signals, stages,
+    hidden: session.hidden_size, input: session.input_size,
+    onHover: (name) => store.set({ hover: name }), onFocus: () => {}, onUnit: setUnit,
+  });
+}
+const compare = createCompare($("#compare-host"), $("#compare-chart"), {
+  draw: drawDiagramOf, onSeek: (t) => player.seek(t),
+  onError: (err) => showError("compare", err.message),
+});
+async function compareWith(choice) {
+  const s = store.get();
+  if (!s.session || !s.config) return;
+  const [what, name] = choice.split(":");
+  const cfg = what === "preset"
+    ? { ...s.config, weights: "preset", preset: name, hold: "" }
+    : { ...s.config, weights: "seed", cell: name, seed: s.config.seed ?? 0, hidden: s.session.hidden_size, hold: "" };
+  if (what !== "preset") for (const row of settings.options) delete cfg[row.key];
+  try {
+    showError("compare", "");
+    const made = await api.createSession(sessionBody(settings, resolve(settings, cfg), null));
+    const ids = [...new Set([s.session.id, ...(s.compare ? s.compare.split(",").slice(1) : []), made.id])].slice(0, 3);
+    store.set({ compare: ids.join(",") });
+    await compare.setSessions(s.session, ids.slice(1), store.get());
+  } catch (err) {
+    showError("compare", err.message);
+  }
+}
+$("#compare-add").addEventListener("click", () => compareWith($("#compare-with").value));
+$("#compare-stop").addEventListener("click", () => {
+  store.set({ compare: "" });
+  compare.setSessions(store.get().session, []);
+});
 
 function buildDiagram() {
   const s = store.get();
@@ -109,6 +197,11 @@ function startSession(record, { t = 0, stage = "all", unit = 0 } = {}, notice = 
   const full = { ...record, unit_labels: record.unit_labels ?? presetLabels ?? null };
   const part = clampPart(full, store.get().layer, store.get().direction);
   const session = partOf(full, part.layer, part.direction);
+  const comparing = store.get().compare;
+  if (comparing && comparing.split(",")[0] !== record.id) {
+    store.set({ compare: "" });
+    compare.setSessions(record, []);
+  }
   stream?.close();
   player.pause();
   frameCache.clear();
@@ -225,10 +318,16 @@ let pendingKeys = null;
 store.subscribe((s, changed) => {
   if (changed.has("style")) buildDiagram();
   else if (diagram && (changed.has("frame") || changed.has("unit") || changed.has("stage"))) diagram.update(s);
+  if (s.compare && (changed.has("frame") || changed.has("unit") || changed.has("stage") || changed.has("sens_of"))) compare.update(s);
+  if (s.compare && changed.has("unit")) compare.drawChart();
+  if (s.compare && changed.has("style")) compare.setSessions(s.session, s.compare.split(",").slice(1), s);
   if (changed.has("frame") || changed.has("unit")) charts.update(s);
   if (changed.has("frame")) prediction.update(s);
   if (changed.has("frame") || changed.has("unit") || changed.has("sens_of") || changed.has("session")) sensitivity.update(s);
   if (changed.has("sens_pipes") || changed.has("style")) paintPipes(diagram?.svg, sensitivity.result(), s.sens_pipes);
+  if (changed.has("frame") || changed.has("unit") || changed.has("session") || changed.has("style")) {
+    markClamped(diagram?.svg, s.session, s.frame?.t ?? s.t, s.unit);
+  }
   if (changed.has("draft") || changed.has("live")) liveAppend();
   if (!pendingKeys) {
     pendingKeys = new Set();
@@ -252,6 +351,7 @@ function flushViews() {
     $("#view-notice").textContent = partShown(up);
   }
   updateEquations(equationRows, $("#focus-equation"), st);
+  if (changed.has("session") || changed.has("orig") || changed.has("unit")) whatIf.render(st);
   if (changed.has("sens_of") || changed.has("sens_pipes") || changed.has("session")) {
     const hasC = st.session?.signals.some((x) => x.name === "c");
     $("#sens-of").querySelector('option[value="c"]').disabled = !hasC;
@@ -266,6 +366,15 @@ function flushViews() {
     conn.textContent = CONNECTION_TEXT[st.connection];
   }
   if (!st.playing && [...changed].some((k) => !QUIET.has(k))) saveUrl();
+}
+
+function fillCompareChoices() {
+  const sel = $("#compare-with");
+  const opts = [
+    ...settings.presets.map((p) => [`preset:${p.name}`, `preset ${p.name} (${p.cell}, H = ${p.hidden_size})`]),
+    ...settings.catalog.kinds.map((k) => [`kind:${k.kind}`, `${k.kind}, random weights, the same H`]),
+  ];
+  sel.replaceChildren(...opts.map(([value, text]) => Object.assign(document.createElement("option"), { value, textContent: text })));
 }
 
 async function boot() {
@@ -297,6 +406,20 @@ async function boot() {
   store.set(view);
   if (errors.length) store.set({ errors: { general: errors.join(" ") } });
   const cursor = { t: store.get().t, stage: store.get().stage, unit: store.get().unit };
+  fillCompareChoices();
+  if (values.compare) {
+    const ids = values.compare.split(",").filter(Boolean).slice(0, 3);
+    try {
+      const first = await api.getSession(ids[0]);
+      store.set({ compare: ids.join(",") });
+      startSession(first, cursor);
+      await compare.setSessions(first, ids.slice(1), store.get());
+      return;
+    } catch (err) {
+      showError("general", err.message);
+      store.set({ compare: "" });
+    }
+  }
   if (values.session) {
     try {
       startSession(await api.getSession(values.session), cursor);

@@ -103,3 +103,22 @@ def read_sensitivity(
     `start` = max(0, t − window + 1) to t (Written Memories, r2rt 2016: vanishing
     sensitivity). Computed on the compute pool."""
     return sessions.sensitivity(config, t, unit, of, window, layer, direction)
+
+
+@router.get("/{session_id}/difference", response_model=TraceWindow, responses=ERRORS)
+def read_difference(
+    config: SessionConfigDep,
+    sessions: SessionsDep,
+    other: Annotated[str, Query(alias="from", description="the session subtracted (the "
+                                                          "original run of a what-if)")],
+    start: Annotated[int | None, Query(ge=0)] = None,
+    stop: Annotated[int | None, Query(ge=0)] = None,
+    names: Annotated[str | None, Query(description="comma-separated signal names")] = "h",
+) -> Response:
+    """This session's signals minus those of session `from` for steps [start, stop), in
+    float64 (e.g. h_new − h_orig of a what-if): `{"start", "stop", "signals"}` as the
+    trace."""
+    wanted = [n.strip() for n in names.split(",") if n.strip()] if names else None
+    start, stop, diff = sessions.difference(config, sessions.get(other), start, stop, wanted)
+    return Response(wire.window_json(start, stop, diff, list(diff)),
+                    media_type="application/json")

@@ -93,3 +93,9 @@ export function getSensitivity(id, t, unit, of = "h", part) {
   if (part?.direction && part.direction !== "forward") q.set("direction", part.direction);
   return request("GET", `/api/sessions/${encodeURIComponent(id)}/sensitivity?${q}`);
 }
+
+/** This session's signals minus session `from`'s over [start, stop), by the server. */
+export function getDifference(id, from, start, stop, names) {
+  const q = new URLSearchParams({ from, start: String(start), stop: String(stop), names: names.join(",") });
+  return request("GET", `/api/sessions/${encodeURIComponent(id)}/difference?${q}`);
+}

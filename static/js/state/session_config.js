@@ -26,6 +26,8 @@ export function sessionBody(settings, cfg, upload) {
   }
   // pasted numbers go as CSV: the server alone decides what a header or a bad cell is
   body.sequence = cfg.seq === "numbers" ? { csv: cfg.text } : { text: cfg.text };
+  const held = parseHold(cfg.hold);
+  if (held.length) body.interventions = held;
   return body;
 }
 
@@ -42,7 +44,27 @@ export function configFromSession(settings, session) {
   else if (Array.isArray(seq.values)) {
     Object.assign(cfg, { seq: "numbers", text: seq.values.map((r) => r.join(",")).join("\n") });
   }
+  cfg.hold = formatHold(session.interventions);
   const out = resolve(settings, cfg);
   out.cell = session.cell; // whatever the preset or file said, this is the kind on screen
   return out;
+}
+
+// Held signals (what if) as the URL writes them: "f:1:5-41:all;i:0:5-41:3.4" is
+// signal:value:start-stop:units (units "all" or dot-separated indices), one per ";". The
+// server checks them (a 422 names the item at fault); here they are only taken apart.
+
+/** The interventions `text` writes (an empty list for ""). */
+export function parseHold(text) {
+  if (!text) return [];
+  return String(text).split(";").filter(Boolean).map((item) => {
+    const [signal, value, steps = "", units = "all"] = item.split(":");
+    const [start, stop] = steps.split("-").map(Number);
+    return { signal, start, stop, units: units === "all" ? null : units.split(".").map(Number), value: Number(value) };
+  });
+}
+
+/** The URL text of `interventions` (the server's records). */
+export function formatHold(interventions) {
+  return (interventions ?? []).map((iv) => `${iv.signal}:${iv.value}:${iv.start}-${iv.stop}:${iv.units ? iv.units.join(".") : "all"}`).join(";");
 }

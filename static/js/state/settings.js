@@ -45,6 +45,8 @@ export function buildSettings(catalog, presets) {
     // a preset's own sample is its default text, so it stays out of links
     { key: "text", role: "form", type: "string", label: "Sequence", maxInUrl: 4000,
       def: (c) => (c.weights === "preset" && c.seq === "text" ? presetOf(c.preset)?.sample ?? "" : "") },
+    // what if: signals held at a value (state/session_config.js writes and reads them)
+    { key: "hold", role: "form", type: "string", def: "", label: "Held signals" },
 
     { key: "session", role: "view", type: "string", def: "" },
     { key: "t", role: "view", type: "int", min: 0, def: 0, label: "Time step" },
@@ -70,6 +72,10 @@ export function buildSettings(catalog, presets) {
       label: "Training hidden size" },
     { key: "train_steps", role: "train", type: "int", min: 1, max: limits.train?.max_steps ?? 20000, def: 200,
       label: "Training steps" },
+    // what if: the session the held one is compared with (its original run)
+    { key: "orig", role: "view", type: "string", def: "" },
+    // side by side: "ID1,ID2[,ID3]", the first the session on screen
+    { key: "compare", role: "view", type: "string", def: "" },
   ];
   return {
     rows,

@@ -31,7 +31,7 @@ const el = (name, attrs = {}) => {
  *  every answer shown (the diagram colours pipes from it). */
 export function createSensitivityView(host, { onSeek, onResult, onError }) {
   const svg = el("svg", { viewBox: `0 0 ${WIDTH} ${HEIGHT}`, role: "img", class: "sens-chart",
-    "aria-label": "How much each earlier step matters to the selected unit, log scale" });
+    "aria-label": "How much each earlier step still matters, log scale" });
   const axis = el("g", { class: "sens-axis" });
   const lines = Object.fromEntries(PATHS.map((p) => [p.key, el("polyline", { class: `sens-line ${p.cls}` })]));
   const steps = el("g", { class: "sens-steps" });

@@ -85,3 +85,25 @@ def test_schema_refusals(client):
                     b' "interventions": [{"signal": "f", "start": 0, "stop": 1, "value": NaN}]}',
                     headers={"content-type": "application/json"})
     assert r.status_code == 422, r.text
+
+
+def test_difference_is_new_minus_original(client):
+    plain = create_session(client, preset="counter", sequence={"text": COUNTER_TEXT})
+    held = create_session(client, preset="counter", sequence={"text": COUNTER_TEXT},
+                          interventions=WRITE_IT_DOWN)
+    assert set(held["holdable"]) >= {"i", "f", "g", "o", "c"} and "x" not in held["holdable"]
+    body = client.get(f"/api/sessions/{held['id']}/difference",
+                      params={"from": plain["id"], "names": "h,c", "start": 2, "stop": 40}).json()
+    preset = cells.presets.get("counter")
+    xs = preset.encode(COUNTER_TEXT)
+    new = preset.cell.run(xs, interventions=WRITE_IT_DOWN)
+    orig = preset.cell.run(xs)
+    for name in ("h", "c"):
+        expected = new[name][2:40].astype(np.float64) - orig[name][2:40]
+        np.testing.assert_array_equal(body["signals"][name], expected)
+    other = create_session(client, cell="gru", hidden_size=3, seed=0,
+                           sequence={"text": COUNTER_TEXT})
+    assert_error(client.get(f"/api/sessions/{held['id']}/difference",
+                            params={"from": other["id"]}), 422, "from", "differs in cell")
+    assert client.get(f"/api/sessions/{held['id']}/difference",
+                      params={"from": "0" * 22}).status_code == 404

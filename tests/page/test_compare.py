@@ -1,0 +1,65 @@
+"""Side by side (issue 14, point 2): `?compare=ID1,ID2,ID3` shows one diagram per session
+with one cursor (every diagram's data-t equal under keys and play), one sensitivity view per
+session aligned on the same t, and "Compare with…" adds a session of the same sequence."""
+
+from __future__ import annotations
+
+import pytest
+from gs_browser_helpers import DIAGRAM
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+TS = f"() => Array.from(document.querySelectorAll('{DIAGRAM}'), s => s.getAttribute('data-t'))"
+SENS_TS = """() => Array.from(document.querySelectorAll('[data-view="sensitivity"]'),
+  v => v.dataset.t ?? null)"""
+
+
+def long_memory_sessions(api) -> list[str]:
+    presets = {p["name"]: p for p in api("GET", "/api/presets")["presets"]}
+    sample = presets["long-memory-lstm"]["sample"]
+    return [api("POST", "/api/sessions", {"preset": name, "sequence": {"text": sample}})["id"]
+            for name in ("long-memory-rnn", "long-memory-lstm", "long-memory-gru")]
+
+
+def all_at(page, t: int) -> None:
+    page.wait_for_function(f"() => {{ const ts = ({TS})(); return ts.length === 3 && "
+                           f"ts.every(x => x === '{t}') }}", timeout=15_000)
+
+
+def test_one_cursor_for_three_sessions_under_keys_and_play(page, errors, api):
+    ids = long_memory_sessions(api)
+    page.goto(f"/?compare={','.join(ids)}&t=5")
+    all_at(page, 5)
+    sessions = page.evaluate(f"() => Array.from(document.querySelectorAll('{DIAGRAM}'), "
+                             "s => s.getAttribute('data-session'))")
+    assert sessions == ids
+    page.locator(DIAGRAM).first.focus()
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    all_at(page, 8)
+    page.wait_for_function(f"() => ({SENS_TS})().every(t => t === '8')", timeout=15_000)
+    assert len(page.evaluate(SENS_TS)) == 3
+    page.keyboard.press("Space")  # play
+    page.wait_for_timeout(800)
+    page.keyboard.press("Space")  # pause
+    t = page.locator(DIAGRAM).first.get_attribute("data-t")
+    assert int(t) > 8
+    all_at(page, int(t))
+    page.keyboard.press("End")
+    all_at(page, 61)
+    assert f"compare={'%2C'.join(ids)}" in page.url or f"compare={','.join(ids)}" in page.url
+    expect(page.locator("#compare-chart")).to_have_attribute("data-sessions", ",".join(ids))
+
+
+def test_compare_with_adds_the_same_sequence_through_another_preset(page, errors):
+    page.goto("/?preset=long-memory-lstm&t=3")
+    page.wait_for_function(f"() => document.querySelector('{DIAGRAM}')"
+                           "?.getAttribute('data-t') === '3'")
+    page.get_by_label("Compare with…").select_option("preset:long-memory-rnn")
+    page.get_by_role("button", name="Compare", exact=True).click()
+    page.wait_for_function(f"() => {{ const ts = ({TS})(); return ts.length === 2 && "
+                           "ts.every(x => x === '3') }", timeout=15_000)
+    assert "compare=" in page.url
+    page.get_by_role("button", name="Stop comparing").click()
+    expect(page.locator(DIAGRAM)).to_have_count(1)

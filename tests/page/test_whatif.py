@@ -1,0 +1,80 @@
+"""What if (issue 14, point 3): a valve held from the cursor on makes a session with that
+intervention; held elements carry data-clamped and the held value; the what-if chart's
+faint trace is the original run's and its difference is the server's h_new − h_orig."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from gs_browser_helpers import DIAGRAM, diagram_state, open_view, wait_t
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+CHART = """c => c.data.map(d => ({name: d.name, x: Array.from(d.x), y: Array.from(d.y)}))"""
+
+
+def hold(page, signal: str, value: str, every_unit: bool = True) -> None:
+    before = diagram_state(page)["session"]
+    valve = page.locator(f'{DIAGRAM} g[data-signal="{signal}"][data-value]:visible').first
+    valve.click(button="right")
+    expect(page.get_by_label("Hold", exact=True)).to_have_value(signal)
+    page.get_by_label("Held value").fill(value)
+    page.get_by_label("Applies to").select_option("all" if every_unit else "one")
+    page.get_by_role("button", name="Hold from this step").click()
+    page.wait_for_function(f"() => document.querySelector('{DIAGRAM}')"
+                           f".getAttribute('data-session') !== '{before}'", timeout=20_000)
+
+
+def test_write_it_down_is_held_and_charted_against_the_original(page, errors, api):
+    open_view(page, "?preset=counter&t=6")
+    wait_t(page, 6)
+    original = diagram_state(page)["session"]
+    hold(page, "f", "1")
+    wait_t(page, 6)
+    hold(page, "i", "0")
+    wait_t(page, 6)
+    st = diagram_state(page)
+    record = api("GET", f"/api/sessions/{st['session']}")
+    steps = record["steps"]
+    assert record["interventions"] == [
+        {"signal": "f", "start": 6, "stop": steps, "units": None, "value": 1.0},
+        {"signal": "i", "start": 6, "stop": steps, "units": None, "value": 0.0}]
+    valve = page.locator(f'{DIAGRAM} g[data-signal="f"][data-value]').first
+    expect(valve).to_have_attribute("data-clamped", "true")
+    expect(valve).to_have_attribute("data-held-value", "1")
+    assert float(valve.get_attribute("data-value")) == 1.0
+    assert "hold=" in page.url and f"orig={original}" in page.url
+    # before the hold nothing is clamped
+    page.locator(DIAGRAM).focus()
+    page.keyboard.press("Home")
+    wait_t(page, 0)
+    expect(page.locator(f"{DIAGRAM} [data-clamped]")).to_have_count(0)
+
+    chart = page.locator("#whatif-chart")
+    expect(chart).to_have_attribute("data-orig", original, timeout=10_000)
+    data = {d["name"]: d for d in chart.evaluate(CHART)}
+    start, stop = data["h (original run)"]["x"][0], data["h (original run)"]["x"][-1] + 1
+    unit = int(st["unit"])
+    orig = api("GET", f"/api/sessions/{original}/trace?start={start}&stop={stop}&names=h")
+    new = api("GET", f"/api/sessions/{st['session']}/trace?start={start}&stop={stop}&names=h")
+    np.testing.assert_array_equal(data["h (original run)"]["y"],
+                                  [row[unit] for row in orig["signals"]["h"]])
+    np.testing.assert_array_equal(data["h (held)"]["y"], [row[unit] for row in new["signals"]["h"]])
+    expected = (np.asarray(new["signals"]["h"], np.float32).astype(np.float64)
+                - np.asarray(orig["signals"]["h"], np.float32))[:, unit]
+    np.testing.assert_allclose(data["h_new − h_orig"]["y"], expected, rtol=1e-12, atol=1e-12)
+
+    page.get_by_role("button", name="Release all").click()
+    page.wait_for_function(f"() => document.querySelector('{DIAGRAM}')"
+                           f".getAttribute('data-session') === '{original}'", timeout=20_000)
+    expect(chart).to_be_hidden()
+
+
+def test_key_h_on_a_focused_part_opens_the_hold_menu(page, errors):
+    open_view(page, "?preset=counter&t=3")
+    wait_t(page, 3)
+    page.locator(f'{DIAGRAM} g[data-signal="o"][tabindex]').first.focus()
+    page.keyboard.press("h")
+    expect(page.get_by_label("Hold", exact=True)).to_have_value("o")
+    expect(page.get_by_label("Held value")).to_be_focused()
