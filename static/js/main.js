@@ -394,7 +394,7 @@ async function boot() {
     settings,
     onTrained: async (id) => {
       try {
-        startSession(await api.getSession(id), {}, "The model trained here: its first layer on the text it learned.");
+        startSession(await api.getSession(id), {}, "The model trained here, on the text it learned (Layer picks which of its layers is drawn).");
       } catch (err) {
         showError("general", err.message);
       }

@@ -17,7 +17,7 @@ import cells
 from tests.support import TOLERANCE, ServerProcess, assert_error
 
 TEXT = "the cat sat on the mat; the bat ate the rat. " * 6
-SMALL = {"text": TEXT, "cell": "gru", "hidden_size": 8, "steps": 25, "seq_len": 12,
+SMALL = {"text": TEXT, "cell": "gru", "hidden_size": 8, "layers": 2, "steps": 25, "seq_len": 12,
          "batch": 4, "lr": 0.02, "seed": 5}
 LONG = {"text": TEXT, "hidden_size": 48, "steps": 20_000, "seq_len": 16, "batch": 4}
 
@@ -53,16 +53,24 @@ def test_a_job_streams_its_steps_and_becomes_a_session_the_engine_agrees_with(tm
         assert final["loss"] == steps[-1]["loss"]
         status = httpx.get(f"{server.url}/api/train/{job}").json()
         assert status == final
-        trace = httpx.get(f"{server.url}/api/sessions/{final['session']}/trace",
-                          timeout=30).json()
+        session = httpx.get(f"{server.url}/api/sessions/{final['session']}").json()
+        traces = [httpx.get(f"{server.url}/api/sessions/{final['session']}/trace",
+                            params={"layer": layer}, timeout=30).json() for layer in (0, 1)]
     # The same training in the engine, run here: its layer 0 on the text is the session.
-    model = cells.char_model("gru", cells.text.derive_vocabulary(TEXT), hidden_size=8, seed=5)
+    vocabulary = cells.text.derive_vocabulary(TEXT)
+    model = cells.char_model("gru", vocabulary, hidden_size=8, layers=2, seed=5)
     result = cells.train(model, TEXT, steps=25, seq_len=12, batch=4, lr=0.02, seed=5)
     assert [loss for _, loss in result.losses] == [f["loss"] for f in steps]
-    expected = result.model.run(TEXT).layer(0, "forward")
-    for name in ("z", "r", "n", "h"):
-        np.testing.assert_allclose(np.array(trace["signals"][name]), expected[name],
-                                   atol=TOLERANCE["float32"], rtol=0)
+    # a session of the whole model: both layers and the softmax head over the vocabulary
+    assert session["layers"] == 2 and session["directions"] == ["forward"]
+    assert session["head"]["kind"] == "softmax"
+    assert session["head"]["labels"] == list(vocabulary)
+    run = result.model.run(TEXT)
+    for layer, trace in enumerate(traces):
+        expected = run.layer(layer, "forward")
+        for name in ("z", "r", "n", "h"):
+            np.testing.assert_allclose(np.array(trace["signals"][name]), expected[name],
+                                       atol=TOLERANCE["float32"], rtol=0)
 
 
 def test_cancel_keeps_nothing_and_a_finished_job_cannot_be_cancelled(make_client):
