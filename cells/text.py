@@ -115,8 +115,9 @@ def _survey(text: str) -> _Survey:
         joining = joining[1:]  # a CR joins only an LF
     if not joining:
         return _SIMPLE
+    # GB11 (a ZWJ between pictographs) is the one rule of marks that looks further back
     marks_only = (all(classes[ch] in _MARKS for ch in joining)
-                  and _PICT not in classes.values())
+                  and not ("\u200d" in classes and _PICT in classes.values()))
     controls = "".join(ch for ch, c in classes.items() if c in (_CONTROL, _CR, _LF))
     return _Survey("".join(joining), controls, marks_only)
 
