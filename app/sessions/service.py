@@ -17,6 +17,7 @@ before the answer, the rest in the background (app/sessions/traces.py).
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 
@@ -399,8 +400,6 @@ class SessionService:
 
     @staticmethod
     def _model_key(config: SessionConfig) -> str:
-        import json
-
         return json.dumps([config.weights, config.dtype, (config.model or {}).get("vocabulary")],
                           sort_keys=True)
 

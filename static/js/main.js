@@ -24,6 +24,7 @@ import { paintPipes } from "./views/sensitivity_pipes.js";
 import { lastStepGrew, showInput } from "./views/sequence_view.js";
 import { createWhatIf, markClamped } from "./views/whatif.js";
 import { createCompare } from "./views/compare.js";
+import { createTour } from "./views/tour.js";
 import { formatHold, parseHold } from "./state/session_config.js";
 import { createToolbar } from "./views/toolbar.js";
 import { bindSwipe } from "./views/touch.js";
@@ -166,6 +167,57 @@ $("#compare-add").addEventListener("click", () => compareWith($("#compare-with")
 $("#compare-stop").addEventListener("click", () => {
   store.set({ compare: "" });
   compare.setSessions(store.get().session, []);
+});
+
+// Tours: a step's view names presets and settings; sessions made for a tour are kept by
+// their body, so Back and Next reuse them.
+const tourSessions = new Map();
+async function tourSession(body) {
+  const key = JSON.stringify(body);
+  if (!tourSessions.has(key)) tourSessions.set(key, await api.createSession(body));
+  return tourSessions.get(key);
+}
+async function applyTourView(v) {
+  const s = store.get();
+  const sample = (name) => settings.presetOf(name)?.sample ?? "";
+  const cursor = { t: v.t ?? s.t, stage: v.stage ?? "all", unit: v.unit ?? 0 };
+  try {
+    if (v.compare && v.compare.length) {
+      const text = v.text ?? sample(v.compare[0]);
+      const made = await Promise.all(v.compare.map((p) => tourSession({ preset: p, sequence: { text } })));
+      const ids = made.map((m) => m.id).join(",");
+      if (s.compare !== ids) {
+        store.set({ compare: ids });
+        startSession(made[0], cursor);
+        await compare.setSessions(made[0], made.slice(1).map((m) => m.id), store.get());
+      }
+    } else {
+      const body = { preset: v.preset, sequence: { text: v.text ?? sample(v.preset) } };
+      const hold = parseHold(v.hold ?? "");
+      if (hold.length) body.interventions = hold;
+      const made = await tourSession(body);
+      if (s.session?.id !== made.id || s.compare) {
+        if (s.compare) {
+          store.set({ compare: "" });
+          compare.setSessions(made, [], store.get());
+        }
+        startSession(made, cursor);
+      }
+    }
+  } catch (err) {
+    showError("general", `tour: ${err.message}`);
+    return;
+  }
+  const patch = {};
+  for (const key of ["style", "signal", "sens_of"]) if (v[key] !== undefined) patch[key] = v[key];
+  if (v.unit !== undefined) patch.unit = v.unit;
+  store.set(patch);
+  player.seek(Math.min(cursor.t, store.get().session.steps - 1), cursor.stage);
+}
+const tour = createTour({
+  apply: applyTourView,
+  onStep: (name, k) => store.set({ tour: name, tour_step: k }),
+  onEnd: () => store.set({ tour: "", tour_step: 0 }),
 });
 
 function buildDiagram() {
@@ -410,6 +462,18 @@ async function boot() {
   if (errors.length) store.set({ errors: { general: errors.join(" ") } });
   const cursor = { t: store.get().t, stage: store.get().stage, unit: store.get().unit };
   fillCompareChoices();
+  if (values.tour) {
+    try {
+      const found = (await api.getTours()).find((t) => t.name === values.tour);
+      if (found) {
+        await tour.start(found, values.tour_step ?? 0);
+        return;
+      }
+      showError("general", `No tour named “${values.tour}”.`);
+    } catch (err) {
+      showError("general", err.message);
+    }
+  }
   if (values.compare) {
     const ids = values.compare.split(",").filter(Boolean).slice(0, 3);
     try {

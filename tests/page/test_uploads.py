@@ -123,7 +123,9 @@ def test_a_bigger_file_says_which_part_is_shown(
     run_numbers(page)
     notice = page.locator("#view-notice")
     expect(notice).to_contain_text(said)
-    expect(notice).to_contain_text("shown here: layer 0, forward direction only")
+    # a whole model runs whole now: the Layer and Direction pickers choose the cell drawn
+    expect(notice).to_contain_text("all of it runs — pick the cell shown with Layer and Direction")
+    expect(page.get_by_label("Layer")).to_be_visible()
     expect(page.locator(DIAGRAM)).to_have_attribute("data-cell", "lstm")
 
 

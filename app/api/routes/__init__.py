@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from app.api.routes import catalogue, health, sessions, stream, train, weights
+from app.api.routes import catalogue, health, sessions, stream, tours, train, weights
 
 api_router = APIRouter()
 api_router.include_router(catalogue.router)
@@ -10,4 +10,5 @@ api_router.include_router(sessions.router)
 api_router.include_router(weights.router)
 api_router.include_router(stream.router)
 api_router.include_router(health.router)
+api_router.include_router(tours.router)
 api_router.include_router(train.router)

@@ -99,3 +99,6 @@ export function getDifference(id, from, start, stop, names) {
   const q = new URLSearchParams({ from, start: String(start), stop: String(stop), names: names.join(",") });
   return request("GET", `/api/sessions/${encodeURIComponent(id)}/difference?${q}`);
 }
+
+/** The guided tours: [{name, title, source, steps}]. */
+export const getTours = () => request("GET", "/api/tours");

@@ -63,6 +63,13 @@ export function buildSettings(catalog, presets) {
     // the sensitivity view: of h_t or c_t, and whether the diagram's pipes show it
     { key: "sens_of", role: "view", type: "enum", values: ["h", "c"], def: "h", label: "Sensitivity of" },
     { key: "sens_pipes", role: "view", type: "bool", def: false, label: "Colour pipes by sensitivity" },
+    // what if: the session the held one is compared with (its original run)
+    { key: "orig", role: "view", type: "string", def: "" },
+    // side by side: "ID1,ID2[,ID3]", the first the session on screen
+    { key: "compare", role: "view", type: "string", def: "" },
+    // a guided tour and its step (each step is a URL state)
+    { key: "tour", role: "view", type: "string", def: "" },
+    { key: "tour_step", role: "view", type: "int", min: 0, def: 0, label: "Tour step" },
 
     // The Train panel (POST /api/train): not part of a session, not in the URL.
     { key: "train_on", role: "train", type: "enum", values: ["sequence", "text"], def: "sequence", label: "Train on" },
@@ -72,10 +79,6 @@ export function buildSettings(catalog, presets) {
       label: "Training hidden size" },
     { key: "train_steps", role: "train", type: "int", min: 1, max: limits.train?.max_steps ?? 20000, def: 200,
       label: "Training steps" },
-    // what if: the session the held one is compared with (its original run)
-    { key: "orig", role: "view", type: "string", def: "" },
-    // side by side: "ID1,ID2[,ID3]", the first the session on screen
-    { key: "compare", role: "view", type: "string", def: "" },
   ];
   return {
     rows,

@@ -231,6 +231,10 @@ export function partShown(upload) {
   if (!upload || ((upload.layers ?? 1) <= 1 && (upload.directions?.length ?? 1) <= 1)) return "";
   const dirs = upload.directions ?? ["forward"];
   const name = upload.filename ? `“${upload.filename}”` : "This file";
+  if (upload.model) {  // a whole model: every cell runs, the Layer and Direction pickers choose one
+    return `${name} is a whole model: ${upload.layers} layer${upload.layers === 1 ? "" : "s"} × ${dirs.length} direction${dirs.length === 1 ? "" : "s"} (${dirs.join(", ")}); `
+      + "all of it runs — pick the cell shown with Layer and Direction.";
+  }
   return `${name} holds ${upload.layers} layer${upload.layers === 1 ? "" : "s"} × ${dirs.length} direction${dirs.length === 1 ? "" : "s"} (${dirs.join(", ")}); `
     + `shown here: layer ${upload.shown?.layer ?? 0}, ${upload.shown?.direction ?? "forward"} direction only.`;
 }
