@@ -16,9 +16,9 @@ PROGRESS = "#train-progress"
 
 def _fill(page, text: str, hidden: int, steps: int) -> None:
     panel = page.get_by_role("region", name="Train")
-    panel.get_by_label("this text").check()
+    panel.get_by_label("what I type below").check()
     page.get_by_label("Training text").fill(text)
-    page.get_by_label("Training cell kind").select_option("gru")
+    page.get_by_label("Kind to train").select_option("gru")
     page.get_by_label("Training hidden size").fill(str(hidden))
     page.get_by_label("Training steps").fill(str(steps))
 

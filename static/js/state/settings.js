@@ -74,7 +74,7 @@ export function buildSettings(catalog, presets) {
     // The Train panel (POST /api/train): not part of a session, not in the URL.
     { key: "train_on", role: "train", type: "enum", values: ["sequence", "text"], def: "sequence", label: "Train on" },
     { key: "train_cell", role: "train", type: "enum", values: catalog.kinds.map((k) => k.kind),
-      def: catalog.kinds.some((k) => k.kind === "lstm") ? "lstm" : catalog.kinds[0]?.kind, label: "Training cell kind" },
+      def: catalog.kinds.some((k) => k.kind === "lstm") ? "lstm" : catalog.kinds[0]?.kind, label: "Kind to train" },
     { key: "train_hidden", role: "train", type: "int", min: 1, max: limits.train?.max_hidden_size ?? 512, def: 32,
       label: "Training hidden size" },
     { key: "train_steps", role: "train", type: "int", min: 1, max: limits.train?.max_steps ?? 20000, def: 200,

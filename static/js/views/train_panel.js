@@ -100,7 +100,7 @@ export function createTrainPanel({ settings, onTrained }) {
     const source = sources().find((r) => r.checked)?.value;
     if (source === "text") return { text: el.text.value };
     const s = store.get();
-    if (s.config?.seq !== "text") return { error: "The sequence on screen is numbers; training here learns text. Choose “this text” and type some." };
+    if (s.config?.seq !== "text") return { error: "The sequence on screen is numbers; training here learns text. Choose “what I type below” and type some." };
     return { text: s.config.text };
   }
 
