@@ -24,7 +24,8 @@ class _Strict(BaseModel):
 
 # -- sequences ------------------------------------------------------------------------------
 class TextSequence(_Strict):
-    """Characters, one step each, one-hot encoded over the preset's vocabulary (or the
+    """Characters as a reader sees them (graphemes: "é" as e + U+0301, an emoji with its
+    skin tone, a flag), one step each, one-hot encoded over the preset's vocabulary (or the
     session's vocabulary, derived from the first text when there is no preset)."""
 
     text: str = Field(min_length=1, examples=["count (the (nested) brackets)"])
@@ -155,10 +156,15 @@ class SessionPublic(BaseModel):
     hidden_size: int
     steps: int
     signals: list[SignalPublic]
-    vocabulary: str | None = Field(description="characters of the one-hot input, for text")
+    vocabulary: str | list[str] | None = Field(
+        description="tokens of the one-hot input, for text: a str when each is one code "
+                    "point, else a list of graphemes")
     sequence: dict[str, Any] = Field(
         description='as given: {"text": str}, {"values": [[float]]} or {"csv": str}; for '
-                    'sequences of more than 200,000 numbers {"rows", "columns"} instead')
+                    'sequences of more than 200,000 numbers {"rows", "columns"} instead. '
+                    'Text one step per grapheme also has "clusters": [[step, code points]] '
+                    "for each step of more than one code point (absent when every step is "
+                    "one)"),
     weights: dict[str, Any] = Field(description='{"preset": name} | {"seed": int} | the '
                                                 "upload's record (WeightsPublic)")
     seed: int | None = Field(None, description="the seed, for seeded weights")

@@ -29,7 +29,9 @@ class SessionConfig:
     input_size: int
     hidden_size: int
     weights: dict[str, Any]  # {"preset": name} | {"seed": int} | {"weights_id": sha256}
-    vocabulary: str | None  # characters of the one-hot input, for text
+    # tokens of the one-hot input, for text: a str of characters, or (when some token is a
+    # grapheme of several code points) a list, stored as a JSON list
+    vocabulary: str | list[str] | None
     steps: int
     text: str | None = None  # the sequence, when it is text
     values_file: str | None = None  # the sequence's numbers (.npy beside the JSON)

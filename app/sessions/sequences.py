@@ -10,9 +10,11 @@ import csv
 import io
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
+import cells.text
 from app.api.errors import ApiError
 from app.api.schemas import CsvSequence, TextSequence, ValuesSequence
 
@@ -35,9 +37,11 @@ class Piece:
     def kind(self) -> str:
         return "text" if self.text is not None else "values"
 
-    @property
+    @cached_property
     def steps(self) -> int:
-        return len(self.text) if self.text is not None else len(self.values)
+        """Text: one step per grapheme (cells/text.py)."""
+        return len(cells.text.graphemes(self.text)) if self.text is not None \
+            else len(self.values)
 
     @property
     def width(self) -> int | None:
@@ -119,13 +123,13 @@ def _number(cell: str, field: str, row: int, column: int) -> float:
                           "NaN and Infinity are refused")
 
 
-def unknown_characters(text: str, vocabulary: str) -> list[str]:
-    known = set(vocabulary)
-    return sorted({ch for ch in text if ch not in known})
+def unknown_characters(text: str, vocabulary: str | list[str]) -> list[str]:
+    """The graphemes of `text` that are not tokens of `vocabulary`."""
+    return cells.text.unknown_tokens(text, vocabulary)
 
 
-def check_text(text: str, vocabulary: str, field: str, whose: str) -> None:
-    """Refuse characters outside `vocabulary`, listing them."""
+def check_text(text: str, vocabulary: str | list[str], field: str, whose: str) -> None:
+    """Refuse graphemes outside `vocabulary`, listing them."""
     unknown = unknown_characters(text, vocabulary)
     if unknown:
         shown = ", ".join(repr(ch) for ch in unknown[:_SHOWN_CHARACTERS])
@@ -146,13 +150,12 @@ class Inputs:
         self.values = values  # (T, I) in dtype, numbers
 
     @classmethod
-    def from_text(cls, text: str, vocabulary: str, dtype: str) -> Inputs:
-        """Every character must be in `vocabulary` (check_text first)."""
-        codes = np.frombuffer(text.encode("utf-32-le"), np.uint32)
-        vocab = np.frombuffer(vocabulary.encode("utf-32-le"), np.uint32)
-        order = np.argsort(vocab, kind="stable")
-        at = np.searchsorted(vocab[order], codes)
-        return cls(dtype, len(vocabulary), indices=order[at].astype(np.int32))
+    def from_text(cls, text: str, vocabulary: str | list[str], dtype: str,
+                  start: int = 0) -> Inputs:
+        """Steps [start, …) of `text`, one per grapheme; every grapheme must be a token of
+        `vocabulary` (check_text first)."""
+        indices = cells.text.indices(text, vocabulary)
+        return cls(dtype, len(vocabulary), indices=indices[start:] if start else indices)
 
     @classmethod
     def from_values(cls, values, dtype: str, field: str) -> Inputs:
@@ -190,7 +193,8 @@ class Inputs:
                       values=np.concatenate([self.values, more.values]))
 
 
-def as_inputs(piece: Piece, vocabulary: str | None, dtype: str, field: str) -> Inputs:
+def as_inputs(piece: Piece, vocabulary: str | list[str] | None, dtype: str,
+              field: str) -> Inputs:
     """The inputs of a piece: text as indices over the vocabulary, or the numbers."""
     if piece.text is not None:
         return Inputs.from_text(piece.text, vocabulary, dtype)

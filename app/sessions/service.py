@@ -141,7 +141,10 @@ class SessionService:
 
     def _sequence_as_given(self, config: SessionConfig) -> dict:
         if config.is_text:
-            return {"text": config.text}
+            if config.model is not None:  # a model splits text by its own tokenizer
+                return {"text": config.text}
+            joined = clusters(config.text)  # absent when every step is one code point
+            return {"text": config.text, "clusters": joined} if joined else {"text": config.text}
         if config.csv is not None:
             return {"csv": config.csv}
         if config.steps * config.input_size > MAX_SHOWN_VALUES:
@@ -556,15 +559,19 @@ class SessionService:
                                f"this session's sequence is {stored_kind}; append {hint}")
             if config.model is not None:
                 return self._append_model(config, piece)
-            steps = config.steps + piece.steps
-            self._check_steps(steps, piece.kind)
             values = None
             if piece.text is not None:
+                # One grapheme typed is one step; a piece that completes the last grapheme
+                # (an accent typed after its base) changes that step's input: `dropped` = 1.
+                dropped, added = cells.text.appended(config.text, piece.text)
                 whose = (f"preset {config.weights['preset']!r}" if "preset" in config.weights
                          else "this session's vocabulary (from its first text)")
-                check_text(piece.text, config.vocabulary, "text", whose)
+                check_text("".join(added), config.vocabulary, "text", whose)
+                steps = config.steps - dropped + len(added)
                 changes = {"text": config.text + piece.text}
+                more = Inputs.from_text("".join(added), config.vocabulary, config.dtype)
             else:
+                dropped, steps = 0, config.steps + piece.steps
                 if piece.width != config.input_size:
                     raise ApiError("values", f"rows have {piece.width} numbers but the session's "
                                              f"input_size is {config.input_size}")
@@ -573,8 +580,15 @@ class SessionService:
                 digest = values_digest(values.tobytes())
                 changes = {"values_digest": digest, "csv": None, "inline_values": None,
                            "values_file": f"{config.id}.{digest[:16]}.npy"}
+                more = as_inputs(piece, config.vocabulary, config.dtype, "values")
+            self._check_steps(steps, piece.kind)
             self._check_inputs_size(steps, config.input_size)
-            more = as_inputs(piece, config.vocabulary, config.dtype, "values")
+            if dropped:
+                # The trace's last step read another input: it is computed again, from
+                # the start (a trace is never cut back), when it is first read.
+                grown = config.replace(steps=steps, parent=None, **changes).with_key()
+                self.store.save_session(grown, values)
+                return grown
             grown = config.replace(steps=steps, parent={"key": config.key, "steps": config.steps},
                                    **changes).with_key()
             shared = self.traces.pop(config.key)
@@ -603,7 +617,7 @@ class SessionService:
 
     def _inputs(self, config: SessionConfig, start: int = 0) -> Inputs:
         if config.is_text:
-            return Inputs.from_text(config.text[start:], config.vocabulary, config.dtype)
+            return Inputs.from_text(config.text, config.vocabulary, config.dtype, start)
         return Inputs.from_values(self.store.load_values(config)[start:], config.dtype,
                                   "sequence.values")
 
@@ -674,6 +688,14 @@ class SessionService:
             if given is not None and given != actual:
                 raise ApiError(field, f"{source} fixes {field} = {actual!r}; got {given!r} "
                                       "(or leave it out)")
+
+
+def clusters(text: str) -> list[list[int]]:
+    """[step, code points] of each step of `text` longer than one code point: with the text,
+    the page finds each step's grapheme without splitting text itself."""
+    if cells.text.is_simple(text):
+        return []
+    return [[step, len(g)] for step, g in enumerate(cells.text.graphemes(text)) if len(g) > 1]
 
 
 def _json_value(value) -> str:

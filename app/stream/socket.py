@@ -115,9 +115,11 @@ class SessionView:
         self.checked = 0.0  # time.monotonic() of the last look at the config file
 
     async def refresh_if_stale(self, t: int | None = None) -> None:
-        """Look again when asked past the known end, or after a second: appends (by any
-        process) only add steps, so nothing else can be out of date."""
-        if (t is not None and t >= self.steps) or time.monotonic() - self.checked > 1.0:
+        """Look again when asked at or past the known last step, or after a second: appends
+        (by any process) add steps, and may change the last one (an accent typed after its
+        letter completes that step's grapheme, cells/text.py), so nothing else can be out of
+        date."""
+        if (t is not None and t >= self.steps - 1) or time.monotonic() - self.checked > 1.0:
             await self.refresh()
 
     @property

@@ -21,7 +21,7 @@ import { clampPart, createModelPickers, inputLabel, partOf } from "./views/model
 import { createPrediction } from "./views/prediction.js";
 import { createSensitivityView } from "./views/sensitivity.js";
 import { paintPipes } from "./views/sensitivity_pipes.js";
-import { showInput } from "./views/sequence_view.js";
+import { lastStepGrew, showInput } from "./views/sequence_view.js";
 import { createWhatIf, markClamped } from "./views/whatif.js";
 import { createCompare } from "./views/compare.js";
 import { createTour } from "./views/tour.js";
@@ -331,8 +331,9 @@ async function run(cfg, cursor = {}) {
 }
 
 // Live typing: text typed at the end of the session's own text is appended to the session
-// on screen (one step per character), and the cursor follows. One request at a time; what
-// is typed meanwhile goes with the next.
+// on screen (one step per grapheme, counted by the server: an accent typed after its letter
+// changes that step instead of adding one), and the cursor follows. One request at a time;
+// what is typed meanwhile goes with the next.
 let appending = false;
 async function liveAppend() {
   const s = store.get();
@@ -348,9 +349,11 @@ async function liveAppend() {
     const full = { ...(s.session.record ?? s.session), ...record, unit_labels: s.session.unit_labels };
     const session = partOf(full, s.layer, s.direction);
     const config = { ...cfg, text: record.sequence?.text ?? typed };
-    // a model reads the whole text again (a backward cell starts at its end): no old frame holds
-    if (full.cells?.length) frameCache.clear();
-    store.set({ session, config, errors: {} });
+    // a model reads the whole text again (a backward cell starts at its end): no old frame
+    // holds; nor when the piece completed the last step's grapheme (that step's input changed)
+    const stale = full.cells?.length || lastStepGrew(s.session.sequence, record.sequence, s.session.steps);
+    if (stale) frameCache.clear();
+    store.set({ session, config, errors: {}, ...(stale ? { frame: null } : {}) });
     charts.setSession(session);
     prediction.setSession(session);
     player.seek(session.steps - 1);

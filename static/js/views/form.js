@@ -205,7 +205,7 @@ export function createForm({ settings, onRun }) {
     setText($("#weights-part"), d.weights === "upload" ? partShown(upload) : "");
     setText($("#sequence-hint"), d.seq === "numbers"
       ? "One step per line, numbers separated by commas. A first row with no number in it is read as a header."
-      : `Each character (Unicode code point) is one step: an accent typed as a separate mark or an emoji's skin-tone modifier is a step of its own. One-hot over ${d.weights === "preset" ? `the preset's vocabulary “${preset?.vocabulary ?? ""}”` : "the characters used"}.`);
+      : `One step per character as you see it (emoji and accented letters included): an accent typed after its letter, an emoji with its skin tone or a flag is one step. One-hot over ${d.weights === "preset" ? `the preset's vocabulary “${preset?.vocabulary ?? ""}”` : "the characters used"}.`);
     for (const slot of form.querySelectorAll("[data-error-for]")) setText(slot, state.errors[slot.dataset.errorFor] ?? "");
     for (const [key, el] of [["seed", f.seed], ["hidden", f.hidden]]) {
       el.setAttribute("aria-invalid", state.errors[key] ? "true" : "false");

@@ -1,6 +1,8 @@
 // The input sequence around the cursor, with the current step marked: for text, the
 // characters (as text, never markup); for numbers, the current row. The nodes are built
-// once and only their text changes per step.
+// once and only their text changes per step. Text steps are the server's: one per grapheme
+// (cells/text.py), told by the session's `sequence.clusters` ([step, code points] of each
+// step longer than one code point), so the page never segments text itself.
 
 import { formatNumber } from "./math_text.js";
 
@@ -24,6 +26,34 @@ function nodesOf(el) {
   return v;
 }
 
+/** The text of each step: code points, joined where the server says a step has several. */
+export function stepsOf(text, clusters) {
+  const points = Array.from(text);
+  if (!clusters?.length) return points;
+  const out = [];
+  let at = 0;
+  for (const [step, size] of clusters) {
+    while (out.length < step && at < points.length) out.push(points[at++]);
+    out.push(points.slice(at, at + size).join(""));
+    at += size;
+  }
+  while (at < points.length) out.push(points[at++]);
+  return out;
+}
+
+/** Whether step `steps − 1` of `before` has more code points in `after` (an accent typed
+ *  after its letter, a skin tone after its emoji): the server changed that step's input. */
+export function lastStepGrew(before, after, steps) {
+  const sizeAt = (sequence) => {
+    const clusters = sequence?.clusters ?? [];
+    for (let k = clusters.length - 1; k >= 0 && clusters[k][0] >= steps - 1; k--) {
+      if (clusters[k][0] === steps - 1) return clusters[k][1];
+    }
+    return 1;
+  };
+  return steps > 0 && sizeAt(after) !== sizeAt(before);
+}
+
 const setText = (node, text) => {
   if (node.textContent !== text) node.textContent = text;
 };
@@ -41,7 +71,7 @@ export function showInput(el, state) {
   if (typeof text === "string" && text.length) {
     if (v.session !== s) {
       v.session = s; // split once per session: a 100,000-character text is not split per step
-      v.chars = Array.from(text);
+      v.chars = stepsOf(text, s.sequence.clusters);
     }
     const chars = v.chars;
     const a = Math.max(0, t - AROUND);
