@@ -15,6 +15,23 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 
 DIAGRAM = "svg[data-diagram]"
+# Every kind in every diagram style it has, as (kind, style, extra URL query).
+KIND_VIEWS = [
+    ("rnn", "olah", ""),
+    ("lstm", "olah", ""),
+    ("lstm", "memory-cell", ""),
+    ("peephole_lstm", "olah", ""),
+    ("peephole_lstm", "memory-cell", ""),
+    ("gru", "olah", ""),
+    ("gru", "olah", "&reset_after=0"),
+    ("prototype_lstm", "olah", ""),
+    ("prototype_lstm", "memory-cell", ""),
+    ("normalized_lstm", "olah", ""),
+    ("normalized_lstm", "memory-cell", ""),
+    ("pseudo_lstm", "olah", ""),
+    ("pseudo_lstm", "memory-cell", ""),
+]
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # Started in the subprocess: the app factory, whichever module the server package puts it in.

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from gs_browser_helpers import (
     DIAGRAM,
+    KIND_VIEWS,
     check_values_against_trace,
     diagram_state,
     open_view,
@@ -18,21 +19,7 @@ from playwright.sync_api import expect
 pytestmark = pytest.mark.browser
 
 LSTM_FAMILY = ("lstm", "peephole_lstm")
-CASES = [
-    ("rnn", "olah", ""),
-    ("lstm", "olah", ""),
-    ("lstm", "memory-cell", ""),
-    ("peephole_lstm", "olah", ""),
-    ("peephole_lstm", "memory-cell", ""),
-    ("gru", "olah", ""),
-    ("gru", "olah", "&reset_after=0"),
-    ("prototype_lstm", "olah", ""),
-    ("prototype_lstm", "memory-cell", ""),
-    ("normalized_lstm", "olah", ""),
-    ("normalized_lstm", "memory-cell", ""),
-    ("pseudo_lstm", "olah", ""),
-    ("pseudo_lstm", "memory-cell", ""),
-]
+CASES = KIND_VIEWS
 WRITTEN_MEMORIES_KINDS = ("prototype_lstm", "normalized_lstm", "pseudo_lstm")
 # signals a drawing may leave without a data-value: the Olah normalised prototype folds
 # √(var(ĉ_t) + 1) into its ÷ box; every memory-cell drawing shows them all

@@ -8,26 +8,12 @@ import math
 from pathlib import Path
 
 import pytest
-from gs_browser_helpers import DIAGRAM, diagram_state, open_view, wait_t
+from gs_browser_helpers import DIAGRAM, KIND_VIEWS, diagram_state, open_view, wait_t
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
-CASES = [
-    ("rnn", "olah", ""),
-    ("lstm", "olah", ""),
-    ("lstm", "memory-cell", ""),
-    ("peephole_lstm", "olah", ""),
-    ("peephole_lstm", "memory-cell", ""),
-    ("gru", "olah", ""),
-    ("gru", "olah", "&reset_after=0"),
-    ("prototype_lstm", "olah", ""),
-    ("prototype_lstm", "memory-cell", ""),
-    ("normalized_lstm", "olah", ""),
-    ("normalized_lstm", "memory-cell", ""),
-    ("pseudo_lstm", "olah", ""),
-    ("pseudo_lstm", "memory-cell", ""),
-]
+CASES = KIND_VIEWS
 
 # every number shown as text in the diagram: its signal, its text, its caption, and
 # whether it shows 1 − the signal
