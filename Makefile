@@ -42,7 +42,10 @@ bench: $(VENV)/.installed-test chromium
 	$(PY) bench/engine.py
 	$(PY) bench/server.py
 	$(PY) bench/page.py
+	$(PY) bench/page_explain.py
+	$(PY) bench/model.py
 	$(PY) bench/train.py
+	$(PY) bench/text.py
 
 # Retrain the trained presets (deterministic; writes cells/presets/data/, minutes each).
 presets: $(VENV)/.installed-run
