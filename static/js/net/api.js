@@ -34,7 +34,8 @@ export class ApiError extends Error {
   }
 }
 
-async function request(method, url, body) {
+/** One JSON request; a non-2xx answer throws ApiError with the server's detail and field. */
+export async function request(method, url, body) {
   const init = { method, headers: { Accept: "application/json" } };
   if (body instanceof FormData) init.body = body;
   else if (body !== undefined) {

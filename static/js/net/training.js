@@ -2,28 +2,11 @@
 // WebSocket /api/train/{job}/progress that sends {"step", "loss"} per step and the job's
 // record ({"state", ...}) whenever its state changes.
 
-import { ApiError } from "./api.js";
+import { request } from "./api.js";
 
-async function call(method, url, body) {
-  const init = { method, headers: { Accept: "application/json" } };
-  if (body !== undefined) {
-    init.body = JSON.stringify(body);
-    init.headers["Content-Type"] = "application/json";
-  }
-  let res;
-  try {
-    res = await fetch(url, init);
-  } catch (err) {
-    throw new ApiError(0, `server unreachable (${err.message})`);
-  }
-  const data = await res.json().catch(() => null);
-  if (!res.ok) throw new ApiError(res.status, data?.detail ?? `${res.status} ${res.statusText}`, data?.field);
-  return data;
-}
-
-export const startTraining = (body) => call("POST", "/api/train", body);
-export const readTraining = (job) => call("GET", `/api/train/${encodeURIComponent(job)}`);
-export const cancelTraining = (job) => call("DELETE", `/api/train/${encodeURIComponent(job)}`);
+export const startTraining = (body) => request("POST", "/api/train", body);
+export const readTraining = (job) => request("GET", `/api/train/${encodeURIComponent(job)}`);
+export const cancelTraining = (job) => request("DELETE", `/api/train/${encodeURIComponent(job)}`);
 
 const FINISHED = new Set(["done", "failed", "cancelled"]);
 const POLL_MS = 500;
