@@ -19,10 +19,11 @@ from .interventions import Intervention, check_interventions
 from .kinds import KINDS, describe, kind_info
 from .signals import STAGES, Signal
 from .trace import Trace
+from .weight_edits import WeightEdit, check_weight_edits, param_layout
 
 __all__ = ["KINDS", "STAGES", "Cell", "Gradients", "Intervention", "Signal", "Trace",
-           "check_interventions", "create", "describe", "kind_info", "load", "presets", "save",
-           "text"]
+           "WeightEdit", "check_interventions", "check_weight_edits", "create", "describe",
+           "kind_info", "load", "param_layout", "presets", "save", "text"]
 
 
 def load(path: str | PathLike, kind: str | None = None, layer: int = 0, dtype=None,

@@ -17,6 +17,7 @@ from .kinds import (
 )
 from .params import as_dtype, as_float_array, check_params, check_size, init_params
 from .trace import Trace
+from .weight_edits import apply_weight_edits, check_weight_edits
 
 # Re-exported: the weight formats and older callers import these names from here.
 __all__ = ["KINDS", "OPTION_VALUES", "SPECS", "Cell", "check_options", "create", "describe",
@@ -105,6 +106,19 @@ class Cell:
         """Interventions checked for this cell and a sequence of `steps` steps."""
         return check_interventions(self.kind, interventions, steps, self.hidden_size,
                                    **self.options)
+
+    def check_weight_edits(self, edits) -> tuple:
+        """Weight edits checked for this cell's parameters (see cells.weight_edits)."""
+        return check_weight_edits(self.kind, edits, self.input_size, self.hidden_size,
+                                  self.dtype, **self.options)
+
+    def with_weights(self, edits) -> Cell:
+        """A new cell with these weights changed ({"param", "row", "col", "value"} each;
+        col None for a 1-D parameter). This cell is not changed. An edit changes the cell,
+        so it applies to every step of a run."""
+        checked = self.check_weight_edits(edits)
+        return Cell(self.spec, apply_weight_edits(self.params, checked), self.dtype,
+                    dict(self.options))
 
     def run(self, xs, h0=None, c0=None, interventions=None) -> Trace:
         """Step the whole sequence xs (T, I) from (h0, c0) (zeros by default), holding the

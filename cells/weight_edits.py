@@ -1,0 +1,148 @@
+"""Weight edits ("what if this one weight were different"): a cell with some entries of its
+canonical parameters set to new values.
+
+An edit {"param", "row", "col", "value"} sets params[param][row, col] (or params[param][row]
+for a 1-D parameter such as a bias or a peephole, col None) to `value`. Unlike an
+intervention, which holds a signal for some steps, an edit changes the cell itself, so it
+applies to every step of a run; the two combine (`cell.with_weights(edits).run(xs,
+interventions=...)`).
+
+The rows of weight_ih, weight_hh, bias_ih and bias_hh come in gate blocks of H rows, in the
+kind's canonical (PyTorch) order (`Spec.gate_letters`: i, f, g, o for the LSTM family; r, z,
+n for the GRU); `param_layout` says so as plain data, so a page picks a block and a unit
+instead of a raw row number.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .kinds import check_options, spec_for
+from .params import PEEPHOLES
+
+FIELDS = ("param", "row", "col", "value")
+RECURRENT = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+
+
+@dataclass(frozen=True)
+class WeightEdit:
+    param: str
+    row: int
+    col: int | None  # None for a 1-D parameter
+    value: float
+
+    def to_dict(self) -> dict:
+        return {"param": self.param, "row": self.row, "col": self.col, "value": self.value}
+
+
+def param_layout(kind: str, input_size: int, hidden_size: int, **options) -> list[dict]:
+    """The canonical parameters of a kind with these sizes, as plain data, in the order of
+    `cell.params`' checks: [{"name", "shape", "blocks", "columns"}], where `blocks` lists the
+    gate letters of the H-row blocks of the rows (None: one row per unit, a peephole) and
+    `columns` says what a column indexes ("input", "hidden", or None for a 1-D parameter)."""
+    spec = spec_for(kind)
+    check_options(spec, options)
+    G, H, I = spec.gates, hidden_size, input_size
+    letters = list(spec.gate_letters)
+    out = [{"name": "weight_ih", "shape": [G * H, I], "blocks": letters, "columns": "input"},
+           {"name": "weight_hh", "shape": [G * H, H], "blocks": letters, "columns": "hidden"},
+           {"name": "bias_ih", "shape": [G * H], "blocks": letters, "columns": None},
+           {"name": "bias_hh", "shape": [G * H], "blocks": letters, "columns": None}]
+    if spec.peepholes:
+        out += [{"name": name, "shape": [H], "blocks": None, "columns": None}
+                for name in PEEPHOLES]
+    return out
+
+
+def _index(value, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{where} must be an integer, got {value!r}")
+    return int(value)
+
+
+def check_weight_edits(kind: str, edits, input_size: int, hidden_size: int,
+                       dtype="float64", **options) -> tuple[WeightEdit, ...]:
+    """Edits checked against a kind's parameters at these sizes, in canonical order (by
+    parameter, row, column: edits of different weights commute, so one cell has one list).
+    `dtype`: the cell's, which the value must fit in. Raises ValueError naming the item and
+    field at fault."""
+    if edits is None:
+        return ()
+    if isinstance(edits, (str, bytes, Mapping)) or not isinstance(edits, Sequence):
+        raise ValueError("weight_edits must be a list of {param, row, col, value}")
+    layout = {p["name"]: p for p in param_layout(kind, input_size, hidden_size, **options)}
+    order = list(layout)
+    limit = float(np.finfo(np.dtype(dtype)).max)
+    seen: dict[tuple, int] = {}
+    out = []
+    for n, item in enumerate(edits):
+        where = f"weight_edits[{n}]"
+        if isinstance(item, WeightEdit):
+            item = item.to_dict()
+        if not isinstance(item, Mapping):
+            raise ValueError(f"{where} must be an object with {', '.join(FIELDS)}")
+        unknown = sorted(set(item) - set(FIELDS))
+        if unknown:
+            raise ValueError(f"{where} has unknown field(s) {unknown}; "
+                             f"fields: {', '.join(FIELDS)}")
+        missing = [k for k in ("param", "row", "value") if k not in item]
+        if missing:
+            raise ValueError(f"{where} is missing {', '.join(missing)}")
+        name = item["param"]
+        if not isinstance(name, str) or name not in layout:
+            raise ValueError(f"{where}.param: a {kind} has no parameter {name!r}; "
+                             f"its parameters: {', '.join(order)}")
+        shape = layout[name]["shape"]
+        shown = f"{name} has shape ({', '.join(map(str, shape))})"
+        row = _index(item["row"], f"{where}.row")
+        if not 0 <= row < shape[0]:
+            raise ValueError(f"{where}.row: {row} is outside 0 … {shape[0] - 1} ({shown})")
+        col = item.get("col")
+        if len(shape) == 1:
+            if col is not None:
+                raise ValueError(f"{where}.col: {name} is one-dimensional ({shown}); "
+                                 "leave col out or null")
+        else:
+            if col is None:
+                raise ValueError(f"{where}.col is required: {shown}")
+            col = _index(col, f"{where}.col")
+            if not 0 <= col < shape[1]:
+                raise ValueError(f"{where}.col: {col} is outside 0 … {shape[1] - 1} ({shown})")
+        value = item["value"]
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer,
+                                                             np.floating)):
+            raise ValueError(f"{where}.value must be a number, got {value!r}")
+        value = float(value)
+        if not math.isfinite(value):
+            raise ValueError(f"{where}.value must be finite, got {value}")
+        if abs(value) > limit:
+            raise ValueError(f"{where}.value {value} does not fit in the cell's "
+                             f"{np.dtype(dtype).name}")
+        at = (name, row, col)
+        if at in seen:
+            cell_at = f"{name}[{row}]" if col is None else f"{name}[{row}, {col}]"
+            raise ValueError(f"{where} edits {cell_at} again (weight_edits[{seen[at]}] "
+                             "did); give each weight once")
+        seen[at] = n
+        out.append(WeightEdit(name, row, col, value))
+    out.sort(key=lambda e: (order.index(e.param), e.row, -1 if e.col is None else e.col))
+    return tuple(out)
+
+
+def apply_weight_edits(params: Mapping[str, np.ndarray],
+                       edits: Sequence[WeightEdit]) -> dict[str, np.ndarray]:
+    """New parameter arrays with the (checked) edits made; `params` is not changed, and
+    arrays no edit touches are shared (they are read-only)."""
+    out = dict(params)
+    for name in {e.param for e in edits}:
+        a = np.array(params[name], copy=True)
+        for e in edits:
+            if e.param == name:
+                a[(e.row,) if e.col is None else (e.row, e.col)] = e.value
+        a.setflags(write=False)
+        out[name] = a
+    return out
