@@ -58,22 +58,66 @@ def param_layout(kind: str, input_size: int, hidden_size: int, **options) -> lis
     return out
 
 
-def _index(value, where: str) -> int:
+class WeightEditError(ValueError):
+    """A bad edit or weight position; `field` is the field at fault (param, row, col or
+    value), for callers that name it to a person."""
+
+    def __init__(self, message: str, field: str):
+        super().__init__(message)
+        self.field = field
+
+
+def _index(value, where: str, field: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{where} must be an integer, got {value!r}")
+        raise WeightEditError(f"{where}{field}: must be an integer, got {value!r}", field)
     return int(value)
+
+
+def _place(kind: str, layout: dict, name, row, col, where: str) -> tuple[str, int, int | None]:
+    """(param, row, col) checked against `layout` (param_layout by name). Messages start
+    with the field at fault, prefixed by `where` ("weight_edits[2]." or "")."""
+    if not isinstance(name, str) or name not in layout:
+        raise WeightEditError(f"{where}param: a {kind} has no parameter {name!r}; "
+                              f"its parameters: {', '.join(layout)}", "param")
+    shape = layout[name]["shape"]
+    shown = f"{name} has shape ({', '.join(map(str, shape))})"
+    row = _index(row, where, "row")
+    if not 0 <= row < shape[0]:
+        raise WeightEditError(f"{where}row: {row} is outside 0 … {shape[0] - 1} ({shown})",
+                              "row")
+    if len(shape) == 1:
+        if col is not None:
+            raise WeightEditError(f"{where}col: {name} is one-dimensional ({shown}); leave "
+                                  "col out or null", "col")
+        return name, row, None
+    if col is None:
+        raise WeightEditError(f"{where}col: is required ({shown})", "col")
+    col = _index(col, where, "col")
+    if not 0 <= col < shape[1]:
+        raise WeightEditError(f"{where}col: {col} is outside 0 … {shape[1] - 1} ({shown})",
+                              "col")
+    return name, row, col
+
+
+def check_position(kind: str, param, row, col, input_size: int, hidden_size: int,
+                   **options) -> tuple[str, int, int | None]:
+    """One weight's position (param, row, col) checked for a kind at these sizes; a
+    WeightEditError names the field at fault."""
+    layout = {p["name"]: p for p in param_layout(kind, input_size, hidden_size, **options)}
+    return _place(kind, layout, param, row, col, "")
 
 
 def check_weight_edits(kind: str, edits, input_size: int, hidden_size: int,
                        dtype="float64", **options) -> tuple[WeightEdit, ...]:
     """Edits checked against a kind's parameters at these sizes, in canonical order (by
     parameter, row, column: edits of different weights commute, so one cell has one list).
-    `dtype`: the cell's, which the value must fit in. Raises ValueError naming the item and
-    field at fault."""
+    `dtype`: the cell's, which the value must fit in. Raises WeightEditError (a ValueError)
+    naming the item and field at fault."""
     if edits is None:
         return ()
     if isinstance(edits, (str, bytes, Mapping)) or not isinstance(edits, Sequence):
-        raise ValueError("weight_edits must be a list of {param, row, col, value}")
+        raise WeightEditError("weight_edits must be a list of {param, row, col, value}",
+                              "weight_edits")
     layout = {p["name"]: p for p in param_layout(kind, input_size, hidden_size, **options)}
     order = list(layout)
     limit = float(np.finfo(np.dtype(dtype)).max)
@@ -84,49 +128,32 @@ def check_weight_edits(kind: str, edits, input_size: int, hidden_size: int,
         if isinstance(item, WeightEdit):
             item = item.to_dict()
         if not isinstance(item, Mapping):
-            raise ValueError(f"{where} must be an object with {', '.join(FIELDS)}")
+            raise WeightEditError(f"{where} must be an object with {', '.join(FIELDS)}",
+                                  "weight_edits")
         unknown = sorted(set(item) - set(FIELDS))
         if unknown:
-            raise ValueError(f"{where} has unknown field(s) {unknown}; "
-                             f"fields: {', '.join(FIELDS)}")
+            raise WeightEditError(f"{where} has unknown field(s) {unknown}; "
+                                  f"fields: {', '.join(FIELDS)}", "weight_edits")
         missing = [k for k in ("param", "row", "value") if k not in item]
         if missing:
-            raise ValueError(f"{where} is missing {', '.join(missing)}")
-        name = item["param"]
-        if not isinstance(name, str) or name not in layout:
-            raise ValueError(f"{where}.param: a {kind} has no parameter {name!r}; "
-                             f"its parameters: {', '.join(order)}")
-        shape = layout[name]["shape"]
-        shown = f"{name} has shape ({', '.join(map(str, shape))})"
-        row = _index(item["row"], f"{where}.row")
-        if not 0 <= row < shape[0]:
-            raise ValueError(f"{where}.row: {row} is outside 0 … {shape[0] - 1} ({shown})")
-        col = item.get("col")
-        if len(shape) == 1:
-            if col is not None:
-                raise ValueError(f"{where}.col: {name} is one-dimensional ({shown}); "
-                                 "leave col out or null")
-        else:
-            if col is None:
-                raise ValueError(f"{where}.col is required: {shown}")
-            col = _index(col, f"{where}.col")
-            if not 0 <= col < shape[1]:
-                raise ValueError(f"{where}.col: {col} is outside 0 … {shape[1] - 1} ({shown})")
+            raise WeightEditError(f"{where} is missing {', '.join(missing)}", missing[0])
+        name, row, col = _place(kind, layout, item["param"], item["row"], item.get("col"),
+                                f"{where}.")
         value = item["value"]
         if isinstance(value, bool) or not isinstance(value, (int, float, np.integer,
                                                              np.floating)):
-            raise ValueError(f"{where}.value must be a number, got {value!r}")
+            raise WeightEditError(f"{where}.value must be a number, got {value!r}", "value")
         value = float(value)
         if not math.isfinite(value):
-            raise ValueError(f"{where}.value must be finite, got {value}")
+            raise WeightEditError(f"{where}.value must be finite, got {value}", "value")
         if abs(value) > limit:
-            raise ValueError(f"{where}.value {value} does not fit in the cell's "
-                             f"{np.dtype(dtype).name}")
+            raise WeightEditError(f"{where}.value {value} does not fit in the cell's "
+                                  f"{np.dtype(dtype).name}", "value")
         at = (name, row, col)
         if at in seen:
             cell_at = f"{name}[{row}]" if col is None else f"{name}[{row}, {col}]"
-            raise ValueError(f"{where} edits {cell_at} again (weight_edits[{seen[at]}] "
-                             "did); give each weight once")
+            raise WeightEditError(f"{where} edits {cell_at} again (weight_edits[{seen[at]}] "
+                                  "did); give each weight once", "weight_edits")
         seen[at] = n
         out.append(WeightEdit(name, row, col, value))
     out.sort(key=lambda e: (order.index(e.param), e.row, -1 if e.col is None else e.col))

@@ -83,6 +83,21 @@ class InterventionIn(BaseModel):
     value: float = Field(allow_inf_nan=False, examples=[1.0])
 
 
+class WeightEditIn(BaseModel):
+    """Set one weight of the cell: `param`[`row`, `col`] (`col` null or left out for a 1-D
+    parameter: a bias, a peephole) = `value`. The cell changes, so the edit applies to
+    every step. Checked against the cell's parameters by the engine; a wrong item is a 422
+    naming it."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    param: str = Field(examples=["weight_hh"])
+    row: int = Field(ge=0, description="rows of weight_ih/weight_hh and the biases come in "
+                                       "gate blocks of hidden_size rows (the session's "
+                                       "`params` lists them)")
+    col: int | None = Field(None, ge=0, examples=[0])
+    value: float = Field(allow_inf_nan=False, examples=[0.5])
+
+
 class SessionCreate(_Strict):
     """A cell, its weights (one of `preset`, `seed`, `weights_id`; `seed` 0 when none is
     given) and a sequence. A preset fixes the cell and both sizes; uploaded weights fix the
@@ -103,6 +118,10 @@ class SessionCreate(_Strict):
         default_factory=list, max_length=1000,
         examples=[[{"signal": "f", "start": 10, "stop": 20, "units": None, "value": 1.0}]],
         description="signals held at a value (what if); part of the session")
+    weight_edits: list[WeightEditIn] = Field(
+        default_factory=list, max_length=1000,
+        examples=[[{"param": "weight_hh", "row": 3, "col": 1, "value": 0.5}]],
+        description="weights changed (what if), for a single cell; part of the session")
 
 
 class SignalPublic(BaseModel):
@@ -145,6 +164,28 @@ class ModelCellPublic(BaseModel):
     signals: list[SignalPublic]
 
 
+class ParamPublic(BaseModel):
+    """One canonical parameter of the session's cell."""
+
+    name: str = Field(examples=["weight_hh"])
+    shape: list[int]
+    blocks: list[str] | None = Field(description="the gate letters of the rows' blocks of "
+                                                 "hidden_size rows, in order; null: one row "
+                                                 "per unit")
+    columns: Literal["input", "hidden"] | None = Field(
+        description="what a column indexes; null for a 1-D parameter")
+
+
+class WeightPublic(BaseModel):
+    """One weight of a session's cell: as the session uses it, and before its edits."""
+
+    param: str
+    row: int
+    col: int | None
+    value: float
+    original: float
+
+
 class SessionPublic(BaseModel):
     """The session as created (what a page needs to show its form)."""
 
@@ -179,6 +220,12 @@ class SessionPublic(BaseModel):
         default_factory=list, description="the held signals, as checked")
     holdable: list[str] = Field(default_factory=list,
                                 description="the signals an intervention may hold")
+    weight_edits: list[dict[str, Any]] = Field(
+        default_factory=list, description="the changed weights, as checked (by parameter, "
+                                          "row, column)")
+    params: list[ParamPublic] = Field(
+        default_factory=list, description="the cell's parameters a weight edit may change "
+                                          "(empty for a model session)")
 
 
 class SensitivityPublic(BaseModel):

@@ -45,6 +45,8 @@ class SessionConfig:
     model: dict | None = None
     # Held signals (cells.interventions), as checked dicts: part of what the trace is.
     interventions: tuple = ()
+    # Changed weights (cells.weight_edits), as checked dicts: part of what the cell is.
+    weight_edits: tuple = ()
 
     @property
     def is_text(self) -> bool:
@@ -60,6 +62,8 @@ class SessionConfig:
             content["model_vocabulary"] = self.model.get("vocabulary")
         if self.interventions:  # absent when empty: keys of older sessions stay the same
             content["interventions"] = list(self.interventions)
+        if self.weight_edits:  # absent when empty, as interventions
+            content["weight_edits"] = list(self.weight_edits)
         data = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(data.encode()).hexdigest()
 
@@ -72,6 +76,8 @@ class SessionConfig:
                  self.hidden_size]
         if self.model is not None:
             parts.append(self.model.get("vocabulary"))
+        if self.weight_edits:
+            parts.append({"weight_edits": list(self.weight_edits)})
         return json.dumps(parts, sort_keys=True)
 
     def replace(self, **changes) -> SessionConfig:
@@ -83,6 +89,7 @@ class SessionConfig:
         data.update({f.name: getattr(self, f.name) for f in dataclasses.fields(self)
                      if f.name != "inline_values"})
         data["interventions"] = list(self.interventions)
+        data["weight_edits"] = list(self.weight_edits)
         return data
 
     @classmethod
@@ -100,6 +107,8 @@ class SessionConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         if "interventions" in data:
             data["interventions"] = tuple(data["interventions"] or ())
+        if "weight_edits" in data:
+            data["weight_edits"] = tuple(data["weight_edits"] or ())
         config = cls(**{k: v for k, v in data.items() if k in names})
         if not isinstance(config.steps, int) or not isinstance(config.id, str):
             raise ValueError("a config needs an integer steps and a text id")

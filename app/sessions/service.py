@@ -125,6 +125,9 @@ class SessionService:
         body["interventions"] = list(config.interventions)
         spec = cells.kinds.spec_for(config.cell)
         body["holdable"] = [sig.name for sig in cells.kinds.holdable(spec, config.options)]
+        body["weight_edits"] = list(config.weight_edits)
+        body["params"] = [] if config.model is not None else cells.param_layout(
+            config.cell, config.input_size, config.hidden_size, **config.options)
         return body
 
     @staticmethod
@@ -284,6 +287,35 @@ class SessionService:
         except ValueError as exc:
             raise ApiError("interventions", str(exc)) from exc
 
+    @staticmethod
+    def _edited(cell: cells.Cell, edits) -> tuple[cells.Cell, tuple]:
+        """The cell with its weights edited (cells.weight_edits) and the checked edits."""
+        items = [e.model_dump() if hasattr(e, "model_dump") else dict(e) for e in edits or ()]
+        try:
+            checked = cell.check_weight_edits(items)
+        except ValueError as exc:
+            raise ApiError("weight_edits", str(exc)) from exc
+        return (cell.with_weights(checked) if checked else cell), checked
+
+    def weight(self, config: SessionConfig, param: str, row: int, col: int | None) -> dict:
+        """One weight of the session's cell as it runs, and before the session's edits."""
+        if config.model is not None:
+            raise ApiError("param", "a model session's weights cannot be read one by one "
+                                    "(nor edited) yet")
+        try:
+            param, row, col = cells.weight_edits.check_position(
+                config.cell, param, row, col, config.input_size, config.hidden_size,
+                **config.options)
+        except cells.weight_edits.WeightEditError as exc:
+            message, prefix = str(exc), f"{exc.field}: "
+            raise ApiError(exc.field, message.removeprefix(prefix)) from exc
+        at = (row,) if col is None else (row, col)
+        cell = self._cell(config, field="weights")
+        base = self._cell(config.replace(weight_edits=()), field="weights")
+        return {"param": param, "row": row, "col": col,
+                "value": float(cell.params[param][at]),
+                "original": float(base.params[param][at])}
+
     def create(self, request: SessionCreate) -> SessionConfig:
         sources = [k for k in ("preset", "seed", "weights_id") if getattr(request, k) is not None]
         if len(sources) > 1:
@@ -300,7 +332,7 @@ class SessionService:
             made = self._from_upload(request, piece)
         else:
             made = self._from_seed(request, piece)
-        cell = made.cell
+        cell, edits = self._edited(made.cell, request.weight_edits)
         if piece.values is not None and piece.width != cell.input_size:
             raise ApiError("sequence", f"rows have {piece.width} numbers but the cell takes "
                                        f"input_size {cell.input_size}")
@@ -316,7 +348,8 @@ class SessionService:
             vocabulary=made.vocabulary, steps=piece.steps, text=piece.text,
             values_file=None if digest is None else f"{session_id}.{digest[:16]}.npy",
             values_digest=digest, csv=piece.csv,
-            interventions=tuple(iv.to_dict() for iv in held)).with_key()
+            interventions=tuple(iv.to_dict() for iv in held),
+            weight_edits=tuple(e.to_dict() for e in edits)).with_key()
         self.cells.put(config.cell_key(), cell)
         trace = self.traces.get_or_compute(
             config.key, lambda: self.pool.run(self._start, cell, inputs, held))
@@ -358,6 +391,9 @@ class SessionService:
             raise ApiError("interventions", f"{source} is a whole model; holding its signals "
                                             "is not supported yet (hold them in a single "
                                             "cell's session)")
+        if request.weight_edits:
+            raise ApiError("weight_edits", f"{source} is a whole model; editing its weights "
+                                           "is not supported yet (edit a single cell's)")
         first = model.cell(0, "forward") if "forward" in model.stack[0].cells \
             else model.cell(0, "backward")
         self._must_match(request, first, source)
@@ -637,6 +673,10 @@ class SessionService:
             raise ApiError("sequence", str(exc)) from exc
 
     def _cell(self, config: SessionConfig, field: str) -> cells.Cell:
+        if config.weight_edits:  # the edited cell, made from the cell as its weights give it
+            base = self._cell(config.replace(weight_edits=()), field)
+            return self.cells.get_or_compute(
+                config.cell_key(), lambda: self._edited(base, config.weight_edits)[0])
         return self.cells.get_or_compute(config.cell_key(), lambda: self._build(config, field))
 
     def _build(self, config: SessionConfig, field: str) -> cells.Cell:

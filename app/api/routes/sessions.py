@@ -15,6 +15,7 @@ from app.api.schemas import (
     SessionCreate,
     SessionPublic,
     TraceWindow,
+    WeightPublic,
 )
 from app.stream import wire
 
@@ -103,6 +104,21 @@ def read_sensitivity(
     `start` = max(0, t − window + 1) to t (Written Memories, r2rt 2016: vanishing
     sensitivity). Computed on the compute pool."""
     return sessions.sensitivity(config, t, unit, of, window, layer, direction)
+
+
+@router.get("/{session_id}/weight", response_model=WeightPublic, responses=ERRORS)
+def read_weight(
+    config: SessionConfigDep,
+    sessions: SessionsDep,
+    param: Annotated[str, Query(description="a parameter of the cell (the session's "
+                                            "`params`), e.g. weight_hh")],
+    row: Annotated[int, Query(description="the row (gate block × hidden_size + unit)")],
+    col: Annotated[int | None, Query(description="the column; none for a 1-D parameter")]
+    = None,
+) -> dict:
+    """One weight of the session's cell: `value` as the session runs it (after its
+    `weight_edits`) and `original`, before them."""
+    return sessions.weight(config, param, row, col)
 
 
 @router.get("/{session_id}/difference", response_model=TraceWindow, responses=ERRORS)
