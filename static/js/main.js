@@ -25,7 +25,7 @@ import { lastStepGrew, showInput } from "./views/sequence_view.js";
 import { createWhatIf, markClamped } from "./views/whatif.js";
 import { createCompare } from "./views/compare.js";
 import { createTour } from "./views/tour.js";
-import { formatHold, parseHold } from "./state/session_config.js";
+import { formatHold, formatWeightEdits, parseHold, parseWeightEdits } from "./state/session_config.js";
 import { createToolbar } from "./views/toolbar.js";
 import { bindSwipe } from "./views/touch.js";
 import { createTrainPanel } from "./views/train_panel.js";
@@ -74,23 +74,41 @@ const whatIf = createWhatIf({
     await run({ ...s.config, hold }, { t: s.t, stage: s.stage, unit: s.unit });
     if (store.get().session?.interventions?.length) store.set({ orig });
   },
-  onRelease: async () => {
-    const s = store.get();
-    const cursor = { t: s.t, stage: s.stage, unit: s.unit };
-    if (s.orig) {
-      try {
-        startSession(await api.getSession(s.orig), cursor);
-        store.set({ orig: "" });
-        return;
-      } catch (err) {
-        if (err.status !== 404) showError("general", err.message);
-      }
-    }
-    store.set({ orig: "" });
-    await run({ ...s.config, hold: "" }, cursor);
+  onRelease: () => runWhatIf({ hold: "" }).catch((err) => showError("general", err.message)),
+  // an edit replaces any earlier edit of the same weight
+  onEditWeight: (edit) => {
+    const others = parseWeightEdits(store.get().config?.wedit)
+      .filter((e) => e.param !== edit.param || e.row !== edit.row || (e.col ?? null) !== edit.col);
+    return runWhatIf({ wedit: formatWeightEdits([...others, edit]) });
   },
+  onResetWeights: () => runWhatIf({ wedit: "" }),
   onError: (err) => showError("general", `what if: ${err.message}`),
 });
+
+/** The session on screen with what-if `changes` (holds, weight edits) made, compared with
+ *  the original run; with nothing held or edited any more, the original run itself. Throws
+ *  the server's refusal. */
+async function runWhatIf(changes) {
+  const s = store.get();
+  if (!s.session || !s.config) return;
+  const cfg = { ...s.config, ...changes };
+  const cursor = { t: s.t, stage: s.stage, unit: s.unit };
+  if (!cfg.hold && !cfg.wedit && s.orig) {
+    const back = await api.getSession(s.orig).catch((err) => {
+      if (err.status === 404) return null;
+      throw err;
+    });
+    if (back) {
+      startSession(back, cursor);
+      store.set({ orig: "" });
+      return;
+    }
+  }
+  const orig = s.orig || s.session.id;
+  const made = await api.createSession(sessionBody(settings, cfg, store.get().upload));
+  startSession(made, cursor);
+  store.set({ orig: made.interventions?.length || made.weight_edits?.length ? orig : "" });
+}
 function holdMenu(ev) {
   const node = ev.target.closest?.("[data-signal]");
   const s = store.get();
@@ -150,8 +168,8 @@ async function compareWith(choice) {
   if (!s.session || !s.config) return;
   const [what, name] = choice.split(":");
   const cfg = what === "preset"
-    ? { ...s.config, weights: "preset", preset: name, hold: "" }
-    : { ...s.config, weights: "seed", cell: name, seed: s.config.seed ?? 0, hidden: s.session.hidden_size, hold: "" };
+    ? { ...s.config, weights: "preset", preset: name, hold: "", wedit: "" }
+    : { ...s.config, weights: "seed", cell: name, seed: s.config.seed ?? 0, hidden: s.session.hidden_size, hold: "", wedit: "" };
   if (what !== "preset") for (const row of settings.options) delete cfg[row.key];
   try {
     showError("compare", "");

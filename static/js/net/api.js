@@ -101,5 +101,12 @@ export function getDifference(id, from, start, stop, names) {
   return request("GET", `/api/sessions/${encodeURIComponent(id)}/difference?${q}`);
 }
 
+/** One weight of a session's cell: {param, row, col, value, original} (before its edits). */
+export function getWeight(id, param, row, col) {
+  const q = new URLSearchParams({ param, row: String(row) });
+  if (col !== null && col !== undefined) q.set("col", String(col));
+  return request("GET", `/api/sessions/${encodeURIComponent(id)}/weight?${q}`);
+}
+
 /** The guided tours: [{name, title, source, steps}]. */
 export const getTours = () => request("GET", "/api/tours");

@@ -28,6 +28,8 @@ export function sessionBody(settings, cfg, upload) {
   body.sequence = cfg.seq === "numbers" ? { csv: cfg.text } : { text: cfg.text };
   const held = parseHold(cfg.hold);
   if (held.length) body.interventions = held;
+  const edits = parseWeightEdits(cfg.wedit);
+  if (edits.length) body.weight_edits = edits;
   return body;
 }
 
@@ -45,6 +47,7 @@ export function configFromSession(settings, session) {
     Object.assign(cfg, { seq: "numbers", text: seq.values.map((r) => r.join(",")).join("\n") });
   }
   cfg.hold = formatHold(session.interventions);
+  cfg.wedit = formatWeightEdits(session.weight_edits);
   const out = resolve(settings, cfg);
   out.cell = session.cell; // whatever the preset or file said, this is the kind on screen
   return out;
@@ -67,4 +70,21 @@ export function parseHold(text) {
 /** The URL text of `interventions` (the server's records). */
 export function formatHold(interventions) {
   return (interventions ?? []).map((iv) => `${iv.signal}:${iv.value}:${iv.start}-${iv.stop}:${iv.units ? iv.units.join(".") : "all"}`).join(";");
+}
+
+// Edited weights as the URL writes them: "weight_hh:5:2:0.5;bias_ih:1::-2" is
+// param:row:col:value (col empty for a 1-D parameter), one per ";". The server checks them.
+
+/** The weight edits `text` writes (an empty list for ""). */
+export function parseWeightEdits(text) {
+  if (!text) return [];
+  return String(text).split(";").filter(Boolean).map((item) => {
+    const [param, row, col = "", value] = item.split(":");
+    return { param, row: Number(row), col: col === "" ? null : Number(col), value: Number(value) };
+  });
+}
+
+/** The URL text of `edits` (the server's records). */
+export function formatWeightEdits(edits) {
+  return (edits ?? []).map((e) => `${e.param}:${e.row}:${e.col ?? ""}:${e.value}`).join(";");
 }

@@ -47,6 +47,8 @@ export function buildSettings(catalog, presets) {
       def: (c) => (c.weights === "preset" && c.seq === "text" ? presetOf(c.preset)?.sample ?? "" : "") },
     // what if: signals held at a value (state/session_config.js writes and reads them)
     { key: "hold", role: "form", type: "string", def: "", label: "Held signals" },
+    // what if: weights changed, for every step (state/session_config.js writes and reads them)
+    { key: "wedit", role: "form", type: "string", def: "", label: "Edited weights" },
 
     { key: "session", role: "view", type: "string", def: "" },
     { key: "t", role: "view", type: "int", min: 0, def: 0, label: "Time step" },

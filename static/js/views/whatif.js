@@ -3,21 +3,25 @@
 // those interventions and shows it; this view charts the original run faintly beside the
 // new one for the selected unit, and h_new − h_orig as the server computes it
 // (GET /api/sessions/{id}/difference). Held elements of the diagram carry
-// data-clamped="true" and data-held-value.
+// data-clamped="true" and data-held-value. "Edit a weight" (views/weight_form.js) changes
+// the cell instead, for every step; the chart compares the same way.
 
 import { getDifference, getTrace } from "../net/api.js";
+import { createWeightForm } from "./weight_form.js";
 
 const MAX_STEPS = 2000; // the what-if chart shows this many steps from the first held one
 const $ = (sel) => document.querySelector(sel);
 
-/** The controls and chart; `onHold({signal, value, allUnits})`, `onRelease()`. */
-export function createWhatIf({ onHold, onRelease, onError }) {
+/** The controls and chart; `onHold({signal, value, allUnits})`, `onRelease()`;
+ *  `onEditWeight({param, row, col, value})` and `onResetWeights()` (promises). */
+export function createWhatIf({ onHold, onRelease, onEditWeight, onResetWeights, onError }) {
   const signalSel = $("#hold-signal");
   const valueIn = $("#hold-value");
   const unitsSel = $("#hold-units");
   const status = $("#hold-status");
   const chart = $("#whatif-chart");
   let shownKey = "";
+  const weights = createWeightForm({ onEdit: onEditWeight, onReset: onResetWeights });
 
   $("#hold-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
@@ -57,6 +61,7 @@ export function createWhatIf({ onHold, onRelease, onError }) {
     status.textContent = held.length
       ? `Held: ${held.map((iv) => `${iv.signal} = ${iv.value} for steps ${iv.start}…${iv.stop - 1}${iv.units ? ` (unit ${iv.units.join(", ")})` : ""}`).join("; ")}.`
       : "Nothing held: this is the run as the cell computes it.";
+    weights.render(state);
     drawChart(state);
   }
 
@@ -66,12 +71,14 @@ export function createWhatIf({ onHold, onRelease, onError }) {
     const key = `${s.id}|${orig}|${state.unit}`;
     if (key === shownKey) return;
     shownKey = key;
-    if (!orig || !(s.interventions ?? []).length || !window.Plotly) {
+    const held = s.interventions ?? [];
+    const edited = (s.weight_edits ?? []).length > 0;
+    if (!orig || !(held.length || edited) || !window.Plotly) {
       chart.hidden = true;
       chart.dataset.orig = "";
       return;
     }
-    const first = Math.min(...s.interventions.map((iv) => iv.start));
+    const first = edited ? 0 : Math.min(...held.map((iv) => iv.start)); // an edit: every step
     const start = Math.max(0, first - 50);
     const stop = Math.min(s.steps, start + MAX_STEPS);
     try {
@@ -88,7 +95,7 @@ export function createWhatIf({ onHold, onRelease, onError }) {
       chart.dataset.unit = String(u);
       window.Plotly.react(chart, [
         { x: xs, y: col(theirs), name: "h (original run)", mode: "lines", line: { color: "#888", width: 1.5 }, opacity: 0.35 },
-        { x: xs, y: col(mine), name: "h (held)", mode: "lines", line: { color: "#0072b2", width: 2 } },
+        { x: xs, y: col(mine), name: held.length ? "h (held)" : "h (edited weights)", mode: "lines", line: { color: "#0072b2", width: 2 } },
         { x: xs, y: col(diff), name: "h_new − h_orig", mode: "lines", yaxis: "y2", line: { color: "#d55e00", width: 1.5, dash: "dot" } },
       ], {
         height: 220, margin: { l: 50, r: 50, t: 10, b: 30 }, legend: { orientation: "h" },

@@ -1,0 +1,189 @@
+// What if, weights: set one weight of the cell to a new value ("Edit a weight"). An edit
+// changes the cell, so it applies to every step of the run (a hold applies from the cursor
+// on). The parameters, their shapes and the gate letters of their row blocks come from the
+// session (`params`, the engine's param_layout); the current value from
+// GET /api/sessions/{id}/weight. The page computes no cell math: it only turns a gate block
+// and a unit into a row (block × H + unit), as the session's `params` describe the rows.
+
+import { getWeight } from "../net/api.js";
+
+const $ = (sel) => document.querySelector(sel);
+const WHOLE = /^\s*\d+\s*$/;
+
+/** A value as the form shows it (the full value is in data-value). */
+const shown = (v) => String(Number(v.toPrecision(7)));
+
+/** The text of one edit, e.g. "weight_hh[f block, unit 1; column 2] = 0.5". */
+export function editText(session, edit) {
+  const p = (session?.params ?? []).find((x) => x.name === edit.param);
+  const H = session?.hidden_size ?? 1;
+  const where = p?.blocks ? `${p.blocks[Math.floor(edit.row / H)]} block, unit ${edit.row % H}` : `unit ${edit.row}`;
+  const col = edit.col === null || edit.col === undefined ? "" : `; column ${edit.col}`;
+  return `${edit.param}[${where}${col}] = ${edit.value}`;
+}
+
+/** The form; `onEdit({param, row, col, value})` and `onReset()` return promises that reject
+ *  with the server's refusal, which the form shows. */
+export function createWeightForm({ onEdit, onReset }) {
+  const el = {
+    param: $("#wedit-param"), block: $("#wedit-block"), unit: $("#wedit-unit"), col: $("#wedit-col"),
+    rowHint: $("#wedit-row-hint"), colHint: $("#wedit-col-hint"), current: $("#wedit-current"),
+    value: $("#wedit-value"), apply: $("#wedit-apply"), reset: $("#wedit-reset"),
+    error: $("#wedit-error"), status: $("#wedit-status"),
+  };
+  let session = null;
+  let asked = ""; // the position whose current value is shown (or being fetched)
+
+  const param = () => (session?.params ?? []).find((p) => p.name === el.param.value);
+
+  /** The picked position {param, row, col}, or {error, field: the control at fault}. */
+  function position() {
+    const p = param();
+    if (!p) return { error: "Choose a parameter.", field: el.param };
+    const H = session.hidden_size;
+    const units = p.blocks ? H : p.shape[0];
+    const unit = Number(el.unit.value);
+    if (!WHOLE.test(el.unit.value) || unit >= units) {
+      return { error: `Unit row must be a whole number from 0 to ${units - 1}.`, field: el.unit };
+    }
+    const row = p.blocks ? Number(el.block.value) * H + unit : unit;
+    if (p.shape.length < 2) return { param: p.name, row, col: null };
+    const col = Number(el.col.value);
+    if (!WHOLE.test(el.col.value) || col >= p.shape[1]) {
+      return { error: `Column must be a whole number from 0 to ${p.shape[1] - 1}.`, field: el.col };
+    }
+    return { param: p.name, row, col };
+  }
+
+  function describeColumn() {
+    const p = param();
+    const col = Number(el.col.value);
+    if (!p || p.shape.length < 2) {
+      el.colHint.textContent = "none: one number per row";
+      return;
+    }
+    const vocab = session.vocabulary;
+    const tokens = vocab ? (Array.isArray(vocab) ? vocab : Array.from(vocab)) : [];
+    const token = p.columns === "input" && WHOLE.test(el.col.value) ? tokens[col] : undefined;
+    const what = p.columns === "input" ? "input index" : "hidden unit";
+    el.colHint.textContent = `${what}, 0 to ${p.shape[1] - 1}${token !== undefined ? ` (“${token}”)` : ""}`;
+  }
+
+  function fillBlocks() {
+    const p = param();
+    const labels = Object.fromEntries((session?.signals ?? []).map((s) => [s.name, s.description.split(":")[0]]));
+    const keep = el.block.value;
+    if (p?.blocks) {
+      el.block.replaceChildren(...p.blocks.map((letter, k) => Object.assign(document.createElement("option"),
+        { value: String(k), textContent: `${letter} (${labels[letter] ?? letter})` })));
+      if ([...el.block.options].some((o) => o.value === keep)) el.block.value = keep;
+      el.block.disabled = false;
+    } else {
+      el.block.replaceChildren(Object.assign(document.createElement("option"), { value: "0", textContent: "none: one row per unit" }));
+      el.block.disabled = true;
+    }
+    el.col.disabled = !p || p.shape.length < 2;
+    const units = p ? (p.blocks ? session.hidden_size : p.shape[0]) : 0;
+    el.rowHint.textContent = p ? `0 to ${units - 1}` : "";
+    describeColumn();
+  }
+
+  async function showCurrent() {
+    const at = position();
+    if (at.error) {
+      asked = "";
+      el.current.textContent = "—";
+      delete el.current.dataset.value;
+      return;
+    }
+    const key = `${session.id}|${at.param}|${at.row}|${at.col}`;
+    if (key === asked) return;
+    asked = key;
+    el.current.textContent = "…";
+    delete el.current.dataset.value;
+    try {
+      const w = await getWeight(session.id, at.param, at.row, at.col);
+      if (asked !== key) return;
+      el.current.textContent = w.value === w.original ? shown(w.value) : `${shown(w.value)} (originally ${shown(w.original)})`;
+      el.current.dataset.value = String(w.value);
+      el.current.dataset.original = String(w.original);
+      if (el.value.value.trim() === "") el.value.value = shown(w.value);
+    } catch (err) {
+      if (asked === key) el.current.textContent = "—";
+      el.error.textContent = err.message;
+    }
+  }
+
+  const changed = () => {
+    el.error.textContent = "";
+    describeColumn();
+    showCurrent();
+  };
+  el.param.addEventListener("change", () => {
+    fillBlocks();
+    changed();
+  });
+  for (const c of [el.block, el.unit, el.col]) c.addEventListener(c.tagName === "SELECT" ? "change" : "input", changed);
+
+  async function busy(work) {
+    el.apply.disabled = true;
+    el.reset.disabled = true;
+    try {
+      el.error.textContent = "";
+      await work();
+    } catch (err) {
+      el.error.textContent = err.message;
+    } finally {
+      el.apply.disabled = !session?.params?.length;
+      el.reset.disabled = !(session?.weight_edits ?? []).length;
+    }
+  }
+
+  $("#wedit-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const at = position();
+    if (at.error) {
+      el.error.textContent = at.error;
+      at.field.focus();
+      return;
+    }
+    const value = Number(el.value.value);
+    if (el.value.value.trim() === "" || !Number.isFinite(value)) {
+      el.error.textContent = "New value must be a number.";
+      el.value.focus();
+      return;
+    }
+    busy(() => onEdit({ ...at, value }));
+  });
+  el.reset.addEventListener("click", () => busy(() => onReset()));
+
+  /** Show `state.session`'s parameters and edits (rebuilt when the session changes). */
+  function render(state) {
+    const s = state.session;
+    if (!s || s.id === session?.id) return;
+    session = s;
+    const params = s.params ?? [];
+    const keep = el.param.value;
+    el.param.replaceChildren(...params.map((p) => Object.assign(document.createElement("option"),
+      { value: p.name, textContent: `${p.name} (${p.shape.join(" × ")})` })));
+    if (params.some((p) => p.name === keep)) el.param.value = keep;
+    else if (params.some((p) => p.name === "weight_hh")) el.param.value = "weight_hh";
+    for (const c of [el.param, el.unit, el.value]) c.disabled = params.length === 0;
+    el.apply.disabled = params.length === 0;
+    fillBlocks();
+    const edits = s.weight_edits ?? [];
+    el.reset.disabled = edits.length === 0;
+    if (!params.length) {
+      el.status.textContent = "A whole model's weights cannot be edited here yet: edit a single cell's session.";
+    } else {
+      el.status.textContent = edits.length
+        ? `Edited (every step): ${edits.map((e) => editText(s, e)).join("; ")}.`
+        : "No weight edited: the cell runs with its own weights.";
+    }
+    asked = "";
+    el.value.value = "";
+    showCurrent();
+  }
+
+  return { render };
+}
