@@ -157,6 +157,18 @@ export function createWeightForm({ onEdit, onReset }) {
   });
   el.reset.addEventListener("click", () => busy(() => onReset()));
 
+  /** Put the controls on `edit`'s weight (block and unit from its row). */
+  function showPosition(edit) {
+    const p = session.params.find((x) => x.name === edit.param);
+    if (!p) return;
+    el.param.value = p.name;
+    const H = session.hidden_size;
+    fillBlocks();
+    if (p.blocks) el.block.value = String(Math.floor(edit.row / H));
+    el.unit.value = String(p.blocks ? edit.row % H : edit.row);
+    if (edit.col !== null && edit.col !== undefined) el.col.value = String(edit.col);
+  }
+
   /** Show `state.session`'s parameters and edits (rebuilt when the session changes). */
   function render(state) {
     const s = state.session;
@@ -164,14 +176,15 @@ export function createWeightForm({ onEdit, onReset }) {
     session = s;
     const params = s.params ?? [];
     const keep = el.param.value;
+    const edits = s.weight_edits ?? [];
     el.param.replaceChildren(...params.map((p) => Object.assign(document.createElement("option"),
       { value: p.name, textContent: `${p.name} (${p.shape.join(" × ")})` })));
     if (params.some((p) => p.name === keep)) el.param.value = keep;
+    else if (edits.length) showPosition(edits[0]); // a link with edits opens on the first
     else if (params.some((p) => p.name === "weight_hh")) el.param.value = "weight_hh";
     for (const c of [el.param, el.unit, el.value]) c.disabled = params.length === 0;
     el.apply.disabled = params.length === 0;
     fillBlocks();
-    const edits = s.weight_edits ?? [];
     el.reset.disabled = edits.length === 0;
     if (!params.length) {
       el.status.textContent = "A whole model's weights cannot be edited here yet: edit a single cell's session.";
