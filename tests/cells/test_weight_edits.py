@@ -155,3 +155,15 @@ def test_bad_edits_are_refused_naming_item_and_field(edits, message):
     with pytest.raises(ValueError) as err:
         cell.with_weights(edits)
     assert message in str(err.value)
+
+
+@pytest.mark.parametrize("param,row,col,field", [
+    ("weight_q", 0, 0, "param"), ("weight_hh", 12, 0, "row"), ("weight_hh", 0, None, "col"),
+    ("bias_ih", 0, 1, "col"), ("weight_ih", "1", 0, "row"),
+])
+def test_a_position_names_the_field_at_fault(param, row, col, field):
+    with pytest.raises(cells.weight_edits.WeightEditError) as err:
+        cells.weight_edits.check_position("lstm", param, row, col, 2, 3)
+    assert err.value.field == field and str(err.value).startswith(f"{field}: ")
+    assert cells.weight_edits.check_position("lstm", "bias_ih", 11, None, 2, 3) == (
+        "bias_ih", 11, None)
