@@ -36,7 +36,7 @@ def test_edit_a_weight_through_the_form_reload_and_reset(page, errors, api):
 
     page.get_by_label("Parameter", exact=True).select_option("weight_ih")
     page.get_by_label("Gate block", exact=True).select_option(str(f_block))
-    page.get_by_label("Unit row", exact=True).fill("0")
+    page.get_by_label("Row", exact=True).fill("0")
     page.get_by_label("Column", exact=True).fill(str(col))
     expect(page.locator("#wedit-col-hint")).to_contain_text("input index")
     expect(page.locator("#wedit-col-hint")).to_contain_text("“(”")
@@ -106,10 +106,11 @@ def test_a_link_with_an_edit_makes_it_and_a_bad_one_is_named(page, errors, api):
     page.get_by_label("New value", exact=True).fill("<b>x</b>")
     page.get_by_role("button", name="Apply").click()
     expect(page.locator("#wedit-error")).to_have_text("New value must be a number.")
-    page.get_by_label("Unit row", exact=True).fill("999")
+    page.get_by_label("Row", exact=True).fill("999")
     page.get_by_role("button", name="Apply").click()
-    expect(page.locator("#wedit-error")).to_contain_text("Unit row must be a whole number")
-    expect(page.get_by_label("Unit row", exact=True)).to_be_focused()
+    expect(page.locator("#wedit-error")).to_contain_text(
+        "Row must be a whole number from 0 to 2 (the unit within")
+    expect(page.get_by_label("Row", exact=True)).to_be_focused()
     assert diagram_state(page)["session"] == session
 
 

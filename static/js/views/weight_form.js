@@ -44,7 +44,7 @@ export function createWeightForm({ onEdit, onReset }) {
     const units = p.blocks ? H : p.shape[0];
     const unit = Number(el.unit.value);
     if (!WHOLE.test(el.unit.value) || unit >= units) {
-      return { error: `Unit row must be a whole number from 0 to ${units - 1}.`, field: el.unit };
+      return { error: `Row must be a whole number from 0 to ${units - 1} (the unit${p.blocks ? " within the gate block" : ""}).`, field: el.unit };
     }
     const row = p.blocks ? Number(el.block.value) * H + unit : unit;
     if (p.shape.length < 2) return { param: p.name, row, col: null };
@@ -84,7 +84,7 @@ export function createWeightForm({ onEdit, onReset }) {
     }
     el.col.disabled = !p || p.shape.length < 2;
     const units = p ? (p.blocks ? session.hidden_size : p.shape[0]) : 0;
-    el.rowHint.textContent = p ? `0 to ${units - 1}` : "";
+    el.rowHint.textContent = p ? `unit, 0 to ${units - 1}` : "";
     describeColumn();
   }
 
