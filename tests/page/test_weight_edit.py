@@ -15,7 +15,35 @@ from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
-CHART = """c => c.data.map(d => ({name: d.name, x: Array.from(d.x), y: Array.from(d.y)}))"""
+# The difference view: the what-if panel's chart; where the line chart carries the what-if
+# overlays instead (data-overlay, data-difference), that chart. Either draws the original
+# run ("h (original run)") and the server's "h_new − h_orig" for the selected unit.
+WHATIF_CHART = "#whatif-chart"
+LINE_CHART = "#charts .chart-set.front .chart-row.line"
+WHATIF_TRACES = """c => c.data.map(d => ({name: d.name, x0: d.x[0], y: Array.from(d.y)}))"""
+LINE_TRACES = """c => c.data.map(d => ({name: d.name, x0: d.x0, y: Array.from(d.y)}))"""
+
+
+def shown_difference(page, original: str) -> tuple[int, dict]:
+    """(first step, {trace name: y}) of the difference view once it compares with
+    `original`."""
+    if page.locator(WHATIF_CHART).count():
+        chart = page.locator(WHATIF_CHART)
+        expect(chart).to_have_attribute("data-orig", original, timeout=10_000)
+        traces = chart.evaluate(WHATIF_TRACES)
+    else:
+        chart = page.locator(LINE_CHART)
+        expect(chart).to_have_attribute("data-difference", original, timeout=10_000)
+        traces = chart.evaluate(LINE_TRACES)
+    data = {d["name"]: d for d in traces}
+    return int(data["h_new − h_orig"]["x0"]), {k: d["y"] for k, d in data.items()}
+
+
+def expect_no_comparison(page) -> None:
+    if page.locator(WHATIF_CHART).count():
+        expect(page.locator(WHATIF_CHART)).to_be_hidden()
+    else:
+        expect(page.locator(LINE_CHART)).to_have_attribute("data-overlay", "")
 
 
 def wait_session_change(page, before: str) -> None:
@@ -58,23 +86,18 @@ def test_edit_a_weight_through_the_form_reload_and_reset(page, errors, api):
     expect(current).to_contain_text("originally")
     expect(page.locator("#wedit-status")).to_contain_text("Edited (every step)")
 
-    # the difference view charts the server's h_new − h_orig, from step 0 (an edit is the
-    # cell's, for every step), beside the original run
-    chart = page.locator("#whatif-chart")
-    expect(chart).to_have_attribute("data-orig", original, timeout=10_000)
-    data = {d["name"]: d for d in chart.evaluate(CHART)}
-    xs = data["h_new − h_orig"]["x"]
-    assert xs[0] == 0
-    start, stop = xs[0], xs[-1] + 1
+    # the difference view charts the server's h_new − h_orig beside the original run (from
+    # step 0: an edit is the cell's, for every step)
+    start, data = shown_difference(page, original)
+    assert start == 0
+    stop = start + len(data["h_new − h_orig"])
     unit = int(diagram_state(page)["unit"])
     diff = api("GET", f"/api/sessions/{edited}/difference?from={original}&start={start}"
                       f"&stop={stop}&names=h")
-    np.testing.assert_array_equal(data["h_new − h_orig"]["y"],
-                                  [r[unit] for r in diff["signals"]["h"]])
+    np.testing.assert_array_equal(data["h_new − h_orig"], [r[unit] for r in diff["signals"]["h"]])
     orig = api("GET", f"/api/sessions/{original}/trace?start={start}&stop={stop}&names=h")
-    np.testing.assert_array_equal(data["h (original run)"]["y"],
-                                  [r[unit] for r in orig["signals"]["h"]])
-    assert np.abs(data["h_new − h_orig"]["y"]).max() > 0
+    np.testing.assert_array_equal(data["h (original run)"], [r[unit] for r in orig["signals"]["h"]])
+    assert np.abs(data["h_new − h_orig"]).max() > 0
 
     # a reload opens the same edited session, and the form says what is edited
     page.reload()
@@ -82,12 +105,12 @@ def test_edit_a_weight_through_the_form_reload_and_reset(page, errors, api):
                            f"?.getAttribute('data-session') === '{edited}'", timeout=20_000)
     expect(page.locator("#wedit-status")).to_contain_text(
         f"weight_ih[f block, unit 0; column {col}] = -40")
-    expect(chart).to_have_attribute("data-orig", original, timeout=10_000)
+    shown_difference(page, original)
 
     page.get_by_role("button", name="Reset weights").click()
     page.wait_for_function(f"() => document.querySelector('{DIAGRAM}')"
                            f".getAttribute('data-session') === '{original}'", timeout=20_000)
-    expect(chart).to_be_hidden()
+    expect_no_comparison(page)
     expect(page.get_by_role("button", name="Reset weights")).to_be_disabled()
     expect(page).not_to_have_url(re.compile("wedit="))
     expect(page).not_to_have_url(re.compile("orig="))
