@@ -147,6 +147,16 @@ export function createSensitivityView(host, { onSeek, onResult, onError }) {
     const s = state.session;
     const t = state.frame?.t ?? state.t;
     if (!s) return;
+    if (s.backward === false) { // the server says this cell has no backward pass (proj_size)
+      shown = null;
+      asked += 1; // an answer still in flight is of another cell
+      wanted = null;
+      delete host.dataset.session;
+      svg.style.display = "none";
+      caption.textContent = "No sensitivity for this cell: an LSTM with proj_size has no backward pass here yet. Pick a layer without proj_size.";
+      return;
+    }
+    svg.style.display = "";
     const of = state.sens_of === "c" && s.signals.some((x) => x.name === "c") ? "c" : "h";
     // a model's cell on screen (views/model_parts.js): its own steps and units
     const part = { layer: s.layer ?? 0, direction: s.direction ?? "forward" };
