@@ -147,7 +147,6 @@ class ModelCellPublic(BaseModel):
     signals: list[SignalPublic]
     stages: list[str] = Field(default_factory=list, description="its stages, in computation "
                                                                 "order")
-    backward: bool = Field(True, description="whether its sensitivity can be computed")
 
 
 class SessionPublic(BaseModel):

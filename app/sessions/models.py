@@ -75,14 +75,6 @@ def signal_width(part: dict, signal: cells.Signal) -> int:
     return part["hidden_size"]
 
 
-def no_backward(part: dict, layer: int, direction: str) -> str | None:
-    """Why that cell has no sensitivity, or None when it has one."""
-    if part.get("proj_size"):
-        return (f"layer {layer} {direction} is an LSTM with proj_size {part['proj_size']}: "
-                f"{projected.NO_BACKWARD}; pick a layer without proj_size")
-    return None
-
-
 def describe_model(model: cells.Model) -> dict:
     """What a session stores and says about its model (JSON-ready)."""
     info = model.info()

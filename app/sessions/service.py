@@ -136,8 +136,7 @@ class SessionService:
         described = (model_sessions.single_cell_public(config) if config.model is None
                      else config.model)
         cells_public = [[{**c, "signals": [s.to_dict() for s in model_sessions.signals_of(c)],
-                          "stages": model_sessions.stages_of(c),
-                          "backward": not c.get("proj_size")}
+                          "stages": model_sessions.stages_of(c)}
                          for c in layer] for layer in described["cells"]]
         return {"layers": described["layers"], "directions": described["directions"],
                 "head": described["head"], "cells": cells_public}
@@ -245,14 +244,16 @@ class SessionService:
         window defaults to and is capped by the settings. In a model, of the cell at
         (layer, direction): t is that cell's step and x what it reads."""
         part = self.part(config, layer, direction)
-        refused = model_sessions.no_backward(part, layer, direction)
-        if refused:
-            raise ApiError("layer", refused)
         steps, H = config.steps, part["hidden_size"]
         if not 0 <= t < steps:
             raise ApiError("t", f"must be in [0, {steps - 1}] for a session of {steps} steps")
         if not 0 <= unit < H:
             raise ApiError("unit", f"must be in [0, {H - 1}] for hidden_size {H}")
+        P = part.get("proj_size")
+        if P and of == "h" and unit >= P:
+            raise ApiError("unit", f"must be in [0, {P - 1}] with of=h: h of layer {layer} "
+                                   f"{direction} has proj_size {P} values (use of=c for the "
+                                   f"{H} units of c)")
         names = {s.name for s in model_sessions.signals_of(part)}
         if of not in names:
             raise ApiError("of", f"a {part['kind']} has no cell state c; use of=h")

@@ -9,7 +9,9 @@ h0=, c0=)` gives a trace with `[name]`, `window`, `frame`, `len`, `extend`, `fin
 values): the projection is one more step after the output gate, its own stage
 ("projection", the last of `cells.STAGES`), so the page draws and walks it from here.
 
-It has no backward pass: its traces refuse `sensitivity` and `backward` by name.
+Sensitivity (Written Memories, r2rt 2016) walks the step backwards by hand, as the engine's
+LSTM does, with one more link: h_t = W_hr·m_t, so δm = W_hrᵀ·δh. Gradients of a loss
+(`backward`) and training are not here: they are refused by name.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ from . import kinds_api
 WEIGHTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
 
 
-NO_BACKWARD = ("an LSTM with proj_size has no backward pass here yet, so its sensitivity "
-               "and gradients are not computed")
+NO_BACKWARD = ("an LSTM with proj_size has no gradients of a loss here yet (its sensitivity "
+               "is computed)")
 
 
 def projected_signals() -> tuple[Signal, ...]:
@@ -111,6 +113,14 @@ class ProjectedLSTM:
             raise ValueError("sequence holds NaN or infinite values")
         return xs
 
+    def check_interventions(self, interventions, steps: int) -> tuple:
+        """Holding signals is the engine kinds' (cells.interventions); here it is refused by
+        name rather than ignored."""
+        if list(interventions or ()):
+            raise ValueError("an LSTM with proj_size cannot hold signals (what if) yet; hold "
+                             "them in a cell without proj_size")
+        return ()
+
     def run(self, xs, h0=None, c0=None) -> ProjectedTrace:
         xs = self.check_inputs(xs)
         h = self._initial("h", h0, self.proj_size)
@@ -185,7 +195,43 @@ class ProjectedTrace:
         return int(sum(a.nbytes for b in self._blocks for a in b.values()))
 
     def sensitivity(self, t: int, unit: int, of: str = "h", window: int = 256) -> dict:
-        raise ValueError(NO_BACKWARD)
+        """‖∂ of_t[unit] / ∂v_s‖₂ for v = x, h, c and s in [max(0, t − window + 1), t], as
+        the engine's `Trace.sensitivity`: h_s and c_s are the state after step s, each held
+        as an independent variable (the other fixed). `of="h"` takes a unit of the P values
+        of h; `of="c"` one of the H of c."""
+        cell = self.cell
+        H, P = cell.hidden_size, cell.proj_size
+        for value, what in ((t, "t"), (unit, "unit"), (window, "window")):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise ValueError(f"{what} must be an integer, got {value!r}")
+        if not 0 <= t < len(self):
+            raise ValueError(f"t {t} is outside the trace of {len(self)} steps")
+        if of not in ("h", "c"):
+            raise ValueError(f"of must be one of ['h', 'c'] for an LSTM, got {of!r}")
+        size = P if of == "h" else H
+        if not 0 <= unit < size:
+            whose = f"h has proj_size {P} values" if of == "h" else f"c has {H} values"
+            raise ValueError(f"unit {unit} is outside 0 … {size - 1} ({whose})")
+        if window < 1:
+            raise ValueError(f"window must be at least 1, got {window}")
+        start = max(0, int(t) - int(window) + 1)
+        n = int(t) + 1 - start
+        rows = self.window(start, int(t) + 1, ("i", "f", "g", "o", "tanh_c", "c_prev"))
+        w_ih, w_hh, w_hr = (cell.params[k] for k in ("weight_ih", "weight_hh", "weight_hr"))
+        d_h, d_c = np.zeros(P, cell.dtype), np.zeros(H, cell.dtype)  # ∂/∂h_s, ∂/∂c_s
+        (d_h if of == "h" else d_c)[unit] = 1
+        norms = {v: np.empty(n, cell.dtype) for v in ("x", "h", "c")}
+        for k in range(n - 1, -1, -1):
+            i, f, g, o, tanh_c, c_prev = (rows[name][k] for name in
+                                          ("i", "f", "g", "o", "tanh_c", "c_prev"))
+            norms["h"][k], norms["c"][k] = np.linalg.norm(d_h), np.linalg.norm(d_c)
+            d_m = d_h @ w_hr  # (H,): h_s = W_hr·m_s
+            d_cell = d_c + d_m * o * (1 - tanh_c * tanh_c)  # c_s through m_s, and held c_s
+            d_pre = np.concatenate([d_cell * g * i * (1 - i), d_cell * c_prev * f * (1 - f),
+                                    d_cell * i * (1 - g * g), d_m * tanh_c * o * (1 - o)])
+            norms["x"][k] = np.linalg.norm(d_pre @ w_ih)  # canonical blocks i, f, g, o
+            d_h, d_c = d_pre @ w_hh, d_cell * f  # to the state after step s − 1
+        return {"start": start, "t": int(t), "unit": int(unit), "of": of, **norms}
 
     def backward(self, grads) -> None:
         raise ValueError(NO_BACKWARD)

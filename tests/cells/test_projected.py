@@ -1,7 +1,7 @@
 """The LSTM with proj_size (cells.models.ProjectedLSTM) against torch.nn.LSTM(proj_size=P):
 every layer and direction of a 2-layer bidirectional model, float64 to 1e-10; extending a
-trace equals running it whole; its stages end with the projection; no backward pass, said
-by name."""
+trace equals running it whole; its stages end with the projection; its sensitivity equals
+torch autograd's; gradients of a loss are refused by name."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import torch
 
 import cells
 from cells.models.projected import projected_signals, projected_stages
+from tests import projected_reference as reference
 
 I, H, P, T = 3, 5, 2, 17
 TOL = 1e-10
@@ -104,10 +105,29 @@ def test_stages_end_with_the_projection():
     assert "projection" not in cells.kind_info("lstm")["stages"]  # only the projected cell
 
 
-def test_no_backward_said_by_name(module, xs):
+@pytest.mark.parametrize(("t", "unit", "of", "window"),
+                         [(9, 1, "h", 6), (T - 1, 0, "h", 256), (12, 4, "c", 5), (0, 2, "c", 3)])
+def test_sensitivity_equals_torch_autograd(module, xs, t, unit, of, window):
     trace = cells.from_torch(module).cell(0, "forward").run(xs)
-    with pytest.raises(ValueError, match="proj_size has no backward pass"):
-        trace.sensitivity(3, 0)
+    got = trace.sensitivity(t, unit, of, window)
+    want = reference.sensitivity(reference.one_cell(module, 0, "forward"), xs, t, unit, of,
+                                 window)
+    assert got["start"] == max(0, t - window + 1) and got["t"] == t
+    for name in ("x", "h", "c"):
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+def test_sensitivity_units_are_checked_by_name(module, xs):
+    trace = cells.from_torch(module).cell(0, "forward").run(xs)
+    with pytest.raises(ValueError, match=r"unit 2 is outside 0 … 1 \(h has proj_size 2"):
+        trace.sensitivity(3, 2, "h")
+    assert len(trace.sensitivity(3, 4, "c")["c"]) == 4  # c has H values
+
+
+def test_no_gradients_of_a_loss_said_by_name(module, xs):
+    trace = cells.from_torch(module).cell(0, "forward").run(xs)
+    with pytest.raises(ValueError, match="proj_size has no gradients of a loss"):
+        trace.backward({"h": np.zeros((T, P))})
 
 
 def test_bad_inputs_refused(module):
@@ -118,3 +138,10 @@ def test_bad_inputs_refused(module):
         cell.run(np.full((2, I), np.nan))
     with pytest.raises(ValueError, match=r"initial state h has shape \(5,\); expected \(2,\)"):
         cell.run(np.zeros((2, I)), h0=np.zeros(H))
+
+
+def test_holding_signals_refused_by_name(module):
+    cell = cells.from_torch(module).cell(0, "forward")
+    assert cell.check_interventions([], 5) == ()
+    with pytest.raises(ValueError, match="proj_size cannot hold signals"):
+        cell.check_interventions([{"signal": "f", "start": 0, "stop": 2, "value": 1.0}], 5)

@@ -2,7 +2,8 @@
 bidirectional projected LSTM → Linear uploaded through the page with its vocabulary. Both
 styles draw the projection after the output valve (m_t, a W_hr box, h_t of P values); the
 values shown are the trace route's for each layer and direction; past the P values of h
-the page says so; stage mode walks the projection last; the new labels collide with
+the page (diagram, keyboard, sensitivity view) says so; below P the sensitivity view shows
+the route's numbers; stage mode walks the projection last; the new labels collide with
 nothing; the keyboard reaches m_t and h_t; axe-core finds no serious violation."""
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ VOCABULARY = list("abcdefgh ")
 TEXT = "a bad cafe fed a badge"
 E, H, P = 4, 5, 3
 OVERLAP_JS = (Path(__file__).parent / "overlap.js").read_text()
-NEW_PARTS = ("m", "h")  # the signals the projection adds or changes
+SENSITIVITY = '[data-view="sensitivity"]'
 
 
 @pytest.fixture
@@ -148,7 +149,19 @@ def test_projected_model_through_the_page(page, errors, api, model_files, artifa
                                      f"H = {H} units of m_t and c_t only")
     problems = new_part_problems(page)
     assert not problems, "\n".join(problems)
+    # no sensitivity of h there either (h has P values): the view says so, asks nothing
+    expect(page.locator(SENSITIVITY)).to_contain_text(f"h_t has P = {P} values")
     set_unit(page, 1)
+    # below P the sensitivity view shows the route's numbers for this layer and direction
+    sens = page.locator(SENSITIVITY)
+    expect(sens).to_have_attribute("data-t", str(st["t"]), timeout=10_000)
+    rows = sens.evaluate(
+        "v => Array.from(v.querySelectorAll('[data-step]'), e => [+e.dataset.step,"
+        " +e.dataset.value])")
+    body = api("GET", f"/api/sessions/{sid}/sensitivity?t={st['t']}&unit=1&layer=1"
+                      "&direction=backward")
+    assert [r[0] for r in rows] == list(range(body["start"], st["t"] + 1))
+    assert [r[1] for r in rows] == pytest.approx(body["h"], rel=1e-7)
 
     # keyboard: the diagram's parts include m_t and h_t, after the output valve
     svg.locator('[tabindex="0"]').first.focus()
@@ -179,9 +192,6 @@ def test_projected_model_through_the_page(page, errors, api, model_files, artifa
     assert "h" in diagram_matches(page, api, 1, "backward")
     page.get_by_role("button", name="Step forward").click()
     expect(svg).to_have_attribute("data-stage", "inputs")
-
-    # the sensitivity view says why it has nothing for this cell (no backward pass)
-    expect(page.locator("#sensitivity")).to_contain_text("proj_size has no backward pass")
 
     result = Axe().run(page, context="main")
     bad = [f"{v['id']} ({v['impact']}): {v['help']}" for v in result.response["violations"]

@@ -1,8 +1,8 @@
 """Sessions of an nn.LSTM(proj_size=P) model: a torch-written Embedding → 2-layer
 bidirectional projected LSTM → Linear, uploaded with its vocabulary. Every (layer, direction)
-window, the CSV and NPZ traces, the stream's frames (JSON and binary) and the difference
-route give torch's own numbers, computed here; sensitivity is refused by name (the projected
-cell has no backward pass), and bad layers, directions and names are 4xx that say what."""
+window, the CSV and NPZ traces, the stream's frames (JSON and binary), the difference route
+and the sensitivity route give torch's own numbers (its forward and its autograd), computed
+here; a unit of h past its P values, bad layers, directions and names are 4xx that say what."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from tests import projected_reference as reference
 from tests.support import assert_error, create_session
 
 VOCABULARY = list("abcdefgh ")
@@ -101,7 +102,7 @@ def test_upload_record_and_session_say_the_projection(client, written, session):
         assert [c["direction"] for c in row] == list(DIRECTIONS)
         for cell in row:
             assert cell["proj_size"] == P and cell["hidden_size"] == H
-            assert cell["output_size"] == P and cell["backward"] is False
+            assert cell["output_size"] == P
             assert cell["input_size"] == (E if layer == 0 else 2 * P)  # [h→, h←] of layer 0
             assert cell["stages"][-2:] == ["output", "projection"]
             sizes = {s["name"]: s["size"] for s in cell["signals"]}
@@ -202,11 +203,32 @@ def test_difference_of_one_cell(client, written, session):
                                rtol=1e-9, atol=1e-10)
 
 
-def test_sensitivity_refused_by_name(client, session):
+@pytest.mark.parametrize(("layer", "direction", "of", "unit"),
+                         [(1, "backward", "h", 2), (0, "forward", "c", 5)])
+def test_sensitivity_equals_torch_autograd(client, written, session, layer, direction, of,
+                                           unit):
+    outputs, _ = torch_run(written[1], TEXT)
+    inputs = (written[1].emb(torch.tensor([VOCABULARY.index(ch) for ch in TEXT])).detach()
+              .numpy() if layer == 0 else outputs[layer - 1])
+    if direction == "backward":  # the cell reads the sequence from the end
+        inputs = inputs[::-1]
+    t = 9
     response = client.get(f"/api/sessions/{session['id']}/sensitivity",
-                          params={"t": 3, "layer": 1, "direction": "backward"})
-    assert_error(response, 422, "layer", "proj_size 3")
-    assert "no backward pass" in response.json()["detail"]
+                          params={"t": t, "unit": unit, "of": of, "window": 6,
+                                  "layer": layer, "direction": direction})
+    assert response.status_code == 200, response.text
+    got = response.json()
+    assert got["start"] == t - 5 and got["t"] == t
+    cell = reference.one_cell(written[1].lstm, layer, direction)
+    want = reference.sensitivity(cell, inputs, t, unit, of, 6)
+    for name in ("x", "h", "c"):
+        np.testing.assert_allclose(got[name], want[name], rtol=1e-8, atol=1e-12, err_msg=name)
+
+
+def test_sensitivity_of_h_past_its_p_values_named(client, session):
+    response = client.get(f"/api/sessions/{session['id']}/sensitivity",
+                          params={"t": 3, "unit": P, "of": "h", "layer": 1})
+    assert_error(response, 422, "unit", f"proj_size {P} values", "of=c")
 
 
 def test_bad_requests_named(client, session):
