@@ -28,22 +28,46 @@ OVERLAP_JS = (Path(__file__).parent / "overlap.js").read_text()
 SENSITIVITY = '[data-view="sensitivity"]'
 
 
-@pytest.fixture
-def model_files(tmp_path):
+def write_model(folder, hidden=H, proj=P):
+    """A torch-written Embedding → 2-layer bidirectional LSTM(proj_size) → Linear, with its
+    vocabulary file."""
     torch.manual_seed(5)
 
     class ProjectedModel(torch.nn.Module):
         def __init__(self):
             super().__init__()
             self.emb = torch.nn.Embedding(len(VOCABULARY), E)
-            self.lstm = torch.nn.LSTM(E, H, num_layers=2, bidirectional=True, proj_size=P)
-            self.fc = torch.nn.Linear(2 * P, len(VOCABULARY))
+            self.lstm = torch.nn.LSTM(E, hidden, num_layers=2, bidirectional=True,
+                                      proj_size=proj)
+            self.fc = torch.nn.Linear(2 * proj, len(VOCABULARY))
 
-    weights = tmp_path / "projected.safetensors"
+    weights = folder / f"projected-{hidden}-{proj}.safetensors"
     save_file(ProjectedModel().state_dict(), str(weights))
-    vocabulary = tmp_path / "vocab.json"
+    vocabulary = folder / "vocab.json"
     vocabulary.write_text(json.dumps(VOCABULARY))
     return weights, vocabulary
+
+
+@pytest.fixture
+def model_files(tmp_path):
+    return write_model(tmp_path)
+
+
+def upload_through_page(page, weights, vocabulary) -> str:
+    """Upload the model and its vocabulary with the page's form, run TEXT; the session id."""
+    open_view(page, "")
+    page.get_by_label("file", exact=True).check()
+    page.set_input_files("#vocabulary-file", str(vocabulary))
+    page.set_input_files("#weights-file", str(weights))
+    expect(page.locator("#weights-id")).to_contain_text(weights.name)
+    page.get_by_label("text", exact=True).check()
+    page.get_by_label("Sequence", exact=True).fill(TEXT)
+    old = diagram_state(page)["session"]
+    page.get_by_role("button", name="Run").click()
+    page.wait_for_function(
+        "old => document.querySelector('svg[data-diagram]').dataset.session !== old", arg=old
+    )
+    return diagram_state(page)["session"]
 
 
 def part_trace(api, sid, t, layer, direction):
@@ -85,20 +109,7 @@ def new_part_problems(page) -> list[str]:
 
 
 def test_projected_model_through_the_page(page, errors, api, model_files, artifacts_dir):
-    weights, vocabulary = model_files
-    open_view(page, "")
-    page.get_by_label("file", exact=True).check()
-    page.set_input_files("#vocabulary-file", str(vocabulary))
-    page.set_input_files("#weights-file", str(weights))
-    expect(page.locator("#weights-id")).to_contain_text(weights.name)
-    page.get_by_label("text", exact=True).check()
-    page.get_by_label("Sequence", exact=True).fill(TEXT)
-    old = diagram_state(page)["session"]
-    page.get_by_role("button", name="Run").click()
-    page.wait_for_function(
-        "old => document.querySelector('svg[data-diagram]').dataset.session !== old", arg=old
-    )
-    sid = diagram_state(page)["session"]
+    sid = upload_through_page(page, *model_files)
     record = api("GET", f"/api/sessions/{sid}")
     assert record["layers"] == 2 and record["cells"][1][1]["proj_size"] == P
 
@@ -197,3 +208,26 @@ def test_projected_model_through_the_page(page, errors, api, model_files, artifa
     bad = [f"{v['id']} ({v['impact']}): {v['help']}" for v in result.response["violations"]
            if v["impact"] in ("serious", "critical")]
     assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize(("hidden", "proj"), [(40, 1), (300, 200)])
+def test_projection_clear_at_other_sizes(page, errors, api, tmp_path, hidden, proj):
+    """P = 1 (h one number: never broadcast to other units) and wide H and P: the labels
+    with the sizes still collide with nothing, in both styles."""
+    upload_through_page(page, *write_model(tmp_path, hidden, proj))
+    svg = page.locator(DIAGRAM)
+    page.get_by_label("Layer").select_option("1")
+    expect(svg).to_contain_text("of layer 0")
+    set_unit(page, proj)  # the first unit past h's values
+    for style in ("olah", "memory-cell"):
+        page.get_by_label("Diagram style").select_option(style)
+        expect(svg).to_have_attribute("data-diagram", style)
+        expect(svg).to_contain_text(f"P = {proj}")
+        expect(svg.locator('path.flow[data-signal="h"]').first).to_have_attribute(
+            "data-beyond", "true")
+        assert svg.locator('[data-signal="h"][data-value]').count() == 0
+        assert {"m", "c"} <= diagram_matches(page, api, 1, "forward")
+        problems = new_part_problems(page)
+        assert not problems, f"{style}: " + "\n".join(problems)
+    row = page.locator('#equation-list .eq-row[data-signal="h"] .eq-live')
+    expect(row).to_have_text(f"[{proj}] none (P = {proj} values)")
