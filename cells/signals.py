@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 # Computation order inside one time step; the page's stage mode walks these in order.
-STAGES = ("inputs", "gates", "forget", "write", "state", "output")
+# "projection" is the step after the output of an LSTM with proj_size (h_t = W_hr·m_t).
+STAGES = ("inputs", "gates", "forget", "write", "state", "output", "projection")
 
 # How a value is formed from its args; display only (the engine computes the numbers).
 OPS = (
@@ -21,12 +22,18 @@ OPS = (
 )
 
 
+def stages_of(signals) -> list[str]:
+    """The stages some of `signals` occupy, in computation order (a kind's stage buttons)."""
+    present = {s.stage for s in signals}
+    return [stage for stage in STAGES if stage in present]
+
+
 @dataclass(frozen=True)
 class Signal:
     name: str
     kind: str  # input | pre | gate | candidate | product | state | output
     label: str  # "_{...}" or "_x" mark subscripts: "c_{t−1}", "h_t"
-    size: str  # "hidden" (H values) or "input" (I values)
+    size: str  # "hidden" (H values), "input" (I values) or "projection" (P values, proj_size)
     range: tuple[float, float] | None
     equation: str
     op: str

@@ -128,7 +128,7 @@ class SignalPublic(BaseModel):
     name: str
     kind: str
     label: str
-    size: Literal["hidden", "input"]
+    size: Literal["hidden", "input", "projection"]
     range: list[float] | None
     equation: str
     op: str
@@ -161,7 +161,11 @@ class ModelCellPublic(BaseModel):
     input_size: int
     hidden_size: int
     output_size: int
+    proj_size: int | None = Field(None, description="an LSTM with proj_size: h has this "
+                                                    "many values (h = W_hr·m, m has H)")
     signals: list[SignalPublic]
+    stages: list[str] = Field(default_factory=list, description="its stages, in computation "
+                                                                "order")
 
 
 class ParamPublic(BaseModel):

@@ -23,26 +23,56 @@ import numpy as np
 import cells
 from app.api.errors import ApiError
 from app.sessions.sequences import Inputs
+from cells.models import projected
 
 FORWARD, BACKWARD = "forward", "backward"
 DIRECTIONS = (FORWARD, BACKWARD)
 OUTPUTS = ("logits", "probs")  # the head's signals, by time, that the trace route serves
 
 
+def is_projected(cell) -> bool:
+    """An nn.LSTM(proj_size=P) cell: its h has P values, and it has no backward pass."""
+    return isinstance(cell, projected.ProjectedLSTM)
+
+
 def is_model(model: cells.Model) -> bool:
     """Whether a model is more than one forward cell fed raw numbers (else a plain cell
-    session shows all of it)."""
+    session shows all of it). A projected LSTM is never a plain cell."""
     return (model.layers > 1 or model.directions != (FORWARD,) or model.head is not None
-            or model.encoder.encoding != "numbers")
+            or model.encoder.encoding != "numbers"
+            or any(is_projected(c) for layer in model.stack for c in layer.cells.values()))
 
 
 def refuse_unsupported(model: cells.Model, field: str) -> None:
     for layer in model.stack:
         for cell in layer.cells.values():
-            if not isinstance(cell, cells.Cell):
-                raise ApiError(field, f"{type(cell).__name__} layers (an LSTM with proj_size) "
-                                      "cannot be shown in a session yet; the engine's "
-                                      "cells.load_model reads them")
+            if not isinstance(cell, cells.Cell) and not is_projected(cell):
+                raise ApiError(field, f"{type(cell).__name__} layers cannot be shown in a "
+                                      "session yet; the engine's cells.load_model reads them")
+
+
+def signals_of(part: dict) -> tuple[cells.Signal, ...]:
+    """The signals of a cell description (a part of a session): its kind's, or, for an LSTM
+    with proj_size, the projected cell's (m, then h = W_hr·m)."""
+    if part.get("proj_size"):
+        return projected.projected_signals()
+    return cells.describe(part["kind"], **part["options"])
+
+
+def stages_of(part: dict) -> list[str]:
+    """The stages of that cell in computation order, from the engine (never typed here)."""
+    if part.get("proj_size"):
+        return projected.projected_stages()
+    return cells.kind_info(part["kind"])["stages"]
+
+
+def signal_width(part: dict, signal: cells.Signal) -> int:
+    """Numbers per step of `signal` in that cell: I, P (a projection's h) or H."""
+    if signal.size == "input":
+        return part["input_size"]
+    if signal.size == "projection":
+        return part["proj_size"]
+    return part["hidden_size"]
 
 
 def describe_model(model: cells.Model) -> dict:
@@ -58,8 +88,11 @@ def describe_model(model: cells.Model) -> dict:
                        "outputs": head.output_size,
                        "labels": vocabulary if named else [str(j) for j in
                                                            range(head.output_size)]}
+    described = [[{**c, "proj_size": cell.proj_size} if is_projected(cell) else c
+                  for c, cell in zip(row, layer.cells.values(), strict=True)]
+                 for row, layer in zip(info["cells"], model.stack, strict=True)]
     return {"layers": model.layers, "directions": list(model.directions),
-            "cells": info["cells"], "encoder": info["encoder"], "head": head_public,
+            "cells": described, "encoder": info["encoder"], "head": head_public,
             "vocabulary": vocabulary}
 
 

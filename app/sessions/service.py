@@ -105,7 +105,9 @@ class SessionService:
 
     def public(self, config: SessionConfig) -> dict:
         """The session as created: what the page needs to show its form and diagram."""
-        signals = cells.describe(config.cell, **config.options)
+        parts = self.parts(config)
+        signals = (cells.describe(config.cell, **config.options) if config.model is None
+                   else model_sessions.signals_of(config.model["cells"][0][0]))
         weights = dict(config.weights)
         if "weights_id" in weights:
             meta = self.store.weights_meta(weights["weights_id"])
@@ -121,7 +123,7 @@ class SessionService:
         for source in ("seed", "preset"):
             if source in config.weights:
                 body[source] = config.weights[source]
-        body.update(self.parts(config))
+        body.update(parts)
         body["interventions"] = list(config.interventions)
         spec = cells.kinds.spec_for(config.cell)
         body["holdable"] = [sig.name for sig in cells.kinds.holdable(spec, config.options)]
@@ -136,8 +138,8 @@ class SessionService:
         a single cell is one layer, forward, without a head."""
         described = (model_sessions.single_cell_public(config) if config.model is None
                      else config.model)
-        cells_public = [[{**c, "signals": [s.to_dict() for s in
-                                           cells.describe(c["kind"], **c["options"])]}
+        cells_public = [[{**c, "signals": [s.to_dict() for s in model_sessions.signals_of(c)],
+                          "stages": model_sessions.stages_of(c)}
                          for c in layer] for layer in described["cells"]]
         return {"layers": described["layers"], "directions": described["directions"],
                 "head": described["head"], "cells": cells_public}
@@ -209,10 +211,9 @@ class SessionService:
         if not start <= stop <= steps:
             raise ApiError("stop", f"must be in [start={start}, {steps}] for a session of "
                                    f"{steps} steps")
-        signals = cells.describe(part["kind"], **part["options"])
+        signals = model_sessions.signals_of(part)
         known = [s.name for s in signals]
-        width = {s.name: part["input_size"] if s.size == "input" else part["hidden_size"]
-                 for s in signals}
+        width = {s.name: model_sessions.signal_width(part, s) for s in signals}
         head = (config.model or {}).get("head")
         outputs = []
         if head:
@@ -251,7 +252,12 @@ class SessionService:
             raise ApiError("t", f"must be in [0, {steps - 1}] for a session of {steps} steps")
         if not 0 <= unit < H:
             raise ApiError("unit", f"must be in [0, {H - 1}] for hidden_size {H}")
-        names = {s.name for s in cells.describe(part["kind"], **part["options"])}
+        P = part.get("proj_size")
+        if P and of == "h" and unit >= P:
+            raise ApiError("unit", f"must be in [0, {P - 1}] with of=h: h of layer {layer} "
+                                   f"{direction} has proj_size {P} values (use of=c for the "
+                                   f"{H} units of c)")
+        names = {s.name for s in model_sessions.signals_of(part)}
         if of not in names:
             raise ApiError("of", f"a {part['kind']} has no cell state c; use of=h")
         limit = self.settings.max_sensitivity_window
@@ -265,17 +271,24 @@ class SessionService:
                    for v in ("x", "h", "c")}}
 
     def difference(self, config: SessionConfig, other: SessionConfig, start: int | None,
-                   stop: int | None, names: list[str] | None) -> tuple[int, int, dict]:
+                   stop: int | None, names: list[str] | None, layer: int = 0,
+                   direction: str = "forward") -> tuple[int, int, dict]:
         """This session's signals minus `other`'s over the same steps (a what-if against its
-        original run): both must have the same kind, options and sizes."""
+        original run): both must have the same kind, options and sizes. In a model, of the
+        cell at (layer, direction) of both (which must have the same sizes there)."""
         for field in ("cell", "options", "input_size", "hidden_size", "steps"):
             if getattr(config, field) != getattr(other, field):
                 raise ApiError("from", f"session {other.id!r} differs in {field} "
                                        f"({getattr(other, field)!r} against "
                                        f"{getattr(config, field)!r}); a difference needs "
                                        "the same cell and sequence length")
-        start, stop, names, mine = self.window(config, start, stop, names)
-        _, _, _, theirs = self.window(other, start, stop, names)
+        mine_part, theirs_part = (self.part(c, layer, direction) for c in (config, other))
+        if {k: v for k, v in mine_part.items() if k != "direction"} != \
+                {k: v for k, v in theirs_part.items() if k != "direction"}:
+            raise ApiError("from", f"session {other.id!r} has another cell at layer {layer} "
+                                   f"{direction}; a difference needs the same cell there")
+        start, stop, names, mine = self.window(config, start, stop, names, layer, direction)
+        _, _, _, theirs = self.window(other, start, stop, names, layer, direction)
         return start, stop, {n: (mine[n].astype(np.float64) - theirs[n]) for n in names}
 
     # -- creating --------------------------------------------------------------------------

@@ -58,8 +58,11 @@ class SharedTrace:
         self.inputs = inputs
         self.names: tuple[str, ...] = cell.names
         self.dtype = cell.dtype
-        self.widths = tuple(cell.input_size if s.size == "input" else cell.hidden_size
-                            for s in cell.signals)  # numbers per signal, in names order
+        # numbers per signal, in names order (a cell whose signals differ in width, the
+        # LSTM with proj_size, says its own)
+        width = getattr(cell, "width", None) or (
+            lambda s: cell.input_size if s.size == "input" else cell.hidden_size)
+        self.widths = tuple(width(s) for s in cell.signals)
         self.row_bytes = sum(self.widths) * cell.dtype.itemsize
         per_segment = max(1, SEGMENT_BYTES // max(1, self.row_bytes * CHUNK)) * CHUNK
         self.segment_steps = min(per_segment, MAX_SEGMENT_STEPS)

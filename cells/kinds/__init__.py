@@ -7,7 +7,7 @@ its signals and its stages (``kind_info``).
 
 from __future__ import annotations
 
-from ..signals import STAGES, Signal
+from ..signals import Signal, stages_of
 from .gru import GRU
 from .lstm import LSTM
 from .normalized_lstm import NORMALIZED_LSTM
@@ -71,12 +71,11 @@ def kind_info(kind: str) -> dict:
     default options. The one source the server and the page build their controls from."""
     spec = spec_for(kind)
     signals = spec.describe(**spec.options)
-    present = {s.stage for s in signals}
     return {
         "kind": kind,
         "options": {o.name: {"values": list(o.values), "default": o.default}
                     for o in spec.option_table},
         "state": list(spec.state_names),
-        "stages": [stage for stage in STAGES if stage in present],
+        "stages": stages_of(signals),
         "signals": [s.to_dict() for s in signals],
     }

@@ -151,11 +151,12 @@ function drawDiagramOf(host, session) {
   const style = s.style === "memory-cell" && !memoryCellUnavailable(session.cell) ? "memory-cell" : "olah";
   const layout = layoutFor(session.cell, style, {
     hidden: session.hidden_size, input: session.input_size, options: session.options || {}, signals: session.signals,
+    projection: session.proj_size ?? null,
   });
-  const stages = settings.kindOf(session.cell)?.stages ?? [];
+  const stages = (session.stages?.length ? session.stages : settings.kindOf(session.cell)?.stages) ?? [];
   return renderDiagram(host, layout, {
     style, kind: session.cell, session: session.id, signals: session.signals, stages,
-    hidden: session.hidden_size, input: session.input_size,
+    hidden: session.hidden_size, input: session.input_size, projection: session.proj_size ?? null,
     onHover: (name) => store.set({ hover: name }), onFocus: () => {}, onUnit: setUnit,
   });
 }
@@ -245,13 +246,13 @@ function buildDiagram() {
   const style = s.style === "memory-cell" && !memoryCellUnavailable(kind) ? "memory-cell" : "olah";
   const params = {
     hidden: s.session.hidden_size, input: s.session.input_size, options: s.session.options || {},
-    signals: s.session.signals, inputLabel: inputLabel(s.session),
+    signals: s.session.signals, inputLabel: inputLabel(s.session), projection: s.session.proj_size ?? null,
   };
   const layout = layoutFor(kind, style, params);
   renderLegend($("#legend"), layout.legend);
   diagram = renderDiagram($("#diagram-host"), layout, {
     style, kind, session: s.session.id, signals: s.session.signals, stages: s.stages,
-    hidden: s.session.hidden_size, input: s.session.input_size,
+    hidden: s.session.hidden_size, input: s.session.input_size, projection: s.session.proj_size ?? null,
     onHover: (name) => store.set({ hover: name }),
     onFocus: (name) => store.set({ signal: name }),
     onUnit: setUnit,
@@ -321,7 +322,7 @@ function showPart(layer, direction) {
   stream?.close();
   player.pause();
   frameCache.clear();
-  const stages = settings.kindOf(session.cell)?.stages ?? s.stages;
+  const stages = (session.stages?.length ? session.stages : settings.kindOf(session.cell)?.stages) ?? s.stages;
   store.set({
     session, stages, frame: null, ...part,
     stage: s.stage === "all" || stages.includes(s.stage) ? s.stage : "all",

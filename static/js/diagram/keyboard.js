@@ -39,11 +39,14 @@ export function bindParts(svg, parts, onFocus) {
     }
   });
   return {
-    /** Say each part's value for the unit (v undefined: not computed yet at this stage). */
-    speak(values, unit) {
+    /** Say each part's value for the unit (v undefined: not computed yet at this stage;
+     *  `past(part)`: a sentence where the part has no value for the unit, else null). */
+    speak(values, unit, past = () => null) {
       for (const p of parts) {
         const v = values(p);
-        const text = `${p.name}[${unit}] = ${v === undefined ? "not computed yet" : formatNumber(v)}`;
+        const none = past(p);
+        const text = none ? `${p.name}[${unit}]: none, ${none}`
+          : `${p.name}[${unit}] = ${v === undefined ? "not computed yet" : formatNumber(v)}`;
         if (p.said !== text) {
           p.said = text;
           p.el.setAttribute("aria-label", text);

@@ -52,7 +52,7 @@ export function placeLabels(labels, obstacles, pipes) {
   };
   for (const text of labels) {
     const empty = !text.textContent;
-    if (empty) text.textContent = VALUE_PLACEHOLDER;
+    if (empty) text.textContent = text.getAttribute("data-placeholder") || VALUE_PLACEHOLDER;
     const b = text.getBBox();
     const box = { x: b.x, y: b.y, w: b.width, h: b.height };
     const x0 = Number(text.getAttribute("x"));

@@ -8,6 +8,7 @@ import { bindParts, plainLabel } from "./keyboard.js";
 import { placeLabels } from "./place_labels.js";
 import { buildStrip } from "./strips.js";
 import { addDefs, el, mathLabel, polyline } from "./svg.js";
+import { beyond, beyondMark, beyondText, lengthOf } from "./widths.js";
 
 
 /** Set text only when it differs (a same-value write still costs a relayout). */
@@ -17,13 +18,15 @@ function setText(node, text) {
 
 /**
  * Draw `layout` into `host`. ctx: {style, kind, session, signals: [Signal dicts],
- * stages: [names], hidden, input, onHover(name|null), onFocus(name), onUnit(k)}.
+ * stages: [names], hidden, input, projection (P of an LSTM with proj_size, else null),
+ * onHover(name|null), onFocus(name), onUnit(k)}.
  */
 export function renderDiagram(host, layout, ctx) {
   const meta = Object.fromEntries(ctx.signals.map((s) => [s.name, s]));
   const stageIndex = (name) => ctx.stages.indexOf(meta[name]?.stage);
   const bounded = (name) => Array.isArray(meta[name]?.range);
-  const sizeOf = (name) => (meta[name]?.size === "input" ? ctx.input : ctx.hidden);
+  const sizes = { hidden: ctx.hidden, input: ctx.input, projection: ctx.projection ?? null };
+  const sizeOf = (name) => lengthOf(meta[name], sizes);
 
   host.replaceChildren();
   const [w, h] = layout.viewBox;
@@ -78,6 +81,8 @@ export function renderDiagram(host, layout, ctx) {
       valueText = el(groups.labels, "text", {
         x: p.value[0], y: p.value[1], class: "value", "text-anchor": p.value[2] || "start",
         "data-signal": p.signal, "data-caption": p.label?.text ?? meta[p.signal].label,
+        // placed for the longest text it shows: a projection's mark past its P values
+        "data-placeholder": meta[p.signal].size === "projection" && sizes.projection ? beyondMark(sizes) : null,
       });
     }
     if (known) {
@@ -216,14 +221,18 @@ export function renderDiagram(host, layout, ctx) {
     const sig = frame.signals;
     const cur = state.stage === "all" ? Infinity : ctx.stages.indexOf(state.stage);
     for (const p of pipes) {
-      const v = p.withValue && p.k <= cur ? sig[p.signal]?.[unit] : undefined;
-      if (v === p.v) continue;
+      const past = p.withValue && p.k <= cur && beyond(meta[p.signal], unit, sizes);
+      const v = p.withValue && p.k <= cur && !past ? sig[p.signal]?.[unit] : undefined;
+      if (v === p.v && past === p.past) continue;
       p.v = v;
+      p.past = past;
+      if (past) p.path.setAttribute("data-beyond", "true");
+      else p.path.removeAttribute("data-beyond");
       if (v === undefined) {
         if (p.cls !== "flow zero") p.path.setAttribute("class", (p.cls = "flow zero"));
         p.path.style.strokeWidth = p.width = "";
         p.path.removeAttribute("data-value");
-        if (p.valueText) setText(p.valueText, "");
+        if (p.valueText) setText(p.valueText, past ? beyondMark(sizes) : "");
         continue;
       }
       const cls = `flow ${signClass(v)}`;
@@ -264,7 +273,8 @@ export function renderDiagram(host, layout, ctx) {
       s.paint(vec);
     }
     keyboard.speak((part) => (part.source.v === undefined ? undefined
-      : part.source.invert ? 1 - part.source.v : part.source.v), unit);
+      : part.source.invert ? 1 - part.source.v : part.source.v), unit,
+    (part) => (part.source.past ? beyondText(meta[part.signal], unit, sizes) : null));
     if (state.stage !== lastStage) {
       for (const { node, k } of staged) {
         node.classList.toggle("pending", k > cur);

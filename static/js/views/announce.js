@@ -16,6 +16,8 @@ export function announce(el, state, stateNames) {
   const stage = state.stage === "all" ? "" : `, stage ${state.stage}`;
   const values = stateNames.filter((n) => f.signals[n]).map((n) => {
     const label = plainLabel(s.signals.find((x) => x.name === n)?.label ?? n);
+    // a projection's h has P values (proj_size): past them there is no number to say
+    if (f.signals[n][state.unit] === undefined) return `${label}: none (${f.signals[n].length} values)`;
     return `${label} = ${formatNumber(f.signals[n][state.unit])}`;
   });
   const text = `Step ${f.t} of ${s.steps - 1}${stage}${input}; unit ${state.unit}: ${values.join(", ")}.`;

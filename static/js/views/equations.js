@@ -3,6 +3,7 @@
 // engine sent for the selected unit, e.g. f_t[3] = σ(W_f·[h_{t−1}, x_t] + b_f)[3] = σ(1.27) = 0.781.
 
 import { appendHtmlMath, formatNumber } from "./math_text.js";
+import { beyond, beyondText } from "../diagram/widths.js";
 
 const OPS = {
   sigmoid: (a) => ["σ(", a[0], ")"],
@@ -27,17 +28,21 @@ const rhsOf = (equation) => {
   return k >= 0 ? equation.slice(k + 3) : "";
 };
 
-/** Value of `name` at `unit` in the frame (scalars broadcast, e.g. a normaliser). */
-function valueAt(frame, name, unit) {
+/** Value of `name` at `unit` in the frame (scalars broadcast, e.g. a normaliser; a
+ *  projection's h of P = 1 value is a vector, never broadcast). */
+function valueAt(frame, name, unit, sig) {
   const vec = frame?.signals?.[name];
   if (!vec) return undefined;
-  return vec.length === 1 ? vec[0] : vec[unit];
+  return vec.length === 1 && sig?.size !== "projection" ? vec[0] : vec[unit];
 }
+
+/** The cell's sizes as the diagram's widths module reads them. */
+const sizesOf = (session) => ({ hidden: session.hidden_size, input: session.input_size, projection: session.proj_size ?? null });
 
 /** Fill `el` with the live equation of `sig` for `unit`. */
 function liveEquation(el, sig, frame, unit) {
   el.replaceChildren();
-  const v = valueAt(frame, sig.name, unit);
+  const v = valueAt(frame, sig.name, unit, sig);
   if (sig.size === "input") {
     const vec = frame?.signals?.[sig.name] || [];
     appendHtmlMath(el, sig.label);
@@ -112,7 +117,8 @@ export function updateEquations(rows, focusEl, state) {
   for (const row of rows) {
     const { sig, li, val } = row;
     const text = sig.size === "input" ? "" : later(sig) ? `[${unit}] not yet`
-      : `[${unit}] = ${formatNumber(valueAt(frame, sig.name, unit), 4)}`;
+      : beyond(sig, unit, sizesOf(session)) ? `[${unit}] none (P = ${session.proj_size} values)`
+        : `[${unit}] = ${formatNumber(valueAt(frame, sig.name, unit, sig), 4)}`;
     if (row.text !== text) {
       row.text = text;
       val.textContent = text;
@@ -144,6 +150,7 @@ export function updateEquations(rows, focusEl, state) {
   if (f.liveKey !== liveKey) {
     f.liveKey = liveKey;
     if (pending) f.live.textContent = `not computed yet: ${sig.name} comes at the “${sig.stage}” stage`;
+    else if (beyond(sig, unit, sizesOf(session))) f.live.textContent = beyondText(sig, unit, sizesOf(session));
     else liveEquation(f.live, sig, frame, unit);
   }
   const named = session.unit_labels?.[unit] ? ` (${session.unit_labels[unit]})` : "";

@@ -23,9 +23,12 @@ export function partOf(record, layer, direction) {
   const { layer: l, direction: d } = clampPart(record, layer, direction);
   const cell = record?.cells?.[l]?.find((c) => c.direction === d);
   if (!cell) return { ...record, layer: 0, direction: "forward", record };
+  // proj_size: an LSTM with a projection (its h has P values); its stages come with the
+  // cell from the server (from the engine's description)
   return {
     ...record, cell: cell.kind, options: cell.options, input_size: cell.input_size,
     hidden_size: cell.hidden_size, signals: cell.signals, layer: l, direction: d, record,
+    proj_size: cell.proj_size ?? null, stages: cell.stages ?? record.stages,
   };
 }
 

@@ -148,6 +148,18 @@ export function createSensitivityView(host, { onSeek, onResult, onError }) {
     const t = state.frame?.t ?? state.t;
     if (!s) return;
     const of = state.sens_of === "c" && s.signals.some((x) => x.name === "c") ? "c" : "h";
+    if (of === "h" && s.proj_size && state.unit >= s.proj_size) {
+      // an LSTM with proj_size: h has P values, the unit picker spans H (m_t and c_t)
+      shown = null;
+      asked += 1; // an answer still in flight is of another unit
+      wanted = null;
+      delete host.dataset.session;
+      svg.style.display = "none";
+      caption.textContent = `No sensitivity of h_t[${state.unit}]: h_t has P = ${s.proj_size} values here (proj_size). `
+        + `Pick a unit below ${s.proj_size}, or “Sensitivity of” c, which has all ${s.hidden_size}.`;
+      return;
+    }
+    svg.style.display = "";
     // a model's cell on screen (views/model_parts.js): its own steps and units
     const part = { layer: s.layer ?? 0, direction: s.direction ?? "forward" };
     const partKey = `${part.layer}/${part.direction}`;

@@ -19,12 +19,15 @@ const states = (prev, next, what) => ({
 });
 const note = (swatch, text) => ({ swatches: [[swatch[0], swatch[1]]], text });
 
-/** LSTM and peephole LSTM (both styles). */
-export function lstmLegend({ peephole, memoryCell }) {
+/** LSTM and peephole LSTM (both styles); `projection`: P of an LSTM with proj_size. */
+export function lstmLegend({ peephole, memoryCell, projection = null }) {
   const out = [VALVE, VALVE_LOOK, GATE_SCALE, SUM, sigmoid("W·[h_{t−1}, x_t]"), TANH, SIGN,
     states("c_{t−1}", "c_t", ["old memory", "new memory"])];
   if (memoryCell) out.push(note(["cell", "Cell"], "the memory c: it loops back to itself through the forget valve"));
   if (peephole) out.push(note(["peephole", ""], "peephole: the cell state fed to a gate (c_{t−1} → i, f; c_t → o)"));
+  if (projection) {
+    out.push(note(["projection", "W·m"], `projection h_t = W_{hr}·m_t: the output valve gives m_t = o_t ⊙ tanh(c_t) (H values); h_t has P = ${projection} values, and it is what leaves the cell and comes back as h_{t−1}`));
+  }
   return [...out, STRIP];
 }
 

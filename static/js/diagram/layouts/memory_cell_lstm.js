@@ -1,12 +1,15 @@
 // Memory-cell picture of the LSTM (Graves/Gers, as drawn in “Understanding LSTM and its diagrams”, Shi Yan 2016): the central Cell with its
 // self-loop through the forget valve; the candidate through the input valve into the +;
-// tanh(c_t) through the output valve to h_t; peepholes from the Cell to the gates.
+// tanh(c_t) through the output valve to h_t; peepholes from the Cell to the gates. With a
+// projection (nn.LSTM(proj_size=P)) the output valve gives m_t, and a W_hr box makes h_t.
 
 import { sized } from "./common.js";
 import { lstmLegend } from "./legend.js";
+import { projectionBox } from "./olah_lstm.js";
 
-export default function memoryCellLstm({ kind, hidden, input }) {
+export default function memoryCellLstm({ kind, hidden, input, projection = null }) {
   const peephole = kind === "peephole_lstm";
+  const fed = projection || hidden; // the size of h_{t−1}: P with a projection
   const L = 470; // layer row
   const B = 535; // input bus
   const pipes = [
@@ -32,16 +35,25 @@ export default function memoryCellLstm({ kind, hidden, input }) {
       label: { text: "tanh(c_t)", at: [645, 100] }, value: [645, 134], strip: { at: [645, 140], w: 60 } },
     { signal: "o", points: [[900, L - 20], [900, 150], [780, 150], [780, 127]],
       label: { text: "o_t", at: [908, 410] }, value: [908, 428], strip: { at: [908, 434], w: 48 } },
-    { signal: "h", identity: "h", points: [[797, 110], [985, 110]],
-      label: { text: "h_t → next step", at: [942, 100], anchor: "end" }, value: [812, 134], strip: { at: [870, 140], w: 60 } },
-    { signal: "h", identity: "h", points: [[950, 110], [950, 18]], label: { text: "h_t (output)", at: [940, 30], anchor: "end" } },
+    ...(projection ? [
+      // m_t into the W_hr box at x = 866, h_t (P values) out of it
+      { signal: "m", points: [[797, 110], [838, 110]],
+        label: { text: "m_t", at: [806, 100] }, value: [804, 134] },
+      { signal: "h", identity: "h", points: [[892, 110], [985, 110]],
+        label: { text: "h_t", at: [902, 100] }, value: [905, 142], strip: { at: [905, 120], w: 40 } },
+      { signal: "h", identity: "h", points: [[950, 110], [950, 18]], label: { text: "h_t (output)", at: [940, 30], anchor: "end" } },
+    ] : [
+      { signal: "h", identity: "h", points: [[797, 110], [985, 110]],
+        label: { text: "h_t → next step", at: [942, 100], anchor: "end" }, value: [812, 134], strip: { at: [870, 140], w: 60 } },
+      { signal: "h", identity: "h", points: [[950, 110], [950, 18]], label: { text: "h_t (output)", at: [940, 30], anchor: "end" } },
+    ]),
     // inputs
     { signal: "h_prev", identity: "h", points: [[20, B], [172, B]],
-      label: { text: sized("h_{t−1}", hidden, "H"), at: [24, B - 12] }, value: [24, B + 22], strip: { at: [24, B + 28], w: 60 } },
+      label: { text: sized("h_{t−1}", fed, projection ? "P" : "H"), at: [24, B - 12] }, value: [24, B + 22], strip: { at: [24, B + 28], w: 60 } },
     { signal: "x", points: [[200, 598], [200, B + 17]],
       label: { text: sized("x_t", input, "I"), at: [210, 590] }, strip: { at: [110, 575], w: 80 } },
     { points: [[227, B], [900, B]], cls: "bus", arrow: false,
-      label: { text: `[h_{t−1}, x_t]  (H + I = ${hidden + input})`, at: [440, B + 24] } },
+      label: { text: `[h_{t−1}, x_t]  (${projection ? "P" : "H"} + I = ${fed + input})`, at: [440, B + 24] } },
     ...[260, 380, 800, 900].map((x) => ({ points: [[x, B], [x, L + 22]], cls: "bus" })),
   ];
   const nodes = [
@@ -60,8 +72,10 @@ export default function memoryCellLstm({ kind, hidden, input }) {
     { type: "layer", text: "σ", signal: "f", x: 800, y: L },
     { type: "layer", text: "σ", signal: "o", x: 900, y: L },
     { type: "box", text: "concat", x: 200, y: B, w: 54, h: 30, cls: "concat" },
+    ...(projection ? [projectionBox(866, 110)] : []),
   ];
-  const texts = [];
+  const texts = projection
+    ? [{ at: [166, 86], text: `projection h_t = W_{hr}·m_t: the H = ${hidden} values of m_t to P = ${projection}`, cls: "note" }] : [];
   if (peephole) {
     pipes.push(
       { signal: "c_prev", identity: "cprev", cls: "peephole", points: [[425, 220], [320, 220], [320, L], [346, L]],
@@ -74,12 +88,14 @@ export default function memoryCellLstm({ kind, hidden, input }) {
     texts.push({ at: [166, 86], text: "peepholes: c_{t−1} → i, f;  c_t → o", cls: "note" });
   }
   return {
-    title: peephole ? "Peephole LSTM, memory-cell picture" : "LSTM, memory-cell picture",
+    title: peephole ? "Peephole LSTM, memory-cell picture"
+      : projection ? "LSTM with projection, memory-cell picture" : "LSTM, memory-cell picture",
     style: "memory-cell",
     viewBox: [1000, 610],
-    legend: lstmLegend({ peephole, memoryCell: true }),
+    legend: lstmLegend({ peephole, memoryCell: true, projection }),
     boxes: [{ x: 150, y: 40, w: 830, h: 470, cls: "cell", titleAt: [166, 62, "start"],
-      title: peephole ? "peephole LSTM memory block, step t" : "LSTM memory block, step t" }],
+      title: peephole ? "peephole LSTM memory block, step t"
+        : projection ? "LSTM memory block with projection, step t" : "LSTM memory block, step t" }],
     pipes,
     nodes,
     texts,
