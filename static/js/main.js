@@ -11,6 +11,7 @@ import { createPlayer } from "./state/player.js";
 import { buildSettings, resolve } from "./state/settings.js";
 import * as store from "./state/store.js";
 import { flushUrl, readUrl, writeUrl } from "./state/url.js";
+import { overlaysFor } from "./views/chart_overlays.js";
 import { createCharts } from "./views/charts.js";
 import { buildEquationList, updateEquations } from "./views/equations.js";
 import { announce } from "./views/announce.js";
@@ -141,10 +142,16 @@ function drawDiagramOf(host, session) {
     onHover: (name) => store.set({ hover: name }), onFocus: () => {}, onUnit: setUnit,
   });
 }
-const compare = createCompare($("#compare-host"), $("#compare-chart"), {
+const compare = createCompare($("#compare-host"), {
   draw: drawDiagramOf, onSeek: (t) => player.seek(t),
   onError: (err) => showError("compare", err.message),
+  onSessions: () => showOverlays(store.get()),
 });
+/** The line chart's faint runs: a what-if's original, or the other sessions compared. */
+function showOverlays(s) {
+  const { list, label } = overlaysFor(s, compare.sessions());
+  charts.setOverlays(list, label);
+}
 async function compareWith(choice) {
   const s = store.get();
   if (!s.session || !s.config) return;
@@ -374,8 +381,8 @@ store.subscribe((s, changed) => {
   if (changed.has("style")) buildDiagram();
   else if (diagram && (changed.has("frame") || changed.has("unit") || changed.has("stage"))) diagram.update(s);
   if (s.compare && (changed.has("frame") || changed.has("unit") || changed.has("stage") || changed.has("sens_of"))) compare.update(s);
-  if (s.compare && changed.has("unit")) compare.drawChart();
   if (s.compare && changed.has("style")) compare.setSessions(s.session, s.compare.split(",").slice(1), s);
+  if (changed.has("session") || changed.has("orig") || changed.has("compare")) showOverlays(s);
   if (changed.has("frame") || changed.has("unit")) charts.update(s);
   if (changed.has("frame")) prediction.update(s);
   if (changed.has("frame") || changed.has("unit") || changed.has("sens_of") || changed.has("session")) sensitivity.update(s);
