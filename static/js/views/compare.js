@@ -59,7 +59,6 @@ export function createCompare(host, { draw, onSeek, onError, onSessions }) {
     host.replaceChildren();
     companions = [];
     host.hidden = ids.length === 0;
-    onSessions([]);
     const records = await Promise.all(ids.map((id) => getSession(id).catch((err) => {
       onError(err);
       return null;
