@@ -201,6 +201,8 @@ async function applyTourView(v) {
     } else {
       const body = { preset: v.preset, sequence: { text: v.text ?? sample(v.preset) } };
       const hold = parseHold(v.hold ?? "");
+      // a held step's charts carry the run without the hold faintly (its original)
+      const orig = hold.length ? (await tourSession(body)).id : "";
       if (hold.length) body.interventions = hold;
       const made = await tourSession(body);
       if (s.session?.id !== made.id || s.compare) {
@@ -210,6 +212,7 @@ async function applyTourView(v) {
         }
         startSession(made, cursor);
       }
+      store.set({ orig });
     }
   } catch (err) {
     showError("general", `tour: ${err.message}`);

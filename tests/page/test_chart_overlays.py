@@ -203,3 +203,21 @@ def test_axe_finds_no_serious_violation_with_overlays_shown(page, errors, api):
                 targets = [n["target"] for n in v["nodes"][:3]]
                 found.append(f"{view}: {v['id']} ({v['impact']}): {v['help']} {targets}")
     assert not found, "\n".join(found)
+
+
+def test_write_it_down_tour_charts_the_run_without_the_hold(page, errors, api):
+    page.goto("/?tour=write-it-down&tour_step=2")  # f = 1 and i = 0 held from step 6
+    page.wait_for_function(f"() => document.querySelector('{FRONT_LINE}')?.dataset.overlay",
+                           timeout=20_000)
+    held = page.locator(DIAGRAM).get_attribute("data-session")
+    orig = page.locator(FRONT_LINE).get_attribute("data-overlay")
+    assert orig != held
+    assert api("GET", f"/api/sessions/{orig}")["interventions"] == []
+    assert [iv["signal"] for iv in api("GET", f"/api/sessions/{held}")["interventions"]] == [
+        "f", "i"]
+    line = page.evaluate(LINE)
+    check_what_if_window(api, line, held, orig, 0)
+    c = {t["name"]: t["y"] for t in line["traces"]}
+    kept = c["c (held)"][6 - line["start"]:]
+    assert kept == [kept[0]] * len(kept)  # written down: c stays
+    assert c["c (original run)"][6 - line["start"]:] != kept
