@@ -5,9 +5,13 @@ Measured inside the page with performance.now(), from the ArrowRight keydown:
     the new step (the answer drawn) and the next animation frame; beside it, in the same
     run, the main diagram's key -> painted frame (the peer) and the bare HTTP time of one
     sensitivity request (urllib, outside the page);
-  * the compare view with three sessions (lstm, gru, rnn at H = 256): key -> every
-    diagram's data-t the new step -> next animation frame; beside it the same keys on one
-    session (the peer).
+  * the compare view with three sessions (lstm, gru, rnn at H = 256), the line chart
+    overlaying the other two: key -> every diagram's data-t the new step -> next animation
+    frame; beside it the same keys on one session (the peer);
+  * a what-if session (f = 1, i = 0 held) with its original run overlaid in the line chart
+    and h_new − h_orig on its second axis: key -> painted frame, against the same peer.
+The keys cross the middle of the charts' window, so the next window (overlays included) is
+prepared in idle slots while they are measured.
 Targets: sensitivity p50 <= 100 ms; compare key -> painted frame p50 <= 33 ms. The load
 average is printed: on shared cores the figures move with it.
 Run: .venv/bin/python bench/page_explain.py [--keys 60]
@@ -56,11 +60,17 @@ DIAGRAMS_READY = """n => { window.__ready = (t) => {
   return all.length === n && Array.from(all).every(s => s.dataset.t === String(t)); }; }"""
 
 
-def text_session(base: str, cell: str, hidden: int, steps: int) -> str:
+def text_session(base: str, cell: str, hidden: int, steps: int, **extra) -> str:
     rng = random.Random(steps)
     text = "".join(rng.choice("abcdefgh()[] ") for _ in range(steps))
     return post(f"{base}/api/sessions", {"cell": cell, "hidden_size": hidden, "seed": 0,
-                                         "sequence": {"text": text}})["id"]
+                                         "sequence": {"text": text}, **extra})["id"]
+
+
+def overlaid(ids: list[str]) -> str:
+    """JS: the front line chart overlays `ids`."""
+    return ("document.querySelector('#charts .chart-set.front .chart-row.line')"
+            f"?.dataset.overlay === '{','.join(ids)}'")
 
 
 def keys_until(page, url: str, ready_js: str, arg, keys: int, start_t: int, wait_js: str) -> dict:
@@ -112,8 +122,13 @@ def main() -> None:
         diagram_at = ("t => document.querySelector('svg[data-diagram]')?.dataset.t === String(t)"
                       " && document.querySelector('#sensitivity')?.dataset.t === String(t)")
         all_at = ("t => { const a = document.querySelectorAll('svg[data-diagram]');"
-                  " return a.length === 3"
-                  " && Array.from(a).every(s => s.dataset.t === String(t)); }")
+                  " return a.length === 3 && Array.from(a).every(s => s.dataset.t === String(t))"
+                  f" && {overlaid(ids[1:])}; }}")
+        hold = [{"signal": s, "start": 300, "stop": T, "units": None, "value": v}
+                for s, v in (("f", 1.0), ("i", 0.0))]
+        held = text_session(base, "lstm", H, T, interventions=hold)
+        held_at = ("t => document.querySelector('svg[data-diagram]')?.dataset.t === String(t)"
+                   f" && {overlaid([sid])}")
         with sync_playwright() as p:
             browser = p.chromium.launch(**LAUNCH)
             page = browser.new_page(viewport={"width": 1500, "height": 1100})
@@ -123,6 +138,8 @@ def main() -> None:
                              args.keys, start, diagram_at)
             three = keys_until(page, f"{base}/?compare={','.join(ids)}&t={start}",
                                DIAGRAMS_READY, 3, args.keys, start, all_at)
+            whatif = keys_until(page, f"{base}/?session={held}&orig={sid}&t={start}",
+                                DIAGRAMS_READY, 1, args.keys, start, held_at)
             browser.close()
     finally:
         server.terminate()
@@ -142,6 +159,10 @@ def main() -> None:
     print(f"  peer: one session key -> painted p50 {one['frame_p50']:.1f} ms, p99 "
           f"{one['frame_p99']:.1f} ms; "
           f"ratio {three['frame_p50'] / max(one['frame_p50'], 1e-9):.1f}x")
+    print(f"what-if view (lstm H={H}, f = 1, i = 0 held, the original run overlaid), "
+          f"{whatif['n']} keys:")
+    print(f"  key -> painted p50 {whatif['frame_p50']:.1f} ms, p99 {whatif['frame_p99']:.1f} ms;"
+          f" ratio to one session {whatif['frame_p50'] / max(one['frame_p50'], 1e-9):.1f}x")
 
 
 if __name__ == "__main__":

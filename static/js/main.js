@@ -11,6 +11,7 @@ import { createPlayer } from "./state/player.js";
 import { buildSettings, resolve } from "./state/settings.js";
 import * as store from "./state/store.js";
 import { flushUrl, readUrl, writeUrl } from "./state/url.js";
+import { overlaysFor } from "./views/chart_overlays.js";
 import { createCharts } from "./views/charts.js";
 import { buildEquationList, updateEquations } from "./views/equations.js";
 import { announce } from "./views/announce.js";
@@ -160,10 +161,16 @@ function drawDiagramOf(host, session) {
     onHover: (name) => store.set({ hover: name }), onFocus: () => {}, onUnit: setUnit,
   });
 }
-const compare = createCompare($("#compare-host"), $("#compare-chart"), {
+const compare = createCompare($("#compare-host"), {
   draw: drawDiagramOf, onSeek: (t) => player.seek(t),
   onError: (err) => showError("compare", err.message),
+  onSessions: () => showOverlays(store.get()),
 });
+/** The line chart's faint runs: a what-if's original, or the other sessions compared. */
+function showOverlays(s) {
+  const { list, label } = overlaysFor(s, compare.sessions());
+  charts.setOverlays(list, label);
+}
 async function compareWith(choice) {
   const s = store.get();
   if (!s.session || !s.config) return;
@@ -213,6 +220,8 @@ async function applyTourView(v) {
     } else {
       const body = { preset: v.preset, sequence: { text: v.text ?? sample(v.preset) } };
       const hold = parseHold(v.hold ?? "");
+      // a held step's charts carry the run without the hold faintly (its original)
+      const orig = hold.length ? (await tourSession(body)).id : "";
       if (hold.length) body.interventions = hold;
       const made = await tourSession(body);
       if (s.session?.id !== made.id || s.compare) {
@@ -222,6 +231,7 @@ async function applyTourView(v) {
         }
         startSession(made, cursor);
       }
+      store.set({ orig });
     }
   } catch (err) {
     showError("general", `tour: ${err.message}`);
@@ -393,8 +403,8 @@ store.subscribe((s, changed) => {
   if (changed.has("style")) buildDiagram();
   else if (diagram && (changed.has("frame") || changed.has("unit") || changed.has("stage"))) diagram.update(s);
   if (s.compare && (changed.has("frame") || changed.has("unit") || changed.has("stage") || changed.has("sens_of"))) compare.update(s);
-  if (s.compare && changed.has("unit")) compare.drawChart();
   if (s.compare && changed.has("style")) compare.setSessions(s.session, s.compare.split(",").slice(1), s);
+  if (changed.has("session") || changed.has("orig") || changed.has("compare")) showOverlays(s);
   if (changed.has("frame") || changed.has("unit")) charts.update(s);
   if (changed.has("frame")) prediction.update(s);
   if (changed.has("frame") || changed.has("unit") || changed.has("sens_of") || changed.has("session")) sensitivity.update(s);

@@ -1,6 +1,6 @@
 """What if (issue 14, point 3): a valve held from the cursor on makes a session with that
-intervention; held elements carry data-clamped and the held value; the what-if chart's
-faint trace is the original run's and its difference is the server's h_new − h_orig."""
+intervention; held elements carry data-clamped and the held value; the line chart's faint
+traces are the original run's and its difference is the server's h_new − h_orig."""
 
 from __future__ import annotations
 
@@ -11,7 +11,11 @@ from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
-CHART = """c => c.data.map(d => ({name: d.name, x: Array.from(d.x), y: Array.from(d.y)}))"""
+# the line chart of the charts on screen, its window and its traces, read at once
+LINE = """() => { const charts = document.querySelector('#charts');
+  const d = charts.querySelector('.chart-set.front .chart-row.line');
+  return {start: +charts.dataset.start, stop: +charts.dataset.stop,
+          traces: d.data.map(t => ({name: t.name, x0: t.x0, y: Array.from(t.y)}))}; }"""
 
 
 def hold(page, signal: str, value: str, every_unit: bool = True) -> None:
@@ -51,10 +55,13 @@ def test_write_it_down_is_held_and_charted_against_the_original(page, errors, ap
     wait_t(page, 0)
     expect(page.locator(f"{DIAGRAM} [data-clamped]")).to_have_count(0)
 
-    chart = page.locator("#whatif-chart")
-    expect(chart).to_have_attribute("data-orig", original, timeout=10_000)
-    data = {d["name"]: d for d in chart.evaluate(CHART)}
-    start, stop = data["h (original run)"]["x"][0], data["h (original run)"]["x"][-1] + 1
+    chart = page.locator("#charts .chart-set.front .chart-row.line")
+    expect(chart).to_have_attribute("data-overlay", original, timeout=10_000)
+    expect(chart).to_have_attribute("data-difference", original)
+    shown = page.evaluate(LINE)
+    start, stop = shown["start"], shown["stop"]
+    data = {d["name"]: d for d in shown["traces"]}
+    assert data["h (original run)"]["x0"] == data["h (held)"]["x0"] == start
     unit = int(st["unit"])
     orig = api("GET", f"/api/sessions/{original}/trace?start={start}&stop={stop}&names=h")
     new = api("GET", f"/api/sessions/{st['session']}/trace?start={start}&stop={stop}&names=h")
@@ -68,7 +75,9 @@ def test_write_it_down_is_held_and_charted_against_the_original(page, errors, ap
     page.get_by_role("button", name="Release all").click()
     page.wait_for_function(f"() => document.querySelector('{DIAGRAM}')"
                            f".getAttribute('data-session') === '{original}'", timeout=20_000)
-    expect(chart).to_be_hidden()
+    expect(chart).to_have_attribute("data-overlay", "")
+    assert [t["name"] for t in page.evaluate(LINE)["traces"]] == [f"c (unit {unit})",
+                                                                f"h (unit {unit})"]
 
 
 def test_key_h_on_a_focused_part_opens_the_hold_menu(page, errors):

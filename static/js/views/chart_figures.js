@@ -34,9 +34,11 @@ export function chartSpecs(session) {
   // preset unit names on the heatmaps' unit axis (short: up to the first colon)
   const labels = session.unit_labels?.map((l) => String(l).split(/[:(]/)[0].trim().slice(0, 16)) ?? null;
   const heat = shown.slice(0, 8).map((sig) => ({ id: sig.name, type: "heatmap", names: [sig.name], sig, labels }));
-  const lineNames = SHOWN_STATES.filter((n) => session.signals.some((x) => x.name === n));
-  return [...heat, { id: "line", type: "line", names: lineNames, session }];
+  return [...heat, { id: "line", type: "line", names: lineSignals(session), session }];
 }
+
+/** The signals of the line chart that `session` has (c, h). */
+export const lineSignals = (session) => SHOWN_STATES.filter((n) => (session.signals ?? []).some((x) => x.name === n));
 
 /** Total height in px of the charts of `specs` (for the cursor overlay). */
 export function chartsHeight(specs) {
@@ -79,29 +81,62 @@ function heatmapFigure(spec, win, rows) {
   };
 }
 
-/** The selected unit's states (c, h) over the window. */
-function lineFigure(spec, win, data, unit) {
+// Overlays ("ghosts", e.g. a what-if's original run or the other sessions of a compare):
+// thin, dashed and faint in the signal's own colour, each named in the legend. The colour
+// tells the signal, the dash the session, the legend both: nothing rests on colour alone.
+const OVERLAY_DASHES = ["dash", "dot", "dashdot"];
+const OVERLAY_LINE = { width: 1.5, opacity: 0.6 };
+// h_new − h_orig of a what-if, on its own axis at the right (vermillion, dotted)
+const DIFFERENCE = "#D55E00";
+export const DIFFERENCE_NAME = "h_new − h_orig";
+
+const column = (rows, unit) => (rows || []).map((r) => r[unit]);
+
+/** The selected unit's states (c, h) over the window, with the overlays' same signals
+ *  (`extra`: {overlays: [{id, label, start, data: {name: rows}}], difference: rows | null,
+ *  label: how the run on screen is named, "" for "unit U"}). Overlays are drawn first, so
+ *  the run on screen lies on top of them; legendrank lists it first. */
+function lineFigure(spec, win, data, unit, extra = {}) {
   const g = GEOMETRY;
+  const mine = extra.label || `unit ${unit}`;
+  const overlays = (extra.overlays || []).flatMap((o, k) => spec.names.filter((name) => o.data?.[name]).map((name) => ({
+    type: "scatter", mode: "lines", name: `${name} (${o.label})`, x0: o.start, dx: 1, y: column(o.data[name], unit),
+    line: { color: lineColour(name, spec.session), width: OVERLAY_LINE.width, dash: OVERLAY_DASHES[k % OVERLAY_DASHES.length], shape: "hv" },
+    opacity: OVERLAY_LINE.opacity, legendrank: 100 + k, meta: o.id,
+    hovertemplate: `${name}[${unit}] (${esc(o.label)}) t=%{x}: %{y:.4f}<extra></extra>`,
+  })));
+  const main = spec.names.map((name) => ({
+    type: "scatter", mode: "lines", name: `${name} (${mine})`, x0: win.start, dx: 1,
+    y: column(data[name], unit), legendrank: 1,
+    line: { color: lineColour(name, spec.session), width: 2, shape: "hv" },
+    hovertemplate: `${name}[${unit}] t=%{x}: %{y:.4f}<extra></extra>`,
+  }));
+  const diff = extra.difference ? [{
+    type: "scatter", mode: "lines", name: DIFFERENCE_NAME, x0: win.start, dx: 1, y: column(extra.difference, unit),
+    yaxis: "y2", legendrank: 50, line: { color: DIFFERENCE, width: 1.5, dash: "dot", shape: "hv" },
+    hovertemplate: `h_new[${unit}] − h_orig[${unit}] t=%{x}: %{y:.4g}<extra></extra>`,
+  }] : [];
+  const unitName = spec.session.unit_labels?.[unit];
   return {
-    data: spec.names.map((name) => ({
-      type: "scatter", mode: "lines", name: `${name} (unit ${unit})`, x0: win.start, dx: 1,
-      y: (data[name] || []).map((r) => r[unit]),
-      line: { color: lineColour(name, spec.session), width: 2, shape: "hv" },
-      hovertemplate: `${name}[${unit}] t=%{x}: %{y:.4f}<extra></extra>`,
-    })),
+    data: [...overlays, ...main, ...diff],
     layout: {
       height: g.lineHeight, margin: { l: g.left, r: g.right, t: g.lineTop, b: g.lineBottom },
       paper_bgcolor: "#ffffff", plot_bgcolor: "#ffffff", font: FONT, hovermode: "closest",
       uirevision: "charts", showlegend: true,
       legend: { orientation: "h", x: 1, xanchor: "right", y: 1, yanchor: "bottom", font: { size: 11 } },
       xaxis: xAxis(win, true),
-      yaxis: { title: { text: spec.session.unit_labels?.[unit] ? `unit ${unit}: ${String(spec.session.unit_labels[unit]).split(":")[0]}` : `unit ${unit}` },
+      yaxis: { title: { text: unitName ? `unit ${unit}: ${String(unitName).split(":")[0]}` : `unit ${unit}` },
         zeroline: true, zerolinecolor: "#bbb", fixedrange: true },
+      // the difference has its own scale (it is often tiny beside the states)
+      ...(diff.length ? { yaxis2: { overlaying: "y", side: "right", fixedrange: true, zeroline: true,
+        zerolinecolor: "#f3c3a5", showgrid: false, tickfont: { size: 10, color: DIFFERENCE },
+        title: { text: "difference", font: { size: 10, color: DIFFERENCE }, standoff: 2 } } } : {}),
     },
   };
 }
 
-/** The figure of chart `spec` for window `win` ({start, stop}) from `data` (name -> rows). */
-export function figureFor(spec, win, data, unit) {
-  return spec.type === "line" ? lineFigure(spec, win, data, unit) : heatmapFigure(spec, win, data[spec.id] || []);
+/** The figure of chart `spec` for window `win` ({start, stop}) from `data` (name -> rows);
+ *  `extra` (line charts only): the overlays and the difference, as lineFigure takes them. */
+export function figureFor(spec, win, data, unit, extra) {
+  return spec.type === "line" ? lineFigure(spec, win, data, unit, extra) : heatmapFigure(spec, win, data[spec.id] || []);
 }

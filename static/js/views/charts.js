@@ -7,9 +7,18 @@
 // near the other edge. The next window is prepared ahead, off the critical path, into a
 // hidden second set of charts (double buffering): fetched one signal at a time and drawn
 // one chart per idle slot; the two sets then swap in one class change.
+//
+// Overlays (setOverlays): other sessions whose same signals the line chart draws faintly
+// under the run on screen — a what-if's original run (with h_new − h_orig, as the server
+// computes it, on a second axis) or the other sessions of a compare. They follow the same
+// windows: one request per overlay per window, fetched and drawn with the line chart, so a
+// step still costs no Plotly call. The heatmaps show the session on screen only: a heatmap
+// has no faint version (its colour is the value), and a second one per overlay would double
+// the charts the page keeps and redraws.
 
 import { getTrace } from "../net/api.js";
 import { CONFIG, GEOMETRY, chartSpecs, chartsHeight, figureFor } from "./chart_figures.js";
+import { fetchOverlays } from "./chart_overlays.js";
 
 const WINDOW = 500; // steps in a window
 const EDGE = 50; // a window slides when the cursor comes this close to its edge
@@ -21,7 +30,11 @@ const idle = (fn) => (window.requestIdleCallback ? requestIdleCallback(fn, { tim
 export function createCharts(host, cursorEl, { onSeek, onError }) {
   let session = null;
   let specs = [];
-  let sets = []; // two chart sets: {el, divs: {id: div}, win, data, unit, ready}
+  let sets = []; // two chart sets: {el, divs: {id: div}, win, data, ghosts, diff, ghostKey, unit, ready}
+  // the sessions drawn faintly in the line chart: [{id, label, names, steps, part, difference}]
+  let overlays = [];
+  let overlayKey = "";
+  let label = ""; // how the line chart names the run on screen ("" = "unit U")
   let front = null;
   let back = null;
   let job = null; // the window being prepared into `back`: {start, stop, urgent}
@@ -52,7 +65,7 @@ export function createCharts(host, cursorEl, { onSeek, onError }) {
       divs[spec.id] = div;
     }
     host.appendChild(el);
-    return { el, divs, win: null, data: null, unit: -1, ready: false };
+    return { el, divs, win: null, data: null, ghosts: null, diff: null, ghostKey: "", unit: -1, ready: false };
   }
 
   function setSession(s) {
@@ -95,9 +108,50 @@ export function createCharts(host, cursorEl, { onSeek, onError }) {
   }
 
   function draw(set, spec) {
-    const fig = figureFor(spec, set.win, set.data, unit);
-    window.Plotly.react(set.divs[spec.id], fig.data, fig.layout, CONFIG);
-    if (spec.type === "line") set.unit = unit;
+    const line = spec.type === "line";
+    // only overlays still asked for: one taken away leaves at once, a new one comes when fetched
+    const shown = line ? overlays.filter((o) => set.ghosts?.[o.id]) : [];
+    const diffOf = shown.find((o) => o.difference && set.diff?.from === o.id);
+    const extra = line ? {
+      label, difference: diffOf ? set.diff.rows : null,
+      overlays: shown.map((o) => ({ id: o.id, label: o.label, start: set.win.start, data: set.ghosts[o.id] })),
+    } : undefined;
+    const div = set.divs[spec.id];
+    const fig = figureFor(spec, set.win, set.data, unit, extra);
+    window.Plotly.react(div, fig.data, fig.layout, CONFIG);
+    if (line) {
+      set.unit = unit;
+      // test hook: which sessions this chart overlays (and whose difference it shows)
+      div.dataset.overlay = shown.map((o) => o.id).join(",");
+      div.dataset.difference = diffOf?.id ?? "";
+    }
+  }
+
+  /** Draw `list` (see chart_overlays.js) faintly in the line chart; `mainLabel` names the
+   *  run on screen in the legend ("" = by its unit). The front set gets them in place, the
+   *  back one is prepared anew. */
+  function setOverlays(list, mainLabel = "") {
+    const key = JSON.stringify([mainLabel, list]);
+    if (key === overlayKey) return;
+    overlays = list;
+    overlayKey = key;
+    label = mainLabel;
+    if (!session || !front) return;
+    job = null;
+    back.ready = false;
+    const set = front;
+    // in a microtask: a session being replaced (a hold, a release) is replaced by then, and
+    // its charts, purged, are not drawn again
+    queueMicrotask(async () => {
+      if (set !== front || !set.ready || overlayKey !== key) return plan(lastT);
+      draw(set, specs.at(-1)); // what was taken away leaves at once
+      const w = set.win;
+      const got = list.length ? await fetchOverlays(session, w, list, onError) : { ghosts: {}, diff: null };
+      if (set !== front || set.win !== w || !set.ready || overlayKey !== key) return;
+      Object.assign(set, got, { ghostKey: key });
+      draw(set, specs.at(-1));
+      plan(lastT);
+    });
   }
 
   /** Fill `back` with window `w`: fetch and draw chart by chart, in idle slots unless urgent. */
@@ -108,14 +162,24 @@ export function createCharts(host, cursorEl, { onSeek, onError }) {
     set.ready = false;
     set.win = w;
     set.data = {};
+    Object.assign(set, { ghosts: {}, diff: null, ghostKey: overlayKey });
     const sid = session.id;
+    const list = overlays;
+    let ghosted = !list.length;
+    const takeOverlays = (got) => {
+      Object.assign(set, got);
+      ghosted = true;
+    };
     const slot = () => new Promise((resolve) => (my.urgent ? resolve() : idle(resolve)));
-    const alive = () => job === my && session?.id === sid && window.Plotly;
+    const alive = () => job === my && session?.id === sid && set.ghostKey === overlayKey && window.Plotly;
     try {
       if (urgent) {
         // one request per signal (in parallel): each stays far below the server's size cap
         const names = [...new Set(specs.flatMap((s) => s.names))];
-        const got = await Promise.all(names.map((n) => getTrace(sid, w.start, w.stop, [n], session)));
+        const [got] = await Promise.all([
+          Promise.all(names.map((n) => getTrace(sid, w.start, w.stop, [n], session))),
+          ghosted ? null : fetchOverlays(session, w, list, onError).then(takeOverlays),
+        ]);
         got.forEach((g, k) => { set.data[names[k]] = g.signals[names[k]]; });
       }
       for (const spec of specs) {
@@ -124,6 +188,11 @@ export function createCharts(host, cursorEl, { onSeek, onError }) {
           await slot();
           if (!alive()) return;
           set.data[name] = (await getTrace(sid, w.start, w.stop, [name], session)).signals[name];
+        }
+        if (spec.type === "line" && !ghosted) {
+          await slot();
+          if (!alive()) return;
+          takeOverlays(await fetchOverlays(session, w, list, onError));
         }
         await slot();
         if (!alive()) return;
@@ -228,5 +297,5 @@ export function createCharts(host, cursorEl, { onSeek, onError }) {
     setTimeout(() => placeCursor(lastT), 150);
   });
 
-  return { setSession, update };
+  return { setSession, setOverlays, update };
 }

@@ -1,26 +1,24 @@
 // What if: hold a valve or a state at a value from the cursor on (Written Memories, r2rt
 // 2016: f = 1 and i = 0 "write it down"). The page asks the server for a new session with
-// those interventions and shows it; this view charts the original run faintly beside the
-// new one for the selected unit, and h_new − h_orig as the server computes it
-// (GET /api/sessions/{id}/difference). Held elements of the diagram carry
+// those interventions and shows it. The page's line chart draws the original run faintly
+// beside the new one, with h_new − h_orig as the server computes it
+// (GET /api/sessions/{id}/difference) on a second axis (charts.js, chart_overlays.js), in
+// the charts' window and under their cursor. Held elements of the diagram carry
 // data-clamped="true" and data-held-value. "Edit a weight" (views/weight_form.js) changes
-// the cell instead, for every step; the chart compares the same way.
+// the cell instead, for every step; the charts compare the same way.
 
-import { getDifference, getTrace } from "../net/api.js";
 import { createWeightForm } from "./weight_form.js";
 
-const MAX_STEPS = 2000; // the what-if chart shows this many steps from the first held one
 const $ = (sel) => document.querySelector(sel);
 
-/** The controls and chart; `onHold({signal, value, allUnits})`, `onRelease()`;
- *  `onEditWeight({param, row, col, value})` and `onResetWeights()` (promises). */
+/** The controls; `onHold({signal, value, allUnits})`, `onRelease()`,
+ *  `onEditWeight({param, row, col, value})` and `onResetWeights()` (promises), `onError(err)`
+ *  (for the panel's requests). */
 export function createWhatIf({ onHold, onRelease, onEditWeight, onResetWeights, onError }) {
   const signalSel = $("#hold-signal");
   const valueIn = $("#hold-value");
   const unitsSel = $("#hold-units");
   const status = $("#hold-status");
-  const chart = $("#whatif-chart");
-  let shownKey = "";
   const weights = createWeightForm({ onEdit: onEditWeight, onReset: onResetWeights });
 
   $("#hold-form").addEventListener("submit", (ev) => {
@@ -62,49 +60,6 @@ export function createWhatIf({ onHold, onRelease, onEditWeight, onResetWeights, 
       ? `Held: ${held.map((iv) => `${iv.signal} = ${iv.value} for steps ${iv.start}…${iv.stop - 1}${iv.units ? ` (unit ${iv.units.join(", ")})` : ""}`).join("; ")}.`
       : "Nothing held: this is the run as the cell computes it.";
     weights.render(state);
-    drawChart(state);
-  }
-
-  async function drawChart(state) {
-    const s = state.session;
-    const orig = state.orig;
-    const key = `${s.id}|${orig}|${state.unit}`;
-    if (key === shownKey) return;
-    shownKey = key;
-    const held = s.interventions ?? [];
-    const edited = (s.weight_edits ?? []).length > 0;
-    if (!orig || !(held.length || edited) || !window.Plotly) {
-      chart.hidden = true;
-      chart.dataset.orig = "";
-      return;
-    }
-    const first = edited ? 0 : Math.min(...held.map((iv) => iv.start)); // an edit: every step
-    const start = Math.max(0, first - 50);
-    const stop = Math.min(s.steps, start + MAX_STEPS);
-    try {
-      const [mine, theirs, diff] = await Promise.all([
-        getTrace(s.id, start, stop, ["h"]), getTrace(orig, start, stop, ["h"]),
-        getDifference(s.id, orig, start, stop, ["h"]),
-      ]);
-      if (shownKey !== key) return;
-      const u = state.unit;
-      const xs = Array.from({ length: stop - start }, (_, k) => start + k);
-      const col = (w) => w.signals.h.map((row) => row[u]);
-      chart.hidden = false;
-      chart.dataset.orig = orig;
-      chart.dataset.unit = String(u);
-      window.Plotly.react(chart, [
-        { x: xs, y: col(theirs), name: "h (original run)", mode: "lines", line: { color: "#888", width: 1.5 }, opacity: 0.35 },
-        { x: xs, y: col(mine), name: held.length ? "h (held)" : "h (edited weights)", mode: "lines", line: { color: "#0072b2", width: 2 } },
-        { x: xs, y: col(diff), name: "h_new − h_orig", mode: "lines", yaxis: "y2", line: { color: "#d55e00", width: 1.5, dash: "dot" } },
-      ], {
-        height: 220, margin: { l: 50, r: 50, t: 10, b: 30 }, legend: { orientation: "h" },
-        xaxis: { title: { text: "t" } }, yaxis: { title: { text: `h[${u}]` } },
-        yaxis2: { title: { text: "difference" }, overlaying: "y", side: "right", zeroline: true },
-      }, { displayModeBar: false, responsive: true });
-    } catch (err) {
-      onError?.(err);
-    }
   }
 
   return { render, choose };
