@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import memory
+from ..interventions import check_model_interventions
 from .encoder import Encoder
 from .projected import ProjectedLSTM
 
@@ -205,12 +206,16 @@ class Model:
             )
         return array, None, None
 
-    def run(self, sequence, state: Mapping | None = None) -> ModelTrace:
+    def run(self, sequence, state: Mapping | None = None, interventions=None) -> ModelTrace:
         """Run text, token ids (T,) or numbers (T, I) through every layer and the head.
 
         `state` optionally maps (layer, direction) to that cell's initial {"h": ..., "c": ...}.
+        `interventions`: signals held in chosen cells (cells.interventions, each item with
+        its `layer` and `direction`; steps are that cell's own); the layers above and the
+        head read the held run.
         """
         xs, tokens, ids = self.encode(sequence)
+        held = check_model_interventions(self, interventions, len(xs))
         state = dict(state or {})
         unknown = [key for key in state
                    if not (isinstance(key, tuple) and len(key) == 2
@@ -234,7 +239,8 @@ class Model:
                 if backward and not layer.reverse_output:
                     target = target[::-1]
                 per_direction[direction] = _run(cell, inputs[::-1] if backward else inputs,
-                                                state.get((index, direction), {}), target)
+                                                state.get((index, direction), {}), target,
+                                                held.get((index, direction), ()))
                 last.append(target[-1])
                 begin += width
             traces.append(per_direction)
@@ -244,9 +250,9 @@ class Model:
         return ModelTrace(self, xs, tokens, ids, traces, outputs, finals[-1])
 
 
-def _run(cell, xs: np.ndarray, start: Mapping, h: np.ndarray):
-    """The cell's trace over xs; its h (T, n) is written into `h` as each chunk is made, so
-    no evicted chunk of a long trace is computed twice."""
+def _run(cell, xs: np.ndarray, start: Mapping, h: np.ndarray, held: tuple = ()):
+    """The cell's trace over xs, holding `held`; its h (T, n) is written into `h` as each
+    chunk is made, so no evicted chunk of a long trace is computed twice."""
     h0, c0 = start.get("h"), start.get("c")
     if isinstance(cell, ProjectedLSTM):  # its trace is held whole
         trace = cell.run(xs, h0=h0, c0=c0)
@@ -258,7 +264,7 @@ def _run(cell, xs: np.ndarray, start: Mapping, h: np.ndarray):
     def keep(begin: int, end: int, rows: np.ndarray) -> None:
         h[begin:end] = rows[:, column:column + H]
 
-    return cell.run(xs, h0=h0, c0=c0, on_chunk=keep)
+    return cell.run(xs, h0=h0, c0=c0, interventions=held, on_chunk=keep)
 
 
 @dataclass(frozen=True, eq=False)
