@@ -114,11 +114,14 @@ def read_difference(
     start: Annotated[int | None, Query(ge=0)] = None,
     stop: Annotated[int | None, Query(ge=0)] = None,
     names: Annotated[str | None, Query(description="comma-separated signal names")] = "h",
+    layer: Annotated[int, Query(ge=0, description="a model's layer")] = 0,
+    direction: Annotated[str, Query(description="a model's direction")] = "forward",
 ) -> Response:
     """This session's signals minus those of session `from` for steps [start, stop), in
     float64 (e.g. h_new − h_orig of a what-if): `{"start", "stop", "signals"}` as the
-    trace."""
+    trace; in a model, of the cell at `layer` and `direction`."""
     wanted = [n.strip() for n in names.split(",") if n.strip()] if names else None
-    start, stop, diff = sessions.difference(config, sessions.get(other), start, stop, wanted)
+    start, stop, diff = sessions.difference(config, sessions.get(other), start, stop, wanted,
+                                            layer, direction)
     return Response(wire.window_json(start, stop, diff, list(diff)),
                     media_type="application/json")
