@@ -22,7 +22,7 @@ import { createPrediction } from "./views/prediction.js";
 import { createSensitivityView } from "./views/sensitivity.js";
 import { paintPipes } from "./views/sensitivity_pipes.js";
 import { lastStepGrew, showInput } from "./views/sequence_view.js";
-import { createWhatIf, markClamped } from "./views/whatif.js";
+import { createWhatIf, heldPart, markClamped } from "./views/whatif.js";
 import { createCompare } from "./views/compare.js";
 import { createTour } from "./views/tour.js";
 import { formatHold, parseHold } from "./state/session_config.js";
@@ -68,7 +68,8 @@ const whatIf = createWhatIf({
   onHold: async ({ signal, value, allUnits }) => {
     const s = store.get();
     if (!s.session || !s.config) return;
-    const iv = { signal, value, start: s.t, stop: s.session.steps, units: allUnits ? null : [s.unit] };
+    const iv = { signal, value, start: s.t, stop: s.session.steps, units: allUnits ? null : [s.unit],
+      ...heldPart(s.session) };
     const hold = formatHold([...parseHold(s.config.hold), iv]);
     const orig = s.orig || s.session.id;
     await run({ ...s.config, hold }, { t: s.t, stage: s.stage, unit: s.unit });

@@ -7,6 +7,18 @@
 
 import { getDifference, getTrace } from "../net/api.js";
 
+/** The layer and direction a hold in a model session names: the cell drawn (nothing for
+ *  layer 0 forward, so a single cell's holds keep their fields). */
+export function heldPart(session) {
+  const layer = session?.layer ?? 0;
+  const direction = session?.direction ?? "forward";
+  return layer === 0 && direction === "forward" ? {} : { layer, direction };
+}
+
+/** Whether intervention `iv` holds a signal of the cell drawn in `session`. */
+const inPart = (iv, session) => (iv.layer ?? 0) === (session?.layer ?? 0)
+  && (iv.direction ?? "forward") === (session?.direction ?? "forward");
+
 const MAX_STEPS = 2000; // the what-if chart shows this many steps from the first held one
 const $ = (sel) => document.querySelector(sel);
 
@@ -55,7 +67,7 @@ export function createWhatIf({ onHold, onRelease, onError }) {
     const held = s.interventions ?? [];
     $("#hold-release").disabled = held.length === 0;
     status.textContent = held.length
-      ? `Held: ${held.map((iv) => `${iv.signal} = ${iv.value} for steps ${iv.start}…${iv.stop - 1}${iv.units ? ` (unit ${iv.units.join(", ")})` : ""}`).join("; ")}.`
+      ? `Held: ${held.map((iv) => `${iv.signal} = ${iv.value} for steps ${iv.start}…${iv.stop - 1}${iv.units ? ` (unit ${iv.units.join(", ")})` : ""}${iv.layer !== undefined ? ` in layer ${iv.layer}, ${iv.direction}` : ""}`).join("; ")}.`
       : "Nothing held: this is the run as the cell computes it.";
     drawChart(state);
   }
@@ -63,7 +75,7 @@ export function createWhatIf({ onHold, onRelease, onError }) {
   async function drawChart(state) {
     const s = state.session;
     const orig = state.orig;
-    const key = `${s.id}|${orig}|${state.unit}`;
+    const key = `${s.id}|${orig}|${state.unit}|${s.layer ?? 0}|${s.direction ?? "forward"}`;
     if (key === shownKey) return;
     shownKey = key;
     if (!orig || !(s.interventions ?? []).length || !window.Plotly) {
@@ -71,13 +83,15 @@ export function createWhatIf({ onHold, onRelease, onError }) {
       chart.dataset.orig = "";
       return;
     }
-    const first = Math.min(...s.interventions.map((iv) => iv.start));
+    const here = s.interventions.filter((iv) => inPart(iv, s));
+    const first = Math.min(...(here.length ? here : s.interventions).map((iv) => iv.start));
+    const part = { layer: s.layer ?? 0, direction: s.direction ?? "forward" };
     const start = Math.max(0, first - 50);
     const stop = Math.min(s.steps, start + MAX_STEPS);
     try {
       const [mine, theirs, diff] = await Promise.all([
-        getTrace(s.id, start, stop, ["h"]), getTrace(orig, start, stop, ["h"]),
-        getDifference(s.id, orig, start, stop, ["h"]),
+        getTrace(s.id, start, stop, ["h"], part), getTrace(orig, start, stop, ["h"], part),
+        getDifference(s.id, orig, start, stop, ["h"], part),
       ]);
       if (shownKey !== key) return;
       const u = state.unit;
@@ -103,7 +117,8 @@ export function createWhatIf({ onHold, onRelease, onError }) {
   return { render, choose };
 }
 
-/** Mark the diagram's held elements at the cursor: data-clamped and data-held-value. */
+/** Mark the diagram's held elements at the cursor: data-clamped and data-held-value (in a
+ *  model, only where the cell drawn is the one holding). */
 export function markClamped(svg, session, t, unit) {
   if (!svg) return;
   for (const node of svg.querySelectorAll("[data-clamped]")) {
@@ -111,7 +126,7 @@ export function markClamped(svg, session, t, unit) {
     node.removeAttribute("data-held-value");
   }
   for (const iv of session?.interventions ?? []) {
-    if (t < iv.start || t >= iv.stop || (iv.units && !iv.units.includes(unit))) continue;
+    if (!inPart(iv, session) || t < iv.start || t >= iv.stop || (iv.units && !iv.units.includes(unit))) continue;
     for (const node of svg.querySelectorAll(`[data-signal="${iv.signal}"]`)) {
       node.setAttribute("data-clamped", "true");
       node.setAttribute("data-held-value", String(iv.value));
