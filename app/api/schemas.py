@@ -156,6 +156,8 @@ class ModelCellPublic(BaseModel):
     hidden_size: int
     output_size: int
     signals: list[SignalPublic]
+    holdable: list[str] = Field(default_factory=list,
+                                description="the signals an intervention in this cell may hold")
 
 
 class SessionPublic(BaseModel):

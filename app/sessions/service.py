@@ -135,7 +135,9 @@ class SessionService:
         described = (model_sessions.single_cell_public(config) if config.model is None
                      else config.model)
         cells_public = [[{**c, "signals": [s.to_dict() for s in
-                                           cells.describe(c["kind"], **c["options"])]}
+                                           cells.describe(c["kind"], **c["options"])],
+                          "holdable": [s.name for s in cells.kinds.holdable(
+                              cells.kinds.spec_for(c["kind"]), c["options"])]}
                          for c in layer] for layer in described["cells"]]
         return {"layers": described["layers"], "directions": described["directions"],
                 "head": described["head"], "cells": cells_public}

@@ -22,7 +22,7 @@ import { createPrediction } from "./views/prediction.js";
 import { createSensitivityView } from "./views/sensitivity.js";
 import { paintPipes } from "./views/sensitivity_pipes.js";
 import { lastStepGrew, showInput } from "./views/sequence_view.js";
-import { createWhatIf, heldPart, markClamped } from "./views/whatif.js";
+import { createWhatIf, heldPart, holdableOf, markClamped } from "./views/whatif.js";
 import { createCompare } from "./views/compare.js";
 import { createTour } from "./views/tour.js";
 import { formatHold, parseHold } from "./state/session_config.js";
@@ -95,7 +95,7 @@ const whatIf = createWhatIf({
 function holdMenu(ev) {
   const node = ev.target.closest?.("[data-signal]");
   const s = store.get();
-  if (!node || !s.session?.holdable?.includes(node.getAttribute("data-signal"))) return false;
+  if (!node || !holdableOf(s.session).includes(node.getAttribute("data-signal"))) return false;
   const shown = s.frame?.signals?.[node.getAttribute("data-signal")]?.[s.unit];
   return whatIf.choose(node.getAttribute("data-signal"), shown === undefined ? null : Number(shown.toPrecision(6)));
 }

@@ -15,6 +15,13 @@ export function heldPart(session) {
   return layer === 0 && direction === "forward" ? {} : { layer, direction };
 }
 
+/** The signals the drawn cell can hold (in a model its kind may differ from layer 0's). */
+export function holdableOf(session) {
+  const drawn = session?.record?.cells?.[session.layer ?? 0]
+    ?.find((c) => c.direction === (session.direction ?? "forward"));
+  return drawn?.holdable ?? session?.holdable ?? [];
+}
+
 /** Whether intervention `iv` holds a signal of the cell drawn in `session`. */
 const inPart = (iv, session) => (iv.layer ?? 0) === (session?.layer ?? 0)
   && (iv.direction ?? "forward") === (session?.direction ?? "forward");
@@ -55,10 +62,11 @@ export function createWhatIf({ onHold, onRelease, onError }) {
   function render(state) {
     const s = state.session;
     if (!s) return;
-    const holdable = s.holdable ?? [];
+    const holdable = holdableOf(s);
     const labels = Object.fromEntries(s.signals.map((x) => [x.name, x.label]));
-    if (signalSel.dataset.session !== s.id) {
-      signalSel.dataset.session = s.id;
+    const menuKey = `${s.id}|${s.layer ?? 0}|${s.direction ?? "forward"}`;
+    if (signalSel.dataset.session !== menuKey) {
+      signalSel.dataset.session = menuKey;
       const keep = signalSel.value;
       signalSel.replaceChildren(...holdable.map((name) => Object.assign(document.createElement("option"),
         { value: name, textContent: `${name} (${labels[name] ?? name})` })));

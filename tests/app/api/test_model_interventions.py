@@ -58,6 +58,7 @@ def test_held_session_is_the_engines_held_run(client, written, weights_id):
                           interventions=HELD)
     assert held["id"] != orig["id"]
     got = client.get(f"/api/sessions/{held['id']}").json()
+    assert [c["holdable"] for c in got["cells"][1]] == [["i", "f", "g", "o", "c", "h"]] * 2
     # reported as given, the defaults written out
     assert got["interventions"] == [{**HELD[0], "direction": "forward"}, HELD[1]]
     for layer in range(2):
