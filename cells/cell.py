@@ -98,7 +98,8 @@ class Cell:
         p = self._prepared
         names = self.layout.names
         proj = self.layout.span(buf, H, names[0], names[G - 1])  # the pre-activations
-        proj[:] = xs @ p["w_ih_T"]  # (n, G·H): all input projections of the chunk in one matmul
+        # (n, G·H): all input projections of the chunk in one matmul, written in place
+        np.matmul(xs, p["w_ih_T"], out=proj)
         proj += p["bias"]
         return buf, self.spec.forward(buf, state, p, holds)
 
@@ -120,13 +121,14 @@ class Cell:
         return Cell(self.spec, apply_weight_edits(self.params, checked), self.dtype,
                     dict(self.options))
 
-    def run(self, xs, h0=None, c0=None, interventions=None) -> Trace:
+    def run(self, xs, h0=None, c0=None, interventions=None, on_chunk=None) -> Trace:
         """Step the whole sequence xs (T, I) from (h0, c0) (zeros by default), holding the
-        signals `interventions` name (see cells.interventions)."""
+        signals `interventions` name (see cells.interventions). `on_chunk(start, stop,
+        rows)` sees each chunk's rows as they are made (see Trace)."""
         state = self._state_tuple({"h": h0, "c": c0})
         xs = self.check_inputs(xs)
         held = self.check_interventions(interventions, len(xs))
-        return Trace(self, xs, state, interventions=held)
+        return Trace(self, xs, state, interventions=held, on_chunk=on_chunk)
 
     def step(self, x, state: dict | None = None) -> tuple[dict, dict]:
         """One step: (new state, frame of every signal). x is (I,); state as zero_state()."""

@@ -4,7 +4,8 @@ steps. Written Memories (r2rt, 2016) reads f = 1, i = 0 as "write it down": c is
 An intervention {"signal", "start", "stop", "units", "value"} replaces, for steps
 start ≤ s < stop, the named signal at `units` (None = all) by `value` right after the step
 computes it, before anything downstream reads it. The trace records the held value;
-backward treats it as a constant.
+backward treats it as a constant. In a whole model an item also names its cell's `layer`
+and `direction`; the layers above read the held run.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 from .kinds import check_options, holdable, spec_for
 
 FIELDS = ("signal", "start", "stop", "units", "value")
+MODEL_FIELDS = FIELDS + ("layer", "direction")  # in a whole model: which cell holds it
 
 
 @dataclass(frozen=True)
@@ -58,44 +60,93 @@ def check_interventions(kind: str, interventions, steps: int, hidden_size: int,
             item = item.to_dict()
         if not isinstance(item, Mapping):
             raise ValueError(f"{where} must be an object with {', '.join(FIELDS)}")
-        unknown = sorted(set(item) - set(FIELDS))
+        out.append(_check_item(item, where, FIELDS, kind, signals, steps, hidden_size))
+    return tuple(out)
+
+
+def _check_item(item: Mapping, where: str, fields: tuple, kind: str, signals: dict,
+                steps: int, hidden_size: int) -> Intervention:
+    unknown = sorted(set(item) - set(fields))
+    if unknown:
+        raise ValueError(f"{where} has unknown field(s) {unknown}; "
+                         f"fields: {', '.join(fields)}")
+    missing = [k for k in ("signal", "start", "stop", "value") if k not in item]
+    if missing:
+        raise ValueError(f"{where} is missing {', '.join(missing)}")
+    name = item["signal"]
+    if name not in signals:
+        raise ValueError(f"{where}.signal: {name!r} cannot be held in a {kind}; "
+                         f"it can hold {', '.join(signals)}")
+    start = _integer(item["start"], f"{where}.start")
+    stop = _integer(item["stop"], f"{where}.stop")
+    if not 0 <= start < stop <= steps:
+        raise ValueError(f"{where}: steps [{start}, {stop}) are not a non-empty range "
+                         f"inside the sequence of {steps} steps")
+    units = item.get("units")
+    if units is not None:
+        if isinstance(units, (str, bytes)) or not isinstance(units, Sequence) or not units:
+            raise ValueError(f"{where}.units must be a non-empty list of unit indices "
+                             "or null for all units")
+        units = tuple(_integer(u, f"{where}.units") for u in units)
+        bad = [u for u in units if not 0 <= u < hidden_size]
+        if bad:
+            raise ValueError(f"{where}.units: {bad} outside 0 … {hidden_size - 1}")
+    value = item["value"]
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{where}.value must be a number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{where}.value must be finite, got {value}")
+    low_high = signals[name].range
+    if low_high is not None and not low_high[0] <= value <= low_high[1]:
+        raise ValueError(f"{where}.value {value} is outside the range of {name}, "
+                         f"[{low_high[0]}, {low_high[1]}]")
+    return Intervention(name, start, stop, units, value)
+
+
+def check_model_interventions(model, interventions, steps: int) -> dict[tuple, tuple]:
+    """Interventions in a whole model (cells.Model): each item also names the `layer`
+    (default 0) and `direction` (default "forward") of the cell it holds; `start`/`stop` are
+    steps of that cell, which for a backward cell read the sequence from the end (step k is
+    time T−1−k, as in ModelTrace.layer). Returns {(layer, direction): (Intervention, ...)};
+    raises ValueError naming the item and field at fault."""
+    if interventions is None:
+        return {}
+    if isinstance(interventions, (str, bytes, Mapping)) or not isinstance(interventions,
+                                                                        Sequence):
+        raise ValueError("interventions must be a list of {signal, start, stop, units, value, "
+                         "layer, direction}")
+    out: dict[tuple, list] = {}
+    for n, item in enumerate(interventions):
+        where = f"interventions[{n}]"
+        if not isinstance(item, Mapping):
+            raise ValueError(f"{where} must be an object with {', '.join(MODEL_FIELDS)}")
+        unknown = sorted(set(item) - set(MODEL_FIELDS))
         if unknown:
             raise ValueError(f"{where} has unknown field(s) {unknown}; "
-                             f"fields: {', '.join(FIELDS)}")
-        missing = [k for k in ("signal", "start", "stop", "value") if k not in item]
-        if missing:
-            raise ValueError(f"{where} is missing {', '.join(missing)}")
-        name = item["signal"]
-        if name not in signals:
-            raise ValueError(f"{where}.signal: {name!r} cannot be held in a {kind}; "
-                             f"it can hold {', '.join(signals)}")
-        start = _integer(item["start"], f"{where}.start")
-        stop = _integer(item["stop"], f"{where}.stop")
-        if not 0 <= start < stop <= steps:
-            raise ValueError(f"{where}: steps [{start}, {stop}) are not a non-empty range "
-                             f"inside the sequence of {steps} steps")
-        units = item.get("units")
-        if units is not None:
-            if isinstance(units, (str, bytes)) or not isinstance(units, Sequence) or not units:
-                raise ValueError(f"{where}.units must be a non-empty list of unit indices "
-                                 "or null for all units")
-            units = tuple(_integer(u, f"{where}.units") for u in units)
-            bad = [u for u in units if not 0 <= u < hidden_size]
-            if bad:
-                raise ValueError(f"{where}.units: {bad} outside 0 … {hidden_size - 1}")
-        value = item["value"]
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer,
-                                                             np.floating)):
-            raise ValueError(f"{where}.value must be a number, got {value!r}")
-        value = float(value)
-        if not math.isfinite(value):
-            raise ValueError(f"{where}.value must be finite, got {value}")
-        low_high = signals[name].range
-        if low_high is not None and not low_high[0] <= value <= low_high[1]:
-            raise ValueError(f"{where}.value {value} is outside the range of {name}, "
-                             f"[{low_high[0]}, {low_high[1]}]")
-        out.append(Intervention(name, start, stop, units, value))
-    return tuple(out)
+                             f"fields: {', '.join(MODEL_FIELDS)}")
+        layer = item.get("layer", 0)
+        if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) \
+                or not 0 <= layer < model.layers:
+            raise ValueError(f"{where}.layer: {layer!r} is not one of 0..{model.layers - 1} "
+                             f"(the model has {model.layers} layer"
+                             f"{'s' if model.layers != 1 else ''})")
+        layer = int(layer)
+        direction = item.get("direction", "forward")
+        runs = model.stack[layer].cells
+        if direction not in runs:
+            raise ValueError(f"{where}.direction: {direction!r} is not one of "
+                             f"{', '.join(runs)} for layer {layer}")
+        cell = runs[direction]
+        if not hasattr(cell, "spec"):  # an LSTM with a projection: its own small cell
+            raise ValueError(f"{where}: layer {layer} {direction} is a "
+                             f"{type(cell).__name__} (an LSTM with proj_size); its signals "
+                             "cannot be held yet")
+        signals = {s.name: s for s in holdable(cell.spec, dict(cell.options))}
+        rest = {k: v for k, v in item.items() if k not in ("layer", "direction")}
+        held = _check_item(rest, where, FIELDS, cell.kind, signals, steps, cell.hidden_size)
+        out.setdefault((layer, direction), []).append(held)
+    return {key: tuple(items) for key, items in out.items()}
 
 
 def holds_for(interventions: Sequence[Intervention], start: int, stop: int) -> list | None:

@@ -17,21 +17,24 @@ from collections import OrderedDict
 
 import numpy as np
 
-from . import gradients
+from . import gradients, memory
 from .interventions import holds_for
 
 CHUNK = 1024
 FULL_BYTES = 128 * 2**20
 CACHE_CHUNKS = 4
-# Chunks computed in one go share allocations of at least this size: from 4 MiB on, NumPy
-# asks the kernel for huge pages, and first-touch page faults cost about a fifth per MB
-# (a third of the run time at H = 64 with one allocation per chunk).
+# Chunks computed in one go share allocations of at least this size (fewer mappings to make
+# and to fault in); they are made by cells.memory, in ordinary pages (see there why).
 SLAB_BYTES = 4 * 2**20
 
 
 class Trace:
     def __init__(self, cell, xs: np.ndarray, state0: tuple, *, interventions: tuple = (),
-                 full_bytes: int = FULL_BYTES, cache_chunks: int = CACHE_CHUNKS):
+                 full_bytes: int = FULL_BYTES, cache_chunks: int = CACHE_CHUNKS,
+                 on_chunk=None):
+        """`on_chunk(start, stop, rows)`, if given, sees the (stop − start, W) rows of every
+        chunk as it is computed: a caller reads what it needs (a model its h) while the
+        chunk is at hand, so nothing evicted from a long trace is computed twice."""
         self.cell = cell
         self.interventions = tuple(interventions)  # checked Intervention records
         self._full_bytes = full_bytes
@@ -40,7 +43,7 @@ class Trace:
         self._len = 0
         self._checkpoints: list[tuple] = [state0]  # state before chunk k
         self._chunks: OrderedDict[int, np.ndarray] = OrderedDict()
-        self._append_rows(len(xs))
+        self._append_rows(len(xs), on_chunk)
 
     # -- reading -----------------------------------------------------------------------
     def __len__(self) -> int:
@@ -98,8 +101,8 @@ class Trace:
         if unknown:
             raise ValueError(f"unknown signal(s) {unknown} for a {self.cell.kind}; "
                              f"known: {list(known)}")
-        rows = self._rows(start, stop) if stop > start else None
-        H = self.cell.hidden_size
+        stored = self._columns(start, stop, [n for n in names
+                                             if n != "x" and not n.endswith("_prev")])
         out = {}
         for name in names:
             if name == "x":
@@ -107,11 +110,7 @@ class Trace:
             elif name.endswith("_prev"):
                 out[name] = self._previous(name[:-5], start, stop)
             else:
-                k = self.cell.column(name)
-                if rows is None:
-                    out[name] = np.empty((0, H), self.cell.dtype)
-                else:
-                    out[name] = np.ascontiguousarray(rows[:, k * H:(k + 1) * H])
+                out[name] = stored[name]
         return out
 
     # -- growing -----------------------------------------------------------------------
@@ -136,7 +135,7 @@ class Trace:
         return self
 
     # -- internals ---------------------------------------------------------------------
-    def _append_rows(self, n: int) -> None:
+    def _append_rows(self, n: int, on_chunk=None) -> None:
         """Compute chunks for rows [len, len + n); self._len is at a chunk boundary."""
         end = self._len + n
         slab, used = None, 0
@@ -149,6 +148,8 @@ class Trace:
             used += len(out)
             buf, state = self._compute(k, stop, out)
             self._checkpoints.append(tuple(a.copy() for a in state))
+            if on_chunk is not None:
+                on_chunk(self._len, stop, buf)
             self._len = stop
             self._store(k, buf)
 
@@ -157,7 +158,7 @@ class Trace:
         width, dtype = self.cell.row_width, self.cell.dtype
         rows = -(-SLAB_BYTES // (width * dtype.itemsize))
         rows = max(1, -(-rows // CHUNK)) * CHUNK  # whole chunks
-        return np.empty((min(rows, rows_left), width), dtype)
+        return memory.empty((min(rows, rows_left), width), dtype)
 
     def _compute(self, k: int, stop: int, out: np.ndarray | None = None):
         a = k * CHUNK
@@ -196,6 +197,21 @@ class Trace:
             self._chunks.move_to_end(k)
         return buf
 
+    def _columns(self, start: int, stop: int, names) -> dict[str, np.ndarray]:
+        """Stored signals for steps [start, stop): name -> (stop − start, H), fresh arrays,
+        copied chunk by chunk (a long window never joins whole rows first)."""
+        H, dtype = self.cell.hidden_size, self.cell.dtype
+        out = {name: memory.empty((stop - start, H), dtype) for name in names}
+        if not out or stop == start:
+            return out
+        columns = [(out[name], self.cell.column(name) * H) for name in out]
+        for k in range(start // CHUNK, (stop - 1) // CHUNK + 1):
+            lo, hi = max(start, k * CHUNK), min(stop, (k + 1) * CHUNK)
+            rows = self._chunk(k)[lo - k * CHUNK:hi - k * CHUNK]
+            for target, a in columns:
+                target[lo - start:hi - start] = rows[:, a:a + H]
+        return out
+
     def _rows(self, start: int, stop: int) -> np.ndarray:
         pieces = []
         for k in range(start // CHUNK, (stop - 1) // CHUNK + 1):
@@ -208,14 +224,12 @@ class Trace:
         index = self.cell.state_names.index(state_name)
         if stop == start:
             return np.empty((0, self.cell.hidden_size), self.cell.dtype)
-        column = self.cell.column(state_name)
-        H = self.cell.hidden_size
-        first = max(start - 1, 0)
-        rows = self._rows(first, stop - 1)[:, column * H:(column + 1) * H] if stop - 1 > first \
-            else np.empty((0, H), self.cell.dtype)
-        if start == 0:
-            rows = np.concatenate([self._checkpoints[0][index][None], rows])
-        return np.ascontiguousarray(rows)
+        if start > 0:
+            return self._columns(start - 1, stop - 1, [state_name])[state_name]
+        out = memory.empty((stop, self.cell.hidden_size), self.cell.dtype)
+        out[0] = self._checkpoints[0][index]
+        out[1:] = self._columns(0, stop - 1, [state_name])[state_name]
+        return out
 
     def _check_range(self, start, stop) -> tuple[int, int]:
         for what, v in (("start", start), ("stop", stop)):

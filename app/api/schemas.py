@@ -73,7 +73,9 @@ OptionsIn = dict[str, Any]
 class InterventionIn(BaseModel):
     """Hold `signal` (a gate, candidate or state of the kind) at `value` for steps
     start <= s < stop, at `units` (null: every unit). Checked against the kind by the
-    engine; a wrong item is a 422 naming it."""
+    engine; a wrong item is a 422 naming it. In a model session only: `layer` (default 0)
+    and `direction` (default forward) name the cell that holds it, and start/stop are that
+    cell's steps (a backward cell's step k reads time T−1−k)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)  # "1" is not a number here
     signal: str = Field(examples=["f"])
@@ -81,6 +83,17 @@ class InterventionIn(BaseModel):
     stop: int = Field(ge=1)
     units: list[int] | None = Field(None, examples=[[0]])
     value: float = Field(allow_inf_nan=False, examples=[1.0])
+    layer: int | None = Field(None, ge=0, description="a model's layer (model sessions only)")
+    direction: str | None = Field(None, max_length=40, examples=["forward"],
+                                  description="a model's direction (model sessions only)")
+
+    def as_item(self) -> dict:
+        """The item as the engine reads it: layer and direction only where given."""
+        item = self.model_dump()
+        for name in ("layer", "direction"):
+            if item[name] is None:
+                del item[name]
+        return item
 
 
 class WeightEditIn(BaseModel):
@@ -166,6 +179,8 @@ class ModelCellPublic(BaseModel):
     signals: list[SignalPublic]
     stages: list[str] = Field(default_factory=list, description="its stages, in computation "
                                                                 "order")
+    holdable: list[str] = Field(default_factory=list,
+                                description="the signals an intervention in this cell may hold")
 
 
 class ParamPublic(BaseModel):

@@ -135,9 +135,10 @@ class ModelRun:
     probs: np.ndarray | None  # (T, O), softmax or sigmoid heads
 
     @classmethod
-    def of(cls, model: cells.Model, sequence) -> ModelRun:
+    def of(cls, model: cells.Model, sequence, interventions=()) -> ModelRun:
+        """`interventions`: the session's held signals (checked when it was made)."""
         try:
-            trace = model.run(sequence)
+            trace = model.run(sequence, interventions=list(interventions))
         except ValueError as exc:
             raise ApiError("sequence", str(exc)) from exc
         inputs = [np.ascontiguousarray(trace.xs)] + [np.ascontiguousarray(o)

@@ -34,6 +34,7 @@ from app.sessions.datadir import Store
 from app.sessions.sequences import Inputs, Piece, as_inputs, check_text, piece_from_request
 from app.sessions.traces import SharedTrace
 from app.sessions.uploads import upload_record
+from cells.interventions import check_model_interventions
 
 # GET /api/sessions/{id} gives the numbers of a sequence back up to this many; beyond, it
 # says how many rows and columns there are (the page cannot show a bigger table anyway).
@@ -139,7 +140,11 @@ class SessionService:
         described = (model_sessions.single_cell_public(config) if config.model is None
                      else config.model)
         cells_public = [[{**c, "signals": [s.to_dict() for s in model_sessions.signals_of(c)],
-                          "stages": model_sessions.stages_of(c)}
+                          "stages": model_sessions.stages_of(c),
+                          # a projected LSTM holds nothing (cells.models.projected refuses)
+                          "holdable": [] if c.get("proj_size") else [
+                              s.name for s in cells.kinds.holdable(
+                                  cells.kinds.spec_for(c["kind"]), c["options"])]}
                          for c in layer] for layer in described["cells"]]
         return {"layers": described["layers"], "directions": described["directions"],
                 "head": described["head"], "cells": cells_public}
@@ -167,8 +172,12 @@ class SessionService:
         else:
             def compute() -> SharedTrace:
                 run = self.model_run(config)
-                cell = self._model(config, "weights").cell(layer, direction)
-                return self.pool.run(self._start, cell, run.inputs(layer, direction))
+                model = self._model(config, "weights")
+                held = self._check_model_interventions(model, config.interventions,
+                                                       config.steps)
+                return self.pool.run(self._start, model.cell(layer, direction),
+                                     run.inputs(layer, direction),
+                                     held.get((layer, direction), ()))
             trace = self.traces.get_or_compute((config.key, layer, direction), compute)
         self.pool.follow(trace)
         return trace
@@ -274,14 +283,21 @@ class SessionService:
                    stop: int | None, names: list[str] | None, layer: int = 0,
                    direction: str = "forward") -> tuple[int, int, dict]:
         """This session's signals minus `other`'s over the same steps (a what-if against its
-        original run): both must have the same kind, options and sizes. In a model, of the
-        cell at (layer, direction) of both (which must have the same sizes there)."""
+        original run): both must have the same kind, options and sizes (and, for models,
+        the same layers and directions); in a model, of the cell at (layer, direction) of
+        both (which must have the same sizes there)."""
         for field in ("cell", "options", "input_size", "hidden_size", "steps"):
             if getattr(config, field) != getattr(other, field):
                 raise ApiError("from", f"session {other.id!r} differs in {field} "
                                        f"({getattr(other, field)!r} against "
                                        f"{getattr(config, field)!r}); a difference needs "
                                        "the same cell and sequence length")
+        mine_parts, their_parts = self.parts(config), self.parts(other)
+        for field in ("layers", "directions"):
+            if mine_parts[field] != their_parts[field]:
+                raise ApiError("from", f"session {other.id!r} differs in {field} "
+                                       f"({their_parts[field]!r} against "
+                                       f"{mine_parts[field]!r})")
         mine_part, theirs_part = (self.part(c, layer, direction) for c in (config, other))
         if {k: v for k, v in mine_part.items() if k != "direction"} != \
                 {k: v for k, v in theirs_part.items() if k != "direction"}:
@@ -292,11 +308,14 @@ class SessionService:
         return start, stop, {n: (mine[n].astype(np.float64) - theirs[n]) for n in names}
 
     # -- creating --------------------------------------------------------------------------
+    @staticmethod
+    def _items(interventions) -> list[dict]:
+        return [iv.as_item() if hasattr(iv, "as_item") else dict(iv)
+                for iv in interventions or ()]
+
     def _check_interventions(self, cell: cells.Cell, interventions, steps: int) -> tuple:
-        items = [iv.model_dump() if hasattr(iv, "model_dump") else dict(iv)
-                 for iv in interventions or ()]
         try:
-            return cell.check_interventions(items, steps)
+            return cell.check_interventions(self._items(interventions), steps)
         except ValueError as exc:
             raise ApiError("interventions", str(exc)) from exc
 
@@ -328,6 +347,26 @@ class SessionService:
         return {"param": param, "row": row, "col": col,
                 "value": float(cell.params[param][at]),
                 "original": float(base.params[param][at])}
+
+    def _check_model_interventions(self, model: cells.Model, interventions,
+                                   steps: int) -> dict[tuple, tuple]:
+        """{(layer, direction): checked interventions} of a model session."""
+        try:
+            return check_model_interventions(model, self._items(interventions), steps)
+        except ValueError as exc:
+            raise ApiError("interventions", str(exc)) from exc
+
+    @staticmethod
+    def _model_records(held: dict[tuple, tuple], items: list[dict]) -> tuple[dict, ...]:
+        """The checked interventions as the config stores them, in the order given, each
+        with its layer and direction."""
+        left = {key: list(ivs) for key, ivs in held.items()}
+        records = []
+        for item in items:
+            key = (item.get("layer", 0), item.get("direction", "forward"))
+            iv = left[key].pop(0)
+            records.append({**iv.to_dict(), "layer": key[0], "direction": key[1]})
+        return tuple(records)
 
     def create(self, request: SessionCreate) -> SessionConfig:
         sources = [k for k in ("preset", "seed", "weights_id") if getattr(request, k) is not None]
@@ -400,10 +439,6 @@ class SessionService:
                   else "the uploaded model")
         model_sessions.refuse_unsupported(model, "weights_id" if "weights_id" in weights
                                           else "preset")
-        if request.interventions:
-            raise ApiError("interventions", f"{source} is a whole model; holding its signals "
-                                            "is not supported yet (hold them in a single "
-                                            "cell's session)")
         if request.weight_edits:
             raise ApiError("weight_edits", f"{source} is a whole model; editing its weights "
                                            "is not supported yet (edit a single cell's)")
@@ -425,6 +460,8 @@ class SessionService:
             steps = piece.steps
         self._check_steps(steps, "sequence")
         self._check_inputs_size(steps, model_sessions.rows_per_step(described))
+        items = self._items(request.interventions)
+        held = self._model_records(self._check_model_interventions(model, items, steps), items)
         session_id = self.store.new_session_id()
         values = None if piece.values is None else np.asarray(piece.values, np.float64)
         digest = None if values is None else values_digest(values.tobytes())
@@ -436,9 +473,11 @@ class SessionService:
             vocabulary="".join(tokens) if chars and piece.text is not None else None,
             steps=steps, text=piece.text,
             values_file=None if digest is None else f"{session_id}.{digest[:16]}.npy",
-            values_digest=digest, csv=piece.csv, model=described).with_key()
+            values_digest=digest, csv=piece.csv, model=described,
+            interventions=held).with_key()
         self.models.put(self._model_key(config), model)
-        run = self.pool.run(self._run_model, model, self._model_sequence(config, values))
+        run = self.pool.run(self._run_model, model, self._model_sequence(config, values),
+                            held)
         self.runs.put(config.key, run)
         self.trace(config)  # layer 0's first window before the answer, as for a cell
         self.store.save_session(config, values)
@@ -485,11 +524,12 @@ class SessionService:
         return np.asarray(values, np.float64).astype(config.dtype)
 
     @staticmethod
-    def _run_model(model: cells.Model, sequence) -> model_sessions.ModelRun:
-        return model_sessions.ModelRun.of(model, sequence)
+    def _run_model(model: cells.Model, sequence, interventions=()) -> model_sessions.ModelRun:
+        return model_sessions.ModelRun.of(model, sequence, interventions)
 
     def _compute_run(self, config: SessionConfig) -> model_sessions.ModelRun:
-        return self._run_model(self._model(config, "weights"), self._model_sequence(config))
+        return self._run_model(self._model(config, "weights"), self._model_sequence(config),
+                               config.interventions)
 
     def _append_model(self, config: SessionConfig, piece: Piece) -> SessionConfig:
         """A model reads the whole sequence again (a backward cell starts from its end)."""

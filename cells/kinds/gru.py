@@ -26,7 +26,6 @@ from .spec import (
     previous_rows,
     projection,
     put,
-    sigmoid_into,
 )
 
 RESET_AFTER = Option("reset_after", (True, False), True)
@@ -92,60 +91,73 @@ def _prepare(params: dict, options: dict, H: int) -> dict:
         folded = params["bias_ih"] + b_hh
     prep = projection(params, RZN, H, folded)
     w_hh = params["weight_hh"]
-    prep["w_hh"] = w_hh  # (3H, H), for the backward products
-    prep["w_hh_T"] = np.ascontiguousarray(w_hh.T)  # (H, 3H)
-    prep["w_hrz_T"] = np.ascontiguousarray(w_hh[:2 * H].T)  # (H, 2H)
+    prep["w_hh"] = w_hh  # (3H, H), for the backward products, never halved
+    prep["w_hh_T"] = np.array(w_hh.T, order="C")  # (H, 3H), a copy: halved below
+    prep["w_hrz_T"] = np.array(w_hh[:2 * H].T, order="C")  # (H, 2H), likewise
     prep["w_hn_T"] = np.ascontiguousarray(w_hh[2 * H:].T)  # (H, H)
     prep["w_hrz"] = np.ascontiguousarray(w_hh[:2 * H])  # (2H, H)
     prep["w_hn"] = np.ascontiguousarray(w_hh[2 * H:])  # (H, H)
     prep["b_hn"] = b_hh[2 * H:]
     prep["reset_after"] = options["reset_after"]
+    # The r and z weights are stored halved (exact in binary floating point), so that one
+    # tanh gives σ(z) = ½·tanh(z/2) + ½ with no multiply before it; forward doubles the
+    # recorded r_pre, z_pre back after each chunk, so the rows are those of computing z first.
+    for k in ("w_ih_T", "w_hh_T", "w_hrz_T"):  # each its own array (projection's are new)
+        prep[k][..., :2 * H] *= 0.5
+    prep["bias"][:2 * H] *= 0.5
     return prep
 
 
 def forward(buf: np.ndarray, state: tuple, p: dict, holds=None) -> tuple:
     (h,) = state
     H = h.shape[-1]
-    # scratch for the recurrent products (np.dot needs whole C-contiguous outputs)
-    tmp = np.empty(h.shape[:-1] + (3 * H,), buf.dtype)  # (…, 3H)
-    tmp_rz = np.empty(h.shape[:-1] + (2 * H,), buf.dtype)
-    tmp_n = np.empty(h.shape, buf.dtype)
+    lead = h.shape[:-1]
     reset_after = p["reset_after"]
     layout = LAYOUTS[reset_after]
     cols = layout.views(buf, H)
     rz_pre, rz = layout.span(buf, H, "r_pre", "z_pre"), layout.span(buf, H, "r", "z")
+    half, one = np.array(0.5, buf.dtype), np.array(1, buf.dtype)  # 0-d: cheap ufunc operands
+    dot, tanh, mul, add, sub = np.dot, np.tanh, np.multiply, np.add, np.subtract
     # the reset-gate column of each option: n_rec_reset (after the matmul) or h_reset (before)
     reset = cols.n_rec_reset if reset_after else cols.h_reset
     n_rec = cols.n_rec if reset_after else repeat(None)
+    # scratch for the recurrent products (np.dot needs whole C-contiguous outputs)
+    if reset_after:
+        tmp = np.empty(lead + (3 * H,), buf.dtype)  # (…, 3H): [r/2, z/2, n] parts
+        tmp_rz, tmp_n, w = tmp[..., :2 * H], tmp[..., 2 * H:], p["w_hh_T"]
+    else:
+        tmp_rz, tmp_n = np.empty(lead + (2 * H,), buf.dtype), np.empty(lead + (H,), buf.dtype)
+        w_rz, w_n = p["w_hrz_T"], p["w_hn_T"]
+    b_hn = p["b_hn"]
     rows = zip(rz_pre, rz, cols.n_pre, cols.r, cols.z, n_rec, reset, cols.n, cols.kept,
                cols.written, cols.h, holds or repeat(None), strict=False)
     for rz_pre_t, rz_t, n_pre, r, z, n_rec_t, reset_t, n, kept, written, h_out, held in rows:
         if reset_after:
-            np.dot(h, p["w_hh_T"], out=tmp)
-            rz_pre_t += tmp[..., :2 * H]
-            sigmoid_into(rz_pre_t, rz_t)
-            if held is not None:
-                put(held, "r", r)
-                put(held, "z", z)
-            np.add(tmp[..., 2 * H:], p["b_hn"], out=n_rec_t)
-            n_pre += np.multiply(r, n_rec_t, out=reset_t)
+            dot(h, w, tmp)
         else:
-            rz_pre_t += np.dot(h, p["w_hrz_T"], out=tmp_rz)
-            sigmoid_into(rz_pre_t, rz_t)
-            if held is not None:
-                put(held, "r", r)
-                put(held, "z", z)
-            np.multiply(r, h, out=reset_t)
-            n_pre += np.dot(reset_t, p["w_hn_T"], out=tmp_n)
-        np.tanh(n_pre, out=n)
+            dot(h, w_rz, tmp_rz)
+        add(rz_pre_t, tmp_rz, rz_pre_t)  # halved: (W·[h, x] + b)/2 for r and z
+        tanh(rz_pre_t, rz_t)
+        mul(rz_t, half, rz_t)
+        add(rz_t, half, rz_t)  # r, z = ½·tanh(pre/2) + ½
+        if held is not None:
+            put(held, "r", r)
+            put(held, "z", z)
+        if reset_after:
+            add(tmp_n, b_hn, n_rec_t)
+            add(n_pre, mul(r, n_rec_t, reset_t), n_pre)
+        else:
+            dot(mul(r, h, reset_t), w_n, tmp_n)
+            add(n_pre, tmp_n, n_pre)
+        tanh(n_pre, n)
         if held is not None:
             put(held, "n", n)
-        np.multiply(z, h, out=kept)
-        np.subtract(1, z, out=written)
-        written *= n
-        h = np.add(kept, written, out=h_out)
+        mul(z, h, kept)
+        mul(sub(one, z, written), n, written)
+        h = add(kept, written, h_out)
         if held is not None:
             put(held, "h", h_out)
+    rz_pre *= 2  # record the true pre-activations
     return (h,)
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import memory
+from ..interventions import check_model_interventions
 from .encoder import Encoder
 from .projected import ProjectedLSTM
 
@@ -22,10 +24,6 @@ FORWARD, BACKWARD = "forward", "backward"
 DIRECTIONS = (FORWARD, BACKWARD)
 ACTIVATIONS = ("linear", "softmax", "sigmoid")
 RETURNS = ("sequence", "last")
-try:  # steps per chunk of the engine's traces; runs are fed a chunk at a time
-    from ..trace import CHUNK
-except ImportError:  # pragma: no cover - only if the engine's trace module moves
-    CHUNK = 1024
 
 
 def output_size(cell) -> int:
@@ -208,12 +206,16 @@ class Model:
             )
         return array, None, None
 
-    def run(self, sequence, state: Mapping | None = None) -> ModelTrace:
+    def run(self, sequence, state: Mapping | None = None, interventions=None) -> ModelTrace:
         """Run text, token ids (T,) or numbers (T, I) through every layer and the head.
 
         `state` optionally maps (layer, direction) to that cell's initial {"h": ..., "c": ...}.
+        `interventions`: signals held in chosen cells (cells.interventions, each item with
+        its `layer` and `direction`; steps are that cell's own); the layers above and the
+        head read the held run.
         """
         xs, tokens, ids = self.encode(sequence)
+        held = check_model_interventions(self, interventions, len(xs))
         state = dict(state or {})
         unknown = [key for key in state
                    if not (isinstance(key, tuple) and len(key) == 2
@@ -225,39 +227,44 @@ class Model:
         if bad:
             raise ValueError(f"initial state for {bad} must map 'h' (and 'c') to arrays")
         traces, outputs, finals = [], [], []
-        inputs = xs
+        inputs, T = xs, len(xs)
         for index, layer in enumerate(self.stack):
-            per_direction, hs, last = {}, [], []
+            # the directions' h go straight into their columns of the layer's output
+            out = memory.empty((T, layer.output_size), self.dtype)
+            per_direction, last, begin = {}, [], 0
             for direction, cell in layer.cells.items():
-                start = state.get((index, direction), {})
                 backward = direction == BACKWARD
-                trace, h = _run(cell, inputs[::-1] if backward else inputs, start)
-                per_direction[direction] = trace
-                hs.append(h[::-1] if backward and not layer.reverse_output else h)
-                last.append(h[-1])
+                width = output_size(cell)
+                target = out[:, begin:begin + width]  # h in the order the cell runs
+                if backward and not layer.reverse_output:
+                    target = target[::-1]
+                per_direction[direction] = _run(cell, inputs[::-1] if backward else inputs,
+                                                state.get((index, direction), {}), target,
+                                                held.get((index, direction), ()))
+                last.append(target[-1])
+                begin += width
             traces.append(per_direction)
-            inputs = hs[0] if len(hs) == 1 else np.concatenate(hs, axis=1)  # (T, D·H)
-            outputs.append(inputs)
+            inputs = out  # (T, D·H)
+            outputs.append(out)
             finals.append(np.concatenate(last))
         return ModelTrace(self, xs, tokens, ids, traces, outputs, finals[-1])
 
 
-def _run(cell, xs: np.ndarray, start: Mapping) -> tuple[object, np.ndarray]:
-    """The cell's trace over xs and its h (T, n). Long runs are fed a chunk at a time and h
-    is read as each chunk is made, so no evicted chunk of a long trace is computed twice."""
+def _run(cell, xs: np.ndarray, start: Mapping, h: np.ndarray, held: tuple = ()):
+    """The cell's trace over xs, holding `held`; its h (T, n) is written into `h` as each
+    chunk is made, so no evicted chunk of a long trace is computed twice."""
     h0, c0 = start.get("h"), start.get("c")
-    xs = np.ascontiguousarray(xs)
-    if len(xs) <= CHUNK or isinstance(cell, ProjectedLSTM):  # its trace is held whole
+    if isinstance(cell, ProjectedLSTM):  # its trace is held whole
         trace = cell.run(xs, h0=h0, c0=c0)
-        return trace, trace["h"]
-    trace = cell.run(xs[:CHUNK], h0=h0, c0=c0)
-    h = np.empty((len(xs), output_size(cell)), cell.dtype)
-    h[:CHUNK] = trace["h"]
-    for begin in range(CHUNK, len(xs), CHUNK):
-        end = min(begin + CHUNK, len(xs))
-        trace.extend(xs[begin:end])
-        h[begin:end] = trace.window(begin, end, names=("h",))["h"]
-    return trace, h
+        h[:] = trace["h"]
+        return trace
+    H = cell.hidden_size
+    column = cell.column("h") * H
+
+    def keep(begin: int, end: int, rows: np.ndarray) -> None:
+        h[begin:end] = rows[:, column:column + H]
+
+    return cell.run(xs, h0=h0, c0=c0, interventions=held, on_chunk=keep)
 
 
 @dataclass(frozen=True, eq=False)

@@ -23,7 +23,7 @@ import { createPrediction } from "./views/prediction.js";
 import { createSensitivityView } from "./views/sensitivity.js";
 import { paintPipes } from "./views/sensitivity_pipes.js";
 import { lastStepGrew, showInput } from "./views/sequence_view.js";
-import { createWhatIf, markClamped } from "./views/whatif.js";
+import { createWhatIf, heldPart, holdableOf, markClamped } from "./views/whatif.js";
 import { createCompare } from "./views/compare.js";
 import { createTour } from "./views/tour.js";
 import { formatHold, formatWeightEdits, parseHold, parseWeightEdits } from "./state/session_config.js";
@@ -69,7 +69,8 @@ const whatIf = createWhatIf({
   onHold: async ({ signal, value, allUnits }) => {
     const s = store.get();
     if (!s.session || !s.config) return;
-    const iv = { signal, value, start: s.t, stop: s.session.steps, units: allUnits ? null : [s.unit] };
+    const iv = { signal, value, start: s.t, stop: s.session.steps, units: allUnits ? null : [s.unit],
+      ...heldPart(s.session) };
     const hold = formatHold([...parseHold(s.config.hold), iv]);
     const orig = s.orig || s.session.id;
     await run({ ...s.config, hold }, { t: s.t, stage: s.stage, unit: s.unit });
@@ -113,7 +114,7 @@ async function runWhatIf(changes) {
 function holdMenu(ev) {
   const node = ev.target.closest?.("[data-signal]");
   const s = store.get();
-  if (!node || !s.session?.holdable?.includes(node.getAttribute("data-signal"))) return false;
+  if (!node || !holdableOf(s.session).includes(node.getAttribute("data-signal"))) return false;
   const shown = s.frame?.signals?.[node.getAttribute("data-signal")]?.[s.unit];
   return whatIf.choose(node.getAttribute("data-signal"), shown === undefined ? null : Number(shown.toPrecision(6)));
 }

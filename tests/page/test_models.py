@@ -130,3 +130,61 @@ def test_single_cell_sessions_hide_the_pickers(page, errors):
     open_view(page, "?cell=lstm&weights=seed&seed=3&hidden=4&text=hello")
     expect(page.get_by_label("Layer")).to_be_hidden()
     expect(page.locator('[data-view="prediction"]')).to_be_hidden()
+
+
+def hold_every_unit(page, signal: str, value: str) -> None:
+    """Right-click the signal's valve, hold it at `value` from this step for every unit."""
+    before = diagram_state(page)["session"]
+    valve = page.locator(f'{DIAGRAM} g[data-signal="{signal}"][data-value]:visible').first
+    valve.click(button="right")
+    expect(page.get_by_label("Hold", exact=True)).to_have_value(signal)
+    page.get_by_label("Held value").fill(value)
+    page.get_by_label("Applies to").select_option("all")
+    page.get_by_role("button", name="Hold from this step").click()
+    page.wait_for_function(f"() => document.querySelector('{DIAGRAM}')"
+                           f".getAttribute('data-session') !== '{before}'", timeout=20_000)
+
+
+def test_what_if_in_the_upper_layer_of_a_model(page, errors, api, model_files):
+    weights, vocabulary = model_files
+    open_view(page, "")
+    page.get_by_label("file", exact=True).check()
+    page.set_input_files("#vocabulary-file", str(vocabulary))
+    page.set_input_files("#weights-file", str(weights))
+    expect(page.locator("#weights-id")).to_contain_text(weights.name)
+    page.get_by_label("text", exact=True).check()
+    page.get_by_label("Sequence", exact=True).fill(TEXT)
+    old = diagram_state(page)["session"]
+    page.get_by_role("button", name="Run").click()
+    page.wait_for_function(
+        "old => document.querySelector('svg[data-diagram]').dataset.session !== old", arg=old)
+    original = diagram_state(page)["session"]
+    page.get_by_label("Layer").select_option("1")
+    expect(page.locator(DIAGRAM)).to_contain_text("of layer 0")
+    for _ in range(3):
+        page.get_by_role("button", name="Step forward").click()
+    wait_t(page, 3)
+
+    hold_every_unit(page, "f", "1")
+    wait_t(page, 3)
+    sid = diagram_state(page)["session"]
+    record = api("GET", f"/api/sessions/{sid}")
+    assert record["interventions"] == [{"signal": "f", "start": 3, "stop": len(TEXT),
+                                        "units": None, "value": 1.0, "layer": 1,
+                                        "direction": "forward"}]
+    expect(page.get_by_label("Layer")).to_have_value("1")
+    valve = page.locator(f'{DIAGRAM} g[data-signal="f"][data-value]').first
+    expect(valve).to_have_attribute("data-clamped", "true")
+    expect(valve).to_have_attribute("data-held-value", "1")
+    assert float(valve.get_attribute("data-value")) == 1.0
+    diagram_matches(page, api, 1, "forward")  # the held session's numbers, shown
+    prediction_matches(page, api, sid, 3)  # the head reads the held layer
+    # the held run's probabilities differ from the original's: the hold reached the head
+    held = part_trace(api, sid, 5, 0, "forward", names="probs")["probs"][0]
+    plain = part_trace(api, original, 5, 0, "forward", names="probs")["probs"][0]
+    assert max(abs(a - b) for a, b in zip(held, plain, strict=True)) > 1e-4
+
+    # another cell of the model is not the held one: nothing marked there
+    page.get_by_label("Layer").select_option("0")
+    diagram_matches(page, api, 0, "forward")
+    expect(page.locator(f"{DIAGRAM} [data-clamped]")).to_have_count(0)

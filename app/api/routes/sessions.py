@@ -135,7 +135,7 @@ def read_difference(
 ) -> Response:
     """This session's signals minus those of session `from` for steps [start, stop), in
     float64 (e.g. h_new − h_orig of a what-if): `{"start", "stop", "signals"}` as the
-    trace; of a model's cell at `layer` and `direction`."""
+    trace; in a model, of the cell at `layer` and `direction`."""
     wanted = [n.strip() for n in names.split(",") if n.strip()] if names else None
     start, stop, diff = sessions.difference(config, sessions.get(other), start, stop, wanted,
                                             layer, direction)

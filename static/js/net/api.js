@@ -96,8 +96,10 @@ export function getSensitivity(id, t, unit, of = "h", part) {
 }
 
 /** This session's signals minus session `from`'s over [start, stop), by the server. */
-export function getDifference(id, from, start, stop, names) {
+export function getDifference(id, from, start, stop, names, part) {
   const q = new URLSearchParams({ from, start: String(start), stop: String(stop), names: names.join(",") });
+  if (part?.layer) q.set("layer", String(part.layer));
+  if (part?.direction && part.direction !== "forward") q.set("direction", part.direction);
   return request("GET", `/api/sessions/${encodeURIComponent(id)}/difference?${q}`);
 }
 

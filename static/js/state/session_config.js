@@ -54,22 +54,26 @@ export function configFromSession(settings, session) {
 }
 
 // Held signals (what if) as the URL writes them: "f:1:5-41:all;i:0:5-41:3.4" is
-// signal:value:start-stop:units (units "all" or dot-separated indices), one per ";". The
+// signal:value:start-stop:units (units "all" or dot-separated indices), one per ";"; in a
+// model session each may go on with :layer:direction ("f:1:5-41:all:1:backward"). The
 // server checks them (a 422 names the item at fault); here they are only taken apart.
 
 /** The interventions `text` writes (an empty list for ""). */
 export function parseHold(text) {
   if (!text) return [];
   return String(text).split(";").filter(Boolean).map((item) => {
-    const [signal, value, steps = "", units = "all"] = item.split(":");
+    const [signal, value, steps = "", units = "all", layer, direction] = item.split(":");
     const [start, stop] = steps.split("-").map(Number);
-    return { signal, start, stop, units: units === "all" ? null : units.split(".").map(Number), value: Number(value) };
+    const iv = { signal, start, stop, units: units === "all" ? null : units.split(".").map(Number), value: Number(value) };
+    if (layer !== undefined) iv.layer = Number(layer);
+    if (direction !== undefined) iv.direction = direction;
+    return iv;
   });
 }
 
 /** The URL text of `interventions` (the server's records). */
 export function formatHold(interventions) {
-  return (interventions ?? []).map((iv) => `${iv.signal}:${iv.value}:${iv.start}-${iv.stop}:${iv.units ? iv.units.join(".") : "all"}`).join(";");
+  return (interventions ?? []).map((iv) => `${iv.signal}:${iv.value}:${iv.start}-${iv.stop}:${iv.units ? iv.units.join(".") : "all"}${iv.layer !== undefined ? `:${iv.layer}:${iv.direction ?? "forward"}` : ""}`).join(";");
 }
 
 // Edited weights as the URL writes them: "weight_hh:5:2:0.5;bias_ih:1::-2" is

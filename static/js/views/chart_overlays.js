@@ -39,14 +39,14 @@ export function overlaysFor(state, compared) {
   }
   const name = whatIfName(s);
   if (!state.orig || state.orig === s.id || !name) return { label: "", list: [] };
-  // the original has the same cell; in a model, the same layer and direction. The server's
-  // difference is of a single cell's (or a model's first cell's) h.
+  // the original has the same cell; in a model, the same layer and direction, which the
+  // server's difference is taken of.
   const part = { layer: s.layer ?? 0, direction: s.direction ?? "forward" };
   return {
     label: name,
     list: [{
       id: state.orig, label: "original run", names: mine, steps: s.steps, part,
-      difference: mine.includes("h") && part.layer === 0 && part.direction === "forward",
+      difference: mine.includes("h"),
     }],
   };
 }
@@ -63,7 +63,7 @@ export async function fetchOverlays(session, w, list, onError) {
     if (w.start >= stop || !o.names.length) return [];
     const jobs = [getTrace(o.id, w.start, stop, o.names, o.part).then((g) => { ghosts[o.id] = g.signals; })];
     if (o.difference) {
-      jobs.push(getDifference(session.id, o.id, w.start, Math.min(w.stop, session.steps), ["h"])
+      jobs.push(getDifference(session.id, o.id, w.start, Math.min(w.stop, session.steps), ["h"], o.part)
         .then((d) => { diff = { from: o.id, rows: d.signals.h }; }));
     }
     return jobs.map((p) => p.catch((err) => onError(err)));

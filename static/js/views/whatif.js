@@ -9,6 +9,25 @@
 
 import { createWeightForm } from "./weight_form.js";
 
+/** The layer and direction a hold in a model session names: the cell drawn (nothing for
+ *  layer 0 forward, so a single cell's holds keep their fields). */
+export function heldPart(session) {
+  const layer = session?.layer ?? 0;
+  const direction = session?.direction ?? "forward";
+  return layer === 0 && direction === "forward" ? {} : { layer, direction };
+}
+
+/** The signals the drawn cell can hold (in a model its kind may differ from layer 0's). */
+export function holdableOf(session) {
+  const drawn = session?.record?.cells?.[session.layer ?? 0]
+    ?.find((c) => c.direction === (session.direction ?? "forward"));
+  return drawn?.holdable ?? session?.holdable ?? [];
+}
+
+/** Whether intervention `iv` holds a signal of the cell drawn in `session`. */
+const inPart = (iv, session) => (iv.layer ?? 0) === (session?.layer ?? 0)
+  && (iv.direction ?? "forward") === (session?.direction ?? "forward");
+
 const $ = (sel) => document.querySelector(sel);
 
 /** The controls; `onHold({signal, value, allUnits})`, `onRelease()`,
@@ -45,10 +64,11 @@ export function createWhatIf({ onHold, onRelease, onEditWeight, onResetWeights, 
   function render(state) {
     const s = state.session;
     if (!s) return;
-    const holdable = s.holdable ?? [];
+    const holdable = holdableOf(s);
     const labels = Object.fromEntries(s.signals.map((x) => [x.name, x.label]));
-    if (signalSel.dataset.session !== s.id) {
-      signalSel.dataset.session = s.id;
+    const menuKey = `${s.id}|${s.layer ?? 0}|${s.direction ?? "forward"}`;
+    if (signalSel.dataset.session !== menuKey) {
+      signalSel.dataset.session = menuKey;
       const keep = signalSel.value;
       signalSel.replaceChildren(...holdable.map((name) => Object.assign(document.createElement("option"),
         { value: name, textContent: `${name} (${labels[name] ?? name})` })));
@@ -57,7 +77,7 @@ export function createWhatIf({ onHold, onRelease, onEditWeight, onResetWeights, 
     const held = s.interventions ?? [];
     $("#hold-release").disabled = held.length === 0;
     status.textContent = held.length
-      ? `Held: ${held.map((iv) => `${iv.signal} = ${iv.value} for steps ${iv.start}…${iv.stop - 1}${iv.units ? ` (unit ${iv.units.join(", ")})` : ""}`).join("; ")}.`
+      ? `Held: ${held.map((iv) => `${iv.signal} = ${iv.value} for steps ${iv.start}…${iv.stop - 1}${iv.units ? ` (unit ${iv.units.join(", ")})` : ""}${iv.layer !== undefined ? ` in layer ${iv.layer}, ${iv.direction}` : ""}`).join("; ")}.`
       : "Nothing held: this is the run as the cell computes it.";
     weights.render(state);
   }
@@ -65,7 +85,8 @@ export function createWhatIf({ onHold, onRelease, onEditWeight, onResetWeights, 
   return { render, choose };
 }
 
-/** Mark the diagram's held elements at the cursor: data-clamped and data-held-value. */
+/** Mark the diagram's held elements at the cursor: data-clamped and data-held-value (in a
+ *  model, only where the cell drawn is the one holding). */
 export function markClamped(svg, session, t, unit) {
   if (!svg) return;
   for (const node of svg.querySelectorAll("[data-clamped]")) {
@@ -73,7 +94,7 @@ export function markClamped(svg, session, t, unit) {
     node.removeAttribute("data-held-value");
   }
   for (const iv of session?.interventions ?? []) {
-    if (t < iv.start || t >= iv.stop || (iv.units && !iv.units.includes(unit))) continue;
+    if (!inPart(iv, session) || t < iv.start || t >= iv.stop || (iv.units && !iv.units.includes(unit))) continue;
     for (const node of svg.querySelectorAll(`[data-signal="${iv.signal}"]`)) {
       node.setAttribute("data-clamped", "true");
       node.setAttribute("data-held-value", String(iv.value));

@@ -199,11 +199,3 @@ def test_sensitivity_of_a_models_cell(client, model_session, written):
     assert got["start"] == want["start"]
     for path in ("x", "h", "c"):
         np.testing.assert_allclose(got[path], want[path], rtol=1e-6, atol=1e-12)
-
-
-def test_interventions_in_a_model_session_refused_by_name(client, written):
-    record = upload(client, written[0])
-    response = client.post("/api/sessions", json={
-        "weights_id": record["weights_id"], "sequence": {"text": TEXT},
-        "interventions": [{"signal": "f", "start": 0, "stop": 2, "units": None, "value": 1.0}]})
-    assert_error(response, 422, "interventions", "whole model")
