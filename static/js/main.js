@@ -358,9 +358,10 @@ function sequenceNotice(cfg, session) {
 /** Whether a server refusal is about the holds or the weight edits of the request. */
 const refusesWhatIf = (err) => err.status === 422 && /^(interventions|weight_edits)\b/.test(String(err.detail ?? ""));
 
-/** Run `cfg` and show it. Holds or weight edits the server refuses for this cell (another
- *  kind, sizes or a shorter sequence) are released, with a notice, rather than failing the
- *  run. `original`: make sure a held or edited session has its original run (`orig`). */
+/** Run `cfg` and show it. `original` (a Run of the form, a link): make sure a held or
+ *  edited session has its original run (`orig`), and release holds or weight edits the
+ *  server refuses for this cell (another kind, sizes, a shorter sequence), with a notice,
+ *  rather than failing the run. A new hold the server refuses (onHold) is shown as refused. */
 async function run(cfg, cursor = {}, { original = false } = {}) {
   const was = store.get().orig;
   try {
@@ -369,7 +370,7 @@ async function run(cfg, cursor = {}, { original = false } = {}) {
     try {
       session = await api.createSession(sessionBody(settings, made, store.get().upload));
     } catch (err) {
-      if (!refusesWhatIf(err) || (!made.hold && !made.wedit)) throw err;
+      if (!original || !refusesWhatIf(err) || (!made.hold && !made.wedit)) throw err;
       made = { ...cfg, hold: "", wedit: "" };
       session = await api.createSession(sessionBody(settings, made, store.get().upload));
     }
