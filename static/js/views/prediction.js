@@ -95,7 +95,10 @@ export function createPrediction({ onError }) {
       xaxis: { title: { text: "time step t" } },
       yaxis: { automargin: true, type: "category" },
     }, { displayModeBar: false, responsive: true });
-    if (drawn === win) placeCursor(lastTime);
+    if (drawn !== win) return;
+    placeCursor(lastTime);
+    // the cursor moved out of this window while it was fetched or drawn: fetch its own
+    if (lastTime >= 0 && (lastTime < win.start || lastTime >= win.stop)) ensureWindow(lastTime).then(drawHeatmap);
   }
 
   /** Redraw for the frame on screen. */
