@@ -9,7 +9,11 @@ Measured inside the page with performance.now(), from the ArrowRight keydown:
     overlaying the other two: key -> every diagram's data-t the new step -> next animation
     frame; beside it the same keys on one session (the peer);
   * a what-if session (f = 1, i = 0 held) with its original run overlaid in the line chart
-    and h_new − h_orig on its second axis: key -> painted frame, against the same peer.
+    and h_new − h_orig on its second axis: key -> painted frame, against the same peer;
+  * the prediction view of a model with a head (a torch-written Embedding -> LSTM H = 256
+    -> Linear, uploaded): key -> its cursor line and the diagram at the new step -> next
+    animation frame, with the Plotly calls on its heatmap counted (a step moves only the
+    cursor; the heatmap is drawn again only when its window changes).
 The keys cross the middle of the charts' window, so the next window (overlays included) is
 prepared in idle slots while they are measured.
 Targets: sensitivity p50 <= 100 ms; compare key -> painted frame p50 <= 33 ms. The load
@@ -55,6 +59,30 @@ PROBE = """
 """
 SENS_READY = """() => { window.__ready = (t) =>
   document.querySelector('#sensitivity')?.dataset.t === String(t); }"""
+PREDICTION_READY = """() => { window.__ready = (t) =>
+  document.querySelector('#prediction-cursor')?.dataset.t === String(t)
+  && document.querySelector('svg[data-diagram]')?.dataset.t === String(t); }"""
+# every Plotly call on the prediction view's heatmap from now on
+COUNT_PREDICTION_PLOTLY = """() => { const P = window.Plotly; window.__predictionCalls = 0;
+  for (const k of ['react', 'newPlot', 'restyle', 'relayout', 'update', 'redraw']) {
+    const f = P[k];
+    P[k] = function (gd, ...rest) {
+      if (gd?.closest?.('[data-view="prediction"]')) window.__predictionCalls += 1;
+      return f.call(this, gd, ...rest); };
+  } }"""
+# the peer: one whole redraw of the heatmap (what each step cost when the cursor was a
+# Plotly shape), timed to the next animation frame, ten times -> the times in ms
+REDRAW_PREDICTION = """async () => { const gd = document.querySelector('#prediction-heatmap');
+  const out = [];
+  for (let k = 0; k < 10; k += 1) {
+    const t0 = performance.now();
+    const layout = { ...gd.layout, shapes: [{ type: 'line', x0: 100 + k, x1: 100 + k,
+      yref: 'paper', y0: 0, y1: 1 }] };
+    await Plotly.react(gd, gd.data, layout);
+    await new Promise((r) => requestAnimationFrame(r));
+    out.push(performance.now() - t0);
+  }
+  return out; }"""
 DIAGRAMS_READY = """n => { window.__ready = (t) => {
   const all = document.querySelectorAll('svg[data-diagram]');
   return all.length === n && Array.from(all).every(s => s.dataset.t === String(t)); }; }"""
@@ -73,9 +101,43 @@ def overlaid(ids: list[str]) -> str:
             f"?.dataset.overlay === '{','.join(ids)}'")
 
 
-def keys_until(page, url: str, ready_js: str, arg, keys: int, start_t: int, wait_js: str) -> dict:
+def model_session(page, base: str, hidden: int, steps: int) -> str:
+    """A torch-written text model with a head (Embedding -> LSTM -> Linear), uploaded with
+    its vocabulary through the HTTP API, run on `steps` characters."""
+    import json
+
+    import torch
+    from safetensors.torch import save_file
+
+    vocabulary = list("abcdefgh()[] ")
+    torch.manual_seed(0)
+
+    class TextModel(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = torch.nn.Embedding(len(vocabulary), 16)
+            self.lstm = torch.nn.LSTM(16, hidden)
+            self.fc = torch.nn.Linear(hidden, len(vocabulary))
+
+    folder = Path(tempfile.mkdtemp(prefix="gatescope-bench-model-"))
+    save_file(TextModel().state_dict(), str(folder / "model.safetensors"))
+    up = page.request.post(f"{base}/api/weights", multipart={
+        "file": {"name": "model.safetensors", "mimeType": "application/octet-stream",
+                 "buffer": (folder / "model.safetensors").read_bytes()},
+        "vocabulary": {"name": "vocab.json", "mimeType": "application/json",
+                       "buffer": json.dumps(vocabulary).encode()}}).json()
+    rng = random.Random(steps)
+    text = "".join(rng.choice(vocabulary) for _ in range(steps))
+    return post(f"{base}/api/sessions", {"cell": up["cell"], "weights_id": up["weights_id"],
+                                         "sequence": {"text": text}})["id"]
+
+
+def keys_until(page, url: str, ready_js: str, arg, keys: int, start_t: int, wait_js: str,
+               before=None) -> dict:
     page.goto(url)
     page.wait_for_function(wait_js, arg=start_t, timeout=120_000)
+    if before:
+        before()
     page.evaluate(ready_js, arg)
     page.evaluate(PROBE)
     page.locator("svg[data-diagram]").first.focus()
@@ -140,6 +202,20 @@ def main() -> None:
                                DIAGRAMS_READY, 3, args.keys, start, all_at)
             whatif = keys_until(page, f"{base}/?session={held}&orig={sid}&t={start}",
                                 DIAGRAMS_READY, 1, args.keys, start, held_at)
+            model = model_session(page, base, H, T)
+            # from t = 100 the keys stay inside the heatmap's first window (400 steps)
+            p_start = 100
+            p_at = ("t => document.querySelector('#prediction-cursor')?.dataset.t === String(t)"
+                    " && document.querySelector('#prediction-heatmap .main-svg') !== null")
+
+            def count_calls():
+                page.wait_for_timeout(300)  # the first draws settle
+                page.evaluate(COUNT_PREDICTION_PLOTLY)
+
+            pred = keys_until(page, f"{base}/?session={model}&t={p_start}", PREDICTION_READY,
+                              None, args.keys, p_start, p_at, before=count_calls)
+            pred["plotly"] = page.evaluate("() => window.__predictionCalls")
+            pred["redraw"] = page.evaluate(REDRAW_PREDICTION)
             browser.close()
     finally:
         server.terminate()
@@ -163,6 +239,13 @@ def main() -> None:
           f"{whatif['n']} keys:")
     print(f"  key -> painted p50 {whatif['frame_p50']:.1f} ms, p99 {whatif['frame_p99']:.1f} ms;"
           f" ratio to one session {whatif['frame_p50'] / max(one['frame_p50'], 1e-9):.1f}x")
+    print(f"prediction view (Embedding -> LSTM H={H} -> Linear, T={T}), {pred['n']} keys:")
+    print(f"  key -> cursor and diagram p50 {pred['done_p50']:.1f} ms; -> painted p50 "
+          f"{pred['frame_p50']:.1f} ms, p99 {pred['frame_p99']:.1f} ms; Plotly calls on its "
+          f"heatmap: {pred['plotly']}; ratio to one session "
+          f"{pred['frame_p50'] / max(one['frame_p50'], 1e-9):.1f}x")
+    print(f"  peer: one redraw of its heatmap with the cursor as a Plotly shape (each step's "
+          f"cost before) -> painted p50 {pct(pred['redraw'], 50):.1f} ms")
 
 
 if __name__ == "__main__":

@@ -283,15 +283,17 @@ class SessionService:
                    stop: int | None, names: list[str] | None, layer: int = 0,
                    direction: str = "forward") -> tuple[int, int, dict]:
         """This session's signals minus `other`'s over the same steps (a what-if against its
-        original run): both must have the same kind, options and sizes (and, for models,
-        the same layers and directions); in a model, of the cell at (layer, direction) of
-        both (which must have the same sizes there)."""
-        for field in ("cell", "options", "input_size", "hidden_size", "steps"):
+        original run): both must have the same kind, options and sizes (and, for models, the
+        same layers and directions), and the steps asked for (both windows are checked
+        against their own session). The lengths may differ: a held run and its original grow
+        one after the other while text is typed live. In a model, of the cell at (layer,
+        direction) of both (which must have the same sizes there)."""
+        for field in ("cell", "options", "input_size", "hidden_size"):
             if getattr(config, field) != getattr(other, field):
                 raise ApiError("from", f"session {other.id!r} differs in {field} "
                                        f"({getattr(other, field)!r} against "
                                        f"{getattr(config, field)!r}); a difference needs "
-                                       "the same cell and sequence length")
+                                       "the same cell")
         mine_parts, their_parts = self.parts(config), self.parts(other)
         for field in ("layers", "directions"):
             if mine_parts[field] != their_parts[field]:

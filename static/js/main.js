@@ -8,7 +8,7 @@ import { createFrameCache } from "./net/frames.js";
 import { openStream } from "./net/stream.js";
 import { configFromSession, sessionBody } from "./state/session_config.js";
 import { createPlayer } from "./state/player.js";
-import { buildSettings, resolve } from "./state/settings.js";
+import { buildSettings, resolve, sameConfig } from "./state/settings.js";
 import * as store from "./state/store.js";
 import { flushUrl, readUrl, writeUrl } from "./state/url.js";
 import { overlaysFor } from "./views/chart_overlays.js";
@@ -16,7 +16,7 @@ import { createCharts } from "./views/charts.js";
 import { buildEquationList, updateEquations } from "./views/equations.js";
 import { announce } from "./views/announce.js";
 import { bindExports } from "./views/exports.js";
-import { createForm, partShown, slotOf } from "./views/form.js";
+import { RELEASED_NOTICE, createForm, partShown, slotOf } from "./views/form.js";
 import { bindKeys } from "./views/keys.js";
 import { clampPart, createModelPickers, inputLabel, partOf } from "./views/model_parts.js";
 import { createPrediction } from "./views/prediction.js";
@@ -162,9 +162,14 @@ function drawDiagramOf(host, session) {
     onHover: (name) => store.set({ hover: name }), onFocus: () => {}, onUnit: setUnit,
   });
 }
+/** A failed comparison, as the compare panel says it. */
+function compareMessage(err) {
+  const gone = err.status === 404 ? " It is not on this server (any more): the other sessions are shown." : "";
+  return `Cannot compare: ${err.message}.${gone}`;
+}
 const compare = createCompare($("#compare-host"), {
   draw: drawDiagramOf, onSeek: (t) => player.seek(t),
-  onError: (err) => showError("compare", err.message),
+  onError: (err) => showError("compare", compareMessage(err)),
   onSessions: () => showOverlays(store.get()),
 });
 /** The line chart's faint runs: a what-if's original, or the other sessions compared. */
@@ -187,7 +192,7 @@ async function compareWith(choice) {
     store.set({ compare: ids.join(",") });
     await compare.setSessions(s.session, ids.slice(1), store.get());
   } catch (err) {
-    showError("compare", err.message);
+    showError("compare", compareMessage(err));
   }
 }
 $("#compare-add").addEventListener("click", () => compareWith($("#compare-with").value));
@@ -351,12 +356,59 @@ function sequenceNotice(cfg, session) {
   return "";
 }
 
-async function run(cfg, cursor = {}) {
+/** Whether a server refusal is about the holds or the weight edits of the request. */
+const refusesWhatIf = (err) => err.status === 422 && /^(interventions|weight_edits)\b/.test(String(err.detail ?? ""));
+
+/** Run `cfg` and show it. `original` (a Run of the form, a link): make sure a held or
+ *  edited session has its original run (`orig`), and release holds or weight edits the
+ *  server refuses for this cell (another kind, sizes, a shorter sequence), with a notice,
+ *  rather than failing the run. A new hold the server refuses (onHold) is shown as refused. */
+async function run(cfg, cursor = {}, { original = false } = {}) {
+  const was = store.get().orig;
   try {
-    const session = await api.createSession(sessionBody(settings, cfg, store.get().upload));
-    startSession(session, { unit: store.get().unit, ...cursor }, sequenceNotice(cfg, session));
+    let made = cfg;
+    let session;
+    try {
+      session = await api.createSession(sessionBody(settings, made, store.get().upload));
+    } catch (err) {
+      if (!original || !refusesWhatIf(err) || (!made.hold && !made.wedit)) throw err;
+      made = { ...cfg, hold: "", wedit: "" };
+      session = await api.createSession(sessionBody(settings, made, store.get().upload));
+    }
+    if (original) store.set({ orig: "" });
+    const notice = made === cfg ? sequenceNotice(cfg, session) : RELEASED_NOTICE;
+    startSession(session, { unit: store.get().unit, ...cursor }, notice);
+    if (original) await ensureOriginal(was);
   } catch (err) {
     showError(slotOf(err.field), err.message);
+  }
+}
+
+const whatIfOf = (session) => Boolean(session?.interventions?.length || session?.weight_edits?.length);
+
+/** A held or weight-edited session on screen without its original run (a copied link, a
+ *  reload that lost `orig`, a Run with other text) gets one: `candidate` when it is the
+ *  same config without the holds and edits, else a new session of that config. */
+async function ensureOriginal(candidate = "") {
+  const s = store.get();
+  const session = s.session;
+  if (!whatIfOf(session) || !s.config) return;
+  const plain = { ...s.config, hold: "", wedit: "" };
+  try {
+    if (candidate && candidate !== session.id) {
+      const known = await api.getSession(candidate).catch((err) => {
+        if (err.status === 404) return null;
+        throw err;
+      });
+      if (known && !whatIfOf(known) && sameConfig(settings, configFromSession(settings, known), plain)) {
+        if (store.get().session?.id === session.id) store.set({ orig: candidate });
+        return;
+      }
+    }
+    const made = await api.createSession(sessionBody(settings, plain, s.upload));
+    if (store.get().session?.id === session.id) store.set({ orig: made.id });
+  } catch (err) {
+    showError("general", `what if: the original run could not be made: ${err.message}`);
   }
 }
 
@@ -375,7 +427,15 @@ async function liveAppend() {
   if (!sameElse) return;
   appending = true;
   try {
-    const record = await api.appendToSession(s.session.id, { text: typed.slice(cfg.text.length) });
+    const piece = typed.slice(cfg.text.length);
+    const record = await api.appendToSession(s.session.id, { text: piece });
+    // a held or edited run's original gets the same text, so the two stay step for step
+    // (the line chart's faint run and the difference); one that cannot is made anew
+    let inStep = !s.orig || !whatIfOf(s.session);
+    if (!inStep) {
+      const o = await api.appendToSession(s.orig, { text: piece }).catch(() => null);
+      inStep = Boolean(o) && o.steps === record.steps && o.sequence?.text === record.sequence?.text;
+    }
     const full = { ...(s.session.record ?? s.session), ...record, unit_labels: s.session.unit_labels };
     const session = partOf(full, s.layer, s.direction);
     const config = { ...cfg, text: record.sequence?.text ?? typed };
@@ -383,10 +443,11 @@ async function liveAppend() {
     // holds; nor when the piece completed the last step's grapheme (that step's input changed)
     const stale = full.cells?.length || lastStepGrew(s.session.sequence, record.sequence, s.session.steps);
     if (stale) frameCache.clear();
-    store.set({ session, config, errors: {}, ...(stale ? { frame: null } : {}) });
+    store.set({ session, config, errors: {}, ...(stale ? { frame: null } : {}), ...(inStep ? {} : { orig: "" }) });
     charts.setSession(session);
     prediction.setSession(session);
     player.seek(session.steps - 1);
+    if (!inStep) ensureOriginal();
   } catch (err) {
     showError(slotOf(err.field), err.message);
   } finally {
@@ -435,6 +496,12 @@ function flushViews() {
     const up = st.session?.weights?.weights_id ? st.session.weights : null;
     $("#view-notice").textContent = partShown(up);
   }
+  if (changed.has("errors")) {
+    // the form fills its own error slots; the others (the compare panel's) are filled here
+    for (const slot of document.querySelectorAll("[data-error-for]")) {
+      if (!slot.closest("#setup")) slot.textContent = st.errors[slot.dataset.errorFor] ?? "";
+    }
+  }
   updateEquations(equationRows, $("#focus-equation"), st);
   if (changed.has("session") || changed.has("orig") || changed.has("unit")) whatIf.render(st);
   if (changed.has("sens_of") || changed.has("sens_pipes") || changed.has("session")) {
@@ -474,7 +541,7 @@ async function boot() {
   settings = buildSettings(catalog, presets.presets);
   store.init(settings);
   if (catalog.stream?.send_queue_frames) player.setQueue(catalog.stream.send_queue_frames);
-  form = createForm({ settings, onRun: (cfg) => run(cfg) });
+  form = createForm({ settings, onRun: (cfg) => run(cfg, {}, { original: true }) });
   createTrainPanel({
     settings,
     onTrained: async (id) => {
@@ -513,13 +580,14 @@ async function boot() {
       await compare.setSessions(first, ids.slice(1), store.get());
       return;
     } catch (err) {
-      showError("general", err.message);
+      showError("compare", compareMessage(err));
       store.set({ compare: "" });
     }
   }
   if (values.session) {
     try {
       startSession(await api.getSession(values.session), cursor);
+      await ensureOriginal(store.get().orig);
       return;
     } catch (err) {
       if (err.status !== 404) showError("general", err.message);
@@ -530,7 +598,7 @@ async function boot() {
   const cfg = resolve(settings, formValues);
   store.set({ draft: { ...cfg } });
   const notice = store.get().notice;
-  await run(cfg, cursor);
+  await run(cfg, cursor, { original: true });
   if (notice && !store.get().notice) store.set({ notice });
 }
 

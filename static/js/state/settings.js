@@ -28,19 +28,23 @@ export function buildSettings(catalog, presets) {
     };
   });
 
+  // `cell: true`: the row says which cell runs (its kind, weights source and sizes); holds
+  // and weight edits are made for one cell, so a change there releases them (views/form.js)
   const rows = [
-    { key: "weights", role: "form", type: "enum", values: ["preset", "seed", "upload"], def: "preset", label: "Weights source" },
+    { key: "weights", role: "form", type: "enum", values: ["preset", "seed", "upload"], def: "preset", label: "Weights source",
+      cell: true },
     { key: "preset", role: "form", type: "enum", values: presets.map((p) => p.name), def: presets[0]?.name ?? "",
-      label: "Preset", applies: (c) => c.weights === "preset" },
+      label: "Preset", applies: (c) => c.weights === "preset", cell: true },
     { key: "cell", role: "form", type: "enum", values: catalog.kinds.map((k) => k.kind),
       def: (c) => (c.weights === "preset" ? presetOf(c.preset)?.cell : null) ?? catalog.kinds[0]?.kind,
-      label: "Cell kind", applies: ownKind },
+      label: "Cell kind", applies: ownKind, cell: true },
     ...optionRows,
     { key: "seed", role: "form", type: "int", min: 0, max: Math.min(limits.max_seed ?? 2 ** 31, Number.MAX_SAFE_INTEGER),
       def: 0, label: "Seed", applies: random },
     { key: "hidden", role: "form", type: "int", min: 1, max: limits.max_hidden_size ?? 1024, def: 8,
-      label: "Hidden size H", applies: random },
-    { key: "weights_id", role: "form", type: "string", def: "", label: "Weights file", applies: (c) => c.weights === "upload" },
+      label: "Hidden size H", applies: random, cell: true },
+    { key: "weights_id", role: "form", type: "string", def: "", label: "Weights file", applies: (c) => c.weights === "upload",
+      cell: true },
     { key: "seq", role: "form", type: "enum", values: ["text", "numbers"], def: "text", label: "Sequence kind" },
     // a preset's own sample is its default text, so it stays out of links
     { key: "text", role: "form", type: "string", label: "Sequence", maxInUrl: 4000,
@@ -65,8 +69,9 @@ export function buildSettings(catalog, presets) {
     // the sensitivity view: of h_t or c_t, and whether the diagram's pipes show it
     { key: "sens_of", role: "view", type: "enum", values: ["h", "c"], def: "h", label: "Sensitivity of" },
     { key: "sens_pipes", role: "view", type: "bool", def: false, label: "Colour pipes by sensitivity" },
-    // what if: the session the held one is compared with (its original run)
-    { key: "orig", role: "view", type: "string", def: "" },
+    // what if: the session the held one is compared with (its original run); it means
+    // something only beside holds or weight edits
+    { key: "orig", role: "view", type: "string", def: "", applies: (c) => Boolean(c.hold || c.wedit) },
     // side by side: "ID1,ID2[,ID3]", the first the session on screen
     { key: "compare", role: "view", type: "string", def: "" },
     // a guided tour and its step (each step is a URL state)

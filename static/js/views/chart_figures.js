@@ -99,27 +99,38 @@ const column = (rows, unit) => (rows || []).map((r) => r[unit]);
 function lineFigure(spec, win, data, unit, extra = {}) {
   const g = GEOMETRY;
   const mine = extra.label || `unit ${unit}`;
-  const overlays = (extra.overlays || []).flatMap((o, k) => spec.names.filter((name) => o.data?.[name]).map((name) => ({
+  // an LSTM with proj_size: h has P values, the unit picker spans c's H; past P there is
+  // no h to draw, and the chart says so (as the diagram does)
+  const P = spec.session.proj_size;
+  const noH = Boolean(P) && unit >= P;
+  const names = noH ? spec.names.filter((n) => n !== "h") : spec.names;
+  const overlays = (extra.overlays || []).flatMap((o, k) => names.filter((name) => o.data?.[name]).map((name) => ({
     type: "scatter", mode: "lines", name: `${name} (${o.label})`, x0: o.start, dx: 1, y: column(o.data[name], unit),
     line: { color: lineColour(name, spec.session), width: OVERLAY_LINE.width, dash: OVERLAY_DASHES[k % OVERLAY_DASHES.length], shape: "hv" },
     opacity: OVERLAY_LINE.opacity, legendrank: 100 + k, meta: o.id,
     hovertemplate: `${name}[${unit}] (${esc(o.label)}) t=%{x}: %{y:.4f}<extra></extra>`,
   })));
-  const main = spec.names.map((name) => ({
+  const main = names.map((name) => ({
     type: "scatter", mode: "lines", name: `${name} (${mine})`, x0: win.start, dx: 1,
     y: column(data[name], unit), legendrank: 1,
     line: { color: lineColour(name, spec.session), width: 2, shape: "hv" },
     hovertemplate: `${name}[${unit}] t=%{x}: %{y:.4f}<extra></extra>`,
   }));
-  const diff = extra.difference ? [{
+  const diff = extra.difference && !noH ? [{
     type: "scatter", mode: "lines", name: DIFFERENCE_NAME, x0: win.start, dx: 1, y: column(extra.difference, unit),
     yaxis: "y2", legendrank: 50, line: { color: DIFFERENCE, width: 1.5, dash: "dot", shape: "hv" },
     hovertemplate: `h_new[${unit}] − h_orig[${unit}] t=%{x}: %{y:.4g}<extra></extra>`,
   }] : [];
   const unitName = spec.session.unit_labels?.[unit];
+  const notes = noH ? [{
+    text: `no h line: h has only P = ${P} values (units 0–${P - 1}); unit ${unit} is one of the H = ${spec.session.hidden_size} of c`,
+    xref: "paper", yref: "paper", x: 0, y: 1, xanchor: "left", yanchor: "bottom", showarrow: false,
+    font: { size: 11, color: "#444" },
+  }] : [];
   return {
     data: [...overlays, ...main, ...diff],
     layout: {
+      annotations: notes,
       height: g.lineHeight, margin: { l: g.left, r: g.right, t: g.lineTop, b: g.lineBottom },
       paper_bgcolor: "#ffffff", plot_bgcolor: "#ffffff", font: FONT, hovermode: "closest",
       uirevision: "charts", showlegend: true,

@@ -11,6 +11,14 @@ const $ = (sel) => document.querySelector(sel);
 
 let optionKeys = new Set(); // the kinds' option names (set when the form is built)
 
+/** Said when holds and weight edits were dropped because they do not fit the cell chosen. */
+export const RELEASED_NOTICE = "The held signals and edited weights do not apply to this cell and sequence: they were released.";
+
+/** Whether going from draft `before` to `after` changes which cell runs (a row marked
+ *  `cell` in the settings table: kind, weights source, preset, file, hidden size). */
+const otherCell = (settings, before, after) => settings.form.some((r) => r.cell
+  && (applies(r, before) || applies(r, after)) && String(before[r.key] ?? "") !== String(after[r.key] ?? ""));
+
 /** Which error slot of the form a settings key (or a server field name) belongs to. */
 export function slotOf(key) {
   const k = String(key ?? "");
@@ -102,7 +110,10 @@ export function createForm({ settings, onRun }) {
     }
     const errors = { ...store.get().errors };
     for (const k of Object.keys(patch)) delete errors[slotOf(k)];
-    store.set({ draft: next, errors });
+    // holds and weight edits were made for the cell on screen: another cell releases them
+    const released = Boolean(next.hold || next.wedit) && otherCell(settings, d, next);
+    if (released) Object.assign(next, { hold: "", wedit: "" });
+    store.set({ draft: next, errors, ...(released ? { notice: RELEASED_NOTICE } : {}) });
   }
 
   form.addEventListener("input", (ev) => {

@@ -2,6 +2,10 @@
 // cursor with their probabilities (the frame's `top`, computed by the server), and a
 // heatmap of the head's output over time (the trace route's `probs`, or `logits` for a
 // linear head). Numbers are shown as the server sent them; nothing is computed here.
+//
+// A step moves only the cursor line over the heatmap (a CSS transform, as the charts'
+// cursor in charts.js): Plotly draws the heatmap only when its window or the session
+// changes.
 
 import { getTrace } from "../net/api.js";
 
@@ -14,10 +18,13 @@ export function createPrediction({ onError }) {
   const list = $("#prediction-top");
   const caption = $("#prediction-caption");
   const heat = $("#prediction-heatmap");
+  const cursorEl = $("#prediction-cursor");
   let record = null;
   let win = null; // {start, stop, rows}
+  let drawn = null; // the window the heatmap shows
   let loading = null;
-  let drawnTime = -2;
+  let lastTime = -1;
+  let cursorX = -1;
 
   const outputName = () => (record.head.kind === "linear" ? "logits" : "probs");
 
@@ -28,9 +35,30 @@ export function createPrediction({ onError }) {
     if (next === record) return;
     record = head ? next : null;
     win = null;
-    drawnTime = -2;
+    drawn = null;
+    lastTime = -1;
     list.replaceChildren();
+    placeCursor(-1);
     if (window.Plotly) window.Plotly.purge(heat);
+  }
+
+  /** Put the cursor line on `time` over the heatmap drawn (hidden outside its window). */
+  function placeCursor(time) {
+    cursorEl.dataset.t = String(time);
+    const xa = drawn ? heat._fullLayout?.xaxis : null;
+    const ya = drawn ? heat._fullLayout?.yaxis : null;
+    if (!xa || !ya || time < drawn.start || time >= drawn.stop) {
+      cursorEl.style.display = "none";
+      return;
+    }
+    const x = Math.round((xa._offset + xa.l2p(time)) * 10) / 10;
+    if (x !== cursorX) {
+      cursorX = x;
+      cursorEl.style.transform = `translateX(${x}px)`;
+    }
+    cursorEl.style.top = `${ya._offset}px`;
+    cursorEl.style.height = `${ya._length}px`;
+    cursorEl.style.display = "block";
   }
 
   async function ensureWindow(time) {
@@ -47,16 +75,18 @@ export function createPrediction({ onError }) {
     } finally {
       loading = null;
     }
-    drawnTime = -2;
   }
 
-  function drawHeatmap(time) {
-    if (!win || !window.Plotly) return;
+  /** Draw the heatmap of the window held (once per window), then place the cursor. */
+  async function drawHeatmap() {
+    if (!win || !window.Plotly || drawn === win) return;
+    drawn = win;
+    cursorX = -1;
     const labels = record.head.labels.map(shownToken);
     const z = labels.map((_, j) => win.rows.map((row) => row[j]));
     const x = win.rows.map((_, k) => win.start + k);
     const what = outputName() === "probs" ? "probability" : "logit";
-    window.Plotly.react(heat, [{
+    await window.Plotly.react(heat, [{
       type: "heatmap", z, x, y: labels, colorscale: "Viridis",
       hovertemplate: `t = %{x}<br>%{y}: %{z:.4f} (${what})<extra></extra>`,
       colorbar: { title: { text: what } },
@@ -64,8 +94,11 @@ export function createPrediction({ onError }) {
       margin: { l: 90, r: 10, t: 10, b: 40 }, height: Math.min(520, 60 + 14 * labels.length),
       xaxis: { title: { text: "time step t" } },
       yaxis: { automargin: true, type: "category" },
-      shapes: [{ type: "line", x0: time, x1: time, yref: "paper", y0: 0, y1: 1, line: { color: "#e4572e", width: 2 } }],
     }, { displayModeBar: false, responsive: true });
+    if (drawn !== win) return;
+    placeCursor(lastTime);
+    // the cursor moved out of this window while it was fetched or drawn: fetch its own
+    if (lastTime >= 0 && (lastTime < win.start || lastTime >= win.stop)) ensureWindow(lastTime).then(drawHeatmap);
   }
 
   /** Redraw for the frame on screen. */
@@ -88,11 +121,21 @@ export function createPrediction({ onError }) {
       li.append(name, " ", value);
       return li;
     }));
-    if (time !== drawnTime) {
-      drawnTime = time;
-      if (win && time >= win.start && time < win.stop) drawHeatmap(time);
-      else ensureWindow(time).then(() => drawHeatmap(time));
+    if (time === lastTime) return;
+    lastTime = time;
+    if (win && time >= win.start && time < win.stop) {
+      if (drawn === win) placeCursor(time);
+      else drawHeatmap();
+    } else {
+      placeCursor(time);
+      ensureWindow(time).then(drawHeatmap);
     }
   }
+
+  // Plotly re-lays the heatmap out after a resize: the cursor's x is recomputed then.
+  window.addEventListener("resize", () => {
+    cursorX = -1;
+    setTimeout(() => placeCursor(lastTime), 150);
+  });
   return { setSession, update };
 }

@@ -1,0 +1,82 @@
+"""The prediction view's cursor (issue 12's view, issue 14's speed): a step moves only a
+cursor line over the head's heatmap (a CSS transform at Plotly's own x of the step), with
+no Plotly call; the heatmap is drawn again only when its window changes."""
+
+from __future__ import annotations
+
+import pytest
+from gs_browser_helpers import DIAGRAM, diagram_state, open_view, wait_t
+from playwright.sync_api import expect
+from test_projected_model import write_model
+
+pytestmark = pytest.mark.browser
+
+HEAT = "#prediction-heatmap"
+CURSOR = "#prediction-cursor"
+TEXT = "a bad cafe fed a badge " * 25  # 575 steps: the heatmap holds 400 at a time
+# every call into Plotly's drawing API on the prediction view's heatmap from now on
+COUNT_PLOTLY = """() => { const P = window.Plotly; window.__predictionCalls = [];
+  for (const k of ['react', 'newPlot', 'restyle', 'relayout', 'update', 'redraw', 'addTraces',
+                   'deleteTraces', 'extendTraces', 'moveTraces', 'animate', 'purge']) {
+    const f = P[k];
+    if (typeof f === 'function') P[k] = function (gd, ...rest) {
+      if (gd?.closest?.('[data-view="prediction"]')) window.__predictionCalls.push(k);
+      return f.call(this, gd, ...rest); };
+  } }"""
+# the cursor's x and where Plotly's x axis puts step t
+PLACED = """t => { const c = document.querySelector('#prediction-cursor');
+  const xa = document.querySelector('#prediction-heatmap')._fullLayout.xaxis;
+  const m = /translateX\\(([-\\d.]+)px\\)/.exec(c.style.transform);
+  return {x: m ? +m[1] : null, want: xa._offset + xa.l2p(t), shown: c.style.display,
+          range: xa.range}; }"""
+
+
+def open_model(page, weights, vocabulary) -> str:
+    open_view(page, "")
+    page.get_by_label("file", exact=True).check()
+    page.set_input_files("#vocabulary-file", str(vocabulary))
+    page.set_input_files("#weights-file", str(weights))
+    expect(page.locator("#weights-id")).to_contain_text(weights.name)
+    page.get_by_label("text", exact=True).check()
+    page.get_by_label("Sequence", exact=True).fill(TEXT)
+    old = diagram_state(page)["session"]
+    page.get_by_role("button", name="Run").click()
+    page.wait_for_function(
+        "old => document.querySelector('svg[data-diagram]').dataset.session !== old", arg=old)
+    return diagram_state(page)["session"]
+
+
+def cursor_at(page, t: int) -> dict:
+    expect(page.locator(CURSOR)).to_have_attribute("data-t", str(t))
+    got = page.evaluate(PLACED, t)
+    assert got["shown"] == "block" and got["x"] is not None, got
+    assert got["x"] == pytest.approx(got["want"], abs=0.1), got
+    return got
+
+
+def test_keys_move_the_prediction_cursor_without_plotly_calls(page, errors, tmp_path):
+    open_model(page, *write_model(tmp_path))
+    page.wait_for_selector(f"{HEAT} .main-svg", state="attached")
+    cursor_at(page, 0)
+    page.wait_for_timeout(300)  # the last redraws settle
+    page.evaluate(COUNT_PLOTLY)
+    page.locator(DIAGRAM).focus()
+    xs = []
+    for t in range(1, 8):
+        page.keyboard.press("ArrowRight")
+        wait_t(page, t)
+        xs.append(cursor_at(page, t)["x"])
+    assert all(b > a for a, b in zip(xs, xs[1:], strict=False)), xs
+    page.get_by_role("button", name="Step back").click()
+    wait_t(page, 6)
+    cursor_at(page, 6)
+    assert page.evaluate("() => window.__predictionCalls") == []
+    # a jump out of the window: the heatmap is drawn once for the new window
+    page.keyboard.press("End")
+    last = len(TEXT) - 1
+    wait_t(page, last)
+    page.wait_for_function(f"() => document.querySelector('{HEAT}')._fullLayout.xaxis"
+                           f".range[1] > {last - 1}", timeout=10_000)
+    got = cursor_at(page, last)
+    assert got["range"][1] > last - 0.5 and got["range"][0] > 0
+    assert page.evaluate("() => window.__predictionCalls").count("react") == 1
