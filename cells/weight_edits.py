@@ -173,3 +173,68 @@ def apply_weight_edits(params: Mapping[str, np.ndarray],
         a.setflags(write=False)
         out[name] = a
     return out
+
+
+MODEL_FIELDS = FIELDS + ("layer", "direction")  # in a whole model: which cell's weight
+NOT_EDITABLE = ("only the recurrent cells' weights can be edited here (not the head's nor "
+                "the embedding's)")
+
+
+def check_model_weight_edits(model, edits) -> dict[tuple, tuple[WeightEdit, ...]]:
+    """Edits of a whole model's weights (cells.Model): each item also names the `layer`
+    (default 0) and `direction` (default "forward") of the cell whose weight it sets; the
+    rest is checked as a single cell's edit against that cell. Returns {(layer, direction):
+    (WeightEdit, ...)} in canonical order per cell; raises WeightEditError naming the item
+    and field at fault. The head's and the embedding's weights are not editable."""
+    if edits is None:
+        return {}
+    if isinstance(edits, (str, bytes, Mapping)) or not isinstance(edits, Sequence):
+        raise WeightEditError("weight_edits must be a list of {param, row, col, value, layer, "
+                              "direction}", "weight_edits")
+    per_cell: dict[tuple, list] = {}
+    for n, item in enumerate(edits):
+        where = f"weight_edits[{n}]"
+        if not isinstance(item, Mapping):
+            raise WeightEditError(f"{where} must be an object with {', '.join(MODEL_FIELDS)}",
+                                  "weight_edits")
+        unknown = sorted(set(item) - set(MODEL_FIELDS))
+        if unknown:
+            raise WeightEditError(f"{where} has unknown field(s) {unknown}; "
+                                  f"fields: {', '.join(MODEL_FIELDS)}", "weight_edits")
+        layer = item.get("layer", 0)
+        if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) \
+                or not 0 <= layer < model.layers:
+            raise WeightEditError(
+                f"{where}.layer: {layer!r} is not one of 0..{model.layers - 1} (the model has "
+                f"{model.layers} layer{'s' if model.layers != 1 else ''}; {NOT_EDITABLE})",
+                "layer")
+        layer = int(layer)
+        direction = item.get("direction", "forward")
+        runs = model.stack[layer].cells
+        if direction not in runs:
+            raise WeightEditError(f"{where}.direction: {direction!r} is not one of "
+                                  f"{', '.join(runs)} for layer {layer}", "direction")
+        cell = runs[direction]
+        if not hasattr(cell, "spec"):  # an LSTM with a projection: its own small cell
+            raise WeightEditError(f"{where}: layer {layer} {direction} is a "
+                                  f"{type(cell).__name__} (an LSTM with proj_size); its "
+                                  "weights cannot be edited yet", "layer")
+        per_cell.setdefault((layer, direction), []).append(
+            (n, {k: v for k, v in item.items() if k not in ("layer", "direction")}))
+    out = {}
+    for (layer, direction), items in per_cell.items():
+        cell = model.stack[layer].cells[direction]
+        try:
+            checked = check_weight_edits(cell.kind, [rest for _, rest in items],
+                                         cell.input_size, cell.hidden_size, cell.dtype,
+                                         **dict(cell.options))
+        except WeightEditError as exc:  # name the item as the caller numbered it
+            message = str(exc)
+            for k, (n, _) in reversed(list(enumerate(items))):
+                message = message.replace(f"weight_edits[{k}]", f"weight_edits[@{n}]")
+            message = message.replace("weight_edits[@", "weight_edits[")
+            if exc.field == "param":
+                message += f" ({NOT_EDITABLE})"
+            raise WeightEditError(message, exc.field) from exc
+        out[(layer, direction)] = checked
+    return out

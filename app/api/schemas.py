@@ -100,7 +100,9 @@ class WeightEditIn(BaseModel):
     """Set one weight of the cell: `param`[`row`, `col`] (`col` null or left out for a 1-D
     parameter: a bias, a peephole) = `value`. The cell changes, so the edit applies to
     every step. Checked against the cell's parameters by the engine; a wrong item is a 422
-    naming it."""
+    naming it. In a model session only: `layer` (default 0) and `direction` (default
+    forward) name the cell whose weight it is (the head's and embedding's are not
+    editable)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
     param: str = Field(examples=["weight_hh"])
@@ -109,6 +111,19 @@ class WeightEditIn(BaseModel):
                                        "`params` lists them)")
     col: int | None = Field(None, ge=0, examples=[0])
     value: float = Field(allow_inf_nan=False, examples=[0.5])
+    layer: int | None = Field(None, ge=0, description="a model's layer (model sessions only; "
+                                                      "default 0)")
+    direction: str | None = Field(None, max_length=40, examples=["forward"],
+                                  description="a model's direction (model sessions only; "
+                                              "default forward)")
+
+    def as_item(self) -> dict:
+        """The item as the engine reads it: layer and direction only where given."""
+        item = self.model_dump()
+        for name in ("layer", "direction"):
+            if item[name] is None:
+                del item[name]
+        return item
 
 
 class SessionCreate(_Strict):
@@ -134,7 +149,8 @@ class SessionCreate(_Strict):
     weight_edits: list[WeightEditIn] = Field(
         default_factory=list, max_length=1000,
         examples=[[{"param": "weight_hh", "row": 3, "col": 1, "value": 0.5}]],
-        description="weights changed (what if), for a single cell; part of the session")
+        description="weights changed (what if); in a model session each names its "
+                    "cell's layer and direction; part of the session")
 
 
 class SignalPublic(BaseModel):
@@ -167,6 +183,18 @@ class HeadPublic(BaseModel):
                                           "the output indices")
 
 
+class ParamPublic(BaseModel):
+    """One canonical parameter of the session's cell."""
+
+    name: str = Field(examples=["weight_hh"])
+    shape: list[int]
+    blocks: list[str] | None = Field(description="the gate letters of the rows' blocks of "
+                                                 "hidden_size rows, in order; null: one row "
+                                                 "per unit")
+    columns: Literal["input", "hidden"] | None = Field(
+        description="what a column indexes; null for a 1-D parameter")
+
+
 class ModelCellPublic(BaseModel):
     direction: Literal["forward", "backward"]
     kind: str
@@ -181,18 +209,9 @@ class ModelCellPublic(BaseModel):
                                                                 "order")
     holdable: list[str] = Field(default_factory=list,
                                 description="the signals an intervention in this cell may hold")
-
-
-class ParamPublic(BaseModel):
-    """One canonical parameter of the session's cell."""
-
-    name: str = Field(examples=["weight_hh"])
-    shape: list[int]
-    blocks: list[str] | None = Field(description="the gate letters of the rows' blocks of "
-                                                 "hidden_size rows, in order; null: one row "
-                                                 "per unit")
-    columns: Literal["input", "hidden"] | None = Field(
-        description="what a column indexes; null for a 1-D parameter")
+    params: list[ParamPublic] = Field(
+        default_factory=list, description="this cell's parameters a weight edit may change "
+                                          "(empty for an LSTM with proj_size)")
 
 
 class WeightPublic(BaseModel):
@@ -241,10 +260,13 @@ class SessionPublic(BaseModel):
                                 description="the signals an intervention may hold")
     weight_edits: list[dict[str, Any]] = Field(
         default_factory=list, description="the changed weights, as checked (by parameter, "
-                                          "row, column)")
+                                          "row, column; in a model session by layer and "
+                                          "direction first, each with its layer and "
+                                          "direction)")
     params: list[ParamPublic] = Field(
         default_factory=list, description="the cell's parameters a weight edit may change "
-                                          "(empty for a model session)")
+                                          "(empty for a model session: each of its `cells` "
+                                          "lists its own)")
 
 
 class SensitivityPublic(BaseModel):

@@ -144,7 +144,10 @@ class SessionService:
                           # a projected LSTM holds nothing (cells.models.projected refuses)
                           "holdable": [] if c.get("proj_size") else [
                               s.name for s in cells.kinds.holdable(
-                                  cells.kinds.spec_for(c["kind"]), c["options"])]}
+                                  cells.kinds.spec_for(c["kind"]), c["options"])],
+                          # what a weight edit in this cell may change (none: projected)
+                          "params": [] if c.get("proj_size") else cells.param_layout(
+                              c["kind"], c["input_size"], c["hidden_size"], **c["options"])}
                          for c in layer] for layer in described["cells"]]
         return {"layers": described["layers"], "directions": described["directions"],
                 "head": described["head"], "cells": cells_public}
@@ -324,18 +327,20 @@ class SessionService:
     @staticmethod
     def _edited(cell: cells.Cell, edits) -> tuple[cells.Cell, tuple]:
         """The cell with its weights edited (cells.weight_edits) and the checked edits."""
-        items = [e.model_dump() if hasattr(e, "model_dump") else dict(e) for e in edits or ()]
+        items = [e.as_item() if hasattr(e, "as_item") else dict(e) for e in edits or ()]
         try:
             checked = cell.check_weight_edits(items)
         except ValueError as exc:
             raise ApiError("weight_edits", str(exc)) from exc
         return (cell.with_weights(checked) if checked else cell), checked
 
-    def weight(self, config: SessionConfig, param: str, row: int, col: int | None) -> dict:
-        """One weight of the session's cell as it runs, and before the session's edits."""
+    def weight(self, config: SessionConfig, param: str, row: int, col: int | None,
+               layer: int = 0, direction: str = "forward") -> dict:
+        """One weight of the session's cell as it runs, and before the session's edits; in a
+        model, of the cell at (layer, direction)."""
         if config.model is not None:
-            raise ApiError("param", "a model session's weights cannot be read one by one "
-                                    "(nor edited) yet")
+            return self._model_weight(config, param, row, col, layer, direction)
+        self.part(config, layer, direction)  # a single cell is layer 0, forward
         try:
             param, row, col = cells.weight_edits.check_position(
                 config.cell, param, row, col, config.input_size, config.hidden_size,
@@ -349,6 +354,43 @@ class SessionService:
         return {"param": param, "row": row, "col": col,
                 "value": float(cell.params[param][at]),
                 "original": float(base.params[param][at])}
+
+    def _model_weight(self, config: SessionConfig, param: str, row: int, col: int | None,
+                      layer: int, direction: str) -> dict:
+        part = self.part(config, layer, direction)
+        if part.get("proj_size"):
+            raise ApiError("layer", f"layer {layer} {direction} is an LSTM with proj_size; its "
+                                    "weights cannot be read or edited one by one yet")
+        try:
+            param, row, col = cells.weight_edits.check_position(
+                part["kind"], param, row, col, part["input_size"], part["hidden_size"],
+                **part["options"])
+        except cells.weight_edits.WeightEditError as exc:
+            message, prefix = str(exc), f"{exc.field}: "
+            raise ApiError(exc.field, message.removeprefix(prefix)) from exc
+        at = (row,) if col is None else (row, col)
+        cell = self._model(config, "weights").cell(layer, direction)
+        base = self._model(config.replace(weight_edits=()), "weights").cell(layer, direction)
+        return {"param": param, "row": row, "col": col,
+                "value": float(cell.params[param][at]),
+                "original": float(base.params[param][at])}
+
+    @staticmethod
+    def _model_edits(model: cells.Model, edits) -> tuple[cells.Model, tuple[dict, ...]]:
+        """The model with its weights edited and the checked edits as the config stores
+        them: by layer and direction, each with both written out."""
+        items = [e.as_item() if hasattr(e, "as_item") else dict(e) for e in edits or ()]
+        if not items:
+            return model, ()
+        try:
+            checked = model.check_weight_edits(items)
+        except ValueError as exc:
+            raise ApiError("weight_edits", str(exc)) from exc
+        records = tuple({**e.to_dict(), "layer": layer, "direction": direction}
+                        for layer, direction in sorted(
+                            checked, key=lambda k: (k[0], model_sessions.DIRECTIONS.index(k[1])))
+                        for e in checked[(layer, direction)])
+        return model.with_weights(records), records
 
     def _check_model_interventions(self, model: cells.Model, interventions,
                                    steps: int) -> dict[tuple, tuple]:
@@ -441,9 +483,7 @@ class SessionService:
                   else "the uploaded model")
         model_sessions.refuse_unsupported(model, "weights_id" if "weights_id" in weights
                                           else "preset")
-        if request.weight_edits:
-            raise ApiError("weight_edits", f"{source} is a whole model; editing its weights "
-                                           "is not supported yet (edit a single cell's)")
+        model, edits = self._model_edits(model, request.weight_edits)
         first = model.cell(0, "forward") if "forward" in model.stack[0].cells \
             else model.cell(0, "backward")
         self._must_match(request, first, source)
@@ -476,7 +516,7 @@ class SessionService:
             steps=steps, text=piece.text,
             values_file=None if digest is None else f"{session_id}.{digest[:16]}.npy",
             values_digest=digest, csv=piece.csv, model=described,
-            interventions=held).with_key()
+            interventions=held, weight_edits=edits).with_key()
         self.models.put(self._model_key(config), model)
         run = self.pool.run(self._run_model, model, self._model_sequence(config, values),
                             held)
@@ -490,10 +530,16 @@ class SessionService:
 
     @staticmethod
     def _model_key(config: SessionConfig) -> str:
-        return json.dumps([config.weights, config.dtype, (config.model or {}).get("vocabulary")],
-                          sort_keys=True)
+        parts = [config.weights, config.dtype, (config.model or {}).get("vocabulary")]
+        if config.weight_edits:  # absent when none, as in the content key
+            parts.append({"weight_edits": list(config.weight_edits)})
+        return json.dumps(parts, sort_keys=True)
 
     def _model(self, config: SessionConfig, field: str) -> cells.Model:
+        if config.weight_edits:  # the edited model, made from the model its weights give
+            base = self._model(config.replace(weight_edits=()), field)
+            return self.models.get_or_compute(
+                self._model_key(config), lambda: self._model_edits(base, config.weight_edits)[0])
         return self.models.get_or_compute(self._model_key(config),
                                           lambda: self._build_model(config, field))
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import memory
 from ..interventions import check_model_interventions
+from ..weight_edits import check_model_weight_edits
 from .encoder import Encoder
 from .projected import ProjectedLSTM
 
@@ -190,6 +191,22 @@ class Model:
         if direction not in cells:
             raise ValueError(f"layer {layer} runs {', '.join(cells)}, not {direction!r}")
         return cells[direction]
+
+    def check_weight_edits(self, edits) -> dict[tuple, tuple]:
+        """Weight edits checked for this model (cells.weight_edits.check_model_weight_edits):
+        {(layer, direction): (WeightEdit, ...)}."""
+        return check_model_weight_edits(self, edits)
+
+    def with_weights(self, edits) -> Model:
+        """A new model with these weights of its cells changed: each edit {"param", "row",
+        "col", "value"} as a cell's (cells.weight_edits), with the `layer` (default 0) and
+        `direction` (default "forward") of the cell it changes. This model is not changed;
+        the cells no edit touches, the encoder and the head are shared (read-only)."""
+        checked = self.check_weight_edits(edits)
+        stack = [Layer({d: cell.with_weights(checked[(index, d)]) if (index, d) in checked
+                        else cell for d, cell in layer.cells.items()}, layer.reverse_output)
+                 for index, layer in enumerate(self.stack)]
+        return Model(stack, self.encoder, self.head, self.returns)
 
     def encode(self, sequence) -> tuple[np.ndarray, list[str] | None, np.ndarray | None]:
         """(xs (T, I), tokens or None, token ids or None) for text, token ids or numbers."""

@@ -77,10 +77,12 @@ const whatIf = createWhatIf({
     if (store.get().session?.interventions?.length) store.set({ orig });
   },
   onRelease: () => runWhatIf({ hold: "" }).catch((err) => showError("general", err.message)),
-  // an edit replaces any earlier edit of the same weight
-  onEditWeight: (edit) => {
-    const others = parseWeightEdits(store.get().config?.wedit)
-      .filter((e) => e.param !== edit.param || e.row !== edit.row || (e.col ?? null) !== edit.col);
+  // an edit (of the drawn cell, as a hold) replaces any earlier edit of the same weight
+  onEditWeight: (at) => {
+    const edit = { ...at, ...heldPart(store.get().session) };
+    const same = (e) => e.param === edit.param && e.row === edit.row && (e.col ?? null) === edit.col
+      && (e.layer ?? 0) === (edit.layer ?? 0) && (e.direction ?? "forward") === (edit.direction ?? "forward");
+    const others = parseWeightEdits(store.get().config?.wedit).filter((e) => !same(e));
     return runWhatIf({ wedit: formatWeightEdits([...others, edit]) });
   },
   onResetWeights: () => runWhatIf({ wedit: "" }),

@@ -115,10 +115,13 @@ def read_weight(
     row: Annotated[int, Query(description="the row (gate block × hidden_size + unit)")],
     col: Annotated[int | None, Query(description="the column; none for a 1-D parameter")]
     = None,
+    layer: Annotated[int, Query(ge=0, description="a model's layer")] = 0,
+    direction: Annotated[str, Query(description="a model's direction")] = "forward",
 ) -> dict:
     """One weight of the session's cell: `value` as the session runs it (after its
-    `weight_edits`) and `original`, before them."""
-    return sessions.weight(config, param, row, col)
+    `weight_edits`) and `original`, before them; in a model, of the cell at `layer` and
+    `direction` (that cell's `params` say its parameters)."""
+    return sessions.weight(config, param, row, col, layer, direction)
 
 
 @router.get("/{session_id}/difference", response_model=TraceWindow, responses=ERRORS)

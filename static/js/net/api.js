@@ -104,9 +104,11 @@ export function getDifference(id, from, start, stop, names, part) {
 }
 
 /** One weight of a session's cell: {param, row, col, value, original} (before its edits). */
-export function getWeight(id, param, row, col) {
+export function getWeight(id, param, row, col, part) {
   const q = new URLSearchParams({ param, row: String(row) });
   if (col !== null && col !== undefined) q.set("col", String(col));
+  if (part?.layer) q.set("layer", String(part.layer));
+  if (part?.direction && part.direction !== "forward") q.set("direction", part.direction);
   return request("GET", `/api/sessions/${encodeURIComponent(id)}/weight?${q}`);
 }
 

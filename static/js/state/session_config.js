@@ -77,18 +77,27 @@ export function formatHold(interventions) {
 }
 
 // Edited weights as the URL writes them: "weight_hh:5:2:0.5;bias_ih:1::-2" is
-// param:row:col:value (col empty for a 1-D parameter), one per ";". The server checks them.
+// param:row:col:value (col empty for a 1-D parameter), one per ";"; in a model session an
+// edit of another cell than layer 0's forward one goes on with :layer:direction
+// ("weight_hh:5:2:0.5:1:backward"), as holds do. The server checks them.
 
 /** The weight edits `text` writes (an empty list for ""). */
 export function parseWeightEdits(text) {
   if (!text) return [];
   return String(text).split(";").filter(Boolean).map((item) => {
-    const [param, row, col = "", value] = item.split(":");
-    return { param, row: Number(row), col: col === "" ? null : Number(col), value: Number(value) };
+    const [param, row, col = "", value, layer, direction] = item.split(":");
+    const edit = { param, row: Number(row), col: col === "" ? null : Number(col), value: Number(value) };
+    if (layer !== undefined) edit.layer = Number(layer);
+    if (direction !== undefined) edit.direction = direction;
+    return edit;
   });
 }
 
-/** The URL text of `edits` (the server's records). */
+/** Whether edit (or hold) `item` names a cell other than layer 0's forward one. */
+const elsewhere = (item) => (item.layer ?? 0) !== 0 || (item.direction ?? "forward") !== "forward";
+
+/** The URL text of `edits` (the server's records: a model's name layer 0 forward too,
+ *  which the URL leaves out). */
 export function formatWeightEdits(edits) {
-  return (edits ?? []).map((e) => `${e.param}:${e.row}:${e.col ?? ""}:${e.value}`).join(";");
+  return (edits ?? []).map((e) => `${e.param}:${e.row}:${e.col ?? ""}:${e.value}${elsewhere(e) ? `:${e.layer ?? 0}:${e.direction ?? "forward"}` : ""}`).join(";");
 }

@@ -4,6 +4,9 @@
 // session (`params`, the engine's param_layout); the current value from
 // GET /api/sessions/{id}/weight. The page computes no cell math: it only turns a gate block
 // and a unit into a row (block × H + unit), as the session's `params` describe the rows.
+// In a model session the form edits the cell drawn (the Layer and Direction pickers): its
+// parameters come from that cell's record, and main.js names its layer and direction in
+// the edit, as it does for a hold.
 
 import { getWeight } from "../net/api.js";
 
@@ -13,13 +16,29 @@ const WHOLE = /^\s*\d+\s*$/;
 /** A value as the form shows it (the full value is in data-value). */
 const shown = (v) => String(Number(v.toPrecision(7)));
 
-/** The text of one edit, e.g. "weight_hh[f block, unit 1; column 2] = 0.5". */
+/** The record of the model cell at (layer, direction), or undefined (a single cell's
+ *  session without `cells`). */
+const cellAt = (session, layer = 0, direction = "forward") => (session?.record ?? session)?.cells?.[layer]
+  ?.find((c) => c.direction === direction);
+
+/** The parameters (and hidden size) of the cell `session` draws: in a model, that layer and
+ *  direction's cell's. */
+function drawnCell(session) {
+  const cell = cellAt(session, session?.layer ?? 0, session?.direction ?? "forward");
+  return { params: cell?.params ?? session?.params ?? [], H: cell?.hidden_size ?? session?.hidden_size ?? 1 };
+}
+
+/** The text of one edit, e.g. "weight_hh[f block, unit 1; column 2] = 0.5" (in a model,
+ *  "… in layer 1, backward" for a cell other than layer 0's forward one). */
 export function editText(session, edit) {
-  const p = (session?.params ?? []).find((x) => x.name === edit.param);
-  const H = session?.hidden_size ?? 1;
+  const cell = cellAt(session, edit.layer ?? 0, edit.direction ?? "forward");
+  const p = (cell?.params ?? session?.params ?? []).find((x) => x.name === edit.param);
+  const H = cell?.hidden_size ?? session?.hidden_size ?? 1;
   const where = p?.blocks ? `${p.blocks[Math.floor(edit.row / H)]} block, unit ${edit.row % H}` : `unit ${edit.row}`;
   const col = edit.col === null || edit.col === undefined ? "" : `; column ${edit.col}`;
-  return `${edit.param}[${where}${col}] = ${edit.value}`;
+  const part = (edit.layer ?? 0) !== 0 || (edit.direction ?? "forward") !== "forward"
+    ? ` in layer ${edit.layer ?? 0}, ${edit.direction ?? "forward"}` : "";
+  return `${edit.param}[${where}${col}] = ${edit.value}${part}`;
 }
 
 /** The form; `onEdit({param, row, col, value})` and `onReset()` return promises that reject
@@ -32,15 +51,17 @@ export function createWeightForm({ onEdit, onReset }) {
     error: $("#wedit-error"), status: $("#wedit-status"),
   };
   let session = null;
+  let shownFor = ""; // session id, layer and direction the controls were built for
+  let params = []; // the drawn cell's parameters
+  let H = 1; // its hidden size
   let asked = ""; // the position whose current value is shown (or being fetched)
 
-  const param = () => (session?.params ?? []).find((p) => p.name === el.param.value);
+  const param = () => params.find((p) => p.name === el.param.value);
 
   /** The picked position {param, row, col}, or {error, field: the control at fault}. */
   function position() {
     const p = param();
     if (!p) return { error: "Choose a parameter.", field: el.param };
-    const H = session.hidden_size;
     const units = p.blocks ? H : p.shape[0];
     const unit = Number(el.unit.value);
     if (!WHOLE.test(el.unit.value) || unit >= units) {
@@ -64,8 +85,12 @@ export function createWeightForm({ onEdit, onReset }) {
     }
     const vocab = session.vocabulary;
     const tokens = vocab ? (Array.isArray(vocab) ? vocab : Array.from(vocab)) : [];
-    const token = p.columns === "input" && WHOLE.test(el.col.value) ? tokens[col] : undefined;
-    const what = p.columns === "input" ? "input index" : "hidden unit";
+    // a column of weight_ih is a token only where the cell reads the one-hot text: layer 0,
+    // one input per token (above it reads the layer below's h)
+    const layer = session.layer ?? 0;
+    const oneHot = layer === 0 && p.shape[1] === tokens.length;
+    const token = p.columns === "input" && oneHot && WHOLE.test(el.col.value) ? tokens[col] : undefined;
+    const what = p.columns !== "input" ? "hidden unit" : layer > 0 ? `h of layer ${layer - 1}` : "input index";
     el.colHint.textContent = `${what}, 0 to ${p.shape[1] - 1}${token !== undefined ? ` (“${token}”)` : ""}`;
   }
 
@@ -83,7 +108,7 @@ export function createWeightForm({ onEdit, onReset }) {
       el.block.disabled = true;
     }
     el.col.disabled = !p || p.shape.length < 2;
-    const units = p ? (p.blocks ? session.hidden_size : p.shape[0]) : 0;
+    const units = p ? (p.blocks ? H : p.shape[0]) : 0;
     el.rowHint.textContent = p ? `unit, 0 to ${units - 1}` : "";
     describeColumn();
   }
@@ -96,13 +121,14 @@ export function createWeightForm({ onEdit, onReset }) {
       delete el.current.dataset.value;
       return;
     }
-    const key = `${session.id}|${at.param}|${at.row}|${at.col}`;
+    const key = `${shownFor}|${at.param}|${at.row}|${at.col}`;
     if (key === asked) return;
     asked = key;
     el.current.textContent = "…";
     delete el.current.dataset.value;
     try {
-      const w = await getWeight(session.id, at.param, at.row, at.col);
+      const w = await getWeight(session.id, at.param, at.row, at.col,
+        { layer: session.layer ?? 0, direction: session.direction ?? "forward" });
       if (asked !== key) return;
       el.current.textContent = w.value === w.original ? shown(w.value) : `${shown(w.value)} (originally ${shown(w.original)})`;
       el.current.dataset.value = String(w.value);
@@ -134,7 +160,7 @@ export function createWeightForm({ onEdit, onReset }) {
     } catch (err) {
       el.error.textContent = err.message;
     } finally {
-      el.apply.disabled = !session?.params?.length;
+      el.apply.disabled = !params.length;
       el.reset.disabled = !(session?.weight_edits ?? []).length;
     }
   }
@@ -159,35 +185,39 @@ export function createWeightForm({ onEdit, onReset }) {
 
   /** Put the controls on `edit`'s weight (block and unit from its row). */
   function showPosition(edit) {
-    const p = session.params.find((x) => x.name === edit.param);
+    const p = params.find((x) => x.name === edit.param);
     if (!p) return;
     el.param.value = p.name;
-    const H = session.hidden_size;
     fillBlocks();
     if (p.blocks) el.block.value = String(Math.floor(edit.row / H));
     el.unit.value = String(p.blocks ? edit.row % H : edit.row);
     if (edit.col !== null && edit.col !== undefined) el.col.value = String(edit.col);
   }
 
-  /** Show `state.session`'s parameters and edits (rebuilt when the session changes). */
+  /** Show the parameters of `state.session`'s drawn cell and the session's edits (rebuilt
+   *  when the session or the cell drawn changes). */
   function render(state) {
     const s = state.session;
-    if (!s || s.id === session?.id) return;
+    const key = s ? `${s.id}|${s.layer ?? 0}|${s.direction ?? "forward"}` : "";
+    if (!s || key === shownFor) return;
     session = s;
-    const params = s.params ?? [];
+    shownFor = key;
+    ({ params, H } = drawnCell(s));
     const keep = el.param.value;
     const edits = s.weight_edits ?? [];
+    const here = edits.filter((e) => (e.layer ?? 0) === (s.layer ?? 0)
+      && (e.direction ?? "forward") === (s.direction ?? "forward"));
     el.param.replaceChildren(...params.map((p) => Object.assign(document.createElement("option"),
       { value: p.name, textContent: `${p.name} (${p.shape.join(" × ")})` })));
     if (params.some((p) => p.name === keep)) el.param.value = keep;
-    else if (edits.length) showPosition(edits[0]); // a link with edits opens on the first
+    else if (here.length) showPosition(here[0]); // a link with edits opens on the first
     else if (params.some((p) => p.name === "weight_hh")) el.param.value = "weight_hh";
     for (const c of [el.param, el.unit, el.value]) c.disabled = params.length === 0;
     el.apply.disabled = params.length === 0;
     fillBlocks();
     el.reset.disabled = edits.length === 0;
     if (!params.length) {
-      el.status.textContent = "A whole model's weights cannot be edited here yet: edit a single cell's session.";
+      el.status.textContent = "This cell's weights cannot be edited here yet (an LSTM with a projection).";
     } else {
       el.status.textContent = edits.length
         ? `Edited (every step): ${edits.map((e) => editText(s, e)).join("; ")}.`

@@ -218,14 +218,16 @@ def test_schema_refusals_and_models(client):
                                                             "value": 2.0}]
     assert_error(client.post("/api/sessions", json={**base, "weight_edits": twice}), 422,
                  "weight_edits", "again")
+    # a model preset takes edits of its cells (tests/app/api/test_model_weight_edits.py)
     preset = cells.presets.get("long-memory-lstm")
-    r = client.post("/api/sessions", json={
-        "preset": "long-memory-lstm", "sequence": {"text": preset.sample[:20]},
-        "weight_edits": [{"param": "weight_hh", "row": 0, "col": 0, "value": 1.0}]})
-    assert_error(r, 422, "weight_edits", "whole model")
+    edit = {"param": "weight_hh", "row": 0, "col": 0, "value": 1.0}
+    made = create_session(client, preset="long-memory-lstm",
+                          sequence={"text": preset.sample[:20]}, weight_edits=[edit])
+    assert made["weight_edits"] == [{**edit, "layer": 0, "direction": "forward"}]
     model = create_session(client, preset="long-memory-lstm",
                            sequence={"text": preset.sample[:20]})
     assert model["params"] == [] and model["weight_edits"] == []
+    assert {p["name"] for p in model["cells"][0][0]["params"]} >= {"weight_ih", "weight_hh"}
 
 
 def test_counter_preset_edit_in_float32(client):
