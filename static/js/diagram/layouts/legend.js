@@ -49,7 +49,7 @@ export function rnnLegend({ act }) {
     { swatches: [], text: "no gates, no valves: the whole state is rewritten at every step" }, STRIP];
 }
 
-/** Seed 004's prototype, normalised prototype and pseudo LSTM (both styles). */
+/** The prototype, normalised prototype and pseudo LSTM of Written Memories (r2rt, 2016), both styles. */
 export function prototypeLegend({ kind, memoryCell }) {
   const pseudo = kind === "pseudo_lstm";
   const read = pseudo ? "tanh(c_{t−1})" : "c_{t−1}";
