@@ -141,3 +141,26 @@ def check_values_against_trace(page: Page, api, tol: float = 5e-6) -> set[str]:
 
 def svg_text(page: Page) -> str:
     return page.locator(DIAGRAM).evaluate("s => s.textContent")
+
+
+def run_new_session(page: Page) -> str:
+    """Press Run and wait until the diagram shows a session other than the one before; its id."""
+    old = diagram_state(page)["session"]
+    page.get_by_role("button", name="Run").click()
+    page.wait_for_function(
+        "old => document.querySelector('svg[data-diagram]').dataset.session !== old", arg=old
+    )
+    return diagram_state(page)["session"]
+
+
+def upload_model_and_run(page: Page, weights: Path, vocabulary: Path, text: str) -> str:
+    """Open the page, upload a text model's weights and vocabulary with the form, run `text`;
+    the new session's id."""
+    open_view(page, "")
+    page.get_by_label("file", exact=True).check()
+    page.set_input_files("#vocabulary-file", str(vocabulary))
+    page.set_input_files("#weights-file", str(weights))
+    expect(page.locator("#weights-id")).to_contain_text(weights.name)
+    page.get_by_label("text", exact=True).check()
+    page.get_by_label("Sequence", exact=True).fill(text)
+    return run_new_session(page)

@@ -10,7 +10,7 @@ import re
 
 import numpy as np
 import pytest
-from gs_browser_helpers import DIAGRAM, diagram_state, open_view, wait_t
+from gs_browser_helpers import DIAGRAM, diagram_state, upload_model_and_run, wait_t
 from playwright.sync_api import expect
 from test_models import TEXT, diagram_matches, model_files, prediction_matches  # noqa: F401
 
@@ -24,24 +24,8 @@ LINE = """() => { const charts = document.querySelector('#charts');
           traces: d.data.map(t => ({name: t.name, x0: t.x0, y: Array.from(t.y)}))}; }"""
 
 
-def upload_and_run(page, model_files) -> str:  # noqa: F811
-    weights, vocabulary = model_files
-    open_view(page, "")
-    page.get_by_label("file", exact=True).check()
-    page.set_input_files("#vocabulary-file", str(vocabulary))
-    page.set_input_files("#weights-file", str(weights))
-    expect(page.locator("#weights-id")).to_contain_text(weights.name)
-    page.get_by_label("text", exact=True).check()
-    page.get_by_label("Sequence", exact=True).fill(TEXT)
-    old = diagram_state(page)["session"]
-    page.get_by_role("button", name="Run").click()
-    page.wait_for_function(
-        "old => document.querySelector('svg[data-diagram]').dataset.session !== old", arg=old)
-    return diagram_state(page)["session"]
-
-
 def test_edit_a_weight_of_the_upper_layer_of_a_model(page, errors, api, model_files):  # noqa: F811
-    original = upload_and_run(page, model_files)
+    original = upload_model_and_run(page, *model_files, TEXT)
     record = api("GET", f"/api/sessions/{original}")
     page.get_by_label("Layer").select_option("1")
     expect(page.locator(DIAGRAM)).to_contain_text("of layer 0")

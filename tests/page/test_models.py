@@ -13,7 +13,14 @@ import time
 import pytest
 import torch
 from axe_playwright_python.sync_playwright import Axe
-from gs_browser_helpers import DIAGRAM, diagram_state, open_view, shown_values, wait_t
+from gs_browser_helpers import (
+    DIAGRAM,
+    diagram_state,
+    open_view,
+    shown_values,
+    upload_model_and_run,
+    wait_t,
+)
 from playwright.sync_api import expect
 from safetensors.torch import save_file
 
@@ -81,19 +88,7 @@ def prediction_matches(page, api, sid, time_step):
 
 def test_stacked_bidirectional_model_through_the_page(page, errors, api, model_files):
     weights, vocabulary = model_files
-    open_view(page, "")
-    page.get_by_label("file", exact=True).check()
-    page.set_input_files("#vocabulary-file", str(vocabulary))
-    page.set_input_files("#weights-file", str(weights))
-    expect(page.locator("#weights-id")).to_contain_text(weights.name)
-    page.get_by_label("text", exact=True).check()
-    page.get_by_label("Sequence", exact=True).fill(TEXT)
-    old = diagram_state(page)["session"]
-    page.get_by_role("button", name="Run").click()
-    page.wait_for_function(
-        "old => document.querySelector('svg[data-diagram]').dataset.session !== old", arg=old
-    )
-    sid = diagram_state(page)["session"]
+    sid = upload_model_and_run(page, weights, vocabulary, TEXT)
     record = api("GET", f"/api/sessions/{sid}")
     assert record["layers"] == 2 and record["directions"] == ["forward", "backward"]
 
@@ -147,18 +142,7 @@ def hold_every_unit(page, signal: str, value: str) -> None:
 
 def test_what_if_in_the_upper_layer_of_a_model(page, errors, api, model_files):
     weights, vocabulary = model_files
-    open_view(page, "")
-    page.get_by_label("file", exact=True).check()
-    page.set_input_files("#vocabulary-file", str(vocabulary))
-    page.set_input_files("#weights-file", str(weights))
-    expect(page.locator("#weights-id")).to_contain_text(weights.name)
-    page.get_by_label("text", exact=True).check()
-    page.get_by_label("Sequence", exact=True).fill(TEXT)
-    old = diagram_state(page)["session"]
-    page.get_by_role("button", name="Run").click()
-    page.wait_for_function(
-        "old => document.querySelector('svg[data-diagram]').dataset.session !== old", arg=old)
-    original = diagram_state(page)["session"]
+    original = upload_model_and_run(page, weights, vocabulary, TEXT)
     page.get_by_label("Layer").select_option("1")
     expect(page.locator(DIAGRAM)).to_contain_text("of layer 0")
     for _ in range(3):

@@ -5,7 +5,7 @@ no Plotly call; the heatmap is drawn again only when its window changes."""
 from __future__ import annotations
 
 import pytest
-from gs_browser_helpers import DIAGRAM, diagram_state, open_view, wait_t
+from gs_browser_helpers import DIAGRAM, upload_model_and_run, wait_t
 from playwright.sync_api import expect
 from test_projected_model import write_model
 
@@ -31,21 +31,6 @@ PLACED = """t => { const c = document.querySelector('#prediction-cursor');
           range: xa.range}; }"""
 
 
-def open_model(page, weights, vocabulary) -> str:
-    open_view(page, "")
-    page.get_by_label("file", exact=True).check()
-    page.set_input_files("#vocabulary-file", str(vocabulary))
-    page.set_input_files("#weights-file", str(weights))
-    expect(page.locator("#weights-id")).to_contain_text(weights.name)
-    page.get_by_label("text", exact=True).check()
-    page.get_by_label("Sequence", exact=True).fill(TEXT)
-    old = diagram_state(page)["session"]
-    page.get_by_role("button", name="Run").click()
-    page.wait_for_function(
-        "old => document.querySelector('svg[data-diagram]').dataset.session !== old", arg=old)
-    return diagram_state(page)["session"]
-
-
 def cursor_at(page, t: int) -> dict:
     expect(page.locator(CURSOR)).to_have_attribute("data-t", str(t))
     got = page.evaluate(PLACED, t)
@@ -55,7 +40,7 @@ def cursor_at(page, t: int) -> dict:
 
 
 def test_keys_move_the_prediction_cursor_without_plotly_calls(page, errors, tmp_path):
-    open_model(page, *write_model(tmp_path))
+    upload_model_and_run(page, *write_model(tmp_path), TEXT)
     page.wait_for_selector(f"{HEAT} .main-svg", state="attached")
     cursor_at(page, 0)
     page.wait_for_timeout(300)  # the last redraws settle

@@ -16,7 +16,13 @@ from pathlib import Path
 import pytest
 import torch
 from axe_playwright_python.sync_playwright import Axe
-from gs_browser_helpers import DIAGRAM, diagram_state, open_view, shown_values, wait_t
+from gs_browser_helpers import (
+    DIAGRAM,
+    diagram_state,
+    shown_values,
+    upload_model_and_run,
+    wait_t,
+)
 from playwright.sync_api import expect
 from safetensors.torch import save_file
 
@@ -55,19 +61,7 @@ def model_files(tmp_path):
 
 def upload_through_page(page, weights, vocabulary) -> str:
     """Upload the model and its vocabulary with the page's form, run TEXT; the session id."""
-    open_view(page, "")
-    page.get_by_label("file", exact=True).check()
-    page.set_input_files("#vocabulary-file", str(vocabulary))
-    page.set_input_files("#weights-file", str(weights))
-    expect(page.locator("#weights-id")).to_contain_text(weights.name)
-    page.get_by_label("text", exact=True).check()
-    page.get_by_label("Sequence", exact=True).fill(TEXT)
-    old = diagram_state(page)["session"]
-    page.get_by_role("button", name="Run").click()
-    page.wait_for_function(
-        "old => document.querySelector('svg[data-diagram]').dataset.session !== old", arg=old
-    )
-    return diagram_state(page)["session"]
+    return upload_model_and_run(page, weights, vocabulary, TEXT)
 
 
 def part_trace(api, sid, t, layer, direction):

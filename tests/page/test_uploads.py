@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
-from gs_browser_helpers import DIAGRAM, diagram_state, open_view, wait_t
+from gs_browser_helpers import DIAGRAM, diagram_state, open_view, run_new_session, wait_t
 from onnx import TensorProto, helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 from playwright.sync_api import expect
@@ -47,12 +47,7 @@ def upload(page, path):
 def run_numbers(page, text=CSV):
     page.get_by_label("numbers").check()
     page.get_by_label("Sequence", exact=True).fill(text)
-    old = diagram_state(page)["session"]
-    page.get_by_role("button", name="Run").click()
-    page.wait_for_function(
-        "old => document.querySelector('svg[data-diagram]').dataset.session !== old", arg=old
-    )
-    return diagram_state(page)["session"]
+    return run_new_session(page)
 
 
 def test_the_files_own_semantics_win(page, errors, api, tmp_path):
