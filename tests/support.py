@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 
 import cells
@@ -11,6 +12,15 @@ COUNTER_TEXT = "count (the (nested) brackets) ((ok)) done"
 
 def create_session(client, **body) -> dict:
     response = client.post("/api/sessions", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def upload_model(client, path, vocabulary: list[str]) -> dict:
+    """POST a weights file with its vocabulary (as vocab.json) to /api/weights; the record."""
+    files = {"file": (path.name, path.read_bytes()),
+             "vocabulary": ("vocab.json", json.dumps(vocabulary).encode())}
+    response = client.post("/api/weights", files=files)
     assert response.status_code == 201, response.text
     return response.json()
 

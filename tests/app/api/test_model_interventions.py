@@ -5,15 +5,13 @@ bad items are 422s naming the item and field."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import torch
 from safetensors.torch import save_file
 
 import cells
-from tests.support import assert_error, create_session
+from tests.support import assert_error, create_session, upload_model
 
 VOCABULARY = list("abcdefgh ")
 TEXT = "a bad cafe fed a badge"
@@ -37,11 +35,7 @@ def written(tmp_path_factory):
 
 @pytest.fixture
 def weights_id(client, written):
-    files = {"file": (written.name, written.read_bytes()),
-             "vocabulary": ("vocab.json", json.dumps(VOCABULARY).encode())}
-    response = client.post("/api/weights", files=files)
-    assert response.status_code == 201, response.text
-    return response.json()["weights_id"]
+    return upload_model(client, written, VOCABULARY)["weights_id"]
 
 
 def window(client, session_id, **params):

@@ -6,14 +6,12 @@ out; each model cell lists its `params`; bad items are 422s naming the item and 
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import torch
 from safetensors.torch import save_file
 
-from tests.support import assert_error, create_session
+from tests.support import assert_error, create_session, upload_model
 
 torch.set_num_threads(1)
 
@@ -54,11 +52,7 @@ def written(tmp_path_factory):
 
 @pytest.fixture
 def weights_id(client, written):
-    files = {"file": (written.name, written.read_bytes()),
-             "vocabulary": ("vocab.json", json.dumps(VOCABULARY).encode())}
-    response = client.post("/api/weights", files=files)
-    assert response.status_code == 201, response.text
-    return response.json()["weights_id"]
+    return upload_model(client, written, VOCABULARY)["weights_id"]
 
 
 def by_torch(edits):

@@ -16,7 +16,7 @@ import torch
 from safetensors.torch import save_file
 
 from tests import projected_reference as reference
-from tests.support import assert_error, create_session
+from tests.support import assert_error, create_session, upload_model
 
 VOCABULARY = list("abcdefgh ")
 TEXT = "a bad cafe fed a badge"
@@ -69,17 +69,9 @@ def written(tmp_path_factory):
     return path, module
 
 
-def upload(client, path):
-    files = {"file": (path.name, path.read_bytes()),
-             "vocabulary": ("vocab.json", json.dumps(VOCABULARY).encode())}
-    response = client.post("/api/weights", files=files)
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
 @pytest.fixture
 def session(client, written):
-    record = upload(client, written[0])
+    record = upload_model(client, written[0], VOCABULARY)
     return create_session(client, weights_id=record["weights_id"], dtype="float64",
                           sequence={"text": TEXT})
 
@@ -91,7 +83,7 @@ def trace(client, sid, **params):
 
 
 def test_upload_record_and_session_say_the_projection(client, written, session):
-    record = upload(client, written[0])
+    record = upload_model(client, written[0], VOCABULARY)
     assert record["model"]["layers"] == 2
     assert record["model"]["directions"] == list(DIRECTIONS)
     got = client.get(f"/api/sessions/{session['id']}").json()
@@ -138,7 +130,7 @@ def test_probs_equal_torch(client, written, session):
 
 
 def test_float32_session_within_1e5(client, written):
-    record = upload(client, written[0])
+    record = upload_model(client, written[0], VOCABULARY)
     made = create_session(client, weights_id=record["weights_id"], sequence={"text": TEXT})
     outputs, _ = torch_run(written[1], TEXT)
     got = trace(client, made["id"], layer=1, direction="backward", names="h").json()["signals"]
@@ -189,7 +181,7 @@ def test_stream_frames(client, written, session, binary):
 
 
 def test_difference_of_one_cell(client, written, session):
-    record = upload(client, written[0])
+    record = upload_model(client, written[0], VOCABULARY)
     other = create_session(client, weights_id=record["weights_id"], dtype="float64",
                            sequence={"text": OTHER})
     mine, _ = torch_run(written[1], TEXT)
