@@ -164,3 +164,33 @@ def upload_model_and_run(page: Page, weights: Path, vocabulary: Path, text: str)
     page.get_by_label("text", exact=True).check()
     page.get_by_label("Sequence", exact=True).fill(text)
     return run_new_session(page)
+
+
+def part_trace(api, sid: str, t: int, layer: int, direction: str, names: str | None = None) -> dict:
+    """The trace route's signals at step t of one cell of a model session (layer, direction);
+    only `names` (comma-separated) when given."""
+    query = f"start={t}&stop={t + 1}&layer={layer}&direction={direction}"
+    if names:
+        query += f"&names={names}"
+    return api("GET", f"/api/sessions/{sid}/trace?{query}")["signals"]
+
+
+def diagram_matches(page, api, layer, direction, timeout=15.0) -> set[str]:
+    """Wait until every data-value of the diagram is the trace route's at (t, unit) of that
+    layer and direction; returns the signals checked."""
+    deadline = time.monotonic() + timeout
+    while True:
+        st = diagram_state(page)
+        trace = part_trace(api, st["session"], st["t"], layer, direction)
+        values = shown_values(page)
+        wrong = []
+        for signal, value, _raw, complement in values:
+            expected = trace[signal][0][st["unit"]]
+            expected = 1.0 - expected if complement else expected
+            if not math.isclose(value, expected, rel_tol=1e-5, abs_tol=5e-6):
+                wrong.append((signal, value, expected))
+        if values and not wrong:
+            return {v[0] for v in values}
+        if time.monotonic() > deadline:
+            raise AssertionError(f"layer {layer} {direction}: diagram differs: {wrong[:5]}")
+        time.sleep(0.2)

@@ -10,9 +10,15 @@ import re
 
 import numpy as np
 import pytest
-from gs_browser_helpers import DIAGRAM, diagram_state, upload_model_and_run, wait_t
+from gs_browser_helpers import (
+    DIAGRAM,
+    diagram_matches,
+    diagram_state,
+    upload_model_and_run,
+    wait_t,
+)
 from playwright.sync_api import expect
-from test_models import TEXT, diagram_matches, model_files, prediction_matches  # noqa: F401
+from test_models import TEXT, model_files, prediction_matches  # noqa: F401
 
 pytestmark = pytest.mark.browser
 

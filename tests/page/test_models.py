@@ -7,17 +7,16 @@ serious violation in it."""
 from __future__ import annotations
 
 import json
-import math
-import time
 
 import pytest
 import torch
 from axe_playwright_python.sync_playwright import Axe
 from gs_browser_helpers import (
     DIAGRAM,
+    diagram_matches,
     diagram_state,
     open_view,
-    shown_values,
+    part_trace,
     upload_model_and_run,
     wait_t,
 )
@@ -45,34 +44,6 @@ def model_files(tmp_path):
     vocabulary = tmp_path / "vocab.json"
     vocabulary.write_text(json.dumps(VOCABULARY))
     return weights, vocabulary
-
-
-def part_trace(api, sid, t, layer, direction, names=None):
-    query = f"start={t}&stop={t + 1}&layer={layer}&direction={direction}"
-    if names:
-        query += f"&names={names}"
-    return api("GET", f"/api/sessions/{sid}/trace?{query}")["signals"]
-
-
-def diagram_matches(page, api, layer, direction, timeout=15.0) -> set[str]:
-    """Wait until every data-value of the diagram is the trace route's at (t, unit) of that
-    layer and direction; returns the signals checked."""
-    deadline = time.monotonic() + timeout
-    while True:
-        st = diagram_state(page)
-        trace = part_trace(api, st["session"], st["t"], layer, direction)
-        values = shown_values(page)
-        wrong = []
-        for signal, value, _raw, complement in values:
-            expected = trace[signal][0][st["unit"]]
-            expected = 1.0 - expected if complement else expected
-            if not math.isclose(value, expected, rel_tol=1e-5, abs_tol=5e-6):
-                wrong.append((signal, value, expected))
-        if values and not wrong:
-            return {v[0] for v in values}
-        if time.monotonic() > deadline:
-            raise AssertionError(f"layer {layer} {direction}: diagram differs: {wrong[:5]}")
-        time.sleep(0.2)
 
 
 def prediction_matches(page, api, sid, time_step):

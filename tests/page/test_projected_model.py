@@ -9,8 +9,6 @@ nothing; the keyboard reaches m_t and h_t; axe-core finds no serious violation."
 from __future__ import annotations
 
 import json
-import math
-import time
 from pathlib import Path
 
 import pytest
@@ -18,8 +16,9 @@ import torch
 from axe_playwright_python.sync_playwright import Axe
 from gs_browser_helpers import (
     DIAGRAM,
+    diagram_matches,
     diagram_state,
-    shown_values,
+    part_trace,
     upload_model_and_run,
     wait_t,
 )
@@ -62,32 +61,6 @@ def model_files(tmp_path):
 def upload_through_page(page, weights, vocabulary) -> str:
     """Upload the model and its vocabulary with the page's form, run TEXT; the session id."""
     return upload_model_and_run(page, weights, vocabulary, TEXT)
-
-
-def part_trace(api, sid, t, layer, direction):
-    query = f"start={t}&stop={t + 1}&layer={layer}&direction={direction}"
-    return api("GET", f"/api/sessions/{sid}/trace?{query}")["signals"]
-
-
-def diagram_matches(page, api, layer, direction, timeout=15.0) -> set[str]:
-    """Wait until every data-value of the diagram is the trace route's at (t, unit) of that
-    layer and direction; returns the signals checked."""
-    deadline = time.monotonic() + timeout
-    while True:
-        st = diagram_state(page)
-        trace = part_trace(api, st["session"], st["t"], layer, direction)
-        values = shown_values(page)
-        wrong = []
-        for signal, value, _raw, complement in values:
-            expected = trace[signal][0][st["unit"]]
-            expected = 1.0 - expected if complement else expected
-            if not math.isclose(value, expected, rel_tol=1e-5, abs_tol=5e-6):
-                wrong.append((signal, value, expected))
-        if values and not wrong:
-            return {v[0] for v in values}
-        if time.monotonic() > deadline:
-            raise AssertionError(f"layer {layer} {direction}: diagram differs: {wrong[:5]}")
-        time.sleep(0.2)
 
 
 def set_unit(page, unit):
