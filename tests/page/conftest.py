@@ -103,3 +103,16 @@ def errors(page):
     )
     yield seen
     assert seen == [], "JavaScript errors:\n" + "\n".join(seen)
+
+
+@pytest.fixture
+def js_errors(page):
+    """As `errors`, but a refused request the test makes on purpose (a 404, a
+    422: the browser logs it as a console error) is not one."""
+    seen: list[str] = []
+    page.on("pageerror", lambda exc: seen.append(f"pageerror: {exc}"))
+    page.on("console", lambda msg: seen.append(f"console: {msg.text}")
+            if msg.type == "error" and not msg.text.startswith("Failed to load resource")
+            else None)
+    yield seen
+    assert seen == [], "JavaScript errors:\n" + "\n".join(seen)

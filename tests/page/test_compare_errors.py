@@ -14,19 +14,6 @@ SLOT = '[data-error-for="compare"]'
 GONE = "AAAAAAAAAAAAAAAAAAAAAA"  # an id of the right shape that no session has
 
 
-@pytest.fixture
-def js_errors(page):
-    """As conftest's `errors`, but a refused request the test makes on purpose (a 404, a
-    422: the browser logs it as a console error) is not one."""
-    seen: list[str] = []
-    page.on("pageerror", lambda exc: seen.append(f"pageerror: {exc}"))
-    page.on("console", lambda msg: seen.append(f"console: {msg.text}")
-            if msg.type == "error" and not msg.text.startswith("Failed to load resource")
-            else None)
-    yield seen
-    assert seen == [], "JavaScript errors:\n" + "\n".join(seen)
-
-
 def preset_session(api, name: str, text: str) -> str:
     return api("POST", "/api/sessions", {"preset": name, "sequence": {"text": text}})["id"]
 

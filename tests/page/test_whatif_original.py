@@ -25,19 +25,6 @@ HOLD_F = [{"signal": "f", "start": 6, "stop": 41, "units": None, "value": 1.0}]
 NO_ERRORS = "() => Array.from(document.querySelectorAll('[data-error-for]'), e => e.textContent)"
 
 
-@pytest.fixture
-def js_errors(page):
-    """As conftest's `errors`, but a refused request the test makes on purpose (a 404, a
-    422: the browser logs it as a console error) is not one."""
-    seen: list[str] = []
-    page.on("pageerror", lambda exc: seen.append(f"pageerror: {exc}"))
-    page.on("console", lambda msg: seen.append(f"console: {msg.text}")
-            if msg.type == "error" and not msg.text.startswith("Failed to load resource")
-            else None)
-    yield seen
-    assert seen == [], "JavaScript errors:\n" + "\n".join(seen)
-
-
 def counter(api, **extra) -> dict:
     sample = next(p for p in api("GET", "/api/presets")["presets"]
                   if p["name"] == "counter")["sample"]
