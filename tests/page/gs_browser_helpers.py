@@ -194,3 +194,22 @@ def diagram_matches(page, api, layer, direction, timeout=15.0) -> set[str]:
         if time.monotonic() > deadline:
             raise AssertionError(f"layer {layer} {direction}: diagram differs: {wrong[:5]}")
         time.sleep(0.2)
+
+
+def wait_session_change(page: Page, before: str) -> None:
+    """Wait until the diagram shows a session other than `before` (a hold or an edit made)."""
+    page.wait_for_function(f"() => document.querySelector('{DIAGRAM}')"
+                           f".getAttribute('data-session') !== '{before}'", timeout=20_000)
+
+
+def hold(page: Page, signal: str, value: str, every_unit: bool = True) -> None:
+    """Right-click the signal's valve and hold it at `value` from this step, for every unit
+    or the drawn one; waits for the held session."""
+    before = diagram_state(page)["session"]
+    valve = page.locator(f'{DIAGRAM} g[data-signal="{signal}"][data-value]:visible').first
+    valve.click(button="right")
+    expect(page.get_by_label("Hold", exact=True)).to_have_value(signal)
+    page.get_by_label("Held value").fill(value)
+    page.get_by_label("Applies to").select_option("all" if every_unit else "one")
+    page.get_by_role("button", name="Hold from this step").click()
+    wait_session_change(page, before)

@@ -15,6 +15,7 @@ from gs_browser_helpers import (
     diagram_matches,
     diagram_state,
     upload_model_and_run,
+    wait_session_change,
     wait_t,
 )
 from playwright.sync_api import expect
@@ -61,8 +62,7 @@ def test_edit_a_weight_of_the_upper_layer_of_a_model(page, errors, api, model_fi
     new_value = page.get_by_label("New value", exact=True)
     new_value.fill("-6")
     new_value.press("Enter")
-    page.wait_for_function(f"() => document.querySelector('{DIAGRAM}')"
-                           f".getAttribute('data-session') !== '{original}'", timeout=20_000)
+    wait_session_change(page, original)
     wait_t(page, 3)
     edited = diagram_state(page)["session"]
     assert api("GET", f"/api/sessions/{edited}")["weight_edits"] == [

@@ -15,6 +15,7 @@ from gs_browser_helpers import (
     DIAGRAM,
     diagram_matches,
     diagram_state,
+    hold,
     open_view,
     part_trace,
     upload_model_and_run,
@@ -98,19 +99,6 @@ def test_single_cell_sessions_hide_the_pickers(page, errors):
     expect(page.locator('[data-view="prediction"]')).to_be_hidden()
 
 
-def hold_every_unit(page, signal: str, value: str) -> None:
-    """Right-click the signal's valve, hold it at `value` from this step for every unit."""
-    before = diagram_state(page)["session"]
-    valve = page.locator(f'{DIAGRAM} g[data-signal="{signal}"][data-value]:visible').first
-    valve.click(button="right")
-    expect(page.get_by_label("Hold", exact=True)).to_have_value(signal)
-    page.get_by_label("Held value").fill(value)
-    page.get_by_label("Applies to").select_option("all")
-    page.get_by_role("button", name="Hold from this step").click()
-    page.wait_for_function(f"() => document.querySelector('{DIAGRAM}')"
-                           f".getAttribute('data-session') !== '{before}'", timeout=20_000)
-
-
 def test_what_if_in_the_upper_layer_of_a_model(page, errors, api, model_files):
     weights, vocabulary = model_files
     original = upload_model_and_run(page, weights, vocabulary, TEXT)
@@ -120,7 +108,7 @@ def test_what_if_in_the_upper_layer_of_a_model(page, errors, api, model_files):
         page.get_by_role("button", name="Step forward").click()
     wait_t(page, 3)
 
-    hold_every_unit(page, "f", "1")
+    hold(page, "f", "1")
     wait_t(page, 3)
     sid = diagram_state(page)["session"]
     record = api("GET", f"/api/sessions/{sid}")

@@ -10,7 +10,7 @@ import re
 import numpy as np
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from gs_browser_helpers import DIAGRAM, diagram_state, open_view, wait_t
+from gs_browser_helpers import DIAGRAM, diagram_state, open_view, wait_session_change, wait_t
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -44,11 +44,6 @@ def expect_no_comparison(page) -> None:
         expect(page.locator(WHATIF_CHART)).to_be_hidden()
     else:
         expect(page.locator(LINE_CHART)).to_have_attribute("data-overlay", "")
-
-
-def wait_session_change(page, before: str) -> None:
-    page.wait_for_function(f"() => document.querySelector('{DIAGRAM}')"
-                           f".getAttribute('data-session') !== '{before}'", timeout=20_000)
 
 
 def test_edit_a_weight_through_the_form_reload_and_reset(page, errors, api):

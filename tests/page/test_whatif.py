@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gs_browser_helpers import DIAGRAM, diagram_state, open_view, wait_t
+from gs_browser_helpers import DIAGRAM, diagram_state, hold, open_view, wait_t
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -16,18 +16,6 @@ LINE = """() => { const charts = document.querySelector('#charts');
   const d = charts.querySelector('.chart-set.front .chart-row.line');
   return {start: +charts.dataset.start, stop: +charts.dataset.stop,
           traces: d.data.map(t => ({name: t.name, x0: t.x0, y: Array.from(t.y)}))}; }"""
-
-
-def hold(page, signal: str, value: str, every_unit: bool = True) -> None:
-    before = diagram_state(page)["session"]
-    valve = page.locator(f'{DIAGRAM} g[data-signal="{signal}"][data-value]:visible').first
-    valve.click(button="right")
-    expect(page.get_by_label("Hold", exact=True)).to_have_value(signal)
-    page.get_by_label("Held value").fill(value)
-    page.get_by_label("Applies to").select_option("all" if every_unit else "one")
-    page.get_by_role("button", name="Hold from this step").click()
-    page.wait_for_function(f"() => document.querySelector('{DIAGRAM}')"
-                           f".getAttribute('data-session') !== '{before}'", timeout=20_000)
 
 
 def test_write_it_down_is_held_and_charted_against_the_original(page, errors, api):
