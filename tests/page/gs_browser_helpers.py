@@ -213,3 +213,10 @@ def hold(page: Page, signal: str, value: str, every_unit: bool = True) -> None:
     page.get_by_label("Applies to").select_option("all" if every_unit else "one")
     page.get_by_role("button", name="Hold from this step").click()
     wait_session_change(page, before)
+
+
+def serious_violations(result) -> list[str]:
+    """axe-core's serious and critical violations in `result`, one line each: the rule, its
+    impact, its help and the first three elements it names."""
+    return [f"{v['id']} ({v['impact']}): {v['help']} {[n['target'] for n in v['nodes'][:3]]}"
+            for v in result.response["violations"] if v["impact"] in ("serious", "critical")]

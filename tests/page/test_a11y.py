@@ -7,7 +7,7 @@ import re
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from gs_browser_helpers import DIAGRAM, diagram_state, open_view, wait_t
+from gs_browser_helpers import DIAGRAM, diagram_state, open_view, serious_violations, wait_t
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -114,9 +114,5 @@ def test_axe_finds_no_serious_violation(page, errors):
     for view in MAIN_VIEWS:
         open_view(page, view)
         page.wait_for_selector("#charts .chart-set.front .chart-row .main-svg", state="attached")
-        result = axe.run(page)
-        for v in result.response["violations"]:
-            if v["impact"] in ("serious", "critical"):
-                targets = [n["target"] for n in v["nodes"][:3]]
-                found.append(f"{view or '/'}: {v['id']} ({v['impact']}): {v['help']} {targets}")
+        found += [f"{view or '/'}: {line}" for line in serious_violations(axe.run(page))]
     assert not found, "\n".join(found)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from gs_browser_helpers import DIAGRAM, open_view, wait_t
+from gs_browser_helpers import DIAGRAM, open_view, serious_violations, wait_t
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -197,11 +197,7 @@ def test_axe_finds_no_serious_violation_with_overlays_shown(page, errors, api):
     for view, overlay in views:
         page.goto(f"/{view}")
         shown_line(page, overlay)
-        result = axe.run(page)
-        for v in result.response["violations"]:
-            if v["impact"] in ("serious", "critical"):
-                targets = [n["target"] for n in v["nodes"][:3]]
-                found.append(f"{view}: {v['id']} ({v['impact']}): {v['help']} {targets}")
+        found += [f"{view}: {line}" for line in serious_violations(axe.run(page))]
     assert not found, "\n".join(found)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from gs_browser_helpers import DIAGRAM
+from gs_browser_helpers import DIAGRAM, serious_violations
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -28,9 +28,5 @@ def test_axe_finds_no_serious_violation_in_the_new_views(page, errors, api):
         expect(page.locator('[data-view="sensitivity"] [data-step]').first).to_be_attached(
             timeout=20_000)
         expect(page.locator(DIAGRAM).first).not_to_have_attribute("data-t", "", timeout=20_000)
-        result = axe.run(page)
-        for v in result.response["violations"]:
-            if v["impact"] in ("serious", "critical"):
-                targets = [n["target"] for n in v["nodes"][:3]]
-                found.append(f"{view}: {v['id']} ({v['impact']}): {v['help']} {targets}")
+        found += [f"{view}: {line}" for line in serious_violations(axe.run(page))]
     assert not found, "\n".join(found)

@@ -18,6 +18,7 @@ from gs_browser_helpers import (
     hold,
     open_view,
     part_trace,
+    serious_violations,
     upload_model_and_run,
     wait_t,
 )
@@ -88,8 +89,7 @@ def test_stacked_bidirectional_model_through_the_page(page, errors, api, model_f
 
     page.wait_for_selector("#prediction-heatmap .main-svg", state="attached")
     result = Axe().run(page, context='[data-view="prediction"]')
-    bad = [f"{v['id']} ({v['impact']}): {v['help']}" for v in result.response["violations"]
-           if v["impact"] in ("serious", "critical")]
+    bad = serious_violations(result)
     assert not bad, "\n".join(bad)
 
 

@@ -19,6 +19,7 @@ from gs_browser_helpers import (
     diagram_matches,
     diagram_state,
     part_trace,
+    serious_violations,
     upload_model_and_run,
     wait_t,
 )
@@ -172,8 +173,7 @@ def test_projected_model_through_the_page(page, errors, api, model_files, artifa
     expect(svg).to_have_attribute("data-stage", "inputs")
 
     result = Axe().run(page, context="main")
-    bad = [f"{v['id']} ({v['impact']}): {v['help']}" for v in result.response["violations"]
-           if v["impact"] in ("serious", "critical")]
+    bad = serious_violations(result)
     assert not bad, "\n".join(bad)
 
 

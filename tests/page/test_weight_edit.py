@@ -10,7 +10,14 @@ import re
 import numpy as np
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from gs_browser_helpers import DIAGRAM, diagram_state, open_view, wait_session_change, wait_t
+from gs_browser_helpers import (
+    DIAGRAM,
+    diagram_state,
+    open_view,
+    serious_violations,
+    wait_session_change,
+    wait_t,
+)
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -137,6 +144,5 @@ def test_axe_finds_no_serious_violation_in_the_weight_form(page, errors):
     expect(page.get_by_label("Current value", exact=True)).to_have_attribute(
         "data-value", re.compile(r"\d"), timeout=10_000)
     result = Axe().run(page)
-    found = [f"{v['id']} ({v['impact']}): {v['help']} {[n['target'] for n in v['nodes'][:3]]}"
-             for v in result.response["violations"] if v["impact"] in ("serious", "critical")]
+    found = serious_violations(result)
     assert not found, "\n".join(found)
