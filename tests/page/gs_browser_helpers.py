@@ -220,3 +220,20 @@ def serious_violations(result) -> list[str]:
     impact, its help and the first three elements it names."""
     return [f"{v['id']} ({v['impact']}): {v['help']} {[n['target'] for n in v['nodes'][:3]]}"
             for v in result.response["violations"] if v["impact"] in ("serious", "critical")]
+
+
+# Plotly's drawing API: every function of it that can draw or redraw a plot.
+_COUNT_PLOTLY = """within => { const P = window.Plotly; window.__plotlyCalls = [];
+  for (const k of ['react', 'newPlot', 'restyle', 'relayout', 'update', 'redraw', 'addTraces',
+                   'deleteTraces', 'extendTraces', 'moveTraces', 'animate', 'purge']) {
+    const f = P[k];
+    if (typeof f === 'function') P[k] = function (gd, ...rest) {
+      if (gd?.closest?.(within)) window.__plotlyCalls.push(k);
+      return f.call(this, gd, ...rest); };
+  } }"""
+
+
+def count_plotly_calls(page: Page, within: str) -> None:
+    """From now on, list in window.__plotlyCalls every call into Plotly's drawing API on a
+    div inside `within` (a CSS selector)."""
+    page.evaluate(_COUNT_PLOTLY, within)

@@ -10,7 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from gs_browser_helpers import DIAGRAM, open_view, serious_violations, wait_t
+from gs_browser_helpers import (
+    DIAGRAM,
+    count_plotly_calls,
+    open_view,
+    serious_violations,
+    wait_t,
+)
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -148,18 +154,6 @@ def test_compare_overlays_the_other_sessions_in_the_line_chart(page, errors, api
     assert len(page.evaluate(LINE)["traces"]) == 2
 
 
-# Installed in the page: every call into Plotly's drawing API on a div of the charts from
-# now on (the prediction view of a model with a head has its own heatmap).
-COUNT_PLOTLY = """() => { const P = window.Plotly; window.__plotlyCalls = [];
-  for (const k of ['react', 'newPlot', 'restyle', 'relayout', 'update', 'redraw', 'addTraces',
-                   'deleteTraces', 'extendTraces', 'moveTraces', 'animate', 'purge']) {
-    const f = P[k];
-    if (typeof f === 'function') P[k] = function (gd, ...rest) {
-      if (gd?.closest?.('#charts')) window.__plotlyCalls.push(k);
-      return f.call(this, gd, ...rest); };
-  } }"""
-
-
 def test_cursor_moves_without_plotly_calls_with_overlays_shown(page, errors, api):
     ids = long_memory_sessions(api)
     page.goto(f"/?compare={','.join(ids)}&t=5")
@@ -167,7 +161,8 @@ def test_cursor_moves_without_plotly_calls_with_overlays_shown(page, errors, api
     cursor = page.locator("#chart-cursor")
     expect(cursor).to_be_visible()
     page.wait_for_timeout(300)  # the last redraws settle
-    page.evaluate(COUNT_PLOTLY)
+    # only the charts' divs: the prediction view of a model with a head has its own heatmap
+    count_plotly_calls(page, "#charts")
     page.locator(DIAGRAM).first.focus()
     moves = []
     for t in range(6, 12):

@@ -5,7 +5,7 @@ no Plotly call; the heatmap is drawn again only when its window changes."""
 from __future__ import annotations
 
 import pytest
-from gs_browser_helpers import DIAGRAM, upload_model_and_run, wait_t
+from gs_browser_helpers import DIAGRAM, count_plotly_calls, upload_model_and_run, wait_t
 from playwright.sync_api import expect
 from test_projected_model import write_model
 
@@ -14,15 +14,6 @@ pytestmark = pytest.mark.browser
 HEAT = "#prediction-heatmap"
 CURSOR = "#prediction-cursor"
 TEXT = "a bad cafe fed a badge " * 25  # 575 steps: the heatmap holds 400 at a time
-# every call into Plotly's drawing API on the prediction view's heatmap from now on
-COUNT_PLOTLY = """() => { const P = window.Plotly; window.__predictionCalls = [];
-  for (const k of ['react', 'newPlot', 'restyle', 'relayout', 'update', 'redraw', 'addTraces',
-                   'deleteTraces', 'extendTraces', 'moveTraces', 'animate', 'purge']) {
-    const f = P[k];
-    if (typeof f === 'function') P[k] = function (gd, ...rest) {
-      if (gd?.closest?.('[data-view="prediction"]')) window.__predictionCalls.push(k);
-      return f.call(this, gd, ...rest); };
-  } }"""
 # the cursor's x and where Plotly's x axis puts step t
 PLACED = """t => { const c = document.querySelector('#prediction-cursor');
   const xa = document.querySelector('#prediction-heatmap')._fullLayout.xaxis;
@@ -44,7 +35,7 @@ def test_keys_move_the_prediction_cursor_without_plotly_calls(page, errors, tmp_
     page.wait_for_selector(f"{HEAT} .main-svg", state="attached")
     cursor_at(page, 0)
     page.wait_for_timeout(300)  # the last redraws settle
-    page.evaluate(COUNT_PLOTLY)
+    count_plotly_calls(page, '[data-view="prediction"]')
     page.locator(DIAGRAM).focus()
     xs = []
     for t in range(1, 8):
@@ -55,7 +46,7 @@ def test_keys_move_the_prediction_cursor_without_plotly_calls(page, errors, tmp_
     page.get_by_role("button", name="Step back").click()
     wait_t(page, 6)
     cursor_at(page, 6)
-    assert page.evaluate("() => window.__predictionCalls") == []
+    assert page.evaluate("() => window.__plotlyCalls") == []
     # a jump out of the window: the heatmap is drawn once for the new window
     page.keyboard.press("End")
     last = len(TEXT) - 1
@@ -64,4 +55,4 @@ def test_keys_move_the_prediction_cursor_without_plotly_calls(page, errors, tmp_
                            f".range[1] > {last - 1}", timeout=10_000)
     got = cursor_at(page, last)
     assert got["range"][1] > last - 0.5 and got["range"][0] > 0
-    assert page.evaluate("() => window.__predictionCalls").count("react") == 1
+    assert page.evaluate("() => window.__plotlyCalls").count("react") == 1
