@@ -339,26 +339,7 @@ class SessionService:
                layer: int = 0, direction: str = "forward") -> dict:
         """One weight of the session's cell as it runs, and before the session's edits; in a
         model, of the cell at (layer, direction)."""
-        if config.model is not None:
-            return self._model_weight(config, param, row, col, layer, direction)
-        self.part(config, layer, direction)  # a single cell is layer 0, forward
-        try:
-            param, row, col = cells.weight_edits.check_position(
-                config.cell, param, row, col, config.input_size, config.hidden_size,
-                **config.options)
-        except cells.weight_edits.WeightEditError as exc:
-            message, prefix = str(exc), f"{exc.field}: "
-            raise ApiError(exc.field, message.removeprefix(prefix)) from exc
-        at = (row,) if col is None else (row, col)
-        cell = self._cell(config, field="weights")
-        base = self._cell(config.replace(weight_edits=()), field="weights")
-        return {"param": param, "row": row, "col": col,
-                "value": float(cell.params[param][at]),
-                "original": float(base.params[param][at])}
-
-    def _model_weight(self, config: SessionConfig, param: str, row: int, col: int | None,
-                      layer: int, direction: str) -> dict:
-        part = self.part(config, layer, direction)
+        part = self.part(config, layer, direction)  # a single cell is layer 0, forward
         if part.get("proj_size"):
             raise ApiError("layer", f"layer {layer} {direction} is an LSTM with proj_size; its "
                                     "weights cannot be read or edited one by one yet")
@@ -370,8 +351,12 @@ class SessionService:
             message, prefix = str(exc), f"{exc.field}: "
             raise ApiError(exc.field, message.removeprefix(prefix)) from exc
         at = (row,) if col is None else (row, col)
-        cell = self._model(config, "weights").cell(layer, direction)
-        base = self._model(config.replace(weight_edits=()), "weights").cell(layer, direction)
+
+        def cell_of(c: SessionConfig) -> cells.Cell:
+            if c.model is None:
+                return self._cell(c, field="weights")
+            return self._model(c, "weights").cell(layer, direction)
+        cell, base = cell_of(config), cell_of(config.replace(weight_edits=()))
         return {"param": param, "row": row, "col": col,
                 "value": float(cell.params[param][at]),
                 "original": float(base.params[param][at])}
