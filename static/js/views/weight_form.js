@@ -28,8 +28,9 @@ function cellParts(session, layer, direction) {
   return { params: cell?.params ?? session?.params ?? [], H: cell?.hidden_size ?? session?.hidden_size ?? 1 };
 }
 
-/** The parameters (and hidden size) of the cell `session` draws. */
-const drawnCell = (session) => cellParts(session, session?.layer, session?.direction);
+/** The parameters (and hidden size) of the cell `session` draws (model_parts.js's partOf
+ *  gives the session that cell's). */
+const drawnCell = (session) => ({ params: session?.params ?? [], H: session?.hidden_size ?? 1 });
 
 /** The text of one edit, e.g. "weight_hh[f block, unit 1; column 2] = 0.5" (in a model,
  *  "… in layer 1, backward" for a cell other than layer 0's forward one). */
