@@ -10,12 +10,12 @@ and `direction`; the layers above read the held run.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from .item_checks import finite_number, integer, model_cell
 from .kinds import check_options, holdable, spec_for
 
 FIELDS = ("signal", "start", "stop", "units", "value")
@@ -33,12 +33,6 @@ class Intervention:
     def to_dict(self) -> dict:
         return {"signal": self.signal, "start": self.start, "stop": self.stop,
                 "units": None if self.units is None else list(self.units), "value": self.value}
-
-
-def _integer(value, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{where} must be an integer, got {value!r}")
-    return int(value)
 
 
 def check_interventions(kind: str, interventions, steps: int, hidden_size: int,
@@ -77,8 +71,8 @@ def _check_item(item: Mapping, where: str, fields: tuple, kind: str, signals: di
     if name not in signals:
         raise ValueError(f"{where}.signal: {name!r} cannot be held in a {kind}; "
                          f"it can hold {', '.join(signals)}")
-    start = _integer(item["start"], f"{where}.start")
-    stop = _integer(item["stop"], f"{where}.stop")
+    start = integer(item["start"], f"{where}.start", "start")
+    stop = integer(item["stop"], f"{where}.stop", "stop")
     if not 0 <= start < stop <= steps:
         raise ValueError(f"{where}: steps [{start}, {stop}) are not a non-empty range "
                          f"inside the sequence of {steps} steps")
@@ -87,16 +81,11 @@ def _check_item(item: Mapping, where: str, fields: tuple, kind: str, signals: di
         if isinstance(units, (str, bytes)) or not isinstance(units, Sequence) or not units:
             raise ValueError(f"{where}.units must be a non-empty list of unit indices "
                              "or null for all units")
-        units = tuple(_integer(u, f"{where}.units") for u in units)
+        units = tuple(integer(u, f"{where}.units", "units") for u in units)
         bad = [u for u in units if not 0 <= u < hidden_size]
         if bad:
             raise ValueError(f"{where}.units: {bad} outside 0 … {hidden_size - 1}")
-    value = item["value"]
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{where}.value must be a number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{where}.value must be finite, got {value}")
+    value = finite_number(item["value"], f"{where}.value")
     low_high = signals[name].range
     if low_high is not None and not low_high[0] <= value <= low_high[1]:
         raise ValueError(f"{where}.value {value} is outside the range of {name}, "
@@ -119,31 +108,9 @@ def check_model_interventions(model, interventions, steps: int) -> dict[tuple, t
     out: dict[tuple, list] = {}
     for n, item in enumerate(interventions):
         where = f"interventions[{n}]"
-        if not isinstance(item, Mapping):
-            raise ValueError(f"{where} must be an object with {', '.join(MODEL_FIELDS)}")
-        unknown = sorted(set(item) - set(MODEL_FIELDS))
-        if unknown:
-            raise ValueError(f"{where} has unknown field(s) {unknown}; "
-                             f"fields: {', '.join(MODEL_FIELDS)}")
-        layer = item.get("layer", 0)
-        if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) \
-                or not 0 <= layer < model.layers:
-            raise ValueError(f"{where}.layer: {layer!r} is not one of 0..{model.layers - 1} "
-                             f"(the model has {model.layers} layer"
-                             f"{'s' if model.layers != 1 else ''})")
-        layer = int(layer)
-        direction = item.get("direction", "forward")
-        runs = model.stack[layer].cells
-        if direction not in runs:
-            raise ValueError(f"{where}.direction: {direction!r} is not one of "
-                             f"{', '.join(runs)} for layer {layer}")
-        cell = runs[direction]
-        if not hasattr(cell, "spec"):  # an LSTM with a projection: its own small cell
-            raise ValueError(f"{where}: layer {layer} {direction} is a "
-                             f"{type(cell).__name__} (an LSTM with proj_size); its signals "
-                             "cannot be held yet")
+        layer, direction, cell, rest = model_cell(
+            model, item, where, MODEL_FIELDS, projected="its signals cannot be held yet")
         signals = {s.name: s for s in holdable(cell.spec, dict(cell.options))}
-        rest = {k: v for k, v in item.items() if k not in ("layer", "direction")}
         held = _check_item(rest, where, FIELDS, cell.kind, signals, steps, cell.hidden_size)
         out.setdefault((layer, direction), []).append(held)
     return {key: tuple(items) for key, items in out.items()}

@@ -15,12 +15,12 @@ instead of a raw row number.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from .item_checks import finite_number, integer, model_cell
 from .kinds import check_options, spec_for
 from .params import PEEPHOLES
 
@@ -67,12 +67,6 @@ class WeightEditError(ValueError):
         self.field = field
 
 
-def _index(value, where: str, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise WeightEditError(f"{where}{field}: must be an integer, got {value!r}", field)
-    return int(value)
-
-
 def _place(kind: str, layout: dict, name, row, col, where: str) -> tuple[str, int, int | None]:
     """(param, row, col) checked against `layout` (param_layout by name). Messages start
     with the field at fault, prefixed by `where` ("weight_edits[2]." or "")."""
@@ -81,7 +75,7 @@ def _place(kind: str, layout: dict, name, row, col, where: str) -> tuple[str, in
                               f"its parameters: {', '.join(layout)}", "param")
     shape = layout[name]["shape"]
     shown = f"{name} has shape ({', '.join(map(str, shape))})"
-    row = _index(row, where, "row")
+    row = integer(row, f"{where}row:", "row", WeightEditError)
     if not 0 <= row < shape[0]:
         raise WeightEditError(f"{where}row: {row} is outside 0 … {shape[0] - 1} ({shown})",
                               "row")
@@ -92,7 +86,7 @@ def _place(kind: str, layout: dict, name, row, col, where: str) -> tuple[str, in
         return name, row, None
     if col is None:
         raise WeightEditError(f"{where}col: is required ({shown})", "col")
-    col = _index(col, where, "col")
+    col = integer(col, f"{where}col:", "col", WeightEditError)
     if not 0 <= col < shape[1]:
         raise WeightEditError(f"{where}col: {col} is outside 0 … {shape[1] - 1} ({shown})",
                               "col")
@@ -139,13 +133,7 @@ def check_weight_edits(kind: str, edits, input_size: int, hidden_size: int,
             raise WeightEditError(f"{where} is missing {', '.join(missing)}", missing[0])
         name, row, col = _place(kind, layout, item["param"], item["row"], item.get("col"),
                                 f"{where}.")
-        value = item["value"]
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer,
-                                                             np.floating)):
-            raise WeightEditError(f"{where}.value must be a number, got {value!r}", "value")
-        value = float(value)
-        if not math.isfinite(value):
-            raise WeightEditError(f"{where}.value must be finite, got {value}", "value")
+        value = finite_number(item["value"], f"{where}.value", WeightEditError)
         if abs(value) > limit:
             raise WeightEditError(f"{where}.value {value} does not fit in the cell's "
                                   f"{np.dtype(dtype).name}", "value")
@@ -193,34 +181,11 @@ def check_model_weight_edits(model, edits) -> dict[tuple, tuple[WeightEdit, ...]
                               "direction}", "weight_edits")
     per_cell: dict[tuple, list] = {}
     for n, item in enumerate(edits):
-        where = f"weight_edits[{n}]"
-        if not isinstance(item, Mapping):
-            raise WeightEditError(f"{where} must be an object with {', '.join(MODEL_FIELDS)}",
-                                  "weight_edits")
-        unknown = sorted(set(item) - set(MODEL_FIELDS))
-        if unknown:
-            raise WeightEditError(f"{where} has unknown field(s) {unknown}; "
-                                  f"fields: {', '.join(MODEL_FIELDS)}", "weight_edits")
-        layer = item.get("layer", 0)
-        if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) \
-                or not 0 <= layer < model.layers:
-            raise WeightEditError(
-                f"{where}.layer: {layer!r} is not one of 0..{model.layers - 1} (the model has "
-                f"{model.layers} layer{'s' if model.layers != 1 else ''}; {NOT_EDITABLE})",
-                "layer")
-        layer = int(layer)
-        direction = item.get("direction", "forward")
-        runs = model.stack[layer].cells
-        if direction not in runs:
-            raise WeightEditError(f"{where}.direction: {direction!r} is not one of "
-                                  f"{', '.join(runs)} for layer {layer}", "direction")
-        cell = runs[direction]
-        if not hasattr(cell, "spec"):  # an LSTM with a projection: its own small cell
-            raise WeightEditError(f"{where}: layer {layer} {direction} is a "
-                                  f"{type(cell).__name__} (an LSTM with proj_size); its "
-                                  "weights cannot be edited yet", "layer")
-        per_cell.setdefault((layer, direction), []).append(
-            (n, {k: v for k, v in item.items() if k not in ("layer", "direction")}))
+        layer, direction, _, rest = model_cell(
+            model, item, f"weight_edits[{n}]", MODEL_FIELDS, WeightEditError,
+            whole="weight_edits", layer_note=f"; {NOT_EDITABLE}",
+            projected="its weights cannot be edited yet")
+        per_cell.setdefault((layer, direction), []).append((n, rest))
     out = {}
     for (layer, direction), items in per_cell.items():
         cell = model.stack[layer].cells[direction]

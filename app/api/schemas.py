@@ -70,7 +70,20 @@ OptionsIn = dict[str, Any]
 
 
 # -- sessions -------------------------------------------------------------------------------
-class InterventionIn(BaseModel):
+class _ModelCellItem(BaseModel):
+    """An item that, in a model session, may name its cell by `layer` and `direction`
+    (each subclass declares both fields, with its own description)."""
+
+    def as_item(self) -> dict:
+        """The item as the engine reads it: layer and direction only where given."""
+        item = self.model_dump()
+        for name in ("layer", "direction"):
+            if item[name] is None:
+                del item[name]
+        return item
+
+
+class InterventionIn(_ModelCellItem):
     """Hold `signal` (a gate, candidate or state of the kind) at `value` for steps
     start <= s < stop, at `units` (null: every unit). Checked against the kind by the
     engine; a wrong item is a 422 naming it. In a model session only: `layer` (default 0)
@@ -87,16 +100,8 @@ class InterventionIn(BaseModel):
     direction: str | None = Field(None, max_length=40, examples=["forward"],
                                   description="a model's direction (model sessions only)")
 
-    def as_item(self) -> dict:
-        """The item as the engine reads it: layer and direction only where given."""
-        item = self.model_dump()
-        for name in ("layer", "direction"):
-            if item[name] is None:
-                del item[name]
-        return item
 
-
-class WeightEditIn(BaseModel):
+class WeightEditIn(_ModelCellItem):
     """Set one weight of the cell: `param`[`row`, `col`] (`col` null or left out for a 1-D
     parameter: a bias, a peephole) = `value`. The cell changes, so the edit applies to
     every step. Checked against the cell's parameters by the engine; a wrong item is a 422
@@ -116,14 +121,6 @@ class WeightEditIn(BaseModel):
     direction: str | None = Field(None, max_length=40, examples=["forward"],
                                   description="a model's direction (model sessions only; "
                                               "default forward)")
-
-    def as_item(self) -> dict:
-        """The item as the engine reads it: layer and direction only where given."""
-        item = self.model_dump()
-        for name in ("layer", "direction"):
-            if item[name] is None:
-                del item[name]
-        return item
 
 
 class SessionCreate(_Strict):

@@ -45,6 +45,12 @@ def _params_bytes(cell: cells.Cell) -> int:
     return sum(a.nbytes for a in cell.params.values())
 
 
+def _plain_items(items) -> list[dict]:
+    """Request items (InterventionIn, WeightEditIn: their as_item) or mappings, as the
+    engine reads them."""
+    return [it.as_item() if hasattr(it, "as_item") else dict(it) for it in items or ()]
+
+
 @dataclasses.dataclass
 class _Made:
     """A cell with where its weights come from and the vocabulary of its text."""
@@ -313,21 +319,16 @@ class SessionService:
         return start, stop, {n: (mine[n].astype(np.float64) - theirs[n]) for n in names}
 
     # -- creating --------------------------------------------------------------------------
-    @staticmethod
-    def _items(interventions) -> list[dict]:
-        return [iv.as_item() if hasattr(iv, "as_item") else dict(iv)
-                for iv in interventions or ()]
-
     def _check_interventions(self, cell: cells.Cell, interventions, steps: int) -> tuple:
         try:
-            return cell.check_interventions(self._items(interventions), steps)
+            return cell.check_interventions(_plain_items(interventions), steps)
         except ValueError as exc:
             raise ApiError("interventions", str(exc)) from exc
 
     @staticmethod
     def _edited(cell: cells.Cell, edits) -> tuple[cells.Cell, tuple]:
         """The cell with its weights edited (cells.weight_edits) and the checked edits."""
-        items = [e.as_item() if hasattr(e, "as_item") else dict(e) for e in edits or ()]
+        items = _plain_items(edits)
         try:
             checked = cell.check_weight_edits(items)
         except ValueError as exc:
@@ -338,26 +339,7 @@ class SessionService:
                layer: int = 0, direction: str = "forward") -> dict:
         """One weight of the session's cell as it runs, and before the session's edits; in a
         model, of the cell at (layer, direction)."""
-        if config.model is not None:
-            return self._model_weight(config, param, row, col, layer, direction)
-        self.part(config, layer, direction)  # a single cell is layer 0, forward
-        try:
-            param, row, col = cells.weight_edits.check_position(
-                config.cell, param, row, col, config.input_size, config.hidden_size,
-                **config.options)
-        except cells.weight_edits.WeightEditError as exc:
-            message, prefix = str(exc), f"{exc.field}: "
-            raise ApiError(exc.field, message.removeprefix(prefix)) from exc
-        at = (row,) if col is None else (row, col)
-        cell = self._cell(config, field="weights")
-        base = self._cell(config.replace(weight_edits=()), field="weights")
-        return {"param": param, "row": row, "col": col,
-                "value": float(cell.params[param][at]),
-                "original": float(base.params[param][at])}
-
-    def _model_weight(self, config: SessionConfig, param: str, row: int, col: int | None,
-                      layer: int, direction: str) -> dict:
-        part = self.part(config, layer, direction)
+        part = self.part(config, layer, direction)  # a single cell is layer 0, forward
         if part.get("proj_size"):
             raise ApiError("layer", f"layer {layer} {direction} is an LSTM with proj_size; its "
                                     "weights cannot be read or edited one by one yet")
@@ -369,8 +351,12 @@ class SessionService:
             message, prefix = str(exc), f"{exc.field}: "
             raise ApiError(exc.field, message.removeprefix(prefix)) from exc
         at = (row,) if col is None else (row, col)
-        cell = self._model(config, "weights").cell(layer, direction)
-        base = self._model(config.replace(weight_edits=()), "weights").cell(layer, direction)
+
+        def cell_of(c: SessionConfig) -> cells.Cell:
+            if c.model is None:
+                return self._cell(c, field="weights")
+            return self._model(c, "weights").cell(layer, direction)
+        cell, base = cell_of(config), cell_of(config.replace(weight_edits=()))
         return {"param": param, "row": row, "col": col,
                 "value": float(cell.params[param][at]),
                 "original": float(base.params[param][at])}
@@ -379,7 +365,7 @@ class SessionService:
     def _model_edits(model: cells.Model, edits) -> tuple[cells.Model, tuple[dict, ...]]:
         """The model with its weights edited and the checked edits as the config stores
         them: by layer and direction, each with both written out."""
-        items = [e.as_item() if hasattr(e, "as_item") else dict(e) for e in edits or ()]
+        items = _plain_items(edits)
         if not items:
             return model, ()
         try:
@@ -396,7 +382,7 @@ class SessionService:
                                    steps: int) -> dict[tuple, tuple]:
         """{(layer, direction): checked interventions} of a model session."""
         try:
-            return check_model_interventions(model, self._items(interventions), steps)
+            return check_model_interventions(model, _plain_items(interventions), steps)
         except ValueError as exc:
             raise ApiError("interventions", str(exc)) from exc
 
@@ -502,7 +488,7 @@ class SessionService:
             steps = piece.steps
         self._check_steps(steps, "sequence")
         self._check_inputs_size(steps, model_sessions.rows_per_step(described))
-        items = self._items(request.interventions)
+        items = _plain_items(request.interventions)
         held = self._model_records(self._check_model_interventions(model, items, steps), items)
         session_id = self.store.new_session_id()
         values = None if piece.values is None else np.asarray(piece.values, np.float64)

@@ -67,13 +67,19 @@ export const createSession = (body) => request("POST", "/api/sessions", body);
 export const appendToSession = (id, piece) => request("POST", `/api/sessions/${encodeURIComponent(id)}/append`, piece);
 export const getSession = (id) => request("GET", `/api/sessions/${encodeURIComponent(id)}`);
 
+/** Add a model's cell `part` ({layer, direction}) to the query `q`, leaving out the defaults
+ *  (layer 0, forward) so a single cell's URLs stay as they were. */
+function withPart(q, part) {
+  if (part?.layer) q.set("layer", String(part.layer));
+  if (part?.direction && part.direction !== "forward") q.set("direction", part.direction);
+}
+
 /** Trace window [start, stop) of `names` (all signals when omitted); `part` picks a
  *  model's cell ({layer, direction}). */
 export function getTrace(id, start, stop, names, part) {
   const q = new URLSearchParams({ start: String(start), stop: String(stop) });
   if (names?.length) q.set("names", names.join(","));
-  if (part?.layer) q.set("layer", String(part.layer));
-  if (part?.direction && part.direction !== "forward") q.set("direction", part.direction);
+  withPart(q, part);
   return request("GET", `/api/sessions/${encodeURIComponent(id)}/trace?${q}`);
 }
 
@@ -90,16 +96,14 @@ export function uploadWeights(file, cell, vocabulary) {
 /** Sensitivity of `of`_t[unit] to each earlier step (the server's default window). */
 export function getSensitivity(id, t, unit, of = "h", part) {
   const q = new URLSearchParams({ t: String(t), unit: String(unit), of });
-  if (part?.layer) q.set("layer", String(part.layer));
-  if (part?.direction && part.direction !== "forward") q.set("direction", part.direction);
+  withPart(q, part);
   return request("GET", `/api/sessions/${encodeURIComponent(id)}/sensitivity?${q}`);
 }
 
 /** This session's signals minus session `from`'s over [start, stop), by the server. */
 export function getDifference(id, from, start, stop, names, part) {
   const q = new URLSearchParams({ from, start: String(start), stop: String(stop), names: names.join(",") });
-  if (part?.layer) q.set("layer", String(part.layer));
-  if (part?.direction && part.direction !== "forward") q.set("direction", part.direction);
+  withPart(q, part);
   return request("GET", `/api/sessions/${encodeURIComponent(id)}/difference?${q}`);
 }
 
@@ -107,8 +111,7 @@ export function getDifference(id, from, start, stop, names, part) {
 export function getWeight(id, param, row, col, part) {
   const q = new URLSearchParams({ param, row: String(row) });
   if (col !== null && col !== undefined) q.set("col", String(col));
-  if (part?.layer) q.set("layer", String(part.layer));
-  if (part?.direction && part.direction !== "forward") q.set("direction", part.direction);
+  withPart(q, part);
   return request("GET", `/api/sessions/${encodeURIComponent(id)}/weight?${q}`);
 }
 

@@ -17,8 +17,9 @@ export function clampPart(record, layer, direction) {
   return { layer: l, direction: d };
 }
 
-/** The session as the views see it: the record with the picked cell's kind, sizes and
- *  signals (what the diagram, equations and charts draw). */
+/** The session as the views see it: the record with the picked cell's kind, sizes,
+ *  signals, holdable signals and params (what the diagram, equations, charts and What-if
+ *  panel use). */
 export function partOf(record, layer, direction) {
   const { layer: l, direction: d } = clampPart(record, layer, direction);
   const cell = record?.cells?.[l]?.find((c) => c.direction === d);
@@ -29,6 +30,8 @@ export function partOf(record, layer, direction) {
     ...record, cell: cell.kind, options: cell.options, input_size: cell.input_size,
     hidden_size: cell.hidden_size, signals: cell.signals, layer: l, direction: d, record,
     proj_size: cell.proj_size ?? null, stages: cell.stages ?? record.stages,
+    // what the What-if panel may hold and edit in this cell
+    holdable: cell.holdable ?? record.holdable, params: cell.params ?? record.params,
   };
 }
 

@@ -21,19 +21,22 @@ const shown = (v) => String(Number(v.toPrecision(7)));
 const cellAt = (session, layer = 0, direction = "forward") => (session?.record ?? session)?.cells?.[layer]
   ?.find((c) => c.direction === direction);
 
-/** The parameters (and hidden size) of the cell `session` draws: in a model, that layer and
- *  direction's cell's. */
-function drawnCell(session) {
-  const cell = cellAt(session, session?.layer ?? 0, session?.direction ?? "forward");
+/** The parameters and hidden size of the cell at (layer, direction): in a model, that
+ *  cell's record's; in a single cell's session, the session's. */
+function cellParts(session, layer, direction) {
+  const cell = cellAt(session, layer ?? 0, direction ?? "forward");
   return { params: cell?.params ?? session?.params ?? [], H: cell?.hidden_size ?? session?.hidden_size ?? 1 };
 }
+
+/** The parameters (and hidden size) of the cell `session` draws (model_parts.js's partOf
+ *  gives the session that cell's). */
+const drawnCell = (session) => ({ params: session?.params ?? [], H: session?.hidden_size ?? 1 });
 
 /** The text of one edit, e.g. "weight_hh[f block, unit 1; column 2] = 0.5" (in a model,
  *  "… in layer 1, backward" for a cell other than layer 0's forward one). */
 export function editText(session, edit) {
-  const cell = cellAt(session, edit.layer ?? 0, edit.direction ?? "forward");
-  const p = (cell?.params ?? session?.params ?? []).find((x) => x.name === edit.param);
-  const H = cell?.hidden_size ?? session?.hidden_size ?? 1;
+  const { params, H } = cellParts(session, edit.layer, edit.direction);
+  const p = params.find((x) => x.name === edit.param);
   const where = p?.blocks ? `${p.blocks[Math.floor(edit.row / H)]} block, unit ${edit.row % H}` : `unit ${edit.row}`;
   const col = edit.col === null || edit.col === undefined ? "" : `; column ${edit.col}`;
   const part = (edit.layer ?? 0) !== 0 || (edit.direction ?? "forward") !== "forward"

@@ -18,11 +18,7 @@ export function heldPart(session) {
 }
 
 /** The signals the drawn cell can hold (in a model its kind may differ from layer 0's). */
-export function holdableOf(session) {
-  const drawn = session?.record?.cells?.[session.layer ?? 0]
-    ?.find((c) => c.direction === (session.direction ?? "forward"));
-  return drawn?.holdable ?? session?.holdable ?? [];
-}
+export const holdableOf = (session) => session?.holdable ?? []; // partOf's, the drawn cell's
 
 /** Whether intervention `iv` holds a signal of the cell drawn in `session`. */
 const inPart = (iv, session) => (iv.layer ?? 0) === (session?.layer ?? 0)
