@@ -86,7 +86,6 @@ const whatIf = createWhatIf({
     return runWhatIf({ wedit: formatWeightEdits([...others, edit]) });
   },
   onResetWeights: () => runWhatIf({ wedit: "" }),
-  onError: (err) => showError("general", `what if: ${err.message}`),
 });
 
 /** The session on screen with what-if `changes` (holds, weight edits) made, compared with

@@ -27,9 +27,8 @@ const inPart = (iv, session) => (iv.layer ?? 0) === (session?.layer ?? 0)
 const $ = (sel) => document.querySelector(sel);
 
 /** The controls; `onHold({signal, value, allUnits})`, `onRelease()`,
- *  `onEditWeight({param, row, col, value})` and `onResetWeights()` (promises), `onError(err)`
- *  (for the panel's requests). */
-export function createWhatIf({ onHold, onRelease, onEditWeight, onResetWeights, onError }) {
+ *  `onEditWeight({param, row, col, value})` and `onResetWeights()` (promises). */
+export function createWhatIf({ onHold, onRelease, onEditWeight, onResetWeights }) {
   const signalSel = $("#hold-signal");
   const valueIn = $("#hold-value");
   const unitsSel = $("#hold-units");
