@@ -155,8 +155,10 @@ class SessionService:
                           "params": [] if c.get("proj_size") else cells.param_layout(
                               c["kind"], c["input_size"], c["hidden_size"], **c["options"])}
                          for c in layer] for layer in described["cells"]]
+        # `parts`: per layer, {direction: part}; `cells` is the same records as lists
+        parts = [dict(zip(described["directions"], layer)) for layer in cells_public]
         return {"layers": described["layers"], "directions": described["directions"],
-                "head": described["head"], "cells": cells_public}
+                "head": described["head"], "cells": cells_public, "parts": parts}
 
     def _sequence_as_given(self, config: SessionConfig) -> dict:
         if config.is_text:
