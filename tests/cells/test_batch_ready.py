@@ -4,7 +4,8 @@ gradients summed). Batched training builds on this."""
 
 import numpy as np
 import pytest
-from kind_cases import VARIANT_IDS, VARIANTS, random_cell, random_inputs
+
+from tests.cells.kind_cases import VARIANT_IDS, VARIANTS, random_cell, random_inputs
 
 
 def forward_rows(cell, xs, state):

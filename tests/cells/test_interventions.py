@@ -7,11 +7,11 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from kind_cases import VARIANTS, random_cell, random_inputs
 
 import cells
 from cells.kinds import holdable
 from cells.trace import Trace
+from tests.cells.kind_cases import VARIANTS, random_cell, random_inputs
 
 torch.set_num_threads(1)
 

@@ -4,10 +4,10 @@ against the plain reference steps of cells.reference, for every kind and option.
 
 import numpy as np
 import pytest
-from kind_cases import TOL, VARIANT_IDS, VARIANTS, random_cell, random_inputs
 
 from cells import reference
 from cells.kinds import holdable
+from tests.cells.kind_cases import TOL, VARIANT_IDS, VARIANTS, random_cell, random_inputs
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

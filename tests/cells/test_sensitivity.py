@@ -8,7 +8,8 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from kind_cases import VARIANT_IDS, VARIANTS, random_cell, random_inputs
+
+from tests.cells.kind_cases import VARIANT_IDS, VARIANTS, random_cell, random_inputs
 
 torch.set_num_threads(1)
 

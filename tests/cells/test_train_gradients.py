@@ -4,11 +4,11 @@ autograd in float64, and against central differences for every kind."""
 import numpy as np
 import pytest
 import torch
-from kind_cases import VARIANT_IDS, VARIANTS
 
 import cells
 from cells.training import Network, loss_and_gradients
 from cells.training.model_backward import zero_state
+from tests.cells.kind_cases import VARIANT_IDS, VARIANTS
 
 TOL = 1e-10
 RECURRENT = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}

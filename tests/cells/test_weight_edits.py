@@ -5,9 +5,9 @@ with interventions, and bad edits are refused naming the item and field."""
 import numpy as np
 import pytest
 import torch
-from kind_cases import random_cell, random_inputs
 
 import cells
+from tests.cells.kind_cases import random_cell, random_inputs
 
 torch.set_num_threads(1)
 
