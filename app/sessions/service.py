@@ -156,7 +156,7 @@ class SessionService:
                               c["kind"], c["input_size"], c["hidden_size"], **c["options"])}
                          for c in layer] for layer in described["cells"]]
         # `parts`: per layer, {direction: part}; `cells` is the same records as lists
-        parts = [dict(zip(described["directions"], layer)) for layer in cells_public]
+        parts = [dict(zip(described["directions"], layer, strict=True)) for layer in cells_public]
         return {"layers": described["layers"], "directions": described["directions"],
                 "head": described["head"], "cells": cells_public, "parts": parts}
 
