@@ -33,7 +33,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from app.api.errors import DamagedState
+from app.errors import DamagedState, NotFound
 from app.sessions.config import SessionConfig
 
 try:  # POSIX: serialises read-modify-write of one session across processes
@@ -154,8 +154,6 @@ class Store:
         """An exclusive lock on one existing session across processes (append = read,
         modify, write). Only ids of stored sessions get a lock file."""
         if self.session_version(session_id) is None:
-            from app.api.errors import NotFound
-
             raise NotFound("session_id", f"no session {session_id!r}")
         if fcntl is None:  # pragma: no cover
             yield

@@ -8,8 +8,8 @@ from __future__ import annotations
 from functools import cache
 
 import cells
-from app.api.errors import ApiError
-from app.api.schemas import MAX_SEED
+from app.errors import ApiError
+from app.schemas import MAX_SEED
 
 
 @cache

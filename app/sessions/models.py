@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import cells
-from app.api.errors import ApiError
+from app.errors import ApiError
 from app.sessions.sequences import Inputs
 from cells.models import projected
 

@@ -22,9 +22,9 @@ import json
 import numpy as np
 
 import cells
-from app.api.errors import ApiError, NotFound
-from app.api.schemas import CsvSequence, SessionCreate, TextSequence, ValuesSequence
 from app.core.settings import Settings
+from app.errors import ApiError, NotFound
+from app.schemas import CsvSequence, SessionCreate, TextSequence, ValuesSequence
 from app.sessions import kinds
 from app.sessions import models as model_sessions
 from app.sessions.cache import ByteLRU

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 import cells
-from app.api.errors import ApiError
 from app.core.settings import Settings
+from app.errors import ApiError
 from app.sessions.datadir import WEIGHT_EXTENSIONS, Store, UploadTooLarge, weights_extension
 from app.sessions.kinds import check_options, default_options
 from app.sessions.models import describe_model, is_model

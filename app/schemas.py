@@ -163,14 +163,6 @@ class SignalPublic(BaseModel):
     description: str
 
 
-class WeightsRef(BaseModel):
-    """Where the weights come from: exactly one key."""
-
-    preset: str | None = None
-    seed: int | None = None
-    weights_id: str | None = None
-
-
 class HeadPublic(BaseModel):
     """A model's head: logits = W·y + b on the last layer's output, then the activation."""
 
