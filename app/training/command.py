@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out.suffix.lower() not in (".safetensors", ".npz"):
         return fail(f"--out {str(args.out)!r}: write a .safetensors or .npz file")
     try:
-        vocabulary = cells.text.distinct_code_points(text)
+        vocabulary = cells.text.derive_vocabulary(text)
         model = cells.char_model(args.cell, vocabulary, hidden_size=args.hidden,
                                  layers=args.layers, seed=args.seed)
     except ValueError as exc:
