@@ -40,7 +40,8 @@ __all__ = ["LoadedWeights", "PartialLoadWarning", "READ_SUFFIXES", "WRITE_SUFFIX
            "read_model_weights", "read_weights", "warn_if_partial", "write_weights"]
 
 READ_SUFFIXES = (".safetensors", ".npz", ".onnx", ".h5", ".hdf5")  # .h5 covers Keras .weights.h5
-WRITE_SUFFIXES = (".safetensors", ".npz")
+TENSOR_SUFFIXES = (".safetensors", ".npz")  # named tensors: read by name
+WRITE_SUFFIXES = TENSOR_SUFFIXES  # what save writes (an exact round trip)
 _PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".joblib")
 _HINTS = {
     ".keras": " (a .keras file is a zip archive holding a whole model: load it with "
@@ -112,7 +113,7 @@ def read_model_weights(path: str | os.PathLike, **names) -> ModelWeights:
     path = Path(path)
     label = path.name
     suffix = path.suffix.lower()
-    if suffix in (".safetensors", ".npz"):
+    if suffix in TENSOR_SUFFIXES:
         from .formats.whole_named import read_named_model
 
         with open_tensor_file(path, label) as tensors:
@@ -136,7 +137,7 @@ def read_model_weights(path: str | os.PathLike, **names) -> ModelWeights:
 
 def _read(path: Path, label: str, layer: int) -> LoadedWeights:
     suffix = path.suffix.lower()
-    if suffix in (".safetensors", ".npz"):
+    if suffix in TENSOR_SUFFIXES:
         with open_tensor_file(path, label) as tensors:
             if MODEL_KEY in tensors.metadata:  # a whole model saved by cells.save_model
                 return _model_layer(read_model_file(tensors), layer)
