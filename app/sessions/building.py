@@ -18,7 +18,6 @@ from app.sessions import kinds
 from app.sessions.config import SessionConfig
 from app.sessions.datadir import Store
 from app.sessions.models import DIRECTIONS
-from cells.interventions import check_model_interventions
 
 FIRST = (0, "forward")  # the part a single cell is
 
@@ -94,7 +93,7 @@ def held(model: cells.Model, interventions, steps: int,
         if not whole:
             checked = model.cell(*FIRST).check_interventions(items, steps)
             return {FIRST: checked}, tuple(iv.to_dict() for iv in checked)
-        by_part = check_model_interventions(model, items, steps)
+        by_part = model.check_interventions(items, steps)
     except ValueError as exc:
         raise ApiError("interventions", str(exc)) from exc
     left = {key: list(ivs) for key, ivs in by_part.items()}
