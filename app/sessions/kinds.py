@@ -59,6 +59,14 @@ def _json(value) -> str:
     return f'"{value}"' if isinstance(value, str) else str(value)
 
 
+def json_value(value) -> str:
+    """An option value as the user wrote it in JSON, in a sentence about a file's value
+    (false, 'relu')."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
 def describe_kind(kind: str, options: dict) -> dict:
     defaults, state = kind_defaults(kind)
     merged = {**defaults, **options}

@@ -17,6 +17,7 @@ from app.sessions import building, kinds, limits
 from app.sessions import models as model_sessions
 from app.sessions.config import SessionConfig
 from app.sessions.datadir import Store
+from app.sessions.kinds import json_value
 from app.sessions.sequences import Piece, check_text
 
 
@@ -183,10 +184,3 @@ def must_match(request: SessionCreate, cell, source: str) -> None:
         if given is not None and given != actual:
             raise ApiError(field, f"{source} fixes {field} = {actual!r}; got {given!r} "
                                   "(or leave it out)")
-
-
-def json_value(value) -> str:
-    """An option value as the user wrote it in JSON (false, "relu")."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return repr(value) if isinstance(value, str) else str(value)

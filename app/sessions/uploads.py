@@ -15,7 +15,8 @@ import cells
 from app.core.settings import Settings
 from app.errors import ApiError
 from app.sessions.datadir import WEIGHT_EXTENSIONS, Store, UploadTooLarge, weights_extension
-from app.sessions.kinds import check_options, default_options
+from app.sessions.kinds import check_options, default_options, json_value
+from app.sessions.limits import check_sizes
 from app.sessions.models import describe_model, is_model
 from cells.formats.vocabulary_files import MAX_VOCABULARY_BYTES, read_vocabulary_file
 from cells.weights_io import read_weights
@@ -104,17 +105,13 @@ def accept_weights(store: Store, settings: Settings, source: BinaryIO, filename:
             check_options(loaded.kind, {name: value}, field=name)
             if name in stated and loaded.options.get(name) != value:
                 raise ApiError(name, f"the file {filename!r} states {name} = "
-                                     f"{_json(loaded.options[name])}; got {_json(value)} "
-                                     f"(leave {name} out to use the file's value)")
+                                     f"{json_value(loaded.options[name])}; got "
+                                     f"{json_value(value)} (leave {name} out to use the "
+                                     "file's value)")
         used = {**default_options(loaded.kind),
                 **{n: v for n, v in loaded.options.items() if n in stated}, **options}
         cell = _cell(loaded, used, filename)
-        if cell.hidden_size > settings.max_hidden_size:
-            raise ApiError("file", f"hidden_size {cell.hidden_size} is over the limit of "
-                                   f"{settings.max_hidden_size}")
-        if cell.input_size > settings.max_input_size:
-            raise ApiError("file", f"input_size {cell.input_size} is over the limit of "
-                                   f"{settings.max_input_size}")
+        check_sizes(settings, cell.input_size, cell.hidden_size, field="file")
         # Options given with the upload become the defaults of its sessions ("chosen").
         meta = {"cell": cell.kind, "options": dict(cell.options), "stated": stated,
                 "chosen": dict(options), "layer": layer,
@@ -165,12 +162,7 @@ def _accept_model(store: Store, settings: Settings, path: Path, weights_id: str,
     first = next(iter(model.stack[0].cells.values()))
     for layer in model.stack:
         for cell in layer.cells.values():
-            if cell.hidden_size > settings.max_hidden_size:
-                raise ApiError("file", f"hidden_size {cell.hidden_size} is over the limit of "
-                                       f"{settings.max_hidden_size}")
-            if cell.input_size > settings.max_input_size:
-                raise ApiError("file", f"input_size {cell.input_size} is over the limit of "
-                                       f"{settings.max_input_size}")
+            check_sizes(settings, cell.input_size, cell.hidden_size, field="file")
     meta = {"cell": first.kind, "options": dict(first.options), "stated": sorted(first.options),
             "chosen": {}, "layer": 0, "layers": model.layers,
             "directions": list(model.directions), "input_size": first.input_size,
@@ -208,9 +200,3 @@ def _reads(path: Path, layer: int) -> bool:
     except Exception:  # noqa: BLE001 - the question is only whether it loads at all
         return False
     return True
-
-
-def _json(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return repr(value) if isinstance(value, str) else str(value)
