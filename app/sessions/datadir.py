@@ -35,6 +35,7 @@ import numpy as np
 
 from app.errors import DamagedState, NotFound
 from app.sessions.config import SessionConfig
+from cells.weights_io import MODEL_SUFFIXES
 
 try:  # POSIX: serialises read-modify-write of one session across processes
     import fcntl
@@ -45,7 +46,9 @@ SESSION_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 WEIGHTS_ID = re.compile(r"[0-9a-f]{64}")
 _VALUES_FILE = re.compile(r"[A-Za-z0-9_-]{16,64}\.[0-9a-f]{16}\.npy")
 # .weights.h5 is Keras 3's name; plain .h5/.hdf5 files are read the same way.
-WEIGHT_EXTENSIONS = (".safetensors", ".npz", ".onnx", ".weights.h5", ".h5", ".hdf5", ".keras")
+# What an upload may be (the engine's readers say it); a Keras .weights.h5 keeps its double
+# suffix in the stored copy's name, so it is matched first.
+WEIGHT_EXTENSIONS = (".weights.h5", *MODEL_SUFFIXES)
 
 
 class DataDirUnusable(Exception):

@@ -1,4 +1,4 @@
-"""Sessions: create, read and append, and the per-process caches of cells and traces.
+"""Sessions: create, read and append, and the per-process caches of models and traces.
 
 A session is its config (`SessionConfig`), stored by the data directory. Everything else
 is derived from it deterministically: the model from the weights reference
@@ -6,10 +6,11 @@ is derived from it deterministically: the model from the weights reference
 from the model and the sequence. So any worker process can serve any session, and a restart
 loses nothing but warm caches.
 
-The trace cache is keyed by a hash of the config's content (`key`), so two sessions with
-the same content share one trace. Appending writes a config with a new key and a `parent`
-pointer to the old one; the process that holds the old trace extends it instead of
-recomputing the prefix, here or, after a reload, in any other process.
+The trace cache is keyed by a hash of the config's content (`key`) and the part (layer,
+direction), so two sessions with the same content share their traces. Appending writes a
+config with a new key and a `parent` pointer to the old one; the process that holds the
+old trace extends it instead of recomputing the prefix, here or, after a reload, in any
+other process.
 
 Traces are computed on the compute pool (app/sessions/compute.py): the first window
 before the answer, the rest in the background (app/sessions/traces.py). A session whose
