@@ -56,6 +56,11 @@ def build(config: SessionConfig, store: Store, field: str) -> cells.Model:
             vocabulary = config.model.get("vocabulary")
             return cells.load_model(path, vocabulary=None if vocabulary is None
                                     else tuple(vocabulary), dtype=config.dtype)
+        parsed = store.parsed_path(weights["weights_id"])
+        if parsed is not None:  # the canonical arrays as parsed on upload: read, not parsed
+            path = parsed
+            return one_cell(cells.load(parsed, kind=config.cell, dtype=config.dtype,
+                                       **config.options))
         return one_cell(cells.load(path, kind=config.cell, layer=meta.get("layer", 0),
                                    dtype=config.dtype, **config.options))
     except ValueError as exc:

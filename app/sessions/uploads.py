@@ -120,21 +120,32 @@ def accept_weights(store: Store, settings: Settings, source: BinaryIO, filename:
                 "dtype": cell.dtype.name, "filename": filename, "bytes": path.stat().st_size}
         if model is not None and not options:
             meta["model"] = describe_model(model)
-        meta = _keep(store, path, weights_id, ext, meta)
+        parsed = path.parent / "parsed.npz"  # the upload's own folder in tmp/
+        cells.save(cell, parsed)
+        meta = _keep(store, path, weights_id, ext, meta, parsed)
     except BaseException:
+        (path.parent / "parsed.npz").unlink(missing_ok=True)
         store.discard(path)
         raise
     store.enforce_budget(settings.max_store_bytes, {weights_id})
     return upload_record(weights_id, meta)
 
 
-def _keep(store: Store, path: Path, weights_id: str, ext: str, meta: dict) -> dict:
+def _keep(store: Store, path: Path, weights_id: str, ext: str, meta: dict,
+          parsed: Path | None = None) -> dict:
+    """Keep the upload, with the arrays parsed from it (`parsed`, one cell's)."""
     old = store.weights_meta(weights_id)
     if old is None:
-        store.keep_upload(path, weights_id, ext, meta)
+        store.keep_upload(path, weights_id, ext, meta, parsed)
         return meta
-    # the same bytes were uploaded before: keep the first copy; a model's description
-    # follows the vocabulary given this time
+    # the same bytes were uploaded before: keep the first copy (and its parsed arrays, or
+    # these if it was kept before uploads had them); a model's description follows the
+    # vocabulary given this time
+    if parsed is not None:
+        if store.parsed_path(weights_id) is None:
+            store.keep_parsed(weights_id, parsed)
+        else:
+            parsed.unlink(missing_ok=True)
     store.discard(path)
     if meta.get("model") != old.get("model") and meta.get("model") is not None:
         old = {**old, "model": meta["model"]}
