@@ -143,7 +143,8 @@ def serve(args: argparse.Namespace) -> int:
         print(f"gatescope: listening on {settings.host}, reachable from other machines; "
               "clients need the token in the URL below", file=sys.stderr)
     changes = {"host": args.host, "port": args.port, "data_dir": args.data_dir,
-               "allowed_hosts": ",".join(allowed) if allowed else None, "token": token}
+               "allowed_hosts": ",".join(allowed) if allowed else None, "token": token,
+               "allow_no_token": "1" if args.no_token else None}
     for name, value in changes.items():
         if value is not None:
             os.environ[ENV_PREFIX + name.upper()] = str(value)

@@ -46,8 +46,24 @@ then the values as little-endian float32/float64, starting at a multiple of 8). 
 """
 
 
+class TokenRequired(RuntimeError):
+    """Off loopback without a token: the app is not built (Jupyter's rule, whatever the
+    launcher: `gatescope serve`, `uvicorn --factory`, a notebook)."""
+
+
+def require_token_off_loopback(settings: Settings) -> None:
+    if settings.on_loopback or settings.token or settings.allow_no_token:
+        return
+    raise TokenRequired(
+        f"gatescope: refusing to serve {settings.host} (reachable from other machines) "
+        f"without a token: set GATESCOPE_TOKEN to a secret clients give in the URL "
+        f"(`gatescope serve` makes one and prints it), or GATESCOPE_ALLOW_NO_TOKEN=1 to "
+        f"serve anyone who can reach the port")
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
+    require_token_off_loopback(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

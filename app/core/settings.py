@@ -93,6 +93,9 @@ class Settings:
 
     # Off loopback a token is required (printed in the start-up URL); "" means none.
     token: str = ""
+    # Off loopback without a token the app refuses to start, whatever launched it, unless
+    # this is set (`gatescope serve --no-token`): then anyone who can reach the port may use it.
+    allow_no_token: bool = False
 
     # Origins allowed on the WebSocket besides the request's own host:port.
     allowed_origins: tuple[str, ...] = field(default_factory=tuple)

@@ -6,6 +6,8 @@
 // engine's numbers as little-endian floats that are read in place as typed-array views,
 // with no parsing. Error messages stay JSON text.
 
+import { TAB_ID } from "./api.js";
+
 const BACKOFF_MS = [100, 250, 500, 1000, 2000, 4000];
 
 const ARRAYS = { float32: Float32Array, float64: Float64Array };
@@ -41,7 +43,7 @@ export function openStream(id, { onFrame, onStatus, onError, cursor, layer = 0, 
 
   const url = () => {
     const proto = window.location.protocol === "https:" ? "wss" : "ws";
-    const part = new URLSearchParams({ format: "binary" });
+    const part = new URLSearchParams({ format: "binary", tab: TAB_ID });
     if (layer) part.set("layer", String(layer));
     if (direction !== "forward") part.set("direction", direction);
     return `${proto}://${window.location.host}/api/sessions/${encodeURIComponent(id)}/stream?${part}`;
