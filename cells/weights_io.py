@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .formats.budgets import check_file
 from .formats.common import (
     BOTH_DIRECTIONS,
     DEFAULT_OPTIONS,
@@ -111,6 +112,7 @@ def read_model_weights(path: str | os.PathLike, **names) -> ModelWeights:
     `names` name a state dict's parts: embedding=, recurrent=, head=."""
     path = Path(path)
     label = path.name
+    check_file(path, label)  # whole-file budgets, before any data is read
     suffix = path.suffix.lower()
     if suffix in (".safetensors", ".npz"):
         from .formats.whole_named import read_named_model
@@ -135,6 +137,7 @@ def read_model_weights(path: str | os.PathLike, **names) -> ModelWeights:
 
 
 def _read(path: Path, label: str, layer: int) -> LoadedWeights:
+    check_file(path, label)  # whole-file budgets, before any data is read
     suffix = path.suffix.lower()
     if suffix in (".safetensors", ".npz"):
         with open_tensor_file(path, label) as tensors:

@@ -31,6 +31,7 @@ from app.sessions.datadir import Store
 from app.sessions.service import SessionService
 from app.stream.socket import StreamStats
 from app.training.jobs import TrainingJobs
+from cells.formats import budgets
 
 DESCRIPTION = """\
 The gatescope API: recurrent cells stepped through your sequence, every gate of every step.
@@ -64,6 +65,7 @@ def require_token_off_loopback(settings: Settings) -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     require_token_off_loopback(settings)
+    budgets.use(settings.file_budgets())  # every reader in this process checks these
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

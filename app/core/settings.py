@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cells.formats.budgets import Budgets
 from cells.formats.limits import MAX_HIDDEN_SIZE, MAX_INPUT_SIZE
 
 ENV_PREFIX = "GATESCOPE_"
@@ -35,6 +36,19 @@ class Settings:
     max_body_bytes: int = 16 * 1024 * 1024
     # The trace endpoint refuses windows larger than this many numbers (steps x sum of widths).
     max_trace_values: int = 4_000_000
+
+    # Whole-file budgets, checked before a file's data is read (cells/formats/budgets.py
+    # explains each; the engine's defaults unless set here).
+    max_file_tensor_bytes: int = Budgets.max_file_tensor_bytes
+    max_file_tensors: int = Budgets.max_file_tensors
+    max_file_layers: int = Budgets.max_file_layers
+    max_file_groups: int = Budgets.max_file_groups
+    max_file_nodes: int = Budgets.max_file_nodes
+    max_archive_entries: int = Budgets.max_archive_entries
+    max_archive_member_bytes: int = Budgets.max_archive_member_bytes
+    max_json_bytes: int = Budgets.max_json_bytes
+    max_json_depth: int = Budgets.max_json_depth
+    max_json_values: int = Budgets.max_json_values
 
     # Stored session configs; beyond this the least recently written ones are evicted.
     max_sessions: int = 10_000
@@ -130,6 +144,9 @@ class Settings:
 
     def replace(self, **changes) -> Settings:
         return dataclasses.replace(self, **changes)
+
+    def file_budgets(self) -> Budgets:
+        return Budgets(**{f.name: getattr(self, f.name) for f in dataclasses.fields(Budgets)})
 
 
 def is_loopback(host: str) -> bool:

@@ -17,9 +17,12 @@ from app.core.settings import Settings
 from app.sessions.datadir import WEIGHT_EXTENSIONS, Store, UploadTooLarge, weights_extension
 from app.sessions.kinds import check_options, default_options
 from app.sessions.models import describe_model, is_model
+from cells.formats.budgets import OverBudget
 from cells.formats.vocabulary_files import MAX_VOCABULARY_BYTES, read_vocabulary_file
 from cells.weights_io import read_weights
 
+# Files only the whole-model reader reads (no single-cell reader knows them).
+WHOLE_MODEL_ONLY = (".keras",)
 SHOWN = {"layer": 0, "direction": "forward"}  # the part of a bigger file a session uses
 
 
@@ -90,10 +93,13 @@ def accept_weights(store: Store, settings: Settings, source: BinaryIO, filename:
     except UploadTooLarge as exc:
         raise ApiError("file", str(exc), status_code=413) from exc
     try:
-        model = _read_model(path, filename, vocabulary, whole_only=kind is not None)
+        model, refusal = _read_model(path, filename, vocabulary, whole_only=kind is not None)
         try:
             loaded = _read(path, filename, kind, layer)
         except ApiError:
+            if model is None and refusal is not None and (ext in WHOLE_MODEL_ONLY
+                                                          or refusal.over_budget):
+                raise refusal from None  # the model reader's own words, not "unsupported"
             if model is None:
                 raise
             loaded = None  # a model file that holds no single cell the old way (.keras)
@@ -145,19 +151,34 @@ def _keep(store: Store, path: Path, weights_id: str, ext: str, meta: dict) -> di
     return old
 
 
-def _read_model(path: Path, filename: str, vocabulary, whole_only: bool):
-    """The whole model in the file when it is more than one cell, else None."""
+class ModelRefusal(ApiError):
+    """What the model reader said about a file it would not read (told when no other reader
+    reads the file either)."""
+
+    def __init__(self, message: str, over_budget: bool):
+        super().__init__("file", message)
+        self.over_budget = over_budget
+
+
+def _read_model(path: Path, filename: str, vocabulary, whole_only: bool
+                ) -> tuple[cells.Model | None, ModelRefusal | None]:
+    """(the whole model in the file when it is more than one cell, else None; the model
+    reader's refusal, if it refused). A .keras archive is always a model, one cell or not:
+    no other reader reads it."""
     if whole_only:  # a kind was chosen: the file is read as one cell of that kind
-        return None
+        return None, None
     try:
         model = cells.load_model(path, vocabulary=vocabulary)
     except ValueError as exc:
-        if vocabulary is not None:
-            raise ApiError("vocabulary", str(exc).replace(path.name, filename)) from exc
-        return None
-    except Exception:  # noqa: BLE001 - the single-cell reader says what is wrong
-        return None
-    return model if is_model(model) else None
+        message = str(exc).replace(path.name, filename)
+        if vocabulary is not None and not isinstance(exc, OverBudget):
+            raise ApiError("vocabulary", message) from exc
+        return None, ModelRefusal(message, isinstance(exc, OverBudget))
+    except Exception as exc:  # noqa: BLE001 - parsers of untrusted bytes raise anything
+        return None, ModelRefusal(f"could not read {filename!r} as a model: "
+                                  f"{type(exc).__name__}: {exc}", False)
+    whole = is_model(model) or path.name.lower().endswith(WHOLE_MODEL_ONLY)
+    return (model if whole else None), None
 
 
 def _accept_model(store: Store, settings: Settings, path: Path, weights_id: str, ext: str,
