@@ -11,11 +11,16 @@ the creation rate) stay per address, since a tab id costs nothing to make up.
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 from urllib.parse import parse_qs
 
 TAB_HEADER = "x-gatescope-tab"
 TAB_QUERY = "tab"
 _TAB_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+# The client of the request being served: set for each request and WebSocket by
+# `ClientOf`, read where work is queued (the compute pool's per-client turns). Threads the
+# request hands work to (anyio's to_thread) inherit it.
+current_client: ContextVar[str] = ContextVar("gatescope_client", default="")
 
 
 def client_address(scope) -> str:
@@ -40,3 +45,20 @@ def client_key(scope) -> str:
     address = client_address(scope)
     tab = tab_id(scope)
     return f"{address}#{tab}" if tab else address
+
+
+class ClientOf:
+    """ASGI middleware: `current_client` is the request's client while it is served."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        token = current_client.set(client_key(scope))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            current_client.reset(token)

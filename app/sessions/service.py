@@ -25,7 +25,7 @@ import cells
 from app.api.errors import ApiError, NotFound
 from app.api.schemas import CsvSequence, SessionCreate, TextSequence, ValuesSequence
 from app.core.settings import Settings
-from app.sessions import kinds
+from app.sessions import costs, kinds
 from app.sessions import models as model_sessions
 from app.sessions.cache import ByteLRU
 from app.sessions.compute import ComputePool
@@ -207,8 +207,9 @@ class SessionService:
 
     def model_run(self, config: SessionConfig) -> model_sessions.ModelRun:
         """The run of a model session (blocking: off the loop, never from the pool)."""
-        return self.runs.get_or_compute(config.key,
-                                        lambda: self.pool.run(self._compute_run, config))
+        return self.runs.get_or_compute(config.key, lambda: self.pool.run(
+            self._compute_run, config,
+            heavy=costs.is_heavy(self.settings, self._model(config, "weights"), config.steps)))
 
     def cached_run(self, config: SessionConfig) -> model_sessions.ModelRun | None:
         return self.runs.peek(config.key)
@@ -285,7 +286,7 @@ class SessionService:
         if not 1 <= window <= limit:
             raise ApiError("window", f"must be in [1, {limit}] (the server's limit)")
         trace = self.trace(config, layer, direction)
-        result = self.pool.run(trace.sensitivity, t, unit, of, window)
+        result = self.pool.run(trace.sensitivity, t, unit, of, window, heavy=True)
         return {"start": int(result["start"]), "t": t, "unit": unit, "of": of,
                 **{v: None if result[v] is None else [float(a) for a in result[v]]
                    for v in ("x", "h", "c")}}
@@ -423,6 +424,7 @@ class SessionService:
         self._check_inputs_size(piece.steps, cell.input_size)
         inputs = as_inputs(piece, made.vocabulary, request.dtype, "sequence.values")
         held = self._check_interventions(cell, request.interventions, piece.steps)
+        costs.check_cell_session(self.settings, cell, piece.steps, held)  # before computing
         session_id = self.store.new_session_id()
         values = None if piece.values is None else np.asarray(piece.values, np.float64)
         digest = None if values is None else values_digest(values.tobytes())
@@ -492,6 +494,7 @@ class SessionService:
         self._check_inputs_size(steps, model_sessions.rows_per_step(described))
         items = _plain_items(request.interventions)
         held = self._model_records(self._check_model_interventions(model, items, steps), items)
+        costs.check_model_session(self.settings, model, steps, held)  # before computing
         session_id = self.store.new_session_id()
         values = None if piece.values is None else np.asarray(piece.values, np.float64)
         digest = None if values is None else values_digest(values.tobytes())
@@ -507,7 +510,7 @@ class SessionService:
             interventions=held, weight_edits=edits).with_key()
         self.models.put(self._model_key(config), model)
         run = self.pool.run(self._run_model, model, self._model_sequence(config, values),
-                            held)
+                            held, heavy=costs.is_heavy(self.settings, model, steps))
         self.runs.put(config.key, run)
         self.trace(config)  # layer 0's first window before the answer, as for a cell
         self.store.save_session(config, values)
@@ -587,6 +590,7 @@ class SessionService:
                        "values_file": f"{config.id}.{digest[:16]}.npy"}
         self._check_steps(steps, piece.kind)
         self._check_inputs_size(steps, model_sessions.rows_per_step(config.model))
+        costs.check_model_session(self.settings, model, steps, config.interventions, piece.kind)
         grown = config.replace(steps=steps, parent=None, **changes).with_key()
         self.store.save_session(grown, values)
         return grown
@@ -708,6 +712,8 @@ class SessionService:
                 more = as_inputs(piece, config.vocabulary, config.dtype, "values")
             self._check_steps(steps, piece.kind)
             self._check_inputs_size(steps, config.input_size)
+            costs.check_cell_session(self.settings, self._cell(config, "weights"), steps,
+                                     config.interventions, piece.kind)
             if dropped:
                 # The trace's last step read another input: it is computed again, from
                 # the start (a trace is never cut back), when it is first read.
