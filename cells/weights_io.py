@@ -36,8 +36,10 @@ from .formats.model_parts import ModelWeights
 from .formats.named import read_named
 from .formats.tensor_files import encode_options, open_tensor_file, write_tensor_file
 
-__all__ = ["LoadedWeights", "PartialLoadWarning", "READ_SUFFIXES", "WRITE_SUFFIXES",
-           "read_model_weights", "read_weights", "warn_if_partial", "write_weights"]
+__all__ = ["DequantizedWarning", "LeftOutWarning", "LoadedWeights", "PartialLoadWarning",
+           "READ_SUFFIXES", "WRITE_SUFFIXES",
+           "read_model_weights", "read_weights", "warn_about_load", "warn_if_partial",
+           "write_weights"]
 
 READ_SUFFIXES = (".safetensors", ".npz", ".onnx", ".h5", ".hdf5")  # .h5 covers Keras .weights.h5
 WRITE_SUFFIXES = (".safetensors", ".npz")
@@ -68,6 +70,25 @@ def read_weights(path: str | os.PathLike, kind: str | None = None, layer: int = 
 
 class PartialLoadWarning(UserWarning):
     """cells.load returned one cell of a file that holds more (layers or directions)."""
+
+
+class LeftOutWarning(UserWarning):
+    """A load left tensors of the file out of the model; the message lists each by name."""
+
+
+class DequantizedWarning(UserWarning):
+    """A quantized model was read as the float model it quantizes: its numbers are the float
+    model's, not those of the integer runtime."""
+
+
+def warn_about_load(weights: ModelWeights, stacklevel: int = 3) -> None:
+    """Say what a whole-model load left out or changed (ModelWeights.left_out, .notices)."""
+    if weights.left_out:
+        warnings.warn(f"{weights.label}: left out {len(weights.left_out)} tensor(s) the model "
+                      f"does not use: {', '.join(weights.left_out)}", LeftOutWarning,
+                      stacklevel=stacklevel)
+    for notice in weights.notices:
+        warnings.warn(f"{weights.label}: {notice}", DequantizedWarning, stacklevel=stacklevel)
 
 
 def warn_if_partial(path: str | os.PathLike, loaded: LoadedWeights, layer: int) -> None:
@@ -108,7 +129,8 @@ def write_weights(
 
 def read_model_weights(path: str | os.PathLike, **names) -> ModelWeights:
     """Every layer, direction, embedding and head a file holds (see cells.load_model).
-    `names` name a state dict's parts: embedding=, recurrent=, head=."""
+    `names` name a checkpoint's parts: embedding=, recurrent=, head= (modules), or its
+    tensors one by one (weight_ih=, weight_hh=, ...)."""
     path = Path(path)
     label = path.name
     suffix = path.suffix.lower()
@@ -118,7 +140,8 @@ def read_model_weights(path: str | os.PathLike, **names) -> ModelWeights:
         with open_tensor_file(path, label) as tensors:
             return read_named_model(tensors, names)
     if names:
-        raise ValueError(f"{label}: part names {sorted(names)} only apply to PyTorch state dicts")
+        raise ValueError(f"{label}: part names {sorted(names)} only apply to checkpoints of "
+                         "named tensors (.safetensors, .npz)")
     if suffix == ".onnx":
         from .formats.whole_onnx import read_onnx_model
 

@@ -47,9 +47,16 @@ def build_model(weights: ModelWeights, vocabulary=None, dtype=None,
                 "linear" if encoder.encoding == "numbers" else "softmax")
             head = Head(np.asarray(weights.head_weight, dtype),
                         np.asarray(weights.head_bias, dtype), activation)
-        return Model(stack, encoder, head, returns=weights.returns)
+        return Model(stack, encoder, head, returns=weights.returns, notices=notices_of(weights))
     except ValueError as error:
         raise ValueError(f"{label}: {error}") from None
+
+
+def notices_of(weights: ModelWeights) -> tuple[str, ...]:
+    """What a page shows beside the model: the tensors left out, and what the numbers are."""
+    left_out = (f"left out {len(weights.left_out)} tensor(s) the model does not use: "
+                f"{', '.join(weights.left_out)}",) if weights.left_out else ()
+    return left_out + tuple(weights.notices)
 
 
 def model_weights(model: Model, label: str) -> ModelWeights:
