@@ -31,6 +31,7 @@ from .formats.common import (
     one_dtype,
     pick_layer,
 )
+from .formats.executable_files import refuse_executable
 from .formats.model_file import MODEL_KEY, read_model_file
 from .formats.model_parts import ModelWeights
 from .formats.named import read_named
@@ -134,6 +135,7 @@ def read_model_weights(path: str | os.PathLike, **names) -> ModelWeights:
     path = Path(path)
     label = path.name
     suffix = path.suffix.lower()
+    refuse_executable(path, label)
     if suffix in (".safetensors", ".npz"):
         from .formats.whole_named import read_named_model
 
@@ -159,6 +161,7 @@ def read_model_weights(path: str | os.PathLike, **names) -> ModelWeights:
 
 def _read(path: Path, label: str, layer: int) -> LoadedWeights:
     suffix = path.suffix.lower()
+    refuse_executable(path, label)
     if suffix in (".safetensors", ".npz"):
         with open_tensor_file(path, label) as tensors:
             if MODEL_KEY in tensors.metadata:  # a whole model saved by cells.save_model
@@ -179,6 +182,8 @@ def _read(path: Path, label: str, layer: int) -> LoadedWeights:
 def _refuse(path: Path, label: str, supported: str = "supported: .safetensors, .npz, .onnx, "
             "Keras .weights.h5"):
     suffix = path.suffix.lower()
+    if path.is_dir():
+        raise ValueError(f"{label}: is a directory, not a model file; {supported}")
     if suffix in _PICKLE_SUFFIXES:
         raise ValueError(
             f"{label}: PyTorch pickles are not loaded (they can run code). Export the state "

@@ -11,7 +11,7 @@ logits; a softmax (or sigmoid) head also gives probabilities.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -134,9 +134,8 @@ class Model:
         self.head = None if head is None else Head(
             np.asarray(head.weight, self.dtype), np.asarray(head.bias, self.dtype), head.activation)
         if self.encoder.embedding is not None and self.encoder.embedding.dtype != self.dtype:
-            self.encoder = Encoder(self.encoder.encoding, self.encoder.width,
-                                   self.encoder.vocabulary, self.encoder.tokenizer,
-                                   self.encoder.embedding.astype(self.dtype))
+            self.encoder = replace(self.encoder,  # keeps a special encoder's class
+                                   embedding=self.encoder.embedding.astype(self.dtype))
         self.returns = returns
         self.notices = tuple(notices)  # what loading left out or changed, said in words
 
