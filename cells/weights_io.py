@@ -42,8 +42,11 @@ __all__ = ["DequantizedWarning", "LeftOutWarning", "LoadedWeights", "PartialLoad
            "read_model_weights", "read_weights", "warn_about_load", "warn_if_partial",
            "write_weights"]
 
-READ_SUFFIXES = (".safetensors", ".npz", ".onnx", ".h5", ".hdf5")  # .h5 covers Keras .weights.h5
-WRITE_SUFFIXES = (".safetensors", ".npz")
+TENSOR_SUFFIXES = (".safetensors", ".npz")  # named tensors: read by name
+HDF5_SUFFIXES = (".h5", ".hdf5")  # Keras (.h5 covers .weights.h5)
+READ_SUFFIXES = (*TENSOR_SUFFIXES, ".onnx", *HDF5_SUFFIXES)
+MODEL_SUFFIXES = (*READ_SUFFIXES, ".keras")  # a whole model may also be a .keras archive
+WRITE_SUFFIXES = TENSOR_SUFFIXES  # what save writes (an exact round trip)
 _PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".joblib")
 _HINTS = {
     ".keras": " (a .keras file is a zip archive holding a whole model: load it with "
@@ -136,7 +139,7 @@ def read_model_weights(path: str | os.PathLike, **names) -> ModelWeights:
     label = path.name
     suffix = path.suffix.lower()
     refuse_executable(path, label)
-    if suffix in (".safetensors", ".npz"):
+    if suffix in TENSOR_SUFFIXES:
         from .formats.whole_named import read_named_model
 
         with open_tensor_file(path, label) as tensors:
@@ -152,7 +155,7 @@ def read_model_weights(path: str | os.PathLike, **names) -> ModelWeights:
         from .formats.whole_keras import read_keras_archive
 
         return read_keras_archive(path, label)
-    if suffix in (".h5", ".hdf5"):
+    if suffix in HDF5_SUFFIXES:
         from .formats.whole_keras import read_keras_weights_file
 
         return read_keras_weights_file(path, label)
@@ -162,7 +165,7 @@ def read_model_weights(path: str | os.PathLike, **names) -> ModelWeights:
 def _read(path: Path, label: str, layer: int) -> LoadedWeights:
     suffix = path.suffix.lower()
     refuse_executable(path, label)
-    if suffix in (".safetensors", ".npz"):
+    if suffix in TENSOR_SUFFIXES:
         with open_tensor_file(path, label) as tensors:
             if MODEL_KEY in tensors.metadata:  # a whole model saved by cells.save_model
                 return _model_layer(read_model_file(tensors), layer)
@@ -172,7 +175,7 @@ def _read(path: Path, label: str, layer: int) -> LoadedWeights:
         from cells.formats.onnx_format import read_onnx
 
         return read_onnx(path, label, layer)
-    if suffix in (".h5", ".hdf5"):
+    if suffix in HDF5_SUFFIXES:
         from cells.formats.keras_h5 import read_keras_h5
 
         return read_keras_h5(path, label, layer)

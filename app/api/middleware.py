@@ -14,10 +14,12 @@ import json
 import time
 from collections import OrderedDict, deque
 from http.cookies import SimpleCookie
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.origins import same_origin
 
 # No inline scripts. Plotly sets style attributes, hence 'unsafe-inline' for styles only.
 # connect-src 'self' covers the page's own WebSocket (ws: and wss: of the same host).
@@ -188,24 +190,6 @@ class SecurityHeaders:
 
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
-
-def same_origin(origin: str, host: str | None, secure: bool, allowed: tuple[str, ...]) -> bool:
-    """Whether a browser's Origin is this server (the Host it asked for) or a listed one."""
-    if origin in allowed:
-        return True
-    if not host:
-        return False
-    parts = urlsplit(origin)
-    if parts.scheme not in ("http", "https"):
-        return False
-    try:
-        origin_port = parts.port or (443 if parts.scheme == "https" else 80)
-        host_parts = urlsplit(f"//{host}")
-        host_port = host_parts.port or (443 if secure else 80)
-    except ValueError:  # a malformed port
-        return False
-    return (parts.hostname or "", origin_port) == (host_parts.hostname or "", host_port)
 
 
 class CrossSiteWrites:

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .. import memory
-from ..interventions import check_model_interventions
-from ..weight_edits import check_model_weight_edits
+from ..interventions import held_by_part
+from ..weight_edits import edits_by_part
 from .encoder import Encoder
 from .projected import ProjectedLSTM
 
@@ -193,9 +193,14 @@ class Model:
         return cells[direction]
 
     def check_weight_edits(self, edits) -> dict[tuple, tuple]:
-        """Weight edits checked for this model (cells.weight_edits.check_model_weight_edits):
+        """Weight edits checked for this model (cells.weight_edits.edits_by_part):
         {(layer, direction): (WeightEdit, ...)}."""
-        return check_model_weight_edits(self, edits)
+        return edits_by_part(self, edits)
+
+    def check_interventions(self, interventions, steps: int) -> dict[tuple, tuple]:
+        """Interventions checked for this model and `steps` steps
+        (cells.interventions.held_by_part): {(layer, direction): (Intervention, ...)}."""
+        return held_by_part(self, interventions, steps)
 
     def with_weights(self, edits) -> Model:
         """A new model with these weights of its cells changed: each edit {"param", "row",
@@ -236,7 +241,7 @@ class Model:
         head read the held run.
         """
         xs, tokens, ids = self.encode(sequence)
-        held = check_model_interventions(self, interventions, len(xs))
+        held = self.check_interventions(interventions, len(xs))
         state = self._start_state(state, h0, c0)
         unknown = [key for key in state
                    if not (isinstance(key, tuple) and len(key) == 2

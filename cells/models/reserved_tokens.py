@@ -1,6 +1,6 @@
 """Character vocabularies with reserved tokens: `<pad>`, `</s>`, `<unk>`, `[CLS]` beside
-single characters, as character models ship them. The text stays one step per character;
-a reserved token is one step when typed whole (`ab</s>` is a, b, </s>)."""
+single characters (graphemes), as character models ship them. The text stays one step per
+character; a reserved token is one step when typed whole (`ab</s>` is a, b, </s>)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..text import graphemes
 from .encoder import Encoder, tokenizer_of
 
 # <pad>, </s>, <unk>, <|endoftext|>, [PAD], [CLS]: bracketed, no spaces inside.
@@ -17,7 +18,7 @@ RESERVED = re.compile(r"<[^<>\s]+>|\[[^\[\]\s]+\]")
 def reserved_tokens(tokens: Sequence[str]) -> tuple[str, ...] | None:
     """The reserved tokens of a character vocabulary (every other token one character), or
     None when the vocabulary is not one."""
-    longer = tuple(t for t in tokens if len(t) != 1)
+    longer = tuple(t for t in tokens if len(t) != 1 and len(graphemes(t)) != 1)
     if not longer or not all(RESERVED.fullmatch(t) for t in longer):
         return None
     return longer
@@ -37,8 +38,10 @@ class ReservedCharsEncoder(Encoder):
             raise ValueError(f"text must be a string, got {type(text).__name__}")
         # the longest reserved token first, so </s> is not read as <, /, s, >
         reserved = sorted(reserved_tokens(self.vocabulary) or (), key=len, reverse=True)
-        pattern = re.compile("|".join([*map(re.escape, reserved), "."]), re.DOTALL)
-        tokens = pattern.findall(text)
+        pieces = re.split("(" + "|".join(map(re.escape, reserved)) + ")", text)
+        tokens = []
+        for index, piece in enumerate(pieces):  # odd pieces are the reserved tokens
+            tokens.extend([piece] if index % 2 else graphemes(piece) if piece else [])
         if not tokens:
             raise ValueError("text is empty; type at least one token")
         return tokens
