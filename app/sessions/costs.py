@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import cells
-from app.api.errors import ApiError
 from app.core.settings import Settings
+from app.errors import ApiError
 
 # A cell's step costs a few Python calls and small-array allocations besides its matmuls:
 # about as long as this many multiply-adds (so a deep stack of tiny cells costs what it does).
@@ -95,6 +95,17 @@ def model_costs(model: cells.Model, steps: int, holds: Iterable = ()) -> tuple[i
     hidden = max(c.hidden_size for layer in model.stack for c in layer.cells.values())
     operations += hold_operations(holds, steps, hidden)
     return operations, held_values * itemsize + trace_bytes
+
+
+def check_session(settings: Settings, model: cells.Model, steps: int, holds: Iterable,
+                  whole: bool, field: str = "sequence") -> None:
+    """A session's cost before it is computed: a whole model's run, or its one cell's trace
+    (computed in segments, so only its operations count)."""
+    if whole:
+        check_model_session(settings, model, steps, holds, field)
+    else:
+        check_cell_session(settings, next(iter(model.stack[0].cells.values())), steps, holds,
+                           field)
 
 
 def is_heavy(settings: Settings, model: cells.Model, steps: int) -> bool:

@@ -8,9 +8,9 @@ import json
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 
 from app.api.deps import SettingsDep, TrainingDep
-from app.api.errors import ApiError, ws_error
-from app.api.schemas import ErrorPublic, TrainAccepted, TrainCreate, TrainJobPublic
 from app.core.clients import client_key
+from app.errors import ApiError, ws_error
+from app.schemas import ErrorPublic, TrainAccepted, TrainCreate, TrainJobPublic
 from app.stream.socket import POLICY_VIOLATION, origin_allowed
 
 router = APIRouter(prefix="/train", tags=["training"])
