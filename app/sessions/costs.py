@@ -57,7 +57,7 @@ def hold_operations(holds: Iterable, steps: int, hidden_size: int) -> int:
 
 
 def _refuse(field: str, what: str, figure: int, limit: int, setting: str, shrink: str):
-    raise ApiError(field, f"{what} is about {figure:,}, over this server's limit of "
+    raise ApiError(field, f"{what}: about {figure:,}, over this server's limit of "
                           f"{limit:,} (setting {setting}); {shrink}")
 
 
@@ -68,7 +68,7 @@ def check_cell_session(settings: Settings, cell, steps: int, holds: Iterable = (
                                                                  cell.hidden_size)
     if operations > settings.max_session_operations:
         _refuse(field, f"computing {steps:,} steps of this cell (H {cell.hidden_size}) "
-                            "in multiply-adds", operations, settings.max_session_operations,
+                            "(multiply-adds)", operations, settings.max_session_operations,
                 "max_session_operations", "shorten the sequence, use a smaller hidden_size "
                                           "or hold fewer signals")
     return operations
@@ -118,11 +118,11 @@ def check_model_session(settings: Settings, model: cells.Model, steps: int,
     operations, nbytes = model_costs(model, steps, holds)
     shape = f"{steps:,} steps of {model.layers} layer(s) x {len(model.directions)} direction(s)"
     if operations > settings.max_session_operations:
-        _refuse(field, f"computing {shape} in multiply-adds", operations,
+        _refuse(field, f"computing {shape} (multiply-adds)", operations,
                 settings.max_session_operations, "max_session_operations",
                 "shorten the sequence or use a model with fewer or smaller layers")
     if nbytes > settings.max_session_bytes:
-        _refuse(field, f"the memory one run of {shape} holds, in bytes", nbytes,
+        _refuse(field, f"the memory one run of {shape} holds (bytes)", nbytes,
                 settings.max_session_bytes, "max_session_bytes",
                 "shorten the sequence or use a model with fewer or smaller layers")
     return operations, nbytes
@@ -157,7 +157,7 @@ def check_training_costs(settings: Settings, request) -> None:
     """Refuse a training job whose updates, memory or resulting session are over the
     settings, before it is queued (request: a TrainCreate with its batch decided)."""
     text = request.text
-    vocabulary = len(cells.text.distinct_code_points(text))
+    vocabulary = len(cells.text.derive_vocabulary(text))  # as the worker builds it
     gates, input_signals, hidden_signals = _signal_counts(request.cell)
     H, L = request.hidden_size, request.layers
     operations, nbytes = training_costs(len(text), vocabulary, H, L, request.batch,
@@ -165,11 +165,11 @@ def check_training_costs(settings: Settings, request) -> None:
     shrink = "use a smaller batch, seq_len, hidden_size, layers or fewer distinct characters"
     if nbytes > settings.max_train_bytes:
         _refuse("batch", f"one update of batch {request.batch} x seq_len {request.seq_len} x "
-                         f"H {H} x {L} layer(s) x {vocabulary} characters holds, in bytes,",
+                         f"H {H} x {L} layer(s) x {vocabulary} characters holds (bytes)",
                 nbytes, settings.max_train_bytes, "max_train_bytes", shrink)
     if operations > settings.max_train_operations:
         _refuse("steps", f"{request.steps:,} updates of batch {request.batch} x seq_len "
-                         f"{request.seq_len} x H {H} x {L} layer(s), in multiply-adds,",
+                         f"{request.seq_len} x H {H} x {L} layer(s) (multiply-adds)",
                 operations, settings.max_train_operations, "max_train_operations",
                 "use fewer steps, " + shrink.removeprefix("use "))
     # The session the trained model opens on its text (a char model: one-hot in, softmax out).
@@ -188,9 +188,9 @@ def check_training_costs(settings: Settings, request) -> None:
     session_bytes = held_values * itemsize + trace_bytes
     session = f"the session it opens ({steps:,} characters x {L} layer(s) of H {H})"
     if session_operations > settings.max_session_operations:
-        _refuse("text", f"{session} costs, in multiply-adds,", session_operations,
+        _refuse("text", f"{session} costs (multiply-adds)", session_operations,
                 settings.max_session_operations, "max_session_operations",
                 "use a shorter text, a smaller hidden_size or fewer layers")
     if session_bytes > settings.max_session_bytes:
-        _refuse("text", f"{session} holds, in bytes,", session_bytes, settings.max_session_bytes,
+        _refuse("text", f"{session} holds (bytes)", session_bytes, settings.max_session_bytes,
                 "max_session_bytes", "use a shorter text, a smaller hidden_size or fewer layers")

@@ -21,6 +21,8 @@ head's outputs) and each part's trace reads its rows from that run.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 import cells
@@ -471,9 +473,12 @@ class SessionService:
                                           self._model_sequence(config), config.interventions)
 
 
+@functools.lru_cache(maxsize=16)
 def clusters(text: str) -> list[list[int]]:
     """[step, code points] of each step of `text` longer than one code point: with the text,
-    the page finds each step's grapheme without splitting text itself."""
+    the page finds each step's grapheme without splitting text itself. Kept for the last
+    few texts: segmenting a million graphemes takes a second, and every GET of the session
+    asks (callers only read the list)."""
     if cells.text.is_simple(text):
         return []
     return [[step, len(g)] for step, g in enumerate(cells.text.graphemes(text)) if len(g) > 1]
