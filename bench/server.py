@@ -445,6 +445,7 @@ async def progress_storm(server: Server, small_id: str, sockets: int, seconds: f
         "text": "the cat sat on the mat; the bat ate the rat. " * 20, "hidden_size": 64,
         "steps": 20_000, "seq_len": 32, "batch": 8}).json()["job"]
     admitted, refused, messages = [0], [0], [0]
+    reasons: dict[str, int] = {}
 
     async def attack(stop_at: float) -> None:
         async def one(k: int) -> None:
@@ -455,6 +456,8 @@ async def progress_storm(server: Server, small_id: str, sockets: int, seconds: f
                     first = json.loads(await ws.recv())
                     if "error" in first:
                         refused[0] += 1
+                        reason = first["error"].split(";")[0][:60]
+                        reasons[reason] = reasons.get(reason, 0) + 1
                         return
                     admitted[0] += 1
                     while time.monotonic() < stop_at:
@@ -463,15 +466,17 @@ async def progress_storm(server: Server, small_id: str, sockets: int, seconds: f
                             messages[0] += 1
                         except asyncio.TimeoutError:
                             break
-            except (OSError, websockets.WebSocketException):
+            except (OSError, websockets.WebSocketException) as exc:
                 refused[0] += 1
+                reason = f"{type(exc).__name__}: {exc}"[:60]
+                reasons[reason] = reasons.get(reason, 0) + 1
 
         await asyncio.gather(*(one(k) for k in range(sockets)))
 
     await observed(server, small_id, seconds, attack)
     httpx.delete(f"{server.url}/api/train/{job}", timeout=60)
-    print(f"    progress sockets admitted {admitted[0]}, refused {refused[0]}, messages to "
-          f"the admitted {messages[0]}")
+    print(f"    progress sockets admitted {admitted[0]}, refused {refused[0]} ({reasons}), "
+          f"messages to the admitted {messages[0]}")
 
 
 async def storms(args: argparse.Namespace) -> None:
@@ -534,6 +539,15 @@ async def main_async(args: argparse.Namespace) -> None:
     if args.only == "storms":
         await storms(args)
         return
+    if args.only == "progress":
+        server = Server(args.workers)
+        try:
+            small_id = create_session(server, 64, 200)
+            print(f"  progress storm: 200 sockets on one training job, {args.workers} worker(s)")
+            await progress_storm(server, small_id, 200, args.seconds)
+        finally:
+            server.stop()
+        return
     server = Server(args.workers)
     peer = Peer()
     try:
@@ -588,7 +602,7 @@ def main() -> None:
     parser.add_argument("--many-hidden", type=int, nargs="+", default=[512],
                         choices=list(STEPS), help="hidden sizes for the many-clients run")
     parser.add_argument("--storm", type=int, default=48, help="sockets in the seek storm")
-    parser.add_argument("--only", choices=["storm", "storms"],
+    parser.add_argument("--only", choices=["storm", "storms", "progress"],
                         help="only the seek storm (default cache) and the first frame; or "
                              "'storms': the seek, sensitivity and progress storms with "
                              "another user's GET and create")
