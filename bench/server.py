@@ -454,9 +454,9 @@ async def progress_storm(server: Server, small_id: str, sockets: int, seconds: f
             try:
                 async with websockets.connect(url, open_timeout=60) as ws:
                     first = json.loads(await ws.recv())
-                    if "error" in first:
+                    if "state" not in first:  # an error message, not the job's record
                         refused[0] += 1
-                        reason = first["error"].split(";")[0][:60]
+                        reason = str(first.get("error")).split(";")[0][:60]
                         reasons[reason] = reasons.get(reason, 0) + 1
                         return
                     admitted[0] += 1
@@ -479,6 +479,11 @@ async def progress_storm(server: Server, small_id: str, sockets: int, seconds: f
           f"messages to the admitted {messages[0]}")
 
 
+async def idle(stop_at: float) -> None:
+    """No attack: the other user's figures on the same server and load (the peer)."""
+    await asyncio.sleep(max(0.0, stop_at - time.monotonic()))
+
+
 async def storms(args: argparse.Namespace) -> None:
     """The three storms of the fair-share issue, with another user's GET and create."""
     server = Server(args.workers)
@@ -488,6 +493,8 @@ async def storms(args: argparse.Namespace) -> None:
         big_id = create_session(server, 512, STEPS[512])
         small_id = create_session(server, 64, 200)
         time.sleep(5)
+        print("  no storm (the peer: the same server, machine and load)")
+        await observed(server, small_id, args.seconds, idle)
         print(f"  seek storm: {args.storm} sockets on a 10k-step H=512 session")
         await storm(server, big_id, STEPS[512], small_id, 200, args.storm, args.seconds)
         print("  sensitivity storm: 16 concurrent requests, window 4096, H=1024")
@@ -543,6 +550,9 @@ async def main_async(args: argparse.Namespace) -> None:
         server = Server(args.workers)
         try:
             small_id = create_session(server, 64, 200)
+            print(f"  no storm (the peer), {args.workers} worker(s), load average "
+                  f"{os.getloadavg()[0]:.1f}")
+            await observed(server, small_id, args.seconds, idle)
             print(f"  progress storm: 200 sockets on one training job, {args.workers} worker(s)")
             await progress_storm(server, small_id, 200, args.seconds)
         finally:
