@@ -251,6 +251,10 @@ class SessionPublic(BaseModel):
     head: HeadPublic | None = Field(None, description="the model's output layer, if any")
     cells: list[list[ModelCellPublic]] = Field(
         default_factory=list, description="[layer] -> one cell per direction, forward first")
+    parts: list[dict[str, ModelCellPublic]] = Field(
+        default_factory=list, description="[layer] -> {direction: part}: the same cell records "
+                                          "keyed by direction (a single cell is one layer, "
+                                          '{"forward": part})')
     interventions: list[dict[str, Any]] = Field(
         default_factory=list, description="the held signals, as checked")
     holdable: list[str] = Field(default_factory=list,

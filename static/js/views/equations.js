@@ -4,6 +4,7 @@
 
 import { appendHtmlMath, formatNumber } from "./math_text.js";
 import { beyond, beyondText } from "../diagram/widths.js";
+import { partKey } from "../state/parts.js";
 
 const OPS = {
   sigmoid: (a) => ["σ(", a[0], ")"],
@@ -164,4 +165,25 @@ export function updateEquations(rows, focusEl, state) {
 function defaultFocus(session) {
   const names = session.signals.map((s) => s.name);
   return ["f", "z", "c", "h"].find((n) => names.includes(n)) || names.at(-1);
+}
+
+/** The equation list and the Selected panel as a view: the list is rebuilt when another
+ *  cell is drawn, its live numbers written on every change. */
+export function createEquationsView(onFocus) {
+  const list = document.querySelector("#equation-list");
+  const title = document.querySelector("#equations-title");
+  const focusEl = document.querySelector("#focus-equation");
+  let rows = [];
+  let built = "";
+  return {
+    keys: null,
+    update(s) {
+      if (!s.session) return;
+      if (partKey(s.session) !== built) {
+        built = partKey(s.session);
+        rows = buildEquationList(list, title, s.session, s.session.stages, onFocus);
+      }
+      updateEquations(rows, focusEl, s);
+    },
+  };
 }
