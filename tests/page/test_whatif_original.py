@@ -195,7 +195,8 @@ def test_a_refused_new_hold_is_shown_not_released(page, js_errors, api):
     page.get_by_label("Hold", exact=True).select_option("f")
     page.get_by_label("Held value").fill("2")  # a gate is in [0, 1]
     page.get_by_role("button", name="Hold from this step").click()
-    expect(page.locator('#hold-form + [data-error-for="whatif"]')).to_contain_text("outside the range of f")
+    beside_the_form = page.locator('#hold-form + [data-error-for="whatif"]')
+    expect(beside_the_form).to_contain_text("outside the range of f")
     expect(page.locator('[data-error-for="general"]')).to_have_text("")
     expect(page.locator("#session-notice")).not_to_contain_text("released")
     assert diagram_state(page)["session"] == before
