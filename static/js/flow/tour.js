@@ -48,11 +48,15 @@ export function createTourFlow({ settings, sessions, showError }) {
     apply,
     onStep: (name, k) => store.set({ tour: name, tour_step: k }),
     onEnd: () => store.set({ tour: "", tour_step: 0 }),
+    onChoose: (t) => tour.start(t, 0),
   });
+  // the menu lists every tour the server has
+  const tours = api.getTours();
+  tours.then((list) => tour.setMenu(list), (err) => showError("general", `tours: ${err.message}`));
 
   /** Start the tour named `name` at step k; false when the server has none of that name. */
   async function start(name, k) {
-    const found = (await api.getTours()).find((t) => t.name === name);
+    const found = (await tours).find((t) => t.name === name);
     if (!found) return false;
     await tour.start(found, k);
     return true;
