@@ -24,6 +24,7 @@ import { createDiagramView } from "./views/diagram_view.js";
 import { createEquationsView } from "./views/equations.js";
 import { bindExports } from "./views/exports.js";
 import { createForm } from "./views/form.js";
+import { createHeldView } from "./views/held.js";
 import { bindKeys } from "./views/keys.js";
 import { createModelPickers } from "./views/model_parts.js";
 import { createPanels } from "./views/panels.js";
@@ -125,6 +126,7 @@ function buildViews() {
     { now: true, keys: ["frame", "unit", "sens_of", "session"], update: (s) => sensitivity.update(s) },
     { now: true, keys: ["sens_pipes", "style"], update: (s) => paintPipes(diagram.svg(), sensitivity.result(), s.sens_pipes) },
     whatIf.clamped,
+    createHeldView(),
     { now: true, keys: ["draft", "live"], update: () => sessions.liveAppend() },
     { keys: null, update: (s) => toolbar.render(s) },
     { keys: ["session", "layer", "direction"], update: (s) => pickers.render(s) },
@@ -150,7 +152,7 @@ store.subscribe((s, changed) => {
   for (const k of changed) pendingKeys.add(k);
 });
 
-const QUIET = new Set(["hover", "connection", "draft", "errors", "upload"]);
+const QUIET = new Set(["hover", "connection", "draft", "errors", "upload", "held"]);
 function flushViews() {
   const changed = pendingKeys;
   pendingKeys = null;

@@ -5,6 +5,8 @@ diagram."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from gs_browser_helpers import DIAGRAM, diagram_state, open_view, wait_t
 from playwright.sync_api import expect
@@ -72,3 +74,30 @@ def test_a_skip_link_reaches_the_diagram(page, errors):
     page.keyboard.press("Tab")
     assert page.evaluate(f"() => Boolean(document.activeElement.closest('{DIAGRAM}'))")
     assert diagram_state(page)["t"] == 0
+
+
+def test_a_held_signal_says_so_with_what_the_cell_would_compute(page, errors, api):
+    """f held at 1 from step 6: at step 8 the Selected panel, the equation list, the valve's
+    spoken name and nothing else say "held" with the run without holds' σ(f_pre) = f, as
+    that run's trace has them (the page computes none of it)."""
+    open_view(page, "?preset=counter&t=8&signal=f&hold=f:1:6-41:all")
+    wait_t(page, 8)
+    page.wait_for_function("() => new URLSearchParams(location.search).get('orig')")
+    orig = page.evaluate("() => new URLSearchParams(location.search).get('orig')")
+    unit = diagram_state(page)["unit"]
+    row = api("GET", f"/api/sessions/{orig}/trace?start=8&stop=9&names=f,f_pre")["signals"]
+
+    def shown(v: float) -> str:
+        return f"{v:.4f}".replace("-", "−")
+
+    note = (f"(held; the cell would compute σ({shown(row['f_pre'][0][unit])}) = "
+            f"{shown(row['f'][0][unit])} in the run without holds)")
+    expect(page.locator(".focus-live")).to_contain_text(f"= 1.0000 {note}")
+    expect(page.locator("#equation-list li[data-signal='f'] .eq-live")).to_contain_text(note)
+    valve = page.locator(f'{DIAGRAM} [data-signal="f"][role="img"]').first
+    spoken = re.compile(rf"\[{unit}\] = 1\.000 {re.escape(note)}$")
+    expect(valve).to_have_attribute("aria-label", spoken)
+    # before the hold starts nothing is held
+    page.get_by_label("Time step").fill("5")
+    wait_t(page, 5)
+    expect(page.locator(".focus-live")).not_to_contain_text("held")

@@ -84,7 +84,6 @@ export function createWhatIfFlow({ settings, sessions, diagramSvg, showError }) 
   return {
     panel: { keys: ["session", "orig", "unit"], update: (s) => panel.render(s) },
     // held elements of the diagram at the cursor (drawn with the diagram, in the same frame)
-    clamped: { now: true, keys: ["frame", "unit", "session", "style"],
-      update: (s) => markClamped(diagramSvg(), s.session, s.frame?.t ?? s.t, s.unit) },
+    clamped: { now: true, keys: ["frame", "unit", "session", "style", "held"], update: (s) => markClamped(diagramSvg(), s) },
   };
 }

@@ -8,6 +8,7 @@
 // the cell instead, for every step; the charts compare the same way.
 
 import { isFirstPart, partKey, samePart } from "../state/parts.js";
+import { heldNote } from "./held.js";
 import { createWeightForm } from "./weight_form.js";
 
 /** The signals the drawn cell can hold (in a model its kind may differ from layer 0's). */
@@ -69,19 +70,28 @@ export function createWhatIf({ onHold, onRelease, onEditWeight, onResetWeights }
   return { render, choose };
 }
 
-/** Mark the diagram's held elements at the cursor: data-clamped and data-held-value (in a
+/** Mark the diagram's held elements at the cursor: data-clamped and data-held-value, and
+ *  their spoken names say they are held and what the cell would have computed (in a
  *  model, only where the cell drawn is the one holding). */
-export function markClamped(svg, session, t, unit) {
+export function markClamped(svg, state) {
   if (!svg) return;
+  const session = state.session;
+  const t = state.frame?.t ?? state.t;
   for (const node of svg.querySelectorAll("[data-clamped]")) {
     node.removeAttribute("data-clamped");
     node.removeAttribute("data-held-value");
+    const label = node.getAttribute("aria-label");
+    if (label?.includes(HELD)) node.setAttribute("aria-label", label.split(HELD)[0]);
   }
   for (const iv of session?.interventions ?? []) {
-    if (!samePart(iv, session) || t < iv.start || t >= iv.stop || (iv.units && !iv.units.includes(unit))) continue;
+    if (!samePart(iv, session) || t < iv.start || t >= iv.stop || (iv.units && !iv.units.includes(state.unit))) continue;
+    const note = heldNote(state, session.signals.find((x) => x.name === iv.signal) ?? { name: iv.signal });
     for (const node of svg.querySelectorAll(`[data-signal="${iv.signal}"]`)) {
       node.setAttribute("data-clamped", "true");
       node.setAttribute("data-held-value", String(iv.value));
+      const label = node.getAttribute("aria-label");
+      if (label && node.getAttribute("role") === "img") node.setAttribute("aria-label", label.split(HELD)[0] + note);
     }
   }
 }
+const HELD = " (held";
