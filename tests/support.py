@@ -44,6 +44,21 @@ def assert_error(response, status: int, field: str | None = None, *fragments: st
     return body
 
 
+def wait_until(condition, what: str, timeout: float = 60.0):
+    """Wait for an event: poll `condition()` until it is truthy and return its value. The
+    timeout only ends a test whose event never comes; it measures nothing, so it is long."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout:g} s for {what}; it did not happen")
+        time.sleep(0.02)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
