@@ -11,7 +11,6 @@ VARIANTS = [(kind, {name: value})
             for value in option["values"]] + [
     (kind, {}) for kind in cells.KINDS if not cells.kind_info(kind)["options"]]
 VARIANT_IDS = [kind + "".join(f"-{v}" for v in options.values()) for kind, options in VARIANTS]
-TOL = {"float64": 1e-10, "float32": 1e-5}
 
 
 def random_cell(kind, options, I, H, dtype="float64", seed=0, scale=0.8):

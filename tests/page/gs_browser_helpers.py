@@ -3,13 +3,7 @@
 from __future__ import annotations
 
 import math
-import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
@@ -33,58 +27,6 @@ KIND_VIEWS = [
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
-
-# Started in the subprocess: the app factory, whichever module the server package puts it in.
-_SERVE = """
-import sys, uvicorn
-try:
-    from app.main import create_app
-except ImportError:
-    from app import create_app
-uvicorn.run(create_app(), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
-"""
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until_up(url: str, proc: subprocess.Popen | None, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server exited with code {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/api/cells", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.1)
-    raise RuntimeError(f"server at {url} did not come up in {timeout} s")
-
-
-def start_server(port: int, data_dir: Path) -> subprocess.Popen:
-    """A real uvicorn serving create_app() on 127.0.0.1:port with `data_dir`; waits until up."""
-    env = {**os.environ, "GATESCOPE_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}
-    log = open(data_dir / f"server-{port}.log", "ab")  # noqa: SIM115 - owned by the process
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _SERVE, str(port)], cwd=ROOT, env=env, stdout=log, stderr=log
-    )
-    proc.log = log  # type: ignore[attr-defined]
-    wait_until_up(f"http://127.0.0.1:{port}", proc)
-    return proc
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    proc.log.close()  # type: ignore[attr-defined]
-
 
 def open_view(page: Page, query: str = "") -> None:
     """Open the page with `query` and wait until the diagram shows a frame."""
@@ -237,3 +179,76 @@ def count_plotly_calls(page: Page, within: str) -> None:
     """From now on, list in window.__plotlyCalls every call into Plotly's drawing API on a
     div inside `within` (a CSS selector)."""
     page.evaluate(_COUNT_PLOTLY, within)
+
+
+# -- text models written by torch, uploaded through the page ---------------------------------
+MODEL_VOCABULARY = list("abcdefgh ")
+MODEL_TEXT = "a bad cafe fed a badge"
+PROJECTED_E, PROJECTED_H, PROJECTED_P = 4, 5, 3  # embedding, hidden and projection sizes
+
+
+def _save_text_model(module, weights: Path) -> tuple[Path, Path]:
+    import json
+
+    from safetensors.torch import save_file
+
+    save_file(module.state_dict(), str(weights))
+    vocabulary = weights.parent / "vocab.json"
+    vocabulary.write_text(json.dumps(MODEL_VOCABULARY))
+    return weights, vocabulary
+
+
+def write_stacked_model(folder: Path) -> tuple[Path, Path]:
+    """A torch-written Embedding → 2-layer bidirectional LSTM → Linear and its vocabulary."""
+    import torch
+
+    torch.manual_seed(2)
+
+    class TextModel(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = torch.nn.Embedding(len(MODEL_VOCABULARY), 4)
+            self.lstm = torch.nn.LSTM(4, 5, num_layers=2, bidirectional=True)
+            self.fc = torch.nn.Linear(10, len(MODEL_VOCABULARY))
+
+    return _save_text_model(TextModel(), folder / "stacked.safetensors")
+
+
+def write_projected_model(folder: Path, hidden: int = PROJECTED_H,
+                          proj: int = PROJECTED_P) -> tuple[Path, Path]:
+    """A torch-written Embedding → 2-layer bidirectional LSTM(proj_size) → Linear, with its
+    vocabulary file."""
+    import torch
+
+    torch.manual_seed(5)
+
+    class ProjectedModel(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = torch.nn.Embedding(len(MODEL_VOCABULARY), PROJECTED_E)
+            self.lstm = torch.nn.LSTM(PROJECTED_E, hidden, num_layers=2, bidirectional=True,
+                                      proj_size=proj)
+            self.fc = torch.nn.Linear(2 * proj, len(MODEL_VOCABULARY))
+
+    return _save_text_model(ProjectedModel(), folder / f"projected-{hidden}-{proj}.safetensors")
+
+
+def set_unit(page: Page, unit: int) -> None:
+    page.get_by_label("Unit", exact=True).fill(str(unit))
+    page.get_by_label("Unit", exact=True).press("Enter")
+    expect(page.locator(DIAGRAM)).to_have_attribute("data-unit", str(unit))
+
+
+def prediction_matches(page: Page, api, sid: str, time_step: int) -> None:
+    """The prediction view lists the five likeliest tokens of the head at `time_step`, with
+    the trace route's probabilities."""
+    import pytest
+
+    items = page.locator('[data-view="prediction"] [data-token]')
+    expect(items).to_have_count(5)
+    probs = part_trace(api, sid, time_step, 0, "forward", names="probs")["probs"][0]
+    shown = items.evaluate_all("es => es.map(e => [e.dataset.token, +e.dataset.value])")
+    order = sorted(range(len(probs)), key=lambda j: -probs[j])[:5]
+    assert [token for token, _ in shown] == [MODEL_VOCABULARY[j] for j in order]
+    for (token, value), j in zip(shown, order, strict=True):
+        assert value == pytest.approx(probs[j], rel=1e-6), token
