@@ -216,7 +216,7 @@ LONG = textwrap.dedent("""
 
 
 def test_hundred_thousand_step_backward_stays_under_400_mb():
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     out = subprocess.run([sys.executable, "-c", LONG], capture_output=True, text=True,
                          timeout=600, cwd=root,
                          env={"OPENBLAS_NUM_THREADS": "1", "PATH": "", "PYTHONPATH": str(root)})
