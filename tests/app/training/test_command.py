@@ -110,7 +110,7 @@ def test_bad_input_is_named(tmp_path):
     assert done.returncode == 2 and "no file" in done.stderr
 
 
-@pytest.mark.parametrize("kind", ["rnn", "peephole_lstm"])
+@pytest.mark.parametrize("kind", cells.KINDS)
 def test_keep_best_does_not_change_training(kind):
     model = cells.char_model(kind, cells.text.derive_vocabulary(TEXT), hidden_size=6)
     plain = cells.train(model, TEXT, steps=5, seq_len=8, batch=2)
