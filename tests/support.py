@@ -61,6 +61,19 @@ def wait_until(condition, what: str, timeout: float = 60.0):
         time.sleep(0.02)
 
 
+def end_process(pid: int, timeout: float = 30.0) -> None:
+    """End a process the test started (a server a command left running), by its pid, and
+    wait until it has exited."""
+    import psutil
+
+    try:
+        process = psutil.Process(pid)
+        process.terminate()
+        process.wait(timeout=timeout)
+    except psutil.NoSuchProcess:
+        pass
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -26,6 +26,11 @@ from playwright.sync_api import expect
 pytestmark = pytest.mark.browser
 TEXT = MODEL_TEXT
 
+
+@pytest.fixture
+def model_files(tmp_path):
+    return write_stacked_model(tmp_path)
+
 FRONT_LINE = "#charts .chart-set.front .chart-row.line"
 LINE = """() => { const charts = document.querySelector('#charts');
   const d = charts.querySelector('.chart-set.front .chart-row.line');
@@ -34,8 +39,8 @@ LINE = """() => { const charts = document.querySelector('#charts');
           traces: d.data.map(t => ({name: t.name, x0: t.x0, y: Array.from(t.y)}))}; }"""
 
 
-def test_edit_a_weight_of_the_upper_layer_of_a_model(page, errors, api, tmp_path):
-    original = upload_model_and_run(page, *write_stacked_model(tmp_path), TEXT)
+def test_edit_a_weight_of_the_upper_layer_of_a_model(page, errors, api, model_files):
+    original = upload_model_and_run(page, *model_files, TEXT)
     record = api("GET", f"/api/sessions/{original}")
     page.get_by_label("Layer").select_option("1")
     expect(page.locator(DIAGRAM)).to_contain_text("of layer 0")

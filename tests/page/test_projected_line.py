@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from gs_browser_helpers import (
     MODEL_TEXT,
-    PROJECTED_P,
     set_unit,
     upload_model_and_run,
     wait_t,
@@ -15,7 +14,7 @@ from gs_browser_helpers import (
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
-P = PROJECTED_P
+P = 3  # the model's projection (write_projected_model's default)
 
 LINE = "#charts .chart-set.front .chart-row.line"
 SHOWN = f"""() => {{ const d = document.querySelector('{LINE}');
@@ -30,7 +29,7 @@ def shown_for(page, unit: int) -> dict:
 
 
 def test_line_chart_says_h_has_only_p_values(page, errors, api, tmp_path):
-    upload_model_and_run(page, *write_projected_model(tmp_path), MODEL_TEXT)
+    upload_model_and_run(page, *write_projected_model(tmp_path, proj=P), MODEL_TEXT)
     page.get_by_role("button", name="Step forward").click()
     wait_t(page, 1)
     set_unit(page, 1)

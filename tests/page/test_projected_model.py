@@ -15,8 +15,6 @@ from axe_playwright_python.sync_playwright import Axe
 from gs_browser_helpers import (
     DIAGRAM,
     MODEL_TEXT,
-    PROJECTED_H,
-    PROJECTED_P,
     diagram_matches,
     diagram_state,
     part_trace,
@@ -30,14 +28,14 @@ from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 TEXT = MODEL_TEXT
-H, P = PROJECTED_H, PROJECTED_P
+H, P = 5, 3
 OVERLAP_JS = (Path(__file__).parent / "overlap.js").read_text()
 SENSITIVITY = '[data-view="sensitivity"]'
 
 
 @pytest.fixture
 def model_files(tmp_path):
-    return write_projected_model(tmp_path)
+    return write_projected_model(tmp_path, H, P)
 
 
 def upload_through_page(page, weights, vocabulary) -> str:

@@ -13,14 +13,13 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
-import psutil
 import pytest
 import torch
 from safetensors.torch import save_file
 
 import app
 import cells
-from tests.support import free_port, wait_until
+from tests.support import end_process, free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
 VOCABULARY = list("abc ")
@@ -52,12 +51,7 @@ def servers():
     pids: set[int] = set()
     yield pids
     for pid in pids:
-        try:
-            server = psutil.Process(pid)
-            server.terminate()
-            server.wait(timeout=30)
-        except psutil.NoSuchProcess:
-            continue
+        end_process(pid)
 
 
 def run_open(*args: str, env: dict) -> subprocess.CompletedProcess:
