@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import socket
@@ -12,6 +13,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Page, expect
 
 DIAGRAM = "svg[data-diagram]"
@@ -237,3 +239,65 @@ def count_plotly_calls(page: Page, within: str) -> None:
     """From now on, list in window.__plotlyCalls every call into Plotly's drawing API on a
     div inside `within` (a CSS selector)."""
     page.evaluate(_COUNT_PLOTLY, within)
+
+
+# -- torch-written text models uploaded through the page ------------------------------------
+MODEL_VOCABULARY = list("abcdefgh ")
+MODEL_TEXT = "a bad cafe fed a badge"
+
+
+def _write_text_model(folder: Path, name: str, lstm_args: dict, head_inputs: int, embed: int,
+                      seed: int) -> tuple[Path, Path]:
+    """Embedding → nn.LSTM(**lstm_args) → Linear over MODEL_VOCABULARY, written by torch
+    (safetensors) with its vocab.json; (weights, vocabulary)."""
+    import torch  # only the tests that write a model need it
+    from safetensors.torch import save_file
+
+    torch.manual_seed(seed)
+
+    class TextModel(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = torch.nn.Embedding(len(MODEL_VOCABULARY), embed)
+            self.lstm = torch.nn.LSTM(embed, **lstm_args)
+            self.fc = torch.nn.Linear(head_inputs, len(MODEL_VOCABULARY))
+
+    weights = folder / name
+    save_file(TextModel().state_dict(), str(weights))
+    vocabulary = folder / "vocab.json"
+    vocabulary.write_text(json.dumps(MODEL_VOCABULARY))
+    return weights, vocabulary
+
+
+def write_stacked_model(folder: Path) -> tuple[Path, Path]:
+    """A 2-layer bidirectional LSTM text model (E = 4, H = 5)."""
+    return _write_text_model(folder, "stacked.safetensors",
+                             {"hidden_size": 5, "num_layers": 2, "bidirectional": True},
+                             head_inputs=10, embed=4, seed=2)
+
+
+def write_projected_model(folder: Path, hidden: int = 5, proj: int = 3) -> tuple[Path, Path]:
+    """A 2-layer bidirectional LSTM(proj_size) text model (E = 4)."""
+    return _write_text_model(folder, f"projected-{hidden}-{proj}.safetensors",
+                             {"hidden_size": hidden, "num_layers": 2, "bidirectional": True,
+                              "proj_size": proj}, head_inputs=2 * proj, embed=4, seed=5)
+
+
+def prediction_matches(page: Page, api, sid: str, time_step: int) -> None:
+    """The prediction view's five items are the trace route's most likely tokens at
+    `time_step`, with its probabilities."""
+    items = page.locator('[data-view="prediction"] [data-token]')
+    expect(items).to_have_count(5)
+    probs = part_trace(api, sid, time_step, 0, "forward", names="probs")["probs"][0]
+    shown = items.evaluate_all("es => es.map(e => [e.dataset.token, +e.dataset.value])")
+    order = sorted(range(len(probs)), key=lambda j: -probs[j])[:5]
+    assert [token for token, _ in shown] == [MODEL_VOCABULARY[j] for j in order]
+    for (token, value), j in zip(shown, order, strict=True):
+        assert value == pytest.approx(probs[j], rel=1e-6), token
+
+
+def set_unit(page: Page, unit: int) -> None:
+    """Type `unit` into the Unit control and wait until the diagram draws it."""
+    page.get_by_label("Unit", exact=True).fill(str(unit))
+    page.get_by_label("Unit", exact=True).press("Enter")
+    expect(page.locator(DIAGRAM)).to_have_attribute("data-unit", str(unit))
