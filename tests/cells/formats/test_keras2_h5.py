@@ -22,15 +22,13 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import cells  # noqa: E402
+from tests.support import close
 
 VOCABULARY = "abcdefgh "
 TEXT = "a bad cafe fed a badge"
 V, E, H, O = len(VOCABULARY), 4, 5, 6
 layers = keras.layers
 
-
-def close(actual, expected):
-    np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5)
 
 
 def ids(text=TEXT):
@@ -142,7 +140,7 @@ def test_sequential_as_tf_keras_2_writes_it(tmp_path):
     ours = cells.load_model(path, vocabulary=VOCABULARY)
     assert ours.layers == 2 and ours.stack[0].directions == ("forward", "backward")
     assert ours.cell(1).options == {"reset_after": True} and ours.returns == "last"
-    close(ours.run(TEXT).prediction, twin.predict(ids(), verbose=0)[0])
+    close(ours.run(TEXT).prediction, twin.predict(ids(), verbose=0)[0], "float32")
 
 
 def functional_config(class_name, chain, output=None):
@@ -194,7 +192,7 @@ def test_functional_as_tf_keras_2_writes_it(tmp_path, class_name):
     ours = cells.load_model(path, vocabulary=VOCABULARY)
     assert ours.directions == ("forward", "backward") and ours.stack[0].reverse_output
     assert ours.cell(0, "backward").options == {"nonlinearity": "relu"}
-    close(ours.run(TEXT)["probs"], twin.predict(ids(), verbose=0)[0])
+    close(ours.run(TEXT)["probs"], twin.predict(ids(), verbose=0)[0], "float32")
 
 
 def small_chain():
@@ -218,7 +216,7 @@ def test_keras_2_2_sequential_config_is_a_list(tmp_path):
     config = {"class_name": "Sequential", "config": chain[1:]}
     write_tf_keras_h5(tmp_path / "old.h5", config, weights, ["embedding", "lstm", "dense"])
     ours = cells.load_model(tmp_path / "old.h5", vocabulary=VOCABULARY)
-    close(ours.run(TEXT).prediction, twin.predict(ids(), verbose=0)[0])
+    close(ours.run(TEXT).prediction, twin.predict(ids(), verbose=0)[0], "float32")
 
 
 def test_keras_3_functional_saved_as_h5(tmp_path):
@@ -235,7 +233,7 @@ def test_keras_3_functional_saved_as_h5(tmp_path):
     model.save(tmp_path / "k3.h5")
     ours = cells.load_model(tmp_path / "k3.h5", vocabulary=VOCABULARY)
     assert ours.cell(0, "backward").options == {"reset_after": False}
-    close(ours.run(TEXT)["probs"], model.predict(ids(), verbose=0)[0])
+    close(ours.run(TEXT)["probs"], model.predict(ids(), verbose=0)[0], "float32")
 
 
 def test_branches_and_shared_layers_refused_by_name(tmp_path):
