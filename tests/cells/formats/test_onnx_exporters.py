@@ -145,13 +145,13 @@ def test_weights_computed_from_initializers_are_folded(tmp_path):
     stored = {"w_t": w[0].T.copy(), "r_top": r[0, :2 * H], "r_bottom": r[0, 2 * H:],
               "b_long": np.concatenate([b[0], np.ones(3, np.float32)]),
               "zero": np.array([0], np.int64), "end": np.array([8 * H], np.int64),
-              "axis0": np.array([0], np.int64)}
+              "axis0": np.array([0], np.int64), "step": np.array([1], np.int64)}
     nodes = [
         helper.make_node("Transpose", ["w_t"], ["w2"], perm=[1, 0]),
         helper.make_node("Unsqueeze", ["w2", "axis0"], ["W"]),
         helper.make_node("Concat", ["r_top", "r_bottom"], ["r2"], axis=0),
         helper.make_node("Unsqueeze", ["r2", "axis0"], ["R"]),
-        helper.make_node("Slice", ["b_long", "zero", "end"], ["b1"]),
+        helper.make_node("Slice", ["b_long", "zero", "end", "", "step"], ["b1"]),  # no axes
         helper.make_node("Unsqueeze", ["b1", "axis0"], ["B"]),
         helper.make_node("LSTM", ["X", "W", "R", "B"], ["Y"], hidden_size=H),
     ]
