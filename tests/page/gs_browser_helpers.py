@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -35,58 +29,6 @@ KIND_VIEWS = [
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
-
-# Started in the subprocess: the app factory, whichever module the server package puts it in.
-_SERVE = """
-import sys, uvicorn
-try:
-    from app.main import create_app
-except ImportError:
-    from app import create_app
-uvicorn.run(create_app(), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
-"""
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until_up(url: str, proc: subprocess.Popen | None, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server exited with code {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/api/cells", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.1)
-    raise RuntimeError(f"server at {url} did not come up in {timeout} s")
-
-
-def start_server(port: int, data_dir: Path) -> subprocess.Popen:
-    """A real uvicorn serving create_app() on 127.0.0.1:port with `data_dir`; waits until up."""
-    env = {**os.environ, "GATESCOPE_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}
-    log = open(data_dir / f"server-{port}.log", "ab")  # noqa: SIM115 - owned by the process
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _SERVE, str(port)], cwd=ROOT, env=env, stdout=log, stderr=log
-    )
-    proc.log = log  # type: ignore[attr-defined]
-    wait_until_up(f"http://127.0.0.1:{port}", proc)
-    return proc
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    proc.log.close()  # type: ignore[attr-defined]
-
 
 def open_view(page: Page, query: str = "") -> None:
     """Open the page with `query` and wait until the diagram shows a frame."""

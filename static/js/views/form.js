@@ -255,7 +255,9 @@ function uploadText(upload, d, state) {
   if (upload) {
     const name = upload.filename ?? "weights file";
     const size = upload.bytes ? `, ${(upload.bytes / 1024).toFixed(1)} KiB` : "";
-    return `uploaded: ${name} — ${upload.cell} (I = ${upload.input_size}, H = ${upload.hidden_size}${size})`;
+    // what loading left out or changed (tensors left out, int8 read as float), as the record says
+    const notices = (upload.notices ?? []).map((n) => ` — ${n}`).join("");
+    return `uploaded: ${name} — ${upload.cell} (I = ${upload.input_size}, H = ${upload.hidden_size}${size})${notices}`;
   }
   const s = state.session;
   return s && state.config?.weights_id === d.weights_id
