@@ -21,6 +21,7 @@ from safetensors import safe_open
 from safetensors.numpy import save_file as save_numpy
 from safetensors.torch import save_file as save_torch
 
+import cells
 from cells.weights_io import read_weights, write_weights
 
 I, H, T = 3, 4, 6  # input size, hidden size, sequence length
@@ -700,7 +701,8 @@ def random_canonical(kind, dtype, seed=0):
     return params
 
 
-OPTIONS = {"rnn": {"nonlinearity": "relu"}, "gru": {"reset_after": False}}
+OPTIONS = {"rnn": {"nonlinearity": "relu"}, "gru": {"reset_after": False},
+           "pseudo_lstm": {"diffs": "12"}}
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -789,7 +791,8 @@ def test_lstm_file_as_lstm_family_kind(tmp_path, kind):
     loaded = read_weights(
         save_state_dict(tmp_path / "m.safetensors", module.state_dict()), kind=kind
     )
-    assert loaded.kind == kind and loaded.options == {}
+    defaults = {n: o["default"] for n, o in cells.kind_info(kind)["options"].items()}
+    assert loaded.kind == kind and loaded.options == defaults  # the kind's own defaults
     assert_params_equal(loaded.params, torch_params(module))
 
 
