@@ -30,8 +30,10 @@ import { formatHold, formatWeightEdits, parseHold, parseWeightEdits } from "./st
 import { createToolbar } from "./views/toolbar.js";
 import { bindSwipe } from "./views/touch.js";
 import { createTrainPanel } from "./views/train_panel.js";
+import { createLabView } from "./views/lab.js";
 
 const $ = (sel) => document.querySelector(sel);
+createLabView($("main"));
 
 let settings = null;
 let form = null;

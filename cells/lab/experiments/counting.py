@@ -35,7 +35,7 @@ def settings(mini: bool) -> dict:
     if mini:
         return {"hidden": 3, "train_n": 4, "probe_n": 10, "test_n": 30, "steps": 6, "every": 3,
                 "batch": 4}
-    return {"hidden": 10, "train_n": 40, "probe_n": 400, "test_n": 1000, "steps": 1200,
+    return {"hidden": 8, "train_n": 40, "probe_n": 200, "test_n": 1000, "steps": 700,
             "every": 100, "batch": 32}
 
 

@@ -32,7 +32,7 @@ def settings(mini: bool) -> dict:
     if mini:
         return {"hidden": 4, "distractor": 5, "train": 64, "heldout": 50, "steps": 6,
                 "every": 3, "batch": 16}
-    return {"hidden": 24, "distractor": 30, "train": 4096, "heldout": 500, "steps": 800,
+    return {"hidden": 16, "distractor": 30, "train": 4096, "heldout": 500, "steps": 600,
             "every": 100, "batch": 32}
 
 
