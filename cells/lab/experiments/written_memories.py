@@ -13,8 +13,9 @@ As in the article: a single layer, forget-gate bias 1 and read/write biases 0, A
 backprop truncated to 30 steps, batches of 30, no dropout; the best held-out loss of a
 trial is reported, mean ± 95% CI over seeds, per learning rate. Unlike it (to fit one
 core's hour): a small state (H = 24, not 250), a fixed budget of 600 updates scored
-every 100 (not 20 epochs: about 2.7 passes over 200,000 characters), one-hot characters (not an embedding layer), nats per character (the
-article's unit is not stated; compare orderings, not values).
+every 100 (not 20 epochs: about 2.7 passes over 200,000 characters), one-hot characters
+(not an embedding layer), nats per character (the article's unit is not stated; compare
+orderings, not values).
 """
 
 from __future__ import annotations
