@@ -9,8 +9,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 import cells.lab
-from app.api.errors import NotFound
-from app.api.schemas import ErrorPublic
+from app.errors import NotFound
+from app.schemas import ErrorPublic
 
 router = APIRouter(tags=["lab"])
 
