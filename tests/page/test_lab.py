@@ -5,6 +5,7 @@ numbers beside), its claims, curves and log; "open" opens the arm's preset; axe-
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -55,12 +56,15 @@ def test_the_table_is_the_results_file(page, js_errors, name):
 
 
 @pytest.mark.parametrize("name", COMMITTED[:1])
-def test_open_shows_the_arms_best_model_in_the_diagram(page, errors, name):
+def test_open_shows_the_arms_best_model_in_the_diagram(page, errors, api, name):
     view = open_lab(page, name)
     arm = view.locator("tbody tr").first.get_attribute("data-arm")
     view.locator(f"a[data-open='{arm}']").click()
-    expect(page).to_have_url(f"{page.url.split('?')[0]}?preset=lab-{name}-{arm}")
-    expect(page.locator(DIAGRAM)).to_have_attribute("data-session", r".+", timeout=20_000)
+    expect(page).to_have_url(re.compile(rf"\?preset=lab-{name}-{arm}(&|$)"))
+    expect(page.locator(DIAGRAM)).to_have_attribute("data-session", re.compile(".+"),
+                                                    timeout=20_000)
+    session = api("GET", f"/api/sessions/{page.locator(DIAGRAM).get_attribute('data-session')}")
+    assert session["preset"] == f"lab-{name}-{arm}"
 
 
 def test_an_unknown_experiment_says_which_exist(page, js_errors):
