@@ -31,8 +31,8 @@ def settings(mini: bool) -> dict:
     if mini:
         return {"train": 40, "train_len": 12, "test": 20, "test_len": 30, "steps": 6,
                 "every": 3, "batch": 8}
-    return {"train": 2000, "train_len": 40, "test": 300, "test_len": 160, "steps": 600,
-            "every": 100, "batch": 32}
+    return {"train": 2000, "train_len": 40, "test": 300, "test_len": 160, "steps": 2000,
+            "every": 200, "batch": 32}
 
 
 def dyck(rng: np.random.Generator, max_len: int) -> str:
