@@ -165,7 +165,8 @@ FOLDABLE = {
     "Identity": lambda x, a: x[0],
     "Shape": lambda x, a: np.array(x[0].shape[a.get("start", 0):a.get("end")], np.int64),
     "Gather": lambda x, a: np.take(x[0], x[1], axis=a.get("axis", 0)),
-    "Slice": lambda x, a: _slice(x[0], *[v for v in x[1:] if v is not None]),
+    "Slice": lambda x, a: _slice(x[0], *(x[1:5] + [None] * (5 - len(x))) if len(x) > 1
+                                 else (a["starts"], a["ends"], a.get("axes"), None)),
     "Concat": lambda x, a: np.concatenate([v for v in x if v is not None], axis=a["axis"]),
     "Unsqueeze": lambda x, a: _unsqueeze(x[0], x[1] if len(x) > 1 else a["axes"]),
     "Squeeze": lambda x, a: _squeeze(x[0], x[1] if len(x) > 1 else a.get("axes")),
