@@ -22,6 +22,7 @@ from pathlib import Path
 
 from app.core.settings import ENV_PREFIX, Settings, is_loopback
 from app.training import command as training
+from cells.lab import command as lab_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
                        choices=["critical", "error", "warning", "info", "debug"])
     training.add_parser(commands)
     add_open_command(commands)
+    lab_command.add_parser(commands)
     return parser
 
 
@@ -105,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         return serve(args)
     if args.command == "train":
         return training.run(args)
+    if args.command == "lab":
+        return lab_command.run(args)
     if args.command == "open":
         return open_command(args)
     return 2  # pragma: no cover - argparse refuses unknown commands

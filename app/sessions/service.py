@@ -316,6 +316,8 @@ class SessionService:
                                                    "sequence.values")
         by_part, held = building.held(model, request.interventions, steps, made.whole)
         costs.check_session(self.settings, model, steps, held, made.whole)  # before computing
+        state = None if request.state is None else request.state.model_dump(exclude_none=True)
+        starts = start_states(model, state, "state")  # checked before anything is stored
         session_id = self.store.new_session_id()
         values = None if piece.values is None else np.asarray(piece.values, np.float64)
         digest = None if values is None else values_digest(values.tobytes())
@@ -325,18 +327,19 @@ class SessionService:
             vocabulary=made.vocabulary, steps=steps, text=piece.text,
             values_file=None if digest is None else f"{session_id}.{digest[:16]}.npy",
             values_digest=digest, csv=piece.csv, model=described,
-            interventions=held, weight_edits=edits).with_key()
+            interventions=held, weight_edits=edits, state=state or None).with_key()
         self.models.put(config.cell_key(), model)
         if made.whole:
             run = self.pool.run(model_sessions.ModelRun.of, model,
-                                self._model_sequence(config, values), held,
+                                self._model_sequence(config, values), held, config.state,
                                 heavy=costs.is_heavy(self.settings, model, steps))
             self.runs.put(config.key, run)
             self.trace(config)  # layer 0's first window before the answer, as for a cell
         else:  # the first window before the answer; the values are not stored yet
             trace = self.traces.get_or_compute(
                 (config.key, *FIRST),
-                lambda: self.pool.run(self._start, first, inputs, by_part[FIRST]))
+                lambda: self.pool.run(self._start, first, inputs, by_part[FIRST],
+                                      starts.get(FIRST)))
             self.pool.follow(trace)
         self.store.save_session(config, values)
         self.store.evict_sessions(self.settings.max_sessions)
@@ -427,7 +430,8 @@ class SessionService:
         inputs = (self.model_run(config).inputs(layer, direction) if config.whole
                   else self._inputs(config))
         return self.pool.run(self._start, model.cell(layer, direction), inputs,
-                             by_part.get((layer, direction), ()))
+                             by_part.get((layer, direction), ()),
+                             start_states(model, config.state).get((layer, direction)))
 
     def _inputs(self, config: SessionConfig, start: int = 0) -> Inputs:
         """What a single cell reads: its text's graphemes over its vocabulary, or numbers."""
@@ -436,11 +440,12 @@ class SessionService:
         return Inputs.from_values(self.store.load_values(config)[start:], config.dtype,
                                   "sequence.values")
 
-    def _start(self, cell, inputs: Inputs, held: tuple = ()) -> SharedTrace:
+    def _start(self, cell, inputs: Inputs, held: tuple = (), start: dict | None = None
+               ) -> SharedTrace:
         try:
             return SharedTrace(cell, inputs, self.segments,
                                first_steps=self.settings.first_window_steps,
-                               interventions=held)
+                               interventions=held, start=start)
         except ValueError as exc:
             raise ApiError("sequence", str(exc)) from exc
 
@@ -470,7 +475,19 @@ class SessionService:
 
     def _compute_run(self, config: SessionConfig) -> model_sessions.ModelRun:
         return model_sessions.ModelRun.of(self._model(config, "weights"),
-                                          self._model_sequence(config), config.interventions)
+                                          self._model_sequence(config), config.interventions,
+                                          config.state)
+
+
+def start_states(model: cells.Model, state: dict | None, field: str = "state") -> dict:
+    """{(layer, direction): {"h": row, "c": row}} of a session's starting state (its
+    SessionConfig.state, rows as cells.Model.run's h0 / c0 take them); {} for zeros."""
+    if not state:
+        return {}
+    try:
+        return model.starting_state(state.get("h"), state.get("c"))
+    except ValueError as exc:
+        raise ApiError(field, str(exc)) from exc
 
 
 @functools.lru_cache(maxsize=16)
