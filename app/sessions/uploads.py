@@ -7,6 +7,7 @@ the ones it leaves open, how many layers and directions it has and which part is
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from pathlib import Path
 from typing import BinaryIO
@@ -18,6 +19,7 @@ from app.sessions.datadir import WEIGHT_EXTENSIONS, Store, UploadTooLarge, weigh
 from app.sessions.kinds import check_options, default_options, json_value
 from app.sessions.limits import check_sizes
 from app.sessions.models import describe_model, is_model
+from cells.formats.onnx_graph import external_locations, self_contained
 from cells.formats.vocabulary_files import MAX_VOCABULARY_BYTES, read_vocabulary_file
 from cells.weights_io import read_weights
 
@@ -74,7 +76,8 @@ def read_vocabulary_upload(source: BinaryIO, filename: str) -> tuple[str, ...]:
 
 def accept_weights(store: Store, settings: Settings, source: BinaryIO, filename: str,
                    kind: str | None, layer: int, options: dict,
-                   vocabulary: tuple[str, ...] | None = None) -> dict:
+                   vocabulary: tuple[str, ...] | None = None,
+                   data: tuple[BinaryIO, str] | None = None) -> dict:
     """Check an uploaded weights file and keep it; returns its record (WeightsPublic).
 
     A file that holds a whole model (more layers, a backward direction, an embedding or a
@@ -87,11 +90,16 @@ def accept_weights(store: Store, settings: Settings, source: BinaryIO, filename:
                                "save the state dict with safetensors)")
     if kind is not None and kind not in cells.KINDS:
         raise ApiError("cell", f"unknown cell kind {kind!r}; known kinds: {', '.join(cells.KINDS)}")
+    if data is not None and ext != ".onnx":
+        raise ApiError("data", f"{data[1]!r}: only an .onnx model keeps its weights in a data "
+                               "file beside it")
     try:
         weights_id, path = store.receive_upload(source, filename, ext, settings.max_upload_bytes)
     except UploadTooLarge as exc:
         raise ApiError("file", str(exc), status_code=413) from exc
     try:
+        if data is not None:
+            weights_id = _with_external_data(path, filename, data, settings.max_upload_bytes)
         model, notices = _read_model(path, filename, vocabulary, whole_only=kind is not None)
         try:
             loaded = _read(path, filename, kind, layer)
@@ -132,6 +140,40 @@ def accept_weights(store: Store, settings: Settings, source: BinaryIO, filename:
         raise
     store.enforce_budget(settings.max_store_bytes, {weights_id})
     return upload_record(weights_id, meta)
+
+
+def _with_external_data(path: Path, filename: str, data: tuple[BinaryIO, str],
+                        limit: int) -> str:
+    """Put the uploaded data file beside the model under the one name the model gives it,
+    then keep the model self-contained (the data inside it): the sha256 of that file."""
+    source, data_name = data
+    try:
+        locations = external_locations(path, filename)
+    except ValueError as exc:
+        raise ApiError("file", str(exc).replace(path.name, filename)) from exc
+    if len(locations) != 1:
+        raise ApiError("data", f"{filename!r} keeps its weights in "
+                               f"{sorted(locations) or 'no other file'}; a data file is "
+                               "taken for a model that names exactly one")
+    (location,) = locations
+    if location in (".", "..") or Path(location).name != location \
+            or any(mark in location for mark in "/\\:") or location == path.name:
+        raise ApiError("data", f"{filename!r} names its data file {location!r}; only a file "
+                               "beside the model, named without a path, is read")
+    content = source.read(limit + 1)
+    if len(content) > limit:
+        raise ApiError("data", f"{data_name!r} is over the limit of {limit} bytes",
+                       status_code=413)
+    beside = path.parent / location
+    try:
+        beside.write_bytes(content)
+        whole = self_contained(path, filename)
+    except ValueError as exc:
+        raise ApiError("data", str(exc).replace(path.name, filename)) from exc
+    finally:
+        beside.unlink(missing_ok=True)
+    path.write_bytes(whole)
+    return hashlib.sha256(whole).hexdigest()
 
 
 def _keep(store: Store, path: Path, weights_id: str, ext: str, meta: dict,
