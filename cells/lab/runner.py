@@ -59,15 +59,16 @@ def run_trial(name: str, spec: dict, mini: bool) -> dict:
     from ..models.files import save_model
 
     exp = experiment(name)
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     out = exp.trial(spec["arm"], spec["lr"], spec["seed"], exp.settings(mini))
-    seconds = time.perf_counter() - began
+    seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
     with tempfile.TemporaryDirectory() as tmp:  # the weights travel as a file's bytes
         path = Path(tmp) / "model.safetensors"
         save_model(out["model"], path)
         weights = path.read_bytes()
     return {**spec, "metrics": out["metrics"], "curve": out.get("curve", []),
-            "extra": out.get("extra", {}), "seconds": seconds, "model": weights}
+            "extra": out.get("extra", {}), "seconds": seconds, "cpu_seconds": cpu,
+            "model": weights}
 
 
 def fingerprint(name: str, settings: dict, trials: int) -> str:
@@ -180,7 +181,8 @@ def _results(exp, jobs, done, settings, trials) -> dict:
         by_lr = {f"{lr:g}": summarise([t for t in mine if t["lr"] == lr]) for lr in exp.LRS}
         arms.append({"name": arm, "label": exp.LABELS.get(arm, arm),
                      "trials": [{k: t[k] for k in ("seed", "lr", "metrics", "curve", "extra",
-                                                     "seconds")} for t in mine],
+                                                     "seconds", "cpu_seconds") if k in t}
+                                for t in mine],
                      "summary": summarise(mine), "by_lr": by_lr})
     results = {"name": exp.NAME, "title": exp.TITLE, "source": exp.SOURCE,
                "about": exp.ABOUT, "primary": exp.PRIMARY, "lower_is_better": exp.LOWER_BETTER,
@@ -214,7 +216,8 @@ def _write_presets(exp, results, work: Path, presets: Path, settings: dict) -> N
 def _trial_line(exp, r: dict) -> str:
     metrics = ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
                         for k, v in r["metrics"].items())
-    return f"{r['arm']} lr {r['lr']:g} seed {r['seed']}: {metrics} ({r['seconds']:.1f} s)"
+    cpu = f", {r['cpu_seconds']:.1f} s CPU" if "cpu_seconds" in r else ""
+    return f"{r['arm']} lr {r['lr']:g} seed {r['seed']}: {metrics} ({r['seconds']:.1f} s{cpu})"
 
 
 def _header(exp, settings, trials, workers, scheduler) -> str:
@@ -231,7 +234,9 @@ def _footer(exp, results) -> str:
         cells_ = [f"lr {lr}: {s[exp.PRIMARY]['mean']:.4f} ± {s[exp.PRIMARY]['ci95']:.4f}"
                   for lr, s in arm["by_lr"].items() if exp.PRIMARY in s]
         lines.append(f"{arm['name']:>12}  " + "   ".join(cells_))
-    lines.append(f"# trial time in total {clock(results['seconds'])} (one core per trial)")
+    cpu = sum(t.get("cpu_seconds", 0) for a in results["arms"] for t in a["trials"])
+    lines.append(f"# trial time in total {clock(results['seconds'])} wall, each trial one "
+                 f"process" + (f"; {clock(cpu)} CPU" if cpu else ""))
     for c in results["conclusions"]:
         lines.append(f"# {c['verdict']}: {c['claim']} — {c['detail']}")
     return "\n".join(lines) + "\n"

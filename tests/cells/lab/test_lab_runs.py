@@ -22,6 +22,7 @@ def strip_times(results: dict) -> dict:
     for arm in out["arms"]:
         for trial in arm["trials"]:
             trial.pop("seconds")
+            trial.pop("cpu_seconds")
     return out
 
 
