@@ -10,6 +10,8 @@ import numpy as np
 from .kinds.spec import Spec
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
+WEIGHTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")  # every kind's, in this order
+MATRICES, BIASES = WEIGHTS[:2], WEIGHTS[2:]
 PEEPHOLES = ("peephole_i", "peephole_f", "peephole_o")
 
 
@@ -24,7 +26,13 @@ def as_dtype(dtype) -> np.dtype:
 
 
 def as_float_array(value, what: str, dtype: np.dtype) -> np.ndarray:
-    """A finite float array of `dtype`, or a ValueError that names `what`."""
+    """A finite, C-contiguous float array of `dtype` (always a copy), or a ValueError that
+    names `what`.
+
+    Every parameter enters the engine through here, so the engine computes with the same
+    arrays whichever file they came from: a Keras kernel read as a transposed view and the
+    same numbers re-read from a safetensors file give bit-equal results on any CPU, because
+    BLAS picks its kernel by memory layout and would otherwise round differently."""
     try:
         a = np.asarray(value)
     except (TypeError, ValueError) as exc:
@@ -33,7 +41,7 @@ def as_float_array(value, what: str, dtype: np.dtype) -> np.ndarray:
         raise ValueError(f"{what} must hold numbers, found dtype {a.dtype}")
     if np.issubdtype(a.dtype, np.complexfloating):
         raise ValueError(f"{what} must be real, found dtype {a.dtype}")
-    a = a.astype(dtype, copy=True)
+    a = np.array(a, dtype=dtype, order="C", copy=True)
     if not np.isfinite(a).all():
         bad = "NaN" if np.isnan(a).any() else "Inf"
         raise ValueError(f"{what} contains {bad}")
@@ -43,14 +51,14 @@ def as_float_array(value, what: str, dtype: np.dtype) -> np.ndarray:
 def check_params(spec: Spec, params: dict, dtype: np.dtype,
                  input_size: int | None, hidden_size: int | None) -> dict:
     """Validate and copy canonical params; missing biases and peepholes are zeros."""
-    allowed = {"weight_ih", "weight_hh", "bias_ih", "bias_hh"}
+    allowed = set(WEIGHTS)
     if spec.peepholes:
         allowed |= set(PEEPHOLES)
     unknown = sorted(set(params) - allowed)
     if unknown:
         raise ValueError(f"unknown parameter(s) {unknown} for a {spec.name}; "
                          f"expected {sorted(allowed)}")
-    for name in ("weight_ih", "weight_hh"):
+    for name in MATRICES:
         if name not in params:
             raise ValueError(f"parameter {name} is missing for a {spec.name}")
     out = {k: as_float_array(v, f"parameter {k}", dtype) for k, v in params.items()}

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .formats.budgets import check_file
 from .formats.common import (
     BOTH_DIRECTIONS,
     DEFAULT_OPTIONS,
@@ -31,13 +32,16 @@ from .formats.common import (
     one_dtype,
     pick_layer,
 )
+from .formats.executable_files import refuse_executable
 from .formats.model_file import MODEL_KEY, read_model_file
 from .formats.model_parts import ModelWeights
 from .formats.named import read_named
 from .formats.tensor_files import encode_options, open_tensor_file, write_tensor_file
 
-__all__ = ["LoadedWeights", "PartialLoadWarning", "READ_SUFFIXES", "WRITE_SUFFIXES",
-           "read_model_weights", "read_weights", "warn_if_partial", "write_weights"]
+__all__ = ["DequantizedWarning", "LeftOutWarning", "LoadedWeights", "PartialLoadWarning",
+           "READ_SUFFIXES", "WRITE_SUFFIXES",
+           "read_model_weights", "read_weights", "warn_about_load", "warn_if_partial",
+           "write_weights"]
 
 TENSOR_SUFFIXES = (".safetensors", ".npz")  # named tensors: read by name
 HDF5_SUFFIXES = (".h5", ".hdf5")  # Keras (.h5 covers .weights.h5)
@@ -71,6 +75,25 @@ def read_weights(path: str | os.PathLike, kind: str | None = None, layer: int = 
 
 class PartialLoadWarning(UserWarning):
     """cells.load returned one cell of a file that holds more (layers or directions)."""
+
+
+class LeftOutWarning(UserWarning):
+    """A load left tensors of the file out of the model; the message lists each by name."""
+
+
+class DequantizedWarning(UserWarning):
+    """A quantized model was read as the float model it quantizes: its numbers are the float
+    model's, not those of the integer runtime."""
+
+
+def warn_about_load(weights: ModelWeights, stacklevel: int = 3) -> None:
+    """Say what a whole-model load left out or changed (ModelWeights.left_out, .notices)."""
+    if weights.left_out:
+        warnings.warn(f"{weights.label}: left out {len(weights.left_out)} tensor(s) the model "
+                      f"does not use: {', '.join(weights.left_out)}", LeftOutWarning,
+                      stacklevel=stacklevel)
+    for notice in weights.notices:
+        warnings.warn(f"{weights.label}: {notice}", DequantizedWarning, stacklevel=stacklevel)
 
 
 def warn_if_partial(path: str | os.PathLike, loaded: LoadedWeights, layer: int) -> None:
@@ -111,17 +134,21 @@ def write_weights(
 
 def read_model_weights(path: str | os.PathLike, **names) -> ModelWeights:
     """Every layer, direction, embedding and head a file holds (see cells.load_model).
-    `names` name a state dict's parts: embedding=, recurrent=, head=."""
+    `names` name a checkpoint's parts: embedding=, recurrent=, head= (modules), or its
+    tensors one by one (weight_ih=, weight_hh=, ...)."""
     path = Path(path)
     label = path.name
+    check_file(path, label)  # whole-file budgets, before any data is read
     suffix = path.suffix.lower()
+    refuse_executable(path, label)
     if suffix in TENSOR_SUFFIXES:
         from .formats.whole_named import read_named_model
 
         with open_tensor_file(path, label) as tensors:
             return read_named_model(tensors, names)
     if names:
-        raise ValueError(f"{label}: part names {sorted(names)} only apply to PyTorch state dicts")
+        raise ValueError(f"{label}: part names {sorted(names)} only apply to checkpoints of "
+                         "named tensors (.safetensors, .npz)")
     if suffix == ".onnx":
         from .formats.whole_onnx import read_onnx_model
 
@@ -138,7 +165,9 @@ def read_model_weights(path: str | os.PathLike, **names) -> ModelWeights:
 
 
 def _read(path: Path, label: str, layer: int) -> LoadedWeights:
+    check_file(path, label)  # whole-file budgets, before any data is read
     suffix = path.suffix.lower()
+    refuse_executable(path, label)
     if suffix in TENSOR_SUFFIXES:
         with open_tensor_file(path, label) as tensors:
             if MODEL_KEY in tensors.metadata:  # a whole model saved by cells.save_model
@@ -159,6 +188,8 @@ def _read(path: Path, label: str, layer: int) -> LoadedWeights:
 def _refuse(path: Path, label: str, supported: str = "supported: .safetensors, .npz, .onnx, "
             "Keras .weights.h5"):
     suffix = path.suffix.lower()
+    if path.is_dir():
+        raise ValueError(f"{label}: is a directory, not a model file; {supported}")
     if suffix in _PICKLE_SUFFIXES:
         raise ValueError(
             f"{label}: PyTorch pickles are not loaded (they can run code). Export the state "

@@ -45,4 +45,5 @@ def install_error_handlers(app: FastAPI) -> None:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse(
             error_body("the server failed to answer this request; the error is in its log"),
-            status_code=500, headers=security_headers(request.url.path))
+            status_code=500, headers=security_headers(
+                request.url.path, request.app.state.settings.frame_ancestors))

@@ -40,6 +40,18 @@ class TensorFile:
         return float_tensor(self.label, name, value)
 
 
+def recording(tensors: TensorFile) -> tuple[TensorFile, set[str]]:
+    """The same tensors, and the set of the names read through them so far: what a reader
+    did not read is what it left out."""
+    used: set[str] = set()
+
+    def read(name: str) -> np.ndarray | str:
+        used.add(name)
+        return tensors.read(name)
+
+    return TensorFile(tensors.label, tensors.names, tensors.metadata, read), used
+
+
 @contextmanager
 def open_tensor_file(path: Path, label: str) -> Iterator[TensorFile]:
     """The file's tensors, readable while the context is open."""
@@ -149,8 +161,16 @@ def decode_options(label: str, text: str) -> dict:
         key, sep, value = part.partition("=")
         if not sep or not key:
             raise ValueError(f"{label}: metadata option {part!r} is not key=value")
-        options[key] = _option_value(value)
+        options[key] = value if _takes_text(key) else _option_value(value)
     return options
+
+
+def _takes_text(key: str) -> bool:
+    """An option whose values are strings keeps its text as written ("12" for the pseudo
+    LSTM's diffs is not the number 12)."""
+    from ..kinds import OPTIONS
+
+    return key in OPTIONS and isinstance(OPTIONS[key].default, str)
 
 
 def _option_value(text: str) -> object:

@@ -1,6 +1,7 @@
 """Whole Keras models: Keras 3 `.keras` archives (config.json + model.weights.h5) and
-legacy HDF5 models (model_config + model_weights), their configuration read as data, never
-deserialized or executed; bare `.weights.h5` files in keras_weights_chain.
+legacy HDF5 models (model_config + model_weights, as tf.keras 2 and Keras 3 write them), their
+configuration read as data, never deserialized or executed; bare `.weights.h5` files in
+keras_weights_chain.
 
 Supported layers: Embedding, LSTM, GRU, SimpleRNN (each may go_backwards), Bidirectional
 (merge_mode concat) and one Dense (or TimeDistributed(Dense)) head; Dropout is an identity
@@ -11,13 +12,13 @@ Lambda above all, is refused by name.
 from __future__ import annotations
 
 import io
-import json
 import zipfile
 from dataclasses import replace
 from pathlib import Path
 
 import h5py
 
+from .budgets import load_json
 from .common import BACKWARD, FORWARD, MAX_TENSOR_BYTES, LoadedWeights, shape_text
 from .keras import from_keras
 from .keras_layouts import Keras3Layout, LegacyLayout, dense_head, h5_child
@@ -26,8 +27,13 @@ from .model_parts import LayerWeights, ModelWeights, check_chain
 
 CONFIG, WEIGHTS = "config.json", "model.weights.h5"
 MAX_CONFIG_BYTES = 16 * 2**20
-RECURRENT = {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "rnn"}
+# Keras 2's CuDNNLSTM / CuDNNGRU keep Keras' gate order with an input and a recurrent bias
+# (8H, 6H); they compute the LSTM and the reset-after GRU.
+RECURRENT = {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "rnn", "CuDNNLSTM": "lstm",
+             "CuDNNGRU": "gru"}
 IDENTITIES = ("InputLayer", "Dropout")
+# "Model" is what Keras up to 2.3 calls a Functional model.
+MODEL_CLASSES = ("Sequential", "Functional", "Model")
 SUPPORTED = ("Embedding", *RECURRENT, "Bidirectional", "Dense", "TimeDistributed", *IDENTITIES)
 _GATE_ACTIVATIONS = {"activation": "tanh", "recurrent_activation": "sigmoid"}
 
@@ -60,10 +66,7 @@ def read_keras_archive(path: Path, label: str) -> ModelWeights:
 def _config(label: str, archive: zipfile.ZipFile) -> dict:
     if archive.getinfo(CONFIG).file_size > MAX_CONFIG_BYTES:
         raise ValueError(f"{label}: {CONFIG} is over {MAX_CONFIG_BYTES} bytes")
-    try:
-        config = json.loads(archive.read(CONFIG).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"{label}: {CONFIG} is not valid JSON ({error})") from None
+    config = load_json(label, CONFIG, archive.read(CONFIG))  # size and depth budgets first
     if not isinstance(config, dict):
         raise ValueError(f"{label}: {CONFIG} is not a model configuration")
     return config
@@ -79,11 +82,11 @@ def _settings(label: str, layer: dict) -> dict:
 def _layers_in_order(label: str, config: dict) -> list[dict]:
     """The model's layers, first to last; only a plain chain of supported layers."""
     kind = config.get("class_name")
-    if kind not in ("Sequential", "Functional"):
+    if kind not in MODEL_CLASSES:
         raise ValueError(f"{label}: the model is a {kind!r}; only Sequential and Functional "
                          "models of supported layers are read")
     body = config.get("config")
-    layers = body.get("layers") if isinstance(body, dict) else None
+    layers = body.get("layers") if isinstance(body, dict) else body  # Keras ≤ 2.2: a list
     if not isinstance(layers, list) or not all(isinstance(x, dict) for x in layers):
         raise ValueError(f"{label}: {CONFIG} has no list of layers")
     for layer in layers:
@@ -95,20 +98,33 @@ def _layers_in_order(label: str, config: dict) -> list[dict]:
                 f"run code or compute what gatescope does not draw); supported layers: "
                 f"{', '.join(SUPPORTED)}"
             )
-    if kind == "Functional":
-        previous = None
-        for layer in layers:
-            sources = _inbound(layer)
-            name = _settings(label, layer).get("name")
-            if layer.get("class_name") != "InputLayer" and sources != [previous]:
-                raise ValueError(f"{label}: layer {name!r} reads {sources}; only a chain of "
-                                 "layers, each reading the one before, is supported")
-            previous = name
+    if kind != "Sequential":
+        _check_chain_of_calls(label, layers, body)
     return layers
 
 
+def _check_chain_of_calls(label: str, layers: list[dict], body: dict) -> None:
+    """A Functional model (class "Model" up to Keras 2.3) is read only when each layer reads
+    the one listed before it, once, and the last layer is the model's one output."""
+    previous = None
+    for layer in layers:
+        sources = _inbound(layer)
+        name = _settings(label, layer).get("name", layer.get("name"))
+        if layer.get("class_name") != "InputLayer" and sources != [previous]:
+            raise ValueError(f"{label}: layer {name!r} reads {sources}; only a chain of "
+                             "layers, each reading the one before, is supported")
+        previous = name
+    outputs = _inbound({"inbound_nodes": [body.get("output_layers")]}) \
+        if isinstance(body.get("output_layers"), list) else [previous]
+    if outputs != [previous]:
+        raise ValueError(f"{label}: the model outputs {outputs}; only a chain whose last "
+                         f"layer ({previous!r}) is the one output is supported")
+
+
 def _inbound(layer: dict) -> list:
-    """Names of the layers a Functional layer reads (keras_history entries)."""
+    """Names of the layers a Functional layer reads: Keras 3 writes each call as
+    {"args": [{"config": {"keras_history": [name, node, tensor]}}], ...}; Keras 2 as a list
+    of [name, node, tensor, kwargs] entries, one list per call."""
     found = []
 
     def walk(value):
@@ -117,13 +133,20 @@ def _inbound(layer: dict) -> list:
             history = inner.get("keras_history") if isinstance(inner, dict) else None
             if isinstance(history, list) and history:
                 found.append(history[0])
-            for item in value.values():
-                walk(item)
+            for key, item in value.items():
+                if not (history and key == "config"):
+                    walk(item)
         elif isinstance(value, list):
+            if len(value) >= 3 and isinstance(value[0], str) and isinstance(value[1], int):
+                found.append(value[0])  # a Keras 2 reference to a layer's output
+                value = value[3:]  # its call's keyword arguments may hold more
             for item in value:
                 walk(item)
 
-    walk(layer.get("inbound_nodes", []))
+    nodes = layer.get("inbound_nodes", [])
+    walk(nodes)
+    if isinstance(nodes, list) and len(nodes) > 1:
+        found.append("(called again)")  # a layer called twice shares its weights: no chain
     return found
 
 
@@ -252,10 +275,10 @@ def read_keras_weights_file(path: Path, label: str) -> ModelWeights:
             return _model(label, _legacy_config(label, handle), LegacyLayout(handle))
         root = h5_child(handle, "layers")
         if not isinstance(root, h5py.Group):
-            from .keras_h5 import read_keras_h5  # Keras 2 files: one cell per layer
+            from .keras_h5 import read_keras_h5_layers  # Keras 2 files: one cell per layer
 
-            first = read_keras_h5(path, label, 0)
-            cells = [first] + [read_keras_h5(path, label, k) for k in range(1, first.layers)]
+            cells = read_keras_h5_layers(path, label)
+            first = cells[0]
             if BACKWARD in first.directions:
                 raise ValueError(f"{label}: holds Bidirectional layers without the model's "
                                  "configuration; load the .keras archive instead")
@@ -270,10 +293,7 @@ def _legacy_config(label: str, handle: h5py.File) -> dict:
     text = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
     if len(text) > MAX_CONFIG_BYTES:
         raise ValueError(f"{label}: its model_config is over {MAX_CONFIG_BYTES} bytes")
-    try:
-        config = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{label}: its model_config is not valid JSON ({error})") from None
+    config = load_json(label, "its model_config", text)  # size and depth budgets first
     if not isinstance(config, dict):
         raise ValueError(f"{label}: its model_config is not a model configuration")
     return config

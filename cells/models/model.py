@@ -11,12 +11,13 @@ logits; a softmax (or sigmoid) head also gives probabilities.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from .. import memory
 from ..interventions import held_by_part
+from ..params import as_float_array
 from ..weight_edits import edits_by_part
 from .encoder import Encoder
 from .projected import ProjectedLSTM
@@ -106,7 +107,7 @@ class Model:
 
     def __init__(self, stack: Sequence[Layer | Mapping[str, object]],
                  encoder: Encoder | None = None, head: Head | None = None,
-                 returns: str = "sequence"):
+                 returns: str = "sequence", notices: Sequence[str] = ()):
         self.stack = tuple(layer if isinstance(layer, Layer) else Layer(dict(layer))
                            for layer in stack)
         if not self.stack:
@@ -131,13 +132,18 @@ class Model:
             shown = sorted(map(str, dtypes))
             raise ValueError(f"the cells of a model must share one dtype, got {shown}")
         self.dtype = dtypes.pop()
+        # The head and embedding enter the engine as the cells' parameters do (C-contiguous
+        # copies of the model's dtype), so a model computes the same bits whatever file it
+        # was read from.
         self.head = None if head is None else Head(
-            np.asarray(head.weight, self.dtype), np.asarray(head.bias, self.dtype), head.activation)
-        if self.encoder.embedding is not None and self.encoder.embedding.dtype != self.dtype:
-            self.encoder = Encoder(self.encoder.encoding, self.encoder.width,
-                                   self.encoder.vocabulary, self.encoder.tokenizer,
-                                   self.encoder.embedding.astype(self.dtype))
+            as_float_array(head.weight, "head weight", self.dtype),
+            as_float_array(head.bias, "head bias", self.dtype), head.activation)
+        if self.encoder.embedding is not None:
+            self.encoder = replace(self.encoder,  # keeps a special encoder's class
+                                   embedding=as_float_array(self.encoder.embedding, "embedding",
+                                                            self.dtype))
         self.returns = returns
+        self.notices = tuple(notices)  # what loading left out or changed, said in words
 
     def __repr__(self) -> str:
         kinds = "/".join(sorted({c.kind for layer in self.stack for c in layer.cells.values()}))
@@ -211,7 +217,7 @@ class Model:
         stack = [Layer({d: cell.with_weights(checked[(index, d)]) if (index, d) in checked
                         else cell for d, cell in layer.cells.items()}, layer.reverse_output)
                  for index, layer in enumerate(self.stack)]
-        return Model(stack, self.encoder, self.head, self.returns)
+        return Model(stack, self.encoder, self.head, self.returns, self.notices)
 
     def encode(self, sequence) -> tuple[np.ndarray, list[str] | None, np.ndarray | None]:
         """(xs (T, I), tokens or None, token ids or None) for text, token ids or numbers."""
@@ -228,16 +234,24 @@ class Model:
             )
         return array, None, None
 
-    def run(self, sequence, state: Mapping | None = None, interventions=None) -> ModelTrace:
+    def run(self, sequence, state: Mapping | None = None, interventions=None, *, h0=None,
+            c0=None) -> ModelTrace:
         """Run text, token ids (T,) or numbers (T, I) through every layer and the head.
 
-        `state` optionally maps (layer, direction) to that cell's initial {"h": ..., "c": ...}.
+        The starting state (zeros by default), e.g. a decoder's: `h0` and `c0` as PyTorch
+        takes them, one row per layer and direction ((L·D, H), layer by layer, forward
+        before backward; (H,) for a model of one cell; a list of rows where sizes differ),
+        or `state` mapping (layer, direction) to that cell's {"h": ..., "c": ...}.
         `interventions`: signals held in chosen cells (cells.interventions, each item with
         its `layer` and `direction`; steps are that cell's own); the layers above and the
         head read the held run.
         """
         xs, tokens, ids = self.encode(sequence)
         held = self.check_interventions(interventions, len(xs))
+        if h0 is not None or c0 is not None:
+            if state:
+                raise ValueError("give the starting state as state= or as h0= / c0=, not both")
+            state = self.starting_state(h0, c0)
         state = dict(state or {})
         unknown = [key for key in state
                    if not (isinstance(key, tuple) and len(key) == 2
@@ -271,6 +285,45 @@ class Model:
             finals.append(np.concatenate(last))
         return ModelTrace(self, xs, tokens, ids, traces, outputs, finals[-1])
 
+    def starting_state(self, h0=None, c0=None) -> dict:
+        """{(layer, direction): {"h": row, "c": row}} from h0 / c0 as run() takes them: one
+        row per layer and direction, layer by layer, forward before backward ((H,) for a
+        model of one cell); each row as wide as that cell's h (or c), finite."""
+        cells = [(index, d) for index, layer in enumerate(self.stack) for d in layer.cells]
+        order = ", ".join(f"({index}, {d})" for index, d in cells)
+        out: dict = {}
+        for name, value in (("h", h0), ("c", c0)):
+            if value is None:
+                continue
+            try:
+                array = np.asarray(value, dtype=float)
+            except (ValueError, TypeError):  # rows of different sizes
+                array = None
+            if array is not None and array.ndim == 1 and len(cells) == 1:
+                rows = [array]
+            elif array is not None and array.ndim == 2:
+                rows = list(array)
+            elif isinstance(value, (list, tuple)):
+                rows = [np.asarray(row, dtype=float) for row in value]
+            else:
+                rows = []
+            if len(rows) != len(cells):
+                shape = getattr(array, "shape", None)
+                raise ValueError(f"{name}0 has shape {shape}; give one row per layer and "
+                                 f"direction ({len(cells)}: {order})")
+            for (index, direction), row in zip(cells, rows, strict=True):
+                cell = self.stack[index].cells[direction]
+                if name not in getattr(cell, "state_names", ("h", "c")):
+                    raise ValueError(f"c0 given, but layer {index} {direction} is a "
+                                     f"{cell.kind}, whose state is only h")
+                width = output_size(cell) if name == "h" else cell.hidden_size
+                if row.shape != (width,) or not np.isfinite(row).all():
+                    raise ValueError(f"{name}0 row of layer {index} {direction} has shape "
+                                     f"{row.shape}; that cell's {name} is {width} finite "
+                                     "numbers")
+                out.setdefault((index, direction), {})[name] = row
+        return out
+
 
 def _run(cell, xs: np.ndarray, start: Mapping, h: np.ndarray, held: tuple = ()):
     """The cell's trace over xs, holding `held`; its h (T, n) is written into `h` as each
@@ -281,7 +334,7 @@ def _run(cell, xs: np.ndarray, start: Mapping, h: np.ndarray, held: tuple = ()):
         h[:] = trace["h"]
         return trace
     H = cell.hidden_size
-    column = cell.column("h") * H
+    column = cell.column(cell.layout.output) * H
 
     def keep(begin: int, end: int, rows: np.ndarray) -> None:
         h[begin:end] = rows[:, column:column + H]

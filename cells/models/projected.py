@@ -20,10 +20,12 @@ from dataclasses import replace
 
 import numpy as np
 
+from ..params import WEIGHTS as CELL_WEIGHTS
+from ..params import as_float_array
 from ..signals import Signal, stages_of
 from . import kinds_api
 
-WEIGHTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
+WEIGHTS = (*CELL_WEIGHTS, "weight_hr")
 
 
 NO_BACKWARD = ("an LSTM with proj_size has no gradients of a loss here yet (its sensitivity "
@@ -66,7 +68,8 @@ class ProjectedLSTM:
 
     def __init__(self, params: dict[str, np.ndarray], dtype="float32"):
         self.dtype = np.dtype(dtype)
-        self.params = {k: np.array(params[k], self.dtype) for k in WEIGHTS}
+        self.params = {k: as_float_array(params[k], f"parameter {k}", self.dtype)
+                       for k in WEIGHTS}
         for value in self.params.values():
             value.setflags(write=False)
         w_ih, w_hh, w_hr = (self.params[k] for k in ("weight_ih", "weight_hh", "weight_hr"))

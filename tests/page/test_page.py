@@ -121,6 +121,7 @@ def test_clicking_a_heatmap_seeks(page, errors):
     page.wait_for_selector(f"{front} .heatmaplayer image", state="attached")
     target, unit = 5, 1
     for _attempt in range(3):  # the charts may still be settling (first draw, resize)
+        page.locator(front).first.scroll_into_view_if_needed()  # clicks land in the viewport
         x, y = page.evaluate(
             """([sel, t, u]) => { const gd = document.querySelector(sel); const fl = gd._fullLayout;
             const r = gd.getBoundingClientRect();
@@ -183,7 +184,7 @@ def test_user_text_is_shown_as_text_and_runs_nothing(page, errors):
     )
     assert "<img src=x onerror" in page.locator("#input-readout").inner_text()
     page.keyboard.press("End")
-    page.wait_for_timeout(300)
+    page.wait_for_function("() => document.querySelector('svg[data-diagram]').dataset.t > 0")
     assert page.evaluate("() => window.__pwned") is None
     assert page.locator("img").count() == 0
     assert "</script>" in page.locator("#input-readout").inner_text()
