@@ -26,6 +26,7 @@ __all__ = ["KINDS", "OPTION_VALUES", "SPECS", "Cell", "check_options", "create",
 
 class Cell:
     def __init__(self, spec: Spec, params: dict, dtype: np.dtype, options: dict):
+        spec = spec.for_options(options)
         self.spec = spec
         self.kind = spec.name
         self.dtype = dtype

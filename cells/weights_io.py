@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .formats.budgets import check_file
 from .formats.common import (
     BOTH_DIRECTIONS,
     DEFAULT_OPTIONS,
@@ -137,6 +138,7 @@ def read_model_weights(path: str | os.PathLike, **names) -> ModelWeights:
     tensors one by one (weight_ih=, weight_hh=, ...)."""
     path = Path(path)
     label = path.name
+    check_file(path, label)  # whole-file budgets, before any data is read
     suffix = path.suffix.lower()
     refuse_executable(path, label)
     if suffix in TENSOR_SUFFIXES:
@@ -163,6 +165,7 @@ def read_model_weights(path: str | os.PathLike, **names) -> ModelWeights:
 
 
 def _read(path: Path, label: str, layer: int) -> LoadedWeights:
+    check_file(path, label)  # whole-file budgets, before any data is read
     suffix = path.suffix.lower()
     refuse_executable(path, label)
     if suffix in TENSOR_SUFFIXES:

@@ -21,13 +21,15 @@ head's outputs) and each part's trace reads its rows from that run.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 import cells
 from app.core.settings import Settings
 from app.errors import ApiError, NotFound
 from app.schemas import CsvSequence, SessionCreate, TextSequence, ValuesSequence
-from app.sessions import building, limits
+from app.sessions import building, costs, limits
 from app.sessions import models as model_sessions
 from app.sessions.cache import ByteLRU
 from app.sessions.compute import ComputePool
@@ -156,8 +158,9 @@ class SessionService:
 
     def model_run(self, config: SessionConfig) -> model_sessions.ModelRun:
         """The run of the session's model (blocking: off the loop, never from the pool)."""
-        return self.runs.get_or_compute(config.key,
-                                        lambda: self.pool.run(self._compute_run, config))
+        return self.runs.get_or_compute(config.key, lambda: self.pool.run(
+            self._compute_run, config,
+            heavy=costs.is_heavy(self.settings, self._model(config, "weights"), config.steps)))
 
     def cached_run(self, config: SessionConfig) -> model_sessions.ModelRun | None:
         return self.runs.peek(config.key)
@@ -234,7 +237,7 @@ class SessionService:
         if not 1 <= window <= limit:
             raise ApiError("window", f"must be in [1, {limit}] (the server's limit)")
         trace = self.trace(config, layer, direction)
-        result = self.pool.run(trace.sensitivity, t, unit, of, window)
+        result = self.pool.run(trace.sensitivity, t, unit, of, window, heavy=True)
         return {"start": int(result["start"]), "t": t, "unit": unit, "of": of,
                 **{v: None if result[v] is None else [float(a) for a in result[v]]
                    for v in ("x", "h", "c")}}
@@ -312,6 +315,7 @@ class SessionService:
         inputs = None if made.whole else as_inputs(piece, made.vocabulary, request.dtype,
                                                    "sequence.values")
         by_part, held = building.held(model, request.interventions, steps, made.whole)
+        costs.check_session(self.settings, model, steps, held, made.whole)  # before computing
         state = None if request.state is None else request.state.model_dump(exclude_none=True)
         starts = start_states(model, state, "state")  # checked before anything is stored
         session_id = self.store.new_session_id()
@@ -327,7 +331,8 @@ class SessionService:
         self.models.put(config.cell_key(), model)
         if made.whole:
             run = self.pool.run(model_sessions.ModelRun.of, model,
-                                self._model_sequence(config, values), held, config.state)
+                                self._model_sequence(config, values), held, config.state,
+                                heavy=costs.is_heavy(self.settings, model, steps))
             self.runs.put(config.key, run)
             self.trace(config)  # layer 0's first window before the answer, as for a cell
         else:  # the first window before the answer; the values are not stored yet
@@ -388,6 +393,8 @@ class SessionService:
             limits.check_steps(self.settings, steps, piece.kind)
             limits.check_inputs_size(self.settings, steps,
                                      model_sessions.rows_per_step(config.model))
+            costs.check_session(self.settings, self._model(config, "weights"), steps,
+                                config.interventions, config.whole, piece.kind)
             if config.whole or dropped:
                 # Computed again from the start when first read (a trace is never cut
                 # back; a model's backward cells start from the end).
@@ -483,9 +490,12 @@ def start_states(model: cells.Model, state: dict | None, field: str = "state") -
         raise ApiError(field, str(exc)) from exc
 
 
+@functools.lru_cache(maxsize=16)
 def clusters(text: str) -> list[list[int]]:
     """[step, code points] of each step of `text` longer than one code point: with the text,
-    the page finds each step's grapheme without splitting text itself."""
+    the page finds each step's grapheme without splitting text itself. Kept for the last
+    few texts: segmenting a million graphemes takes a second, and every GET of the session
+    asks (callers only read the list)."""
     if cells.text.is_simple(text):
         return []
     return [[step, len(g)] for step, g in enumerate(cells.text.graphemes(text)) if len(g) > 1]

@@ -57,6 +57,28 @@ def load_plain_graph(path: Path, label: str) -> tuple[onnx.GraphProto, tuple[str
 
 # -- external data ----------------------------------------------------------------------------
 
+def external_locations(path: Path, label: str) -> set[str]:
+    """The files an ONNX model keeps its initializers in (their names as the model says)."""
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except DecodeError as error:
+        raise ValueError(f"{label}: not a readable ONNX model ({error})") from None
+    return {entry.value for tensor in model.graph.initializer
+            if tensor.data_location == TensorProto.EXTERNAL
+            for entry in tensor.external_data if entry.key == "location"}
+
+
+def self_contained(path: Path, label: str) -> bytes:
+    """The model with its external data (read from beside it, as load_plain_graph reads it)
+    inside: one file that needs nothing beside it."""
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except DecodeError as error:
+        raise ValueError(f"{label}: not a readable ONNX model ({error})") from None
+    _inline_external_data(label, path.parent, model.graph)
+    return model.SerializeToString()
+
+
 def _inline_external_data(label: str, folder: Path, graph: onnx.GraphProto) -> None:
     for index, tensor in enumerate(graph.initializer):
         if tensor.data_location == TensorProto.EXTERNAL:

@@ -334,7 +334,7 @@ def _run(cell, xs: np.ndarray, start: Mapping, h: np.ndarray, held: tuple = ()):
         h[:] = trace["h"]
         return trace
     H = cell.hidden_size
-    column = cell.column("h") * H
+    column = cell.column(cell.layout.output) * H
 
     def keep(begin: int, end: int, rows: np.ndarray) -> None:
         h[begin:end] = rows[:, column:column + H]

@@ -22,7 +22,9 @@ NOT_IN_TORCH = {
     "peephole_lstm": "the ONNX LSTM operator with peepholes (test_conformance_onnx)",
     "prototype_lstm": "Written Memories' equations stepped by hand (test_prototype_lstms)",
     "normalized_lstm": "Written Memories' equations stepped by hand (test_prototype_lstms)",
-    "pseudo_lstm": "Written Memories' equations stepped by hand (test_prototype_lstms)",
+    "pseudo_lstm": "Written Memories' equations stepped by hand (test_prototype_lstms; its "
+                   "eight diffs architectures in test_lstm_diffs, '123' against the LSTM and "
+                   "the char model's gradient against torch autograd)",
 }
 
 

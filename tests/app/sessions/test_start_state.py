@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import save_file
 
 import cells
-from tests.support import assert_error, create_session
+from tests.support import assert_error, close, create_session
 
 VOCABULARY = list("abc ")
 TEXT = "a cab cab"
@@ -58,9 +58,9 @@ def test_a_model_session_from_a_given_state(client, tmp_path):
         y, _ = module.lstm(module.emb(ids), (torch.from_numpy(h0), torch.from_numpy(c0)))
         probs = torch.softmax(module.fc(y), -1).numpy()
     got = trace(client, session, names="probs")["probs"]
-    np.testing.assert_allclose(got, probs, rtol=1e-5, atol=1e-5)
+    close(got, probs, "float32")
     backward = trace(client, session, names="h", layer=1, direction="backward")["h"]
-    np.testing.assert_allclose(backward[::-1], y[:, H:].numpy(), rtol=1e-5, atol=1e-5)
+    close(backward[::-1], y[:, H:].numpy(), "float32")
     zero = create_session(client, weights_id=weights_id, sequence={"text": TEXT})
     assert not np.allclose(trace(client, zero, names="probs")["probs"], got)
 
@@ -77,8 +77,7 @@ def test_a_cell_session_from_a_given_state(client, tmp_path):
         for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
             getattr(reference, f"{name}_l0").copy_(torch.from_numpy(cell.params[name]))
         y, _ = reference(torch.from_numpy(xs), torch.from_numpy(h0)[None])
-    np.testing.assert_allclose(trace(client, session, names="h")["h"], y.numpy(),
-                               rtol=1e-5, atol=1e-5)
+    close(trace(client, session, names="h")["h"], y.numpy(), "float32")
 
 
 def test_states_that_do_not_fit_are_refused_by_name(client, tmp_path):
