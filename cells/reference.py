@@ -137,6 +137,45 @@ def _prototype(p, x, state, holds, variant):
     return f, {"c": c}
 
 
+def _positive_g(x):
+    """Feng et al. 2024: x + ½ for x ≥ 0, σ(x) otherwise."""
+    return np.where(x >= 0, x + 0.5, sigmoid(x))
+
+
+def _min_gru(p, x, state, holds):
+    """Feng et al. 2024, "Were RNNs All We Needed?": gates of x_t only; blocks n, z."""
+    H = len(p["bias_ih"]) // 2
+    W, b = p["weight_ih"], p["bias_ih"]
+    h_prev = state["h"]
+    f = {"n_pre": W[:H] @ x + b[:H], "z_pre": W[H:] @ x + b[H:]}
+    f["z"] = sigmoid(f["z_pre"])
+    f["n"] = _positive_g(f["n_pre"])
+    z, n = _hold(f, "z", holds), _hold(f, "n", holds)
+    f["kept"] = (1 - z) * h_prev
+    f["written"] = z * n
+    f["h"] = f["kept"] + f["written"]
+    return f, {"h": _hold(f, "h", holds)}
+
+
+def _min_lstm(p, x, state, holds, normalize):
+    """minLSTM: blocks n, f, i; f′, i′ = f, i over f + i when normalized."""
+    H = len(p["bias_ih"]) // 3
+    W, b = p["weight_ih"], p["bias_ih"]
+    h_prev = state["h"]
+    f = {name: W[k * H:(k + 1) * H] @ x + b[k * H:(k + 1) * H]
+         for k, name in enumerate(("n_pre", "f_pre", "i_pre"))}
+    f["f"], f["i"] = sigmoid(f["f_pre"]), sigmoid(f["i_pre"])
+    f["n"] = _positive_g(f["n_pre"])
+    fg, i, n = (_hold(f, k, holds) for k in ("f", "i", "n"))
+    if normalize:
+        f["f_norm"], f["i_norm"] = fg / (fg + i), i / (fg + i)
+        fg, i = _hold(f, "f_norm", holds), _hold(f, "i_norm", holds)
+    f["kept"] = fg * h_prev
+    f["written"] = i * n
+    f["h"] = f["kept"] + f["written"]
+    return f, {"h": _hold(f, "h", holds)}
+
+
 STEPS = {
     "rnn": lambda p, x, s, holds, o: _rnn(p, x, s, holds, o["nonlinearity"]),
     "lstm": lambda p, x, s, holds, o: _lstm(p, x, s, holds),
@@ -145,6 +184,8 @@ STEPS = {
     "prototype_lstm": lambda p, x, s, holds, o: _prototype(p, x, s, holds, "prototype"),
     "normalized_lstm": lambda p, x, s, holds, o: _prototype(p, x, s, holds, "normalized"),
     "pseudo_lstm": lambda p, x, s, holds, o: _prototype(p, x, s, holds, "pseudo"),
+    "min_gru": lambda p, x, s, holds, o: _min_gru(p, x, s, holds),
+    "min_lstm": lambda p, x, s, holds, o: _min_lstm(p, x, s, holds, o["normalize"]),
 }
 
 

@@ -52,6 +52,8 @@ def param_layout(kind: str, input_size: int, hidden_size: int, **options) -> lis
            {"name": "weight_hh", "shape": [G * H, H], "blocks": letters, "columns": "hidden"},
            {"name": "bias_ih", "shape": [G * H], "blocks": letters, "columns": None},
            {"name": "bias_hh", "shape": [G * H], "blocks": letters, "columns": None}]
+    if not spec.recurrent:  # gates of x_t only: no recurrent weights to edit
+        out = [p for p in out if p["name"] in ("weight_ih", "bias_ih")]
     if spec.peepholes:
         out += [{"name": name, "shape": [H], "blocks": None, "columns": None}
                 for name in PEEPHOLES]
