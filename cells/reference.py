@@ -176,6 +176,39 @@ def _min_lstm(p, x, state, holds, normalize):
     return f, {"h": _hold(f, "h", holds)}
 
 
+def _slstm(p, x, state, holds, heads):
+    """Beck et al. 2024, xLSTM: exponential gates with a stabilizer m and a normalizer n.
+    R is block-diagonal over heads: unit u is in head ⌊u·heads/H⌋. States the caller does
+    not give (n, m) start at zero, as cell.run starts them."""
+    b = blocks(p, "ifzo")
+    H = p["weight_hh"].shape[1]
+    head = np.arange(H) * heads // H
+    same_head = head[:, None] == head[None, :]
+    zeros = np.zeros(H)
+    h_prev, c_prev = state.get("h", zeros), state.get("c", zeros)
+    n_prev, m_prev = state.get("n", zeros), state.get("m", zeros)
+
+    def raw(k):
+        R = np.where(same_head, b[k]["W_hh"], 0)
+        return b[k]["W_ih"] @ x + b[k]["b_ih"] + R @ h_prev + b[k]["b_hh"]
+
+    f = {f"{k}_pre": raw(k) for k in "ifzo"}
+    log_forget = -np.log1p(np.exp(-f["f_pre"]))  # log σ(f̃)
+    f["m"] = np.maximum(f["i_pre"], m_prev + log_forget)
+    f["i"] = np.exp(f["i_pre"] - f["m"])
+    f["f"] = np.exp(m_prev + log_forget - f["m"])
+    f["z"] = np.tanh(f["z_pre"])
+    f["o"] = sigmoid(f["o_pre"])
+    i, fg, z, o = (_hold(f, k, holds) for k in "ifzo")
+    f["kept"] = fg * c_prev
+    f["written"] = i * z
+    f["c"] = f["kept"] + f["written"]
+    f["n"] = fg * n_prev + i
+    c, n = _hold(f, "c", holds), _hold(f, "n", holds)
+    f["h"] = o * c / n
+    return f, {"c": c, "n": n, "m": f["m"], "h": _hold(f, "h", holds)}
+
+
 STEPS = {
     "rnn": lambda p, x, s, holds, o: _rnn(p, x, s, holds, o["nonlinearity"]),
     "lstm": lambda p, x, s, holds, o: _lstm(p, x, s, holds),
@@ -186,6 +219,7 @@ STEPS = {
     "pseudo_lstm": lambda p, x, s, holds, o: _prototype(p, x, s, holds, "pseudo"),
     "min_gru": lambda p, x, s, holds, o: _min_gru(p, x, s, holds),
     "min_lstm": lambda p, x, s, holds, o: _min_lstm(p, x, s, holds, o["normalize"]),
+    "slstm": lambda p, x, s, holds, o: _slstm(p, x, s, holds, o["heads"]),
 }
 
 

@@ -17,11 +17,12 @@ from .peephole_lstm import PEEPHOLE_LSTM
 from .prototype_lstm import PROTOTYPE_LSTM
 from .pseudo_lstm import PSEUDO_LSTM
 from .rnn import RNN
+from .slstm import SLSTM
 from .spec import Option, Spec
 
 SPECS: dict[str, Spec] = {s.name: s for s in (
     RNN, LSTM, PEEPHOLE_LSTM, GRU, PROTOTYPE_LSTM, NORMALIZED_LSTM, PSEUDO_LSTM,
-    MIN_GRU, MIN_LSTM)}
+    MIN_GRU, MIN_LSTM, SLSTM)}
 KINDS = tuple(SPECS)
 OPTIONS: dict[str, Option] = {o.name: o for s in SPECS.values() for o in s.option_table}
 OPTION_VALUES = {name: o.values for name, o in OPTIONS.items()}  # name -> allowed values

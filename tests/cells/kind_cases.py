@@ -29,6 +29,7 @@ def random_cell(kind, options, I, H, dtype="float64", seed=0, scale=0.8):
 def random_inputs(cell, T, seed=0):
     rng = np.random.default_rng(seed + 1)
     xs = rng.normal(0, 1, (T, cell.input_size)).astype(cell.dtype)
+    # the states run(h0=, c0=) takes; the others (an sLSTM's n and m) start at zero there
     state = {k: rng.normal(0, 0.5, cell.hidden_size).astype(cell.dtype)
-             for k in cell.state_names}
+             for k in cell.state_names if k in ("h", "c")}
     return xs, state
