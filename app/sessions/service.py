@@ -31,6 +31,7 @@ from app.sessions.cache import ByteLRU
 from app.sessions.compute import ComputePool
 from app.sessions.config import SessionConfig, values_digest
 from app.sessions.datadir import Store
+from app.sessions.parallel_check import parallel_max_abs_diff
 from app.sessions.sequences import Inputs, Piece, as_inputs, check_text, piece_from_request
 from app.sessions.traces import SharedTrace
 from app.sessions.uploads import upload_record
@@ -81,6 +82,9 @@ class SessionService:
         # needs one, and many connections opening at once must not each parse it.
         self.configs: ByteLRU[tuple[SessionConfig | None, int]] = ByteLRU(
             settings.config_cache_bytes, lambda item: 4 * item[1])  # Python objects ~4x JSON
+        # parallel vs step-by-step difference of the sessions whose kind has a parallel form
+        self.parallel_checks: ByteLRU[float] = ByteLRU(settings.config_cache_bytes,
+                                                       lambda value: 64)
 
     def close(self) -> None:
         self.pool.shutdown()
@@ -137,7 +141,15 @@ class SessionService:
         body["weight_edits"] = list(config.weight_edits)
         body["params"] = [] if config.model is not None else cells.param_layout(
             config.cell, config.input_size, config.hidden_size, **config.options)
+        if config.model is None and spec.parallel is not None:
+            body["parallel_max_abs_diff"] = self._parallel_check(config)
         return body
+
+    def _parallel_check(self, config: SessionConfig) -> float:
+        """parallel vs step by step for this session's cell and inputs (computed once)."""
+        return self.parallel_checks.get_or_compute(
+            (config.cell_key(), config.key), lambda: parallel_max_abs_diff(
+                self._cell(config, field="weights"), self._inputs(config)))
 
     @staticmethod
     def parts(config: SessionConfig) -> dict:
