@@ -21,6 +21,7 @@ import { bindKeys } from "./views/keys.js";
 import { clampPart, createModelPickers, inputLabel, partOf } from "./views/model_parts.js";
 import { createPrediction } from "./views/prediction.js";
 import { createSensitivityView } from "./views/sensitivity.js";
+import { showParallelCheck } from "./views/parallel_check.js";
 import { paintPipes } from "./views/sensitivity_pipes.js";
 import { lastStepGrew, showInput } from "./views/sequence_view.js";
 import { createWhatIf, heldPart, holdableOf, markClamped } from "./views/whatif.js";
@@ -267,6 +268,7 @@ function buildDiagram() {
   };
   const layout = layoutFor(kind, style, params);
   renderLegend($("#legend"), layout.legend);
+  showParallelCheck($("#diagram-host"), s.session);
   diagram = renderDiagram($("#diagram-host"), layout, {
     style, kind, session: s.session.id, signals: s.session.signals, stages: s.stages,
     hidden: s.session.hidden_size, input: s.session.input_size, projection: s.session.proj_size ?? null,

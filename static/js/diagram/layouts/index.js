@@ -3,6 +3,8 @@
 import memoryCellLstm from "./memory_cell_lstm.js";
 import memoryCellPrototype from "./memory_cell_prototype.js";
 import olahGru from "./olah_gru.js";
+import { olahMinGru, olahMinLstm } from "./olah_min_rnn.js";
+import olahSlstm from "./olah_slstm.js";
 import olahLstm from "./olah_lstm.js";
 import olahPrototype from "./olah_prototype.js";
 import olahRnn from "./olah_rnn.js";
@@ -15,6 +17,9 @@ const OLAH = {
   prototype_lstm: olahPrototype,
   normalized_lstm: olahPrototype,
   pseudo_lstm: olahPrototype,
+  min_gru: olahMinGru,
+  min_lstm: olahMinLstm,
+  slstm: olahSlstm,
 };
 
 const MEMORY_CELL = {
@@ -32,6 +37,7 @@ export function memoryCellUnavailable(kind) {
   if (MEMORY_CELL[kind]) return "";
   if (kind === "rnn") return "Memory-cell style: only for the LSTM family — an RNN has no cell state, only h.";
   if (kind === "gru") return "Memory-cell style: only for the LSTM family — a GRU has no separate cell state, only h.";
+  if (kind === "min_gru" || kind === "min_lstm") return `Memory-cell style: a ${kind} has no separate cell state, only h.`;
   return `Memory-cell style: no memory-cell drawing for ${kind}.`;
 }
 
