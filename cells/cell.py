@@ -24,6 +24,10 @@ __all__ = ["KINDS", "OPTION_VALUES", "SPECS", "Cell", "check_options", "create",
            "kind_info", "spec_for"]
 
 
+# cell.run(parallel=...) -> the scan a kind's parallel form runs
+PARALLEL_METHODS = {True: "doubling", "doubling": "doubling", "log": "log"}
+
+
 class Cell:
     def __init__(self, spec: Spec, params: dict, dtype: np.dtype, options: dict):
         self.spec = spec
@@ -90,11 +94,11 @@ class Cell:
 
     def compute_chunk(self, xs: np.ndarray, state: tuple, holds: list | None = None,
                       out: np.ndarray | None = None,
-                      parallel: bool = False) -> tuple[np.ndarray, tuple]:
+                      parallel: bool | str = False) -> tuple[np.ndarray, tuple]:
         """All stored signals for the rows of xs, from state: ((n, W) buffer, end state).
         `holds`: per row, None or the signals held at that step (cells.interventions);
         `out`: an (n, W) C-contiguous buffer to fill, or None for a new one;
-        `parallel`: by the kind's parallel scan instead of step by step."""
+        `parallel`: by the kind's parallel scan instead of step by step (see run)."""
         H, G = self.hidden_size, self.spec.gates
         buf = np.empty((len(xs), self.row_width), self.dtype) if out is None else out
         p = self._prepared
@@ -104,7 +108,7 @@ class Cell:
         np.matmul(xs, p["w_ih_T"], out=proj)
         proj += p["bias"]
         if parallel:
-            return buf, self.spec.parallel(buf, state, p)
+            return buf, self.spec.parallel(buf, state, p, PARALLEL_METHODS[parallel])
         return buf, self.spec.forward(buf, state, p, holds)
 
     def check_interventions(self, interventions, steps: int) -> tuple:
@@ -131,18 +135,23 @@ class Cell:
         return self.spec.parallel is not None
 
     def run(self, xs, h0=None, c0=None, interventions=None, on_chunk=None, state=None,
-            parallel: bool = False) -> Trace:
+            parallel: bool | str = False) -> Trace:
         """Step the whole sequence xs (T, I) from (h0, c0) (zeros by default), holding the
         signals `interventions` name (see cells.interventions). `on_chunk(start, stop,
         rows)` sees each chunk's rows as they are made (see Trace). `state` gives any
         starting state by name (an sLSTM's n and m too); h0 and c0 win over it.
         `parallel`: compute by the kind's parallel scan (min_gru, min_lstm), not step by
-        step; the recorded signals are the same up to rounding."""
+        step; the recorded signals are the same up to rounding. True or "doubling": an
+        associative scan in linear space, ⌈log₂ n⌉ vectorised passes per chunk; "log": the
+        paper's log-space scan (a cumulative log-sum-exp), as its reference code computes."""
         start = {**(state or {}), **{k: v for k, v in (("h", h0), ("c", c0)) if v is not None}}
         state = self._state_tuple(start)
         xs = self.check_inputs(xs)
         held = self.check_interventions(interventions, len(xs))
         if parallel:
+            if parallel not in PARALLEL_METHODS:
+                raise ValueError(f"parallel must be False, True, 'doubling' or 'log', "
+                                 f"got {parallel!r}")
             if not self.has_parallel:
                 raise ValueError(f"a {self.kind} has no parallel form; kinds with one: "
                                  f"{', '.join(k for k, s in SPECS.items() if s.parallel)}")

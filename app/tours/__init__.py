@@ -2,7 +2,8 @@
 
 Each tour is a JSON file in `data/` (text is data, not code): `{"name", "title", "source",
 "steps": [{"text", "view": {...}, "names": [...]}]}`. A step's `view` sets page settings
-(preset, text, t, unit, stage, style, signal, sens_of, hold, compare: [preset names]);
+(preset, text, t, unit, stage, style, signal, sens_of, hold, compare: [preset names];
+cell: a seeded cell instead of a preset, {"cell", "seed", "hidden_size", "options"});
 `names` are the signals the text speaks of, which the page must show.
 """
 
@@ -14,7 +15,7 @@ from pathlib import Path
 
 DATA = Path(__file__).with_name("data")
 VIEW_KEYS = {"preset", "text", "t", "unit", "stage", "style", "signal", "sens_of", "sens_pipes",
-             "hold", "compare"}
+             "hold", "compare", "cell"}
 
 
 @cache

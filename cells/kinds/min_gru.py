@@ -64,6 +64,29 @@ def scan_in_log_space(log_a: np.ndarray, log_b: np.ndarray, h0: np.ndarray) -> n
     return np.exp(log_A) * h0 + np.exp(log_A + log_sum)
 
 
+def scan_by_doubling(a: np.ndarray, b: np.ndarray, h0: np.ndarray) -> np.ndarray:
+    """The same h_t = a_t ⊙ h_{t−1} + b_t in linear space, by an associative scan
+    (Hillis–Steele doubling): after the pass with offset k, (a_t, b_t) is the composition
+    of the steps t − 2k + 1 … t, so ⌈log₂ n⌉ passes, each one vectorised operation over
+    all steps, replace n dependent ones. With 0 < a < 1 the products only shrink and the
+    sums stay bounded, so no log space is needed to keep them finite. a, b are consumed."""
+    n, k = len(a), 1
+    while k < n:
+        b[k:] += a[k:] * b[:-k]  # the right side is evaluated first: old values of b
+        a[k:] *= a[:-k].copy()  # the copy: a[:-k] and a[k:] overlap
+        k *= 2
+    return a * h0 + b
+
+
+def scan(method: str, log_a, log_b, a_b, h0: np.ndarray) -> np.ndarray:
+    """h of the recurrence by `method`: "log" (the paper's log-space scan, from the logs
+    of a and b) or "doubling" (from a and b themselves; callables so each form makes only
+    what it reads)."""
+    if method == "log":
+        return scan_in_log_space(log_a(), log_b(), h0)
+    return scan_by_doubling(*a_b(), h0)
+
+
 def signals() -> tuple[Signal, ...]:
     return (
         x_input(), h_prev_input(),
@@ -120,17 +143,20 @@ def forward(buf: np.ndarray, state: tuple, p: dict, holds=None) -> tuple:
     return (h,)
 
 
-def parallel(buf: np.ndarray, state: tuple, p: dict) -> tuple:
-    """The same rows as forward, h by a log-space scan over the chunk (no holds)."""
+def parallel(buf: np.ndarray, state: tuple, p: dict, method: str = "doubling") -> tuple:
+    """The same rows as forward, h by a scan over the chunk (no holds): `method` "doubling"
+    (linear space) or "log" (the paper's log-space scan)."""
     (h0,) = state
     H = h0.shape[-1]
     cols = LAYOUT.views(buf, H)
     gates_into(cols, None)
     np.multiply(cols.z, cols.n, out=cols.written)
-    log_keep = log_sigmoid(-cols.z_pre)  # log(1 − z), from the pre-activation
-    log_write = log_sigmoid(cols.z_pre) + log_positive_g(cols.n_pre)  # log(z ⊙ h̃)
-    cols.h[:] = scan_in_log_space(log_keep, log_write, h0)
-    np.multiply(1 - cols.z, previous_rows(h0, cols.h), out=cols.kept)
+    keep = 1 - cols.z
+    cols.h[:] = scan(method,
+                     lambda: log_sigmoid(-cols.z_pre),  # log(1 − z), from the pre-activation
+                     lambda: log_sigmoid(cols.z_pre) + log_positive_g(cols.n_pre),  # log(z ⊙ h̃)
+                     lambda: (keep.copy(), cols.written.copy()), h0)
+    np.multiply(keep, previous_rows(h0, cols.h), out=cols.kept)
     return (cols.h[-1].copy(),)
 
 

@@ -4,10 +4,11 @@
     f′_t = f_t / (f_t + i_t)  i′_t = i_t / (f_t + i_t)   (option normalize, on by default)
     h_t = f′_t ⊙ h_{t−1} + i′_t ⊙ h̃_t
 
-As minGRU (cells/kinds/min_gru.py): gates of x_t only, positive g, a log-space parallel
-form. Normalized, f′ + i′ = 1: one balance valve with two outlets, so h_t is a weighted
-average of h_{t−1} and h̃_t (time-independent in scale, the paper's point). Without
-normalize, f and i act directly, as in the LSTM without its output gate and tanh.
+As minGRU (cells/kinds/min_gru.py): gates of x_t only, positive g, a parallel form (an
+associative scan, or the paper's log-space scan). Normalized, f′ + i′ = 1: one balance
+valve with two outlets, so h_t is a weighted average of h_{t−1} and h̃_t
+(time-independent in scale, the paper's point). Without normalize, f and i act directly,
+as in the LSTM without its output gate and tanh.
 
 Canonical parameters: weight_ih (3H, I) and bias_ih (3H,), blocks n, f, i — the order of
 minGRU-pytorch's `to_hidden_and_f_i_gate`, whose weight is ours as is.
@@ -25,7 +26,7 @@ from .min_gru import (
     log_sigmoid,
     positive_g_into,
     positive_g_slope,
-    scan_in_log_space,
+    scan,
 )
 from .spec import ChunkGradients, Layout, Option, Spec, cut, previous_rows, put, sigmoid_into
 
@@ -118,18 +119,24 @@ def forward(buf: np.ndarray, state: tuple, p: dict, holds=None) -> tuple:
     return (h,)
 
 
-def parallel(buf: np.ndarray, state: tuple, p: dict) -> tuple:
-    """The same rows as forward, h by a log-space scan over the chunk (no holds)."""
+def parallel(buf: np.ndarray, state: tuple, p: dict, method: str = "doubling") -> tuple:
+    """The same rows as forward, h by a scan over the chunk (no holds); `method` as in
+    cells.kinds.min_gru.scan."""
     (h0,) = state
     H = h0.shape[-1]
     normalize = p["normalize"]
     cols = LAYOUTS[normalize].views(buf, H)
     keep, _ = gates_into(cols, normalize, None)
-    log_f, log_i = log_sigmoid(cols.f_pre), log_sigmoid(cols.i_pre)
-    if normalize:  # log f′ = log f − log(f + i), and the same for i′
-        log_total = np.logaddexp(log_f, log_i)
-        log_f, log_i = log_f - log_total, log_i - log_total
-    cols.h[:] = scan_in_log_space(log_f, log_i + log_positive_g(cols.n_pre), h0)
+
+    def logs():
+        log_f, log_i = log_sigmoid(cols.f_pre), log_sigmoid(cols.i_pre)
+        if normalize:  # log f′ = log f − log(f + i), and the same for i′
+            log_total = np.logaddexp(log_f, log_i)
+            log_f, log_i = log_f - log_total, log_i - log_total
+        return log_f, log_i + log_positive_g(cols.n_pre)
+
+    cols.h[:] = scan(method, lambda: logs()[0], lambda: logs()[1],
+                     lambda: (keep.copy(), cols.written.copy()), h0)
     np.multiply(keep, previous_rows(h0, cols.h), out=cols.kept)
     return (cols.h[-1].copy(),)
 

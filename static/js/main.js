@@ -226,7 +226,9 @@ async function applyTourView(v) {
         await compare.setSessions(made[0], made.slice(1).map((m) => m.id), store.get());
       }
     } else {
-      const body = { preset: v.preset, sequence: { text: v.text ?? sample(v.preset) } };
+      // a seeded cell (a kind with no preset) or a preset
+      const body = v.cell ? { ...v.cell, sequence: { text: v.text ?? "" } }
+        : { preset: v.preset, sequence: { text: v.text ?? sample(v.preset) } };
       const hold = parseHold(v.hold ?? "");
       // a held step's charts carry the run without the hold faintly (its original)
       const orig = hold.length ? (await tourSession(body)).id : "";

@@ -54,7 +54,7 @@ def test_parallel_form_of_the_module_from_zero(kind, dtype, tmp_path):
     x = torch.from_numpy(xs.copy())[None].requires_grad_()
     out = module(x)[0]  # seq_len > 1: the parallel log-space scan, from h0 = 0
     (out * torch.from_numpy(dh)).sum().backward()
-    for parallel in (False, True):
+    for parallel in (False, True, "log"):
         trace = cell.run(xs, parallel=parallel)
         tol = TOL[dtype]
         np.testing.assert_allclose(trace["h"], out.detach().numpy(), rtol=tol, atol=tol)
