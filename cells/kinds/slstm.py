@@ -38,7 +38,6 @@ from .spec import (
     previous_rows,
     projection,
     put,
-    sigmoid_into,
 )
 
 HEADS = Option("heads", (1, 2, 4), 1)
@@ -106,34 +105,53 @@ def signals(heads: int = 1) -> tuple[Signal, ...]:
 
 
 def prepare(params: dict, options: dict, H: int) -> dict:
-    prep = projection(params, IFZO, H, params["bias_ih"] + params["bias_hh"])
+    prep = projection(params, IFZO, H, params["bias_ih"] + params["bias_hh"])  # new arrays
     mask = recurrent_mask(options, H)
     prep["mask"] = mask
     prep["w_hh"] = params["weight_hh"] * mask  # (4H, H): no wires between heads
     prep["w_hh_T"] = np.ascontiguousarray(prep["w_hh"].T)
+    # The o block stored halved (exact in binary floating point), as the LSTM's sigmoid
+    # gates: one tanh over [z̃, õ/2] gives z and, after ½·t + ½, o = σ(õ). forward doubles
+    # the recorded õ back; backward reads the unhalved w_hh.
+    for k in ("w_ih_T", "w_hh_T", "bias"):
+        prep[k][..., 3 * H:] *= 0.5
     return prep
 
 
 def forward(buf: np.ndarray, state: tuple, p: dict, holds=None) -> tuple:
     c, n, m, h = state
     H = c.shape[-1]
+    lead = c.shape[:-1]
     cols = LAYOUT.views(buf, H)
     raw = LAYOUT.span(buf, H, "i_pre", "o_pre")
+    gates_if = LAYOUT.span(buf, H, "i", "f")  # i and f side by side: one exp for both
+    zo_pre, zo = LAYOUT.span(buf, H, "z_pre", "o_pre"), LAYOUT.span(buf, H, "z", "o")
     w_hh_T = p["w_hh_T"]
-    tmp = np.empty(c.shape[:-1] + (4 * H,), buf.dtype)
-    exp, mul, add = np.exp, np.multiply, np.add
-    rows = zip(raw, cols.i_pre, cols.f_pre, cols.z_pre, cols.o_pre, cols.i, cols.f, cols.z,
+    tmp = np.empty(lead + (4 * H,), buf.dtype)
+    # [ĩ, a] with a = m_{t−1} + log σ(f̃): both gates are exp(· − m_t)
+    logs = np.empty(lead + (2, H), buf.dtype)
+    log_i, log_f = logs[..., 0, :], logs[..., 1, :]
+    half = np.array(0.5, buf.dtype)
+    zero = np.array(0, buf.dtype)
+    dot, exp, mul, add, sub = np.dot, np.exp, np.multiply, np.add, np.subtract
+    # At small H the per-call overhead is the cost: row views made by iterating in C,
+    # every ufunc writing into a buffer it is given.
+    rows = zip(raw, cols.i_pre, cols.f_pre, zo_pre, zo, gates_if, cols.i, cols.f, cols.z,
                cols.o, cols.m, cols.kept, cols.written, cols.c, cols.n, cols.h,
                holds or repeat(None), strict=False)
-    for (raw_t, i_pre, f_pre, z_pre, o_pre, i, f, z, o, m_out, kept, written, c_out, n_out,
-         h_out, held) in rows:
-        add(raw_t, np.dot(h, w_hh_T, tmp), raw_t)
-        a = m + log_sigmoid(f_pre)  # log of the forget gate at the previous scale
-        np.maximum(i_pre, a, out=m_out)
-        exp(i_pre - m_out, out=i)
-        exp(a - m_out, out=f)
-        np.tanh(z_pre, out=z)
-        sigmoid_into(o_pre, o)
+    for (raw_t, i_pre, f_pre, zo_pre_t, zo_t, if_t, i, f, z, o, m_out, kept, written, c_out,
+         n_out, h_out, held) in rows:
+        add(raw_t, dot(h, w_hh_T, tmp), raw_t)
+        np.negative(f_pre, log_f)
+        np.logaddexp(zero, log_f, log_f)  # softplus(−f̃) = −log σ(f̃)
+        sub(m, log_f, log_f)  # a = m_{t−1} + log σ(f̃)
+        np.copyto(log_i, i_pre)
+        np.maximum(log_i, log_f, out=m_out)
+        sub(logs, m_out[..., None, :], if_t.reshape(logs.shape))
+        exp(if_t, if_t)  # i = exp(ĩ − m_t), f = exp(a − m_t)
+        np.tanh(zo_pre_t, zo_t)  # z = tanh(z̃); õ/2 (halved weights) for o = ½tanh(õ/2) + ½
+        mul(o, half, o)
+        add(o, half, o)
         if held is not None:
             for name, value in (("i", i), ("f", f), ("z", z), ("o", o)):
                 put(held, name, value)
@@ -142,10 +160,11 @@ def forward(buf: np.ndarray, state: tuple, p: dict, holds=None) -> tuple:
         if held is not None:
             put(held, "c", c_out)
             put(held, "n", n_out)
-        np.divide(mul(o, c_out, h_out), n_out, out=h_out)
+        np.divide(mul(o, c_out, h_out), n_out, h_out)
         if held is not None:
             put(held, "h", h_out)
         c, n, m, h = c_out, n_out, m_out, h_out
+    cols.o_pre[:] *= 2  # record the true pre-activation (halving and doubling are exact)
     return c, n, m, h
 
 
