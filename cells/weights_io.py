@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .formats.after_lstm import read_after_lstm
+from .formats.after_lstm import read_after_lstm, read_after_lstm_model
 from .formats.common import (
     BOTH_DIRECTIONS,
     DEFAULT_OPTIONS,
@@ -121,7 +121,8 @@ def read_model_weights(path: str | os.PathLike, **names) -> ModelWeights:
         from .formats.whole_named import read_named_model
 
         with open_tensor_file(path, label) as tensors:
-            return read_named_model(tensors, names)
+            after = None if names else read_after_lstm_model(tensors)  # minGRU, ..., sLSTM
+            return after if after is not None else read_named_model(tensors, names)
     if names:
         raise ValueError(f"{label}: part names {sorted(names)} only apply to PyTorch state dicts")
     if suffix == ".onnx":

@@ -170,3 +170,22 @@ def _slstm_layer(tensors: TensorFile, prefix: str):
                       "the cell's h is what gatescope shows", ReferenceModuleNotice,
                       stacklevel=4)
     return kind, params, options
+
+
+def read_after_lstm_model(tensors: TensorFile):
+    """A file holding one reference module as a whole model (one layer, forward, no head),
+    or None when it holds none. Several (a minLM's layers) are refused: norms and residual
+    connections join them there, which a chain of cells would not reproduce."""
+    from .model_parts import LayerWeights, ModelWeights
+
+    modules = find_modules(tensors.names)
+    if not modules:
+        return None
+    if len(modules) > 1:
+        listed = ", ".join(p.rstrip(".") or kind for p, kind in modules)
+        raise ValueError(f"{tensors.label}: holds {len(modules)} recurrent modules ({listed}), "
+                         "joined in their model by norms and residual connections that a "
+                         "chain of cells would not reproduce; load one with "
+                         "cells.load(path, layer=N)")
+    loaded = read_after_lstm(tensors, 0)
+    return ModelWeights(tensors.label, (LayerWeights({"forward": loaded}),))

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from ..formats.after_lstm import read_after_lstm_model
 from ..formats.model_parts import ModelWeights
 from ..formats.tensor_files import TensorFile
 from ..formats.whole_named import read_torch_state_dict
@@ -26,6 +27,9 @@ def from_torch(module, vocabulary=None, dtype=None, **names) -> Model:
         raise ValueError(f"from_torch needs a torch.nn.Module, not {type(module).__name__}")
     arrays = {name: _numpy(tensor) for name, tensor in module.state_dict().items()}
     tensors = TensorFile(label, tuple(arrays), {}, arrays.__getitem__)
+    after = read_after_lstm_model(tensors)  # minGRU-pytorch's modules, xlstm's sLSTM layer
+    if after is not None:
+        return build_model(after, vocabulary=vocabulary, dtype=dtype)
     parts = dict(module.named_modules())
     recurrent = {n: m for n, m in parts.items()
                  if all(hasattr(m, a) for a in _RECURRENT_ATTRIBUTES)

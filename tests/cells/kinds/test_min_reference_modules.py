@@ -138,3 +138,23 @@ def test_state_dict_layers_pick_by_layer(tmp_path):
     assert cells.load(path, layer=1).kind == "min_lstm"
     with pytest.raises(ValueError, match="layer 2 not found"):
         cells.load(path, layer=2)
+
+
+@pytest.mark.parametrize("kind", ["min_gru", "min_lstm"])
+def test_from_torch_and_load_model_run_like_the_module(kind, tmp_path):
+    module = reference_module(kind, 4, 4, "float32", seed=8)
+    xs = np.random.default_rng(9).normal(0, 1, (15, 4)).astype(np.float32)
+    expected = module(torch.from_numpy(xs)[None])[0].detach().numpy()
+    path = tmp_path / "module.safetensors"
+    save_file({k: v.contiguous() for k, v in module.state_dict().items()}, str(path))
+    for model in (cells.from_torch(module), cells.load_model(path)):
+        trace = model.run(xs).layer(0)
+        np.testing.assert_allclose(trace["h"], expected, rtol=1e-5, atol=1e-5)
+
+
+def test_load_model_refuses_a_stack_of_modules(tmp_path):
+    torch.manual_seed(0)
+    path = tmp_path / "stack.safetensors"
+    save_file(torch.nn.ModuleList([minGRU(3), minGRU(3)]).state_dict(), str(path))
+    with pytest.raises(ValueError, match="residual connections"):
+        cells.load_model(path)
