@@ -69,22 +69,21 @@ def _loss_gradients(trace, grad) -> dict:
 
 
 def backward(trace, grad: dict) -> Gradients:
-    from .trace import CHUNK
-
     cell, spec = trace.cell, trace.cell.spec
     H, T = cell.hidden_size, len(trace)
     given = _loss_gradients(trace, grad)
-    zeros = np.zeros((min(CHUNK, T), H), cell.dtype)  # stands for a gradient not given
     order = spec.block_order
     w_ih = _input_weights(cell)
     acc = {k: np.zeros_like(v) for k, v in cell.params.items()}
     dxs = np.empty((T, cell.input_size), cell.dtype)
     carry = tuple(np.zeros(H, cell.dtype) for _ in spec.state_names)
-    for k in range((T - 1) // CHUNK, -1, -1):
-        a, b = k * CHUNK, min((k + 1) * CHUNK, T)
-        cols = cell.layout.views(trace._chunk_once(k), H)
+    zeros = None  # stands for a gradient not given; the longest chunk comes first or second
+    for a, b, rows, state_before in trace.chunks_backward():
+        if zeros is None or len(zeros) < b - a:
+            zeros = np.zeros((b - a, H), cell.dtype)
+        cols = cell.layout.views(rows, H)
         d_in = {name: (g[a:b] if g is not None else zeros[:b - a]) for name, g in given.items()}
-        res = spec.backward(cols, trace._checkpoints[k], d_in, carry, cell._prepared,
+        res = spec.backward(cols, state_before, d_in, carry, cell._prepared,
                             holds_for(trace.interventions, a, b), params=True)
         carry = res.carry
         np.dot(res.d_pre, w_ih, out=dxs[a:b])
@@ -111,11 +110,11 @@ def sensitivity(trace, t: int, unit: int, of: str = "h", window: int = 256) -> d
         raise ValueError(f"of must be one of {state_signals} for a {cell.kind}, got {of!r}")
     start = max(0, t - window + 1)
     n = t + 1 - start
-    cols = cell.layout.views(trace._rows(start, t + 1), H)
+    cols = cell.layout.views(trace.rows(start, t + 1), H)
     seed = {name: np.zeros((n, H), cell.dtype) for name in state_signals}
     seed[of][-1, unit] = 1
     carry = tuple(np.zeros(H, cell.dtype) for _ in spec.state_names)
-    res = spec.backward(cols, trace._state_before(start), seed, carry, cell._prepared,
+    res = spec.backward(cols, trace.state_before(start), seed, carry, cell._prepared,
                         holds_for(trace.interventions, start, t + 1), params=False, totals=True)
     norms = {name: np.linalg.norm(g, axis=-1) for name, g in res.totals.items()}
     return {"start": start, "t": t, "unit": unit, "of": of,

@@ -35,27 +35,58 @@ class Intervention:
                 "units": None if self.units is None else list(self.units), "value": self.value}
 
 
+FIRST = (0, "forward")  # the part a single cell is
+
+
 def check_interventions(kind: str, interventions, steps: int, hidden_size: int,
                         **options) -> tuple[Intervention, ...]:
     """Interventions checked against a kind (with `options`), a sequence of `steps` steps
     and `hidden_size` units. Raises ValueError naming the item and field at fault."""
     spec = spec_for(kind)
-    options = check_options(spec, options)
+    signals = {s.name: s for s in holdable(spec, check_options(spec, options))}
+
+    def part_of(item: Mapping, where: str):
+        return FIRST, kind, signals, hidden_size, item
+
+    return _check_list(interventions, steps, FIELDS, part_of).get(FIRST, ())
+
+
+def held_by_part(model, interventions, steps: int) -> dict[tuple, tuple]:
+    """Interventions in a whole model (cells.Model): each item also names the `layer`
+    (default 0) and `direction` (default "forward") of the cell it holds; `start`/`stop` are
+    steps of that cell, which for a backward cell read the sequence from the end (step k is
+    time T−1−k, as in ModelTrace.layer). Returns {(layer, direction): (Intervention, ...)};
+    raises ValueError naming the item and field at fault."""
+
+    def part_of(item: Mapping, where: str):
+        layer, direction, cell, rest = model_cell(
+            model, item, where, MODEL_FIELDS, projected="its signals cannot be held yet")
+        signals = {s.name: s for s in holdable(cell.spec, dict(cell.options))}
+        return (layer, direction), cell.kind, signals, cell.hidden_size, rest
+
+    return _check_list(interventions, steps, MODEL_FIELDS, part_of)
+
+
+def _check_list(interventions, steps: int, fields: tuple, part_of) -> dict[tuple, tuple]:
+    """The one checker of a list of interventions: `part_of(item, where)` says which part
+    an item holds ((layer, direction), kind, holdable signals, hidden size, its other
+    fields) or raises."""
     if interventions is None:
-        return ()
+        return {}
     if isinstance(interventions, (str, bytes, Mapping)) or not isinstance(interventions,
                                                                         Sequence):
-        raise ValueError("interventions must be a list of {signal, start, stop, units, value}")
-    signals = {s.name: s for s in holdable(spec, options)}
-    out = []
+        raise ValueError(f"interventions must be a list of {{{', '.join(fields)}}}")
+    out: dict[tuple, list] = {}
     for n, item in enumerate(interventions):
         where = f"interventions[{n}]"
         if isinstance(item, Intervention):
             item = item.to_dict()
         if not isinstance(item, Mapping):
-            raise ValueError(f"{where} must be an object with {', '.join(FIELDS)}")
-        out.append(_check_item(item, where, FIELDS, kind, signals, steps, hidden_size))
-    return tuple(out)
+            raise ValueError(f"{where} must be an object with {', '.join(fields)}")
+        key, kind, signals, hidden_size, rest = part_of(item, where)
+        out.setdefault(key, []).append(
+            _check_item(rest, where, FIELDS, kind, signals, steps, hidden_size))
+    return {key: tuple(items) for key, items in out.items()}
 
 
 def _check_item(item: Mapping, where: str, fields: tuple, kind: str, signals: dict,
@@ -91,29 +122,6 @@ def _check_item(item: Mapping, where: str, fields: tuple, kind: str, signals: di
         raise ValueError(f"{where}.value {value} is outside the range of {name}, "
                          f"[{low_high[0]}, {low_high[1]}]")
     return Intervention(name, start, stop, units, value)
-
-
-def check_model_interventions(model, interventions, steps: int) -> dict[tuple, tuple]:
-    """Interventions in a whole model (cells.Model): each item also names the `layer`
-    (default 0) and `direction` (default "forward") of the cell it holds; `start`/`stop` are
-    steps of that cell, which for a backward cell read the sequence from the end (step k is
-    time T−1−k, as in ModelTrace.layer). Returns {(layer, direction): (Intervention, ...)};
-    raises ValueError naming the item and field at fault."""
-    if interventions is None:
-        return {}
-    if isinstance(interventions, (str, bytes, Mapping)) or not isinstance(interventions,
-                                                                        Sequence):
-        raise ValueError("interventions must be a list of {signal, start, stop, units, value, "
-                         "layer, direction}")
-    out: dict[tuple, list] = {}
-    for n, item in enumerate(interventions):
-        where = f"interventions[{n}]"
-        layer, direction, cell, rest = model_cell(
-            model, item, where, MODEL_FIELDS, projected="its signals cannot be held yet")
-        signals = {s.name: s for s in holdable(cell.spec, dict(cell.options))}
-        held = _check_item(rest, where, FIELDS, cell.kind, signals, steps, cell.hidden_size)
-        out.setdefault((layer, direction), []).append(held)
-    return {key: tuple(items) for key, items in out.items()}
 
 
 def holds_for(interventions: Sequence[Intervention], start: int, stop: int) -> list | None:

@@ -208,11 +208,6 @@ def graphemes(text: str) -> list[str]:
     return out
 
 
-def tokens_of(vocabulary: str | Sequence[str]) -> tuple[str, ...]:
-    """A vocabulary's tokens: a str is its characters."""
-    return tuple(vocabulary)
-
-
 def derive_vocabulary(text: str) -> str | list[str]:
     """The distinct graphemes of `text`, sorted: a vocabulary for text with no preset. A str
     when each is one code point (as for every text before graphemes), else a list."""
@@ -258,14 +253,6 @@ def one_hot(text: str, vocabulary: str | Sequence[str], dtype=np.float32) -> np.
     out = np.zeros((len(picked), len(vocabulary)), dtype)
     out[np.arange(len(picked)), picked] = 1
     return out
-
-
-def distinct_code_points(text: str) -> str:
-    """The distinct code points of `text`, sorted: the vocabulary of a character model,
-    which reads text one code point at a time (cells/models/encoder.py, tokenizer "chars")."""
-    if not isinstance(text, str) or not text:
-        raise ValueError("text is empty; type at least one character")
-    return "".join(sorted(set(text)))
 
 
 def _last_sure_break(text: str) -> int:

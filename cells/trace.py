@@ -114,6 +114,33 @@ class Trace:
                 out[name] = stored[name]
         return out
 
+    # -- walking (the backward pass, cells.gradients) ---------------------------------
+    def chunks_backward(self):
+        """(start, stop, rows, state before start) of every chunk, from the last to the
+        first: the rows as computed (the kind's row layout), each chunk that is no longer in
+        memory recomputed once and not stored (a backward pass reads each once)."""
+        for k in range((self._len - 1) // CHUNK, -1, -1):
+            yield (k * CHUNK, min((k + 1) * CHUNK, self._len), self._chunk_once(k),
+                   self._checkpoints[k])
+
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        """The computed rows of steps [start, stop), in the kind's row layout."""
+        start, stop = self._check_range(start, stop)
+        return self._rows(start, stop)
+
+    def state_before(self, s: int) -> tuple:
+        """The state tuple the cell held before step s (the start state for s = 0)."""
+        if s % CHUNK == 0:
+            return self._checkpoints[s // CHUNK]
+        H, row = self.cell.hidden_size, self._rows(s - 1, s)[0]
+        return tuple(row[self.cell.column(n) * H:(self.cell.column(n) + 1) * H].copy()
+                     for n in self.cell.state_names)
+
+    @property
+    def state0(self) -> tuple:
+        """The state the run started from."""
+        return self._checkpoints[0]
+
     # -- growing -----------------------------------------------------------------------
     def extend(self, xs_more) -> Trace:
         """Append steps and continue from the final state. Only the last, partial chunk is
@@ -173,14 +200,6 @@ class Trace:
         if buf is None:
             buf, _ = self._compute(k, min((k + 1) * CHUNK, self._len))
         return buf
-
-    def _state_before(self, s: int) -> tuple:
-        """The state tuple the cell held before step s."""
-        if s % CHUNK == 0:
-            return self._checkpoints[s // CHUNK]
-        H, row = self.cell.hidden_size, self._rows(s - 1, s)[0]
-        return tuple(row[self.cell.column(n) * H:(self.cell.column(n) + 1) * H].copy()
-                     for n in self.cell.state_names)
 
     def _store(self, k: int, buf: np.ndarray) -> None:
         self._chunks[k] = buf

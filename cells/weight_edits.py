@@ -25,6 +25,7 @@ from .kinds import check_options, spec_for
 from .params import PEEPHOLES
 
 FIELDS = ("param", "row", "col", "value")
+MODEL_FIELDS = FIELDS + ("layer", "direction")  # in a whole model: which cell's weight
 RECURRENT = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 
@@ -125,9 +126,7 @@ def check_weight_edits(kind: str, edits, input_size: int, hidden_size: int,
     naming the item and field at fault."""
     if edits is None:
         return ()
-    if isinstance(edits, (str, bytes, Mapping)) or not isinstance(edits, Sequence):
-        raise WeightEditError("weight_edits must be a list of {param, row, col, value}",
-                              "weight_edits")
+    _must_be_a_list(edits, FIELDS)
     layout = {p["name"]: p for p in param_layout(kind, input_size, hidden_size, **options)}
     order = list(layout)
     limit = float(np.finfo(np.dtype(dtype)).max)
@@ -165,6 +164,12 @@ def check_weight_edits(kind: str, edits, input_size: int, hidden_size: int,
     return tuple(out)
 
 
+def _must_be_a_list(edits, fields: tuple) -> None:
+    if isinstance(edits, (str, bytes, Mapping)) or not isinstance(edits, Sequence):
+        raise WeightEditError(f"weight_edits must be a list of {{{', '.join(fields)}}}",
+                              "weight_edits")
+
+
 def apply_weight_edits(params: Mapping[str, np.ndarray],
                        edits: Sequence[WeightEdit]) -> dict[str, np.ndarray]:
     """New parameter arrays with the (checked) edits made; `params` is not changed, and
@@ -180,12 +185,11 @@ def apply_weight_edits(params: Mapping[str, np.ndarray],
     return out
 
 
-MODEL_FIELDS = FIELDS + ("layer", "direction")  # in a whole model: which cell's weight
 NOT_EDITABLE = ("only the recurrent cells' weights can be edited here (not the head's nor "
                 "the embedding's)")
 
 
-def check_model_weight_edits(model, edits) -> dict[tuple, tuple[WeightEdit, ...]]:
+def edits_by_part(model, edits) -> dict[tuple, tuple[WeightEdit, ...]]:
     """Edits of a whole model's weights (cells.Model): each item also names the `layer`
     (default 0) and `direction` (default "forward") of the cell whose weight it sets; the
     rest is checked as a single cell's edit against that cell. Returns {(layer, direction):
@@ -193,9 +197,7 @@ def check_model_weight_edits(model, edits) -> dict[tuple, tuple[WeightEdit, ...]
     and field at fault. The head's and the embedding's weights are not editable."""
     if edits is None:
         return {}
-    if isinstance(edits, (str, bytes, Mapping)) or not isinstance(edits, Sequence):
-        raise WeightEditError("weight_edits must be a list of {param, row, col, value, layer, "
-                              "direction}", "weight_edits")
+    _must_be_a_list(edits, MODEL_FIELDS)
     per_cell: dict[tuple, list] = {}
     for n, item in enumerate(edits):
         layer, direction, _, rest = model_cell(

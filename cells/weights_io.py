@@ -32,18 +32,24 @@ from .formats.common import (
     one_dtype,
     pick_layer,
 )
+from .formats.executable_files import refuse_executable
 from .formats.model_file import MODEL_KEY, read_model_file
 from .formats.model_parts import ModelWeights
 from .formats.named import read_named
 from .formats.tensor_files import encode_options, open_tensor_file, write_tensor_file
 from .kinds import SPECS
 
-__all__ = ["LoadedWeights", "PartialLoadWarning", "READ_SUFFIXES", "WRITE_SUFFIXES",
-           "read_model_weights", "read_weights", "warn_if_partial", "write_weights"]
+__all__ = ["DequantizedWarning", "LeftOutWarning", "LoadedWeights", "PartialLoadWarning",
+           "READ_SUFFIXES", "WRITE_SUFFIXES",
+           "read_model_weights", "read_weights", "warn_about_load", "warn_if_partial",
+           "write_weights"]
 
 NOT_RECURRENT = frozenset(name for name, spec in SPECS.items() if not spec.recurrent)
-READ_SUFFIXES = (".safetensors", ".npz", ".onnx", ".h5", ".hdf5")  # .h5 covers Keras .weights.h5
-WRITE_SUFFIXES = (".safetensors", ".npz")
+TENSOR_SUFFIXES = (".safetensors", ".npz")  # named tensors: read by name
+HDF5_SUFFIXES = (".h5", ".hdf5")  # Keras (.h5 covers .weights.h5)
+READ_SUFFIXES = (*TENSOR_SUFFIXES, ".onnx", *HDF5_SUFFIXES)
+MODEL_SUFFIXES = (*READ_SUFFIXES, ".keras")  # a whole model may also be a .keras archive
+WRITE_SUFFIXES = TENSOR_SUFFIXES  # what save writes (an exact round trip)
 _PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".joblib")
 _HINTS = {
     ".keras": " (a .keras file is a zip archive holding a whole model: load it with "
@@ -71,6 +77,25 @@ def read_weights(path: str | os.PathLike, kind: str | None = None, layer: int = 
 
 class PartialLoadWarning(UserWarning):
     """cells.load returned one cell of a file that holds more (layers or directions)."""
+
+
+class LeftOutWarning(UserWarning):
+    """A load left tensors of the file out of the model; the message lists each by name."""
+
+
+class DequantizedWarning(UserWarning):
+    """A quantized model was read as the float model it quantizes: its numbers are the float
+    model's, not those of the integer runtime."""
+
+
+def warn_about_load(weights: ModelWeights, stacklevel: int = 3) -> None:
+    """Say what a whole-model load left out or changed (ModelWeights.left_out, .notices)."""
+    if weights.left_out:
+        warnings.warn(f"{weights.label}: left out {len(weights.left_out)} tensor(s) the model "
+                      f"does not use: {', '.join(weights.left_out)}", LeftOutWarning,
+                      stacklevel=stacklevel)
+    for notice in weights.notices:
+        warnings.warn(f"{weights.label}: {notice}", DequantizedWarning, stacklevel=stacklevel)
 
 
 def warn_if_partial(path: str | os.PathLike, loaded: LoadedWeights, layer: int) -> None:
@@ -113,18 +138,21 @@ def write_weights(
 
 def read_model_weights(path: str | os.PathLike, **names) -> ModelWeights:
     """Every layer, direction, embedding and head a file holds (see cells.load_model).
-    `names` name a state dict's parts: embedding=, recurrent=, head=."""
+    `names` name a checkpoint's parts: embedding=, recurrent=, head= (modules), or its
+    tensors one by one (weight_ih=, weight_hh=, ...)."""
     path = Path(path)
     label = path.name
     suffix = path.suffix.lower()
-    if suffix in (".safetensors", ".npz"):
+    refuse_executable(path, label)
+    if suffix in TENSOR_SUFFIXES:
         from .formats.whole_named import read_named_model
 
         with open_tensor_file(path, label) as tensors:
             after = None if names else read_after_lstm_model(tensors)  # minGRU, ..., sLSTM
             return after if after is not None else read_named_model(tensors, names)
     if names:
-        raise ValueError(f"{label}: part names {sorted(names)} only apply to PyTorch state dicts")
+        raise ValueError(f"{label}: part names {sorted(names)} only apply to checkpoints of "
+                         "named tensors (.safetensors, .npz)")
     if suffix == ".onnx":
         from .formats.whole_onnx import read_onnx_model
 
@@ -133,7 +161,7 @@ def read_model_weights(path: str | os.PathLike, **names) -> ModelWeights:
         from .formats.whole_keras import read_keras_archive
 
         return read_keras_archive(path, label)
-    if suffix in (".h5", ".hdf5"):
+    if suffix in HDF5_SUFFIXES:
         from .formats.whole_keras import read_keras_weights_file
 
         return read_keras_weights_file(path, label)
@@ -142,7 +170,8 @@ def read_model_weights(path: str | os.PathLike, **names) -> ModelWeights:
 
 def _read(path: Path, label: str, layer: int) -> LoadedWeights:
     suffix = path.suffix.lower()
-    if suffix in (".safetensors", ".npz"):
+    refuse_executable(path, label)
+    if suffix in TENSOR_SUFFIXES:
         with open_tensor_file(path, label) as tensors:
             if MODEL_KEY in tensors.metadata:  # a whole model saved by cells.save_model
                 return _model_layer(read_model_file(tensors), layer)
@@ -153,7 +182,7 @@ def _read(path: Path, label: str, layer: int) -> LoadedWeights:
         from cells.formats.onnx_format import read_onnx
 
         return read_onnx(path, label, layer)
-    if suffix in (".h5", ".hdf5"):
+    if suffix in HDF5_SUFFIXES:
         from cells.formats.keras_h5 import read_keras_h5
 
         return read_keras_h5(path, label, layer)
@@ -163,6 +192,8 @@ def _read(path: Path, label: str, layer: int) -> LoadedWeights:
 def _refuse(path: Path, label: str, supported: str = "supported: .safetensors, .npz, .onnx, "
             "Keras .weights.h5"):
     suffix = path.suffix.lower()
+    if path.is_dir():
+        raise ValueError(f"{label}: is a directory, not a model file; {supported}")
     if suffix in _PICKLE_SUFFIXES:
         raise ValueError(
             f"{label}: PyTorch pickles are not loaded (they can run code). Export the state "

@@ -14,10 +14,12 @@ import json
 import time
 from collections import OrderedDict, deque
 from http.cookies import SimpleCookie
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.origins import same_origin
 
 # No inline scripts. Plotly sets style attributes, hence 'unsafe-inline' for styles only.
 # connect-src 'self' covers the page's own WebSocket (ws: and wss: of the same host).
@@ -139,27 +141,40 @@ def allowed_hosts(bind_host: str, extra: tuple[str, ...]) -> frozenset[str]:
                       *(host_name(h) if h != "*" else "*" for h in extra)})
 
 
-def security_headers(path: str) -> dict[str, str]:
+def page_policy(frame_ancestors: tuple[str, ...] = ()) -> str:
+    """The page's CSP; `frame_ancestors` (Settings.frame_ancestors) may frame it."""
+    if not frame_ancestors:
+        return CONTENT_SECURITY_POLICY
+    return CONTENT_SECURITY_POLICY.replace("frame-ancestors 'none'",
+                                           "frame-ancestors " + " ".join(frame_ancestors))
+
+
+def security_headers(path: str, frame_ancestors: tuple[str, ...] = ()) -> dict[str, str]:
     """The headers every HTTP response carries (errors and 500s included)."""
-    return {
-        "content-security-policy": DOCS_POLICY if path in DOCS_PATHS else CONTENT_SECURITY_POLICY,
+    headers = {
+        "content-security-policy": DOCS_POLICY if path in DOCS_PATHS
+        else page_policy(frame_ancestors),
         "x-content-type-options": "nosniff",
         "referrer-policy": "same-origin",
-        "x-frame-options": "DENY",
     }
+    if not frame_ancestors:  # X-Frame-Options has no list of origins: CSP says it then
+        headers["x-frame-options"] = "DENY"
+    return headers
 
 
 class SecurityHeaders:
     """CSP and friends on every HTTP response that does not set its own CSP."""
 
-    def __init__(self, app: ASGIApp):
+    def __init__(self, app: ASGIApp, frame_ancestors: tuple[str, ...] = ()):
         self.app = app
+        self.frame_ancestors = tuple(frame_ancestors)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        wanted = [(k.encode(), v.encode()) for k, v in security_headers(scope["path"]).items()]
+        wanted = [(k.encode(), v.encode())
+                  for k, v in security_headers(scope["path"], self.frame_ancestors).items()]
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -175,24 +190,6 @@ class SecurityHeaders:
 
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
-
-def same_origin(origin: str, host: str | None, secure: bool, allowed: tuple[str, ...]) -> bool:
-    """Whether a browser's Origin is this server (the Host it asked for) or a listed one."""
-    if origin in allowed:
-        return True
-    if not host:
-        return False
-    parts = urlsplit(origin)
-    if parts.scheme not in ("http", "https"):
-        return False
-    try:
-        origin_port = parts.port or (443 if parts.scheme == "https" else 80)
-        host_parts = urlsplit(f"//{host}")
-        host_port = host_parts.port or (443 if secure else 80)
-    except ValueError:  # a malformed port
-        return False
-    return (parts.hostname or "", origin_port) == (host_parts.hostname or "", host_port)
 
 
 class CrossSiteWrites:

@@ -10,23 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import plotly
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from app.api.middleware import page_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES_DIR = ROOT / "templates"
 STATIC_DIR = ROOT / "static"
 PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
-
-# No inline scripts anywhere. Plotly sets style attributes and injects one <style> element,
-# hence 'unsafe-inline' for styles only.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; object-src 'none'; "
-    "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
-)
 
 _templates = Environment(
     loader=FileSystemLoader(str(TEMPLATES_DIR)),
@@ -37,7 +31,7 @@ router = APIRouter()
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
-def index() -> HTMLResponse:
+def index(request: Request) -> HTMLResponse:
     """The page shell; the view itself is a function of the URL's query string."""
     html = _templates.get_template("index.html").render(
         static_url="/static", plotly_url="/static/vendor/plotly.min.js"
@@ -45,7 +39,8 @@ def index() -> HTMLResponse:
     return HTMLResponse(
         html,
         headers={
-            "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+            # the middleware's policy, with the origins that may frame the page
+            "Content-Security-Policy": page_policy(request.app.state.settings.frame_ancestors),
             "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "same-origin",
             "Cache-Control": "no-store",

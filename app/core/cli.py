@@ -158,6 +158,10 @@ def serve(args: argparse.Namespace) -> int:
         "app.core.factory:create_app", factory=True, host=settings.host, port=settings.port,
         http="app.core.connections:GuardedHttpProtocol",
         workers=args.workers, log_level=args.log_level,
+        # uvicorn's supervisor kills a worker that has not answered its health check within
+        # this many seconds; its default (5) kills workers still importing NumPy on a busy
+        # machine, and then every replacement too.
+        timeout_worker_healthcheck=60,
         ws_max_size=settings.max_ws_message_bytes,
         # Frames are sent as they are: deflating 130 KB per frame costs more than loopback saves.
         ws_per_message_deflate=False,

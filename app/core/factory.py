@@ -84,5 +84,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.token:
         app.add_middleware(TokenGate, token=settings.token)
     app.add_middleware(HostCheck, allowed=allowed_hosts(settings.host, settings.allowed_hosts))
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, frame_ancestors=settings.frame_ancestors)
     return app

@@ -11,6 +11,7 @@ asks the module for its `state_dict()` (duck typing).
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import secrets
@@ -52,9 +53,10 @@ def health(url: str, timeout: float = 1.0) -> dict | None:
     return body if isinstance(body, dict) and body.get("status") == "ok" else None
 
 
-def ensure_server(port: int | None = None, data_dir: str | os.PathLike | None = None
-                  ) -> LocalServer:
-    """A gatescope server on 127.0.0.1:port: the running one, or one started now."""
+def ensure_server(port: int | None = None, data_dir: str | os.PathLike | None = None,
+                  frame_ancestors: tuple[str, ...] = ()) -> LocalServer:
+    """A gatescope server on 127.0.0.1:port: the running one, or one started now (letting
+    `frame_ancestors` show its page in a frame)."""
     port = int(port or os.environ.get(ENV_PREFIX + "PORT") or DEFAULT_PORT)
     url = f"http://127.0.0.1:{port}"
     found = health(url)
@@ -68,6 +70,8 @@ def ensure_server(port: int | None = None, data_dir: str | os.PathLike | None = 
                "--data-dir", str(folder.resolve()), "--log-level", "warning"]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(root), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    if frame_ancestors:
+        env[ENV_PREFIX + "FRAME_ANCESTORS"] = ",".join(frame_ancestors)
     try:
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                    start_new_session=True, env=env)
@@ -143,9 +147,10 @@ def sequence_of(sequence) -> dict:
 
 
 def open_session(path: Path, sequence: dict, vocabulary: Path | None = None,
-                 port: int | None = None, data_dir=None) -> tuple[str, LocalServer]:
+                 port: int | None = None, data_dir=None,
+                 frame_ancestors: tuple[str, ...] = ()) -> tuple[str, LocalServer]:
     """(URL of a new session of the model file, the server it is on)."""
-    server = ensure_server(port, data_dir)
+    server = ensure_server(port, data_dir, frame_ancestors)
     record = upload(server, path, vocabulary)
     session = create_session(server, record["weights_id"], sequence)
     return f"{server.url}/?session={session['id']}", server
@@ -155,10 +160,27 @@ def browser_wanted(flag: bool = True) -> bool:
     return flag and os.environ.get(NO_BROWSER_ENV, "") not in ("1", "true", "yes")
 
 
+# Where notebooks run: a server app.show starts lets their pages frame its page.
+NOTEBOOK_ORIGINS = ("http://localhost:*", "http://127.0.0.1:*")
+IFRAME_HEIGHT = 760  # pixels: the diagram and its controls without scrolling
+
+
+class ShownPage(str):
+    """A session page's URL: str() is the URL; Jupyter shows the page inline, in an IFrame
+    (as TensorBoard's notebook extension does), with the link beneath it."""
+
+    def _repr_html_(self) -> str:
+        url = html.escape(str(self), quote=True)
+        return (f'<iframe src="{url}" title="gatescope" width="100%" height="{IFRAME_HEIGHT}" '
+                f'style="border: 1px solid #ccc"></iframe>'
+                f'<div><a href="{url}" target="_blank" rel="noopener">{url}</a></div>')
+
+
 def show(model_or_path, sequence, *, vocabulary=None, port: int | None = None, data_dir=None,
-         open_browser: bool = False) -> str:
+         open_browser: bool = False) -> ShownPage:
     """Start or reuse a local gatescope server, make a session of the model over `sequence`
-    and return its URL (opened in a browser too when `open_browser`).
+    and return its URL, which a notebook shows inline (opened in a browser too when
+    `open_browser`). A server started here lets loopback notebook pages frame it.
 
     model_or_path: a file `cells.load_model` reads, a `cells.Model`, or an object with
     `state_dict()` (an nn.Module holding an LSTM/GRU/RNN, with its Embedding and Linear).
@@ -183,10 +205,11 @@ def show(model_or_path, sequence, *, vocabulary=None, port: int | None = None, d
             path = Path(folder) / "model.safetensors"
             cells.save_model(model, path)  # its vocabulary goes with it
             vocab_file = None
-        url, _ = open_session(path, sequence_of(sequence), vocab_file, port, data_dir)
+        url, _ = open_session(path, sequence_of(sequence), vocab_file, port, data_dir,
+                              NOTEBOOK_ORIGINS)
     if browser_wanted(open_browser):
         webbrowser.open(url)
-    return url
+    return ShownPage(url)
 
 
 def _vocabulary_file(folder: Path, vocabulary) -> Path:

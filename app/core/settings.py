@@ -9,12 +9,15 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cells.formats.limits import MAX_HIDDEN_SIZE, MAX_INPUT_SIZE
 
 ENV_PREFIX = "GATESCOPE_"
+# An origin a Content-Security-Policy frame-ancestors list may name: scheme://host[:port|*].
+FRAME_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:(\d{1,5}|\*))?")
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,9 @@ class Settings:
     allowed_origins: tuple[str, ...] = field(default_factory=tuple)
     # Host names served besides localhost, 127.0.0.1, ::1 and `host` ("*": any).
     allowed_hosts: tuple[str, ...] = field(default_factory=tuple)
+    # Origins that may show the page in a frame (a notebook's IFrame, app.show); none by
+    # default, so no other site can frame it. Each an http(s) origin, ports may be "*".
+    frame_ancestors: tuple[str, ...] = field(default_factory=tuple)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> Settings:
@@ -120,6 +126,10 @@ class Settings:
                 raise ValueError(f"setting {f.name} must be positive, got {value}")
         if self.port > 65535:
             raise ValueError(f"setting port must be at most 65535, got {self.port}")
+        bad = [o for o in self.frame_ancestors if not FRAME_ORIGIN.fullmatch(o)]
+        if bad:
+            raise ValueError(f"setting frame_ancestors takes origins such as "
+                             f"http://localhost:*, not {bad}")
 
     @property
     def on_loopback(self) -> bool:

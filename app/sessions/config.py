@@ -17,7 +17,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-CONFIG_FORMAT = 2  # 1: values inline in the JSON
+# 1: values inline in the JSON; 2: a model description only for whole models (`cells`
+# lists per layer); 3: every session carries its model description (`parts` per layer).
+CONFIG_FORMAT = 3
 
 
 @dataclass(frozen=True)
@@ -40,17 +42,30 @@ class SessionConfig:
     parent: dict[str, Any] | None = None  # {"key", "steps"} of the config this one grew from
     key: str = ""  # hash of what determines the trace
     inline_values: list | None = None  # format 1 kept the numbers in the JSON
-    # A whole model (app/sessions/models.py): its layers, directions, cells, head and
-    # vocabulary; None for a single cell. The fields above then describe layer 0, forward.
+    # The session's model (app/sessions/models.py): its layers, directions, `parts` (per
+    # layer, {direction: part}), encoder, head and vocabulary, and whether the weights name
+    # one cell or a whole model (`weights_of`). A single cell is the one-part case. The
+    # fields above describe part (0, forward). Left out, it is the single cell's.
     model: dict | None = None
     # Held signals (cells.interventions), as checked dicts: part of what the trace is.
     interventions: tuple = ()
     # Changed weights (cells.weight_edits), as checked dicts: part of what the cell is.
     weight_edits: tuple = ()
 
+    def __post_init__(self):
+        if self.model is None:  # a single cell: the one-part model
+            object.__setattr__(self, "model", one_part(
+                self.cell, self.options, self.input_size, self.hidden_size, self.is_text))
+
     @property
     def is_text(self) -> bool:
         return self.text is not None
+
+    @property
+    def whole(self) -> bool:
+        """The weights name a whole model (read whole), not one cell: its items name their
+        part by layer and direction, and its content key has the model's vocabulary."""
+        return self.model.get("weights_of") == "model"
 
     def content_key(self) -> str:
         content = {"cell": self.cell, "options": self.options, "dtype": self.dtype,
@@ -58,7 +73,7 @@ class SessionConfig:
                    "weights": self.weights, "vocabulary": self.vocabulary,
                    "sequence": {"text": self.text} if self.is_text
                    else {"values_sha256": self.values_digest}}
-        if self.model is not None:  # a model's tokens decide its encoding
+        if self.whole:  # a model's tokens decide its encoding
             content["model_vocabulary"] = self.model.get("vocabulary")
         if self.interventions:  # absent when empty: keys of older sessions stay the same
             content["interventions"] = list(self.interventions)
@@ -74,7 +89,7 @@ class SessionConfig:
         """What determines the cell (not the sequence)."""
         parts = [self.cell, self.options, self.dtype, self.weights, self.input_size,
                  self.hidden_size]
-        if self.model is not None:
+        if self.whole:
             parts.append(self.model.get("vocabulary"))
         if self.weight_edits:
             parts.append({"weight_edits": list(self.weight_edits)})
@@ -104,6 +119,7 @@ class SessionConfig:
             else:  # values inline: read from here
                 data["inline_values"] = sequence["values"]
                 data["values_digest"] = values_digest_of_list(sequence["values"])
+        data["model"] = upgraded_model(data)
         names = {f.name for f in dataclasses.fields(cls)}
         if "interventions" in data:
             data["interventions"] = tuple(data["interventions"] or ())
@@ -113,6 +129,35 @@ class SessionConfig:
         if not isinstance(config.steps, int) or not isinstance(config.id, str):
             raise ValueError("a config needs an integer steps and a text id")
         return config
+
+
+def one_part(kind: str, options: dict, input_size: int, hidden_size: int,
+             text: bool) -> dict:
+    """The model description of a single cell: one layer, forward, no head; it reads
+    one-hot rows of graphemes (text) or the numbers."""
+    part = {"direction": "forward", "kind": kind, "options": dict(options),
+            "input_size": input_size, "hidden_size": hidden_size, "output_size": hidden_size}
+    encoder = {"encoding": "one_hot" if text else "numbers", "input_size": input_size,
+               "tokenizer": "chars" if text else None,
+               "vocabulary_size": input_size if text else None}
+    return {"weights_of": "cell", "layers": 1, "directions": ["forward"],
+            "parts": [{"forward": part}], "encoder": encoder, "head": None,
+            "vocabulary": None}
+
+
+def upgraded_model(data: dict) -> dict:
+    """The model description of a stored config of any format: format 2 kept none for a
+    single cell and `cells` lists (each naming its direction) for a whole model."""
+    model = data.get("model")
+    if model is None:
+        return one_part(data["cell"], data["options"], data["input_size"],
+                        data["hidden_size"], data.get("text") is not None)
+    if "parts" in model:
+        return model
+    upgraded = {k: v for k, v in model.items() if k != "cells"}
+    upgraded["parts"] = [{c["direction"]: c for c in layer} for layer in model["cells"]]
+    upgraded["weights_of"] = "model"
+    return upgraded
 
 
 def values_digest(values_bytes: bytes) -> str:

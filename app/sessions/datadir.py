@@ -33,8 +33,9 @@ from typing import BinaryIO
 
 import numpy as np
 
-from app.api.errors import DamagedState
+from app.errors import DamagedState, NotFound
 from app.sessions.config import SessionConfig
+from cells.weights_io import MODEL_SUFFIXES
 
 try:  # POSIX: serialises read-modify-write of one session across processes
     import fcntl
@@ -45,7 +46,12 @@ SESSION_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 WEIGHTS_ID = re.compile(r"[0-9a-f]{64}")
 _VALUES_FILE = re.compile(r"[A-Za-z0-9_-]{16,64}\.[0-9a-f]{16}\.npy")
 # .weights.h5 is Keras 3's name; plain .h5/.hdf5 files are read the same way.
-WEIGHT_EXTENSIONS = (".safetensors", ".npz", ".onnx", ".weights.h5", ".h5", ".hdf5", ".keras")
+# What an upload may be (the engine's readers say it); a Keras .weights.h5 keeps its double
+# suffix in the stored copy's name, so it is matched first.
+WEIGHT_EXTENSIONS = (".weights.h5", *MODEL_SUFFIXES)
+# Beside an upload of one cell: its canonical arrays as parsed on upload (cells.save), so a
+# cold cache reads them back without parsing the original format again.
+PARSED_EXT = ".cell.npz"
 
 
 class DataDirUnusable(Exception):
@@ -154,8 +160,6 @@ class Store:
         """An exclusive lock on one existing session across processes (append = read,
         modify, write). Only ids of stored sessions get a lock file."""
         if self.session_version(session_id) is None:
-            from app.api.errors import NotFound
-
             raise NotFound("session_id", f"no session {session_id!r}")
         if fcntl is None:  # pragma: no cover
             yield
@@ -335,6 +339,14 @@ class Store:
             raise DamagedState("weights_id", f"the description of upload {weights_id} is "
                                              "damaged; upload the file again") from exc
 
+    def parsed_path(self, weights_id: str) -> Path | None:
+        """The canonical arrays of an upload of one cell, if kept (uploads before they
+        were have none)."""
+        if not WEIGHTS_ID.fullmatch(weights_id):
+            return None
+        path = self.weights / f"{weights_id}{PARSED_EXT}"
+        return path if path.exists() else None
+
     def add_reference(self, weights_id: str, session_id: str) -> None:
         """Mark the upload as used by a session (and as recently used)."""
         if not WEIGHTS_ID.fullmatch(weights_id):
@@ -349,7 +361,7 @@ class Store:
         meta = None
         with contextlib.suppress(DamagedState):
             meta = self.weights_meta(weights_id)
-        paths = [self.weights / f"{weights_id}.json"]
+        paths = [self.weights / f"{weights_id}.json", self.weights / f"{weights_id}{PARSED_EXT}"]
         if meta is not None and meta.get("ext") in WEIGHT_EXTENSIONS:
             paths.append(self.weights / f"{weights_id}{meta['ext']}")
         else:
@@ -388,8 +400,10 @@ class Store:
             raise
         return digest.hexdigest(), path
 
-    def keep_upload(self, tmp_path: Path, weights_id: str, ext: str, meta: dict) -> None:
-        """Move a checked upload into place; an identical file already there is kept."""
+    def keep_upload(self, tmp_path: Path, weights_id: str, ext: str, meta: dict,
+                    parsed: Path | None = None) -> None:
+        """Move a checked upload (and its parsed arrays, if any) into place."""
+        self.keep_parsed(weights_id, parsed)
         target = self.weights / f"{weights_id}{ext}"
         os.replace(tmp_path, target)
         self._count(target.stat().st_size)
@@ -397,6 +411,15 @@ class Store:
             os.rmdir(tmp_path.parent)
         data = json.dumps({**meta, "ext": ext}, separators=(",", ":")).encode()
         self._write_atomic(self.weights / f"{weights_id}.json", data)  # flushes the folder
+
+    def keep_parsed(self, weights_id: str, parsed: Path | None) -> None:
+        """Move the parsed arrays of an upload into place (before its description, so a
+        described upload of one cell has them)."""
+        if parsed is None:
+            return
+        target = self.weights / f"{weights_id}{PARSED_EXT}"
+        os.replace(parsed, target)
+        self._count(target.stat().st_size)
 
     def update_upload_meta(self, weights_id: str, meta: dict) -> None:
         """Rewrite the description of a kept upload (a model's vocabulary given again)."""

@@ -8,8 +8,8 @@ from __future__ import annotations
 from functools import cache
 
 import cells
-from app.api.errors import ApiError
-from app.api.schemas import MAX_SEED
+from app.errors import ApiError
+from app.schemas import MAX_SEED
 
 
 @cache
@@ -57,6 +57,14 @@ def _json(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return f'"{value}"' if isinstance(value, str) else str(value)
+
+
+def json_value(value) -> str:
+    """An option value as the user wrote it in JSON, in a sentence about a file's value
+    (false, 'relu')."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if isinstance(value, str) else str(value)
 
 
 def describe_kind(kind: str, options: dict) -> dict:

@@ -1,9 +1,10 @@
-"""Sessions of whole models (`cells.Model`): layers × directions of cells, an encoder and a head.
+"""Sessions as models (`cells.Model`): layers × directions of cells, an encoder and a head.
 
-A model session's config says which cell the page looks at by default (layer 0, forward)
-in the usual fields, and the whole model in `config.model` (plain data: its layers,
-directions, cells, head and vocabulary). The model itself is rebuilt from the weights
-reference like a cell.
+Every session's config describes its model in `config.model` (plain data: its layers,
+directions, `parts` per layer as {direction: part}, encoder, head and vocabulary); a single
+cell is the one-part case (app/sessions/config.py `one_part`). The usual fields say which
+cell the page looks at by default (layer 0, forward). The model itself is rebuilt from the
+weights reference (app/sessions/building.py).
 
 The run: the whole model is run once (`ModelRun`) and what each layer reads is kept (the
 encoded input for layer 0, layer l−1's output for layer l), with the head's logits and
@@ -21,7 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 
 import cells
-from app.api.errors import ApiError
+from app.errors import ApiError
+from app.sessions.config import SessionConfig
 from app.sessions.sequences import Inputs
 from cells.models import projected
 
@@ -76,7 +78,7 @@ def signal_width(part: dict, signal: cells.Signal) -> int:
 
 
 def describe_model(model: cells.Model) -> dict:
-    """What a session stores and says about its model (JSON-ready)."""
+    """What a session stores and says about a whole model (JSON-ready)."""
     info = model.info()
     head = model.head
     vocabulary = list(model.vocabulary) if model.vocabulary is not None else None
@@ -88,29 +90,44 @@ def describe_model(model: cells.Model) -> dict:
                        "outputs": head.output_size,
                        "labels": vocabulary if named else [str(j) for j in
                                                            range(head.output_size)]}
-    described = [[{**c, "proj_size": cell.proj_size} if is_projected(cell) else c
-                  for c, cell in zip(row, layer.cells.values(), strict=True)]
-                 for row, layer in zip(info["cells"], model.stack, strict=True)]
-    return {"layers": model.layers, "directions": list(model.directions),
-            "cells": described, "encoder": info["encoder"], "head": head_public,
+    parts = [{c["direction"]: {**c, "proj_size": cell.proj_size} if is_projected(cell) else c
+              for c, cell in zip(row, layer.cells.values(), strict=True)}
+             for row, layer in zip(info["cells"], model.stack, strict=True)]
+    return {"weights_of": "model", "layers": model.layers, "directions": list(model.directions),
+            "parts": parts, "encoder": info["encoder"], "head": head_public,
             "vocabulary": vocabulary}
 
 
-def single_cell_public(config) -> dict:
-    """A single cell is a one-layer, forward, head-less model to every route."""
-    return {"layers": 1, "directions": [FORWARD], "head": None,
-            "cells": [[{"direction": FORWARD, "kind": config.cell, "options": config.options,
-                        "input_size": config.input_size, "hidden_size": config.hidden_size,
-                        "output_size": config.hidden_size}]]}
+def public_part(part: dict) -> dict:
+    """A part as GET /api/sessions/{id} says it: with its signals, stages, what it can
+    hold and its parameter layout (what a weight edit may change)."""
+    projected_part = bool(part.get("proj_size"))  # holds nothing, edits nothing (yet)
+    return {**part, "signals": [s.to_dict() for s in signals_of(part)],
+            "stages": stages_of(part),
+            "holdable": [] if projected_part else [
+                s.name for s in cells.kinds.holdable(cells.kinds.spec_for(part["kind"]),
+                                                     part["options"])],
+            "params": [] if projected_part else cells.param_layout(
+                part["kind"], part["input_size"], part["hidden_size"], **part["options"])}
 
 
-def check_part(described: dict, layer: int, direction: str) -> dict:
-    """The cell description of (layer, direction), or a 422 naming the value."""
-    layers = described["layers"]
+def public_parts(config: SessionConfig) -> dict:
+    """`layers`, `directions`, `head`, `parts` (per layer, {direction: part}) and `cells`
+    (the same records as lists per layer, in direction order)."""
+    described = config.model
+    parts = [{d: public_part(p) for d, p in layer.items()} for layer in described["parts"]]
+    return {"layers": described["layers"], "directions": described["directions"],
+            "head": described["head"], "cells": [list(layer.values()) for layer in parts],
+            "parts": parts}
+
+
+def check_part(config: SessionConfig, layer: int, direction: str) -> dict:
+    """The part of (layer, direction), or a 422 naming the value."""
+    layers = config.model["layers"]
     if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < layers:
         raise ApiError("layer", f"layer {layer!r} is not one of 0..{layers - 1} (this model "
                                 f"has {layers} layer{'s' if layers != 1 else ''})")
-    row = {c["direction"]: c for c in described["cells"][layer]}
+    row = config.model["parts"][layer]
     if direction not in row:
         raise ApiError("direction", f"direction {direction!r} is not one of "
                                     f"{', '.join(row)} for layer {layer}")
@@ -199,6 +216,6 @@ def model_nbytes(model: cells.Model) -> int:
 
 def rows_per_step(described: dict) -> int:
     """Numbers held per step by a run: every layer's input and the head's outputs (twice)."""
-    per_step = sum(layer[0]["input_size"] for layer in described["cells"])
+    per_step = sum(next(iter(layer.values()))["input_size"] for layer in described["parts"])
     head = described["head"]
     return per_step + (2 * head["outputs"] if head else 0)

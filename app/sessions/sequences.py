@@ -15,8 +15,8 @@ from functools import cached_property
 import numpy as np
 
 import cells.text
-from app.api.errors import ApiError
-from app.api.schemas import CsvSequence, TextSequence, ValuesSequence
+from app.errors import ApiError
+from app.schemas import CsvSequence, TextSequence, ValuesSequence
 
 # A decimal number as people write it in CSV; float() alone would also take "1_0", "nan"
 # and "infinity", which are not numbers a spreadsheet writes.

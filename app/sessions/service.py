@@ -1,64 +1,48 @@
-"""Sessions: create, read and append, and the per-process caches of cells and traces.
+"""Sessions: create, read and append, and the per-process caches of models and traces.
 
 A session is its config (`SessionConfig`), stored by the data directory. Everything else
-is derived from it deterministically: the cell from the weights reference, the trace from
-the cell and the sequence. So any worker process can serve any session, and a restart
+is derived from it deterministically: the model from the weights reference
+(app/sessions/building.py; a single cell is the one-part model), the trace of each part
+from the model and the sequence. So any worker process can serve any session, and a restart
 loses nothing but warm caches.
 
-The trace cache is keyed by a hash of the config's content (`key`), so two sessions with
-the same content share one trace. Appending writes a config with a new key and a `parent`
-pointer to the old one; the process that holds the old trace extends it instead of
-recomputing the prefix, here or, after a reload, in any other process.
+The trace cache is keyed by a hash of the config's content (`key`) and the part (layer,
+direction), so two sessions with the same content share their traces. Appending writes a
+config with a new key and a `parent` pointer to the old one; the process that holds the
+old trace extends it instead of recomputing the prefix, here or, after a reload, in any
+other process.
 
 Traces are computed on the compute pool (app/sessions/compute.py): the first window
-before the answer, the rest in the background (app/sessions/traces.py).
+before the answer, the rest in the background (app/sessions/traces.py). A session whose
+weights name one cell reads the encoded sequence directly, so even a long one answers
+after its first window; a whole model is run once (`ModelRun`: what each layer read, the
+head's outputs) and each part's trace reads its rows from that run.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
-
 import numpy as np
 
 import cells
-from app.api.errors import ApiError, NotFound
-from app.api.schemas import CsvSequence, SessionCreate, TextSequence, ValuesSequence
 from app.core.settings import Settings
-from app.sessions import kinds
+from app.errors import ApiError, NotFound
+from app.schemas import CsvSequence, SessionCreate, TextSequence, ValuesSequence
+from app.sessions import building, limits
 from app.sessions import models as model_sessions
 from app.sessions.cache import ByteLRU
 from app.sessions.compute import ComputePool
-from app.sessions.config import SessionConfig, values_digest
+from app.sessions.config import SessionConfig, one_part, values_digest
 from app.sessions.datadir import Store
 from app.sessions.parallel_check import parallel_max_abs_diff
-from app.sessions.sequences import Inputs, Piece, as_inputs, check_text, piece_from_request
+from app.sessions.sequences import Inputs, as_inputs, check_text, piece_from_request
+from app.sessions.sources import made_for
 from app.sessions.traces import SharedTrace
 from app.sessions.uploads import upload_record
-from cells.interventions import check_model_interventions
 
 # GET /api/sessions/{id} gives the numbers of a sequence back up to this many; beyond, it
 # says how many rows and columns there are (the page cannot show a bigger table anyway).
 MAX_SHOWN_VALUES = 200_000
-
-
-def _params_bytes(cell: cells.Cell) -> int:
-    return sum(a.nbytes for a in cell.params.values())
-
-
-def _plain_items(items) -> list[dict]:
-    """Request items (InterventionIn, WeightEditIn: their as_item) or mappings, as the
-    engine reads them."""
-    return [it.as_item() if hasattr(it, "as_item") else dict(it) for it in items or ()]
-
-
-@dataclasses.dataclass
-class _Made:
-    """A cell with where its weights come from and the vocabulary of its text."""
-
-    cell: cells.Cell
-    weights: dict
-    vocabulary: str | None
+FIRST = building.FIRST
 
 
 class SessionService:
@@ -72,10 +56,10 @@ class SessionService:
         # The sessions' traces themselves: inputs and segment start states.
         self.traces: ByteLRU[SharedTrace] = ByteLRU(settings.trace_cache_bytes,
                                                     lambda t: t.nbytes)
-        self.cells: ByteLRU[cells.Cell] = ByteLRU(settings.cell_cache_bytes, _params_bytes)
-        # Whole models and their runs (what each layer read, the head's outputs).
+        # Every session's model (a single cell is the one-part model), by `cell_key`.
         self.models: ByteLRU[cells.Model] = ByteLRU(settings.cell_cache_bytes,
                                                     model_sessions.model_nbytes)
+        # Runs of whole models (what each layer read, the head's outputs).
         self.runs: ByteLRU[model_sessions.ModelRun] = ByteLRU(settings.trace_cache_bytes,
                                                               lambda r: r.nbytes)
         # Parsed configs by (id, file version): every WebSocket connection and HTTP request
@@ -116,9 +100,8 @@ class SessionService:
 
     def public(self, config: SessionConfig) -> dict:
         """The session as created: what the page needs to show its form and diagram."""
-        parts = self.parts(config)
-        signals = (cells.describe(config.cell, **config.options) if config.model is None
-                   else model_sessions.signals_of(config.model["cells"][0][0]))
+        parts = model_sessions.public_parts(config)
+        first = parts["cells"][0][0]
         weights = dict(config.weights)
         if "weights_id" in weights:
             meta = self.store.weights_meta(weights["weights_id"])
@@ -128,7 +111,7 @@ class SessionService:
             "id": config.id, "cell": config.cell, "options": config.options,
             "dtype": config.dtype, "input_size": config.input_size,
             "hidden_size": config.hidden_size, "steps": config.steps,
-            "signals": [s.to_dict() for s in signals], "vocabulary": config.vocabulary,
+            "signals": first["signals"], "vocabulary": config.vocabulary,
             "sequence": self._sequence_as_given(config), "weights": weights,
         }
         for source in ("seed", "preset"):
@@ -139,9 +122,9 @@ class SessionService:
         spec = cells.kinds.spec_for(config.cell)
         body["holdable"] = [sig.name for sig in cells.kinds.holdable(spec, config.options)]
         body["weight_edits"] = list(config.weight_edits)
-        body["params"] = [] if config.model is not None else cells.param_layout(
-            config.cell, config.input_size, config.hidden_size, **config.options)
-        if config.model is None and spec.parallel is not None:
+        # a whole model's parameters are per part (`parts`); a single cell's are also here
+        body["params"] = [] if config.whole else first["params"]
+        if not config.whole and spec.parallel is not None:
             body["parallel_max_abs_diff"] = self._parallel_check(config)
         return body
 
@@ -149,32 +132,11 @@ class SessionService:
         """parallel vs step by step for this session's cell and inputs (computed once)."""
         return self.parallel_checks.get_or_compute(
             (config.cell_key(), config.key), lambda: parallel_max_abs_diff(
-                self._cell(config, field="weights"), self._inputs(config)))
-
-    @staticmethod
-    def parts(config: SessionConfig) -> dict:
-        """`layers`, `directions`, `head` and each cell (with its signals) of the session:
-        a single cell is one layer, forward, without a head."""
-        described = (model_sessions.single_cell_public(config) if config.model is None
-                     else config.model)
-        cells_public = [[{**c, "signals": [s.to_dict() for s in model_sessions.signals_of(c)],
-                          "stages": model_sessions.stages_of(c),
-                          # a projected LSTM holds nothing (cells.models.projected refuses)
-                          "holdable": [] if c.get("proj_size") else [
-                              s.name for s in cells.kinds.holdable(
-                                  cells.kinds.spec_for(c["kind"]), c["options"])],
-                          # what a weight edit in this cell may change (none: projected)
-                          "params": [] if c.get("proj_size") else cells.param_layout(
-                              c["kind"], c["input_size"], c["hidden_size"], **c["options"])}
-                         for c in layer] for layer in described["cells"]]
-        # `parts`: per layer, {direction: part}; `cells` is the same records as lists
-        parts = [dict(zip(described["directions"], layer, strict=True)) for layer in cells_public]
-        return {"layers": described["layers"], "directions": described["directions"],
-                "head": described["head"], "cells": cells_public, "parts": parts}
+                self._model(config, "weights").cell(0, "forward"), self._inputs(config)))
 
     def _sequence_as_given(self, config: SessionConfig) -> dict:
         if config.is_text:
-            if config.model is not None:  # a model splits text by its own tokenizer
+            if config.whole:  # a model splits text by its own tokenizer
                 return {"text": config.text}
             joined = clusters(config.text)  # absent when every step is one code point
             return {"text": config.text, "clusters": joined} if joined else {"text": config.text}
@@ -184,41 +146,28 @@ class SessionService:
             return {"rows": config.steps, "columns": config.input_size}
         return {"values": self.store.load_values(config).tolist()}
 
+    # -- traces ----------------------------------------------------------------------------
     def trace(self, config: SessionConfig, layer: int = 0,
               direction: str = "forward") -> SharedTrace:
-        """The trace of the session's cell at (layer, direction), from the cache or started
+        """The trace of the session's part at (layer, direction), from the cache or started
         (blocking: call off the loop, never from the compute pool)."""
         self.part(config, layer, direction)
-        if config.model is None:
-            trace = self.traces.get_or_compute(
-                config.key, lambda: self.pool.run(self._compute_trace, config))
-        else:
-            def compute() -> SharedTrace:
-                run = self.model_run(config)
-                model = self._model(config, "weights")
-                held = self._check_model_interventions(model, config.interventions,
-                                                       config.steps)
-                return self.pool.run(self._start, model.cell(layer, direction),
-                                     run.inputs(layer, direction),
-                                     held.get((layer, direction), ()))
-            trace = self.traces.get_or_compute((config.key, layer, direction), compute)
+        trace = self.traces.get_or_compute(
+            (config.key, layer, direction), lambda: self._compute_trace(config, layer, direction))
         self.pool.follow(trace)
         return trace
 
     def cached_trace(self, config: SessionConfig, layer: int = 0,
                      direction: str = "forward") -> SharedTrace | None:
-        return self.traces.peek(config.key if config.model is None
-                                else (config.key, layer, direction))
+        return self.traces.peek((config.key, layer, direction))
 
     @staticmethod
     def part(config: SessionConfig, layer: int, direction: str) -> dict:
-        """The cell description at (layer, direction); a 422 naming a value it lacks."""
-        described = (model_sessions.single_cell_public(config) if config.model is None
-                     else config.model)
-        return model_sessions.check_part(described, layer, direction)
+        """The part at (layer, direction); a 422 naming a value it lacks."""
+        return model_sessions.check_part(config, layer, direction)
 
     def model_run(self, config: SessionConfig) -> model_sessions.ModelRun:
-        """The run of a model session (blocking: off the loop, never from the pool)."""
+        """The run of the session's model (blocking: off the loop, never from the pool)."""
         return self.runs.get_or_compute(config.key,
                                         lambda: self.pool.run(self._compute_run, config))
 
@@ -226,7 +175,7 @@ class SessionService:
         return self.runs.peek(config.key)
 
     def labels(self, config: SessionConfig) -> list[str] | None:
-        head = (config.model or {}).get("head")
+        head = config.model["head"]
         return head["labels"] if head else None
 
     def window(self, config: SessionConfig, start: int | None, stop: int | None,
@@ -246,7 +195,7 @@ class SessionService:
         signals = model_sessions.signals_of(part)
         known = [s.name for s in signals]
         width = {s.name: model_sessions.signal_width(part, s) for s in signals}
-        head = (config.model or {}).get("head")
+        head = config.model["head"]
         outputs = []
         if head:
             outputs = ["logits"] + (["probs"] if head["kind"] != "linear" else [])
@@ -306,23 +255,22 @@ class SessionService:
                    stop: int | None, names: list[str] | None, layer: int = 0,
                    direction: str = "forward") -> tuple[int, int, dict]:
         """This session's signals minus `other`'s over the same steps (a what-if against its
-        original run): both must have the same kind, options and sizes (and, for models, the
-        same layers and directions), and the steps asked for (both windows are checked
-        against their own session). The lengths may differ: a held run and its original grow
-        one after the other while text is typed live. In a model, of the cell at (layer,
-        direction) of both (which must have the same sizes there)."""
+        original run): both must have the same kind, options and sizes (and the same layers
+        and directions), and the steps asked for (both windows are checked against their
+        own session). The lengths may differ: a held run and its original grow one after
+        the other while text is typed live. In a model, of the part at (layer, direction)
+        of both (which must have the same sizes there)."""
         for field in ("cell", "options", "input_size", "hidden_size"):
             if getattr(config, field) != getattr(other, field):
                 raise ApiError("from", f"session {other.id!r} differs in {field} "
                                        f"({getattr(other, field)!r} against "
                                        f"{getattr(config, field)!r}); a difference needs "
                                        "the same cell")
-        mine_parts, their_parts = self.parts(config), self.parts(other)
         for field in ("layers", "directions"):
-            if mine_parts[field] != their_parts[field]:
+            if config.model[field] != other.model[field]:
                 raise ApiError("from", f"session {other.id!r} differs in {field} "
-                                       f"({their_parts[field]!r} against "
-                                       f"{mine_parts[field]!r})")
+                                       f"({other.model[field]!r} against "
+                                       f"{config.model[field]!r})")
         mine_part, theirs_part = (self.part(c, layer, direction) for c in (config, other))
         if {k: v for k, v in mine_part.items() if k != "direction"} != \
                 {k: v for k, v in theirs_part.items() if k != "direction"}:
@@ -332,28 +280,11 @@ class SessionService:
         _, _, _, theirs = self.window(other, start, stop, names, layer, direction)
         return start, stop, {n: (mine[n].astype(np.float64) - theirs[n]) for n in names}
 
-    # -- creating --------------------------------------------------------------------------
-    def _check_interventions(self, cell: cells.Cell, interventions, steps: int) -> tuple:
-        try:
-            return cell.check_interventions(_plain_items(interventions), steps)
-        except ValueError as exc:
-            raise ApiError("interventions", str(exc)) from exc
-
-    @staticmethod
-    def _edited(cell: cells.Cell, edits) -> tuple[cells.Cell, tuple]:
-        """The cell with its weights edited (cells.weight_edits) and the checked edits."""
-        items = _plain_items(edits)
-        try:
-            checked = cell.check_weight_edits(items)
-        except ValueError as exc:
-            raise ApiError("weight_edits", str(exc)) from exc
-        return (cell.with_weights(checked) if checked else cell), checked
-
     def weight(self, config: SessionConfig, param: str, row: int, col: int | None,
                layer: int = 0, direction: str = "forward") -> dict:
-        """One weight of the session's cell as it runs, and before the session's edits; in a
-        model, of the cell at (layer, direction)."""
-        part = self.part(config, layer, direction)  # a single cell is layer 0, forward
+        """One weight of the session's part at (layer, direction) as it runs, and before
+        the session's edits."""
+        part = self.part(config, layer, direction)
         if part.get("proj_size"):
             raise ApiError("layer", f"layer {layer} {direction} is an LSTM with proj_size; its "
                                     "weights cannot be read or edited one by one yet")
@@ -365,326 +296,66 @@ class SessionService:
             message, prefix = str(exc), f"{exc.field}: "
             raise ApiError(exc.field, message.removeprefix(prefix)) from exc
         at = (row,) if col is None else (row, col)
-
-        def cell_of(c: SessionConfig) -> cells.Cell:
-            if c.model is None:
-                return self._cell(c, field="weights")
-            return self._model(c, "weights").cell(layer, direction)
-        cell, base = cell_of(config), cell_of(config.replace(weight_edits=()))
+        cell, base = (self._model(c, "weights").cell(layer, direction)
+                      for c in (config, config.replace(weight_edits=())))
         return {"param": param, "row": row, "col": col,
                 "value": float(cell.params[param][at]),
                 "original": float(base.params[param][at])}
 
-    @staticmethod
-    def _model_edits(model: cells.Model, edits) -> tuple[cells.Model, tuple[dict, ...]]:
-        """The model with its weights edited and the checked edits as the config stores
-        them: by layer and direction, each with both written out."""
-        items = _plain_items(edits)
-        if not items:
-            return model, ()
-        try:
-            checked = model.check_weight_edits(items)
-        except ValueError as exc:
-            raise ApiError("weight_edits", str(exc)) from exc
-        records = tuple({**e.to_dict(), "layer": layer, "direction": direction}
-                        for layer, direction in sorted(
-                            checked, key=lambda k: (k[0], model_sessions.DIRECTIONS.index(k[1])))
-                        for e in checked[(layer, direction)])
-        return model.with_weights(records), records
-
-    def _check_model_interventions(self, model: cells.Model, interventions,
-                                   steps: int) -> dict[tuple, tuple]:
-        """{(layer, direction): checked interventions} of a model session."""
-        try:
-            return check_model_interventions(model, _plain_items(interventions), steps)
-        except ValueError as exc:
-            raise ApiError("interventions", str(exc)) from exc
-
-    @staticmethod
-    def _model_records(held: dict[tuple, tuple], items: list[dict]) -> tuple[dict, ...]:
-        """The checked interventions as the config stores them, in the order given, each
-        with its layer and direction."""
-        left = {key: list(ivs) for key, ivs in held.items()}
-        records = []
-        for item in items:
-            key = (item.get("layer", 0), item.get("direction", "forward"))
-            iv = left[key].pop(0)
-            records.append({**iv.to_dict(), "layer": key[0], "direction": key[1]})
-        return tuple(records)
-
+    # -- creating --------------------------------------------------------------------------
     def create(self, request: SessionCreate) -> SessionConfig:
-        sources = [k for k in ("preset", "seed", "weights_id") if getattr(request, k) is not None]
-        if len(sources) > 1:
-            raise ApiError(sources[1], f"give only one of preset, seed or weights_id; got "
-                                       f"{' and '.join(sources)}")
         piece = piece_from_request(request.sequence)
-        self._check_steps(piece.steps, "sequence")
-        whole = self._whole_model(request)
-        if whole is not None:
-            return self._create_model(request, piece, *whole)
-        if request.preset is not None:
-            made = self._from_preset(request, piece)
-        elif request.weights_id is not None:
-            made = self._from_upload(request, piece)
-        else:
-            made = self._from_seed(request, piece)
-        cell, edits = self._edited(made.cell, request.weight_edits)
-        if piece.values is not None and piece.width != cell.input_size:
-            raise ApiError("sequence", f"rows have {piece.width} numbers but the cell takes "
-                                       f"input_size {cell.input_size}")
-        self._check_inputs_size(piece.steps, cell.input_size)
-        inputs = as_inputs(piece, made.vocabulary, request.dtype, "sequence.values")
-        held = self._check_interventions(cell, request.interventions, piece.steps)
+        limits.check_steps(self.settings, piece.steps, "sequence")
+        made = made_for(request, piece, self.store, self.settings)
+        model, edits = building.edited(made.model, request.weight_edits, made.whole)
+        first = next(iter(model.stack[0].cells.values()))
+        described = (model_sessions.describe_model(model) if made.whole else
+                     one_part(first.kind, first.options, first.input_size, first.hidden_size,
+                              piece.text is not None))
+        steps = piece.steps
+        if piece.text is not None and made.whole:  # a model splits text by its tokenizer
+            steps = len(model_sessions.text_ids(model, piece.text, "sequence.text"))
+        elif piece.values is not None and piece.width != model.input_size:
+            raise ApiError("sequence", f"rows have {piece.width} numbers but "
+                           + (f"{made.source} reads {model.input_size} per step" if made.whole
+                              else f"the cell takes input_size {model.input_size}"))
+        limits.check_steps(self.settings, steps, "sequence")
+        limits.check_inputs_size(self.settings, steps, model_sessions.rows_per_step(described))
+        inputs = None if made.whole else as_inputs(piece, made.vocabulary, request.dtype,
+                                                   "sequence.values")
+        by_part, held = building.held(model, request.interventions, steps, made.whole)
         session_id = self.store.new_session_id()
         values = None if piece.values is None else np.asarray(piece.values, np.float64)
         digest = None if values is None else values_digest(values.tobytes())
         config = SessionConfig(
-            id=session_id, cell=cell.kind, options=dict(cell.options), dtype=request.dtype,
-            input_size=cell.input_size, hidden_size=cell.hidden_size, weights=made.weights,
-            vocabulary=made.vocabulary, steps=piece.steps, text=piece.text,
+            id=session_id, cell=first.kind, options=dict(first.options), dtype=request.dtype,
+            input_size=first.input_size, hidden_size=first.hidden_size, weights=made.weights,
+            vocabulary=made.vocabulary, steps=steps, text=piece.text,
             values_file=None if digest is None else f"{session_id}.{digest[:16]}.npy",
-            values_digest=digest, csv=piece.csv,
-            interventions=tuple(iv.to_dict() for iv in held),
-            weight_edits=tuple(e.to_dict() for e in edits)).with_key()
-        self.cells.put(config.cell_key(), cell)
-        trace = self.traces.get_or_compute(
-            config.key, lambda: self.pool.run(self._start, cell, inputs, held))
-        self.pool.follow(trace)
+            values_digest=digest, csv=piece.csv, model=described,
+            interventions=held, weight_edits=edits).with_key()
+        self.models.put(config.cell_key(), model)
+        if made.whole:
+            run = self.pool.run(model_sessions.ModelRun.of, model,
+                                self._model_sequence(config, values), held)
+            self.runs.put(config.key, run)
+            self.trace(config)  # layer 0's first window before the answer, as for a cell
+        else:  # the first window before the answer; the values are not stored yet
+            trace = self.traces.get_or_compute(
+                (config.key, *FIRST),
+                lambda: self.pool.run(self._start, first, inputs, by_part[FIRST]))
+            self.pool.follow(trace)
         self.store.save_session(config, values)
         self.store.evict_sessions(self.settings.max_sessions)
         keep = {session_id, *(v for k, v in made.weights.items() if k == "weights_id")}
         self.store.enforce_budget(self.settings.max_store_bytes, keep)
         return config
 
-    # -- models ----------------------------------------------------------------------------
-    def _whole_model(self, request: SessionCreate) -> tuple[cells.Model, dict] | None:
-        """(model, weights reference) when the request names a model preset or an uploaded
-        model file; None for a single cell."""
-        if request.preset is not None:
-            preset = kinds.preset(request.preset, request.dtype)
-            model = getattr(preset, "model", None)
-            if model is None or not model_sessions.is_model(model):
-                return None
-            return model, {"preset": preset.name}
-        if request.weights_id is not None:
-            meta = self.store.weights_meta(request.weights_id)
-            if meta is None or not meta.get("model"):
-                return None
-            config = SessionConfig(id="", cell=meta["cell"], options={}, dtype=request.dtype,
-                                   input_size=0, hidden_size=0,
-                                   weights={"weights_id": request.weights_id}, vocabulary=None,
-                                   steps=0, model={"vocabulary": meta["model"].get("vocabulary")})
-            return self._model(config, "weights_id"), {"weights_id": request.weights_id}
-        return None
-
-    def _create_model(self, request: SessionCreate, piece: Piece, model: cells.Model,
-                      weights: dict) -> SessionConfig:
-        source = (f"preset {weights['preset']!r}" if "preset" in weights
-                  else "the uploaded model")
-        model_sessions.refuse_unsupported(model, "weights_id" if "weights_id" in weights
-                                          else "preset")
-        model, edits = self._model_edits(model, request.weight_edits)
-        first = model.cell(0, "forward") if "forward" in model.stack[0].cells \
-            else model.cell(0, "backward")
-        self._must_match(request, first, source)
-        if request.options and {**first.options, **request.options} != dict(first.options):
-            raise ApiError("options", f"{source} fixes the options to {dict(first.options)}")
-        for layer in model.stack:
-            for cell in layer.cells.values():
-                self._check_sizes(cell.input_size, cell.hidden_size)
-        described = model_sessions.describe_model(model)
-        if piece.text is not None:
-            steps = len(model_sessions.text_ids(model, piece.text, "sequence.text"))
-        else:
-            if piece.width != model.input_size:
-                raise ApiError("sequence", f"rows have {piece.width} numbers but {source} "
-                                           f"reads {model.input_size} per step")
-            steps = piece.steps
-        self._check_steps(steps, "sequence")
-        self._check_inputs_size(steps, model_sessions.rows_per_step(described))
-        items = _plain_items(request.interventions)
-        held = self._model_records(self._check_model_interventions(model, items, steps), items)
-        session_id = self.store.new_session_id()
-        values = None if piece.values is None else np.asarray(piece.values, np.float64)
-        digest = None if values is None else values_digest(values.tobytes())
-        tokens = described["vocabulary"]
-        chars = tokens is not None and all(len(t) == 1 for t in tokens)
-        config = SessionConfig(
-            id=session_id, cell=first.kind, options=dict(first.options), dtype=request.dtype,
-            input_size=first.input_size, hidden_size=first.hidden_size, weights=weights,
-            vocabulary="".join(tokens) if chars and piece.text is not None else None,
-            steps=steps, text=piece.text,
-            values_file=None if digest is None else f"{session_id}.{digest[:16]}.npy",
-            values_digest=digest, csv=piece.csv, model=described,
-            interventions=held, weight_edits=edits).with_key()
-        self.models.put(self._model_key(config), model)
-        run = self.pool.run(self._run_model, model, self._model_sequence(config, values),
-                            held)
-        self.runs.put(config.key, run)
-        self.trace(config)  # layer 0's first window before the answer, as for a cell
-        self.store.save_session(config, values)
-        self.store.evict_sessions(self.settings.max_sessions)
-        keep = {session_id, *(v for k, v in weights.items() if k == "weights_id")}
-        self.store.enforce_budget(self.settings.max_store_bytes, keep)
-        return config
-
-    @staticmethod
-    def _model_key(config: SessionConfig) -> str:
-        parts = [config.weights, config.dtype, (config.model or {}).get("vocabulary")]
-        if config.weight_edits:  # absent when none, as in the content key
-            parts.append({"weight_edits": list(config.weight_edits)})
-        return json.dumps(parts, sort_keys=True)
-
-    def _model(self, config: SessionConfig, field: str) -> cells.Model:
-        if config.weight_edits:  # the edited model, made from the model its weights give
-            base = self._model(config.replace(weight_edits=()), field)
-            return self.models.get_or_compute(
-                self._model_key(config), lambda: self._model_edits(base, config.weight_edits)[0])
-        return self.models.get_or_compute(self._model_key(config),
-                                          lambda: self._build_model(config, field))
-
-    def _build_model(self, config: SessionConfig, field: str) -> cells.Model:
-        weights = config.weights
-        try:
-            if "preset" in weights:
-                return kinds.preset(weights["preset"], config.dtype).model
-            path = self.store.weights_path(weights["weights_id"])
-            meta = self.store.weights_meta(weights["weights_id"]) or {}
-            if path is None:
-                raise ApiError("weights_id", f"the uploaded file {meta.get('filename', '')!r} "
-                                             "is missing from the data directory; upload it "
-                                             "again")
-            vocabulary = (config.model or {}).get("vocabulary")
-            try:
-                return cells.load_model(path, vocabulary=None if vocabulary is None
-                                        else tuple(vocabulary), dtype=config.dtype)
-            except ValueError as exc:
-                message = str(exc).replace(path.name, meta.get("filename", path.name))
-                raise ApiError(field, message) from exc
-        except ValueError as exc:
-            raise ApiError(field, str(exc)) from exc
-
-    def _model_sequence(self, config: SessionConfig, values: np.ndarray | None = None):
-        if config.is_text:
-            return config.text
-        if values is None:
-            values = self.store.load_values(config)
-        return np.asarray(values, np.float64).astype(config.dtype)
-
-    @staticmethod
-    def _run_model(model: cells.Model, sequence, interventions=()) -> model_sessions.ModelRun:
-        return model_sessions.ModelRun.of(model, sequence, interventions)
-
-    def _compute_run(self, config: SessionConfig) -> model_sessions.ModelRun:
-        return self._run_model(self._model(config, "weights"), self._model_sequence(config),
-                               config.interventions)
-
-    def _append_model(self, config: SessionConfig, piece: Piece) -> SessionConfig:
-        """A model reads the whole sequence again (a backward cell starts from its end)."""
-        model = self._model(config, "weights")
-        values = None
-        if piece.text is not None:
-            text = config.text + piece.text
-            steps = len(model_sessions.text_ids(model, text, "text"))
-            changes = {"text": text}
-        else:
-            if piece.width != model.input_size:
-                raise ApiError("values", f"rows have {piece.width} numbers but the model reads "
-                                         f"{model.input_size} per step")
-            values = np.concatenate([self.store.load_values(config),
-                                     np.asarray(piece.values, np.float64)])
-            digest = values_digest(values.tobytes())
-            steps = len(values)
-            changes = {"values_digest": digest, "csv": None, "inline_values": None,
-                       "values_file": f"{config.id}.{digest[:16]}.npy"}
-        self._check_steps(steps, piece.kind)
-        self._check_inputs_size(steps, model_sessions.rows_per_step(config.model))
-        grown = config.replace(steps=steps, parent=None, **changes).with_key()
-        self.store.save_session(grown, values)
-        return grown
-
-    def _from_preset(self, request: SessionCreate, piece: Piece) -> _Made:
-        preset = kinds.preset(request.preset, request.dtype)
-        cell = preset.cell
-        self._must_match(request, cell, f"preset {preset.name!r}")
-        if request.options:
-            kinds.check_options(cell.kind, request.options)
-            if {**cell.options, **request.options} != cell.options:
-                raise ApiError("options", f"preset {preset.name!r} fixes the options to "
-                                          f"{cell.options}")
-        if piece.text is not None:
-            check_text(piece.text, preset.vocabulary, "sequence.text", f"preset {preset.name!r}")
-        return _Made(cell, {"preset": preset.name},
-                     preset.vocabulary if piece.text is not None else None)
-
-    def _from_upload(self, request: SessionCreate, piece: Piece) -> _Made:
-        weights_id = request.weights_id
-        meta = self.store.weights_meta(weights_id)
-        if meta is None or self.store.weights_path(weights_id) is None:
-            raise ApiError("weights_id", "no uploaded weights with this id; upload the file with "
-                                         "POST /api/weights first")
-        kind = kinds.check_kind(request.cell) if request.cell else meta["cell"]
-        given = kinds.check_options(kind, request.options)
-        options = kinds.default_options(kind)
-        if kind == meta["cell"]:
-            stated = set(meta.get("stated", meta["options"]))  # older records: all stated
-            for name, value in given.items():
-                if name in stated and meta["options"].get(name) != value:
-                    raise ApiError("options", f"the file {meta['filename']!r} states "
-                                   f"{name} = {_json_value(meta['options'][name])}; got "
-                                   f"{_json_value(value)} (leave {name} out to use the "
-                                   "file's value)")
-            options.update({n: v for n, v in meta["options"].items() if n in stated})
-            options.update(meta.get("chosen", {}))
-        options.update(given)
-        config = SessionConfig(
-            id="", cell=kind, options=options, dtype=request.dtype,
-            weights={"weights_id": weights_id}, input_size=meta["input_size"],
-            hidden_size=meta["hidden_size"], vocabulary=None, steps=0)
-        cell = self._cell(config, field="cell" if request.cell else "weights_id")
-        self._must_match(request, cell, f"the uploaded file {meta['filename']!r}")
-        self._check_sizes(cell.input_size, cell.hidden_size)
-        vocabulary = self._derived_vocabulary(piece, cell.input_size,
-                                              f"the uploaded file {meta['filename']!r}")
-        return _Made(cell, {"weights_id": weights_id}, vocabulary)
-
-    def _from_seed(self, request: SessionCreate, piece: Piece) -> _Made:
-        kind = kinds.check_kind(request.cell or "lstm")
-        options = {**kinds.default_options(kind), **kinds.check_options(kind, request.options)}
-        if request.hidden_size is None:
-            raise ApiError("hidden_size", "is required with seed weights (no preset or upload)")
-        if piece.text is not None:
-            vocabulary = cells.text.derive_vocabulary(piece.text)
-            input_size = len(vocabulary)
-            if request.input_size is not None and request.input_size != input_size:
-                raise ApiError("input_size", f"the text has {input_size} distinct characters, so "
-                                             f"input_size is {input_size}; got "
-                                             f"{request.input_size} (or leave it out)")
-        else:
-            vocabulary, input_size = None, piece.width
-            if request.input_size is not None and request.input_size != input_size:
-                raise ApiError("input_size", f"the rows have {input_size} numbers; got "
-                                             f"{request.input_size}")
-        self._check_sizes(input_size, request.hidden_size)
-        seed = 0 if request.seed is None else request.seed
-        config = SessionConfig(
-            id="", cell=kind, options=options, dtype=request.dtype, weights={"seed": seed},
-            input_size=input_size, hidden_size=request.hidden_size, vocabulary=None, steps=0)
-        return _Made(self._cell(config, field="options"), {"seed": seed}, vocabulary)
-
-    def _derived_vocabulary(self, piece: Piece, input_size: int, whose: str) -> str | None:
-        if piece.text is None:
-            return None
-        vocabulary = cells.text.derive_vocabulary(piece.text)
-        if len(vocabulary) != input_size:
-            raise ApiError("sequence.text", f"has {len(vocabulary)} distinct characters but "
-                                            f"{whose} takes input_size {input_size}; give "
-                                            "values (one-hot rows) instead")
-        return vocabulary
-
     # -- appending -------------------------------------------------------------------------
     def append(self, session_id: str,
                sequence: TextSequence | ValuesSequence | CsvSequence) -> SessionConfig:
+        """A single cell's trace grows in place (here, or where its parent's trace is); a
+        whole model reads the whole sequence again (a backward cell starts from its end)."""
         piece = piece_from_request(sequence, field="")
         self.get(session_id)  # 404 for an unknown id before anything is locked or written
         with self.store.session_lock(session_id):
@@ -694,10 +365,13 @@ class SessionService:
                 hint = "text" if stored_kind == "text" else "values or csv"
                 raise ApiError(piece.kind if piece.kind == "text" else "values",
                                f"this session's sequence is {stored_kind}; append {hint}")
-            if config.model is not None:
-                return self._append_model(config, piece)
-            values = None
-            if piece.text is not None:
+            values, dropped, more = None, 0, None
+            if piece.text is not None and config.whole:
+                text = config.text + piece.text
+                steps = len(model_sessions.text_ids(self._model(config, "weights"), text,
+                                                    "text"))
+                changes = {"text": text}
+            elif piece.text is not None:
                 # One grapheme typed is one step; a piece that completes the last grapheme
                 # (an accent typed after its base) changes that step's input: `dropped` = 1.
                 dropped, added = cells.text.appended(config.text, piece.text)
@@ -708,57 +382,66 @@ class SessionService:
                 changes = {"text": config.text + piece.text}
                 more = Inputs.from_text("".join(added), config.vocabulary, config.dtype)
             else:
-                dropped, steps = 0, config.steps + piece.steps
-                if piece.width != config.input_size:
-                    raise ApiError("values", f"rows have {piece.width} numbers but the session's "
-                                             f"input_size is {config.input_size}")
+                width = config.model["encoder"]["input_size"]
+                if piece.width != width:
+                    raise ApiError("values", f"rows have {piece.width} numbers but " + (
+                        f"the model reads {width} per step" if config.whole
+                        else f"the session's input_size is {width}"))
                 values = np.concatenate([self.store.load_values(config),
                                          np.asarray(piece.values, np.float64)])
                 digest = values_digest(values.tobytes())
+                steps = len(values)
                 changes = {"values_digest": digest, "csv": None, "inline_values": None,
                            "values_file": f"{config.id}.{digest[:16]}.npy"}
                 more = as_inputs(piece, config.vocabulary, config.dtype, "values")
-            self._check_steps(steps, piece.kind)
-            self._check_inputs_size(steps, config.input_size)
-            if dropped:
-                # The trace's last step read another input: it is computed again, from
-                # the start (a trace is never cut back), when it is first read.
+            limits.check_steps(self.settings, steps, piece.kind)
+            limits.check_inputs_size(self.settings, steps,
+                                     model_sessions.rows_per_step(config.model))
+            if config.whole or dropped:
+                # Computed again from the start when first read (a trace is never cut
+                # back; a model's backward cells start from the end).
                 grown = config.replace(steps=steps, parent=None, **changes).with_key()
                 self.store.save_session(grown, values)
                 return grown
             grown = config.replace(steps=steps, parent={"key": config.key, "steps": config.steps},
                                    **changes).with_key()
-            shared = self.traces.pop(config.key)
+            shared = self.traces.pop((config.key, *FIRST))
             if shared is not None:
                 if shared.steps == config.steps:
                     self.pool.run(self._extend, shared, more)
-                    self.traces.put(grown.key, shared)
+                    self.traces.put((grown.key, *FIRST), shared)
                 else:  # not the trace this config describes: leave it where it was
-                    self.traces.put(config.key, shared)
+                    self.traces.put((config.key, *FIRST), shared)
             self.store.save_session(grown, values)
         return grown
 
-    # -- computing (on the pool) -----------------------------------------------------------
-    def _compute_trace(self, config: SessionConfig) -> SharedTrace:
+    # -- computing -------------------------------------------------------------------------
+    def _compute_trace(self, config: SessionConfig, layer: int, direction: str) -> SharedTrace:
+        """(blocking, off the pool: the model's run and the trace's first window go on it)"""
         parent = config.parent
         if parent:  # appended elsewhere (another process, or after eviction): try extending
-            shared = self.traces.pop(parent["key"])
+            shared = self.traces.pop((parent["key"], *FIRST))
             if shared is not None:
                 if shared.steps == parent["steps"]:
-                    self._extend(shared, self._inputs(config, start=parent["steps"]))
+                    self.pool.run(self._extend, shared,
+                                  self._inputs(config, start=parent["steps"]))
                     return shared
-                self.traces.put(parent["key"], shared)  # another's: put it back
-        cell = self._cell(config, field="weights")
-        held = self._check_interventions(cell, config.interventions, config.steps)
-        return self._start(cell, self._inputs(config), held)
+                self.traces.put((parent["key"], *FIRST), shared)  # another's: put it back
+        model = self._model(config, "weights")
+        by_part, _ = building.held(model, config.interventions, config.steps, config.whole)
+        inputs = (self.model_run(config).inputs(layer, direction) if config.whole
+                  else self._inputs(config))
+        return self.pool.run(self._start, model.cell(layer, direction), inputs,
+                             by_part.get((layer, direction), ()))
 
     def _inputs(self, config: SessionConfig, start: int = 0) -> Inputs:
+        """What a single cell reads: its text's graphemes over its vocabulary, or numbers."""
         if config.is_text:
             return Inputs.from_text(config.text, config.vocabulary, config.dtype, start)
         return Inputs.from_values(self.store.load_values(config)[start:], config.dtype,
                                   "sequence.values")
 
-    def _start(self, cell: cells.Cell, inputs: Inputs, held: tuple = ()) -> SharedTrace:
+    def _start(self, cell, inputs: Inputs, held: tuple = ()) -> SharedTrace:
         try:
             return SharedTrace(cell, inputs, self.segments,
                                first_steps=self.settings.first_window_steps,
@@ -773,62 +456,26 @@ class SessionService:
         except ValueError as exc:
             raise ApiError("sequence", str(exc)) from exc
 
-    def _cell(self, config: SessionConfig, field: str) -> cells.Cell:
-        if config.weight_edits:  # the edited cell, made from the cell as its weights give it
-            base = self._cell(config.replace(weight_edits=()), field)
-            return self.cells.get_or_compute(
-                config.cell_key(), lambda: self._edited(base, config.weight_edits)[0])
-        return self.cells.get_or_compute(config.cell_key(), lambda: self._build(config, field))
+    def _model(self, config: SessionConfig, field: str) -> cells.Model:
+        """The session's model as it runs: built from its weights, then edited."""
+        if config.weight_edits:  # the edited model, made from the model its weights give
+            base = self._model(config.replace(weight_edits=()), field)
+            return self.models.get_or_compute(
+                config.cell_key(),
+                lambda: building.edited(base, config.weight_edits, config.whole)[0])
+        return self.models.get_or_compute(config.cell_key(),
+                                          lambda: building.build(config, self.store, field))
 
-    def _build(self, config: SessionConfig, field: str) -> cells.Cell:
-        weights = config.weights
-        try:
-            if "preset" in weights:
-                return kinds.preset(weights["preset"], config.dtype).cell
-            if "seed" in weights:
-                return cells.create(config.cell, input_size=config.input_size,
-                                    hidden_size=config.hidden_size, seed=weights["seed"],
-                                    dtype=config.dtype, **config.options)
-        except ValueError as exc:
-            raise ApiError(field, str(exc)) from exc
-        path = self.store.weights_path(weights["weights_id"])
-        meta = self.store.weights_meta(weights["weights_id"]) or {}
-        if path is None:
-            raise ApiError("weights_id", f"the uploaded file {meta.get('filename', '')!r} is "
-                                         "missing from the data directory; upload it again")
-        try:
-            return cells.load(path, kind=config.cell, layer=meta.get("layer", 0),
-                              dtype=config.dtype, **config.options)
-        except ValueError as exc:
-            message = str(exc).replace(path.name, meta.get("filename", path.name))
-            raise ApiError(field, message) from exc
+    def _model_sequence(self, config: SessionConfig, values: np.ndarray | None = None):
+        if config.is_text:
+            return config.text
+        if values is None:
+            values = self.store.load_values(config)
+        return np.asarray(values, np.float64).astype(config.dtype)
 
-    # -- limits ----------------------------------------------------------------------------
-    def _check_steps(self, steps: int, field: str) -> None:
-        if steps > self.settings.max_steps:
-            raise ApiError(field, f"has {steps} steps; the limit is {self.settings.max_steps}")
-
-    def _check_sizes(self, input_size: int, hidden_size: int) -> None:
-        s = self.settings
-        if hidden_size > s.max_hidden_size:
-            raise ApiError("hidden_size", f"{hidden_size} is over the limit of {s.max_hidden_size}")
-        if input_size > s.max_input_size:
-            raise ApiError("input_size", f"{input_size} is over the limit of {s.max_input_size}")
-
-    def _check_inputs_size(self, steps: int, input_size: int) -> None:
-        limit = self.settings.max_input_values
-        if steps * input_size > limit:
-            raise ApiError("sequence", f"{steps} steps x {input_size} inputs is more than "
-                                       f"{limit} numbers")
-
-    @staticmethod
-    def _must_match(request: SessionCreate, cell: cells.Cell, source: str) -> None:
-        for field, actual in (("cell", cell.kind), ("input_size", cell.input_size),
-                              ("hidden_size", cell.hidden_size)):
-            given = getattr(request, field)
-            if given is not None and given != actual:
-                raise ApiError(field, f"{source} fixes {field} = {actual!r}; got {given!r} "
-                                      "(or leave it out)")
+    def _compute_run(self, config: SessionConfig) -> model_sessions.ModelRun:
+        return model_sessions.ModelRun.of(self._model(config, "weights"),
+                                          self._model_sequence(config), config.interventions)
 
 
 def clusters(text: str) -> list[list[int]]:
@@ -837,13 +484,6 @@ def clusters(text: str) -> list[list[int]]:
     if cells.text.is_simple(text):
         return []
     return [[step, len(g)] for step, g in enumerate(cells.text.graphemes(text)) if len(g) > 1]
-
-
-def _json_value(value) -> str:
-    """An option value as the user wrote it in JSON (false, "relu")."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return repr(value) if isinstance(value, str) else str(value)
 
 
 def _shown(session_id: str) -> str:

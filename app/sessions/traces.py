@@ -32,11 +32,7 @@ import numpy as np
 import cells
 from app.sessions.cache import ByteLRU
 from app.sessions.sequences import Inputs
-
-try:  # the engine's chunk: segment boundaries must fall on its multiples
-    from cells.trace import CHUNK
-except ImportError:  # pragma: no cover - the engine moved it; the conformance test notices
-    CHUNK = 1024
+from cells.trace import CHUNK  # segment boundaries fall on its multiples
 
 # A segment stays whole in the engine (its limit is 128 MiB), and an evicted one costs
 # about this many bytes of rows to compute again (at H=512, one engine chunk).
@@ -246,11 +242,6 @@ class SharedTrace:
             result = rerun.sensitivity(t - start, unit, of, window)
         offset = t - result["t"]
         return {**result, "start": result["start"] + offset, "t": t}
-
-    def drop_segments(self) -> None:
-        """Forget this trace's segments (it was evicted from the cache of traces)."""
-        for k in range(len(self._starts) + 1):
-            self._segments.pop((self._id, k))
 
 
 def background_job(trace: SharedTrace, idle_seconds: float,

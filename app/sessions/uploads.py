@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 import cells
-from app.api.errors import ApiError
 from app.core.settings import Settings
+from app.errors import ApiError
 from app.sessions.datadir import WEIGHT_EXTENSIONS, Store, UploadTooLarge, weights_extension
-from app.sessions.kinds import check_options, default_options
+from app.sessions.kinds import check_options, default_options, json_value
+from app.sessions.limits import check_sizes
 from app.sessions.models import describe_model, is_model
 from cells.formats.vocabulary_files import MAX_VOCABULARY_BYTES, read_vocabulary_file
 from cells.weights_io import read_weights
@@ -104,17 +105,13 @@ def accept_weights(store: Store, settings: Settings, source: BinaryIO, filename:
             check_options(loaded.kind, {name: value}, field=name)
             if name in stated and loaded.options.get(name) != value:
                 raise ApiError(name, f"the file {filename!r} states {name} = "
-                                     f"{_json(loaded.options[name])}; got {_json(value)} "
-                                     f"(leave {name} out to use the file's value)")
+                                     f"{json_value(loaded.options[name])}; got "
+                                     f"{json_value(value)} (leave {name} out to use the "
+                                     "file's value)")
         used = {**default_options(loaded.kind),
                 **{n: v for n, v in loaded.options.items() if n in stated}, **options}
         cell = _cell(loaded, used, filename)
-        if cell.hidden_size > settings.max_hidden_size:
-            raise ApiError("file", f"hidden_size {cell.hidden_size} is over the limit of "
-                                   f"{settings.max_hidden_size}")
-        if cell.input_size > settings.max_input_size:
-            raise ApiError("file", f"input_size {cell.input_size} is over the limit of "
-                                   f"{settings.max_input_size}")
+        check_sizes(settings, cell.input_size, cell.hidden_size, field="file")
         # Options given with the upload become the defaults of its sessions ("chosen").
         meta = {"cell": cell.kind, "options": dict(cell.options), "stated": stated,
                 "chosen": dict(options), "layer": layer,
@@ -123,21 +120,32 @@ def accept_weights(store: Store, settings: Settings, source: BinaryIO, filename:
                 "dtype": cell.dtype.name, "filename": filename, "bytes": path.stat().st_size}
         if model is not None and not options:
             meta["model"] = describe_model(model)
-        meta = _keep(store, path, weights_id, ext, meta)
+        parsed = path.parent / "parsed.npz"  # the upload's own folder in tmp/
+        cells.save(cell, parsed)
+        meta = _keep(store, path, weights_id, ext, meta, parsed)
     except BaseException:
+        (path.parent / "parsed.npz").unlink(missing_ok=True)
         store.discard(path)
         raise
     store.enforce_budget(settings.max_store_bytes, {weights_id})
     return upload_record(weights_id, meta)
 
 
-def _keep(store: Store, path: Path, weights_id: str, ext: str, meta: dict) -> dict:
+def _keep(store: Store, path: Path, weights_id: str, ext: str, meta: dict,
+          parsed: Path | None = None) -> dict:
+    """Keep the upload, with the arrays parsed from it (`parsed`, one cell's)."""
     old = store.weights_meta(weights_id)
     if old is None:
-        store.keep_upload(path, weights_id, ext, meta)
+        store.keep_upload(path, weights_id, ext, meta, parsed)
         return meta
-    # the same bytes were uploaded before: keep the first copy; a model's description
-    # follows the vocabulary given this time
+    # the same bytes were uploaded before: keep the first copy (and its parsed arrays, or
+    # these if it was kept before uploads had them); a model's description follows the
+    # vocabulary given this time
+    if parsed is not None:
+        if store.parsed_path(weights_id) is None:
+            store.keep_parsed(weights_id, parsed)
+        else:
+            parsed.unlink(missing_ok=True)
     store.discard(path)
     if meta.get("model") != old.get("model") and meta.get("model") is not None:
         old = {**old, "model": meta["model"]}
@@ -165,12 +173,7 @@ def _accept_model(store: Store, settings: Settings, path: Path, weights_id: str,
     first = next(iter(model.stack[0].cells.values()))
     for layer in model.stack:
         for cell in layer.cells.values():
-            if cell.hidden_size > settings.max_hidden_size:
-                raise ApiError("file", f"hidden_size {cell.hidden_size} is over the limit of "
-                                       f"{settings.max_hidden_size}")
-            if cell.input_size > settings.max_input_size:
-                raise ApiError("file", f"input_size {cell.input_size} is over the limit of "
-                                       f"{settings.max_input_size}")
+            check_sizes(settings, cell.input_size, cell.hidden_size, field="file")
     meta = {"cell": first.kind, "options": dict(first.options), "stated": sorted(first.options),
             "chosen": {}, "layer": 0, "layers": model.layers,
             "directions": list(model.directions), "input_size": first.input_size,
@@ -208,9 +211,3 @@ def _reads(path: Path, layer: int) -> bool:
     except Exception:  # noqa: BLE001 - the question is only whether it loads at all
         return False
     return True
-
-
-def _json(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return repr(value) if isinstance(value, str) else str(value)

@@ -25,10 +25,10 @@ import anyio
 from pydantic import TypeAdapter, ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
 
-from app.api.errors import ApiError, describe_errors, ws_error
-from app.api.middleware import same_origin
-from app.api.schemas import ClientMessage, PauseMessage, PlayMessage, SeekMessage, StepMessage
 from app.core.settings import Settings
+from app.errors import ApiError, describe_errors, ws_error
+from app.origins import same_origin
+from app.schemas import ClientMessage, PauseMessage, PlayMessage, SeekMessage, StepMessage
 from app.sessions.cache import ByteLRU
 from app.sessions.config import SessionConfig
 from app.sessions.models import ModelRun, time_of, top_json

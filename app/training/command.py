@@ -106,6 +106,7 @@ def _clock(seconds: float) -> str:
 def run(args: argparse.Namespace) -> int:
     import cells
     from app.training.files import save_model_atomic
+    from cells.weights_io import WRITE_SUFFIXES
 
     def fail(message: str) -> int:
         print(f"gatescope train: {message}", file=sys.stderr)
@@ -119,10 +120,10 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"{str(args.file)!r} is not UTF-8 text (only text files train here)")
     except OSError as exc:
         return fail(f"cannot read {str(args.file)!r}: {exc.strerror}")
-    if args.out.suffix.lower() not in (".safetensors", ".npz"):
-        return fail(f"--out {str(args.out)!r}: write a .safetensors or .npz file")
+    if args.out.suffix.lower() not in WRITE_SUFFIXES:
+        return fail(f"--out {str(args.out)!r}: write a {' or '.join(WRITE_SUFFIXES)} file")
     try:
-        vocabulary = cells.text.distinct_code_points(text)
+        vocabulary = cells.text.derive_vocabulary(text)
         model = cells.char_model(args.cell, vocabulary, hidden_size=args.hidden,
                                  layers=args.layers, seed=args.seed)
     except ValueError as exc:

@@ -28,9 +28,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.api.errors import ApiError, NotFound
-from app.api.schemas import SessionCreate, TrainCreate
 from app.core.settings import Settings
+from app.errors import ApiError, NotFound
+from app.schemas import SessionCreate, TrainCreate
 from app.sessions.datadir import SESSION_ID, Store
 from app.sessions.service import SessionService
 from app.sessions.uploads import accept_weights

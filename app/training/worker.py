@@ -54,7 +54,7 @@ def main() -> int:
 
     try:
         text = job["text"]
-        model = cells.char_model(job["cell"], cells.text.distinct_code_points(text),
+        model = cells.char_model(job["cell"], cells.text.derive_vocabulary(text),
                                  hidden_size=job["hidden_size"], layers=job["layers"],
                                  seed=job["seed"])
         result = cells.train(model, text, steps=job["steps"], seq_len=job["seq_len"],

@@ -33,6 +33,9 @@ class ModelWeights:
     tokenizer: str | None = None
     encoding: str | None = None  # a gatescope file states "one_hot" or "numbers"
     returns: str = "sequence"  # "last": the framework's model outputs only the last step
+    left_out: tuple[str, ...] = ()  # the file's tensors this load does not use, by name
+    # What the numbers are not: e.g. an int8 model read as the float model it quantizes.
+    notices: tuple[str, ...] = ()
 
 
 def cell_output_size(weights: LoadedWeights) -> int:

@@ -36,6 +36,8 @@ _PREFIX = r"(?P<prefix>(?:.*[./])?)"
 TORCH_NAMES = re.compile(
     _PREFIX + r"(weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)_l\d+(_reverse)?"
 )
+# An nn.LSTMCell / GRUCell / RNNCell: the same names without a layer suffix.
+TORCH_CELL_NAMES = re.compile(_PREFIX + r"(weight_ih|weight_hh|bias_ih|bias_hh)")
 _CANONICAL = re.compile(_PREFIX + r"(weight_ih|weight_hh|bias_ih|bias_hh|peephole_[ifo])")
 # nn.GRU has no other reset than PyTorch's (reset_after=True); nn.RNN's nonlinearity is not
 # in its state dict.

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from google.protobuf.message import DecodeError
 from onnx import TensorProto, helper, numpy_helper
 
 from .common import (
@@ -36,12 +35,9 @@ _W, _R, _B, _P = 1, 2, 3, 7
 
 def read_onnx(path: Path, label: str, layer: int) -> LoadedWeights:
     """Layer N is the N-th LSTM/GRU/RNN node of the main graph, in graph order."""
-    try:
-        # External data could name any file on the server, so it is never followed.
-        model = onnx.load(str(path), load_external_data=False)
-    except DecodeError as error:
-        raise ValueError(f"{label}: not a readable ONNX model ({error})") from None
-    graph = model.graph
+    from .onnx_graph import load_plain_graph
+
+    graph, _ = load_plain_graph(path, label)  # external data only from a sibling file
     nodes = [n for n in graph.node if n.op_type in _RECURRENT_OPS and n.domain in ("", "ai.onnx")]
     if not nodes:
         ops = ", ".join(sorted({node.op_type for node in graph.node})) or "none"

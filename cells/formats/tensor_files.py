@@ -40,6 +40,18 @@ class TensorFile:
         return float_tensor(self.label, name, value)
 
 
+def recording(tensors: TensorFile) -> tuple[TensorFile, set[str]]:
+    """The same tensors, and the set of the names read through them so far: what a reader
+    did not read is what it left out."""
+    used: set[str] = set()
+
+    def read(name: str) -> np.ndarray | str:
+        used.add(name)
+        return tensors.read(name)
+
+    return TensorFile(tensors.label, tensors.names, tensors.metadata, read), used
+
+
 @contextmanager
 def open_tensor_file(path: Path, label: str) -> Iterator[TensorFile]:
     """The file's tensors, readable while the context is open."""

@@ -1,6 +1,7 @@
 """Whole Keras models: Keras 3 `.keras` archives (config.json + model.weights.h5) and
-legacy HDF5 models (model_config + model_weights), their configuration read as data, never
-deserialized or executed; bare `.weights.h5` files in keras_weights_chain.
+legacy HDF5 models (model_config + model_weights, as tf.keras 2 and Keras 3 write them), their
+configuration read as data, never deserialized or executed; bare `.weights.h5` files in
+keras_weights_chain.
 
 Supported layers: Embedding, LSTM, GRU, SimpleRNN (each may go_backwards), Bidirectional
 (merge_mode concat) and one Dense (or TimeDistributed(Dense)) head; Dropout is an identity
@@ -28,6 +29,8 @@ CONFIG, WEIGHTS = "config.json", "model.weights.h5"
 MAX_CONFIG_BYTES = 16 * 2**20
 RECURRENT = {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "rnn"}
 IDENTITIES = ("InputLayer", "Dropout")
+# "Model" is what Keras up to 2.3 calls a Functional model.
+MODEL_CLASSES = ("Sequential", "Functional", "Model")
 SUPPORTED = ("Embedding", *RECURRENT, "Bidirectional", "Dense", "TimeDistributed", *IDENTITIES)
 _GATE_ACTIVATIONS = {"activation": "tanh", "recurrent_activation": "sigmoid"}
 
@@ -79,11 +82,11 @@ def _settings(label: str, layer: dict) -> dict:
 def _layers_in_order(label: str, config: dict) -> list[dict]:
     """The model's layers, first to last; only a plain chain of supported layers."""
     kind = config.get("class_name")
-    if kind not in ("Sequential", "Functional"):
+    if kind not in MODEL_CLASSES:
         raise ValueError(f"{label}: the model is a {kind!r}; only Sequential and Functional "
                          "models of supported layers are read")
     body = config.get("config")
-    layers = body.get("layers") if isinstance(body, dict) else None
+    layers = body.get("layers") if isinstance(body, dict) else body  # Keras ≤ 2.2: a list
     if not isinstance(layers, list) or not all(isinstance(x, dict) for x in layers):
         raise ValueError(f"{label}: {CONFIG} has no list of layers")
     for layer in layers:
@@ -95,20 +98,33 @@ def _layers_in_order(label: str, config: dict) -> list[dict]:
                 f"run code or compute what gatescope does not draw); supported layers: "
                 f"{', '.join(SUPPORTED)}"
             )
-    if kind == "Functional":
-        previous = None
-        for layer in layers:
-            sources = _inbound(layer)
-            name = _settings(label, layer).get("name")
-            if layer.get("class_name") != "InputLayer" and sources != [previous]:
-                raise ValueError(f"{label}: layer {name!r} reads {sources}; only a chain of "
-                                 "layers, each reading the one before, is supported")
-            previous = name
+    if kind != "Sequential":
+        _check_chain_of_calls(label, layers, body)
     return layers
 
 
+def _check_chain_of_calls(label: str, layers: list[dict], body: dict) -> None:
+    """A Functional model (class "Model" up to Keras 2.3) is read only when each layer reads
+    the one listed before it, once, and the last layer is the model's one output."""
+    previous = None
+    for layer in layers:
+        sources = _inbound(layer)
+        name = _settings(label, layer).get("name", layer.get("name"))
+        if layer.get("class_name") != "InputLayer" and sources != [previous]:
+            raise ValueError(f"{label}: layer {name!r} reads {sources}; only a chain of "
+                             "layers, each reading the one before, is supported")
+        previous = name
+    outputs = _inbound({"inbound_nodes": [body.get("output_layers")]}) \
+        if isinstance(body.get("output_layers"), list) else [previous]
+    if outputs != [previous]:
+        raise ValueError(f"{label}: the model outputs {outputs}; only a chain whose last "
+                         f"layer ({previous!r}) is the one output is supported")
+
+
 def _inbound(layer: dict) -> list:
-    """Names of the layers a Functional layer reads (keras_history entries)."""
+    """Names of the layers a Functional layer reads: Keras 3 writes each call as
+    {"args": [{"config": {"keras_history": [name, node, tensor]}}], ...}; Keras 2 as a list
+    of [name, node, tensor, kwargs] entries, one list per call."""
     found = []
 
     def walk(value):
@@ -117,13 +133,20 @@ def _inbound(layer: dict) -> list:
             history = inner.get("keras_history") if isinstance(inner, dict) else None
             if isinstance(history, list) and history:
                 found.append(history[0])
-            for item in value.values():
-                walk(item)
+            for key, item in value.items():
+                if not (history and key == "config"):
+                    walk(item)
         elif isinstance(value, list):
+            if len(value) >= 3 and isinstance(value[0], str) and isinstance(value[1], int):
+                found.append(value[0])  # a Keras 2 reference to a layer's output
+                value = value[3:]  # its call's keyword arguments may hold more
             for item in value:
                 walk(item)
 
-    walk(layer.get("inbound_nodes", []))
+    nodes = layer.get("inbound_nodes", [])
+    walk(nodes)
+    if isinstance(nodes, list) and len(nodes) > 1:
+        found.append("(called again)")  # a layer called twice shares its weights: no chain
     return found
 
 

@@ -11,13 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import onnx
-from google.protobuf.message import DecodeError
 from onnx import TensorProto, helper, numpy_helper
 
 from .common import BACKWARD, FORWARD, MAX_TENSOR_BYTES, float_tensor, shape_text
 from .model_parts import LayerWeights, ModelWeights, check_chain
 from .onnx_format import _RECURRENT_OPS, _node_text, _stored_tensors, node_cells, node_direction
+from .onnx_graph import load_plain_graph
 
 # Operators that only move, reshape or join values (or compute shapes for that).
 PLUMBING = frozenset({
@@ -30,11 +29,7 @@ _INPUTS_NEEDED = {"LSTM": 3, "GRU": 3, "RNN": 3, "Gather": 2, "MatMul": 2, "Gemm
 
 
 def read_onnx_model(path: Path, label: str) -> ModelWeights:
-    try:
-        model = onnx.load(str(path), load_external_data=False)  # never follow external data
-    except DecodeError as error:
-        raise ValueError(f"{label}: not a readable ONNX model ({error})") from None
-    graph = model.graph
+    graph, notices = load_plain_graph(path, label)
     stored = _stored_tensors(graph)
     producers = {out: node for node in graph.node for out in node.output if out}
     others = sorted({n.op_type for n in graph.node
@@ -104,7 +99,7 @@ def read_onnx_model(path: Path, label: str) -> ModelWeights:
         layers.append(LayerWeights(cells))
     embedding = _embedding(label, graph, stored, origin, recurrent[0])
     head = _head(label, graph, stored, origin, recurrent[-1])
-    weights = ModelWeights(label, tuple(layers), embedding=embedding, **head)
+    weights = ModelWeights(label, tuple(layers), embedding=embedding, notices=notices, **head)
     check_chain(weights)
     return weights
 

@@ -12,9 +12,10 @@ import numpy as np
 from ..formats.common import LoadedWeights
 from ..formats.model_parts import LayerWeights, ModelWeights
 from . import kinds_api
-from .encoder import Encoder, tokenizer_of, vocabulary_tokens
+from .encoder import Encoder, vocabulary_tokens
 from .model import Head, Layer, Model
 from .projected import ProjectedLSTM
+from .reserved_tokens import encoder_for, vocabulary_tokenizer
 
 PRESET_PREFIX = "preset:"
 
@@ -35,10 +36,10 @@ def build_model(weights: ModelWeights, vocabulary=None, dtype=None,
     first = stack[0].input_size
     try:
         if weights.embedding is not None:
-            encoder = Encoder("embedding", first, tokens, tokenizer,
-                              np.asarray(weights.embedding, dtype))
+            encoder = encoder_for("embedding", first, tokens, tokenizer,
+                                  np.asarray(weights.embedding, dtype))
         elif tokens is not None or weights.encoding == "one_hot":
-            encoder = Encoder("one_hot", first, tokens, tokenizer)
+            encoder = encoder_for("one_hot", first, tokens, tokenizer)
         else:
             encoder = Encoder("numbers", first)
         head = None
@@ -47,9 +48,16 @@ def build_model(weights: ModelWeights, vocabulary=None, dtype=None,
                 "linear" if encoder.encoding == "numbers" else "softmax")
             head = Head(np.asarray(weights.head_weight, dtype),
                         np.asarray(weights.head_bias, dtype), activation)
-        return Model(stack, encoder, head, returns=weights.returns)
+        return Model(stack, encoder, head, returns=weights.returns, notices=notices_of(weights))
     except ValueError as error:
         raise ValueError(f"{label}: {error}") from None
+
+
+def notices_of(weights: ModelWeights) -> tuple[str, ...]:
+    """What a page shows beside the model: the tensors left out, and what the numbers are."""
+    left_out = (f"left out {len(weights.left_out)} tensor(s) the model does not use: "
+                f"{', '.join(weights.left_out)}",) if weights.left_out else ()
+    return left_out + tuple(weights.notices)
 
 
 def model_weights(model: Model, label: str) -> ModelWeights:
@@ -82,6 +90,15 @@ def with_options(weights: ModelWeights, options: Mapping[str, object]) -> ModelW
                                        stated=cell.stated | frozenset(own))
         layers.append(replace(layer, cells=cells))
     return replace(weights, layers=tuple(layers))
+
+
+def _names_a_file(text: str) -> bool:
+    """A str vocabulary is a path when it ends as a vocabulary file does or holds a folder
+    separator: a character vocabulary holds each character once, so "vocab.txt" (two t's)
+    or "data/chars.json" (two a's) cannot be one."""
+    from ..formats.vocabulary_files import SUFFIXES
+
+    return text.lower().endswith(SUFFIXES) or (os.sep in text and len(set(text)) < len(text))
 
 
 def _dtype(weights: ModelWeights, dtype) -> np.dtype:
@@ -124,7 +141,8 @@ def _vocabulary(label: str, weights: ModelWeights, given, path: Path | None):
     """(tokens, tokenizer) or (None, None)."""
     if given is None:
         if weights.vocabulary is not None:
-            return weights.vocabulary, weights.tokenizer or tokenizer_of(weights.vocabulary)
+            return weights.vocabulary, weights.tokenizer or vocabulary_tokenizer(
+                weights.vocabulary)
         from ..formats.vocabulary_files import read_vocabulary_file, sidecars
 
         found = [p for p in sidecars(path) if p.is_file()] if path is not None else []
@@ -138,14 +156,20 @@ def _vocabulary(label: str, weights: ModelWeights, given, path: Path | None):
         tokens = vocabulary_tokens(tokens)
     except ValueError as error:
         raise ValueError(f"{where}: {error}") from None
-    return tokens, tokenizer_of(tokens)
+    return tokens, vocabulary_tokenizer(tokens)
 
 
 def _given_vocabulary(given) -> tuple[object, str]:
+    if isinstance(given, str) and _names_a_file(given):
+        given = Path(given)
     if isinstance(given, os.PathLike):
         from ..formats.vocabulary_files import read_vocabulary_file
 
-        return read_vocabulary_file(Path(given)), Path(given).name
+        path = Path(given)
+        if not path.is_file():
+            raise ValueError(f"vocabulary file {str(path)!r} "
+                             f"{'is a directory' if path.is_dir() else 'does not exist'}")
+        return read_vocabulary_file(path), path.name
     if hasattr(given, "vocabulary") and hasattr(given, "encode"):  # a cells.presets Preset
         return given.vocabulary, f"preset {given.name!r}"
     if isinstance(given, str) and given.startswith(PRESET_PREFIX):

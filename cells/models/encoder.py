@@ -5,6 +5,9 @@ Three kinds: raw numbers (the rows are given), one-hot rows over a vocabulary, o
 embedding matrix (V, E) picked by token. A vocabulary is a tuple of tokens: characters, or
 words when text is split on whitespace. Token k is row k of the embedding and column k of
 the one-hot rows.
+
+A character is a grapheme (cells/text.py): "é" typed as e + U+0301 is one token and one
+step, for a model as for a single cell. This is the one place text becomes steps.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from ..text import graphemes
 
 ENCODINGS = ("numbers", "one_hot", "embedding")
 TOKENIZERS = ("chars", "words")
@@ -33,8 +38,9 @@ def vocabulary_tokens(vocabulary: str | Sequence[str]) -> tuple[str, ...]:
 
 
 def tokenizer_of(tokens: Sequence[str]) -> str:
-    """'chars' when every token is one character, else 'words' (text split on whitespace)."""
-    return "chars" if all(len(t) == 1 for t in tokens) else "words"
+    """'chars' when every token is one character (one grapheme: "é" may be two code points),
+    else 'words' (text split on whitespace)."""
+    return "chars" if all(len(t) == 1 or len(graphemes(t)) == 1 for t in tokens) else "words"
 
 
 @dataclass(frozen=True)
@@ -66,10 +72,11 @@ class Encoder:
         return self.width if self.encoding == "one_hot" else None
 
     def split(self, text: str) -> list[str]:
-        """The tokens of `text`: its characters, or its whitespace-separated words."""
+        """The tokens of `text`: its characters (graphemes), or its whitespace-separated
+        words."""
         if not isinstance(text, str):
             raise ValueError(f"text must be a string, got {type(text).__name__}")
-        tokens = list(text) if self.tokenizer == "chars" else text.split()
+        tokens = graphemes(text) if self.tokenizer == "chars" else text.split()
         if not tokens:
             raise ValueError("text is empty; type at least one token")
         return tokens

@@ -6,30 +6,48 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..weights_io import WRITE_SUFFIXES, read_model_weights
+from ..weights_io import WRITE_SUFFIXES, read_model_weights, warn_about_load
 from .build import build_model, model_weights
 from .model import Model
 
 
 def load_model(path: str | os.PathLike, vocabulary=None, dtype=None,
-               options: Mapping | None = None, **names) -> Model:
-    """A whole model from .safetensors / .npz (a PyTorch state dict or a gatescope model
-    file), .onnx, Keras .keras or .weights.h5.
+               options: Mapping | None = None, names: Mapping | None = None, **parts) -> Model:
+    """A whole model from .safetensors / .npz (a PyTorch state dict, a gatescope model file
+    or any checkpoint of named tensors), .onnx, Keras .keras, legacy .h5 or .weights.h5.
 
-    vocabulary: tokens (a str is its characters), a vocab file path, a preset or
-    "preset:NAME"; by default the file's own or a vocab.json / vocab.txt beside the file.
+    vocabulary: tokens (a str is its characters), a vocab file path (str or Path), a preset
+    or "preset:NAME"; by default the file's own or a vocab.json / vocab.txt beside the file.
     options: cell options the file leaves open (e.g. {"nonlinearity": "relu"} for an nn.RNN
     state dict); one the file states with another value is refused.
-    names: module names of the parts in a state dict: embedding=, recurrent=, head=.
+    names (or keywords): the parts of a checkpoint by module name, embedding=, recurrent=,
+    head=; or its tensors one by one, {"weight_ih": "enc_w_ih", "weight_hh": ...,
+    "bias_ih": ..., "bias_hh": ..., "embedding": "enc_emb", "head": "fc_out"} (PyTorch
+    layout and gate order; see cells.formats.mapped_tensors).
 
+    Tensors the load leaves out are listed in a cells.LeftOutWarning (and model.notices).
     A head whose activation the file does not say (a state dict's nn.Linear, a bare Keras
     .weights.h5) is read as a softmax over its outputs in a text model (embedding or one-hot
     input) and as linear in a model of numbers; ONNX Softmax/Sigmoid nodes and Keras Dense
     activations say it themselves.
     """
     path = Path(path)
-    weights = read_model_weights(path, **names)
-    return build_model(weights, vocabulary=vocabulary, dtype=dtype, options=options, path=path)
+    weights = read_model_weights(path, **merged_names(path.name, names, parts))
+    model = build_model(weights, vocabulary=vocabulary, dtype=dtype, options=options, path=path)
+    warn_about_load(weights)
+    return model
+
+
+def merged_names(label: str, names: Mapping | None, parts: Mapping) -> dict:
+    """names={...} and keyword names together; a name given both ways must agree."""
+    if names is not None and not isinstance(names, Mapping):
+        raise ValueError(f"{label}: names must map parts or tensors to names, not "
+                         f"{type(names).__name__}")
+    merged = dict(names or {})
+    clash = sorted(k for k in parts if k in merged and merged[k] != parts[k])
+    if clash:
+        raise ValueError(f"{label}: {clash} named twice, differently (names= and keywords)")
+    return {**merged, **parts}
 
 
 def save_model(model: Model, path: str | os.PathLike) -> None:

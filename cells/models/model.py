@@ -11,13 +11,13 @@ logits; a softmax (or sigmoid) head also gives probabilities.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from .. import memory
-from ..interventions import check_model_interventions
-from ..weight_edits import check_model_weight_edits
+from ..interventions import held_by_part
+from ..weight_edits import edits_by_part
 from .encoder import Encoder
 from .projected import ProjectedLSTM
 
@@ -106,7 +106,7 @@ class Model:
 
     def __init__(self, stack: Sequence[Layer | Mapping[str, object]],
                  encoder: Encoder | None = None, head: Head | None = None,
-                 returns: str = "sequence"):
+                 returns: str = "sequence", notices: Sequence[str] = ()):
         self.stack = tuple(layer if isinstance(layer, Layer) else Layer(dict(layer))
                            for layer in stack)
         if not self.stack:
@@ -134,10 +134,10 @@ class Model:
         self.head = None if head is None else Head(
             np.asarray(head.weight, self.dtype), np.asarray(head.bias, self.dtype), head.activation)
         if self.encoder.embedding is not None and self.encoder.embedding.dtype != self.dtype:
-            self.encoder = Encoder(self.encoder.encoding, self.encoder.width,
-                                   self.encoder.vocabulary, self.encoder.tokenizer,
-                                   self.encoder.embedding.astype(self.dtype))
+            self.encoder = replace(self.encoder,  # keeps a special encoder's class
+                                   embedding=self.encoder.embedding.astype(self.dtype))
         self.returns = returns
+        self.notices = tuple(notices)  # what loading left out or changed, said in words
 
     def __repr__(self) -> str:
         kinds = "/".join(sorted({c.kind for layer in self.stack for c in layer.cells.values()}))
@@ -193,9 +193,14 @@ class Model:
         return cells[direction]
 
     def check_weight_edits(self, edits) -> dict[tuple, tuple]:
-        """Weight edits checked for this model (cells.weight_edits.check_model_weight_edits):
+        """Weight edits checked for this model (cells.weight_edits.edits_by_part):
         {(layer, direction): (WeightEdit, ...)}."""
-        return check_model_weight_edits(self, edits)
+        return edits_by_part(self, edits)
+
+    def check_interventions(self, interventions, steps: int) -> dict[tuple, tuple]:
+        """Interventions checked for this model and `steps` steps
+        (cells.interventions.held_by_part): {(layer, direction): (Intervention, ...)}."""
+        return held_by_part(self, interventions, steps)
 
     def with_weights(self, edits) -> Model:
         """A new model with these weights of its cells changed: each edit {"param", "row",
@@ -206,7 +211,7 @@ class Model:
         stack = [Layer({d: cell.with_weights(checked[(index, d)]) if (index, d) in checked
                         else cell for d, cell in layer.cells.items()}, layer.reverse_output)
                  for index, layer in enumerate(self.stack)]
-        return Model(stack, self.encoder, self.head, self.returns)
+        return Model(stack, self.encoder, self.head, self.returns, self.notices)
 
     def encode(self, sequence) -> tuple[np.ndarray, list[str] | None, np.ndarray | None]:
         """(xs (T, I), tokens or None, token ids or None) for text, token ids or numbers."""
@@ -223,17 +228,21 @@ class Model:
             )
         return array, None, None
 
-    def run(self, sequence, state: Mapping | None = None, interventions=None) -> ModelTrace:
+    def run(self, sequence, state: Mapping | None = None, interventions=None, *, h0=None,
+            c0=None) -> ModelTrace:
         """Run text, token ids (T,) or numbers (T, I) through every layer and the head.
 
-        `state` optionally maps (layer, direction) to that cell's initial {"h": ..., "c": ...}.
+        The starting state (zeros by default), e.g. a decoder's: `h0` and `c0` as PyTorch
+        takes them, one row per layer and direction ((L·D, H), layer by layer, forward
+        before backward; (H,) for a model of one cell; a list of rows where sizes differ),
+        or `state` mapping (layer, direction) to that cell's {"h": ..., "c": ...}.
         `interventions`: signals held in chosen cells (cells.interventions, each item with
         its `layer` and `direction`; steps are that cell's own); the layers above and the
         head read the held run.
         """
         xs, tokens, ids = self.encode(sequence)
-        held = check_model_interventions(self, interventions, len(xs))
-        state = dict(state or {})
+        held = self.check_interventions(interventions, len(xs))
+        state = self._start_state(state, h0, c0)
         unknown = [key for key in state
                    if not (isinstance(key, tuple) and len(key) == 2
                            and isinstance(key[0], int) and 0 <= key[0] < self.layers
@@ -265,6 +274,42 @@ class Model:
             outputs.append(out)
             finals.append(np.concatenate(last))
         return ModelTrace(self, xs, tokens, ids, traces, outputs, finals[-1])
+
+    def _start_state(self, state: Mapping | None, h0, c0) -> dict:
+        """{(layer, direction): {"h": row, "c": row}} from state= or from h0= / c0=."""
+        if h0 is None and c0 is None:
+            return dict(state or {})
+        if state:
+            raise ValueError("give the starting state as state= or as h0= / c0=, not both")
+        cells = [(index, d) for index, layer in enumerate(self.stack) for d in layer.cells]
+        order = ", ".join(f"({index}, {d})" for index, d in cells)
+        out: dict = {}
+        for name, value in (("h", h0), ("c", c0)):
+            if value is None:
+                continue
+            try:
+                array = np.asarray(value)
+            except ValueError:  # rows of different sizes
+                array = None
+            if array is not None and array.ndim == 1 and len(cells) == 1:
+                rows = [array]
+            elif array is not None and array.ndim == 2:
+                rows = list(array)
+            elif isinstance(value, (list, tuple)):
+                rows = list(value)
+            else:
+                rows = []
+            if len(rows) != len(cells):
+                shape = getattr(array, "shape", None)
+                raise ValueError(f"{name}0 has shape {shape}; give one row per layer and "
+                                 f"direction ({len(cells)}: {order})")
+            for (index, direction), row in zip(cells, rows, strict=True):
+                cell = self.stack[index].cells[direction]
+                if name not in getattr(cell, "state_names", ("h", "c")):
+                    raise ValueError(f"c0 given, but layer {index} {direction} is a "
+                                     f"{cell.kind}, whose state is only h")
+                out.setdefault((index, direction), {})[name] = row
+        return out
 
 
 def _run(cell, xs: np.ndarray, start: Mapping, h: np.ndarray, held: tuple = ()):

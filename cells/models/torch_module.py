@@ -3,60 +3,87 @@ attributes only (duck typing: cells never imports torch)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 
 import numpy as np
 
 from ..formats.after_lstm import read_after_lstm_model
+from ..formats.mapped_tensors import TENSOR_ROLES, read_mapped_model
 from ..formats.model_parts import ModelWeights
 from ..formats.tensor_files import TensorFile
-from ..formats.whole_named import read_torch_state_dict
+from ..formats.whole_named import PART_NAMES, read_torch_state_dict
+from ..weights_io import warn_about_load
 from .build import build_model, with_options
+from .files import merged_names
 from .model import Model
 
-_RECURRENT_ATTRIBUTES = ("num_layers", "bidirectional", "hidden_size", "input_size")
 _SOFTMAX_MODULES = ("Softmax", "LogSoftmax")
 
 
-def from_torch(module, vocabulary=None, dtype=None, **names) -> Model:
-    """An nn.LSTM / nn.GRU / nn.RNN, or a module holding one (with an nn.Embedding before it
-    and an nn.Linear after it), as a Model. What forward() does is not read: the parts are
-    taken to run Embedding → recurrent → Linear at every step, as gatescope's models do."""
-    label = f"the {type(module).__name__} module"
+def from_torch(module, vocabulary=None, dtype=None, names: Mapping | None = None,
+               **parts) -> Model:
+    """An nn.LSTM / nn.GRU / nn.RNN or nn.LSTMCell / GRUCell / RNNCell, or a module holding
+    one (with an nn.Embedding before it and an nn.Linear after it), as a Model; TorchScript
+    modules too. What forward() does is not read: the parts are taken to run Embedding →
+    recurrent → Linear at every step, as gatescope's models do (a cell stepped in a loop,
+    its state carried, is the one-layer model). `names`, or keywords, name the parts as
+    cells.load_model takes them (module names, or tensor by tensor)."""
+    label = f"the {_type_name(module)} module"
     if not hasattr(module, "state_dict") or not hasattr(module, "named_modules"):
         raise ValueError(f"from_torch needs a torch.nn.Module, not {type(module).__name__}")
+    given = merged_names(label, names, parts)
     arrays = {name: _numpy(tensor) for name, tensor in module.state_dict().items()}
     tensors = TensorFile(label, tuple(arrays), {}, arrays.__getitem__)
-    after = read_after_lstm_model(tensors)  # minGRU-pytorch's modules, xlstm's sLSTM layer
+    after = None if given else read_after_lstm_model(tensors)  # minGRU, minLSTM, sLSTM
     if after is not None:
         return build_model(after, vocabulary=vocabulary, dtype=dtype)
-    parts = dict(module.named_modules())
-    recurrent = {n: m for n, m in parts.items()
-                 if all(hasattr(m, a) for a in _RECURRENT_ATTRIBUTES)
-                 and any(k.startswith("weight_ih_l") for k, _ in m.named_parameters())}
-    found = dict(names)
-    if "recurrent" not in found and len(recurrent) == 1:
-        found["recurrent"] = next(iter(recurrent))
-    embeddings = [n for n, m in parts.items() if type(m).__name__ == "Embedding"]
-    if "embedding" not in found and len(embeddings) == 1:
-        found["embedding"] = embeddings[0]
-    linears = [n for n, m in parts.items() if type(m).__name__ == "Linear"]
-    if "head" not in found and len(linears) == 1:
-        found["head"] = linears[0]
-    for name in ("embedding", "head"):
-        if found.get(name) == "":
-            del found[name]  # the module itself is the recurrent one
-    embedding = parts.get(found.get("embedding")) if found.get("embedding") else None
+    modules = dict(module.named_modules())
+    recurrent = {n: m for n, m in modules.items() if _is_recurrent(m)}
+    found = dict(given)
+    mapped = bool(set(given) & (set(TENSOR_ROLES) - set(PART_NAMES)))
+    if not mapped:
+        if "recurrent" not in found and len(recurrent) == 1:
+            found["recurrent"] = next(iter(recurrent))
+        embeddings = [n for n, m in modules.items() if _type_name(m) == "Embedding"]
+        if "embedding" not in found and len(embeddings) == 1:
+            found["embedding"] = embeddings[0]
+        linears = [n for n, m in modules.items() if _type_name(m) == "Linear"]
+        if "head" not in found and len(linears) == 1:
+            found["head"] = linears[0]
+        for name in ("embedding", "head"):
+            if found.get(name) == "":
+                del found[name]  # the module itself is the recurrent one
+    embedding = modules.get(found.get("embedding")) if found.get("embedding") else None
     if embedding is not None and getattr(embedding, "max_norm", None) is not None:
         raise ValueError(f"{label}: the embedding {found['embedding']!r} has max_norm="
                          f"{embedding.max_norm}, which rescales rows as they are looked up")
-    weights = read_torch_state_dict(tensors, found)
+    if mapped:
+        weights = read_mapped_model(tensors, found)
+    else:  # what the caller did not name may not be left out, as in a file
+        weights = read_torch_state_dict(tensors, found, cell_options_stated=True,
+                                        leave_out=bool(given))
     chosen = found.get("recurrent")
     chosen = [chosen] if isinstance(chosen, str) else list(chosen or recurrent)
-    weights = _module_options(weights, [parts[n] for n in chosen if n in parts])
-    if any(type(m).__name__ in _SOFTMAX_MODULES for m in parts.values()):
+    weights = _module_options(weights, [modules[n] for n in chosen if n in modules])
+    if any(_type_name(m) in _SOFTMAX_MODULES for m in modules.values()):
         weights = replace(weights, activation="softmax")
-    return build_model(weights, vocabulary=vocabulary, dtype=dtype)
+    model = build_model(weights, vocabulary=vocabulary, dtype=dtype)
+    warn_about_load(weights)
+    return model
+
+
+def _type_name(module) -> str:
+    """The module's class name; a TorchScript module keeps it as original_name."""
+    return getattr(module, "original_name", None) or type(module).__name__
+
+
+def _is_recurrent(module) -> bool:
+    """An nn.LSTM/GRU/RNN (weight_ih_l0, ...) or an nn.LSTMCell/GRUCell/RNNCell (weight_ih)."""
+    if not (hasattr(module, "hidden_size") and hasattr(module, "input_size")):
+        return False
+    own = {name for name, _ in module.named_parameters(recurse=False)}
+    return "weight_ih_l0" in own or "weight_ih" in own
 
 
 def _module_options(weights: ModelWeights, modules: list) -> ModelWeights:

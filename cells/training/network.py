@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..kinds import spec_for
-from ..models.encoder import Encoder
+from ..models.encoder import Encoder, tokenizer_of
 from ..models.model import Head, Layer, Model
 
 
@@ -146,6 +146,6 @@ def char_model(kind: str, vocabulary, hidden_size: int, layers: int = 1, seed: i
                                 seed=int(seeds[index]), dtype=dtype, **options)}
              for index in range(L)]
     rng = np.random.default_rng(int(seeds[L]))
-    tokenizer = "chars" if all(len(t) == 1 for t in tokens) else "words"
+    tokenizer = tokenizer_of(tokens)
     head = Head(glorot(rng, V, H).astype(dtype), np.zeros(V, dtype), "softmax")
     return Model(stack, Encoder("one_hot", V, tokens, tokenizer), head)

@@ -183,7 +183,7 @@ def test_backward_of_a_window_sum_equals_the_sum_over_windows(case):
         total = sum(p.params[name] for p in parts)
         np.testing.assert_allclose(total, g, rtol=1e-8, atol=1e-8 * (1 + np.abs(g).max()))
     np.testing.assert_allclose(sum(p.xs for p in parts), whole.xs, rtol=1e-8, atol=1e-8)
-    lean = Trace(cell, xs, trace._checkpoints[0], full_bytes=0, cache_chunks=1)
+    lean = Trace(cell, xs, trace.state0, full_bytes=0, cache_chunks=1)
     again = lean.backward(weights)
     for name, g in whole.params.items():
         assert np.array_equal(again.params[name], g), name

@@ -141,7 +141,7 @@ def test_windows_and_extensions_equal_a_full_run_and_nothing_changes_before(case
         {**iv, "value": float(iv["value"])} for iv in held]
     a = data.draw(st.integers(0, T - 1))
     b = data.draw(st.integers(a, T))
-    lean = Trace(cell, xs, full._checkpoints[0], interventions=full.interventions,
+    lean = Trace(cell, xs, full.state0, interventions=full.interventions,
                  full_bytes=0, cache_chunks=1)
     window = lean.window(a, b)
     for name in full.names:

@@ -67,7 +67,7 @@ def test_window_equals_full_run_exactly(run, data):
     b = data.draw(st.integers(a, len(xs)))
     # A trace that keeps almost nothing recomputes every window from its checkpoints.
     from cells.trace import Trace
-    lean = Trace(cell, cell.check_inputs(xs), full._checkpoints[0], full_bytes=0, cache_chunks=1)
+    lean = Trace(cell, cell.check_inputs(xs), full.state0, full_bytes=0, cache_chunks=1)
     window = lean.window(a, b)
     for name in full.names:
         assert np.array_equal(window[name], full[name][a:b]), name

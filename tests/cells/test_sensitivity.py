@@ -197,7 +197,7 @@ def test_a_window_across_a_chunk_boundary_reads_the_right_state(kind, options):
     cell = random_cell(kind, options, I=2, H=3, seed=23, scale=0.5)
     xs, state = random_inputs(cell, T=1100, seed=23)
     full = cell.run(xs, h0=state.get("h"), c0=state.get("c"))
-    lean = Trace(cell, xs, full._checkpoints[0], full_bytes=0, cache_chunks=1)
+    lean = Trace(cell, xs, full.state0, full_bytes=0, cache_chunks=1)
     before = {n: full[n][1010] for n in cell.state_names}
     short = cell.run(xs[1011:1031], state=before)  # every state (an sLSTM's n and m too)
     for of in [n for n in ("h", "c") if n in cell.names]:

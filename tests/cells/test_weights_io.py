@@ -463,7 +463,9 @@ def test_onnx_weights_not_stored_refused(tmp_path):
         read_weights(path)
 
 
-def test_onnx_external_data_not_followed(tmp_path):
+def test_onnx_external_data_read_only_beside_the_model(tmp_path):
+    """External data is read from a file beside the model that the model names without a
+    path (as exporters write model.onnx.data); any other location is refused unread."""
     w, r, b, _ = random_onnx("GRU", np.float32)
     path = onnx_file(tmp_path / "model.onnx", "GRU", w, r, b)
     external = tmp_path / "ext.onnx"
@@ -474,10 +476,22 @@ def test_onnx_external_data_not_followed(tmp_path):
         location="w.bin",
         size_threshold=0,
     )
-    with pytest.raises(
-        ValueError, match=r"ext\.onnx: .*input W keeps its data in an external file"
-    ):
-        read_weights(external)
+    inline = read_weights(path)
+    beside = read_weights(external)
+    for key, value in inline.params.items():
+        np.testing.assert_array_equal(beside.params[key], value)
+    outside = onnx.load(str(external), load_external_data=False)
+    for location in ("../w.bin", "/etc/passwd", "sub/w.bin", "missing.bin"):
+        for tensor in outside.graph.initializer:
+            for entry in tensor.external_data:
+                if entry.key == "location":
+                    entry.value = location
+        onnx.save(outside, str(tmp_path / "outside.onnx"))
+        expected = ("which is not a file beside the model" if location == "missing.bin"
+                    else "only a file beside the model, named without a path, is read")
+        with pytest.raises(ValueError, match=rf"outside\.onnx: 'W' keeps its data in "
+                                             rf"'{re.escape(location)}'[;,] {expected}"):
+            read_weights(tmp_path / "outside.onnx")
 
 
 def test_onnx_without_recurrent_node_refused(tmp_path):

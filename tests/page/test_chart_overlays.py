@@ -197,7 +197,9 @@ def test_axe_finds_no_serious_violation_with_overlays_shown(page, errors, api):
 
 
 def test_write_it_down_tour_charts_the_run_without_the_hold(page, errors, api):
-    page.goto("/?tour=write-it-down&tour_step=2")  # f = 1 and i = 0 held from step 6
+    page.goto("/?tour=write-it-down&tour_step=2")  # f = 1 and i = 0 held from `start` on
+    step = next(t for t in api("GET", "/api/tours") if t["name"] == "write-it-down")["steps"][2]
+    start = int(step["view"]["hold"].split(":")[2].split("-")[0])
     page.wait_for_function(f"() => document.querySelector('{FRONT_LINE}')?.dataset.overlay",
                            timeout=20_000)
     held = page.locator(DIAGRAM).get_attribute("data-session")
@@ -209,6 +211,6 @@ def test_write_it_down_tour_charts_the_run_without_the_hold(page, errors, api):
     line = page.evaluate(LINE)
     check_what_if_window(api, line, held, orig, 0)
     c = {t["name"]: t["y"] for t in line["traces"]}
-    kept = c["c (held)"][6 - line["start"]:]
+    kept = c["c (held)"][start - line["start"]:]
     assert kept == [kept[0]] * len(kept)  # written down: c stays
-    assert c["c (original run)"][6 - line["start"]:] != kept
+    assert c["c (original run)"][start - line["start"]:] != kept

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from app.api.deps import SettingsDep
-from app.api.schemas import CellKind, CellsPublic, ErrorPublic, PresetsPublic
+from app.schemas import CellKind, CellsPublic, ErrorPublic, PresetsPublic
 from app.sessions import kinds
 
 router = APIRouter(tags=["catalogue"])

@@ -8,7 +8,7 @@ import anyio
 from fastapi import APIRouter, Body, Query, Response
 
 from app.api.deps import SessionConfigDep, SessionsDep
-from app.api.schemas import (
+from app.schemas import (
     ErrorPublic,
     SensitivityPublic,
     SessionAppend,

@@ -8,8 +8,8 @@ import json
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from app.api.deps import SettingsDep, TrainingDep
-from app.api.errors import ApiError, ws_error
-from app.api.schemas import ErrorPublic, TrainAccepted, TrainCreate, TrainJobPublic
+from app.errors import ApiError, ws_error
+from app.schemas import ErrorPublic, TrainAccepted, TrainCreate, TrainJobPublic
 from app.stream.socket import POLICY_VIOLATION, origin_allowed
 
 router = APIRouter(prefix="/train", tags=["training"])

@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, File, Form, Path, UploadFile
 
 from app.api.deps import SettingsDep, StoreDep
-from app.api.errors import NotFound
-from app.api.schemas import CellKind, ErrorPublic, WeightsPublic
+from app.errors import NotFound
+from app.schemas import CellKind, ErrorPublic, WeightsPublic
 from app.sessions.uploads import accept_weights, read_vocabulary_upload, upload_record
 
 router = APIRouter(tags=["weights"])

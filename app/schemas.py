@@ -76,10 +76,11 @@ class _ModelCellItem(BaseModel):
     (each subclass declares both fields, with its own description)."""
 
     def as_item(self) -> dict:
-        """The item as the engine reads it: layer and direction only where given."""
+        """The item as the engine reads it: layer and direction only where given (the
+        engine's defaults are the same; a single cell's items name no part)."""
         item = self.model_dump()
         for name in ("layer", "direction"):
-            if item[name] is None:
+            if name not in self.model_fields_set:
                 del item[name]
         return item
 
@@ -97,9 +98,9 @@ class InterventionIn(_ModelCellItem):
     stop: int = Field(ge=1)
     units: list[int] | None = Field(None, examples=[[0]])
     value: float = Field(allow_inf_nan=False, examples=[1.0])
-    layer: int | None = Field(None, ge=0, description="a model's layer (model sessions only)")
-    direction: str | None = Field(None, max_length=40, examples=["forward"],
-                                  description="a model's direction (model sessions only)")
+    layer: int = Field(0, ge=0, description="a model's layer (model sessions only)")
+    direction: str = Field("forward", max_length=40, examples=["forward"],
+                           description="a model's direction (model sessions only)")
 
 
 class WeightEditIn(_ModelCellItem):
@@ -117,11 +118,9 @@ class WeightEditIn(_ModelCellItem):
                                        "`params` lists them)")
     col: int | None = Field(None, ge=0, examples=[0])
     value: float = Field(allow_inf_nan=False, examples=[0.5])
-    layer: int | None = Field(None, ge=0, description="a model's layer (model sessions only; "
-                                                      "default 0)")
-    direction: str | None = Field(None, max_length=40, examples=["forward"],
-                                  description="a model's direction (model sessions only; "
-                                              "default forward)")
+    layer: int = Field(0, ge=0, description="a model's layer (model sessions only)")
+    direction: str = Field("forward", max_length=40, examples=["forward"],
+                           description="a model's direction (model sessions only)")
 
 
 class SessionCreate(_Strict):
@@ -162,14 +161,6 @@ class SignalPublic(BaseModel):
     args: list[str]
     stage: str
     description: str
-
-
-class WeightsRef(BaseModel):
-    """Where the weights come from: exactly one key."""
-
-    preset: str | None = None
-    seed: int | None = None
-    weights_id: str | None = None
 
 
 class HeadPublic(BaseModel):
@@ -252,6 +243,10 @@ class SessionPublic(BaseModel):
     head: HeadPublic | None = Field(None, description="the model's output layer, if any")
     cells: list[list[ModelCellPublic]] = Field(
         default_factory=list, description="[layer] -> one cell per direction, forward first")
+    parts: list[dict[Literal["forward", "backward"], ModelCellPublic]] = Field(
+        default_factory=list, description="[layer] -> {direction: part}: the same records as "
+                                          "`cells`, by direction (a single cell is one layer, "
+                                          "forward)")
     interventions: list[dict[str, Any]] = Field(
         default_factory=list, description="the held signals, as checked")
     holdable: list[str] = Field(default_factory=list,

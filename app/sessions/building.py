@@ -1,0 +1,109 @@
+"""The engine model of a session (`cells.Model`), made from its weights reference, and the
+items (weight edits, held signals) checked against it.
+
+Every session is a model. The weights may name one cell (a seed, a cell preset, one cell
+of an uploaded file), which becomes the one-part model, or a whole model (a model preset,
+an uploaded model file), read whole. Either way the service sees a `cells.Model`.
+
+Items that name a part default to layer 0, forward. A session whose weights name one cell
+stores its items as a cell's (no layer or direction: the content keys of older sessions
+stay the same); a whole model's are stored with both written out.
+"""
+
+from __future__ import annotations
+
+import cells
+from app.errors import ApiError
+from app.sessions import kinds
+from app.sessions.config import SessionConfig
+from app.sessions.datadir import Store
+from app.sessions.models import DIRECTIONS
+
+FIRST = (0, "forward")  # the part a single cell is
+
+
+def plain_items(items) -> list[dict]:
+    """Request items (InterventionIn, WeightEditIn: their as_item) or mappings, as the
+    engine reads them."""
+    return [it.as_item() if hasattr(it, "as_item") else dict(it) for it in items or ()]
+
+
+def one_cell(cell: cells.Cell) -> cells.Model:
+    """A single cell as the one-part model (it reads its rows as given)."""
+    return cells.Model([{"forward": cell}])
+
+
+def build(config: SessionConfig, store: Store, field: str) -> cells.Model:
+    """The model the config's weights give (before its weight edits)."""
+    weights = config.weights
+    try:
+        if "preset" in weights:
+            preset = kinds.preset(weights["preset"], config.dtype)
+            return preset.model if config.whole else one_cell(preset.cell)
+        if "seed" in weights:
+            return one_cell(cells.create(config.cell, input_size=config.input_size,
+                                         hidden_size=config.hidden_size, seed=weights["seed"],
+                                         dtype=config.dtype, **config.options))
+    except ValueError as exc:
+        raise ApiError(field, str(exc)) from exc
+    path = store.weights_path(weights["weights_id"])
+    meta = store.weights_meta(weights["weights_id"]) or {}
+    if path is None:
+        raise ApiError("weights_id", f"the uploaded file {meta.get('filename', '')!r} is "
+                                     "missing from the data directory; upload it again")
+    try:
+        if config.whole:
+            vocabulary = config.model.get("vocabulary")
+            return cells.load_model(path, vocabulary=None if vocabulary is None
+                                    else tuple(vocabulary), dtype=config.dtype)
+        parsed = store.parsed_path(weights["weights_id"])
+        if parsed is not None:  # the canonical arrays as parsed on upload: read, not parsed
+            path = parsed
+            return one_cell(cells.load(parsed, kind=config.cell, dtype=config.dtype,
+                                       **config.options))
+        return one_cell(cells.load(path, kind=config.cell, layer=meta.get("layer", 0),
+                                   dtype=config.dtype, **config.options))
+    except ValueError as exc:
+        message = str(exc).replace(path.name, meta.get("filename", path.name))
+        raise ApiError(field, message) from exc
+
+
+def edited(model: cells.Model, edits, whole: bool) -> tuple[cells.Model, tuple[dict, ...]]:
+    """The model with its weights edited (cells.weight_edits) and the checked edits as the
+    config stores them."""
+    items = plain_items(edits)
+    if not items:
+        return model, ()
+    try:
+        if not whole:
+            cell = model.cell(*FIRST)
+            checked = cell.check_weight_edits(items)
+            return one_cell(cell.with_weights(checked)), tuple(e.to_dict() for e in checked)
+        by_part = model.check_weight_edits(items)
+    except ValueError as exc:
+        raise ApiError("weight_edits", str(exc)) from exc
+    records = tuple({**e.to_dict(), "layer": layer, "direction": direction}
+                    for layer, direction in sorted(
+                        by_part, key=lambda k: (k[0], DIRECTIONS.index(k[1])))
+                    for e in by_part[(layer, direction)])
+    return model.with_weights(records), records
+
+
+def held(model: cells.Model, interventions, steps: int,
+         whole: bool) -> tuple[dict[tuple, tuple], tuple[dict, ...]]:
+    """({(layer, direction): checked interventions}, the records the config stores, in the
+    order given)."""
+    items = plain_items(interventions)
+    try:
+        if not whole:
+            checked = model.cell(*FIRST).check_interventions(items, steps)
+            return {FIRST: checked}, tuple(iv.to_dict() for iv in checked)
+        by_part = model.check_interventions(items, steps)
+    except ValueError as exc:
+        raise ApiError("interventions", str(exc)) from exc
+    left = {key: list(ivs) for key, ivs in by_part.items()}
+    records = []
+    for item in items:
+        key = (item.get("layer", 0), item.get("direction", "forward"))
+        records.append({**left[key].pop(0).to_dict(), "layer": key[0], "direction": key[1]})
+    return by_part, tuple(records)
