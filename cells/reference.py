@@ -205,7 +205,7 @@ def _slstm(p, x, state, holds, heads):
     f["c"] = f["kept"] + f["written"]
     f["n"] = fg * n_prev + i
     c, n = _hold(f, "c", holds), _hold(f, "n", holds)
-    f["h"] = o * c / n
+    f["h"] = np.where(n != 0, o * c / np.where(n != 0, n, 1), 0)  # nothing written: 0
     return f, {"c": c, "n": n, "m": f["m"], "h": _hold(f, "h", holds)}
 
 

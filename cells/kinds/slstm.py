@@ -78,8 +78,10 @@ def signals(heads: int = 1) -> tuple[Signal, ...]:
                description="stabilizer: the log of the scale c and n are kept at, so that "
                            "exp never overflows; h does not depend on it"),
         signal("i", "gate", "i_t", "i_t = exp(ĩ_t − m_t)", "exp_minus", ["i_pre", "m"],
-               description="exponential input gate (stabilized): unbounded before the "
-                           "stabilizer, so a write can outweigh all that is kept"),
+               range=UNIT,
+               description="exponential input gate, stabilized (at most 1 since m_t ≥ ĩ_t; "
+                           "unbounded before the stabilizer, so a write can outweigh all "
+                           "that is kept)"),
         signal("f", "gate", "f_t", "f_t = exp(m_{t−1} + log σ(f̃_t) − m_t)",
                "stabilized_forget", ["f_pre", "m_prev", "m"], range=UNIT,
                description="forget gate σ(f̃), stabilized: how much of c_{t−1} and n_{t−1} "
@@ -100,7 +102,8 @@ def signals(heads: int = 1) -> tuple[Signal, ...]:
                description="normalizer: the total weight of everything written, kept as c is"),
         signal("h", "output", "h_t", "h_t = o_t ⊙ c_t / n_t", "mul_div", ["o", "c", "n"],
                stage="output", description="the new hidden state and output: the "
-                                           "weighted average of what was written, gated"),
+                                           "weighted average of what was written, gated "
+                                           "(0 where n_t = 0: nothing written)"),
     )
 
 
@@ -133,6 +136,7 @@ def forward(buf: np.ndarray, state: tuple, p: dict, holds=None) -> tuple:
     log_i, log_f = logs[..., 0, :], logs[..., 1, :]
     half = np.array(0.5, buf.dtype)
     zero = np.array(0, buf.dtype)
+    empty = np.empty(lead + (H,), bool)
     dot, exp, mul, add, sub = np.dot, np.exp, np.multiply, np.add, np.subtract
     # At small H the per-call overhead is the cost: row views made by iterating in C,
     # every ufunc writing into a buffer it is given.
@@ -160,7 +164,10 @@ def forward(buf: np.ndarray, state: tuple, p: dict, holds=None) -> tuple:
         if held is not None:
             put(held, "c", c_out)
             put(held, "n", n_out)
-        np.divide(mul(o, c_out, h_out), n_out, h_out)
+        empty = np.equal(n_out, 0, out=empty)
+        np.divide(mul(o, c_out, h_out), n_out, out=h_out, where=~empty)
+        if empty.any():  # nothing written (a hold, or i underflowing at the start): reads 0
+            h_out[empty] = 0
         if held is not None:
             put(held, "h", h_out)
         c, n, m, h = c_out, n_out, m_out, h_out
@@ -193,12 +200,14 @@ def backward(cols, state0: tuple, d_in: dict, carry: tuple, p: dict, holds=None,
             record["h"][j] = dh
         if held is not None:
             cut(held, "h", dh)
-        d_o[j] = dh * c / n
+        read = n != 0  # where n_t = 0, h_t is held at 0: no gradient through the read-out
+        inv_n = np.divide(1, n, out=np.zeros_like(n), where=read)
+        d_o[j] = dh * c * inv_n
         dc = dc_next + (d_c_in[j] if d_c_in is not None else 0)
         if record is not None:
             record["c"][j] = dc
-        dc = dc + dh * o / n
-        dn = dn_next - dh * o * c / (n * n)
+        dc = dc + dh * o * inv_n
+        dn = dn_next - dh * o * c * inv_n * inv_n
         if held is not None:
             cut(held, "c", dc)
             cut(held, "n", dn)

@@ -23,7 +23,8 @@ from playwright.sync_api import expect
 pytestmark = pytest.mark.browser
 
 CASES = [("min_gru", ""), ("min_lstm", ""), ("min_lstm", "&normalize=false"),
-         ("slstm", ""), ("slstm", "&heads=2")]
+         ("slstm", ""), ("slstm", "&heads=2"), ("slstm", "&style=memory-cell"),
+         ("slstm", "&heads=4&style=memory-cell")]
 LABELS = {
     "min_gru": ["σ", "g", "+", "ht−1", "ht", "xt", "no feedback", "1 − zt"],
     "min_lstm": ["σ", "g", "+", "ht−1", "ht", "xt", "no feedback"],
@@ -47,9 +48,12 @@ def test_each_new_kind_is_drawn_with_the_engines_values(page, errors, api, artif
     expect(svg).to_have_attribute("data-unit", "4")
     checked |= check_values_against_trace(page, api)
     session = api("GET", f"/api/sessions/{diagram_state(page)['session']}")
-    if extra:
-        name, value = extra[1:].split("=")
-        assert str(session["options"][name]).lower() == value
+    for item in extra[1:].split("&") if extra else ():
+        name, value = item.split("=")
+        if name == "style":
+            expect(svg).to_have_attribute("data-diagram", value)
+        else:
+            assert str(session["options"][name]).lower() == value
     drawn = {s["name"] for s in session["signals"] if s["size"] == "hidden" and s["kind"] != "pre"}
     assert not drawn - checked, f"signals drawn without a data-value: {drawn - checked}"
     text = svg_text(page)

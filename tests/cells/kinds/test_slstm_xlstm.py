@@ -135,3 +135,21 @@ def test_layer_with_a_convolution_is_refused(tmp_path):
     save_file({k: v.contiguous() for k, v in layer.state_dict().items()}, str(path))
     with pytest.raises(ValueError, match="causal convolution"):
         cells.load(path)
+
+
+def test_an_empty_memory_reads_zero():
+    """Held i = 0 from the zero state writes nothing: n_t = 0, and h_t reads 0 (not 0/0),
+    in the fast loop, the reference step and the gradients."""
+    from cells import reference
+
+    cell = random_cell("slstm", {"heads": 1}, 2, 3, seed=1)
+    xs = np.random.default_rng(1).normal(0, 1, (6, 2))
+    held = [{"signal": "i", "start": 0, "stop": 3, "units": None, "value": 0.0}]
+    trace = cell.run(xs, interventions=held)
+    assert np.all(trace["n"][:3] == 0) and np.all(trace["h"][:3] == 0)
+    assert np.isfinite(trace["h"]).all()
+    expected = reference.run("slstm", cell.params, xs, {},
+                             interventions=cell.check_interventions(held, 6), heads=1)
+    np.testing.assert_allclose(trace["h"], expected["h"], rtol=1e-12, atol=1e-12)
+    g = trace.backward({"h": np.ones((6, 3))})
+    assert all(np.isfinite(v).all() for v in g.params.values())

@@ -2,6 +2,7 @@
 
 import memoryCellLstm from "./memory_cell_lstm.js";
 import memoryCellPrototype from "./memory_cell_prototype.js";
+import memoryCellSlstm from "./memory_cell_slstm.js";
 import olahGru from "./olah_gru.js";
 import { olahMinGru, olahMinLstm } from "./olah_min_rnn.js";
 import olahSlstm from "./olah_slstm.js";
@@ -28,6 +29,7 @@ const MEMORY_CELL = {
   prototype_lstm: memoryCellPrototype,
   normalized_lstm: memoryCellPrototype,
   pseudo_lstm: memoryCellPrototype,
+  slstm: memoryCellSlstm,
 };
 
 export const STYLES = { olah: OLAH, "memory-cell": MEMORY_CELL };
