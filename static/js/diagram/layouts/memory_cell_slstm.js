@@ -36,7 +36,7 @@ export default function memoryCellSlstm({ hidden, input, options }) {
     { signal: "c", points: [[480, 150], [480, 110], [684, 110]],
       label: { text: "c_t (new memory)", at: [490, 98] }, value: [420, 134] },
     { signal: "n", points: [[448, 410], [420, 410], [420, 170], [700, 170], [700, 124]],
-      label: { text: "n_t (normalizer)", at: [430, 160] }, value: [560, 160] },
+      label: { text: "n_t (normalizer)", at: [556, 160] }, value: [712, 190] },
     { signal: "o", points: [[900, L - 20], [900, 150], [800, 150], [800, 127]],
       label: { text: "o_t", at: [908, 512] }, value: [908, 530] },
     { signal: "h", points: [[817, 110], [985, 110]],
