@@ -176,7 +176,7 @@ def _min_lstm(p, x, state, holds, normalize):
     return f, {"h": _hold(f, "h", holds)}
 
 
-def _slstm(p, x, state, holds, heads):
+def _slstm(p, x, state, holds, heads, stabilized=True):
     """Beck et al. 2024, xLSTM: exponential gates with a stabilizer m and a normalizer n.
     R is block-diagonal over heads: unit u is in head ⌊u·heads/H⌋. States the caller does
     not give (n, m) start at zero, as cell.run starts them."""
@@ -194,7 +194,8 @@ def _slstm(p, x, state, holds, heads):
 
     f = {f"{k}_pre": raw(k) for k in "ifzo"}
     log_forget = -np.log1p(np.exp(-f["f_pre"]))  # log σ(f̃)
-    f["m"] = np.maximum(f["i_pre"], m_prev + log_forget)
+    # stabilized: False keeps m at its start (the plain gates exp(ĩ), σ(f̃) from m = 0)
+    f["m"] = np.maximum(f["i_pre"], m_prev + log_forget) if stabilized else m_prev.copy()
     f["i"] = np.exp(f["i_pre"] - f["m"])
     f["f"] = np.exp(m_prev + log_forget - f["m"])
     f["z"] = np.tanh(f["z_pre"])
@@ -219,7 +220,7 @@ STEPS = {
     "pseudo_lstm": lambda p, x, s, holds, o: _prototype(p, x, s, holds, "pseudo"),
     "min_gru": lambda p, x, s, holds, o: _min_gru(p, x, s, holds),
     "min_lstm": lambda p, x, s, holds, o: _min_lstm(p, x, s, holds, o["normalize"]),
-    "slstm": lambda p, x, s, holds, o: _slstm(p, x, s, holds, o["heads"]),
+    "slstm": lambda p, x, s, holds, o: _slstm(p, x, s, holds, o["heads"], o["stabilized"]),
 }
 
 

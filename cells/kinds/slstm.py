@@ -41,6 +41,9 @@ from .spec import (
 )
 
 HEADS = Option("heads", (1, 2, 4), 1)
+# False: the plain exponential gates, m never updated (m_t = m_{t−1}, 0 from the start):
+# i = exp(ĩ), f = σ(f̃) — the same h as with the stabilizer, while c and n are not rescaled
+STABILIZED = Option("stabilized", (True, False), True)
 IFZO = (0, 1, 2, 3)
 LAYOUT = Layout(("i_pre", "f_pre", "z_pre", "o_pre", "i", "f", "z", "o", "m", "kept",
                  "written", "c", "n", "h"))
@@ -58,7 +61,7 @@ def recurrent_mask(options: dict, H: int) -> np.ndarray:
     return np.tile(head[:, None] == head[None, :], (4, 1))
 
 
-def signals(heads: int = 1) -> tuple[Signal, ...]:
+def signals(heads: int = 1, stabilized: bool = True) -> tuple[Signal, ...]:
     def pre(letter, what):
         return signal(f"{letter}_pre", "pre", f"{letter}̃_t", f"W_{letter}·x_t + "
                       f"R_{letter}·h_{{t−1}} + b_{letter}", "affine",
@@ -76,12 +79,18 @@ def signals(heads: int = 1) -> tuple[Signal, ...]:
         signal("m", "state", "m_t", "m_t = max(ĩ_t, m_{t−1} + log σ(f̃_t))", "max_log",
                ["i_pre", "f_pre", "m_prev"],
                description="stabilizer: the log of the scale c and n are kept at, so that "
-                           "exp never overflows; h does not depend on it"),
+                           "exp never overflows; h does not depend on it")
+        if stabilized else
+        signal("m", "state", "m_t", "m_t = m_{t−1}", "identity", ["m_prev"],
+               description="stabilizer, not updated (stabilized: False): the plain "
+                           "exponential gates i = exp(ĩ), f = σ(f̃) when it starts at 0"),
         signal("i", "gate", "i_t", "i_t = exp(ĩ_t − m_t)", "exp_minus", ["i_pre", "m"],
-               range=UNIT,
+               range=UNIT if stabilized else None,
                description="exponential input gate, stabilized (at most 1 since m_t ≥ ĩ_t; "
                            "unbounded before the stabilizer, so a write can outweigh all "
-                           "that is kept)"),
+                           "that is kept)" if stabilized else
+                           "exponential input gate: unbounded, so a write can outweigh all "
+                           "that is kept"),
         signal("f", "gate", "f_t", "f_t = exp(m_{t−1} + log σ(f̃_t) − m_t)",
                "stabilized_forget", ["f_pre", "m_prev", "m"], range=UNIT,
                description="forget gate σ(f̃), stabilized: how much of c_{t−1} and n_{t−1} "
@@ -113,6 +122,7 @@ def prepare(params: dict, options: dict, H: int) -> dict:
     prep["mask"] = mask
     prep["w_hh"] = params["weight_hh"] * mask  # (4H, H): no wires between heads
     prep["w_hh_T"] = np.ascontiguousarray(prep["w_hh"].T)
+    prep["stabilized"] = options["stabilized"]
     # The o block stored halved (exact in binary floating point), as the LSTM's sigmoid
     # gates: one tanh over [z̃, õ/2] gives z and, after ½·t + ½, o = σ(õ). forward doubles
     # the recorded õ back; backward reads the unhalved w_hh.
@@ -130,6 +140,7 @@ def forward(buf: np.ndarray, state: tuple, p: dict, holds=None) -> tuple:
     gates_if = LAYOUT.span(buf, H, "i", "f")  # i and f side by side: one exp for both
     zo_pre, zo = LAYOUT.span(buf, H, "z_pre", "o_pre"), LAYOUT.span(buf, H, "z", "o")
     w_hh_T = p["w_hh_T"]
+    stabilized = p["stabilized"]
     tmp = np.empty(lead + (4 * H,), buf.dtype)
     # [ĩ, a] with a = m_{t−1} + log σ(f̃): both gates are exp(· − m_t)
     logs = np.empty(lead + (2, H), buf.dtype)
@@ -150,7 +161,10 @@ def forward(buf: np.ndarray, state: tuple, p: dict, holds=None) -> tuple:
         np.logaddexp(zero, log_f, log_f)  # softplus(−f̃) = −log σ(f̃)
         sub(m, log_f, log_f)  # a = m_{t−1} + log σ(f̃)
         np.copyto(log_i, i_pre)
-        np.maximum(log_i, log_f, out=m_out)
+        if stabilized:
+            np.maximum(log_i, log_f, out=m_out)
+        else:
+            np.copyto(m_out, m)
         sub(logs, m_out[..., None, :], if_t.reshape(logs.shape))
         exp(if_t, if_t)  # i = exp(ĩ − m_t), f = exp(a − m_t)
         np.tanh(zo_pre_t, zo_t)  # z = tanh(z̃); õ/2 (halved weights) for o = ½tanh(õ/2) + ½
@@ -191,6 +205,7 @@ def backward(cols, state0: tuple, d_in: dict, carry: tuple, p: dict, holds=None,
     d_i, d_f, d_z, d_o = (d_pre[..., k * H:(k + 1) * H] for k in range(4))
     record = {"h": np.empty_like(cols.c), "c": np.empty_like(cols.c)} if totals else None
     w_hh = p["w_hh"]
+    stabilized = p["stabilized"]
     d_c_in = d_in.get("c")
     for j in range(lead[0] - 1, -1, -1):
         held = holds[j] if holds is not None else None
@@ -222,13 +237,17 @@ def backward(cols, state0: tuple, d_in: dict, carry: tuple, p: dict, holds=None,
         d_a = d_gate_f * f
         d_i[j] = d_gate_i * i
         dm = dm_next - d_a - d_i[j]  # m_t enters both gates with a minus sign
-        d_i[j] += np.where(took_i[j], dm, 0)
-        d_a += np.where(took_i[j], 0, dm)
+        if stabilized:  # m_t = max(ĩ, a): to the branch the max took
+            d_i[j] += np.where(took_i[j], dm, 0)
+            d_a += np.where(took_i[j], 0, dm)
+            dm_prev = d_a
+        else:  # m_t = m_{t−1}, and a = m_{t−1} + log σ(f̃)
+            dm_prev = d_a + dm
         d_f[j] = d_a * forget_slope[j]
         d_z[j] *= 1 - z * z
         d_o[j] *= o * (1 - o)
         dh_next = np.dot(d_pre[j], w_hh)
-        dc_next, dn_next, dm_next = dc * f, dn * f, d_a
+        dc_next, dn_next, dm_next = dc * f, dn * f, dm_prev
     grads = {}
     if params:
         h_prev = previous_rows(h0, cols.h)
@@ -239,7 +258,9 @@ def backward(cols, state0: tuple, d_in: dict, carry: tuple, p: dict, holds=None,
 
 SLSTM = Spec(
     name="slstm", gate_letters="ifzo", block_order=IFZO, state_names=("c", "n", "m", "h"),
-    option_table=(HEADS,), describe=signals, layout=lambda options: LAYOUT,
+    option_table=(HEADS, STABILIZED), describe=signals, layout=lambda options: LAYOUT,
     prepare=prepare, forward=forward, backward=backward, forget_letter="f",
-    unholdable=frozenset({"m"}), recurrent_mask=recurrent_mask,
+    # m and n are scales (n the total weight written, at the scale exp(−m)): hold the
+    # gates that make them instead
+    unholdable=frozenset({"m", "n"}), recurrent_mask=recurrent_mask,
 )

@@ -30,4 +30,4 @@ def test_kinds_without_a_parallel_form_report_none(client):
     assert r.status_code in (200, 201), r.text
     body = client.get(f"/api/sessions/{r.json()['id']}").json()
     assert body.get("parallel_max_abs_diff") is None
-    assert body["options"] == {"heads": 2} and body["cell"] == "slstm"
+    assert body["options"] == {"heads": 2, "stabilized": True} and body["cell"] == "slstm"

@@ -118,7 +118,8 @@ def test_layer_state_dict_loads_with_gates_by_position(heads, tmp_path):
         cell = cells.load(path)
     text = " ".join(str(n.message) for n in notices)
     assert "fgate into the input gate" in text and "group_norm" in text
-    assert cell.kind == "slstm" and cell.options == {"heads": heads} and cell.hidden_size == H
+    assert cell.kind == "slstm" and cell.hidden_size == H
+    assert cell.options == {"heads": heads, "stabilized": True}
     seen = {}
     layer.slstm_cell.register_forward_hook(lambda m, args, out: seen.update(y=out[0]))
     x = torch.randn(1, 12, H)
@@ -153,3 +154,24 @@ def test_an_empty_memory_reads_zero():
     np.testing.assert_allclose(trace["h"], expected["h"], rtol=1e-12, atol=1e-12)
     g = trace.backward({"h": np.ones((6, 3))})
     assert all(np.isfinite(v).all() for v in g.params.values())
+
+
+@pytest.mark.parametrize("heads", [1, 2])
+def test_the_stabilizer_changes_nothing_but_the_scale(heads):
+    """The plain exponential gates (stabilized=False, m stays 0) against the stabilized
+    ones: the same h at 1e-10; c and n differ exactly by the factor exp(m_t); and the same
+    gradients of a loss on h."""
+    stable = random_cell("slstm", {"heads": heads}, 3, 4, seed=heads)
+    plain = cells.create("slstm", params=stable.params, dtype="float64", heads=heads,
+                         stabilized=False)
+    xs = np.random.default_rng(heads).normal(0, 1, (40, 3))
+    a, b = stable.run(xs), plain.run(xs)
+    np.testing.assert_allclose(a["h"], b["h"], rtol=1e-10, atol=1e-10)
+    assert np.all(b["m"] == 0) and not np.allclose(a["m"], 0)
+    scale = np.exp(a["m"])
+    np.testing.assert_allclose(a["c"] * scale, b["c"], rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(a["n"] * scale, b["n"], rtol=1e-10, atol=1e-10)
+    dh = np.random.default_rng(0).normal(0, 1, (40, 4))
+    ga, gb = a.backward({"h": dh}), b.backward({"h": dh})
+    for name in ga.params:
+        np.testing.assert_allclose(ga.params[name], gb.params[name], rtol=1e-8, atol=1e-10)
