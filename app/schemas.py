@@ -361,6 +361,9 @@ class WeightsPublic(BaseModel):
     model: dict[str, Any] | None = Field(
         None, description="a whole model (sessions of it run every layer): layers, "
                           "directions, head, encoding, vocabulary_size")
+    notices: list[str] = Field(
+        default_factory=list, description="what loading left out or changed, in words: the "
+                                          "tensors left out by name, int8 weights read as float")
 
 
 # -- errors ----------------------------------------------------------------------------------

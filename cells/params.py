@@ -24,7 +24,13 @@ def as_dtype(dtype) -> np.dtype:
 
 
 def as_float_array(value, what: str, dtype: np.dtype) -> np.ndarray:
-    """A finite float array of `dtype`, or a ValueError that names `what`."""
+    """A finite, C-contiguous float array of `dtype` (always a copy), or a ValueError that
+    names `what`.
+
+    Every parameter enters the engine through here, so the engine computes with the same
+    arrays whichever file they came from: a Keras kernel read as a transposed view and the
+    same numbers re-read from a safetensors file give bit-equal results on any CPU, because
+    BLAS picks its kernel by memory layout and would otherwise round differently."""
     try:
         a = np.asarray(value)
     except (TypeError, ValueError) as exc:
@@ -33,7 +39,7 @@ def as_float_array(value, what: str, dtype: np.dtype) -> np.ndarray:
         raise ValueError(f"{what} must hold numbers, found dtype {a.dtype}")
     if np.issubdtype(a.dtype, np.complexfloating):
         raise ValueError(f"{what} must be real, found dtype {a.dtype}")
-    a = a.astype(dtype, copy=True)
+    a = np.array(a, dtype=dtype, order="C", copy=True)
     if not np.isfinite(a).all():
         bad = "NaN" if np.isnan(a).any() else "Inf"
         raise ValueError(f"{what} contains {bad}")

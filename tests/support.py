@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import socket
 
+import numpy as np
+
 import cells
 
 COUNTER_TEXT = "count (the (nested) brackets) ((ok)) done"
@@ -44,17 +46,57 @@ def assert_error(response, status: int, field: str | None = None, *fragments: st
     return body
 
 
+def wait_until(condition, what: str, timeout: float = 60.0):
+    """Wait for an event: poll `condition()` until it is truthy and return its value. The
+    timeout only ends a test whose event never comes; it measures nothing, so it is long."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout:g} s for {what}; it did not happen")
+        time.sleep(0.02)
+
+
+def end_process(pid: int, timeout: float = 30.0) -> None:
+    """End a process the test started (a server a command left running), by its pid, and
+    wait until it has exited."""
+    import psutil
+
+    try:
+        process = psutil.Process(pid)
+        process.terminate()
+        process.wait(timeout=timeout)
+    except psutil.NoSuchProcess:
+        pass
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-class ServerProcess:
-    """`python -m app serve` in a subprocess on a free loopback port (ended on exit)."""
+def is_up(url: str) -> bool:
+    """Whether a gatescope server answers at `url` (its catalogue of cells)."""
+    import httpx
 
-    def __init__(self, data_dir, *args: str, env: dict | None = None):
-        self.data_dir, self.args, self.env = data_dir, args, env or {}
+    try:
+        return httpx.get(url + "/api/cells", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+class ServerProcess:
+    """`python -m app serve` in a subprocess on loopback (ended on exit): the one server
+    launcher of the tests. `port`: a given port (to restart a server where a page expects
+    it), else a free one. Its stderr goes to a file, shown when it fails to start."""
+
+    def __init__(self, data_dir, *args: str, env: dict | None = None, port: int | None = None):
+        self.data_dir, self.args, self.env, self.given_port = data_dir, args, env or {}, port
         self._retries = 0
         self._start()
 
@@ -62,39 +104,41 @@ class ServerProcess:
         import os
         import subprocess
         import sys
+        import tempfile
         from pathlib import Path
 
-        self.port = free_port()
+        self.port = self.given_port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         root = Path(__file__).resolve().parents[1]
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in __exit__
         self.process = subprocess.Popen(
             [sys.executable, "-m", "app", "serve", "--port", str(self.port),
              "--data-dir", str(self.data_dir), "--log-level", "warning", *self.args],
             cwd=root, env={**os.environ, **self.env},
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            stdout=subprocess.DEVNULL, stderr=self.log)
+
+    def _error(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
 
     def __enter__(self) -> ServerProcess:
-        import time
-
-        import httpx
-
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        def started() -> bool:
             if self.process.poll() is not None:
-                error = self.process.stderr.read().decode()
+                error = self._error()
                 if "address already in use" in error.lower() and self._retries < 3:
-                    self._retries += 1  # another process took the free port meanwhile
+                    self._retries += 1  # another process took the port meanwhile
+                    self.log.close()
                     self._start()
-                    continue
+                    return False
                 raise RuntimeError(f"server exited: {error}")
-            try:
-                if httpx.get(self.url + "/api/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.__exit__()
-        raise RuntimeError("server did not start in 60 s")
+            return is_up(self.url)
+
+        try:
+            wait_until(started, f"the server on port {self.port} to start")
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
 
     def __exit__(self, *exc) -> None:
         import subprocess
@@ -105,11 +149,25 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-        self.process.stderr.close()
+        self.log.close()
 
 
-# Tolerances of the conformance checks (float64 / float32 against independent references).
+# Tolerances of the conformance checks against independent implementations (PyTorch, Keras,
+# ONNX, the reference libraries), relative and absolute alike: the one table of the tests.
 TOLERANCE = {"float64": 1e-10, "float32": 1e-5}
+
+
+def tolerance(dtype) -> float:
+    """TOLERANCE of a dtype given by name, as a NumPy dtype or as a torch dtype."""
+    return TOLERANCE[np.dtype(str(dtype).removeprefix("torch.")).name]
+
+
+def close(actual, expected, dtype, rtol: float | None = None, err_msg: str = "") -> None:
+    """actual equals expected to the tolerance of `dtype` (absolute, and relative unless
+    `rtol` says otherwise: rtol=0 for an absolute bound only)."""
+    tol = tolerance(dtype)
+    np.testing.assert_allclose(actual, expected, rtol=tol if rtol is None else rtol, atol=tol,
+                               err_msg=err_msg)
 
 
 def peak_rss_bytes(pid: int) -> int:

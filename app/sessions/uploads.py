@@ -37,6 +37,7 @@ def upload_record(weights_id: str, meta: dict) -> dict:
         "shown": {"layer": meta.get("layer", 0), "direction": "forward"},
         "bytes": meta.get("bytes"),
         "model": _model_summary(meta.get("model")),
+        "notices": list(meta.get("notices", [])),
     }
 
 
@@ -91,7 +92,7 @@ def accept_weights(store: Store, settings: Settings, source: BinaryIO, filename:
     except UploadTooLarge as exc:
         raise ApiError("file", str(exc), status_code=413) from exc
     try:
-        model = _read_model(path, filename, vocabulary, whole_only=kind is not None)
+        model, notices = _read_model(path, filename, vocabulary, whole_only=kind is not None)
         try:
             loaded = _read(path, filename, kind, layer)
         except ApiError:
@@ -99,7 +100,8 @@ def accept_weights(store: Store, settings: Settings, source: BinaryIO, filename:
                 raise
             loaded = None  # a model file that holds no single cell the old way (.keras)
         if loaded is None:
-            return _accept_model(store, settings, path, weights_id, ext, filename, model)
+            return _accept_model(store, settings, path, weights_id, ext, filename, model,
+                                 notices)
         stated = sorted(loaded.stated)
         for name, value in options.items():
             check_options(loaded.kind, {name: value}, field=name)
@@ -117,7 +119,8 @@ def accept_weights(store: Store, settings: Settings, source: BinaryIO, filename:
                 "chosen": dict(options), "layer": layer,
                 "layers": loaded.layers, "directions": list(loaded.directions),
                 "input_size": cell.input_size, "hidden_size": cell.hidden_size,
-                "dtype": cell.dtype.name, "filename": filename, "bytes": path.stat().st_size}
+                "dtype": cell.dtype.name, "filename": filename, "bytes": path.stat().st_size,
+                "notices": list(notices)}
         if model is not None and not options:
             meta["model"] = describe_model(model)
         parsed = path.parent / "parsed.npz"  # the upload's own folder in tmp/
@@ -154,22 +157,24 @@ def _keep(store: Store, path: Path, weights_id: str, ext: str, meta: dict,
 
 
 def _read_model(path: Path, filename: str, vocabulary, whole_only: bool):
-    """The whole model in the file when it is more than one cell, else None."""
+    """(the whole model in the file when it is more than one cell, else None; what loading
+    it left out or changed, in words: cells.Model.notices)."""
     if whole_only:  # a kind was chosen: the file is read as one cell of that kind
-        return None
+        return None, ()
     try:
+        # (its LeftOutWarning goes to the log: catch_warnings is process-wide, not per thread)
         model = cells.load_model(path, vocabulary=vocabulary)
     except ValueError as exc:
         if vocabulary is not None:
             raise ApiError("vocabulary", str(exc).replace(path.name, filename)) from exc
-        return None
+        return None, ()
     except Exception:  # noqa: BLE001 - the single-cell reader says what is wrong
-        return None
-    return model if is_model(model) else None
+        return None, ()
+    return (model if is_model(model) else None), model.notices
 
 
 def _accept_model(store: Store, settings: Settings, path: Path, weights_id: str, ext: str,
-                  filename: str, model) -> dict:
+                  filename: str, model, notices: tuple[str, ...] = ()) -> dict:
     first = next(iter(model.stack[0].cells.values()))
     for layer in model.stack:
         for cell in layer.cells.values():
@@ -178,7 +183,8 @@ def _accept_model(store: Store, settings: Settings, path: Path, weights_id: str,
             "chosen": {}, "layer": 0, "layers": model.layers,
             "directions": list(model.directions), "input_size": first.input_size,
             "hidden_size": first.hidden_size, "dtype": first.dtype.name, "filename": filename,
-            "bytes": path.stat().st_size, "model": describe_model(model)}
+            "bytes": path.stat().st_size, "model": describe_model(model),
+            "notices": list(notices)}
     meta = _keep(store, path, weights_id, ext, meta)
     store.enforce_budget(settings.max_store_bytes, {weights_id})
     return upload_record(weights_id, meta)

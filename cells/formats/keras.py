@@ -32,7 +32,8 @@ def from_keras(
     """Canonical weights of a Keras cell; `names` maps kernel/recurrent_kernel/bias to file names.
 
     Keras adds one bias to the input projection, so bias_hh is zero, except for a GRU with
-    reset_after=True whose (2, 3H) bias holds the input row then the recurrent row.
+    reset_after=True whose (2, 3H) bias holds the input row then the recurrent row, and
+    Keras 2's CuDNNLSTM / CuDNNGRU whose (2·G·H,) bias holds both one after the other.
     """
     kernel_name, recurrent_name = names["kernel"], names["recurrent_kernel"]
     expect_matrix(label, recurrent_name, recurrent_kernel, 2, "(H, G·H)")
@@ -62,8 +63,10 @@ def _split_bias(label, kind, bias, width, name, what) -> tuple[np.ndarray, np.nd
     if bias is None:  # use_bias=False
         zeros = np.zeros(width, np.float32)
         return zeros, zeros, options
-    if kind == "gru" and bias.shape == (2, width):
-        return bias[0], bias[1], {"reset_after": True}
+    if bias.shape == (2 * width,) and kind != "rnn":  # CuDNN: input bias, recurrent bias
+        bias = bias.reshape(2, width)
+    if bias.shape == (2, width) and kind != "rnn":
+        return bias[0], bias[1], {"reset_after": True} if kind == "gru" else options
     if bias.shape == (width,):
         if kind == "gru":
             options = {"reset_after": False}

@@ -27,7 +27,10 @@ from .model_parts import LayerWeights, ModelWeights, check_chain
 
 CONFIG, WEIGHTS = "config.json", "model.weights.h5"
 MAX_CONFIG_BYTES = 16 * 2**20
-RECURRENT = {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "rnn"}
+# Keras 2's CuDNNLSTM / CuDNNGRU keep Keras' gate order with an input and a recurrent bias
+# (8H, 6H); they compute the LSTM and the reset-after GRU.
+RECURRENT = {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "rnn", "CuDNNLSTM": "lstm",
+             "CuDNNGRU": "gru"}
 IDENTITIES = ("InputLayer", "Dropout")
 # "Model" is what Keras up to 2.3 calls a Functional model.
 MODEL_CLASSES = ("Sequential", "Functional", "Model")

@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import memory
 from ..interventions import held_by_part
+from ..params import as_float_array
 from ..weight_edits import edits_by_part
 from .encoder import Encoder
 from .projected import ProjectedLSTM
@@ -131,11 +132,16 @@ class Model:
             shown = sorted(map(str, dtypes))
             raise ValueError(f"the cells of a model must share one dtype, got {shown}")
         self.dtype = dtypes.pop()
+        # The head and embedding enter the engine as the cells' parameters do (C-contiguous
+        # copies of the model's dtype), so a model computes the same bits whatever file it
+        # was read from.
         self.head = None if head is None else Head(
-            np.asarray(head.weight, self.dtype), np.asarray(head.bias, self.dtype), head.activation)
-        if self.encoder.embedding is not None and self.encoder.embedding.dtype != self.dtype:
+            as_float_array(head.weight, "head weight", self.dtype),
+            as_float_array(head.bias, "head bias", self.dtype), head.activation)
+        if self.encoder.embedding is not None:
             self.encoder = replace(self.encoder,  # keeps a special encoder's class
-                                   embedding=self.encoder.embedding.astype(self.dtype))
+                                   embedding=as_float_array(self.encoder.embedding, "embedding",
+                                                            self.dtype))
         self.returns = returns
         self.notices = tuple(notices)  # what loading left out or changed, said in words
 

@@ -20,6 +20,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from ..params import as_float_array
 from ..signals import Signal, stages_of
 from . import kinds_api
 
@@ -66,7 +67,8 @@ class ProjectedLSTM:
 
     def __init__(self, params: dict[str, np.ndarray], dtype="float32"):
         self.dtype = np.dtype(dtype)
-        self.params = {k: np.array(params[k], self.dtype) for k in WEIGHTS}
+        self.params = {k: as_float_array(params[k], f"parameter {k}", self.dtype)
+                       for k in WEIGHTS}
         for value in self.params.values():
             value.setflags(write=False)
         w_ih, w_hh, w_hr = (self.params[k] for k in ("weight_ih", "weight_hh", "weight_hr"))

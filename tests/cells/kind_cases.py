@@ -11,7 +11,30 @@ VARIANTS = [(kind, {name: value})
             for value in option["values"]] + [
     (kind, {}) for kind in cells.KINDS if not cells.kind_info(kind)["options"]]
 VARIANT_IDS = [kind + "".join(f"-{v}" for v in options.values()) for kind, options in VARIANTS]
-TOL = {"float64": 1e-10, "float32": 1e-5}
+
+# The variants nn.LSTM, nn.GRU and nn.RNN compute: PyTorch is their independent reference.
+TORCH_VARIANTS = [("lstm", {}), ("gru", {"reset_after": True}),
+                  ("rnn", {"nonlinearity": "tanh"}), ("rnn", {"nonlinearity": "relu"})]
+TORCH_VARIANT_IDS = ["lstm", "gru", "rnn-tanh", "rnn-relu"]
+# The kinds PyTorch has no module for, and the independent check each has instead (every
+# variant of every kind also meets cells.reference and central differences).
+NOT_IN_TORCH = {
+    "peephole_lstm": "the ONNX LSTM operator with peepholes (test_conformance_onnx)",
+    "prototype_lstm": "Written Memories' equations stepped by hand (test_prototype_lstms)",
+    "normalized_lstm": "Written Memories' equations stepped by hand (test_prototype_lstms)",
+    "pseudo_lstm": "Written Memories' equations stepped by hand (test_prototype_lstms)",
+}
+
+
+def writes_down(kind: str) -> bool:
+    """Whether the kind's state is c_t = f_t ⊙ c_{t−1} + i_t ⊙ g_t (kept + written), so that
+    f = 1 and i = 0 keep it exactly (Written Memories' "write it down")."""
+    signals = {s["name"]: s for s in cells.kind_info(kind)["signals"]}
+    return "c" in signals and signals["c"]["args"] == ["kept", "written"] \
+        and {"f", "i"} <= set(signals)
+
+
+WRITE_DOWN_KINDS = [kind for kind in cells.KINDS if writes_down(kind)]
 
 
 def random_cell(kind, options, I, H, dtype="float64", seed=0, scale=0.8):

@@ -14,7 +14,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from gs_browser_helpers import free_port, start_server, stop_server, wait_until_up
+
+from tests.support import ServerProcess, is_up, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,16 +51,11 @@ def browser_context_args(browser_context_args):
 def server_url(tmp_path_factory):
     external = os.environ.get("GATESCOPE_BROWSER_URL")
     if external:
-        wait_until_up(external.rstrip("/"), None)
+        wait_until(lambda: is_up(external.rstrip("/")), f"the server at {external}")
         yield external.rstrip("/")
         return
-    port = free_port()
-    data_dir = tmp_path_factory.mktemp("gatescope-data")
-    proc = start_server(port, data_dir)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop_server(proc)
+    with ServerProcess(tmp_path_factory.mktemp("gatescope-data")) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="session")

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import math
-import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Page, expect
 
 DIAGRAM = "svg[data-diagram]"
@@ -33,58 +29,6 @@ KIND_VIEWS = [
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
-
-# Started in the subprocess: the app factory, whichever module the server package puts it in.
-_SERVE = """
-import sys, uvicorn
-try:
-    from app.main import create_app
-except ImportError:
-    from app import create_app
-uvicorn.run(create_app(), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
-"""
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until_up(url: str, proc: subprocess.Popen | None, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server exited with code {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/api/cells", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.1)
-    raise RuntimeError(f"server at {url} did not come up in {timeout} s")
-
-
-def start_server(port: int, data_dir: Path) -> subprocess.Popen:
-    """A real uvicorn serving create_app() on 127.0.0.1:port with `data_dir`; waits until up."""
-    env = {**os.environ, "GATESCOPE_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}
-    log = open(data_dir / f"server-{port}.log", "ab")  # noqa: SIM115 - owned by the process
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _SERVE, str(port)], cwd=ROOT, env=env, stdout=log, stderr=log
-    )
-    proc.log = log  # type: ignore[attr-defined]
-    wait_until_up(f"http://127.0.0.1:{port}", proc)
-    return proc
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    proc.log.close()  # type: ignore[attr-defined]
-
 
 def open_view(page: Page, query: str = "") -> None:
     """Open the page with `query` and wait until the diagram shows a frame."""
@@ -237,3 +181,65 @@ def count_plotly_calls(page: Page, within: str) -> None:
     """From now on, list in window.__plotlyCalls every call into Plotly's drawing API on a
     div inside `within` (a CSS selector)."""
     page.evaluate(_COUNT_PLOTLY, within)
+
+
+# -- torch-written text models uploaded through the page ------------------------------------
+MODEL_VOCABULARY = list("abcdefgh ")
+MODEL_TEXT = "a bad cafe fed a badge"
+
+
+def _write_text_model(folder: Path, name: str, lstm_args: dict, head_inputs: int, embed: int,
+                      seed: int) -> tuple[Path, Path]:
+    """Embedding → nn.LSTM(**lstm_args) → Linear over MODEL_VOCABULARY, written by torch
+    (safetensors) with its vocab.json; (weights, vocabulary)."""
+    import torch  # only the tests that write a model need it
+    from safetensors.torch import save_file
+
+    torch.manual_seed(seed)
+
+    class TextModel(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = torch.nn.Embedding(len(MODEL_VOCABULARY), embed)
+            self.lstm = torch.nn.LSTM(embed, **lstm_args)
+            self.fc = torch.nn.Linear(head_inputs, len(MODEL_VOCABULARY))
+
+    weights = folder / name
+    save_file(TextModel().state_dict(), str(weights))
+    vocabulary = folder / "vocab.json"
+    vocabulary.write_text(json.dumps(MODEL_VOCABULARY))
+    return weights, vocabulary
+
+
+def write_stacked_model(folder: Path) -> tuple[Path, Path]:
+    """A 2-layer bidirectional LSTM text model (E = 4, H = 5)."""
+    return _write_text_model(folder, "stacked.safetensors",
+                             {"hidden_size": 5, "num_layers": 2, "bidirectional": True},
+                             head_inputs=10, embed=4, seed=2)
+
+
+def write_projected_model(folder: Path, hidden: int = 5, proj: int = 3) -> tuple[Path, Path]:
+    """A 2-layer bidirectional LSTM(proj_size) text model (E = 4)."""
+    return _write_text_model(folder, f"projected-{hidden}-{proj}.safetensors",
+                             {"hidden_size": hidden, "num_layers": 2, "bidirectional": True,
+                              "proj_size": proj}, head_inputs=2 * proj, embed=4, seed=5)
+
+
+def prediction_matches(page: Page, api, sid: str, time_step: int) -> None:
+    """The prediction view's five items are the trace route's most likely tokens at
+    `time_step`, with its probabilities."""
+    items = page.locator('[data-view="prediction"] [data-token]')
+    expect(items).to_have_count(5)
+    probs = part_trace(api, sid, time_step, 0, "forward", names="probs")["probs"][0]
+    shown = items.evaluate_all("es => es.map(e => [e.dataset.token, +e.dataset.value])")
+    order = sorted(range(len(probs)), key=lambda j: -probs[j])[:5]
+    assert [token for token, _ in shown] == [MODEL_VOCABULARY[j] for j in order]
+    for (token, value), j in zip(shown, order, strict=True):
+        assert value == pytest.approx(probs[j], rel=1e-6), token
+
+
+def set_unit(page: Page, unit: int) -> None:
+    """Type `unit` into the Unit control and wait until the diagram draws it."""
+    page.get_by_label("Unit", exact=True).fill(str(unit))
+    page.get_by_label("Unit", exact=True).press("Enter")
+    expect(page.locator(DIAGRAM)).to_have_attribute("data-unit", str(unit))

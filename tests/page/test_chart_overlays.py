@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from gs_browser_helpers import (
     DIAGRAM,
     count_plotly_calls,
     open_view,
-    serious_violations,
     wait_t,
 )
 from playwright.sync_api import expect
@@ -177,23 +175,6 @@ def test_cursor_moves_without_plotly_calls_with_overlays_shown(page, errors, api
     page.get_by_label("Unit").fill("1")
     page.get_by_label("Unit").press("Enter")
     page.wait_for_function("() => window.__plotlyCalls.includes('react')")
-
-
-def test_axe_finds_no_serious_violation_with_overlays_shown(page, errors, api):
-    body = {"cell": "lstm", "hidden_size": 4, "seed": 3, "sequence": {"text": TEXT[:300]}}
-    orig = api("POST", "/api/sessions", body)["id"]
-    hold = [{**iv, "start": 100, "stop": 300} for iv in HOLD]
-    held = api("POST", "/api/sessions", {**body, "interventions": hold})["id"]
-    ids = long_memory_sessions(api)
-    views = [(f"?session={held}&orig={orig}&t=120", orig),
-             (f"?compare={','.join(ids)}&t=20", ",".join(ids[1:]))]
-    axe = Axe()
-    found = []
-    for view, overlay in views:
-        page.goto(f"/{view}")
-        shown_line(page, overlay)
-        found += [f"{view}: {line}" for line in serious_violations(axe.run(page))]
-    assert not found, "\n".join(found)
 
 
 def test_write_it_down_tour_charts_the_run_without_the_hold(page, errors, api):

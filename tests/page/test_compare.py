@@ -41,7 +41,7 @@ def test_one_cursor_for_three_sessions_under_keys_and_play(page, errors, api):
     page.wait_for_function(f"() => ({SENS_TS})().every(t => t === '8')", timeout=15_000)
     assert len(page.evaluate(SENS_TS)) == 3
     page.keyboard.press("Space")  # play
-    page.wait_for_timeout(800)
+    page.wait_for_function(f"() => +document.querySelector('{DIAGRAM}').dataset.t > 8")
     page.keyboard.press("Space")  # pause
     t = page.locator(DIAGRAM).first.get_attribute("data-t")
     assert int(t) > 8

@@ -3,6 +3,8 @@ numbers follow the server's CSV rules; stages are the kind's; any click in a cha
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from gs_browser_helpers import (
     DIAGRAM,
@@ -41,12 +43,16 @@ def run_and_wait_new(page) -> str:
 def test_invalid_numbers_are_errors_at_their_field(page, errors, field, raw):
     open_view(page, RANDOM)
     before = diagram_state(page)["session"]
+    posts = []  # sessions asked of the server from here on
+    page.on("request", lambda r: posts.append(r.url)
+            if r.method == "POST" and "/api/sessions" in r.url else None)
     page.locator(f"#{field}").fill(raw)
     page.get_by_role("button", name="Run").click()
     slot = page.locator(f"#{field.split('-')[0]}-error")
     expect(slot).to_contain_text("must be a whole number")
     expect(page.locator(f"#{field}")).to_have_attribute("aria-invalid", "true")
-    page.wait_for_timeout(300)
+    # the click was refused in the page, before any request: nothing was sent, nothing ran
+    assert posts == []
     assert diagram_state(page)["session"] == before  # nothing ran
 
 
@@ -142,3 +148,31 @@ def test_server_errors_are_sentences_at_their_field(page, errors):
     for jargon in ("validation", "List should", "less than or equal", "Input should"):
         assert jargon not in text, text
     errors[:] = [e for e in errors if "status of 422" not in e]
+
+
+@pytest.mark.parametrize(("field", "value", "slot", "says"), [
+    ("hidden_size", 100_000, "hidden", "over the limit"),
+    ("seed", 2**64, "seed", "seed"),
+])
+def test_a_server_refusal_naming_a_size_or_seed_reaches_its_own_field(
+        page, js_errors, field, value, slot, says):
+    """The real server refuses a request whose `field` is out of its range (the request is
+    the page's, with that one value raised on its way, as a server with other limits than
+    the page was told would see it); the refusal is shown at that field, not another."""
+    open_view(page, RANDOM)
+    before = diagram_state(page)["session"]
+
+    def raise_value(route):
+        if route.request.method != "POST":
+            return route.continue_()
+        body = {**route.request.post_data_json, field: value}
+        return route.continue_(post_data=json.dumps(body))
+
+    page.route("**/api/sessions", raise_value)
+    page.get_by_label("Sequence", exact=True).fill("abcd")
+    page.get_by_role("button", name="Run").click()
+    expect(page.locator(f'[data-error-for="{slot}"]')).to_contain_text(says)
+    others = page.evaluate("s => Array.from(document.querySelectorAll('[data-error-for]'))"
+                           ".filter(e => e.dataset.errorFor !== s).map(e => e.textContent)", slot)
+    assert not any(others), others
+    assert diagram_state(page)["session"] == before

@@ -12,16 +12,24 @@ import numpy as np
 import pytest
 from gs_browser_helpers import (
     DIAGRAM,
+    MODEL_TEXT,
     diagram_matches,
     diagram_state,
+    prediction_matches,
     upload_model_and_run,
     wait_session_change,
     wait_t,
+    write_stacked_model,
 )
 from playwright.sync_api import expect
-from test_models import TEXT, model_files, prediction_matches  # noqa: F401
 
 pytestmark = pytest.mark.browser
+TEXT = MODEL_TEXT
+
+
+@pytest.fixture
+def model_files(tmp_path):
+    return write_stacked_model(tmp_path)
 
 FRONT_LINE = "#charts .chart-set.front .chart-row.line"
 LINE = """() => { const charts = document.querySelector('#charts');
@@ -31,7 +39,7 @@ LINE = """() => { const charts = document.querySelector('#charts');
           traces: d.data.map(t => ({name: t.name, x0: t.x0, y: Array.from(t.y)}))}; }"""
 
 
-def test_edit_a_weight_of_the_upper_layer_of_a_model(page, errors, api, model_files):  # noqa: F811
+def test_edit_a_weight_of_the_upper_layer_of_a_model(page, errors, api, model_files):
     original = upload_model_and_run(page, *model_files, TEXT)
     record = api("GET", f"/api/sessions/{original}")
     page.get_by_label("Layer").select_option("1")

@@ -6,57 +6,31 @@ serious violation in it."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
-import torch
 from axe_playwright_python.sync_playwright import Axe
 from gs_browser_helpers import (
     DIAGRAM,
+    MODEL_TEXT,
     diagram_matches,
     diagram_state,
     hold,
     open_view,
     part_trace,
+    prediction_matches,
     serious_violations,
     upload_model_and_run,
     wait_t,
+    write_stacked_model,
 )
 from playwright.sync_api import expect
-from safetensors.torch import save_file
 
 pytestmark = pytest.mark.browser
-VOCABULARY = list("abcdefgh ")
-TEXT = "a bad cafe fed a badge"
+TEXT = MODEL_TEXT
 
 
 @pytest.fixture
 def model_files(tmp_path):
-    torch.manual_seed(2)
-
-    class TextModel(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.emb = torch.nn.Embedding(len(VOCABULARY), 4)
-            self.lstm = torch.nn.LSTM(4, 5, num_layers=2, bidirectional=True)
-            self.fc = torch.nn.Linear(10, len(VOCABULARY))
-
-    weights = tmp_path / "stacked.safetensors"
-    save_file(TextModel().state_dict(), str(weights))
-    vocabulary = tmp_path / "vocab.json"
-    vocabulary.write_text(json.dumps(VOCABULARY))
-    return weights, vocabulary
-
-
-def prediction_matches(page, api, sid, time_step):
-    items = page.locator('[data-view="prediction"] [data-token]')
-    expect(items).to_have_count(5)
-    probs = part_trace(api, sid, time_step, 0, "forward", names="probs")["probs"][0]
-    shown = items.evaluate_all("es => es.map(e => [e.dataset.token, +e.dataset.value])")
-    order = sorted(range(len(probs)), key=lambda j: -probs[j])[:5]
-    assert [token for token, _ in shown] == [VOCABULARY[j] for j in order]
-    for (token, value), j in zip(shown, order, strict=True):
-        assert value == pytest.approx(probs[j], rel=1e-6), token
+    return write_stacked_model(tmp_path)
 
 
 def test_stacked_bidirectional_model_through_the_page(page, errors, api, model_files):

@@ -183,7 +183,7 @@ def test_user_text_is_shown_as_text_and_runs_nothing(page, errors):
     )
     assert "<img src=x onerror" in page.locator("#input-readout").inner_text()
     page.keyboard.press("End")
-    page.wait_for_timeout(300)
+    page.wait_for_function("() => document.querySelector('svg[data-diagram]').dataset.t > 0")
     assert page.evaluate("() => window.__pwned") is None
     assert page.locator("img").count() == 0
     assert "</script>" in page.locator("#input-readout").inner_text()

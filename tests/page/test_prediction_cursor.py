@@ -5,9 +5,14 @@ no Plotly call; the heatmap is drawn again only when its window changes."""
 from __future__ import annotations
 
 import pytest
-from gs_browser_helpers import DIAGRAM, count_plotly_calls, upload_model_and_run, wait_t
+from gs_browser_helpers import (
+    DIAGRAM,
+    count_plotly_calls,
+    upload_model_and_run,
+    wait_t,
+    write_projected_model,
+)
 from playwright.sync_api import expect
-from test_projected_model import write_model
 
 pytestmark = pytest.mark.browser
 
@@ -31,7 +36,7 @@ def cursor_at(page, t: int) -> dict:
 
 
 def test_keys_move_the_prediction_cursor_without_plotly_calls(page, errors, tmp_path):
-    upload_model_and_run(page, *write_model(tmp_path), TEXT)
+    upload_model_and_run(page, *write_projected_model(tmp_path), TEXT)
     page.wait_for_selector(f"{HEAT} .main-svg", state="attached")
     cursor_at(page, 0)
     page.wait_for_timeout(300)  # the last redraws settle

@@ -4,11 +4,17 @@ spans c's H units; past P the chart draws c only and says why, as the diagram do
 from __future__ import annotations
 
 import pytest
-from gs_browser_helpers import wait_t
+from gs_browser_helpers import (
+    MODEL_TEXT,
+    set_unit,
+    upload_model_and_run,
+    wait_t,
+    write_projected_model,
+)
 from playwright.sync_api import expect
-from test_projected_model import P, set_unit, upload_through_page, write_model
 
 pytestmark = pytest.mark.browser
+P = 3  # the model's projection (write_projected_model's default)
 
 LINE = "#charts .chart-set.front .chart-row.line"
 SHOWN = f"""() => {{ const d = document.querySelector('{LINE}');
@@ -23,7 +29,7 @@ def shown_for(page, unit: int) -> dict:
 
 
 def test_line_chart_says_h_has_only_p_values(page, errors, api, tmp_path):
-    upload_through_page(page, *write_model(tmp_path))
+    upload_model_and_run(page, *write_projected_model(tmp_path, proj=P), MODEL_TEXT)
     page.get_by_role("button", name="Step forward").click()
     wait_t(page, 1)
     set_unit(page, 1)

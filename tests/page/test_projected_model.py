@@ -8,66 +8,39 @@ nothing; the keyboard reaches m_t and h_t; axe-core finds no serious violation."
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
-import torch
 from axe_playwright_python.sync_playwright import Axe
 from gs_browser_helpers import (
     DIAGRAM,
+    MODEL_TEXT,
     diagram_matches,
     diagram_state,
     part_trace,
     serious_violations,
+    set_unit,
     upload_model_and_run,
     wait_t,
+    write_projected_model,
 )
 from playwright.sync_api import expect
-from safetensors.torch import save_file
 
 pytestmark = pytest.mark.browser
-VOCABULARY = list("abcdefgh ")
-TEXT = "a bad cafe fed a badge"
-E, H, P = 4, 5, 3
+TEXT = MODEL_TEXT
+H, P = 5, 3
 OVERLAP_JS = (Path(__file__).parent / "overlap.js").read_text()
 SENSITIVITY = '[data-view="sensitivity"]'
 
 
-def write_model(folder, hidden=H, proj=P):
-    """A torch-written Embedding → 2-layer bidirectional LSTM(proj_size) → Linear, with its
-    vocabulary file."""
-    torch.manual_seed(5)
-
-    class ProjectedModel(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.emb = torch.nn.Embedding(len(VOCABULARY), E)
-            self.lstm = torch.nn.LSTM(E, hidden, num_layers=2, bidirectional=True,
-                                      proj_size=proj)
-            self.fc = torch.nn.Linear(2 * proj, len(VOCABULARY))
-
-    weights = folder / f"projected-{hidden}-{proj}.safetensors"
-    save_file(ProjectedModel().state_dict(), str(weights))
-    vocabulary = folder / "vocab.json"
-    vocabulary.write_text(json.dumps(VOCABULARY))
-    return weights, vocabulary
-
-
 @pytest.fixture
 def model_files(tmp_path):
-    return write_model(tmp_path)
+    return write_projected_model(tmp_path, H, P)
 
 
 def upload_through_page(page, weights, vocabulary) -> str:
     """Upload the model and its vocabulary with the page's form, run TEXT; the session id."""
     return upload_model_and_run(page, weights, vocabulary, TEXT)
-
-
-def set_unit(page, unit):
-    page.get_by_label("Unit", exact=True).fill(str(unit))
-    page.get_by_label("Unit", exact=True).press("Enter")
-    expect(page.locator(DIAGRAM)).to_have_attribute("data-unit", str(unit))
 
 
 def new_part_problems(page) -> list[str]:
@@ -181,7 +154,7 @@ def test_projected_model_through_the_page(page, errors, api, model_files, artifa
 def test_projection_clear_at_other_sizes(page, errors, api, tmp_path, hidden, proj):
     """P = 1 (h one number: never broadcast to other units) and wide H and P: the labels
     with the sizes still collide with nothing, in both styles."""
-    upload_through_page(page, *write_model(tmp_path, hidden, proj))
+    upload_through_page(page, *write_projected_model(tmp_path, hidden, proj))
     svg = page.locator(DIAGRAM)
     page.get_by_label("Layer").select_option("1")
     expect(svg).to_contain_text("of layer 0")

@@ -188,13 +188,15 @@ def test_a_shorter_sequence_releases_holds_past_its_end(page, js_errors, api):
 
 def test_a_refused_new_hold_is_shown_not_released(page, js_errors, api):
     """Only holds carried over (a link, a Run) are released: a new one the server refuses
-    says why, and the session on screen stays."""
+    says why, next to the hold form (not under Run), and the session on screen stays."""
     open_view(page, "?preset=counter&t=6")
     wait_t(page, 6)
     before = diagram_state(page)["session"]
     page.get_by_label("Hold", exact=True).select_option("f")
     page.get_by_label("Held value").fill("2")  # a gate is in [0, 1]
     page.get_by_role("button", name="Hold from this step").click()
-    expect(page.locator('[data-error-for="general"]')).to_contain_text("outside the range of f")
+    beside_the_form = page.locator('#hold-form + [data-error-for="whatif"]')
+    expect(beside_the_form).to_contain_text("outside the range of f")
+    expect(page.locator('[data-error-for="general"]')).to_have_text("")
     expect(page.locator("#session-notice")).not_to_contain_text("released")
     assert diagram_state(page)["session"] == before

@@ -188,18 +188,13 @@ export function renderDiagram(host, layout, ctx) {
   parts.sort((a, b) => a.k - b.k);
   const keyboard = bindParts(svg, parts, ctx.onFocus);
 
-  // Interaction: hover shows an equation, click pins it, a strip cell selects its unit.
+  // Interaction: hover shows an equation, click pins it.
   svg.addEventListener("pointerover", (ev) => {
     const node = ev.target.closest?.("[data-signal]");
     ctx.onHover(node ? node.getAttribute("data-signal") : null);
   });
   svg.addEventListener("pointerleave", () => ctx.onHover(null));
   svg.addEventListener("click", (ev) => {
-    const cell = ev.target.closest?.("[data-unit-index]");
-    if (cell) {
-      ctx.onUnit(Number(cell.getAttribute("data-unit-index")));
-      return;
-    }
     const node = ev.target.closest?.("[data-signal]");
     if (node) ctx.onFocus(node.getAttribute("data-signal"));
   });

@@ -1,6 +1,8 @@
 // HTTP calls to the server. Errors carry the server's {"detail": ...} and the form
 // field it concerns, so the page can show the message next to that field.
 
+import { isFirstPart, normalRecord } from "../state/parts.js";
+
 /** Which form field a server message concerns: cell | weights | sequence | general. */
 export function fieldOf(detail, status) {
   const text = typeof detail === "string" ? detail : JSON.stringify(detail ?? "");
@@ -29,8 +31,9 @@ export class ApiError extends Error {
     super(detailText(detail));
     this.status = status;
     this.detail = detail;
-    // the server names the field ({"detail", "field"}); else it is read from the message
-    this.field = field ? fieldOf(field, status) : fieldOf(detail, status);
+    // the server names the field ({"detail", "field"}: "hidden_size", "seed", …), which the
+    // form places (views/form.js slotOf); else the message says roughly which it is
+    this.field = field || fieldOf(detail, status);
   }
 }
 
@@ -63,15 +66,18 @@ export const getCells = (kind, options = {}) => {
   return request("GET", `/api/cells${kind ? `?${q}` : ""}`);
 };
 export const getPresets = () => request("GET", "/api/presets");
-export const createSession = (body) => request("POST", "/api/sessions", body);
-export const appendToSession = (id, piece) => request("POST", `/api/sessions/${encodeURIComponent(id)}/append`, piece);
-export const getSession = (id) => request("GET", `/api/sessions/${encodeURIComponent(id)}`);
+// session records come with every hold and weight edit naming its cell (state/parts.js)
+export const createSession = (body) => request("POST", "/api/sessions", body).then(normalRecord);
+export const appendToSession = (id, piece) => request("POST", `/api/sessions/${encodeURIComponent(id)}/append`, piece)
+  .then(normalRecord);
+export const getSession = (id) => request("GET", `/api/sessions/${encodeURIComponent(id)}`).then(normalRecord);
 
-/** Add a model's cell `part` ({layer, direction}) to the query `q`, leaving out the defaults
- *  (layer 0, forward) so a single cell's URLs stay as they were. */
+/** Add a model's cell `part` ({layer, direction}) to the query `q`, leaving out the first
+ *  part's (the server's default) so a single cell's URLs stay as they were. */
 function withPart(q, part) {
-  if (part?.layer) q.set("layer", String(part.layer));
-  if (part?.direction && part.direction !== "forward") q.set("direction", part.direction);
+  if (!part || isFirstPart(part)) return;
+  q.set("layer", String(part.layer));
+  q.set("direction", part.direction);
 }
 
 /** Trace window [start, stop) of `names` (all signals when omitted); `part` picks a

@@ -6,6 +6,8 @@
 // engine's numbers as little-endian floats that are read in place as typed-array views,
 // with no parsing. Error messages stay JSON text.
 
+import { isFirstPart } from "../state/parts.js";
+
 const BACKOFF_MS = [100, 250, 500, 1000, 2000, 4000];
 
 const ARRAYS = { float32: Float32Array, float64: Float64Array };
@@ -29,9 +31,10 @@ export function decodeFrame(buffer) {
 /**
  * Open the stream of session `id`.
  * onFrame(frame) gets every fresh frame; onStatus(status) gets open/reconnecting/closed;
- * onError(message) gets server-side error messages; cursor() returns the t to resume at.
+ * onError(message) gets server-side error messages; cursor() returns the t to resume at;
+ * part ({layer, direction}) is the model's cell streamed.
  */
-export function openStream(id, { onFrame, onStatus, onError, cursor, layer = 0, direction = "forward" }) {
+export function openStream(id, { onFrame, onStatus, onError, cursor, part }) {
   let ws = null;
   let lastSeq = -1;
   let attempt = 0;
@@ -41,10 +44,12 @@ export function openStream(id, { onFrame, onStatus, onError, cursor, layer = 0, 
 
   const url = () => {
     const proto = window.location.protocol === "https:" ? "wss" : "ws";
-    const part = new URLSearchParams({ format: "binary" });
-    if (layer) part.set("layer", String(layer));
-    if (direction !== "forward") part.set("direction", direction);
-    return `${proto}://${window.location.host}/api/sessions/${encodeURIComponent(id)}/stream?${part}`;
+    const q = new URLSearchParams({ format: "binary" });
+    if (!isFirstPart(part)) {
+      q.set("layer", String(part.layer));
+      q.set("direction", part.direction);
+    }
+    return `${proto}://${window.location.host}/api/sessions/${encodeURIComponent(id)}/stream?${q}`;
   };
 
   function connect() {

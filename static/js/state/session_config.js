@@ -3,6 +3,7 @@
 // session the server returned (GET /api/sessions/{id} says how it was made), so that the
 // form always shows the session on screen.
 
+import { bare, isFirstPart, withPart } from "./parts.js";
 import { applies, resolve } from "./settings.js";
 
 /** The POST /api/sessions body for config `cfg`. `upload`: the server's record of the
@@ -27,9 +28,9 @@ export function sessionBody(settings, cfg, upload) {
   // pasted numbers go as CSV: the server alone decides what a header or a bad cell is
   body.sequence = cfg.seq === "numbers" ? { csv: cfg.text } : { text: cfg.text };
   const held = parseHold(cfg.hold);
-  if (held.length) body.interventions = held;
+  if (held.length) body.interventions = held.map(bare);
   const edits = parseWeightEdits(cfg.wedit);
-  if (edits.length) body.weight_edits = edits;
+  if (edits.length) body.weight_edits = edits.map(bare);
   return body;
 }
 
@@ -54,50 +55,48 @@ export function configFromSession(settings, session) {
 }
 
 // Held signals (what if) as the URL writes them: "f:1:5-41:all;i:0:5-41:3.4" is
-// signal:value:start-stop:units (units "all" or dot-separated indices), one per ";"; in a
-// model session each may go on with :layer:direction ("f:1:5-41:all:1:backward"). The
-// server checks them (a 422 names the item at fault); here they are only taken apart.
+// signal:value:start-stop:units (units "all" or dot-separated indices), one per ";"; a hold
+// of another cell of a model than layer 0's forward one goes on with :layer:direction
+// ("f:1:5-41:all:1:backward"). The server checks them (a 422 names the item at fault);
+// here they are only taken apart.
 
-/** The interventions `text` writes (an empty list for ""). */
+/** The URL's ":layer:direction" of `item` ("" for the first part, which links leave out). */
+const partText = (item) => (isFirstPart(item) ? "" : `:${item.layer}:${item.direction}`);
+
+/** {layer, direction} of the URL's optional ":layer:direction" (the first part's without). */
+const partFrom = (layer, direction) => withPart({
+  ...(layer !== undefined ? { layer: Number(layer) } : {}), ...(direction !== undefined ? { direction } : {}) });
+
+/** The interventions `text` writes (an empty list for ""), each naming its part. */
 export function parseHold(text) {
   if (!text) return [];
   return String(text).split(";").filter(Boolean).map((item) => {
     const [signal, value, steps = "", units = "all", layer, direction] = item.split(":");
     const [start, stop] = steps.split("-").map(Number);
-    const iv = { signal, start, stop, units: units === "all" ? null : units.split(".").map(Number), value: Number(value) };
-    if (layer !== undefined) iv.layer = Number(layer);
-    if (direction !== undefined) iv.direction = direction;
-    return iv;
+    return { signal, start, stop, units: units === "all" ? null : units.split(".").map(Number), value: Number(value),
+      ...partFrom(layer, direction) };
   });
 }
 
-/** The URL text of `interventions` (the server's records). */
+/** The URL text of `interventions` (each naming its part). */
 export function formatHold(interventions) {
-  return (interventions ?? []).map((iv) => `${iv.signal}:${iv.value}:${iv.start}-${iv.stop}:${iv.units ? iv.units.join(".") : "all"}${iv.layer !== undefined ? `:${iv.layer}:${iv.direction ?? "forward"}` : ""}`).join(";");
+  return (interventions ?? []).map((iv) => `${iv.signal}:${iv.value}:${iv.start}-${iv.stop}:${iv.units ? iv.units.join(".") : "all"}${partText(iv)}`).join(";");
 }
 
 // Edited weights as the URL writes them: "weight_hh:5:2:0.5;bias_ih:1::-2" is
-// param:row:col:value (col empty for a 1-D parameter), one per ";"; in a model session an
-// edit of another cell than layer 0's forward one goes on with :layer:direction
-// ("weight_hh:5:2:0.5:1:backward"), as holds do. The server checks them.
+// param:row:col:value (col empty for a 1-D parameter), one per ";", with :layer:direction
+// as holds have it. The server checks them.
 
-/** The weight edits `text` writes (an empty list for ""). */
+/** The weight edits `text` writes (an empty list for ""), each naming its part. */
 export function parseWeightEdits(text) {
   if (!text) return [];
   return String(text).split(";").filter(Boolean).map((item) => {
     const [param, row, col = "", value, layer, direction] = item.split(":");
-    const edit = { param, row: Number(row), col: col === "" ? null : Number(col), value: Number(value) };
-    if (layer !== undefined) edit.layer = Number(layer);
-    if (direction !== undefined) edit.direction = direction;
-    return edit;
+    return { param, row: Number(row), col: col === "" ? null : Number(col), value: Number(value), ...partFrom(layer, direction) };
   });
 }
 
-/** Whether edit (or hold) `item` names a cell other than layer 0's forward one. */
-const elsewhere = (item) => (item.layer ?? 0) !== 0 || (item.direction ?? "forward") !== "forward";
-
-/** The URL text of `edits` (the server's records: a model's name layer 0 forward too,
- *  which the URL leaves out). */
+/** The URL text of `edits` (each naming its part). */
 export function formatWeightEdits(edits) {
-  return (edits ?? []).map((e) => `${e.param}:${e.row}:${e.col ?? ""}:${e.value}${elsewhere(e) ? `:${e.layer ?? 0}:${e.direction ?? "forward"}` : ""}`).join(";");
+  return (edits ?? []).map((e) => `${e.param}:${e.row}:${e.col ?? ""}:${e.value}${partText(e)}`).join(";");
 }

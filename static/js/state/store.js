@@ -17,6 +17,7 @@ const RUNTIME = {
   upload: null,       // what the server said of the uploaded weights file
   notice: "",         // a sentence about the session on screen (a header row read, a part shown)
   training: null,     // the training job of the Train panel: {job, state, step, steps, loss, session, error}
+  held: null,         // what the run without holds computes at the cursor: {key, signals} (views/held.js)
 };
 
 const state = { ...RUNTIME };

@@ -2,6 +2,7 @@
 // is, the input, and the kind's state for the selected unit. Quiet while playing (a
 // sentence per step would drown everything); pausing says where play stopped.
 
+import { heldNote } from "./held.js";
 import { formatNumber } from "./math_text.js";
 import { plainLabel } from "../diagram/keyboard.js";
 
@@ -18,7 +19,7 @@ export function announce(el, state, stateNames) {
     const label = plainLabel(s.signals.find((x) => x.name === n)?.label ?? n);
     // a projection's h has P values (proj_size): past them there is no number to say
     if (f.signals[n][state.unit] === undefined) return `${label}: none (${f.signals[n].length} values)`;
-    return `${label} = ${formatNumber(f.signals[n][state.unit])}`;
+    return `${label} = ${formatNumber(f.signals[n][state.unit])}${heldNote(state, s.signals.find((x) => x.name === n) ?? { name: n })}`;
   });
   const text = `Step ${f.t} of ${s.steps - 1}${stage}${input}; unit ${state.unit}: ${values.join(", ")}.`;
   if (text !== said) {

@@ -41,7 +41,7 @@ export function overlaysFor(state, compared) {
   if (!state.orig || state.orig === s.id || !name) return { label: "", list: [] };
   // the original has the same cell; in a model, the same layer and direction, which the
   // server's difference is taken of.
-  const part = { layer: s.layer ?? 0, direction: s.direction ?? "forward" };
+  const part = { layer: s.layer, direction: s.direction };
   return {
     label: name,
     list: [{

@@ -69,7 +69,9 @@ export function createCharts(host, cursorEl, { onSeek, onError }) {
   }
 
   function setSession(s) {
-    for (const set of sets) for (const div of Object.values(set.divs)) window.Plotly?.purge(div);
+    // the old charts are dropped, not purged: a Plotly.react still settling (its margins
+    // are redrawn a task later) finishes on its detached div instead of failing on a
+    // purged one
     host.replaceChildren();
     session = s;
     specs = chartSpecs(s);

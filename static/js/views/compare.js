@@ -6,9 +6,16 @@
 // frame.
 
 import { getSession, getTrace } from "../net/api.js";
+import { partOf } from "../state/parts.js";
 import { createSensitivityView } from "./sensitivity.js";
 
 const WINDOW = 1000; // steps of each companion held at once
+
+/** A failed comparison, as the compare panel says it. */
+export function compareMessage(err) {
+  const gone = err.status === 404 ? " It is not on this server (any more): the other sessions are shown." : "";
+  return `Cannot compare: ${err.message}.${gone}`;
+}
 
 /** `draw(host, session)` renders a diagram and returns {svg, update}; `onSessions(records)`
  *  hears which sessions are shown beside the one on screen. */
@@ -23,7 +30,7 @@ export function createCompare(host, { draw, onSeek, onError, onSessions }) {
     if (c.loading === start) return;
     c.loading = start;
     try {
-      const w = await getTrace(c.session.id, start, stop);
+      const w = await getTrace(c.session.id, start, stop, undefined, c.session);
       c.win = w;
       if (lastState) paint(c, lastState);
     } catch (err) {
@@ -59,7 +66,8 @@ export function createCompare(host, { draw, onSeek, onError, onSessions }) {
     host.replaceChildren();
     companions = [];
     host.hidden = ids.length === 0;
-    const records = await Promise.all(ids.map((id) => getSession(id).catch((err) => {
+    // each drawn at the main one's layer and direction, as far as it has them
+    const records = await Promise.all(ids.map((id) => getSession(id).then((r) => partOf(r, main.layer, main.direction)).catch((err) => {
       onError(err);
       return null;
     })));

@@ -2,26 +2,11 @@
 // (equation, op, args). The page never evaluates cell math: it formats the numbers the
 // engine sent for the selected unit, e.g. f_t[3] = σ(W_f·[h_{t−1}, x_t] + b_f)[3] = σ(1.27) = 0.781.
 
-import { appendHtmlMath, formatNumber } from "./math_text.js";
+import { heldNote } from "./held.js";
+import { OPS, appendHtmlMath, formatNumber } from "./math_text.js";
 import { beyond, beyondText } from "../diagram/widths.js";
+import { partKey } from "../state/parts.js";
 
-const OPS = {
-  sigmoid: (a) => ["σ(", a[0], ")"],
-  tanh: (a) => ["tanh(", a[0], ")"],
-  relu: (a) => ["relu(", a[0], ")"],
-  mul: (a) => [a[0], " × ", a[1]],
-  add: (a) => [a[0], " + ", a[1]],
-  one_minus_mul: (a) => ["(1 − ", a[0], ") × ", a[1]],
-  normalize: (a) => [a[0], " / ", a[1]],
-  identity: (a) => [a[0]],
-  positive_g: (a) => ["g(", a[0], ")"],
-  share: (a) => [a[0], " / (", a[0], " + ", a[1], ")"],
-  exp_minus: (a) => ["exp(", a[0], " − ", a[1], ")"],
-  stabilized_forget: (a) => ["exp(", a[1], " + log σ(", a[0], ") − ", a[2], ")"],
-  max_log: (a) => ["max(", a[0], ", ", a[2], " + log σ(", a[1], "))"],
-  mul_add: (a) => [a[0], " × ", a[1], " + ", a[2]],
-  mul_div: (a) => [a[0], " × ", a[1], " / ", a[2]],
-};
 
 function h(tag, cls, text) {
   const node = document.createElement(tag);
@@ -47,7 +32,7 @@ function valueAt(frame, name, unit, sig) {
 const sizesOf = (session) => ({ hidden: session.hidden_size, input: session.input_size, projection: session.proj_size ?? null });
 
 /** Fill `el` with the live equation of `sig` for `unit`. */
-function liveEquation(el, sig, frame, unit) {
+function liveEquation(el, sig, frame, unit, note = "") {
   el.replaceChildren();
   const v = valueAt(frame, sig.name, unit, sig);
   if (sig.size === "input") {
@@ -71,6 +56,7 @@ function liveEquation(el, sig, frame, unit) {
   }
   const out = h("strong", "eq-value", ` = ${formatNumber(v, 4)}`);
   el.appendChild(out);
+  if (note) el.appendChild(document.createTextNode(note));
 }
 
 /** Build the list of the kind's equations (once per session). */
@@ -125,7 +111,7 @@ export function updateEquations(rows, focusEl, state) {
     const { sig, li, val } = row;
     const text = sig.size === "input" ? "" : later(sig) ? `[${unit}] not yet`
       : beyond(sig, unit, sizesOf(session)) ? `[${unit}] none (P = ${session.proj_size} values)`
-        : `[${unit}] = ${formatNumber(valueAt(frame, sig.name, unit, sig), 4)}`;
+        : `[${unit}] = ${formatNumber(valueAt(frame, sig.name, unit, sig), 4)}${heldNote(state, sig)}`;
     if (row.text !== text) {
       row.text = text;
       val.textContent = text;
@@ -153,12 +139,13 @@ export function updateEquations(rows, focusEl, state) {
   }
   if (!sig) return;
   const pending = later(sig);
-  const liveKey = `${frame.t}|${frame.seq}|${unit}|${pending}`;
+  const note = pending ? "" : heldNote(state, sig);
+  const liveKey = `${frame.t}|${frame.seq}|${unit}|${pending}|${note}`;
   if (f.liveKey !== liveKey) {
     f.liveKey = liveKey;
     if (pending) f.live.textContent = `not computed yet: ${sig.name} comes at the “${sig.stage}” stage`;
     else if (beyond(sig, unit, sizesOf(session))) f.live.textContent = beyondText(sig, unit, sizesOf(session));
-    else liveEquation(f.live, sig, frame, unit);
+    else liveEquation(f.live, sig, frame, unit, note);
   }
   const named = session.unit_labels?.[unit] ? ` (${session.unit_labels[unit]})` : "";
   const whereText = `step t = ${frame.t}, unit ${unit}${named}, stage “${sig.stage}”${sig.range ? `, range [${sig.range.join(", ")}]` : ""}`;
@@ -171,4 +158,25 @@ export function updateEquations(rows, focusEl, state) {
 function defaultFocus(session) {
   const names = session.signals.map((s) => s.name);
   return ["f", "z", "c", "h"].find((n) => names.includes(n)) || names.at(-1);
+}
+
+/** The equation list and the Selected panel as a view: the list is rebuilt when another
+ *  cell is drawn, its live numbers written on every change. */
+export function createEquationsView(onFocus) {
+  const list = document.querySelector("#equation-list");
+  const title = document.querySelector("#equations-title");
+  const focusEl = document.querySelector("#focus-equation");
+  let rows = [];
+  let built = "";
+  return {
+    keys: null,
+    update(s) {
+      if (!s.session) return;
+      if (partKey(s.session) !== built) {
+        built = partKey(s.session);
+        rows = buildEquationList(list, title, s.session, s.session.stages, onFocus);
+      }
+      updateEquations(rows, focusEl, s);
+    },
+  };
 }

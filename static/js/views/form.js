@@ -24,7 +24,7 @@ export function slotOf(key) {
   const k = String(key ?? "");
   if (k === "hidden" || k === "hidden_size") return "hidden";
   if (k === "seed") return "seed";
-  if (/^(sequence|text|seq|values|csv)/.test(k)) return "sequence";
+  if (/^(sequence|text|seq|values|csv|vocabulary)/.test(k)) return "sequence";
   if (/^(weights|preset|file|upload)/.test(k)) return "weights";
   if (/^(cell|options|input_size|kind)/.test(k) || optionKeys.has(k)) return "cell";
   return "general";
@@ -239,15 +239,15 @@ export function createForm({ settings, onRun }) {
 
 /** Which part of a bigger file is shown ("" when the file holds one layer, one direction). */
 export function partShown(upload) {
-  if (!upload || ((upload.layers ?? 1) <= 1 && (upload.directions?.length ?? 1) <= 1)) return "";
-  const dirs = upload.directions ?? ["forward"];
+  if (!upload?.directions || (upload.layers <= 1 && upload.directions.length <= 1)) return "";
+  const dirs = upload.directions;
   const name = upload.filename ? `“${upload.filename}”` : "This file";
   if (upload.model) {  // a whole model: every cell runs, the Layer and Direction pickers choose one
     return `${name} is a whole model: ${upload.layers} layer${upload.layers === 1 ? "" : "s"} × ${dirs.length} direction${dirs.length === 1 ? "" : "s"} (${dirs.join(", ")}); `
       + "all of it runs — pick the cell shown with Layer and Direction.";
   }
   return `${name} holds ${upload.layers} layer${upload.layers === 1 ? "" : "s"} × ${dirs.length} direction${dirs.length === 1 ? "" : "s"} (${dirs.join(", ")}); `
-    + `shown here: layer ${upload.shown?.layer ?? 0}, ${upload.shown?.direction ?? "forward"} direction only.`;
+    + `shown here: layer ${upload.shown.layer}, ${upload.shown.direction} direction only.`;
 }
 
 function uploadText(upload, d, state) {
@@ -255,7 +255,9 @@ function uploadText(upload, d, state) {
   if (upload) {
     const name = upload.filename ?? "weights file";
     const size = upload.bytes ? `, ${(upload.bytes / 1024).toFixed(1)} KiB` : "";
-    return `uploaded: ${name} — ${upload.cell} (I = ${upload.input_size}, H = ${upload.hidden_size}${size})`;
+    // what loading left out or changed (tensors left out, int8 read as float), as the record says
+    const notices = (upload.notices ?? []).map((n) => ` — ${n}`).join("");
+    return `uploaded: ${name} — ${upload.cell} (I = ${upload.input_size}, H = ${upload.hidden_size}${size})${notices}`;
   }
   const s = state.session;
   return s && state.config?.weights_id === d.weights_id

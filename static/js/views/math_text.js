@@ -71,3 +71,23 @@ export function formatNumber(v, digits = 3) {
   if (a !== 0 && (a < 1e-3 || a >= 1e5)) return v.toExponential(2).replace("-", "−");
   return v.toFixed(digits).replace("-", "−");
 }
+
+/** How each op of the engine's signal descriptions is written with its arguments (the
+ *  numbers are the engine's; the page only writes them into the formula). */
+export const OPS = {
+  sigmoid: (a) => ["σ(", a[0], ")"],
+  tanh: (a) => ["tanh(", a[0], ")"],
+  relu: (a) => ["relu(", a[0], ")"],
+  mul: (a) => [a[0], " × ", a[1]],
+  add: (a) => [a[0], " + ", a[1]],
+  one_minus_mul: (a) => ["(1 − ", a[0], ") × ", a[1]],
+  normalize: (a) => [a[0], " / ", a[1]],
+  identity: (a) => [a[0]],
+  positive_g: (a) => ["g(", a[0], ")"],
+  share: (a) => [a[0], " / (", a[0], " + ", a[1], ")"],
+  exp_minus: (a) => ["exp(", a[0], " − ", a[1], ")"],
+  stabilized_forget: (a) => ["exp(", a[1], " + log σ(", a[0], ") − ", a[2], ")"],
+  max_log: (a) => ["max(", a[0], ", ", a[2], " + log σ(", a[1], "))"],
+  mul_add: (a) => [a[0], " × ", a[1], " + ", a[2]],
+  mul_div: (a) => [a[0], " × ", a[1], " / ", a[2]],
+};

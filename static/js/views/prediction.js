@@ -29,7 +29,7 @@ export function createPrediction({ onError }) {
   const outputName = () => (record.head.kind === "linear" ? "logits" : "probs");
 
   function setSession(part) {
-    const next = part?.record ?? part;
+    const next = part?.record;
     const head = next?.head;
     host.hidden = !head;
     if (next === record) return;

@@ -161,7 +161,7 @@ export function createSensitivityView(host, { onSeek, onResult, onError }) {
     }
     svg.style.display = "";
     // a model's cell on screen (views/model_parts.js): its own steps and units
-    const part = { layer: s.layer ?? 0, direction: s.direction ?? "forward" };
+    const part = { layer: s.layer, direction: s.direction };
     const partKey = `${part.layer}/${part.direction}`;
     const req = { id: s.id, t, unit: state.unit, of, part };
     if (shown && shown.t === t && shown.unit === req.unit && shown.of === of && host.dataset.session === s.id

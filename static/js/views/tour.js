@@ -1,12 +1,17 @@
-// Guided tours (/?tour=NAME): a story told in short steps, each setting the view (session,
-// cursor, style, stage, focus, held signals, compare) and saying one thing. The text is data
-// from GET /api/tours; this module only shows it and asks main.js to set the view
-// (`apply(step)`). Keys: N next, B back (outside text fields); each step is a URL state
-// (tour, tour_step).
+// Guided tours: a story told in short steps, each setting the view (session, cursor, style,
+// stage, focus, held signals, compare) and saying one thing. The text is data from
+// GET /api/tours; this module shows the "Tours" menu and the step, and asks flow/tour.js
+// to open the step's view (`apply(view)`). A step names the element it talks about
+// (`target`, a CSS selector; the diagram when it names none), which is scrolled into view.
+// Keys: N next, B back (outside text fields); each step is a URL state (tour, tour_step).
 
 const $ = (sel) => document.querySelector(sel);
+export const DIAGRAM_TARGET = "svg[data-diagram]";
 
-export function createTour({ apply, onStep, onEnd }) {
+/** The tour's one line: its own, else its first step's first sentence. */
+const lineOf = (t) => t.summary ?? t.line ?? String(t.steps[0]?.text ?? "").split(/(?<=[.:!?])\s/)[0];
+
+export function createTour({ apply, onStep, onEnd, onChoose }) {
   const panel = $("#tour");
   const text = $("#tour-text");
   const count = $("#tour-count");
@@ -18,7 +23,9 @@ export function createTour({ apply, onStep, onEnd }) {
     if (!tour) return;
     k = Math.max(0, Math.min(tour.steps.length - 1, n));
     const step = tour.steps[k];
+    const target = step.target || DIAGRAM_TARGET;
     text.dataset.tourStep = String(k);
+    text.dataset.tourTarget = target;
     text.setAttribute("data-tour-names", (step.names ?? []).join(","));
     text.textContent = step.text;
     count.textContent = `Step ${k + 1} of ${tour.steps.length}`;
@@ -26,8 +33,23 @@ export function createTour({ apply, onStep, onEnd }) {
     $("#tour-next").disabled = k === tour.steps.length - 1;
     panel.dataset.state = "applying";
     onStep(tour.name, k);
+    const mine = k;
     await apply(step.view ?? {});
+    if (mine !== k || !tour) return;
+    await showTarget(target);
     panel.dataset.state = "ready";
+  }
+
+  /** Bring the step's element on screen (it may come a frame after the view opens). */
+  async function showTarget(target) {
+    for (let tries = 0; tries < 60; tries += 1) {
+      const el = document.querySelector(target);
+      if (el && el.getClientRects().length) {
+        el.scrollIntoView({ block: "center", inline: "nearest" });
+        return;
+      }
+      await new Promise((resolve) => requestAnimationFrame(resolve));
+    }
   }
 
   /** Start `t` (a tour from the API) at step n. */
@@ -45,11 +67,42 @@ export function createTour({ apply, onStep, onEnd }) {
     onEnd();
   }
 
+  /** The "Tours" menu: every tour, its one line and its number of steps. */
+  function setMenu(tours) {
+    const list = $("#tours-list");
+    list.replaceChildren(...tours.map((t) => {
+      const li = document.createElement("li");
+      const b = Object.assign(document.createElement("button"), { type: "button", className: "tour-item" });
+      b.dataset.tourName = t.name;
+      const name = Object.assign(document.createElement("strong"), { textContent: t.title });
+      const line = Object.assign(document.createElement("span"), { className: "hint", textContent: lineOf(t) });
+      const steps = Object.assign(document.createElement("span"), { className: "tour-steps", textContent: `${t.steps.length} steps` });
+      b.append(name, " ", steps, line);
+      b.addEventListener("click", () => {
+        toggleMenu(false);
+        onChoose(t);
+      });
+      li.append(b);
+      return li;
+    }));
+  }
+  const button = $("#tours-button");
+  function toggleMenu(open = button.getAttribute("aria-expanded") !== "true") {
+    button.setAttribute("aria-expanded", String(open));
+    $("#tours-list").hidden = !open;
+  }
+  button.addEventListener("click", () => toggleMenu());
+
   $("#tour-next").addEventListener("click", () => go(k + 1));
   $("#tour-back").addEventListener("click", () => go(k - 1));
   $("#tour-end").addEventListener("click", end);
   document.addEventListener("keydown", (ev) => {
     const tag = ev.target?.tagName;
+    if (ev.key === "Escape" && button.getAttribute("aria-expanded") === "true") {
+      toggleMenu(false);
+      button.focus();
+      return;
+    }
     if (!tour || ev.altKey || ev.ctrlKey || ev.metaKey || ["INPUT", "TEXTAREA", "SELECT"].includes(tag)) return;
     if (ev.key === "n" || ev.key === "N") go(k + 1);
     else if (ev.key === "b" || ev.key === "B") go(k - 1);
@@ -57,5 +110,5 @@ export function createTour({ apply, onStep, onEnd }) {
     ev.preventDefault();
   });
 
-  return { start, go, active: () => Boolean(tour) };
+  return { start, go, setMenu, active: () => Boolean(tour) };
 }

@@ -5,10 +5,11 @@
 // GET /api/sessions/{id}/weight. The page computes no cell math: it only turns a gate block
 // and a unit into a row (block × H + unit), as the session's `params` describe the rows.
 // In a model session the form edits the cell drawn (the Layer and Direction pickers): its
-// parameters come from that cell's record, and main.js names its layer and direction in
+// parameters come from that cell's record, and flow/whatif.js names its layer and direction in
 // the edit, as it does for a hold.
 
 import { getWeight } from "../net/api.js";
+import { isFirstPart, partKey, partOf, samePart } from "../state/parts.js";
 
 const $ = (sel) => document.querySelector(sel);
 const WHOLE = /^\s*\d+\s*$/;
@@ -16,31 +17,21 @@ const WHOLE = /^\s*\d+\s*$/;
 /** A value as the form shows it (the full value is in data-value). */
 const shown = (v) => String(Number(v.toPrecision(7)));
 
-/** The record of the model cell at (layer, direction), or undefined (a single cell's
- *  session without `cells`). */
-const cellAt = (session, layer = 0, direction = "forward") => (session?.record ?? session)?.cells?.[layer]
-  ?.find((c) => c.direction === direction);
-
-/** The parameters and hidden size of the cell at (layer, direction): in a model, that
- *  cell's record's; in a single cell's session, the session's. */
-function cellParts(session, layer, direction) {
-  const cell = cellAt(session, layer ?? 0, direction ?? "forward");
-  return { params: cell?.params ?? session?.params ?? [], H: cell?.hidden_size ?? session?.hidden_size ?? 1 };
+/** The parameters and hidden size of the cell an edit names (a part of the session's
+ *  record, state/parts.js). */
+function cellParts(session, edit) {
+  const part = partOf(session.record, edit.layer, edit.direction);
+  return { params: part.params, H: part.hidden_size };
 }
-
-/** The parameters (and hidden size) of the cell `session` draws (model_parts.js's partOf
- *  gives the session that cell's). */
-const drawnCell = (session) => ({ params: session?.params ?? [], H: session?.hidden_size ?? 1 });
 
 /** The text of one edit, e.g. "weight_hh[f block, unit 1; column 2] = 0.5" (in a model,
  *  "… in layer 1, backward" for a cell other than layer 0's forward one). */
 export function editText(session, edit) {
-  const { params, H } = cellParts(session, edit.layer, edit.direction);
+  const { params, H } = cellParts(session, edit);
   const p = params.find((x) => x.name === edit.param);
   const where = p?.blocks ? `${p.blocks[Math.floor(edit.row / H)]} block, unit ${edit.row % H}` : `unit ${edit.row}`;
   const col = edit.col === null || edit.col === undefined ? "" : `; column ${edit.col}`;
-  const part = (edit.layer ?? 0) !== 0 || (edit.direction ?? "forward") !== "forward"
-    ? ` in layer ${edit.layer ?? 0}, ${edit.direction ?? "forward"}` : "";
+  const part = isFirstPart(edit) ? "" : ` in layer ${edit.layer}, ${edit.direction}`;
   return `${edit.param}[${where}${col}] = ${edit.value}${part}`;
 }
 
@@ -90,7 +81,7 @@ export function createWeightForm({ onEdit, onReset }) {
     const tokens = vocab ? (Array.isArray(vocab) ? vocab : Array.from(vocab)) : [];
     // a column of weight_ih is a token only where the cell reads the one-hot text: layer 0,
     // one input per token (above it reads the layer below's h)
-    const layer = session.layer ?? 0;
+    const layer = session.layer;
     const oneHot = layer === 0 && p.shape[1] === tokens.length;
     const token = p.columns === "input" && oneHot && WHOLE.test(el.col.value) ? tokens[col] : undefined;
     const what = p.columns !== "input" ? "hidden unit" : layer > 0 ? `h of layer ${layer - 1}` : "input index";
@@ -131,7 +122,7 @@ export function createWeightForm({ onEdit, onReset }) {
     delete el.current.dataset.value;
     try {
       const w = await getWeight(session.id, at.param, at.row, at.col,
-        { layer: session.layer ?? 0, direction: session.direction ?? "forward" });
+        session);
       if (asked !== key) return;
       el.current.textContent = w.value === w.original ? shown(w.value) : `${shown(w.value)} (originally ${shown(w.original)})`;
       el.current.dataset.value = String(w.value);
@@ -201,15 +192,14 @@ export function createWeightForm({ onEdit, onReset }) {
    *  when the session or the cell drawn changes). */
   function render(state) {
     const s = state.session;
-    const key = s ? `${s.id}|${s.layer ?? 0}|${s.direction ?? "forward"}` : "";
+    const key = partKey(s);
     if (!s || key === shownFor) return;
     session = s;
     shownFor = key;
-    ({ params, H } = drawnCell(s));
+    ({ params, hidden_size: H } = s); // the drawn cell's (state/parts.js partOf)
     const keep = el.param.value;
     const edits = s.weight_edits ?? [];
-    const here = edits.filter((e) => (e.layer ?? 0) === (s.layer ?? 0)
-      && (e.direction ?? "forward") === (s.direction ?? "forward"));
+    const here = edits.filter((e) => samePart(e, s));
     el.param.replaceChildren(...params.map((p) => Object.assign(document.createElement("option"),
       { value: p.name, textContent: `${p.name} (${p.shape.join(" × ")})` })));
     if (params.some((p) => p.name === keep)) el.param.value = keep;

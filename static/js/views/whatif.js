@@ -7,22 +7,12 @@
 // data-clamped="true" and data-held-value. "Edit a weight" (views/weight_form.js) changes
 // the cell instead, for every step; the charts compare the same way.
 
+import { isFirstPart, partKey, samePart } from "../state/parts.js";
+import { heldNote } from "./held.js";
 import { createWeightForm } from "./weight_form.js";
-
-/** The layer and direction a hold in a model session names: the cell drawn (nothing for
- *  layer 0 forward, so a single cell's holds keep their fields). */
-export function heldPart(session) {
-  const layer = session?.layer ?? 0;
-  const direction = session?.direction ?? "forward";
-  return layer === 0 && direction === "forward" ? {} : { layer, direction };
-}
 
 /** The signals the drawn cell can hold (in a model its kind may differ from layer 0's). */
 export const holdableOf = (session) => session?.holdable ?? []; // partOf's, the drawn cell's
-
-/** Whether intervention `iv` holds a signal of the cell drawn in `session`. */
-const inPart = (iv, session) => (iv.layer ?? 0) === (session?.layer ?? 0)
-  && (iv.direction ?? "forward") === (session?.direction ?? "forward");
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -61,7 +51,7 @@ export function createWhatIf({ onHold, onRelease, onEditWeight, onResetWeights }
     if (!s) return;
     const holdable = holdableOf(s);
     const labels = Object.fromEntries(s.signals.map((x) => [x.name, x.label]));
-    const menuKey = `${s.id}|${s.layer ?? 0}|${s.direction ?? "forward"}`;
+    const menuKey = partKey(s);
     if (signalSel.dataset.session !== menuKey) {
       signalSel.dataset.session = menuKey;
       const keep = signalSel.value;
@@ -72,7 +62,7 @@ export function createWhatIf({ onHold, onRelease, onEditWeight, onResetWeights }
     const held = s.interventions ?? [];
     $("#hold-release").disabled = held.length === 0;
     status.textContent = held.length
-      ? `Held: ${held.map((iv) => `${iv.signal} = ${iv.value} for steps ${iv.start}…${iv.stop - 1}${iv.units ? ` (unit ${iv.units.join(", ")})` : ""}${iv.layer !== undefined ? ` in layer ${iv.layer}, ${iv.direction}` : ""}`).join("; ")}.`
+      ? `Held: ${held.map((iv) => `${iv.signal} = ${iv.value} for steps ${iv.start}…${iv.stop - 1}${iv.units ? ` (unit ${iv.units.join(", ")})` : ""}${isFirstPart(iv) ? "" : ` in layer ${iv.layer}, ${iv.direction}`}`).join("; ")}.`
       : "Nothing held: this is the run as the cell computes it.";
     weights.render(state);
   }
@@ -80,19 +70,28 @@ export function createWhatIf({ onHold, onRelease, onEditWeight, onResetWeights }
   return { render, choose };
 }
 
-/** Mark the diagram's held elements at the cursor: data-clamped and data-held-value (in a
+/** Mark the diagram's held elements at the cursor: data-clamped and data-held-value, and
+ *  their spoken names say they are held and what the cell would have computed (in a
  *  model, only where the cell drawn is the one holding). */
-export function markClamped(svg, session, t, unit) {
+export function markClamped(svg, state) {
   if (!svg) return;
+  const session = state.session;
+  const t = state.frame?.t ?? state.t;
   for (const node of svg.querySelectorAll("[data-clamped]")) {
     node.removeAttribute("data-clamped");
     node.removeAttribute("data-held-value");
+    const label = node.getAttribute("aria-label");
+    if (label?.includes(HELD)) node.setAttribute("aria-label", label.split(HELD)[0]);
   }
   for (const iv of session?.interventions ?? []) {
-    if (!inPart(iv, session) || t < iv.start || t >= iv.stop || (iv.units && !iv.units.includes(unit))) continue;
+    if (!samePart(iv, session) || t < iv.start || t >= iv.stop || (iv.units && !iv.units.includes(state.unit))) continue;
+    const note = heldNote(state, session.signals.find((x) => x.name === iv.signal) ?? { name: iv.signal });
     for (const node of svg.querySelectorAll(`[data-signal="${iv.signal}"]`)) {
       node.setAttribute("data-clamped", "true");
       node.setAttribute("data-held-value", String(iv.value));
+      const label = node.getAttribute("aria-label");
+      if (label && node.getAttribute("role") === "img") node.setAttribute("aria-label", label.split(HELD)[0] + note);
     }
   }
 }
+const HELD = " (held";

@@ -1,6 +1,6 @@
 """What if in a model session: interventions name their cell's layer and direction; the
 session's traces, head outputs, stream frames and differences are the engine's held run
-(which tests/cells/test_model_interventions.py checks against torch stepped by hand), and
+(which tests/cells/models/test_model_interventions.py checks against torch stepped by hand), and
 bad items are 422s naming the item and field."""
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from tests.support import assert_error, create_session, upload_model
+from tests.support import assert_error, close, create_session, upload_model
 
 torch.set_num_threads(1)
 
@@ -112,10 +112,9 @@ def test_edited_model_session_is_torch_with_the_weights_changed(client, weights_
     for layer in range(2):
         for direction in ("forward", "backward"):
             h = window(client, edited["id"], layer=layer, direction=direction, names="h")["h"]
-            np.testing.assert_allclose(h, part_h(outputs, layer, direction), rtol=0,
-                                       atol=1e-10, err_msg=f"{layer} {direction}")
-    np.testing.assert_allclose(window(client, edited["id"], names="probs")["probs"], probs,
-                               rtol=0, atol=1e-10)
+            close(h, part_h(outputs, layer, direction), "float64", rtol=0,
+                  err_msg=f"{layer} {direction}")
+    close(window(client, edited["id"], names="probs")["probs"], probs, "float64", rtol=0)
     assert np.abs(probs - plain_probs).max() > 1e-3  # the edits reach the head
 
     # the difference route at an edited cell: torch's h_new − h_orig
@@ -123,17 +122,15 @@ def test_edited_model_session_is_torch_with_the_weights_changed(client, weights_
                           params={"from": orig["id"], "names": "h", "layer": 1,
                                   "direction": "backward"})
     assert response.status_code == 200, response.text
-    np.testing.assert_allclose(response.json()["signals"]["h"],
-                               part_h(outputs, 1, "backward") - part_h(plain_outputs, 1,
-                                                                       "backward"),
-                               rtol=0, atol=1e-10)
+    close(response.json()["signals"]["h"],
+          part_h(outputs, 1, "backward") - part_h(plain_outputs, 1, "backward"),
+          "float64", rtol=0)
     # the stream of that cell: its h and the top outputs of the edited head
     with client.websocket_connect(f"/api/sessions/{edited['id']}/stream?layer=1"
                                   "&direction=backward") as ws:
         ws.send_json({"seek": 6})
         frame = ws.receive_json()
-    np.testing.assert_allclose(frame["signals"]["h"], part_h(outputs, 1, "backward")[6],
-                               rtol=0, atol=1e-10)
+    close(frame["signals"]["h"], part_h(outputs, 1, "backward")[6], "float64", rtol=0)
     # the weight route: the value used and the original, at that layer and direction
     got = client.get(f"/api/sessions/{edited['id']}/weight", params={
         "param": "weight_hh", "row": H + 2, "col": 4, "layer": 1, "direction": "backward"})

@@ -16,7 +16,7 @@ import torch
 from safetensors.torch import save_file
 
 from tests import projected_reference as reference
-from tests.support import assert_error, create_session, upload_model
+from tests.support import assert_error, close, create_session, upload_model
 
 VOCABULARY = list("abcdefgh ")
 TEXT = "a bad cafe fed a badge"
@@ -110,17 +110,17 @@ def test_windows_equal_torch(client, written, session, layer, direction):
     outputs, _ = torch_run(written[1], TEXT)
     got = trace(client, session["id"], layer=layer, direction=direction).json()["signals"]
     want = expected_h(outputs, layer, direction)
-    np.testing.assert_allclose(got["h"], want, rtol=1e-10, atol=1e-10)
+    close(got["h"], want, "float64")
     assert np.asarray(got["m"]).shape == (len(TEXT), H)
     assert np.asarray(got["h_prev"]).shape == (len(TEXT), P)
     np.testing.assert_array_equal(np.asarray(got["h_prev"])[1:], np.asarray(got["h"])[:-1])
     # m = o ⊙ tanh(c) and h = W_hr·m with torch's own W_hr
     suffix = f"_l{layer}" + ("_reverse" if direction == "backward" else "")
     w_hr = getattr(written[1].lstm, f"weight_hr{suffix}").detach().numpy()
-    np.testing.assert_allclose(np.asarray(got["m"]) @ w_hr.T, want, rtol=1e-10, atol=1e-10)
+    close(np.asarray(got["m"]) @ w_hr.T, want, "float64")
     if layer == 1:  # what layer 1 reads is layer 0's projected output, both directions
-        np.testing.assert_allclose(got["x"], outputs[0][::-1] if direction == "backward"
-                                   else outputs[0], rtol=1e-10, atol=1e-10)
+        close(got["x"], outputs[0][::-1] if direction == "backward" else outputs[0],
+              "float64")
 
 
 def test_probs_equal_torch(client, written, session):
@@ -134,7 +134,7 @@ def test_float32_session_within_1e5(client, written):
     made = create_session(client, weights_id=record["weights_id"], sequence={"text": TEXT})
     outputs, _ = torch_run(written[1], TEXT)
     got = trace(client, made["id"], layer=1, direction="backward", names="h").json()["signals"]
-    np.testing.assert_allclose(got["h"], expected_h(outputs, 1, "backward"), rtol=1e-5, atol=1e-5)
+    close(got["h"], expected_h(outputs, 1, "backward"), "float32")
 
 
 def test_csv_and_npz_have_p_columns_for_h(client, written, session):
@@ -148,7 +148,7 @@ def test_csv_and_npz_have_p_columns_for_h(client, written, session):
     npz = np.load(io.BytesIO(trace(client, session["id"], layer=1, format="npz").content),
                   allow_pickle=False)
     assert npz["h"].shape == (len(TEXT), P) and npz["m"].shape == (len(TEXT), H)
-    np.testing.assert_allclose(npz["h"], want, rtol=1e-10, atol=1e-10)
+    close(npz["h"], want, "float64")
 
 
 @pytest.mark.parametrize("binary", [False, True])
@@ -172,8 +172,7 @@ def test_stream_frames(client, written, session, binary):
             signals = {k: np.asarray(v) for k, v in frame["signals"].items()}
     assert frame["t"] == 4 and frame["time"] == len(TEXT) - 1 - 4
     assert signals["h"].shape == (P,) and signals["m"].shape == (H,)
-    np.testing.assert_allclose(signals["h"], expected_h(outputs, 1, "backward")[4], rtol=1e-10,
-                               atol=1e-10)
+    close(signals["h"], expected_h(outputs, 1, "backward")[4], "float64")
     order = np.argsort(-probs[frame["time"]], kind="stable")[:5]
     assert [item["token"] for item in frame["top"]] == [VOCABULARY[j] for j in order]
     np.testing.assert_allclose([item["value"] for item in frame["top"]],
@@ -251,4 +250,4 @@ def test_one_projected_layer_on_numbers(client, tmp_path):
     with torch.no_grad():
         want = module(torch.from_numpy(xs)[:, None])[0][:, 0].numpy()
     h = trace(client, made["id"], names="h").json()["signals"]["h"]
-    np.testing.assert_allclose(h, want, rtol=1e-10, atol=1e-10)
+    close(h, want, "float64")

@@ -12,7 +12,7 @@ import torch
 
 import cells
 from app.sessions.config import SessionConfig
-from tests.support import COUNTER_TEXT, assert_error, create_session
+from tests.support import COUNTER_TEXT, assert_error, close, create_session
 
 torch.set_num_threads(1)
 
@@ -64,7 +64,7 @@ def test_trace_equals_torch_with_the_same_weights_changed(client, kind):
     assert again["weight_edits"] == CANONICAL
     with torch.no_grad():
         expected = torch_h(torch_module(kind, EDITS), torch.from_numpy(XS)).numpy()
-    np.testing.assert_allclose(trace_h(client, s), expected, rtol=1e-10, atol=1e-10)
+    close(trace_h(client, s), expected, "float64")
     plain = seeded(client, kind)
     assert plain["weight_edits"] == []
     assert np.abs(trace_h(client, plain) - expected).max() > 1e-3  # the edit mattered
@@ -73,15 +73,14 @@ def test_trace_equals_torch_with_the_same_weights_changed(client, kind):
     with client.websocket_connect(f"/api/sessions/{s['id']}/stream") as ws:
         ws.send_json({"seek": 17})
         frame = ws.receive_json()
-    np.testing.assert_allclose(frame["signals"]["h"], expected[17], rtol=1e-10, atol=1e-10)
+    close(frame["signals"]["h"], expected[17], "float64")
 
     # the difference against the original run is the edited run minus torch's unedited one
     body = client.get(f"/api/sessions/{s['id']}/difference",
                       params={"from": plain["id"], "names": "h", "start": 3, "stop": 20}).json()
     with torch.no_grad():
         unedited = torch_h(torch_module(kind, []), torch.from_numpy(XS)).numpy()
-    np.testing.assert_allclose(body["signals"]["h"], (expected - unedited)[3:20],
-                               rtol=1e-10, atol=1e-10)
+    close(body["signals"]["h"], (expected - unedited)[3:20], "float64")
 
 
 def test_sensitivity_is_the_edited_cells(client):
@@ -112,7 +111,7 @@ def test_edits_combine_with_interventions_and_survive_a_restart(make_client):
     np.testing.assert_array_equal(c[10:], np.tile(c[9], (T - 10, 1)))  # written down
     with torch.no_grad():
         expected = torch_h(torch_module("lstm", EDITS), torch.from_numpy(XS[:10])).numpy()
-    np.testing.assert_allclose(trace_h(second, s, stop=10), expected, rtol=1e-10, atol=1e-10)
+    close(trace_h(second, s, stop=10), expected, "float64")
 
 
 def test_append_keeps_the_edits(client):
@@ -124,7 +123,7 @@ def test_append_keeps_the_edits(client):
     assert r.json()["weight_edits"] == CANONICAL
     with torch.no_grad():
         expected = torch_h(torch_module("gru", EDITS), torch.from_numpy(XS)).numpy()
-    np.testing.assert_allclose(trace_h(client, s), expected, rtol=1e-10, atol=1e-10)
+    close(trace_h(client, s), expected, "float64")
 
 
 def test_the_key_is_unchanged_without_edits_and_one_for_any_order(client):
@@ -242,5 +241,5 @@ def test_counter_preset_edit_in_float32(client):
             getattr(module, f"{name}_l0").copy_(torch.from_numpy(np.array(a)))
         module.weight_hh_l0[1, 0] = -4.0
         expected = torch_h(module, torch.from_numpy(preset.encode(COUNTER_TEXT))).numpy()
-    np.testing.assert_allclose(trace_h(client, s), expected, rtol=1e-5, atol=1e-5)
+    close(trace_h(client, s), expected, "float32")
     assert preset.cell.params["weight_hh"][1, 0] != -4.0  # the preset itself is untouched

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import time
+import threading
 
 import pytest
 import uvicorn
@@ -64,12 +64,15 @@ def test_bad_values_are_refused(uvicorn_calls, monkeypatch, capsys):
 
 
 def test_open_starts_a_browser_thread(uvicorn_calls, monkeypatch):
-    started = []
-    monkeypatch.setattr(cli, "_open_when_ready", lambda settings, url: started.append(url))
+    started, called = [], threading.Event()
+
+    def open_when_ready(settings, url):
+        started.append(url)
+        called.set()
+
+    monkeypatch.setattr(cli, "_open_when_ready", open_when_ready)
     cli.main(["serve", "--open", "--port", "8765"])
-    deadline = time.monotonic() + 2
-    while not started and time.monotonic() < deadline:
-        time.sleep(0.01)
+    assert called.wait(timeout=60), "the browser thread did not run"
     assert started == ["http://127.0.0.1:8765/"]
 
 

@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import http.server
 import json
-import os
-import signal
 import threading
-import time
 import urllib.request
 from pathlib import Path
 
@@ -20,7 +17,7 @@ from nbclient import NotebookClient
 from playwright.sync_api import expect, sync_playwright
 from safetensors.torch import save_file
 
-from tests.support import free_port
+from tests.support import end_process, free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 DIAGRAM = "svg[data-diagram]"
@@ -38,19 +35,6 @@ class TextModel(torch.nn.Module):
 def health(port: int) -> dict:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=30) as answer:
         return json.loads(answer.read())
-
-
-def end(pid: int) -> None:
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    for _ in range(100):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.1)
 
 
 @pytest.fixture
@@ -75,7 +59,7 @@ def notebook_run(tmp_path):
         yield notebook, port
     finally:
         try:
-            end(int(health(port)["pid"]))
+            end_process(int(health(port)["pid"]))
         except OSError:
             pass
 

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -21,7 +19,7 @@ from safetensors.torch import save_file
 
 import app
 import cells
-from tests.support import free_port
+from tests.support import end_process, free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
 VOCABULARY = list("abc ")
@@ -53,16 +51,7 @@ def servers():
     pids: set[int] = set()
     yield pids
     for pid in pids:
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            continue
-        for _ in range(100):
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.1)
+        end_process(pid)
 
 
 def run_open(*args: str, env: dict) -> subprocess.CompletedProcess:
@@ -95,10 +84,8 @@ def test_gatescope_open_starts_a_server_then_reuses_it(tmp_path, servers):
     record = session_of(url)
     assert record["layers"] == 2 and record["directions"] == ["forward", "backward"]
     assert record["head"]["labels"] == VOCABULARY and record["steps"] == len(TEXT)
-    for _ in range(100):  # the browser was asked to open exactly that URL
-        if opened.exists() and opened.read_text().strip():
-            break
-        time.sleep(0.1)
+    # the browser was asked to open exactly that URL
+    wait_until(lambda: opened.exists() and opened.read_text().strip(), "the browser opened")
     assert opened.read_text().split() == [url]
 
     cell = cells.create("lstm", input_size=2, hidden_size=3, seed=1)

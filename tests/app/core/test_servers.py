@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import httpx
 import numpy as np
@@ -11,7 +10,7 @@ import psutil
 import pytest
 from websockets.sync.client import connect
 
-from tests.support import COUNTER_TEXT, ServerProcess, counter_trace
+from tests.support import COUNTER_TEXT, ServerProcess, counter_trace, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -69,6 +68,14 @@ def test_uvicorn_workers_share_sessions(tmp_path):
         assert {w.pid for w in workers} >= set(served_by)
 
 
+def health_when(server, holds, what: str) -> dict:
+    """The server's /api/health once `holds(health)` is true."""
+    def health():
+        body = httpx.get(server.url + "/api/health").json()
+        return body if holds(body) else None
+    return wait_until(health, what)
+
+
 def test_a_stalled_client_does_not_grow_server_memory(tmp_path):
     with ServerProcess(tmp_path / "data") as server:
         values = np.random.default_rng(0).standard_normal((4000, 8)).tolist()
@@ -80,16 +87,15 @@ def test_a_stalled_client_does_not_grow_server_memory(tmp_path):
             ws.send(json.dumps({"seek": 0}))
             ws.recv(timeout=10)
             rss_before = process.memory_info().rss
+            tasks = httpx.get(server.url + "/api/health").json()["tasks"]  # no player yet
             ws.send(json.dumps({"play": 1000}))  # ~70 KB frames at 1000/s, never read
-            time.sleep(3)
+            # The play is over when its player task has ended: every frame of the 4000 steps
+            # was made for a client that read none of them.
+            health = health_when(server, lambda h: h["frames_dropped"] > 0 and h["tasks"] == tasks,
+                                 "the play to reach the last step")
             rss_after = process.memory_info().rss
-            health = httpx.get(server.url + "/api/health").json()
             assert health["frames_dropped"] > 0  # the bounded queue let frames go
             assert rss_after - rss_before < 40 * 2**20, (rss_before, rss_after)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            health = httpx.get(server.url + "/api/health").json()
-            if health["tasks"] == 0 and health["connections"] == 0:
-                break
-            time.sleep(0.05)
+        health = health_when(server, lambda h: (h["tasks"], h["connections"]) == (0, 0),
+                             "the stream task and its connection gone")
         assert (health["tasks"], health["connections"]) == (0, 0)

@@ -4,12 +4,11 @@ address may hold only so many connections (a real server process on loopback).""
 from __future__ import annotations
 
 import socket
-import time
 
 import httpx
 import pytest
 
-from tests.support import ServerProcess
+from tests.support import ServerProcess, wait_until
 
 
 def half_open(port: int) -> socket.socket:
@@ -38,9 +37,9 @@ def server(tmp_path):
 @pytest.mark.slow
 def test_half_open_requests_are_cut_off(server):
     socks = [half_open(server.port) for _ in range(8)]
-    started = time.monotonic()
-    assert all(closed_by_server(s, 5) for s in socks)
-    assert time.monotonic() - started < 4
+    # Nothing but the header timeout (1 s here) ends a request whose headers never end; the
+    # wait for the server's close is long so that a busy machine cannot fail it.
+    assert all(closed_by_server(s, 60) for s in socks)
     for s in socks:
         s.close()
     assert httpx.get(server.url + "/api/cells", timeout=5).status_code == 200
@@ -54,5 +53,14 @@ def test_connections_per_client_are_capped(server):
     extra.close()
     for s in held:
         s.close()
-    time.sleep(0.2)  # the server sees them go
-    assert httpx.get(server.url + "/api/cells", timeout=5).status_code == 200
+    # Once the server has seen them go, a new connection is served again.
+    assert wait_until(lambda: served(server.url + "/api/cells") == 200,
+                      "a connection served after the held ones closed")
+
+
+def served(url: str) -> int | None:
+    """The status of a GET, or None when the server closed the connection unanswered."""
+    try:
+        return httpx.get(url, timeout=5).status_code
+    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.ConnectError):
+        return None

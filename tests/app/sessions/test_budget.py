@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 
 import numpy as np
 
@@ -44,11 +43,14 @@ def test_the_budget_evicts_unused_uploads_first_then_old_sessions(make_client, s
                                                                   tmp_path):
     client = make_client()
     unused_old = upload(client, tmp_path, 1)
-    time.sleep(0.01)
     unused_new = upload(client, tmp_path, 2)
     used = upload(client, tmp_path, 3)
-    session = create_session(client, weights_id=used, sequence={"values": [[0.0] * 4]})
+    # Least recently used goes first: make the first upload's last use a minute older than
+    # the second's (a clock may stamp both uploads alike).
     weights = settings.data_dir / "weights"
+    newer = (weights / f"{unused_new}.json").stat().st_mtime_ns
+    os.utime(weights / f"{unused_old}.json", ns=(newer - 60 * 10**9,) * 2)
+    session = create_session(client, weights_id=used, sequence={"values": [[0.0] * 4]})
     one_upload = (weights / f"{used}.safetensors").stat().st_size
     # Room for about two uploads and the session: the oldest unused upload must go.
     usage = stored_bytes(settings.data_dir)

@@ -6,22 +6,13 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 import numpy as np
 
 import cells
+from app.sessions import compute
 from app.sessions.traces import SharedTrace
-from tests.support import assert_error, create_session
-
-
-def wait_until(condition, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
+from tests.support import assert_error, create_session, wait_until
 
 
 def random_text(steps, alphabet="abcdefghij", seed=0):
@@ -40,7 +31,7 @@ def test_a_long_session_answers_after_its_first_window(make_client):
         assert ws.receive_json()["t"] == 0
         ws.send_json({"seek": 199_999})  # computed on demand
         assert ws.receive_json()["t"] == 199_999
-    assert wait_until(lambda: trace.done)  # and the rest in the background
+    assert wait_until(lambda: trace.done, "the rest computed in the background")
 
 
 def test_windows_across_segments_are_the_engines_bit_for_bit(make_client):
@@ -69,7 +60,7 @@ def test_text_is_held_as_indices_and_reads_recompute_from_their_segment(make_cli
     trace = service.cached_trace(service.get(s["id"]))
     assert trace.inputs.indices.dtype == np.int32 and trace.inputs.values is None
     assert trace.inputs.nbytes == 4 * 20_000  # not 20,000 x 10 one-hot numbers
-    assert wait_until(lambda: trace.done)
+    assert wait_until(lambda: trace.done, "the whole trace computed")
     service.segments.clear()  # every computed row is gone; the segment starts stay
     lengths = []
     real_run = cells.Cell.run
@@ -80,15 +71,29 @@ def test_text_is_held_as_indices_and_reads_recompute_from_their_segment(make_cli
     assert lengths and max(lengths) <= trace.segment_steps < 20_000
 
 
-def test_computing_stops_when_nobody_looks_and_resumes(make_client):
+def test_computing_stops_when_nobody_looks_and_resumes(make_client, monkeypatch):
+    # Every background batch is counted as it starts and ends: computing has stopped when
+    # the trace has no job queued and every batch that began has returned.
+    jobs = {"begun": 0, "ended": 0}
+    real_job = compute.background_job
+
+    def counted(trace, *args):
+        jobs["begun"] += 1
+        try:
+            return real_job(trace, *args)
+        finally:
+            jobs["ended"] += 1
+
+    monkeypatch.setattr(compute, "background_job", counted)
     client = make_client(compute_idle_seconds=0.05, first_window_steps=1024)
     s = create_session(client, cell="lstm", hidden_size=64, seed=0,
                        sequence={"text": random_text(300_000, seed=5)})
     service = client.app.state.sessions
     trace = service.cached_trace(service.get(s["id"]))
-    assert wait_until(lambda: not trace.background, timeout=10)
+    assert wait_until(lambda: not trace.background and jobs["begun"] == jobs["ended"] > 0,
+                      "the background batches to stop")
     stopped_at = trace.computed
-    time.sleep(0.3)
+    assert not trace.background and jobs["begun"] == jobs["ended"]  # nothing left to run
     assert trace.computed == stopped_at < 300_000
     client.get(f"/api/sessions/{s['id']}/trace", params={"start": 299_000, "stop": 299_001})
     assert trace.computed >= 299_001

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 
 import numpy as np
 import pytest
@@ -12,7 +11,7 @@ from starlette.websockets import WebSocketDisconnect
 
 import cells
 from app.stream.socket import SendQueue, StreamStats
-from tests.support import COUNTER_TEXT, counter_trace, create_session
+from tests.support import COUNTER_TEXT, counter_trace, create_session, wait_until
 
 STEPS = len(COUNTER_TEXT)
 
@@ -26,15 +25,6 @@ def assert_frame_is_the_engines(frame: dict, expected) -> None:
     assert list(frame["signals"]) == list(expected.names)
     for name, values in frame["signals"].items():
         assert np.array_equal(np.array(values, expected.cell.dtype), expected[name][t]), name
-
-
-def wait_until(predicate, timeout=3.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
 
 
 def test_seek_and_step(client, counter_session):
@@ -96,7 +86,7 @@ def test_play_then_pause(client, app_state, counter_session):
         while (frame := ws.receive_json())["playing"]:
             pass
         assert frame["t"] < STEPS - 1
-        assert wait_until(lambda: app_state.streams.tasks == 2)
+        assert wait_until(lambda: app_state.streams.tasks == 2, "two stream tasks")
         ws.send_json({"seek": 1})  # still answering after a pause
         assert ws.receive_json()["t"] == 1
 
@@ -119,7 +109,7 @@ def test_disconnect_mid_play_leaves_no_task(client, app_state, counter_session, 
         ws.send_json({"play": rate})
         ws.receive_json()
         assert app_state.streams.tasks == 3 and app_state.streams.connections == 1
-    assert wait_until(lambda: app_state.streams.tasks == 0)
+    assert wait_until(lambda: app_state.streams.tasks == 0, "no stream task left")
     assert app_state.streams.connections == 0
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 
 import httpx
 import numpy as np
@@ -14,7 +13,7 @@ import pytest
 from websockets.sync.client import connect
 
 import cells
-from tests.support import TOLERANCE, ServerProcess, assert_error
+from tests.support import TOLERANCE, ServerProcess, assert_error, wait_until
 
 TEXT = "the cat sat on the mat; the bat ate the rat. " * 6
 SMALL = {"text": TEXT, "cell": "gru", "hidden_size": 8, "layers": 2, "steps": 25, "seq_len": 12,
@@ -24,13 +23,11 @@ LONG = {"text": TEXT, "hidden_size": 48, "steps": 20_000, "seq_len": 16, "batch"
 
 def _wait(client, job: str, states: tuple[str, ...], timeout: float = 60.0,
           min_step: int = 0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """The job's status once it is in one of `states`, at `min_step` or later."""
+    def reached():
         body = client.get(f"/api/train/{job}").json()
-        if body["state"] in states and body["step"] >= min_step:
-            return body
-        time.sleep(0.05)
-    raise AssertionError(f"job {job} did not reach {states}: {body}")
+        return body if body["state"] in states and body["step"] >= min_step else None
+    return wait_until(reached, f"job {job} to reach {states} at step {min_step}+", timeout)
 
 
 def test_a_job_streams_its_steps_and_becomes_a_session_the_engine_agrees_with(tmp_path):

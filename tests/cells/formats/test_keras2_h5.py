@@ -22,15 +22,13 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import cells  # noqa: E402
+from tests.support import close
 
 VOCABULARY = "abcdefgh "
 TEXT = "a bad cafe fed a badge"
 V, E, H, O = len(VOCABULARY), 4, 5, 6
 layers = keras.layers
 
-
-def close(actual, expected):
-    np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5)
 
 
 def ids(text=TEXT):
@@ -142,7 +140,7 @@ def test_sequential_as_tf_keras_2_writes_it(tmp_path):
     ours = cells.load_model(path, vocabulary=VOCABULARY)
     assert ours.layers == 2 and ours.stack[0].directions == ("forward", "backward")
     assert ours.cell(1).options == {"reset_after": True} and ours.returns == "last"
-    close(ours.run(TEXT).prediction, twin.predict(ids(), verbose=0)[0])
+    close(ours.run(TEXT).prediction, twin.predict(ids(), verbose=0)[0], "float32")
 
 
 def functional_config(class_name, chain, output=None):
@@ -194,7 +192,7 @@ def test_functional_as_tf_keras_2_writes_it(tmp_path, class_name):
     ours = cells.load_model(path, vocabulary=VOCABULARY)
     assert ours.directions == ("forward", "backward") and ours.stack[0].reverse_output
     assert ours.cell(0, "backward").options == {"nonlinearity": "relu"}
-    close(ours.run(TEXT)["probs"], twin.predict(ids(), verbose=0)[0])
+    close(ours.run(TEXT)["probs"], twin.predict(ids(), verbose=0)[0], "float32")
 
 
 def small_chain():
@@ -218,7 +216,7 @@ def test_keras_2_2_sequential_config_is_a_list(tmp_path):
     config = {"class_name": "Sequential", "config": chain[1:]}
     write_tf_keras_h5(tmp_path / "old.h5", config, weights, ["embedding", "lstm", "dense"])
     ours = cells.load_model(tmp_path / "old.h5", vocabulary=VOCABULARY)
-    close(ours.run(TEXT).prediction, twin.predict(ids(), verbose=0)[0])
+    close(ours.run(TEXT).prediction, twin.predict(ids(), verbose=0)[0], "float32")
 
 
 def test_keras_3_functional_saved_as_h5(tmp_path):
@@ -235,7 +233,7 @@ def test_keras_3_functional_saved_as_h5(tmp_path):
     model.save(tmp_path / "k3.h5")
     ours = cells.load_model(tmp_path / "k3.h5", vocabulary=VOCABULARY)
     assert ours.cell(0, "backward").options == {"reset_after": False}
-    close(ours.run(TEXT)["probs"], model.predict(ids(), verbose=0)[0])
+    close(ours.run(TEXT)["probs"], model.predict(ids(), verbose=0)[0], "float32")
 
 
 def test_branches_and_shared_layers_refused_by_name(tmp_path):
@@ -273,3 +271,47 @@ def test_keras_2_2_hard_sigmoid_refused_by_name(tmp_path):
     with pytest.raises(ValueError, match=r"hard\.h5: layer 'lstm' \(LSTM\) has "
                                          r"recurrent_activation='hard_sigmoid'; only 'sigmoid'"):
         cells.load_model(tmp_path / "hard.h5")
+
+
+def test_cudnn_layers_of_keras_2(tmp_path):
+    """CuDNNLSTM and CuDNNGRU (Keras 2 on a GPU) keep an input and a recurrent bias, one
+    after the other: an LSTM whose two biases add, and the reset-after GRU."""
+    twin = keras3_twin(layers.Embedding(V, E),
+                       layers.Bidirectional(layers.LSTM(H, return_sequences=True)),
+                       layers.GRU(H, reset_after=True, return_sequences=True),
+                       layers.Dense(O), seed=7)
+    embedding, bidirectional, gru, dense = twin.layers
+    rng = np.random.default_rng(8)
+    lstm_weights = bidirectional.get_weights()
+    halves = []
+    for kernel, recurrent, bias in (lstm_weights[:3], lstm_weights[3:]):
+        recurrent_bias = rng.normal(0, 0.5, bias.shape).astype(np.float32)
+        halves.append([kernel, recurrent, np.concatenate([bias - recurrent_bias,
+                                                          recurrent_bias])])
+    kernel, recurrent, bias = gru.get_weights()  # bias (2, 3H): input row, recurrent row
+    chain = [
+        tf_layer("Embedding", "embedding", input_dim=V, output_dim=E),
+        tf_layer("Bidirectional", "bidirectional", merge_mode="concat",
+                 layer=tf_layer("CuDNNLSTM", "cu_dnn_lstm", units=H, return_sequences=True,
+                                return_state=False, go_backwards=False, stateful=False)),
+        tf_layer("CuDNNGRU", "cu_dnn_gru", units=H, return_sequences=True,
+                 return_state=False, go_backwards=False, stateful=False),
+        tf_layer("Dense", "dense", units=O, activation="linear"),
+    ]
+    names = [f"{scope}/{v}:0" for scope in ("bidirectional/forward_cu_dnn_lstm",
+                                            "bidirectional/backward_cu_dnn_lstm")
+             for v in ("kernel", "recurrent_kernel", "bias")]
+    weights = {
+        "embedding": named(embedding, ["embedding/embeddings:0"]),
+        "bidirectional": list(zip(names, halves[0] + halves[1], strict=True)),
+        "cu_dnn_gru": [("cu_dnn_gru/kernel:0", kernel),
+                       ("cu_dnn_gru/recurrent_kernel:0", recurrent),
+                       ("cu_dnn_gru/bias:0", bias.reshape(-1))],
+        "dense": named(dense, ["dense/kernel:0", "dense/bias:0"]),
+    }
+    write_tf_keras_h5(tmp_path / "cudnn.h5", {"class_name": "Sequential",
+                                              "config": {"name": "s", "layers": chain}},
+                      weights, ["embedding", "bidirectional", "cu_dnn_gru", "dense"])
+    ours = cells.load_model(tmp_path / "cudnn.h5", vocabulary=VOCABULARY)
+    assert ours.cell(1).options == {"reset_after": True}
+    close(ours.run(TEXT).prediction, twin.predict(ids(), verbose=0)[0])

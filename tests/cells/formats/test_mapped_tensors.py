@@ -12,6 +12,7 @@ import torch
 from safetensors.numpy import save_file
 
 import cells
+from tests.support import close
 
 V, E, H, O = 9, 4, 5, 7
 VOCABULARY = "abcdefgh "
@@ -19,9 +20,6 @@ TEXT = "a bad cafe fed a badge"
 NAMES = {"weight_ih": "enc_w_ih", "weight_hh": "enc_w_hh", "bias_ih": "enc_b_ih",
          "bias_hh": "enc_b_hh", "embedding": "enc_emb", "head": "fc_out"}
 
-
-def close(actual, expected):
-    np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5)
 
 
 def reference(kind="lstm", layers=1, seed=0):
@@ -62,7 +60,7 @@ def test_a_checkpoint_mapped_tensor_by_tensor(tmp_path, suffix):
     assert str(warning.message) == (f"ckpt{suffix}: left out 2 tensor(s) the model does not "
                                     "use: conv_w, step")
     assert model.notices == ("left out 2 tensor(s) the model does not use: conv_w, step",)
-    close(model.run(TEXT)["logits"], expected)
+    close(model.run(TEXT)["logits"], expected, "float32")
 
 
 def test_stacked_layers_and_a_head_by_tensor(tmp_path):
@@ -81,7 +79,7 @@ def test_stacked_layers_and_a_head_by_tensor(tmp_path):
         warnings.simplefilter("error")  # nothing left out, nothing said
         model = cells.load_model(tmp_path / "gru.npz", vocabulary=VOCABULARY, **names)
     assert model.layers == 2 and model.notices == ()
-    close(model.run(TEXT)["logits"], expected)
+    close(model.run(TEXT)["logits"], expected, "float32")
 
 
 def test_an_unnamed_bias_is_zero(tmp_path):
@@ -94,7 +92,7 @@ def test_an_unnamed_bias_is_zero(tmp_path):
              Wh=lstm.weight_hh_l0.detach().numpy())
     model = cells.load_model(tmp_path / "nobias.npz", names={"weight_ih": "Wx",
                                                              "weight_hh": "Wh"})
-    close(model.run(xs.numpy()).outputs[-1], expected)
+    close(model.run(xs.numpy()).outputs[-1], expected, "float32")
 
 
 def test_mapping_refusals_name_the_tensor(tmp_path):
@@ -140,7 +138,7 @@ def test_a_state_dict_with_named_parts_lists_the_rest(tmp_path):
                                                   r"frontend\.conv\.weight"):
         model = cells.load_model(tmp_path / "asr.safetensors", vocabulary=VOCABULARY,
                                  embedding="tok", head="proj")
-    close(model.run(TEXT)["logits"], expected)
+    close(model.run(TEXT)["logits"], expected, "float32")
 
 
 def test_keras_named_weights_no_longer_drop_the_rest_silently(tmp_path):

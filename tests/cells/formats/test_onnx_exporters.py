@@ -16,13 +16,11 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 
 import cells
+from tests.support import close
 
 V, E, H, O = 9, 4, 5, 6
 IDS = np.array([1, 4, 0, 6, 2, 2, 8, 3, 5, 7, 1])  # longer than the example exported
 
-
-def close(actual, expected):
-    np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5)
 
 
 def runtime(path, feeds):
@@ -74,7 +72,7 @@ def test_torch_onnx_export_with_dynamic_shapes(tmp_path, kind, dynamo):
     # runs that file at that length only
     ids = IDS[:4] if dynamo else IDS
     expected = runtime(path, {"ids": ids[:, None]})[:, 0]
-    close(model.run(ids)["probs"], expected)
+    close(model.run(ids)["probs"], expected, "float32")
 
 
 def test_quantize_dynamic_read_as_the_float_model_with_a_notice(tmp_path):
@@ -113,7 +111,7 @@ def test_quantize_dynamic_read_as_the_float_model_with_a_notice(tmp_path):
         tensor.CopyFrom(numpy_helper.from_array(value.astype(np.float32), tensor.name))
     onnx.save(dequantized, str(tmp_path / "dequantized.onnx"))
     expected = runtime(tmp_path / "dequantized.onnx", {"ids": IDS[:, None]})[:, 0]
-    close(model.run(IDS)["probs"], expected)
+    close(model.run(IDS)["probs"], expected, "float32")
     # and it is near the float model it was quantized from
     original = runtime(float_path, {"ids": IDS[:, None]})[:, 0]
     np.testing.assert_allclose(model.run(IDS)["probs"], original, atol=0.05)
@@ -160,7 +158,7 @@ def test_weights_computed_from_initializers_are_folded(tmp_path):
     path = tmp_path / "computed.onnx"
     onnx.save(lstm_graph(nodes, stored), str(path))
     model = cells.load_model(path)
-    close(model.run(xs()[:, 0]).outputs[-1], runtime(path, {"X": xs()})[:, 0, 0])
+    close(model.run(xs()[:, 0]).outputs[-1], runtime(path, {"X": xs()})[:, 0, 0], "float32")
 
 
 def if_graph(condition_nodes, extra_inputs=()):
@@ -194,7 +192,7 @@ def test_recurrent_nodes_inside_if_branches(tmp_path, rate, kind):
     onnx.save(if_graph(condition), str(path))
     model = cells.load_model(path)
     assert model.cell(0).kind == kind
-    close(model.run(xs()[:, 0]).outputs[-1], runtime(path, {"X": xs()})[:, 0, 0])
+    close(model.run(xs()[:, 0]).outputs[-1], runtime(path, {"X": xs()})[:, 0, 0], "float32")
     one = cells.load(path)  # one cell, as cells.load reads it
     assert one.kind == kind
 
@@ -236,4 +234,4 @@ def test_folding_and_states_keep_their_limits(tmp_path):
     onnx.save(lstm_graph(ones, {"W": w, "R": r, "B": b, "one": np.array([1], np.int64),
                                 "hidden": np.array([H], np.int64)}), str(path))
     close(cells.load_model(path).run(xs()[:, 0]).outputs[-1],
-          runtime(path, {"X": xs()})[:, 0, 0])
+          runtime(path, {"X": xs()})[:, 0, 0], "float32")

@@ -12,16 +12,13 @@ import torch
 from safetensors.torch import save_file
 
 import cells
+from tests.support import close
 
 V, E, H, O = 9, 4, 5, 7
 VOCABULARY = "abcdefgh "
 TEXT = "a bad cafe fed a badge"
-TOL = {torch.float64: 1e-10, torch.float32: 1e-5}
 CELLS = {"lstm": torch.nn.LSTMCell, "gru": torch.nn.GRUCell, "rnn": torch.nn.RNNCell}
 
-
-def close(actual, expected, dtype=torch.float32):
-    np.testing.assert_allclose(actual, expected, rtol=TOL[dtype], atol=TOL[dtype])
 
 
 def ids_of(text=TEXT):
@@ -93,7 +90,7 @@ def test_a_cell_state_dict_is_a_model(tmp_path, kind, options):
     model = cells.load_model(tmp_path / "cell.safetensors", vocabulary=VOCABULARY,
                              options={"nonlinearity": "relu"} if options else None)
     with torch.no_grad():
-        close(model.run(TEXT)["logits"], module(ids_of()).numpy())
+        close(model.run(TEXT)["logits"], module(ids_of()).numpy(), "float32")
 
 
 def test_a_bare_cell_module(tmp_path):
@@ -106,7 +103,7 @@ def test_a_bare_cell_module(tmp_path):
             h = cell(x[None], h)
             expected.append(h[0].numpy())
     model = cells.from_torch(cell)
-    close(model.run(xs.numpy()).outputs[-1], np.array(expected))
+    close(model.run(xs.numpy()).outputs[-1], np.array(expected), "float32")
 
 
 def test_no_recurrent_module_is_said_so():
@@ -132,7 +129,7 @@ def test_what_the_caller_leaves_unnamed_is_listed():
     assert model.notices == ("left out 2 tensor(s) the model does not use: front.bias, "
                              "front.weight",)
     with torch.no_grad():
-        close(model.run(TEXT)["logits"], module(ids_of()).numpy())
+        close(model.run(TEXT)["logits"], module(ids_of()).numpy(), "float32")
 
 
 def random_state(shape, seed):
@@ -150,7 +147,7 @@ def test_starting_state_per_layer_and_direction_as_torch_takes_it(kind):
         y, _ = recurrent(xs, (h0, c0) if kind == "lstm" else h0)
     model = cells.from_torch(recurrent)
     run = model.run(xs.numpy(), h0=h0.numpy(), c0=c0.numpy() if kind == "lstm" else None)
-    close(run.outputs[-1], y.numpy())
+    close(run.outputs[-1], y.numpy(), "float32")
     # the same as state= keyed by (layer, direction)
     state = {(k // 2, ("forward", "backward")[k % 2]): {"h": h0[k].numpy()} for k in range(4)}
     if kind == "lstm":
@@ -169,7 +166,7 @@ def test_a_decoder_cell_started_from_a_state():
             h, c = module.cell(x[None], (h, c))
             expected.append(module.out(h)[0].numpy())
     model = cells.from_torch(module, vocabulary=VOCABULARY)
-    close(model.run(TEXT, h0=h0.numpy(), c0=c0.numpy())["logits"], np.array(expected))
+    close(model.run(TEXT, h0=h0.numpy(), c0=c0.numpy())["logits"], np.array(expected), "float32")
 
 
 def test_starting_states_that_do_not_fit_are_refused():

@@ -110,3 +110,11 @@ def test_a_directory_is_named_as_such(tmp_path):
     (tmp_path / "weights").mkdir()
     with pytest.raises(ValueError, match=r"weights: is a directory, not a model file"):
         cells.load(tmp_path / "weights")
+
+
+def test_reserved_tokens_beside_graphemes():
+    accented = "e\u0301"  # é as e and a combining accent: one character, two code points
+    tokens = ["<pad>", "a", accented, "c", " ", "</s>", "<unk>"]
+    model = cells.from_torch(CharModel(), vocabulary=tokens)
+    assert model.encoder.tokenizer == "chars"
+    assert model.run(f"a{accented}</s>c").tokens == ["a", accented, "</s>", "c"]

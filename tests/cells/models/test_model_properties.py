@@ -9,20 +9,29 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cells
+from tests.cells.kind_cases import TORCH_VARIANTS
+
+# The kinds torch has a module for (kind_cases.TORCH_VARIANTS) and those modules.
+TORCH_MODULES = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}
+NONLINEARITIES = [options["nonlinearity"] for kind, options in TORCH_VARIANTS if kind == "rnn"]
+
+
+def test_every_kind_torch_has_a_module_for_is_drawn():
+    assert set(TORCH_MODULES) == {kind for kind, _ in TORCH_VARIANTS}
 
 
 @st.composite
 def recurrent_modules(draw):
-    kind = draw(st.sampled_from(["lstm", "gru", "rnn"]))
+    kind = draw(st.sampled_from(sorted(TORCH_MODULES)))
     inputs, hidden = draw(st.integers(1, 4)), draw(st.integers(1, 5))
     options = {"num_layers": draw(st.integers(1, 3)), "bidirectional": draw(st.booleans()),
                "bias": draw(st.booleans()), "batch_first": draw(st.booleans())}
     if kind == "rnn":
-        options["nonlinearity"] = draw(st.sampled_from(["tanh", "relu"]))
+        options["nonlinearity"] = draw(st.sampled_from(NONLINEARITIES))
     if kind == "lstm" and hidden > 1 and draw(st.booleans()):
         options["proj_size"] = draw(st.integers(1, hidden - 1))
     torch.manual_seed(draw(st.integers(0, 2**16)))
-    module = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[kind](
+    module = TORCH_MODULES[kind](
         inputs, hidden, **options).double()
     steps = draw(st.integers(1, 12))
     xs = np.random.default_rng(draw(st.integers(0, 2**16))).normal(size=(steps, inputs))

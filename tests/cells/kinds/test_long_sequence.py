@@ -22,7 +22,7 @@ SCRIPT = textwrap.dedent("""
 
 
 def test_million_steps_peak_memory_under_400_mb():
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     out = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True,
                          timeout=600, cwd=root,
                          env={"OPENBLAS_NUM_THREADS": "1", "PATH": "", "PYTHONPATH": str(root)})

@@ -9,8 +9,9 @@ import cells
 from cells.training import Network, loss_and_gradients
 from cells.training.model_backward import zero_state
 from tests.cells.kind_cases import VARIANT_IDS, VARIANTS
+from tests.support import TOLERANCE
 
-TOL = 1e-10
+TOL = TOLERANCE["float64"]
 RECURRENT = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}
 
 

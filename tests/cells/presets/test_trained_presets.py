@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import cells
+from cells.presets import trained
 from cells.presets.recipes import long_memory, python_source
 from cells.presets.trained import DATA
 from cells.presets.trained import meta as recorded
@@ -143,7 +144,12 @@ def test_python_source_units_are_what_the_held_out_files_measure():
 # -- long-memory: accuracy on held-out sequences ---------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+# The long-memory presets the registry names, one per kind.
+LONG_MEMORY_KINDS = [name.removeprefix("long-memory-") for name in trained.ORDER
+                     if name.startswith("long-memory-")]
+
+
+@pytest.mark.parametrize("kind", LONG_MEMORY_KINDS)
 def test_long_memory_accuracy_is_what_the_held_out_sequences_measure(kind):
     preset = cells.presets.get(f"long-memory-{kind}")
     texts = (DATA / f"long-memory-{kind}" / "heldout.txt").read_text().split()

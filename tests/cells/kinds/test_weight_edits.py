@@ -8,10 +8,10 @@ import torch
 
 import cells
 from tests.cells.kind_cases import random_cell, random_inputs
+from tests.support import close
 
 torch.set_num_threads(1)
 
-TOL = dict(rtol=1e-10, atol=1e-10)
 
 
 def torch_module(cell):
@@ -52,7 +52,7 @@ def test_edited_cell_runs_as_torch_with_the_same_weights_changed(kind):
         for p, r, c, v in EDITS:
             getattr(module, f"{p}_l0")[(r,) if c is None else (r, c)] = v
     got = edited.run(xs, h0=state["h"], c0=state.get("c"))["h"]
-    np.testing.assert_allclose(got, torch_h(module, xs, state), **TOL)
+    close(got, torch_h(module, xs, state), "float64")
     assert np.abs(got - plain).max() > 1e-3  # the edit changed something
     # the original cell is untouched, and still runs as before
     for k, v in before.items():
@@ -77,7 +77,7 @@ def test_an_edit_applies_to_every_step_and_combines_with_interventions():
         module.bias_ih_l0[2 * H + 1] = 4.0
     # torch for the steps before the holds; the holds keep c from then on
     expected = torch_h(module, xs[:5], state)
-    np.testing.assert_allclose(both["h"][:5], expected, **TOL)
+    close(both["h"][:5], expected, "float64")
     assert not np.allclose(both["h"][0], cell.run(xs, h0=state["h"], c0=state["c"])["h"][0])
     np.testing.assert_array_equal(both["c"][5:], np.tile(both["c"][4], (7, 1)))
 

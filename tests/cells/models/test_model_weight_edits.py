@@ -12,10 +12,11 @@ import torch
 
 import cells
 from cells.models import Head, Model
+from tests.support import TOLERANCE
 
 V, E, H, O = 7, 4, 5, 7
 T = 12
-TOL = 1e-10
+TOL = TOLERANCE["float64"]
 
 
 class TextModel(torch.nn.Module):

@@ -10,11 +10,11 @@ import torch
 from safetensors.torch import save_file
 
 import cells
+from tests.support import close
 
 V, E, H, O, P = 9, 5, 6, 9, 3
 VOCABULARY = "abcdefgh "
 TEXT = "a bad cafe fed a badge"
-TOL = {torch.float64: 1e-10, torch.float32: 1e-5}
 RECURRENT = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}
 
 
@@ -42,10 +42,6 @@ def ids_of(text):
 def torch_logits(module):
     with torch.no_grad():
         return module(ids_of(TEXT)).numpy()
-
-
-def close(actual, expected, dtype):
-    np.testing.assert_allclose(actual, expected, rtol=TOL[dtype], atol=TOL[dtype])
 
 
 CASES = [("lstm", {}), ("gru", {}), ("rnn", {"nonlinearity": "relu"}), ("rnn", {}),

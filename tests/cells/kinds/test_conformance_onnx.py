@@ -7,8 +7,8 @@ from onnx import TensorProto, helper, numpy_helper
 from onnx.reference import ReferenceEvaluator
 
 import cells
+from tests.support import close
 
-TOL = {"float64": 1e-10, "float32": 1e-5}
 ONNX_TYPE = {"float64": TensorProto.DOUBLE, "float32": TensorProto.FLOAT}
 
 
@@ -41,10 +41,6 @@ def random_params(kind, I, H, dtype, seed, scale=1.2, **options):
     params = {k: rng.uniform(-scale, scale, v.shape).astype(dtype) for k, v in cell.params.items()}
     xs = rng.normal(0, 1.5, (23, I)).astype(dtype)
     return params, xs, rng.normal(0, 0.5, H).astype(dtype), rng.normal(0, 0.5, H).astype(dtype)
-
-
-def close(actual, expected, dtype):
-    np.testing.assert_allclose(actual, expected, rtol=TOL[dtype], atol=TOL[dtype])
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

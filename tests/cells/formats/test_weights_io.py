@@ -21,13 +21,16 @@ from safetensors import safe_open
 from safetensors.numpy import save_file as save_numpy
 from safetensors.torch import save_file as save_torch
 
+import cells
 from cells.weights_io import read_weights, write_weights
+from tests.cells.kind_cases import TORCH_VARIANTS
 
 I, H, T = 3, 4, 6  # input size, hidden size, sequence length
-KINDS = ("rnn", "lstm", "peephole_lstm", "gru", "prototype_lstm", "normalized_lstm", "pseudo_lstm")
 BLOCKS = {"rnn": 1, "gru": 3, "lstm": 4}
 # What a file that cannot tell the options gives: the engine's defaults.
-DEFAULT_OPTIONS = {"lstm": {}, "gru": {"reset_after": True}, "rnn": {"nonlinearity": "tanh"}}
+DEFAULT_OPTIONS = {kind: {name: option["default"]
+                          for name, option in cells.kind_info(kind)["options"].items()}
+                   for kind in cells.KINDS}
 
 
 def sigmoid(v):
@@ -119,6 +122,14 @@ def run_peephole_lstm(params, xs):
 # --- PyTorch state dicts -----------------------------------------------------------------
 
 
+# The kinds torch writes state dicts of (the ones kind_cases.TORCH_VARIANTS names).
+TORCH_KINDS = ["lstm", "gru", "rnn"]
+
+
+def test_torch_kinds_are_the_ones_torch_computes():
+    assert set(TORCH_KINDS) == {kind for kind, _ in TORCH_VARIANTS}
+
+
 def make_torch(kind, **kwargs):
     torch.manual_seed(0)
     if kind == "rnn":
@@ -134,7 +145,7 @@ def save_state_dict(path, state_dict):
 
 
 @pytest.mark.parametrize("suffix", [".safetensors", ".npz"])
-@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("kind", TORCH_KINDS)
 @pytest.mark.parametrize("layer", [0, 1])
 def test_torch_state_dict_layers_load_exactly(tmp_path, suffix, kind, layer):
     module = make_torch(kind)
@@ -699,27 +710,23 @@ def test_keras_names_bad_bias_refused(tmp_path):
 
 
 def random_canonical(kind, dtype, seed=0):
+    """Random values in the kind's own parameter layout (every parameter it has)."""
     rng = np.random.default_rng(seed)
-    rows = {"rnn": 1, "gru": 3}.get(kind, 4) * H
-    shapes = {
-        "weight_ih": (rows, I),
-        "weight_hh": (rows, H),
-        "bias_ih": (rows,),
-        "bias_hh": (rows,),
-    }
-    if kind == "peephole_lstm":
-        shapes |= {f"peephole_{g}": (H,) for g in "ifo"}
+    shapes = {p["name"]: tuple(p["shape"]) for p in cells.param_layout(kind, I, H)}
     params = {name: rng.normal(size=shape).astype(dtype) for name, shape in shapes.items()}
     params["bias_ih"][:2] = [-0.0, np.finfo(dtype).smallest_subnormal]  # bits that must survive
     return params
 
 
-OPTIONS = {"rnn": {"nonlinearity": "relu"}, "gru": {"reset_after": False}}
+# Each kind with every option away from its default (the file must say so to read back).
+OPTIONS = {kind: {name: next(v for v in option["values"] if v != option["default"])
+                  for name, option in cells.kind_info(kind)["options"].items()}
+           for kind in cells.KINDS}
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("suffix", [".safetensors", ".npz"])
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", cells.KINDS)
 def test_round_trip_is_exact(tmp_path, kind, suffix, dtype):
     params = random_canonical(kind, dtype)
     path = tmp_path / f"cell{suffix}"
@@ -797,7 +804,12 @@ def test_metadata_with_unknown_kind_refused(tmp_path):
 # --- kinds ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["lstm", "prototype_lstm", "normalized_lstm", "pseudo_lstm"])
+def lstm_shaped(kind) -> bool:
+    """Whether the kind's parameters are an LSTM's, name for name and shape for shape."""
+    return cells.param_layout(kind, 2, 3) == cells.param_layout("lstm", 2, 3)
+
+
+@pytest.mark.parametrize("kind", [k for k in cells.KINDS if lstm_shaped(k)])
 def test_lstm_file_as_lstm_family_kind(tmp_path, kind):
     module = make_torch("lstm")
     loaded = read_weights(

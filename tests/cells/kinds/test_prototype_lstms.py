@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 import cells
-
-TOL = {"float64": 1e-10, "float32": 1e-5}
+from tests.support import close
 
 
 def sigma(z):
@@ -54,8 +53,7 @@ def test_prototype_cell_follows_its_equations(variant, dtype):
     trace = cell.run(xs, c0=c0)
     for t, row in enumerate(reference(variant, params, xs, c0)):
         for name, value in row.items():
-            np.testing.assert_allclose(trace[name][t], value, rtol=TOL[dtype], atol=TOL[dtype],
-                                       err_msg=f"{variant} {name} at t={t}")
+            close(trace[name][t], value, dtype, err_msg=f"{variant} {name} at t={t}")
 
 
 def test_normalized_state_is_bounded_where_prototype_grows():

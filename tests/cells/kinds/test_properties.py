@@ -5,6 +5,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import cells
+from tests.cells.kind_cases import WRITE_DOWN_KINDS
 
 KIND_OPTIONS = [("rnn", {}), ("rnn", {"nonlinearity": "relu"}), ("lstm", {}),
                 ("peephole_lstm", {}), ("gru", {}), ("gru", {"reset_after": False}),
@@ -88,7 +89,7 @@ def test_extend_equals_a_fresh_run_exactly(run, data):
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.sampled_from(["lstm", "peephole_lstm", "prototype_lstm", "pseudo_lstm"]),
+@given(st.sampled_from(WRITE_DOWN_KINDS),
        st.integers(1, 6), st.integers(0, 999))
 def test_open_forget_and_shut_input_keep_c_exactly(kind, H, seed):
     """Written Memories' 'write it down': f = 1 and i = 0 leave the cell state untouched."""

@@ -12,9 +12,10 @@ import torch
 import cells
 from cells.models.projected import projected_signals, projected_stages
 from tests import projected_reference as reference
+from tests.support import TOLERANCE
 
 I, H, P, T = 3, 5, 2, 17
-TOL = 1e-10
+TOL = TOLERANCE["float64"]
 
 
 @pytest.fixture(scope="module")

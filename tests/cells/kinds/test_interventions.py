@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 import cells
 from cells.kinds import holdable
 from cells.trace import Trace
-from tests.cells.kind_cases import VARIANTS, random_cell, random_inputs
+from tests.cells.kind_cases import (
+    TORCH_VARIANT_IDS,
+    TORCH_VARIANTS,
+    VARIANTS,
+    WRITE_DOWN_KINDS,
+    random_cell,
+    random_inputs,
+)
 
 torch.set_num_threads(1)
 
@@ -70,11 +77,7 @@ def torch_run(cell, xs, state, held):
             {k: v.grad.numpy() for k, v in p.items()}, x_all.grad.numpy())
 
 
-TORCH_KINDS = [("lstm", {}), ("gru", {"reset_after": True}), ("rnn", {"nonlinearity": "tanh"}),
-               ("rnn", {"nonlinearity": "relu"})]
-
-
-@pytest.mark.parametrize("kind,options", TORCH_KINDS, ids=["lstm", "gru", "rnn-tanh", "rnn-relu"])
+@pytest.mark.parametrize("kind,options", TORCH_VARIANTS, ids=TORCH_VARIANT_IDS)
 def test_held_signal_matches_torch_with_the_value_substituted(kind, options):
     cell = random_cell(kind, options, I=3, H=5, seed=31)
     xs, state = random_inputs(cell, T=20, seed=31)
@@ -94,7 +97,7 @@ def test_held_signal_matches_torch_with_the_value_substituted(kind, options):
         np.testing.assert_allclose(g.xs, dxs, rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize("kind", ["lstm", "peephole_lstm", "prototype_lstm", "pseudo_lstm"])
+@pytest.mark.parametrize("kind", WRITE_DOWN_KINDS)
 def test_forget_open_and_input_shut_keep_c_bit_for_bit(kind):
     """Written Memories' "write it down": with f = 1 and i = 0 the state is kept exactly."""
     cell = random_cell(kind, {}, I=3, H=6, seed=32, scale=1.5)

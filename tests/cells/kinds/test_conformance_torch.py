@@ -10,8 +10,8 @@ import pytest
 import torch
 
 import cells
+from tests.support import close
 
-TOL = {"float64": 1e-10, "float32": 1e-5}
 TORCH_DTYPE = {"float64": torch.float64, "float32": torch.float32}
 torch.set_num_threads(1)
 
@@ -34,12 +34,6 @@ def inputs(T, I, H, dtype, seed):
     rng = np.random.default_rng(seed)
     return (rng.normal(0, 1.5, (T, I)).astype(dtype), rng.normal(0, 0.5, H).astype(dtype),
             rng.normal(0, 0.5, H).astype(dtype))
-
-
-def close(actual, expected, dtype):
-    # Absolute for values within [-1, 1] (gates, squashed states); relative beyond, where
-    # float32 rounding of an H-term sum scales with the values summed.
-    np.testing.assert_allclose(actual, expected, rtol=TOL[dtype], atol=TOL[dtype])
 
 
 def as_t(a):

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import cells  # noqa: E402
+from tests.support import close  # noqa: E402
 
 VOCABULARY = "abcdefgh "
 TEXT = "a bad cafe fed a badge"
@@ -41,10 +42,6 @@ def built(*stack, seed=0):
     return model
 
 
-def close(actual, expected):
-    np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-5)
-
-
 def test_bidirectional_lstm_then_gru_then_softmax(tmp_path):
     model = built(
         layers.Embedding(V, E),
@@ -58,8 +55,9 @@ def test_bidirectional_lstm_then_gru_then_softmax(tmp_path):
     assert ours.returns == "last" and ours.head.activation == "softmax"
     mt = ours.run(TEXT)
     expected = model.predict(ids(), verbose=0)[0]  # (O,): the last step's probabilities
-    close(mt.prediction, expected)
-    close(mt["probs"][-1], expected)  # the GRU on top runs forward, so the last row is it
+    close(mt.prediction, expected, "float32")
+    # the GRU on top runs forward, so the last row is it
+    close(mt["probs"][-1], expected, "float32")
 
 
 def test_every_step_with_go_backwards_simple_rnn_and_cho_gru(tmp_path):
@@ -74,7 +72,7 @@ def test_every_step_with_go_backwards_simple_rnn_and_cho_gru(tmp_path):
     ours = cells.load_model(tmp_path / "seq.keras", vocabulary=VOCABULARY)
     assert ours.cell(0, "backward").options == {"nonlinearity": "relu"}
     assert ours.cell(1, "forward").options == {"reset_after": False}
-    close(ours.run(TEXT)["probs"], model.predict(ids(), verbose=0)[0])  # (T, O)
+    close(ours.run(TEXT)["probs"], model.predict(ids(), verbose=0)[0], "float32")  # (T, O)
 
 
 def test_weights_h5_alone_in_the_order_its_shapes_allow(tmp_path):
@@ -89,7 +87,7 @@ def test_weights_h5_alone_in_the_order_its_shapes_allow(tmp_path):
     ours = cells.load_model(tmp_path / "model.weights.h5")
     assert ours.vocabulary == tuple(VOCABULARY)
     assert [ours.cell(k).kind for k in range(2)] == ["lstm", "gru"]
-    close(ours.run(TEXT)["probs"], model.predict(ids(), verbose=0)[0])
+    close(ours.run(TEXT)["probs"], model.predict(ids(), verbose=0)[0], "float32")
 
 
 def test_lambda_refused_by_name(tmp_path):
@@ -110,7 +108,7 @@ def test_save_model_round_trip_of_a_keras_model(tmp_path):
     again = cells.load_model(tmp_path / "bi.safetensors")
     assert again.returns == "last" and again.vocabulary == tuple(VOCABULARY)
     assert np.array_equal(again.run(TEXT).prediction, ours.run(TEXT).prediction)
-    close(again.run(TEXT).prediction, model.predict(ids(), verbose=0)[0])
+    close(again.run(TEXT).prediction, model.predict(ids(), verbose=0)[0], "float32")
 
 
 def test_functional_chain(tmp_path):
@@ -124,7 +122,7 @@ def test_functional_chain(tmp_path):
     ours = cells.load_model(tmp_path / "functional.keras", vocabulary=VOCABULARY)
     assert ours.directions == ("backward",) and ours.stack[0].reverse_output
     # Keras hands a go_backwards layer's outputs on last step first, and so does the model.
-    close(ours.run(TEXT)["probs"], model.predict(ids(), verbose=0)[0])
+    close(ours.run(TEXT)["probs"], model.predict(ids(), verbose=0)[0], "float32")
 
 
 def test_mask_zero_refused(tmp_path):
@@ -232,7 +230,7 @@ def test_legacy_hdf5_model(tmp_path):
     model.save(tmp_path / "legacy.h5")  # the legacy format: model_config + model_weights
     ours = cells.load_model(tmp_path / "legacy.h5", vocabulary=VOCABULARY)
     assert ours.layers == 2 and ours.stack[0].directions == ("forward", "backward")
-    close(ours.run(TEXT)["probs"], model.predict(ids(), verbose=0)[0])
+    close(ours.run(TEXT)["probs"], model.predict(ids(), verbose=0)[0], "float32")
 
 
 @pytest.mark.parametrize("suffix", [".keras", ".h5"])
@@ -242,4 +240,4 @@ def test_time_distributed_dense_head(tmp_path, suffix):
     model.save(tmp_path / f"td{suffix}")
     ours = cells.load_model(tmp_path / f"td{suffix}", vocabulary=VOCABULARY)
     assert ours.head.activation == "softmax"
-    close(ours.run(TEXT)["probs"], model.predict(ids(), verbose=0)[0])
+    close(ours.run(TEXT)["probs"], model.predict(ids(), verbose=0)[0], "float32")

@@ -7,7 +7,8 @@ import pytest
 
 from cells import reference
 from cells.kinds import holdable
-from tests.cells.kind_cases import TOL, VARIANT_IDS, VARIANTS, random_cell, random_inputs
+from tests.cells.kind_cases import VARIANT_IDS, VARIANTS, random_cell, random_inputs
+from tests.support import close
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -22,8 +23,7 @@ def test_every_stored_signal_matches_the_reference(kind, options, dtype):
     stored = cell.layout.names
     assert set(stored) <= set(expected), set(stored) - set(expected)
     for name in stored:
-        np.testing.assert_allclose(trace[name], expected[name], rtol=TOL[dtype],
-                                   atol=TOL[dtype], err_msg=f"{kind} {name}")
+        close(trace[name], expected[name], dtype, err_msg=f"{kind} {name}")
 
 
 @pytest.mark.parametrize("kind,options", VARIANTS, ids=VARIANT_IDS)
@@ -40,6 +40,6 @@ def test_held_signals_match_the_reference(kind, options):
         expected = reference.run(kind, cell.params, xs, state,
                                  interventions=cell.check_interventions(held, 30), **options)
         for name in cell.layout.names:
-            np.testing.assert_allclose(trace[name], expected[name], rtol=1e-10, atol=1e-10,
-                                       err_msg=f"{kind}: {s.name} held, {name} differs")
+            close(trace[name], expected[name], "float64",
+                  err_msg=f"{kind}: {s.name} held, {name} differs")
         assert np.all(trace[s.name][4 + k:20, [1, 3]] == np.float64(value))
