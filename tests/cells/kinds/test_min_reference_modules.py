@@ -12,7 +12,7 @@ from safetensors.torch import save_file
 
 import cells
 from cells.formats.after_lstm import ReferenceModuleNotice
-from tests.cells.kind_cases import TOL
+from tests.support import TOLERANCE as TOL
 
 torch.set_num_threads(1)
 TORCH = {"float32": torch.float32, "float64": torch.float64}

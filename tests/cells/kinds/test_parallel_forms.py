@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import cells
-from tests.cells.kind_cases import TOL, VARIANT_IDS, VARIANTS, random_cell, random_inputs
+from tests.cells.kind_cases import VARIANT_IDS, VARIANTS, random_cell, random_inputs
+from tests.support import TOLERANCE as TOL
 
 PARALLEL = [(k, o) for k, o in VARIANTS if cells.create(k, input_size=1, hidden_size=1,
                                                        **o).has_parallel]

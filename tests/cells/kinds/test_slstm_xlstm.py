@@ -12,7 +12,8 @@ from xlstm.blocks.slstm.layer import sLSTMLayer, sLSTMLayerConfig
 import cells
 from cells.formats.after_lstm import ReferenceModuleNotice, recurrent_from_heads
 from cells.kinds.slstm import recurrent_mask
-from tests.cells.kind_cases import TOL, random_cell
+from tests.cells.kind_cases import random_cell
+from tests.support import TOLERANCE as TOL
 
 torch.set_num_threads(1)
 TORCH = {"float32": torch.float32, "float64": torch.float64}
