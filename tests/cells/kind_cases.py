@@ -23,6 +23,9 @@ NOT_IN_TORCH = {
     "prototype_lstm": "Written Memories' equations stepped by hand (test_prototype_lstms)",
     "normalized_lstm": "Written Memories' equations stepped by hand (test_prototype_lstms)",
     "pseudo_lstm": "Written Memories' equations stepped by hand (test_prototype_lstms)",
+    "min_gru": "minGRU-pytorch's minGRU module (test_min_reference_modules)",
+    "min_lstm": "minGRU-pytorch's minLSTM module (test_min_reference_modules)",
+    "slstm": "xlstm's sLSTM cell, vanilla backend (test_slstm_xlstm)",
 }
 
 
