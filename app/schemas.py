@@ -123,6 +123,15 @@ class WeightEditIn(_ModelCellItem):
                            description="a model's direction (model sessions only)")
 
 
+class StartStateIn(_Strict):
+    """A run's starting state (zeros by default), as PyTorch takes h0 and c0: one row per
+    layer and direction (layer by layer, forward before backward); a single cell's may be
+    one row."""
+
+    h: list[float] | list[list[float]] | None = Field(None, examples=[[0.1, -0.2, 0.0, 0.3]])
+    c: list[float] | list[list[float]] | None = Field(None, description="LSTM cells only")
+
+
 class SessionCreate(_Strict):
     """A cell, its weights (one of `preset`, `seed`, `weights_id`; `seed` 0 when none is
     given) and a sequence. A preset fixes the cell and both sizes; uploaded weights fix the
@@ -139,6 +148,8 @@ class SessionCreate(_Strict):
                                description="options of the kind (GET /api/cells lists them)")
     dtype: Literal["float32", "float64"] = "float32"
     sequence: Sequence
+    state: StartStateIn | None = Field(None, description="the starting state, e.g. a "
+                                                         "decoder's (default zeros)")
     interventions: list[InterventionIn] = Field(
         default_factory=list, max_length=1000,
         examples=[[{"signal": "f", "start": 10, "stop": 20, "units": None, "value": 1.0}]],

@@ -296,15 +296,31 @@ async def many_clients(server: Server, session_id: str, steps: int, clients: int
 
 
 async def observe(url: str, port: int, small_id: str, small_steps: int,
-                  seconds: float) -> tuple[list[float], list[float], list[str]]:
-    """Another user: GETs the small session and seeks on it, 20 times a second each."""
+                  seconds: float) -> tuple[list[float], list[float], list[str], list[float]]:
+    """Another user (a tab of its own): GETs the small session and seeks on it, 20 times a
+    second each, and creates a small session 5 times a second."""
     stop_at = time.monotonic() + seconds
     gets: list[float] = []
     seeks: list[float] = []
+    creates: list[float] = []
     errors: list[str] = []
+    tab = {"X-Gatescope-Tab": "observer-tab-0001"}
+
+    async def creator() -> None:
+        async with httpx.AsyncClient(base_url=url, timeout=120, headers=tab) as client:
+            k = 0
+            while time.monotonic() < stop_at:
+                k += 1
+                started = time.perf_counter()
+                response = await client.post("/api/sessions", json={
+                    "preset": "counter", "sequence": {"text": f"(({k}))"}})
+                creates.append(time.perf_counter() - started)
+                if response.status_code != 201:
+                    errors.append(f"POST {response.status_code}")
+                await asyncio.sleep(0.2)
 
     async def getter() -> None:
-        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        async with httpx.AsyncClient(base_url=url, timeout=30, headers=tab) as client:
             while time.monotonic() < stop_at:
                 started = time.perf_counter()
                 response = await client.get(f"/api/sessions/{small_id}")
@@ -315,15 +331,16 @@ async def observe(url: str, port: int, small_id: str, small_steps: int,
 
     async def seeker() -> None:
         rng = random.Random(7)
-        address = f"ws://127.0.0.1:{port}/api/sessions/{small_id}/stream?format=binary"
+        address = (f"ws://127.0.0.1:{port}/api/sessions/{small_id}/stream?format=binary"
+                   "&tab=observer-tab-0001")
         async with websockets.connect(address, compression=None, max_size=2**24,
                                       open_timeout=30) as ws:
             while time.monotonic() < stop_at:
                 seeks.append(await seek_and_wait(ws, rng.randrange(small_steps)))
                 await asyncio.sleep(0.05)
 
-    await asyncio.gather(getter(), seeker())
-    return gets, seeks, errors
+    await asyncio.gather(getter(), seeker(), creator())
+    return gets, seeks, errors, creates
 
 
 def _observer_process(url, port, small_id, small_steps, seconds, results) -> None:
@@ -359,13 +376,133 @@ async def storm(server: Server, big_id: str, big_steps: int, small_id: str,
     await asyncio.sleep(1.0)  # the storm is under way
     observer.start()
     await storming
-    gets, seeks, observed_errors = await asyncio.to_thread(results.get, True, 120)
+    gets, seeks, observed_errors, creates = await asyncio.to_thread(results.get, True, 120)
     observer.join(10)
     print(f"    storm, {sockets} sockets on H=512: {percentiles(storm_latencies)}")
     print(f"    the other user's GET          : {percentiles(gets)}")
+    print(f"    its creates                   : {percentiles(creates)}")
     print(f"    its seeks on a small session  : {percentiles(seeks)}")
     errors += observed_errors
     print(f"    errors {len(errors)}{': ' + errors[0] if errors else ''}")
+
+
+async def observed(server: Server, small_id: str, seconds: float, attack) -> None:
+    """Run `attack(stop_at)` while another user (a process of its own) GETs, seeks and
+    creates; print the other user's figures."""
+    import multiprocessing
+
+    stop_at = time.monotonic() + seconds
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    observer = context.Process(target=_observer_process, args=(
+        server.url, server.port, small_id, 200, seconds - 2.0, results))
+    attacking = asyncio.ensure_future(attack(stop_at))
+    await asyncio.sleep(1.0)  # the storm is under way
+    observer.start()
+    await attacking
+    gets, seeks, errors, creates = await asyncio.to_thread(results.get, True, 300)
+    observer.join(10)
+    print(f"    the other user's GET          : {percentiles(gets)}")
+    print(f"    its creates                   : {percentiles(creates)}")
+    print(f"    its seeks on a small session  : {percentiles(seeks)}")
+    print(f"    its errors {len(errors)}{': ' + errors[0] if errors else ''}")
+
+
+async def sensitivity_storm(server: Server, small_id: str, requests: int,
+                            seconds: float) -> None:
+    """`requests` concurrent heavy sensitivity requests (window 4096, H 1024), each client
+    asking again as soon as answered."""
+    values = np.random.default_rng(5).standard_normal((5000, INPUT_SIZE)).round(4)
+    created = httpx.post(server.url + "/api/sessions", timeout=600, json={
+        "cell": "lstm", "hidden_size": 1024, "seed": 1,
+        "sequence": {"values": values.tolist()}})
+    created.raise_for_status()
+    big = created.json()["id"]
+    answered: list[float] = []
+    statuses: dict[int, int] = {}
+
+    async def attack(stop_at: float) -> None:
+        async def one(k: int) -> None:
+            rng = random.Random(k)
+            async with httpx.AsyncClient(base_url=server.url, timeout=600) as client:
+                while time.monotonic() < stop_at:
+                    started = time.perf_counter()
+                    response = await client.get(f"/api/sessions/{big}/sensitivity", params={
+                        "t": rng.randrange(4096, 5000), "unit": rng.randrange(1024),
+                        "window": 4096})
+                    answered.append(time.perf_counter() - started)
+                    statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+
+        await asyncio.gather(*(one(k) for k in range(requests)))
+
+    await observed(server, small_id, seconds, attack)
+    print(f"    sensitivity answers {percentiles(answered)}, statuses {statuses}")
+
+
+async def progress_storm(server: Server, small_id: str, sockets: int, seconds: float) -> None:
+    """`sockets` progress sockets (each a tab of its own) on one running training job."""
+    job = httpx.post(server.url + "/api/train", timeout=60, json={
+        "text": "the cat sat on the mat; the bat ate the rat. " * 20, "hidden_size": 64,
+        "steps": 20_000, "seq_len": 32, "batch": 8}).json()["job"]
+    admitted, refused, messages = [0], [0], [0]
+    reasons: dict[str, int] = {}
+
+    async def attack(stop_at: float) -> None:
+        async def one(k: int) -> None:
+            url = (f"ws://127.0.0.1:{server.port}/api/train/{job}/progress"
+                   f"?tab=storm-tab-{k:06d}")
+            try:
+                async with websockets.connect(url, open_timeout=60) as ws:
+                    first = json.loads(await ws.recv())
+                    if "state" not in first:  # an error message, not the job's record
+                        refused[0] += 1
+                        reason = str(first.get("error")).split(";")[0][:60]
+                        reasons[reason] = reasons.get(reason, 0) + 1
+                        return
+                    admitted[0] += 1
+                    while time.monotonic() < stop_at:
+                        try:
+                            await asyncio.wait_for(ws.recv(), max(0.1, stop_at - time.monotonic()))
+                            messages[0] += 1
+                        except asyncio.TimeoutError:
+                            break
+            except (OSError, websockets.WebSocketException) as exc:
+                refused[0] += 1
+                reason = f"{type(exc).__name__}: {exc}"[:60]
+                reasons[reason] = reasons.get(reason, 0) + 1
+
+        await asyncio.gather(*(one(k) for k in range(sockets)))
+
+    await observed(server, small_id, seconds, attack)
+    httpx.delete(f"{server.url}/api/train/{job}", timeout=60)
+    print(f"    progress sockets admitted {admitted[0]}, refused {refused[0]} ({reasons}), "
+          f"messages to the admitted {messages[0]}")
+
+
+async def idle(stop_at: float) -> None:
+    """No attack: the other user's figures on the same server and load (the peer)."""
+    await asyncio.sleep(max(0.0, stop_at - time.monotonic()))
+
+
+async def storms(args: argparse.Namespace) -> None:
+    """The three storms of the fair-share issue, with another user's GET and create."""
+    server = Server(args.workers)
+    try:
+        print(f"gatescope server on {server.url}, {args.workers} worker(s), load average "
+              f"{os.getloadavg()[0]:.1f}")
+        big_id = create_session(server, 512, STEPS[512])
+        small_id = create_session(server, 64, 200)
+        time.sleep(5)
+        print("  no storm (the peer: the same server, machine and load)")
+        await observed(server, small_id, args.seconds, idle)
+        print(f"  seek storm: {args.storm} sockets on a 10k-step H=512 session")
+        await storm(server, big_id, STEPS[512], small_id, 200, args.storm, args.seconds)
+        print("  sensitivity storm: 16 concurrent requests, window 4096, H=1024")
+        await sensitivity_storm(server, small_id, 16, args.seconds)
+        print("  progress storm: 200 sockets on one training job")
+        await progress_storm(server, small_id, 200, args.seconds)
+    finally:
+        server.stop()
 
 
 async def first_frame_of_a_long_session(server: Server, steps: int = 1_000_000) -> None:
@@ -405,6 +542,21 @@ async def storms_only(args: argparse.Namespace) -> None:
 async def main_async(args: argparse.Namespace) -> None:
     if args.only == "storm":
         await storms_only(args)
+        return
+    if args.only == "storms":
+        await storms(args)
+        return
+    if args.only == "progress":
+        server = Server(args.workers)
+        try:
+            small_id = create_session(server, 64, 200)
+            print(f"  no storm (the peer), {args.workers} worker(s), load average "
+                  f"{os.getloadavg()[0]:.1f}")
+            await observed(server, small_id, args.seconds, idle)
+            print(f"  progress storm: 200 sockets on one training job, {args.workers} worker(s)")
+            await progress_storm(server, small_id, 200, args.seconds)
+        finally:
+            server.stop()
         return
     server = Server(args.workers)
     peer = Peer()
@@ -460,8 +612,10 @@ def main() -> None:
     parser.add_argument("--many-hidden", type=int, nargs="+", default=[512],
                         choices=list(STEPS), help="hidden sizes for the many-clients run")
     parser.add_argument("--storm", type=int, default=48, help="sockets in the seek storm")
-    parser.add_argument("--only", choices=["storm"],
-                        help="only the seek storm (default cache) and the first frame")
+    parser.add_argument("--only", choices=["storm", "storms", "progress"],
+                        help="only the seek storm (default cache) and the first frame; or "
+                             "'storms': the seek, sensitivity and progress storms with "
+                             "another user's GET and create")
     asyncio.run(main_async(parser.parse_args()))
 
 

@@ -30,6 +30,7 @@ PARALLEL_METHODS = {True: "doubling", "doubling": "doubling", "log": "log"}
 
 class Cell:
     def __init__(self, spec: Spec, params: dict, dtype: np.dtype, options: dict):
+        spec = spec.for_options(options)
         self.spec = spec
         self.kind = spec.name
         self.dtype = dtype

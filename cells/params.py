@@ -10,6 +10,8 @@ import numpy as np
 from .kinds.spec import Spec
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
+WEIGHTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")  # every kind's, in this order
+MATRICES, BIASES = WEIGHTS[:2], WEIGHTS[2:]
 PEEPHOLES = ("peephole_i", "peephole_f", "peephole_o")
 
 
@@ -49,15 +51,14 @@ def as_float_array(value, what: str, dtype: np.dtype) -> np.ndarray:
 def check_params(spec: Spec, params: dict, dtype: np.dtype,
                  input_size: int | None, hidden_size: int | None) -> dict:
     """Validate and copy canonical params; missing biases and peepholes are zeros."""
-    allowed = {"weight_ih", "weight_hh", "bias_ih", "bias_hh"} if spec.recurrent else {
-        "weight_ih", "bias_ih"}
+    allowed = set(WEIGHTS) if spec.recurrent else {"weight_ih", "bias_ih"}
     if spec.peepholes:
         allowed |= set(PEEPHOLES)
     unknown = sorted(set(params) - allowed)
     if unknown:
         raise ValueError(f"unknown parameter(s) {unknown} for a {spec.name}; "
                          f"expected {sorted(allowed)}")
-    for name in ("weight_ih", "weight_hh") if spec.recurrent else ("weight_ih",):
+    for name in MATRICES if spec.recurrent else ("weight_ih",):
         if name not in params:
             raise ValueError(f"parameter {name} is missing for a {spec.name}")
     out = {k: as_float_array(v, f"parameter {k}", dtype) for k, v in params.items()}

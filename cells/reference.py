@@ -210,6 +210,60 @@ def _slstm(p, x, state, holds, heads, stabilized=True):
     return f, {"c": c, "n": n, "m": f["m"], "h": _hold(f, "h", holds)}
 
 
+def _pseudo_diffs(p, x, state, holds, diffs):
+    """Written Memories' eight architectures ("an empirical comparison"): the pseudo LSTM
+    plus LSTM diffs 1 (the candidate reads the shadow h_{t−1} = o_{t−1} ⊙ tanh(c_{t−1})),
+    2 (the gates read the read-gated state) and 3 (the output is read-gated). Without
+    diff 1 the read gate is computed at time t (architectures 5–7)."""
+    if not diffs:
+        return _prototype(p, x, state, holds, "pseudo")
+    b = blocks(p, "ifgo")
+    c_prev = state["c"]
+
+    def affine(k, read):
+        return b[k]["W_hh"] @ read + b[k]["W_ih"] @ x + b[k]["b_ih"] + b[k]["b_hh"]
+
+    f = {}
+    if "1" in diffs:
+        shadow = state["h"]  # o_{t−1} ⊙ tanh(c_{t−1}), from the step before
+        if "2" in diffs:
+            gates_read = shadow
+        else:
+            f["read"] = np.tanh(c_prev)
+            gates_read = _hold(f, "read", holds)
+        for k in "ifo":
+            f[f"{k}_pre"] = affine(k, gates_read)
+            f[k] = sigmoid(f[f"{k}_pre"])
+        f["g_pre"] = affine("g", shadow)
+        f["g"] = np.tanh(f["g_pre"])
+        i, fg, o, g = (_hold(f, k, holds) for k in "ifog")
+    else:
+        f["read"] = np.tanh(c_prev)
+        r = _hold(f, "read", holds)
+        f["o_pre"] = affine("o", r)
+        f["o"] = sigmoid(f["o_pre"])
+        o = _hold(f, "o", holds)
+        f["read_gated"] = o * r  # the read gate of time t
+        gates_read = f["read_gated"] if "2" in diffs else r
+        for k in "if":
+            f[f"{k}_pre"] = affine(k, gates_read)
+            f[k] = sigmoid(f[f"{k}_pre"])
+        f["g_pre"] = affine("g", f["read_gated"])
+        f["g"] = np.tanh(f["g_pre"])
+        i, fg, g = (_hold(f, k, holds) for k in "ifg")
+    f["kept"] = fg * c_prev
+    f["written"] = i * g
+    f["c"] = f["kept"] + f["written"]
+    c = _hold(f, "c", holds)
+    if "1" in diffs or "3" in diffs:
+        f["tanh_c"] = np.tanh(c)
+        f["h"] = o * f["tanh_c"]
+    else:
+        f["h"] = np.tanh(c)
+    h = _hold(f, "h", holds)
+    return f, ({"c": c, "h": h} if "1" in diffs else {"c": c})
+
+
 STEPS = {
     "rnn": lambda p, x, s, holds, o: _rnn(p, x, s, holds, o["nonlinearity"]),
     "lstm": lambda p, x, s, holds, o: _lstm(p, x, s, holds),
@@ -217,7 +271,7 @@ STEPS = {
     "gru": lambda p, x, s, holds, o: _gru(p, x, s, holds, o["reset_after"]),
     "prototype_lstm": lambda p, x, s, holds, o: _prototype(p, x, s, holds, "prototype"),
     "normalized_lstm": lambda p, x, s, holds, o: _prototype(p, x, s, holds, "normalized"),
-    "pseudo_lstm": lambda p, x, s, holds, o: _prototype(p, x, s, holds, "pseudo"),
+    "pseudo_lstm": lambda p, x, s, holds, o: _pseudo_diffs(p, x, s, holds, o["diffs"]),
     "min_gru": lambda p, x, s, holds, o: _min_gru(p, x, s, holds),
     "min_lstm": lambda p, x, s, holds, o: _min_lstm(p, x, s, holds, o["normalize"]),
     "slstm": lambda p, x, s, holds, o: _slstm(p, x, s, holds, o["heads"], o["stabilized"]),

@@ -26,7 +26,6 @@ from .params import PEEPHOLES
 
 FIELDS = ("param", "row", "col", "value")
 MODEL_FIELDS = FIELDS + ("layer", "direction")  # in a whole model: which cell's weight
-RECURRENT = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 
 @dataclass(frozen=True)

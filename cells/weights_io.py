@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .formats.after_lstm import read_after_lstm, read_after_lstm_model
+from .formats.budgets import check_file
 from .formats.common import (
     BOTH_DIRECTIONS,
     DEFAULT_OPTIONS,
@@ -142,6 +143,7 @@ def read_model_weights(path: str | os.PathLike, **names) -> ModelWeights:
     tensors one by one (weight_ih=, weight_hh=, ...)."""
     path = Path(path)
     label = path.name
+    check_file(path, label)  # whole-file budgets, before any data is read
     suffix = path.suffix.lower()
     refuse_executable(path, label)
     if suffix in TENSOR_SUFFIXES:
@@ -169,6 +171,7 @@ def read_model_weights(path: str | os.PathLike, **names) -> ModelWeights:
 
 
 def _read(path: Path, label: str, layer: int) -> LoadedWeights:
+    check_file(path, label)  # whole-file budgets, before any data is read
     suffix = path.suffix.lower()
     refuse_executable(path, label)
     if suffix in TENSOR_SUFFIXES:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from app.core.settings import ENV_PREFIX, Settings, is_loopback
 from app.training import command as training
+from cells.lab import command as lab_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
                        choices=["critical", "error", "warning", "info", "debug"])
     training.add_parser(commands)
     add_open_command(commands)
+    lab_command.add_parser(commands)
     return parser
 
 
@@ -105,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         return serve(args)
     if args.command == "train":
         return training.run(args)
+    if args.command == "lab":
+        return lab_command.run(args)
     if args.command == "open":
         return open_command(args)
     return 2  # pragma: no cover - argparse refuses unknown commands
@@ -143,7 +147,8 @@ def serve(args: argparse.Namespace) -> int:
         print(f"gatescope: listening on {settings.host}, reachable from other machines; "
               "clients need the token in the URL below", file=sys.stderr)
     changes = {"host": args.host, "port": args.port, "data_dir": args.data_dir,
-               "allowed_hosts": ",".join(allowed) if allowed else None, "token": token}
+               "allowed_hosts": ",".join(allowed) if allowed else None, "token": token,
+               "allow_no_token": "1" if args.no_token else None}
     for name, value in changes.items():
         if value is not None:
             os.environ[ENV_PREFIX + name.upper()] = str(value)

@@ -25,12 +25,14 @@ from app.api.middleware import (
 )
 from app.api.routes import api_router
 from app.core.allocator import keep_freed_memory_for_reuse
+from app.core.clients import ClientOf
 from app.core.settings import Settings
 from app.sessions.cache import ByteLRU
 from app.sessions.datadir import Store
 from app.sessions.service import SessionService
 from app.stream.socket import StreamStats
 from app.training.jobs import TrainingJobs
+from cells.formats import budgets
 
 DESCRIPTION = """\
 The gatescope API: recurrent cells stepped through your sequence, every gate of every step.
@@ -46,8 +48,25 @@ then the values as little-endian float32/float64, starting at a multiple of 8). 
 """
 
 
+class TokenRequired(RuntimeError):
+    """Off loopback without a token: the app is not built (Jupyter's rule, whatever the
+    launcher: `gatescope serve`, `uvicorn --factory`, a notebook)."""
+
+
+def require_token_off_loopback(settings: Settings) -> None:
+    if settings.on_loopback or settings.token or settings.allow_no_token:
+        return
+    raise TokenRequired(
+        f"gatescope: refusing to serve {settings.host} (reachable from other machines) "
+        f"without a token: set GATESCOPE_TOKEN to a secret clients give in the URL "
+        f"(`gatescope serve` makes one and prints it), or GATESCOPE_ALLOW_NO_TOKEN=1 to "
+        f"serve anyone who can reach the port")
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
+    require_token_off_loopback(settings)
+    budgets.use(settings.file_budgets())  # every reader in this process checks these
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -75,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Added later = further out. From the outside in: security headers (on every answer,
     # the refusals below included), the host check, the token, cross-site writes, the
     # creation rate, the body size, the count of JSON numbers.
+    app.add_middleware(ClientOf)  # innermost: the client each request's work is queued for
     app.add_middleware(JsonNumberLimit, limit=settings.max_json_numbers)
     app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes,
                        max_upload_bytes=settings.max_upload_bytes)

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cells.formats.budgets import Budgets
 from cells.formats.limits import MAX_HIDDEN_SIZE, MAX_INPUT_SIZE
 
 ENV_PREFIX = "GATESCOPE_"
@@ -39,6 +40,19 @@ class Settings:
     # The trace endpoint refuses windows larger than this many numbers (steps x sum of widths).
     max_trace_values: int = 4_000_000
 
+    # Whole-file budgets, checked before a file's data is read (cells/formats/budgets.py
+    # explains each; the engine's defaults unless set here).
+    max_file_tensor_bytes: int = Budgets.max_file_tensor_bytes
+    max_file_tensors: int = Budgets.max_file_tensors
+    max_file_layers: int = Budgets.max_file_layers
+    max_file_groups: int = Budgets.max_file_groups
+    max_file_nodes: int = Budgets.max_file_nodes
+    max_archive_entries: int = Budgets.max_archive_entries
+    max_archive_member_bytes: int = Budgets.max_archive_member_bytes
+    max_json_bytes: int = Budgets.max_json_bytes
+    max_json_depth: int = Budgets.max_json_depth
+    max_json_values: int = Budgets.max_json_values
+
     # Stored session configs; beyond this the least recently written ones are evicted.
     max_sessions: int = 10_000
     # Per-process caches, bounded in bytes (traces: trace.nbytes; frames: encoded JSON).
@@ -53,6 +67,9 @@ class Settings:
     top_k: int = 5  # a model's most likely outputs each frame carries
     send_queue_frames: int = 4  # frames waiting for a slow client; older ones are dropped
     max_play_rate: float = 1000.0  # steps per second
+    # Frames one socket is sent per second at most; seeks beyond that are coalesced (the
+    # newest wins), so a storm of seeks costs the server a bounded rate per socket.
+    max_frames_per_second: float = 120.0
 
     # Parsed JSON numbers cost ~50 bytes each: bodies with more are refused unparsed.
     max_json_numbers: int = 2_000_000
@@ -68,6 +85,10 @@ class Settings:
     # trace is computed in the background from its first window on, and that stops when no
     # client has asked for it for `compute_idle_seconds`.
     compute_threads: int = 2
+    # Work over this many multiply-adds (a whole model's run, say) goes to the heavy lane of
+    # the pool (app/sessions/compute.py); sensitivity always does. Cheap work never waits
+    # behind it.
+    heavy_operations: int = 200_000_000
     compute_idle_seconds: float = 30.0
     first_window_steps: int = 1024  # computed before POST /api/sessions answers
 
@@ -81,10 +102,26 @@ class Settings:
     header_timeout: float = 10.0
     max_connections_per_client: int = 256
 
+    # What a session may cost (app/sessions/costs.py), estimated before it is computed:
+    # multiply-adds of all its steps (a 1M-step LSTM of H 512 is ~1.3e12), and for a whole
+    # model the bytes one run holds.
+    max_session_operations: int = 2_000_000_000_000
+    max_session_bytes: int = 2**30
+
     # Training jobs (POST /api/train): each in a process of its own. At most this many run
     # at once per server process, and this many more wait; beyond that, 429.
     max_train_running: int = 1
     max_train_queued: int = 2
+    # Running or queued jobs one client (an address, or a page's tab) may have at once.
+    max_train_jobs_per_client: int = 1
+    # A job's estimated multiply-adds over all its updates and bytes one update holds; the
+    # worker's address space is capped too, so a bad estimate fails the job, not the machine.
+    max_train_operations: int = 50_000_000_000_000
+    max_train_bytes: int = 2**30
+    max_train_address_space: int = 4 * 2**30
+    # Progress sockets (WS /api/train/{job}/progress) open at once, per job and per client.
+    max_progress_sockets_per_job: int = 16
+    max_progress_sockets_per_client: int = 8
     max_train_steps: int = 20_000
     max_train_text: int = 200_000  # characters
     max_train_hidden_size: int = 512
@@ -96,6 +133,9 @@ class Settings:
 
     # Off loopback a token is required (printed in the start-up URL); "" means none.
     token: str = ""
+    # Off loopback without a token the app refuses to start, whatever launched it, unless
+    # this is set (`gatescope serve --no-token`): then anyone who can reach the port may use it.
+    allow_no_token: bool = False
 
     # Origins allowed on the WebSocket besides the request's own host:port.
     allowed_origins: tuple[str, ...] = field(default_factory=tuple)
@@ -137,6 +177,9 @@ class Settings:
 
     def replace(self, **changes) -> Settings:
         return dataclasses.replace(self, **changes)
+
+    def file_budgets(self) -> Budgets:
+        return Budgets(**{f.name: getattr(self, f.name) for f in dataclasses.fields(Budgets)})
 
 
 def is_loopback(host: str) -> bool:

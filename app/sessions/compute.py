@@ -1,34 +1,103 @@
 """The compute pool: every trace computation runs here, never on the threads that serve HTTP
-nor on the event loop, so a storm of recomputes cannot starve other users' requests.
+nor on the event loop, with a fair share for everyone.
 
-Background work (the rest of a long trace) is queued one batch at a time and each batch
-queues the next, so traces being computed take turns with each other and with reads.
+Work comes in four lanes:
+
+- cheap: what a person waits for and is small by construction — a window of a trace, a
+  first window, a small create;
+- stream: frames a WebSocket needs computed (a seek storm lands here, not in front of
+  other people's requests);
+- heavy: what grows with its request — sensitivity, the run of a whole model, a big
+  create (`run(..., heavy=True)`);
+- background: the rest of long traces, one batch at a time (each batch queues the next,
+  so traces being computed take turns).
+
+The stream, heavy and background lanes together never hold more than `threads - 1`
+threads, and take turns for them; so one thread is always free for cheap work: a cheap
+request waits at most for the cheap tasks ahead of it, never behind a storm of heavy ones.
+Within a lane, clients take turns (round robin over the client of each task,
+app/core/clients.py), so one client's hundred requests queue behind their own, not in
+front of everyone else's.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections import OrderedDict, deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import TypeVar
 
+from app.core.clients import current_client
 from app.sessions.traces import SharedTrace, background_job
 
 T = TypeVar("T")
+LANES = ("cheap", "stream", "heavy", "background")
+SLOW_LANES = LANES[1:]  # share threads - 1, in turn
+
+
+class _Lane:
+    """Tasks of one lane, queued per client and taken in turn."""
+
+    def __init__(self):
+        self.queues: OrderedDict[str, deque] = OrderedDict()
+
+    def __bool__(self) -> bool:
+        return bool(self.queues)
+
+    def put(self, client: str, task) -> None:
+        self.queues.setdefault(client, deque()).append(task)
+
+    def take(self):
+        client, queue = next(iter(self.queues.items()))
+        task = queue.popleft()
+        del self.queues[client]
+        if queue:  # the client's next task waits behind every other client's
+            self.queues[client] = queue
+        return task
+
+    def drain(self) -> list:
+        tasks = [task for queue in self.queues.values() for task in queue]
+        self.queues.clear()
+        return tasks
 
 
 class ComputePool:
     def __init__(self, threads: int, idle_seconds: float):
         self.idle_seconds = idle_seconds
-        self._executor = ThreadPoolExecutor(max_workers=threads,
-                                            thread_name_prefix="gatescope-compute")
+        self.threads = max(1, threads)
+        # one thread kept for cheap work (with a single thread, everything shares it)
+        self._slow_limit = max(1, self.threads - 1)
+        self._lanes = {lane: _Lane() for lane in LANES}
+        self._running = dict.fromkeys(LANES, 0)
+        self._changed = threading.Condition()
+        self._turn = 0  # which slow lane goes first next time
+        self._closed = False
+        self._workers = [threading.Thread(target=self._work, name=f"gatescope-compute-{n}",
+                                          daemon=True) for n in range(self.threads)]
+        for worker in self._workers:
+            worker.start()
 
-    def run(self, fn: Callable[..., T], *args) -> T:
+    # -- submitting ---------------------------------------------------------------------------
+    def submit(self, fn: Callable[..., T], *args, heavy: bool = False,
+               lane: str | None = None) -> Future:
+        lane = lane or ("heavy" if heavy else "cheap")
+        future: Future = Future()
+        with self._changed:
+            if self._closed:
+                raise RuntimeError("the compute pool is shut down")
+            self._lanes[lane].put(current_client.get(), (future, fn, args, lane))
+            self._changed.notify()
+        return future
+
+    def run(self, fn: Callable[..., T], *args, heavy: bool = False) -> T:
         """Run on the pool and wait (from a thread of the HTTP pool)."""
-        return self._executor.submit(fn, *args).result()
+        return self.submit(fn, *args, heavy=heavy).result()
 
-    async def run_async(self, fn: Callable[..., T], *args) -> T:
-        return await asyncio.wrap_future(self._executor.submit(fn, *args))
+    async def run_async(self, fn: Callable[..., T], *args, heavy: bool = False,
+                        lane: str | None = None) -> T:
+        return await asyncio.wrap_future(self.submit(fn, *args, heavy=heavy, lane=lane))
 
     def follow(self, trace: SharedTrace) -> None:
         """Compute the rest of the trace in the background (if it is not already)."""
@@ -39,10 +108,51 @@ class ComputePool:
 
     def _submit_background(self, trace: SharedTrace) -> None:
         try:
-            self._executor.submit(background_job, trace, self.idle_seconds,
-                                  self._submit_background)
+            self.submit(background_job, trace, self.idle_seconds, self._submit_background,
+                        lane="background")
         except RuntimeError:  # shutting down
             trace.background = False
 
+    # -- working ------------------------------------------------------------------------------
+    def _next(self):
+        """The next task a free thread may take (under the lock), or None."""
+        if self._lanes["cheap"]:
+            return self._lanes["cheap"].take()
+        if sum(self._running[lane] for lane in SLOW_LANES) >= self._slow_limit:
+            return None
+        for k in range(len(SLOW_LANES)):
+            lane = SLOW_LANES[(self._turn + k) % len(SLOW_LANES)]
+            if self._lanes[lane]:
+                self._turn = (self._turn + k + 1) % len(SLOW_LANES)
+                return self._lanes[lane].take()
+        return None
+
+    def _work(self) -> None:
+        while True:
+            with self._changed:
+                task = self._next()
+                while task is None:
+                    if self._closed:
+                        return
+                    self._changed.wait()
+                    task = self._next()
+                future, fn, args, lane = task
+                self._running[lane] += 1
+            try:
+                if future.set_running_or_notify_cancel():
+                    try:
+                        future.set_result(fn(*args))
+                    except BaseException as exc:  # noqa: BLE001 - handed to the waiter
+                        future.set_exception(exc)
+            finally:
+                with self._changed:
+                    self._running[lane] -= 1
+                    self._changed.notify_all()
+
     def shutdown(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        with self._changed:
+            self._closed = True
+            for lane in self._lanes.values():
+                for future, *_ in lane.drain():
+                    future.cancel()
+            self._changed.notify_all()

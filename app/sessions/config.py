@@ -51,6 +51,9 @@ class SessionConfig:
     interventions: tuple = ()
     # Changed weights (cells.weight_edits), as checked dicts: part of what the cell is.
     weight_edits: tuple = ()
+    # The starting state {"h": rows, "c": rows} (one row per layer and direction, as
+    # cells.Model.run's h0 / c0 take them); None: zeros. Part of what the trace is.
+    state: dict | None = None
 
     def __post_init__(self):
         if self.model is None:  # a single cell: the one-part model
@@ -79,6 +82,8 @@ class SessionConfig:
             content["interventions"] = list(self.interventions)
         if self.weight_edits:  # absent when empty, as interventions
             content["weight_edits"] = list(self.weight_edits)
+        if self.state:  # absent when zeros, as interventions
+            content["state"] = self.state
         data = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(data.encode()).hexdigest()
 

@@ -18,6 +18,8 @@ The whole directory is kept under a budget in bytes: uploads no session uses go 
 from __future__ import annotations
 
 import contextlib
+import errno
+import functools
 import hashlib
 import io
 import json
@@ -33,7 +35,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from app.errors import DamagedState, NotFound
+from app.errors import ApiError, DamagedState, NotFound
 from app.sessions.config import SessionConfig
 from cells.weights_io import MODEL_SUFFIXES
 
@@ -56,6 +58,44 @@ PARSED_EXT = ".cell.npz"
 
 class DataDirUnusable(Exception):
     """The data directory cannot be created, written or flushed: refused at start."""
+
+
+# What a write can meet while the server runs: (status, cause). 507 Insufficient Storage when
+# space runs out, 503 when the directory cannot be written at all; either way reads go on.
+DISK_TROUBLE = {
+    errno.ENOSPC: (507, "the disk is full"),
+    errno.EDQUOT: (507, "the disk quota is used up"),
+    errno.EFBIG: (507, "a file would be larger than the file system allows"),
+    errno.EROFS: (503, "the file system is read-only"),
+    errno.EACCES: (503, "permission to write there is denied"),
+    errno.EPERM: (503, "permission to write there is denied"),
+    errno.EIO: (503, "the disk reports an input/output error"),
+}
+
+
+class DiskTrouble(ApiError):
+    """A write to the data directory failed for a reason of the disk, not the request: a
+    507 or 503 naming the directory and the cause (nothing half-written stays behind)."""
+
+    def __init__(self, root: Path, exc: OSError):
+        status, cause = DISK_TROUBLE[exc.errno]
+        super().__init__(None, f"the data directory {root} cannot be written: {cause} "
+                               f"({exc.strerror}); nothing was saved, and reading existing "
+                               f"sessions still works", status_code=status)
+        self.cause = cause
+
+
+def _disk_writes(method):
+    """Turn the disk's OSErrors of a Store write into DiskTrouble (others pass through)."""
+    @functools.wraps(method)
+    def wrapped(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except OSError as exc:
+            if exc.errno in DISK_TROUBLE:
+                raise DiskTrouble(self.root.resolve(), exc) from exc
+            raise
+    return wrapped
 
 
 class Store:
@@ -138,22 +178,36 @@ class Store:
             return None
         return (st.st_mtime_ns, st.st_size) if st else None
 
+    @_disk_writes
     def save_session(self, config: SessionConfig, values: np.ndarray | None = None) -> None:
         """Write the numbers (if any) first, then the config that names them; then drop
-        the numbers of the version this one replaces."""
+        the numbers of the version this one replaces. When the disk refuses any of it,
+        what this call wrote is taken back (the previous version stays whole)."""
+        if "weights_id" in config.weights:  # first: a used upload is never evicted
+            self.add_reference(config.weights["weights_id"], config.id)
+        new_values = None
         if values is not None:
             buffer = io.BytesIO()
             np.save(buffer, np.ascontiguousarray(values, np.float64), allow_pickle=False)
-            self._write_atomic(self.sessions / str(config.values_file), buffer.getvalue())
+            target = self.sessions / str(config.values_file)
+            if not target.exists():
+                new_values = target
+            self._write_atomic(target, buffer.getvalue())
         data = json.dumps(config.to_json(), separators=(",", ":"), allow_nan=False).encode()
-        self._write_atomic(self.sessions / f"{config.id}.json", data)
+        try:
+            self._write_atomic(self.sessions / f"{config.id}.json", data)
+        except OSError:
+            if new_values is not None:
+                with contextlib.suppress(OSError):
+                    size = new_values.stat().st_size
+                    new_values.unlink()
+                    self._count(-size)
+            raise
         for old in self.sessions.glob(f"{config.id}.*.npy"):
             if old.name != config.values_file:
                 with contextlib.suppress(FileNotFoundError):
                     self._count(-old.stat().st_size)
                     old.unlink()
-        if "weights_id" in config.weights:
-            self.add_reference(config.weights["weights_id"], config.id)
 
     @contextlib.contextmanager
     def session_lock(self, session_id: str) -> Iterator[None]:
@@ -164,7 +218,13 @@ class Store:
         if fcntl is None:  # pragma: no cover
             yield
             return
-        with open(self.locks / f"{session_id}.lock", "a+b") as handle:
+        try:
+            handle = open(self.locks / f"{session_id}.lock", "a+b")  # noqa: SIM115 - below
+        except OSError as exc:
+            if exc.errno in DISK_TROUBLE:
+                raise DiskTrouble(self.root.resolve(), exc) from exc
+            raise
+        with handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
@@ -347,6 +407,7 @@ class Store:
         path = self.weights / f"{weights_id}{PARSED_EXT}"
         return path if path.exists() else None
 
+    @_disk_writes
     def add_reference(self, weights_id: str, session_id: str) -> None:
         """Mark the upload as used by a session (and as recently used)."""
         if not WEIGHTS_ID.fullmatch(weights_id):
@@ -373,6 +434,7 @@ class Store:
                 self._count(-size)
         shutil.rmtree(self.weights / f"{weights_id}.refs", ignore_errors=True)
 
+    @_disk_writes
     def receive_upload(self, source: BinaryIO, filename: str, ext: str, limit: int,
                        chunk_size: int = 1 << 20) -> tuple[str, Path]:
         """Copy an upload into tmp/ while hashing it: (sha256, path of the copy).
@@ -400,9 +462,12 @@ class Store:
             raise
         return digest.hexdigest(), path
 
+    @_disk_writes
     def keep_upload(self, tmp_path: Path, weights_id: str, ext: str, meta: dict,
                     parsed: Path | None = None) -> None:
-        """Move a checked upload (and its parsed arrays, if any) into place."""
+        """Move a checked upload (and its parsed arrays, if any) into place. When its
+        description cannot be written, what this call moved in goes again."""
+        described = (self.weights / f"{weights_id}.json").exists()
         self.keep_parsed(weights_id, parsed)
         target = self.weights / f"{weights_id}{ext}"
         os.replace(tmp_path, target)
@@ -410,7 +475,16 @@ class Store:
         with contextlib.suppress(OSError):
             os.rmdir(tmp_path.parent)
         data = json.dumps({**meta, "ext": ext}, separators=(",", ":")).encode()
-        self._write_atomic(self.weights / f"{weights_id}.json", data)  # flushes the folder
+        try:
+            self._write_atomic(self.weights / f"{weights_id}.json", data)  # flushes the folder
+        except OSError:
+            if not described:
+                for moved in (target, self.weights / f"{weights_id}{PARSED_EXT}"):
+                    with contextlib.suppress(OSError):
+                        size = moved.stat().st_size
+                        moved.unlink()
+                        self._count(-size)
+            raise
 
     def keep_parsed(self, weights_id: str, parsed: Path | None) -> None:
         """Move the parsed arrays of an upload into place (before its description, so a
@@ -421,6 +495,7 @@ class Store:
         os.replace(parsed, target)
         self._count(target.stat().st_size)
 
+    @_disk_writes
     def update_upload_meta(self, weights_id: str, meta: dict) -> None:
         """Rewrite the description of a kept upload (a model's vocabulary given again)."""
         old = self.weights_meta(weights_id)
@@ -437,6 +512,12 @@ class Store:
             os.rmdir(tmp_path.parent)
 
     # -- helpers ---------------------------------------------------------------------------
+    @_disk_writes
+    def write_atomic(self, path: Path, data: bytes) -> None:
+        """`_write_atomic` for other parts of the server (training records): disk trouble
+        as DiskTrouble."""
+        self._write_atomic(path, data)
+
     def _write_atomic(self, path: Path, data: bytes) -> None:
         """Write to tmp/, flush the bytes to disk, rename into place, flush the folder."""
         fd, name = tempfile.mkstemp(dir=self.tmp, suffix=".part")

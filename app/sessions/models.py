@@ -152,10 +152,13 @@ class ModelRun:
     probs: np.ndarray | None  # (T, O), softmax or sigmoid heads
 
     @classmethod
-    def of(cls, model: cells.Model, sequence, interventions=()) -> ModelRun:
-        """`interventions`: the session's held signals (checked when it was made)."""
+    def of(cls, model: cells.Model, sequence, interventions=(), state: dict | None = None
+           ) -> ModelRun:
+        """`interventions`: the session's held signals (checked when it was made); `state`:
+        its starting state, {"h": rows, "c": rows} (SessionConfig.state)."""
         try:
-            trace = model.run(sequence, interventions=list(interventions))
+            trace = model.run(sequence, interventions=list(interventions),
+                              **{f"{k}0": v for k, v in (state or {}).items()})
         except ValueError as exc:
             raise ApiError("sequence", str(exc)) from exc
         inputs = [np.ascontiguousarray(trace.xs)] + [np.ascontiguousarray(o)

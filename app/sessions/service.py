@@ -21,13 +21,15 @@ head's outputs) and each part's trace reads its rows from that run.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 import cells
 from app.core.settings import Settings
 from app.errors import ApiError, NotFound
 from app.schemas import CsvSequence, SessionCreate, TextSequence, ValuesSequence
-from app.sessions import building, limits
+from app.sessions import building, costs, limits
 from app.sessions import models as model_sessions
 from app.sessions.cache import ByteLRU
 from app.sessions.compute import ComputePool
@@ -168,8 +170,9 @@ class SessionService:
 
     def model_run(self, config: SessionConfig) -> model_sessions.ModelRun:
         """The run of the session's model (blocking: off the loop, never from the pool)."""
-        return self.runs.get_or_compute(config.key,
-                                        lambda: self.pool.run(self._compute_run, config))
+        return self.runs.get_or_compute(config.key, lambda: self.pool.run(
+            self._compute_run, config,
+            heavy=costs.is_heavy(self.settings, self._model(config, "weights"), config.steps)))
 
     def cached_run(self, config: SessionConfig) -> model_sessions.ModelRun | None:
         return self.runs.peek(config.key)
@@ -246,7 +249,7 @@ class SessionService:
         if not 1 <= window <= limit:
             raise ApiError("window", f"must be in [1, {limit}] (the server's limit)")
         trace = self.trace(config, layer, direction)
-        result = self.pool.run(trace.sensitivity, t, unit, of, window)
+        result = self.pool.run(trace.sensitivity, t, unit, of, window, heavy=True)
         return {"start": int(result["start"]), "t": t, "unit": unit, "of": of,
                 **{v: None if result[v] is None else [float(a) for a in result[v]]
                    for v in ("x", "h", "c")}}
@@ -324,6 +327,9 @@ class SessionService:
         inputs = None if made.whole else as_inputs(piece, made.vocabulary, request.dtype,
                                                    "sequence.values")
         by_part, held = building.held(model, request.interventions, steps, made.whole)
+        costs.check_session(self.settings, model, steps, held, made.whole)  # before computing
+        state = None if request.state is None else request.state.model_dump(exclude_none=True)
+        starts = start_states(model, state, "state")  # checked before anything is stored
         session_id = self.store.new_session_id()
         values = None if piece.values is None else np.asarray(piece.values, np.float64)
         digest = None if values is None else values_digest(values.tobytes())
@@ -333,17 +339,19 @@ class SessionService:
             vocabulary=made.vocabulary, steps=steps, text=piece.text,
             values_file=None if digest is None else f"{session_id}.{digest[:16]}.npy",
             values_digest=digest, csv=piece.csv, model=described,
-            interventions=held, weight_edits=edits).with_key()
+            interventions=held, weight_edits=edits, state=state or None).with_key()
         self.models.put(config.cell_key(), model)
         if made.whole:
             run = self.pool.run(model_sessions.ModelRun.of, model,
-                                self._model_sequence(config, values), held)
+                                self._model_sequence(config, values), held, config.state,
+                                heavy=costs.is_heavy(self.settings, model, steps))
             self.runs.put(config.key, run)
             self.trace(config)  # layer 0's first window before the answer, as for a cell
         else:  # the first window before the answer; the values are not stored yet
             trace = self.traces.get_or_compute(
                 (config.key, *FIRST),
-                lambda: self.pool.run(self._start, first, inputs, by_part[FIRST]))
+                lambda: self.pool.run(self._start, first, inputs, by_part[FIRST],
+                                      starts.get(FIRST)))
             self.pool.follow(trace)
         self.store.save_session(config, values)
         self.store.evict_sessions(self.settings.max_sessions)
@@ -397,6 +405,8 @@ class SessionService:
             limits.check_steps(self.settings, steps, piece.kind)
             limits.check_inputs_size(self.settings, steps,
                                      model_sessions.rows_per_step(config.model))
+            costs.check_session(self.settings, self._model(config, "weights"), steps,
+                                config.interventions, config.whole, piece.kind)
             if config.whole or dropped:
                 # Computed again from the start when first read (a trace is never cut
                 # back; a model's backward cells start from the end).
@@ -432,7 +442,8 @@ class SessionService:
         inputs = (self.model_run(config).inputs(layer, direction) if config.whole
                   else self._inputs(config))
         return self.pool.run(self._start, model.cell(layer, direction), inputs,
-                             by_part.get((layer, direction), ()))
+                             by_part.get((layer, direction), ()),
+                             start_states(model, config.state).get((layer, direction)))
 
     def _inputs(self, config: SessionConfig, start: int = 0) -> Inputs:
         """What a single cell reads: its text's graphemes over its vocabulary, or numbers."""
@@ -441,11 +452,12 @@ class SessionService:
         return Inputs.from_values(self.store.load_values(config)[start:], config.dtype,
                                   "sequence.values")
 
-    def _start(self, cell, inputs: Inputs, held: tuple = ()) -> SharedTrace:
+    def _start(self, cell, inputs: Inputs, held: tuple = (), start: dict | None = None
+               ) -> SharedTrace:
         try:
             return SharedTrace(cell, inputs, self.segments,
                                first_steps=self.settings.first_window_steps,
-                               interventions=held)
+                               interventions=held, start=start)
         except ValueError as exc:
             raise ApiError("sequence", str(exc)) from exc
 
@@ -475,12 +487,27 @@ class SessionService:
 
     def _compute_run(self, config: SessionConfig) -> model_sessions.ModelRun:
         return model_sessions.ModelRun.of(self._model(config, "weights"),
-                                          self._model_sequence(config), config.interventions)
+                                          self._model_sequence(config), config.interventions,
+                                          config.state)
 
 
+def start_states(model: cells.Model, state: dict | None, field: str = "state") -> dict:
+    """{(layer, direction): {"h": row, "c": row}} of a session's starting state (its
+    SessionConfig.state, rows as cells.Model.run's h0 / c0 take them); {} for zeros."""
+    if not state:
+        return {}
+    try:
+        return model.starting_state(state.get("h"), state.get("c"))
+    except ValueError as exc:
+        raise ApiError(field, str(exc)) from exc
+
+
+@functools.lru_cache(maxsize=16)
 def clusters(text: str) -> list[list[int]]:
     """[step, code points] of each step of `text` longer than one code point: with the text,
-    the page finds each step's grapheme without splitting text itself."""
+    the page finds each step's grapheme without splitting text itself. Kept for the last
+    few texts: segmenting a million graphemes takes a second, and every GET of the session
+    asks (callers only read the list)."""
     if cells.text.is_simple(text):
         return []
     return [[step, len(g)] for step, g in enumerate(cells.text.graphemes(text)) if len(g) > 1]

@@ -46,7 +46,8 @@ _ids = itertools.count()
 
 class SharedTrace:
     def __init__(self, cell: cells.Cell, inputs: Inputs, segments: ByteLRU,
-                 first_steps: int = CHUNK, interventions: tuple = ()):
+                 first_steps: int = CHUNK, interventions: tuple = (),
+                 start: dict | None = None):
         self.cell = cell
         # checked cells.Intervention records, in session steps; each segment holds them
         # shifted to its own steps (the engine clips them to what it computes)
@@ -66,7 +67,10 @@ class SharedTrace:
         self.batch_steps = min(per_batch, MAX_BATCH_STEPS)
         self._segments = segments  # shared by every trace of the service: (id, k) -> Trace
         self._id = next(_ids)
-        self._starts: list[dict[str, np.ndarray]] = [cell.zero_state()]  # state at segment k
+        # the state at segment k; segment 0 starts from `start` (zeros when None)
+        self._starts: list[dict[str, np.ndarray]] = [
+            {**cell.zero_state(), **{n: np.asarray(v, cell.dtype) for n, v in
+                                    (start or {}).items()}}]
         self._lock = threading.Lock()  # guards _starts and `computed`
         self._grow_lock = threading.Lock()  # held while the growing segment changes
         self.computed = 0  # steps computed so far, from step 0

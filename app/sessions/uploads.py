@@ -7,6 +7,7 @@ the ones it leaves open, how many layers and directions it has and which part is
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from pathlib import Path
 from typing import BinaryIO
@@ -18,9 +19,13 @@ from app.sessions.datadir import WEIGHT_EXTENSIONS, Store, UploadTooLarge, weigh
 from app.sessions.kinds import check_options, default_options, json_value
 from app.sessions.limits import check_sizes
 from app.sessions.models import describe_model, is_model
+from cells.formats.budgets import OverBudget
+from cells.formats.onnx_graph import external_locations, self_contained
 from cells.formats.vocabulary_files import MAX_VOCABULARY_BYTES, read_vocabulary_file
 from cells.weights_io import read_weights
 
+# Files only the whole-model reader reads (no single-cell reader knows them).
+WHOLE_MODEL_ONLY = (".keras",)
 SHOWN = {"layer": 0, "direction": "forward"}  # the part of a bigger file a session uses
 
 
@@ -74,7 +79,8 @@ def read_vocabulary_upload(source: BinaryIO, filename: str) -> tuple[str, ...]:
 
 def accept_weights(store: Store, settings: Settings, source: BinaryIO, filename: str,
                    kind: str | None, layer: int, options: dict,
-                   vocabulary: tuple[str, ...] | None = None) -> dict:
+                   vocabulary: tuple[str, ...] | None = None,
+                   data: tuple[BinaryIO, str] | None = None) -> dict:
     """Check an uploaded weights file and keep it; returns its record (WeightsPublic).
 
     A file that holds a whole model (more layers, a backward direction, an embedding or a
@@ -87,15 +93,24 @@ def accept_weights(store: Store, settings: Settings, source: BinaryIO, filename:
                                "save the state dict with safetensors)")
     if kind is not None and kind not in cells.KINDS:
         raise ApiError("cell", f"unknown cell kind {kind!r}; known kinds: {', '.join(cells.KINDS)}")
+    if data is not None and ext != ".onnx":
+        raise ApiError("data", f"{data[1]!r}: only an .onnx model keeps its weights in a data "
+                               "file beside it")
     try:
         weights_id, path = store.receive_upload(source, filename, ext, settings.max_upload_bytes)
     except UploadTooLarge as exc:
         raise ApiError("file", str(exc), status_code=413) from exc
     try:
-        model, notices = _read_model(path, filename, vocabulary, whole_only=kind is not None)
+        if data is not None:
+            weights_id = _with_external_data(path, filename, data, settings.max_upload_bytes)
+        model, notices, refusal = _read_model(path, filename, vocabulary,
+                                              whole_only=kind is not None)
         try:
             loaded = _read(path, filename, kind, layer)
         except ApiError:
+            if model is None and refusal is not None and (ext in WHOLE_MODEL_ONLY
+                                                          or refusal.over_budget):
+                raise refusal from None  # the model reader's own words, not "unsupported"
             if model is None:
                 raise
             loaded = None  # a model file that holds no single cell the old way (.keras)
@@ -134,6 +149,40 @@ def accept_weights(store: Store, settings: Settings, source: BinaryIO, filename:
     return upload_record(weights_id, meta)
 
 
+def _with_external_data(path: Path, filename: str, data: tuple[BinaryIO, str],
+                        limit: int) -> str:
+    """Put the uploaded data file beside the model under the one name the model gives it,
+    then keep the model self-contained (the data inside it): the sha256 of that file."""
+    source, data_name = data
+    try:
+        locations = external_locations(path, filename)
+    except ValueError as exc:
+        raise ApiError("file", str(exc).replace(path.name, filename)) from exc
+    if len(locations) != 1:
+        raise ApiError("data", f"{filename!r} keeps its weights in "
+                               f"{sorted(locations) or 'no other file'}; a data file is "
+                               "taken for a model that names exactly one")
+    (location,) = locations
+    if location in (".", "..") or Path(location).name != location \
+            or any(mark in location for mark in "/\\:") or location == path.name:
+        raise ApiError("data", f"{filename!r} names its data file {location!r}; only a file "
+                               "beside the model, named without a path, is read")
+    content = source.read(limit + 1)
+    if len(content) > limit:
+        raise ApiError("data", f"{data_name!r} is over the limit of {limit} bytes",
+                       status_code=413)
+    beside = path.parent / location
+    try:
+        beside.write_bytes(content)
+        whole = self_contained(path, filename)
+    except ValueError as exc:
+        raise ApiError("data", str(exc).replace(path.name, filename)) from exc
+    finally:
+        beside.unlink(missing_ok=True)
+    path.write_bytes(whole)
+    return hashlib.sha256(whole).hexdigest()
+
+
 def _keep(store: Store, path: Path, weights_id: str, ext: str, meta: dict,
           parsed: Path | None = None) -> dict:
     """Keep the upload, with the arrays parsed from it (`parsed`, one cell's)."""
@@ -156,21 +205,35 @@ def _keep(store: Store, path: Path, weights_id: str, ext: str, meta: dict,
     return old
 
 
+class ModelRefusal(ApiError):
+    """What the model reader said about a file it would not read (told when no other reader
+    reads the file either)."""
+
+    def __init__(self, message: str, over_budget: bool):
+        super().__init__("file", message)
+        self.over_budget = over_budget
+
+
 def _read_model(path: Path, filename: str, vocabulary, whole_only: bool):
     """(the whole model in the file when it is more than one cell, else None; what loading
-    it left out or changed, in words: cells.Model.notices)."""
+    it left out or changed, in words: cells.Model.notices; the model reader's refusal, if
+    it refused). A .keras archive is always a model, one cell or not: no other reader
+    reads it."""
     if whole_only:  # a kind was chosen: the file is read as one cell of that kind
-        return None, ()
+        return None, (), None
     try:
         # (its LeftOutWarning goes to the log: catch_warnings is process-wide, not per thread)
         model = cells.load_model(path, vocabulary=vocabulary)
     except ValueError as exc:
-        if vocabulary is not None:
-            raise ApiError("vocabulary", str(exc).replace(path.name, filename)) from exc
-        return None, ()
-    except Exception:  # noqa: BLE001 - the single-cell reader says what is wrong
-        return None, ()
-    return (model if is_model(model) else None), model.notices
+        message = str(exc).replace(path.name, filename)
+        if vocabulary is not None and not isinstance(exc, OverBudget):
+            raise ApiError("vocabulary", message) from exc
+        return None, (), ModelRefusal(message, isinstance(exc, OverBudget))
+    except Exception as exc:  # noqa: BLE001 - parsers of untrusted bytes raise anything
+        return None, (), ModelRefusal(f"could not read {filename!r} as a model: "
+                                      f"{type(exc).__name__}: {exc}", False)
+    whole = is_model(model) or path.name.lower().endswith(WHOLE_MODEL_ONLY)
+    return (model if whole else None), model.notices, None
 
 
 def _accept_model(store: Store, settings: Settings, path: Path, weights_id: str, ext: str,

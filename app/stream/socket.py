@@ -93,6 +93,18 @@ class SendQueue:
             await self._ready.wait()
         return self._items.popleft()
 
+    def newest_frame(self, t: int) -> int:
+        """Coalesce: `t` or, when newer frames wait, the newest of them (the others are
+        dropped; error texts keep their place)."""
+        frames = [item for item in self._items if isinstance(item, int)]
+        if not frames:
+            return t
+        self._stats.frames_dropped += len(frames)
+        kept = [item for item in self._items if not isinstance(item, int)]
+        self._items.clear()
+        self._items.extend(kept)
+        return frames[-1]
+
     def has_frame(self) -> bool:
         """Whether a frame is waiting (so one still to be computed can be skipped)."""
         return any(isinstance(item, int) for item in self._items)
@@ -177,7 +189,7 @@ class SessionView:
         frame = self.trace.try_frame(t)
         if frame is None:
             self.service.pool.follow(self.trace)
-            frame = await self.service.pool.run_async(self.trace.frame, t)
+            frame = await self.service.pool.run_async(self.trace.frame, t, lane="stream")
         return frame
 
 
@@ -323,11 +335,20 @@ class Stream:
 
     # -- frames out ------------------------------------------------------------------------
     async def _send_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        gap = 1.0 / self.settings.max_frames_per_second
+        next_slot = loop.time()
         while True:
             item = await self.queue.get()
             if isinstance(item, str):
                 await self.websocket.send_text(item)
                 continue
+            # At most max_frames_per_second frames per socket; seeks that came meanwhile are
+            # coalesced, the newest wins (so a storming socket still gets frames, at a rate).
+            if next_slot > loop.time():
+                await asyncio.sleep(next_slot - loop.time())
+                item = self.queue.newest_frame(item)
+            next_slot = max(next_slot, loop.time() - gap) + gap
             signals = await self._signals(item)
             if signals is None:  # it needed computing and a newer frame is waiting
                 self.stats.frames_dropped += 1

@@ -31,9 +31,11 @@ from pathlib import Path
 from app.core.settings import Settings
 from app.errors import ApiError, NotFound
 from app.schemas import SessionCreate, TrainCreate
+from app.sessions.costs import check_training_costs
 from app.sessions.datadir import SESSION_ID, Store
 from app.sessions.service import SessionService
 from app.sessions.uploads import accept_weights
+from app.training.watchers import Watchers
 
 ACTIVE = ("queued", "running")
 DEFAULT_BATCH = 8
@@ -55,6 +57,7 @@ class Job:
     losses: list = field(default_factory=list)  # [(step, loss)], this process only
     process: subprocess.Popen | None = None
     cancel_asked: bool = False
+    client: str = ""  # who submitted it (app/core/clients.py): one active job each
 
     @property
     def steps(self) -> int:
@@ -78,6 +81,7 @@ class TrainingJobs:
         self.lock = threading.Lock()
         self.waiting: queue.Queue[Job | None] = queue.Queue()
         self.closing = False
+        self.watchers = Watchers()  # progress sockets, capped per job and per client
         self.fail_leftovers()
         self.runners = [threading.Thread(target=self._runner, name=f"train-runner-{n}",
                                          daemon=True)
@@ -86,7 +90,7 @@ class TrainingJobs:
             runner.start()
 
     # -- the API's side ----------------------------------------------------------------------
-    def submit(self, request: TrainCreate) -> Job:
+    def submit(self, request: TrainCreate, client: str = "") -> Job:
         if request.batch is None:  # a short text still trains: as many streams as it allows
             request = request.model_copy(
                 update={"batch": max(1, min(DEFAULT_BATCH, len(request.text) - 1))})
@@ -94,11 +98,17 @@ class TrainingJobs:
         with self.lock:
             active = [j for j in self.jobs.values() if j.state in ACTIVE]
             limit = self.settings.max_train_running + self.settings.max_train_queued
+            mine = [j for j in active if j.client == client]
+            if len(mine) >= self.settings.max_train_jobs_per_client:
+                raise ApiError(None, f"you have {len(mine)} training job(s) running or "
+                                     f"waiting, the most one client may have "
+                                     f"({self.settings.max_train_jobs_per_client}); wait for it "
+                                     "to finish or cancel it", status_code=429)
             if len(active) >= limit:
                 raise ApiError(None, f"{len(active)} training jobs are running or waiting, "
                                      f"the most this server takes ({limit}); wait for one to "
                                      "finish or cancel one", status_code=429)
-            job = Job(secrets.token_urlsafe(16), request)
+            job = Job(secrets.token_urlsafe(16), request, client=client)
             self.jobs[job.job] = job
             self._forget_old()
         self._save(job)
@@ -165,6 +175,7 @@ class TrainingJobs:
         if len(request.text) > s.max_steps:
             raise ApiError("text", f"{len(request.text)} characters; a session holds at most "
                                    f"{s.max_steps} steps")
+        check_training_costs(s, request)
 
     # -- records -----------------------------------------------------------------------------
     def _path(self, job_id: str) -> Path:
@@ -182,7 +193,7 @@ class TrainingJobs:
 
     def _save(self, job: Job) -> None:
         data = json.dumps(job.record(), separators=(",", ":"), allow_nan=False).encode()
-        self.store._write_atomic(self._path(job.job), data)  # noqa: SLF001 - tmp + rename
+        self.store.write_atomic(self._path(job.job), data)  # tmp + rename; disk trouble said
 
     def _forget_old(self) -> None:
         finished = sorted((j for j in self.jobs.values() if j.state in FINISHED),
@@ -223,13 +234,17 @@ class TrainingJobs:
             try:
                 self._run(job)
             except Exception as exc:  # noqa: BLE001 - a job's fault must not end the runner
-                job.state, job.error = "failed", f"{type(exc).__name__}: {exc}"
-            self._save(job)
+                with self.lock:
+                    if not job.cancel_asked:  # a cancel stays a cancel, whatever broke after
+                        job.state, job.error = "failed", f"{type(exc).__name__}: {exc}"
+            with contextlib.suppress(ApiError):  # a full disk: the record stays as it was
+                self._save(job)
 
     def _run(self, job: Job) -> None:
         request = job.request
         out = self.store.tmp / f"train-{job.job}.safetensors"
-        spec = {**request.model_dump(), "out": str(out)}
+        spec = {**request.model_dump(), "out": str(out),
+                "address_space": self.settings.max_train_address_space}
         env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
                "MKL_NUM_THREADS": "1"}  # small matrices: threads only take cores from others
         with self.lock:
@@ -240,15 +255,15 @@ class TrainingJobs:
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                 text=True)
             job.state = "running"
-        self._save(job)
         process = job.process
-        process.stdin.write(json.dumps(spec) + "\n")
-        process.stdin.flush()
         cap = threading.Timer(self.settings.max_train_seconds, self._time_up, (job,))
         cap.daemon = True
-        cap.start()
         outcome: dict = {}
-        try:
+        try:  # whatever happens from here (a cancel at any moment), the worker is reaped
+            self._save(job)
+            process.stdin.write(json.dumps(spec) + "\n")
+            process.stdin.flush()
+            cap.start()
             for line in process.stdout:
                 message = json.loads(line)
                 if "progress" in message:
@@ -256,10 +271,16 @@ class TrainingJobs:
                     job.step, job.loss = job.losses[-1]
                 else:
                     outcome = message
+        except (OSError, ValueError):
+            if not job.cancel_asked:
+                raise
         finally:
             cap.cancel()
-            with contextlib.suppress(OSError):
-                process.stdin.close()
+            if job.cancel_asked or self.closing:
+                _kill_if_running(process)
+            for pipe in (process.stdin, process.stdout):
+                with contextlib.suppress(OSError, ValueError):
+                    pipe.close()
             process.wait()
         try:
             if job.cancel_asked:
@@ -287,7 +308,9 @@ class TrainingJobs:
         with contextlib.suppress(OSError, ValueError):
             job.process.stdin.write("stop\n")
             job.process.stdin.flush()
-        threading.Timer(STOP_GRACE_SECONDS, _kill_if_running, (job.process,)).start()
+        killer = threading.Timer(STOP_GRACE_SECONDS, _kill_if_running, (job.process,))
+        killer.daemon = True
+        killer.start()
 
     def _session_of(self, job: Job, model_path: Path) -> str:
         """Keep the model like an upload and open a session on the job's text."""

@@ -28,6 +28,11 @@ def main() -> int:
     from app.training.files import save_model_atomic
 
     job = json.loads(sys.stdin.readline())
+    limit = job.get("address_space")
+    if limit:  # a bad estimate fails this job with MemoryError, not the machine
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (int(limit), int(limit)))
     stop = threading.Event()
     server_gone = threading.Event()
 
@@ -65,6 +70,11 @@ def main() -> int:
         if pending:
             _send({"progress": pending})
         save_model_atomic(result.model, job["out"])
+    except MemoryError:
+        _send({"error": f"the job needed more than its memory limit of {limit:,} bytes "
+                        "(setting max_train_address_space); use a smaller batch, seq_len, "
+                        "hidden_size or layers"})
+        return 1
     except (ValueError, OSError) as exc:
         _send({"error": str(exc)})
         return 1

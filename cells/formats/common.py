@@ -9,13 +9,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..cell import OPTION_VALUES, SPECS
+from ..params import BIASES, MATRICES, PEEPHOLES, WEIGHTS  # noqa: F401 - asked for here
 
 # Gate blocks stacked along the G·H axis of weight_ih / weight_hh, per kind.
 GATE_BLOCKS = {name: spec.gates for name, spec in SPECS.items()}
 # The kind a file holds when only the block count is known.
 KIND_OF_BLOCKS = {1: "rnn", 3: "gru", 4: "lstm"}
-WEIGHTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-PEEPHOLES = ("peephole_i", "peephole_f", "peephole_o")
 # Options each kind takes, with the engine's defaults.
 DEFAULT_OPTIONS = {name: dict(spec.options) for name, spec in SPECS.items() if spec.options}
 NONLINEARITIES = OPTION_VALUES["nonlinearity"]

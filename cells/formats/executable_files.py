@@ -34,10 +34,13 @@ def executable_kind(path: Path) -> str | None:
     """'pickle', 'torchscript' or None, from the file's content only."""
     try:
         with open(path, "rb") as handle:
-            head = handle.read(2)
+            head = handle.read(9)
+            size = handle.seek(0, 2)
     except OSError:
         return None
-    if len(head) == 2 and head[0] == 0x80 and head[1] in _PICKLE_PROTOCOLS:
+    if _is_safetensors(head, size):  # its header length may open with 0x80, 2..5
+        return None
+    if len(head) >= 2 and head[0] == 0x80 and head[1] in _PICKLE_PROTOCOLS:
         return "pickle"
     if not zipfile.is_zipfile(path):
         return None
@@ -53,3 +56,10 @@ def executable_kind(path: Path) -> str | None:
     if any(n.endswith(".pkl") for n in names):
         return "pickle"
     return None
+
+
+def _is_safetensors(head: bytes, size: int) -> bool:
+    """A safetensors file: a little-endian u64 header length that fits the file, then '{'."""
+    if len(head) < 9 or head[8:9] != b"{":
+        return False
+    return 8 + int.from_bytes(head[:8], "little") <= size

@@ -39,24 +39,46 @@ def read_keras_h5(path: Path, label: str, layer: int) -> LoadedWeights:
     except OSError as error:
         raise ValueError(f"{label}: not a readable HDF5 file ({error})") from None
     with handle:
-        cells = _recurrent_groups(handle)
-        if not cells:
-            raise ValueError(
-                f"{label}: no recurrent layer found (a group holding kernel (I, G·H), "
-                "recurrent_kernel (H, G·H) and optionally bias, as Keras LSTM, GRU and "
-                "SimpleRNN layers save them)"
-            )
-        forward = [(g, roles) for g, roles in cells if not is_backward_scope(g.name)]
+        cells, forward = _forward_groups(label, handle)
         group, roles = forward[pick_layer(label, layer, [g.name for g, _ in forward])]
-        names = {role: f"{group.name}/{key}" for role, key in roles.items()}
-        arrays = {role: _read(label, names[role], group[key]) for role, key in roles.items()}
-        loaded = from_keras(
-            label, arrays["kernel"], arrays["recurrent_kernel"], arrays.get("bias"), names
-        )
+        return _cell(label, group, roles, len(forward), len(forward) < len(cells))
+
+
+def read_keras_h5_layers(path: Path, label: str) -> list[LoadedWeights]:
+    """Every forward layer of the file, first to last: one open and one walk of its groups
+    (reading layer by layer would walk them all once per layer)."""
+    try:
+        handle = h5py.File(path, "r")
+    except OSError as error:
+        raise ValueError(f"{label}: not a readable HDF5 file ({error})") from None
+    with handle:
+        cells, forward = _forward_groups(label, handle)
         backward = len(forward) < len(cells)
-        return replace(
-            loaded, layers=len(forward), directions=BOTH_DIRECTIONS if backward else (FORWARD,)
+        return [_cell(label, group, roles, len(forward), backward) for group, roles in forward]
+
+
+def _forward_groups(label: str, handle: h5py.File):
+    """(every recurrent cell group, the forward ones), each (group, role -> key)."""
+    cells = _recurrent_groups(handle)
+    if not cells:
+        raise ValueError(
+            f"{label}: no recurrent layer found (a group holding kernel (I, G·H), "
+            "recurrent_kernel (H, G·H) and optionally bias, as Keras LSTM, GRU and "
+            "SimpleRNN layers save them)"
         )
+    return cells, [(g, roles) for g, roles in cells if not is_backward_scope(g.name)]
+
+
+def _cell(label: str, group: h5py.Group, roles: dict[str, str], layers: int,
+          backward: bool) -> LoadedWeights:
+    names = {role: f"{group.name}/{key}" for role, key in roles.items()}
+    arrays = {role: _read(label, names[role], group[key]) for role, key in roles.items()}
+    loaded = from_keras(
+        label, arrays["kernel"], arrays["recurrent_kernel"], arrays.get("bias"), names
+    )
+    return replace(
+        loaded, layers=layers, directions=BOTH_DIRECTIONS if backward else (FORWARD,)
+    )
 
 
 def _recurrent_groups(handle: h5py.File) -> list[tuple[h5py.Group, dict[str, str]]]:

@@ -20,6 +20,8 @@ import numpy as np
 from .common import (
     DEFAULT_OPTIONS,
     FORWARD,
+    MATRICES,
+    WEIGHTS,
     LoadedWeights,
     check_canonical,
     expect_matrix,
@@ -29,7 +31,7 @@ from .model_parts import LayerWeights, ModelWeights, check_chain
 from .named import kind_of_blocks
 from .tensor_files import TensorFile
 
-CELL_ROLES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+CELL_ROLES = WEIGHTS
 TENSOR_ROLES = (*CELL_ROLES, "embedding", "head", "head_bias")
 
 
@@ -38,7 +40,7 @@ def read_mapped_model(tensors: TensorFile, names: Mapping[str, object]) -> Model
     if "recurrent" in names:
         raise ValueError(f"{label}: recurrent= names a module, while weight_ih=... name the "
                          "cell's tensors one by one; give one or the other")
-    for role in ("weight_ih", "weight_hh"):
+    for role in MATRICES:
         if role not in names:
             raise ValueError(f"{label}: a tensor mapping needs {role}=... (given: "
                              f"{', '.join(sorted(names))})")

@@ -13,7 +13,14 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .common import GATE_BLOCKS, LoadedWeights, check_canonical, check_options, missing
+from .common import (
+    GATE_BLOCKS,
+    WEIGHTS,
+    LoadedWeights,
+    check_canonical,
+    check_options,
+    missing,
+)
 from .model_parts import LayerWeights, ModelWeights, check_chain
 from .tensor_files import MODEL_KEY, TensorFile, decode_options, encode_options
 
@@ -128,7 +135,7 @@ def _cell(tensors: TensorFile, key: str, meta: Mapping[str, str]) -> LoadedWeigh
     prefix = f"{key}."
     params = {name[len(prefix):]: tensors.get(name) for name in tensors.names
               if name.startswith(prefix)}
-    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+    for name in WEIGHTS:
         if name not in params:
             raise missing(label, prefix + name, tensors.names)
     if "weight_hr" not in params:

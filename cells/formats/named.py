@@ -10,11 +10,13 @@ from dataclasses import replace
 import numpy as np
 
 from .common import (
+    BIASES,
     BOTH_DIRECTIONS,
     DEFAULT_OPTIONS,
     FORWARD,
     GATE_BLOCKS,
     KIND_OF_BLOCKS,
+    MATRICES,
     PEEPHOLES,
     WEIGHTS,
     LoadedWeights,
@@ -161,11 +163,11 @@ def _from_canonical(tensors: TensorFile, prefix: str, layer: int) -> LoadedWeigh
 def cell_weights(tensors: TensorFile, file_names: dict[str, str]) -> dict[str, np.ndarray]:
     """weight_ih and weight_hh, and the biases (zeros when the file has none: bias=False)."""
     params = {}
-    for key in ("weight_ih", "weight_hh"):
+    for key in MATRICES:
         if file_names[key] not in tensors.names:
             raise missing(tensors.label, file_names[key], tensors.names)
         params[key] = tensors.get(file_names[key])
-    present = [key for key in ("bias_ih", "bias_hh") if file_names[key] in tensors.names]
+    present = [key for key in BIASES if file_names[key] in tensors.names]
     if len(present) == 1:
         absent = "bias_hh" if present == ["bias_ih"] else "bias_ih"
         raise missing(tensors.label, file_names[absent], tensors.names)

@@ -57,6 +57,28 @@ def load_plain_graph(path: Path, label: str) -> tuple[onnx.GraphProto, tuple[str
 
 # -- external data ----------------------------------------------------------------------------
 
+def external_locations(path: Path, label: str) -> set[str]:
+    """The files an ONNX model keeps its initializers in (their names as the model says)."""
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except DecodeError as error:
+        raise ValueError(f"{label}: not a readable ONNX model ({error})") from None
+    return {entry.value for tensor in model.graph.initializer
+            if tensor.data_location == TensorProto.EXTERNAL
+            for entry in tensor.external_data if entry.key == "location"}
+
+
+def self_contained(path: Path, label: str) -> bytes:
+    """The model with its external data (read from beside it, as load_plain_graph reads it)
+    inside: one file that needs nothing beside it."""
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except DecodeError as error:
+        raise ValueError(f"{label}: not a readable ONNX model ({error})") from None
+    _inline_external_data(label, path.parent, model.graph)
+    return model.SerializeToString()
+
+
 def _inline_external_data(label: str, folder: Path, graph: onnx.GraphProto) -> None:
     for index, tensor in enumerate(graph.initializer):
         if tensor.data_location == TensorProto.EXTERNAL:
@@ -165,7 +187,8 @@ FOLDABLE = {
     "Identity": lambda x, a: x[0],
     "Shape": lambda x, a: np.array(x[0].shape[a.get("start", 0):a.get("end")], np.int64),
     "Gather": lambda x, a: np.take(x[0], x[1], axis=a.get("axis", 0)),
-    "Slice": lambda x, a: _slice(x[0], *[v for v in x[1:] if v is not None]),
+    "Slice": lambda x, a: _slice(x[0], *(x[1:5] + [None] * (5 - len(x))) if len(x) > 1
+                                 else (a["starts"], a["ends"], a.get("axes"), None)),
     "Concat": lambda x, a: np.concatenate([v for v in x if v is not None], axis=a["axis"]),
     "Unsqueeze": lambda x, a: _unsqueeze(x[0], x[1] if len(x) > 1 else a["axes"]),
     "Squeeze": lambda x, a: _squeeze(x[0], x[1] if len(x) > 1 else a.get("axes")),

@@ -161,8 +161,16 @@ def decode_options(label: str, text: str) -> dict:
         key, sep, value = part.partition("=")
         if not sep or not key:
             raise ValueError(f"{label}: metadata option {part!r} is not key=value")
-        options[key] = _option_value(value)
+        options[key] = value if _takes_text(key) else _option_value(value)
     return options
+
+
+def _takes_text(key: str) -> bool:
+    """An option whose values are strings keeps its text as written ("12" for the pseudo
+    LSTM's diffs is not the number 12)."""
+    from ..kinds import OPTIONS
+
+    return key in OPTIONS and isinstance(OPTIONS[key].default, str)
 
 
 def _option_value(text: str) -> object:

@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+from .budgets import load_json
 
 MAX_VOCABULARY_BYTES = 16 * 2**20  # a million-word vocabulary fits many times over
 SUFFIXES = (".json", ".txt")
@@ -38,10 +39,7 @@ def read_vocabulary_file(path: Path) -> tuple[str, ...]:
         if lines and lines[-1] == "":
             lines.pop()  # the newline that ends the last line
         return tuple(line.removesuffix("\r") for line in lines)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{label}: not valid JSON ({error})") from None
+    data = load_json(label, "the vocabulary", text)  # size and depth budgets first
     if isinstance(data, dict):  # {token: id}, as tokenizers save it
         ids = sorted(data.values()) if all(isinstance(v, int) for v in data.values()) else None
         if ids != list(range(len(data))):

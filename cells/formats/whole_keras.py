@@ -12,13 +12,13 @@ Lambda above all, is refused by name.
 from __future__ import annotations
 
 import io
-import json
 import zipfile
 from dataclasses import replace
 from pathlib import Path
 
 import h5py
 
+from .budgets import load_json
 from .common import BACKWARD, FORWARD, MAX_TENSOR_BYTES, LoadedWeights, shape_text
 from .keras import from_keras
 from .keras_layouts import Keras3Layout, LegacyLayout, dense_head, h5_child
@@ -66,10 +66,7 @@ def read_keras_archive(path: Path, label: str) -> ModelWeights:
 def _config(label: str, archive: zipfile.ZipFile) -> dict:
     if archive.getinfo(CONFIG).file_size > MAX_CONFIG_BYTES:
         raise ValueError(f"{label}: {CONFIG} is over {MAX_CONFIG_BYTES} bytes")
-    try:
-        config = json.loads(archive.read(CONFIG).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"{label}: {CONFIG} is not valid JSON ({error})") from None
+    config = load_json(label, CONFIG, archive.read(CONFIG))  # size and depth budgets first
     if not isinstance(config, dict):
         raise ValueError(f"{label}: {CONFIG} is not a model configuration")
     return config
@@ -278,10 +275,10 @@ def read_keras_weights_file(path: Path, label: str) -> ModelWeights:
             return _model(label, _legacy_config(label, handle), LegacyLayout(handle))
         root = h5_child(handle, "layers")
         if not isinstance(root, h5py.Group):
-            from .keras_h5 import read_keras_h5  # Keras 2 files: one cell per layer
+            from .keras_h5 import read_keras_h5_layers  # Keras 2 files: one cell per layer
 
-            first = read_keras_h5(path, label, 0)
-            cells = [first] + [read_keras_h5(path, label, k) for k in range(1, first.layers)]
+            cells = read_keras_h5_layers(path, label)
+            first = cells[0]
             if BACKWARD in first.directions:
                 raise ValueError(f"{label}: holds Bidirectional layers without the model's "
                                  "configuration; load the .keras archive instead")
@@ -296,10 +293,7 @@ def _legacy_config(label: str, handle: h5py.File) -> dict:
     text = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
     if len(text) > MAX_CONFIG_BYTES:
         raise ValueError(f"{label}: its model_config is over {MAX_CONFIG_BYTES} bytes")
-    try:
-        config = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{label}: its model_config is not valid JSON ({error})") from None
+    config = load_json(label, "its model_config", text)  # size and depth budgets first
     if not isinstance(config, dict):
         raise ValueError(f"{label}: its model_config is not a model configuration")
     return config

@@ -13,8 +13,10 @@ import numpy as np
 
 from .common import (
     BACKWARD,
+    BIASES,
     DEFAULT_OPTIONS,
     FORWARD,
+    MATRICES,
     WEIGHTS,
     LoadedWeights,
     check_canonical,
@@ -226,7 +228,7 @@ def _projected(tensors: TensorFile, file_names: dict, projection: str) -> Loaded
     expect_matrix(label, projection, weight_hr, 2, "(proj_size, hidden_size)")
     proj, hidden = weight_hr.shape
     params = {"weight_hr": weight_hr}
-    for key in ("weight_ih", "weight_hh"):
+    for key in MATRICES:
         if file_names[key] not in tensors.names:
             raise missing(label, file_names[key], tensors.names)
         params[key] = tensors.get(file_names[key])
@@ -235,7 +237,7 @@ def _projected(tensors: TensorFile, file_names: dict, projection: str) -> Loaded
     expect_shape(label, file_names["weight_hh"], params["weight_hh"], (4 * hidden, proj), what)
     expect_shape(label, file_names["weight_ih"], params["weight_ih"],
                  (4 * hidden, params["weight_ih"].shape[1]), what)
-    for key in ("bias_ih", "bias_hh"):
+    for key in BIASES:
         if file_names[key] in tensors.names:
             params[key] = tensors.get(file_names[key])
             expect_shape(label, file_names[key], params[key], (4 * hidden,), what)

@@ -63,6 +63,7 @@ def describe(kind: str, **options) -> tuple[Signal, ...]:
 def holdable(spec: Spec, options: dict) -> tuple[Signal, ...]:
     """The signals an intervention may hold: the gates, candidates and states the step
     computes (and the kind's recurrent state, such as a GRU's h), not its inputs."""
+    spec = spec.for_options(options)
     signals = spec.describe(**options)
     return tuple(s for s in signals
                  if (s.kind in HOLDABLE_KINDS or s.name in spec.state_names)

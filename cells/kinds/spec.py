@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -72,8 +72,11 @@ class Layout:
     `last`, for the few places one ufunc call covers several signals at once.
     """
 
-    def __init__(self, names: Sequence[str]):
+    def __init__(self, names: Sequence[str], output: str = "h"):
         self.names = tuple(names)
+        # the column a layer passes on (to the next layer or the head): h, unless the kind's
+        # h is a state other than its output (a pseudo LSTM with diff 1 alone: the shadow)
+        self.output = output
         self.index = {name: k for k, name in enumerate(self.names)}
         self.Columns = namedtuple("Columns", self.names)
 
@@ -133,6 +136,14 @@ class Spec:
     # (options, H) -> (G·H, H) bool: the entries of weight_hh that are wires (sLSTM's heads
     # make it block-diagonal); None: all of them
     recurrent_mask: Callable[[dict, int], np.ndarray] | None = None
+    # (options) -> state names, for a kind whose state depends on an option (None: fixed)
+    states: Callable[[dict], tuple] | None = None
+
+    def for_options(self, options: dict) -> Spec:
+        """The Spec a cell with these options runs: its state names settled."""
+        if self.states is None:
+            return self
+        return replace(self, state_names=self.states(options), states=None)
 
     @property
     def gates(self) -> int:

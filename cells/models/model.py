@@ -248,7 +248,11 @@ class Model:
         """
         xs, tokens, ids = self.encode(sequence)
         held = self.check_interventions(interventions, len(xs))
-        state = self._start_state(state, h0, c0)
+        if h0 is not None or c0 is not None:
+            if state:
+                raise ValueError("give the starting state as state= or as h0= / c0=, not both")
+            state = self.starting_state(h0, c0)
+        state = dict(state or {})
         unknown = [key for key in state
                    if not (isinstance(key, tuple) and len(key) == 2
                            and isinstance(key[0], int) and 0 <= key[0] < self.layers
@@ -281,12 +285,10 @@ class Model:
             finals.append(np.concatenate(last))
         return ModelTrace(self, xs, tokens, ids, traces, outputs, finals[-1])
 
-    def _start_state(self, state: Mapping | None, h0, c0) -> dict:
-        """{(layer, direction): {"h": row, "c": row}} from state= or from h0= / c0=."""
-        if h0 is None and c0 is None:
-            return dict(state or {})
-        if state:
-            raise ValueError("give the starting state as state= or as h0= / c0=, not both")
+    def starting_state(self, h0=None, c0=None) -> dict:
+        """{(layer, direction): {"h": row, "c": row}} from h0 / c0 as run() takes them: one
+        row per layer and direction, layer by layer, forward before backward ((H,) for a
+        model of one cell); each row as wide as that cell's h (or c), finite."""
         cells = [(index, d) for index, layer in enumerate(self.stack) for d in layer.cells]
         order = ", ".join(f"({index}, {d})" for index, d in cells)
         out: dict = {}
@@ -294,15 +296,15 @@ class Model:
             if value is None:
                 continue
             try:
-                array = np.asarray(value)
-            except ValueError:  # rows of different sizes
+                array = np.asarray(value, dtype=float)
+            except (ValueError, TypeError):  # rows of different sizes
                 array = None
             if array is not None and array.ndim == 1 and len(cells) == 1:
                 rows = [array]
             elif array is not None and array.ndim == 2:
                 rows = list(array)
             elif isinstance(value, (list, tuple)):
-                rows = list(value)
+                rows = [np.asarray(row, dtype=float) for row in value]
             else:
                 rows = []
             if len(rows) != len(cells):
@@ -314,6 +316,11 @@ class Model:
                 if name not in getattr(cell, "state_names", ("h", "c")):
                     raise ValueError(f"c0 given, but layer {index} {direction} is a "
                                      f"{cell.kind}, whose state is only h")
+                width = output_size(cell) if name == "h" else cell.hidden_size
+                if row.shape != (width,) or not np.isfinite(row).all():
+                    raise ValueError(f"{name}0 row of layer {index} {direction} has shape "
+                                     f"{row.shape}; that cell's {name} is {width} finite "
+                                     "numbers")
                 out.setdefault((index, direction), {})[name] = row
         return out
 
@@ -327,7 +334,7 @@ def _run(cell, xs: np.ndarray, start: Mapping, h: np.ndarray, held: tuple = ()):
         h[:] = trace["h"]
         return trace
     H = cell.hidden_size
-    column = cell.column("h") * H
+    column = cell.column(cell.layout.output) * H
 
     def keep(begin: int, end: int, rows: np.ndarray) -> None:
         h[begin:end] = rows[:, column:column + H]

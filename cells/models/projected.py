@@ -20,11 +20,12 @@ from dataclasses import replace
 
 import numpy as np
 
+from ..params import WEIGHTS as CELL_WEIGHTS
 from ..params import as_float_array
 from ..signals import Signal, stages_of
 from . import kinds_api
 
-WEIGHTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
+WEIGHTS = (*CELL_WEIGHTS, "weight_hr")
 
 
 NO_BACKWARD = ("an LSTM with proj_size has no gradients of a loss here yet (its sensitivity "

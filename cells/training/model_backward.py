@@ -94,7 +94,8 @@ def forward(net: Network, inputs: np.ndarray, state: dict) -> tuple[Tape, dict]:
             if not backward:
                 end[(index, direction)] = tuple(a.copy() for a in final)
             per_direction[direction] = CellTape(buf, start, read, backward)
-            h = spec.layout(cell.options).views(buf, H).h  # (n, B, H)
+            layout = spec.layout(cell.options)
+            h = getattr(layout.views(buf, H), layout.output)  # (n, B, H)
             outputs.append(h[::-1] if backward and not net.reverse_output[index] else h)
         tapes.append(per_direction)
         x = outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=-1)
@@ -128,9 +129,10 @@ def backward(net: Network, tape: Tape, delta: np.ndarray) -> dict[str, np.ndarra
             offset += H
             out_reversed = t.reversed and not net.reverse_output[index]
             d_h = np.ascontiguousarray(part[::-1] if out_reversed else part)
-            d_in = {"h": d_h}
-            if "c" in cell.names:
-                d_in["c"] = np.zeros_like(d_h)
+            d_in = {spec.layout(cell.options).output: d_h}
+            for name in ("h", "c"):
+                if name in cell.names and name not in d_in:
+                    d_in[name] = np.zeros_like(d_h)
             carry = tuple(np.zeros_like(s) for s in t.state0)
             cols = spec.layout(cell.options).views(t.buf, H)
             res = spec.backward(cols, t.state0, d_in, carry, cell.prepared, None, params=True)

@@ -34,8 +34,10 @@ import { paintPipes } from "./views/sensitivity_pipes.js";
 import { createToolbar } from "./views/toolbar.js";
 import { bindSwipe } from "./views/touch.js";
 import { createTrainPanel } from "./views/train_panel.js";
+import { createLabView } from "./views/lab.js";
 
 const $ = (sel) => document.querySelector(sel);
+createLabView($("main"));
 
 let settings = null;
 const views = []; // filled at boot, in drawing order

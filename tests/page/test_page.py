@@ -121,6 +121,7 @@ def test_clicking_a_heatmap_seeks(page, errors):
     page.wait_for_selector(f"{front} .heatmaplayer image", state="attached")
     target, unit = 5, 1
     for _attempt in range(3):  # the charts may still be settling (first draw, resize)
+        page.locator(front).first.scroll_into_view_if_needed()  # clicks land in the viewport
         x, y = page.evaluate(
             """([sel, t, u]) => { const gd = document.querySelector(sel); const fl = gd._fullLayout;
             const r = gd.getBoundingClientRect();

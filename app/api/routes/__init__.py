@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from app.api.routes import catalogue, health, sessions, stream, tours, train, weights
+from app.api.routes import catalogue, health, lab, sessions, stream, tours, train, weights
 
 api_router = APIRouter()
 api_router.include_router(catalogue.router)
@@ -12,3 +12,4 @@ api_router.include_router(stream.router)
 api_router.include_router(health.router)
 api_router.include_router(tours.router)
 api_router.include_router(train.router)
+api_router.include_router(lab.router)

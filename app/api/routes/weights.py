@@ -29,6 +29,9 @@ def upload_weights(
     vocabulary: Annotated[UploadFile | None, File(
         description="the model's tokens: vocab.json (a list) or vocab.txt (one per line)")]
     = None,
+    data: Annotated[UploadFile | None, File(
+        description="an .onnx model's external data (model.onnx.data, as torch.onnx.export "
+                    "writes it beside the model)")] = None,
 ) -> dict:
     """Parse the file with the engine (never unpickled) and keep it under its sha256, the
     `weights_id` that `POST /api/sessions` takes. The record says what the file holds:
@@ -39,8 +42,10 @@ def upload_weights(
     tokens = None
     if vocabulary is not None and (vocabulary.filename or vocabulary.size):
         tokens = read_vocabulary_upload(vocabulary.file, vocabulary.filename or "vocabulary")
+    external = (data.file, data.filename or "data") if data is not None and (
+        data.filename or data.size) else None
     return accept_weights(store, settings, file.file, file.filename or "upload", cell or None,
-                          layer, options, tokens)
+                          layer, options, tokens, external)
 
 
 @router.get("/weights/{weights_id}", response_model=WeightsPublic,

@@ -37,9 +37,12 @@ export class ApiError extends Error {
   }
 }
 
+/** This tab's id: the server tells a classroom behind one address apart by it (fair shares). */
+export const TAB_ID = Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, "0")).join("");
+
 /** One JSON request; a non-2xx answer throws ApiError with the server's detail and field. */
 export async function request(method, url, body) {
-  const init = { method, headers: { Accept: "application/json" } };
+  const init = { method, headers: { Accept: "application/json", "X-Gatescope-Tab": TAB_ID } };
   if (body instanceof FormData) init.body = body;
   else if (body !== undefined) {
     init.body = JSON.stringify(body);

@@ -7,6 +7,7 @@
 // with no parsing. Error messages stay JSON text.
 
 import { isFirstPart } from "../state/parts.js";
+import { TAB_ID } from "./api.js";
 
 const BACKOFF_MS = [100, 250, 500, 1000, 2000, 4000];
 
@@ -44,7 +45,7 @@ export function openStream(id, { onFrame, onStatus, onError, cursor, part }) {
 
   const url = () => {
     const proto = window.location.protocol === "https:" ? "wss" : "ws";
-    const q = new URLSearchParams({ format: "binary" });
+    const q = new URLSearchParams({ format: "binary", tab: TAB_ID });
     if (!isFirstPart(part)) {
       q.set("layer", String(part.layer));
       q.set("direction", part.direction);

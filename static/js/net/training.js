@@ -1,8 +1,9 @@
 // Training jobs on the server: POST /api/train, GET/DELETE /api/train/{job}, and the
-// WebSocket /api/train/{job}/progress that sends {"step", "loss"} per step and the job's
-// record ({"state", ...}) whenever its state changes.
+// WebSocket /api/train/{job}/progress that sends the steps done since its last message
+// ({"step", "loss", "losses": [[step, loss], ...]}) and the job's record ({"state", ...})
+// whenever its state changes.
 
-import { request } from "./api.js";
+import { request, TAB_ID } from "./api.js";
 
 export const startTraining = (body) => request("POST", "/api/train", body);
 export const readTraining = (job) => request("GET", `/api/train/${encodeURIComponent(job)}`);
@@ -31,10 +32,11 @@ export function followTraining(job, { onStep, onState }) {
     if (!finished && !stopped) timer = setTimeout(poll, POLL_MS);
   };
   const scheme = window.location.protocol === "https:" ? "wss" : "ws";
-  const ws = new WebSocket(`${scheme}://${window.location.host}/api/train/${encodeURIComponent(job)}/progress`);
+  const ws = new WebSocket(`${scheme}://${window.location.host}/api/train/${encodeURIComponent(job)}/progress?tab=${TAB_ID}`);
   ws.onmessage = (event) => {
     const message = JSON.parse(event.data);
     if ("state" in message) state(message);
+    else if ("losses" in message) for (const [step, loss] of message.losses) onStep(step, loss);
     else if ("step" in message) onStep(message.step, message.loss);
   };
   ws.onclose = () => {

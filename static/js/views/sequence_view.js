@@ -66,7 +66,10 @@ export function showInput(el, state) {
     return;
   }
   const t = state.frame?.t ?? state.t;
-  setText(v.label, `input at t = ${t}: `);
+  // a backward cell's step t reads time T−1−t: the readout names both and marks that time
+  const backward = s.direction === "backward";
+  const time = backward ? s.steps - 1 - t : t;
+  setText(v.label, backward ? `step ${t}, time ${time}: input ` : `input at t = ${t}: `);
   const text = s.sequence?.text;
   if (typeof text === "string" && text.length) {
     if (v.session !== s) {
@@ -74,11 +77,11 @@ export function showInput(el, state) {
       v.chars = stepsOf(text, s.sequence.clusters);
     }
     const chars = v.chars;
-    const a = Math.max(0, t - AROUND);
-    const b = Math.min(chars.length, t + AROUND + 1);
-    setText(v.before, (a > 0 ? "…" : "") + chars.slice(a, t).join(""));
-    setText(v.mark, chars[t] === undefined ? "" : chars[t] === " " ? "␣" : chars[t]);
-    setText(v.after, chars.slice(t + 1, b).join("") + (b < chars.length ? "…" : ""));
+    const a = Math.max(0, time - AROUND);
+    const b = Math.min(chars.length, time + AROUND + 1);
+    setText(v.before, (a > 0 ? "…" : "") + chars.slice(a, time).join(""));
+    setText(v.mark, chars[time] === undefined ? "" : chars[time] === " " ? "␣" : chars[time]);
+    setText(v.after, chars.slice(time + 1, b).join("") + (b < chars.length ? "…" : ""));
     v.mark.hidden = false;
     setText(v.row, "");
   } else {

@@ -99,6 +99,7 @@ def test_no_token_is_loud_and_loopback_needs_none(uvicorn_calls, tmp_path, capsy
     cli.main(["serve", "--host", "0.0.0.0", "--no-token", "--data-dir", str(tmp_path)])
     assert "WITHOUT A TOKEN" in capsys.readouterr().err
     assert Settings.from_env().token == ""
+    assert Settings.from_env().allow_no_token  # so the factory in each worker serves
     for name in [k for k in os.environ if k.startswith("GATESCOPE_")]:
         del os.environ[name]  # a fresh shell
     cli.main(["serve", "--data-dir", str(tmp_path)])

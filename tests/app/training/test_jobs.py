@@ -40,7 +40,10 @@ def test_a_job_streams_its_steps_and_becomes_a_session_the_engine_agrees_with(tm
                      open_timeout=30) as socket:
             for message in socket:
                 frames.append(json.loads(message))
-        steps = [f for f in frames if "state" not in f]
+        batches = [f for f in frames if "state" not in f]
+        # each message carries the steps done since the last one; step and loss the newest
+        assert all(f["losses"][-1] == [f["step"], f["loss"]] for f in batches)
+        steps = [{"step": s, "loss": loss} for f in batches for s, loss in f["losses"]]
         states = [f for f in frames if "state" in f]
         assert [f["step"] for f in steps] == list(range(1, 26))
         assert all(np.isfinite(f["loss"]) for f in steps)
@@ -84,7 +87,7 @@ def test_cancel_keeps_nothing_and_a_finished_job_cannot_be_cancelled(make_client
 
 def test_bounds_are_refused_by_name(make_client):
     client = make_client(max_train_steps=100, max_train_text=500, max_train_hidden_size=16,
-                         max_train_running=1, max_train_queued=1)
+                         max_train_running=1, max_train_queued=1, max_train_jobs_per_client=3)
     assert_error(client.post("/api/train", json={**SMALL, "steps": 101}), 422, "steps",
                  "limit of 100")
     assert_error(client.post("/api/train", json={**SMALL, "text": "ab" * 251}), 422, "text",

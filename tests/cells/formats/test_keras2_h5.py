@@ -314,4 +314,4 @@ def test_cudnn_layers_of_keras_2(tmp_path):
                       weights, ["embedding", "bidirectional", "cu_dnn_gru", "dense"])
     ours = cells.load_model(tmp_path / "cudnn.h5", vocabulary=VOCABULARY)
     assert ours.cell(1).options == {"reset_after": True}
-    close(ours.run(TEXT).prediction, twin.predict(ids(), verbose=0)[0])
+    close(ours.run(TEXT).prediction, twin.predict(ids(), verbose=0)[0], "float32")

@@ -135,6 +135,26 @@ def test_pickles_refused(tmp_path, name):
         cells.load_model(tmp_path / name)
 
 
+def test_safetensors_whose_header_length_looks_like_a_pickle_is_read(tmp_path):
+    """A safetensors file opens with its header length as a little-endian u64: a header of
+    640..645 bytes opens with 0x80 and 2..5, which is also how a pickle opens."""
+    rnn = torch.nn.RNN(3, 4)
+    state = rnn.state_dict()
+    for pad in range(0, 400):
+        path = tmp_path / "m.safetensors"
+        save_file(state, path, metadata={"pad": "x" * pad})
+        head = path.read_bytes()[:2]
+        if head[0] == 0x80 and 2 <= head[1] <= 5:
+            break
+    else:
+        pytest.fail("no padding gave a header length of 640..645 bytes")
+    model = cells.load_model(path)
+    xs = torch.randn(5, 1, 3)
+    expected = rnn(xs)[0][:, 0].detach().numpy()
+    np.testing.assert_allclose(model.run(xs[:, 0].numpy()).layer(0, "forward")["h"], expected,
+                               rtol=0, atol=1e-5)
+
+
 def test_npz_object_array_refused(tmp_path):
     state = {k: v.numpy() for k, v in torch.nn.RNN(3, 4).state_dict().items()}
     np.savez(tmp_path / "obj.npz", **state | {"weight_ih_l0": np.array([{"a": 1}], dtype=object)})

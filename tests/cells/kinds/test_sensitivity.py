@@ -106,8 +106,10 @@ def differences_sensitivity(cell, xs, state, t, unit, of, start, eps=1e-6):
     """The same norms by central differences through cell.run: perturb x_s, or the state
     after step s and run steps s + 1 .. t from it."""
     # Where h is not part of the state (the prototypes) it is read out of c: its signal
-    # description says how (h = c, or h = tanh(c)).
-    readout = {"identity": lambda c: c, "tanh": np.tanh}.get(
+    # description says how (h = c, or h = tanh(c), or h = o_t ⊙ tanh(c_t) for a pseudo LSTM
+    # with a read-gated output, whose o_t was computed before c_t and stays as it was).
+    readout = {"identity": lambda c: c, "tanh": np.tanh,
+               "mul": lambda c: full["o"][t] * np.tanh(c)}.get(
         next(sig.op for sig in cell.signals if sig.name == "h"))
 
     def of_t(xs_part, st):

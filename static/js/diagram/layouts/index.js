@@ -7,6 +7,7 @@ import olahGru from "./olah_gru.js";
 import { olahMinGru, olahMinLstm } from "./olah_min_rnn.js";
 import olahSlstm from "./olah_slstm.js";
 import olahLstm from "./olah_lstm.js";
+import olahLstmDiffs from "./olah_lstm_diffs.js";
 import olahPrototype from "./olah_prototype.js";
 import olahRnn from "./olah_rnn.js";
 
@@ -46,7 +47,9 @@ export function memoryCellUnavailable(kind) {
 /** The layout data for (kind, style), falling back to the Olah style. */
 export function layoutFor(kind, style, params) {
   const table = STYLES[style] || OLAH;
-  const make = table[kind] || OLAH[kind];
+  // a pseudo LSTM with LSTM diff 1 passes a shadow state: the LSTM's picture, adapted
+  const shadow = kind === "pseudo_lstm" && (params.options?.diffs || "").includes("1");
+  const make = shadow ? olahLstmDiffs : table[kind] || OLAH[kind];
   if (!make) throw new Error(`no diagram for cell kind ${kind}`);
   const layout = make({ kind, ...params });
   return params.inputLabel ? relabelInput(layout, params.inputLabel) : layout;

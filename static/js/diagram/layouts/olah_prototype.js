@@ -6,7 +6,7 @@
 import { merge, neighbours, sized } from "./common.js";
 import { prototypeLegend } from "./legend.js";
 
-export default function olahPrototype({ kind, hidden, input }) {
+export default function olahPrototype({ kind, hidden, input, options = {} }) {
   const pseudo = kind === "pseudo_lstm";
   const norm = kind === "normalized_lstm";
   const Y = 110;
@@ -72,7 +72,23 @@ export default function olahPrototype({ kind, hidden, input }) {
       label: { text: "ĉ_t", at: [758, Y - 12], anchor: "middle" }, value: [800, Y + 50] });
     nodes.push({ type: "box", text: "÷ √(var(ĉ_t) + 1)", signal: "c", x: 835, y: Y, w: 112, h: 34, cls: "norm" });
   }
-  if (pseudo) {
+  // the pseudo LSTM's LSTM diffs 2 and 3 without diff 1 (“an empirical comparison”)
+  const diffs = pseudo ? options.diffs || "" : "";
+  const texts = [];
+  if (diffs.includes("2")) {
+    texts.push({ at: [200, 40], text: "diff 2: i and f read o_t ⊙ tanh(c_{t−1}) (the read gate of this step), not tanh(c_{t−1})", cls: "note" });
+  }
+  if (diffs.includes("3")) {
+    pipes.push(
+      { signal: "c", identity: "cnew", points: [[900, Y], [900, 177]] },
+      { signal: "tanh_c", points: [[923, 190], [945, 190], [945, 167]], label: { text: "tanh(c_t)", at: [952, 200] } },
+      { signal: "h", identity: "h", points: [[945, 133], [945, 18]], label: { text: "h_t = o_t ⊙ tanh(c_t)", at: [937, 30], anchor: "end" },
+        value: [952, 100], strip: { at: [906, 230], w: 48 } },
+    );
+    nodes.push({ type: "op", text: "tanh", signal: "tanh_c", x: 900, y: 190 },
+      { type: "valve", signal: "o", x: 945, y: 150, flow: "v", name: "read valve o_t on the output (diff 3)",
+        value: [968, 150], caption: [968, 136, "o_t (diff 3)"], stage: "output" });
+  } else if (pseudo) {
     pipes.push(
       { signal: "c", identity: "cnew", points: [[900, Y], [900, 177]] },
       { signal: "h", identity: "h", points: [[923, 190], [945, 190], [945, 18]], label: { text: "h_t = tanh(c_t)", at: [937, 30], anchor: "end" },
@@ -91,7 +107,8 @@ export default function olahPrototype({ kind, hidden, input }) {
     legend: prototypeLegend({ kind, memoryCell: false }),
     ...merge(
       neighbours({ right: [980, 1080], rows: [] }),
-      { boxes: [{ x: 180, y: 50, w: 780, h: 490, cls: "cell", titleAt: [935, 72, "end"], title: `${title} cell at step t (state s = c)` }], pipes, nodes },
+      { boxes: [{ x: 180, y: 50, w: 780, h: 490, cls: "cell", titleAt: [935, 72, "end"],
+        title: `${title}${diffs ? ` + LSTM diff${diffs.length > 1 ? "s" : ""} ${[...diffs].join(", ")}` : ""} cell at step t (state s = c)` }], pipes, nodes, texts },
     ),
   };
 }
