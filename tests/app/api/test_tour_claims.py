@@ -61,8 +61,11 @@ class Step:
                 self.runs[preset] = self.make({"preset": preset, "sequence": {"text": text}})
             self.runs["held"] = self.runs[compare[0]]  # the one on screen
         else:
-            body = {"preset": view["preset"],
-                    "sequence": {"text": view.get("text", samples[view["preset"]])}}
+            if "cell" in view:  # a seeded cell: {"cell", "seed", "hidden_size", "options"}
+                body = {**view["cell"], "sequence": {"text": view.get("text", "")}}
+            else:
+                body = {"preset": view["preset"],
+                        "sequence": {"text": view.get("text", samples[view["preset"]])}}
             self.runs["original"] = self.make(body)
             hold = parse_hold(view.get("hold", ""))
             self.runs["held"] = (self.make({**body, "interventions": hold}) if hold
