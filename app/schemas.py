@@ -340,6 +340,7 @@ class PresetPublic(BaseModel):
     hidden_size: int
     vocabulary: str
     sample: str
+    start: int = 0  # the step of the sample where the preset's story begins
     unit_labels: list[str] = Field(default_factory=list)
 
 

@@ -124,6 +124,7 @@ def presets() -> tuple[dict, ...]:
             "hidden_size": preset.cell.hidden_size,
             "vocabulary": preset.vocabulary,
             "sample": preset.sample,
+            "start": preset.start,  # the step the default page opens on
             "unit_labels": list(getattr(preset, "unit_labels", ())),
         })
     return tuple(out)

@@ -84,4 +84,5 @@ def counter(dtype="float32") -> Preset:
         sample="count (the (nested) brackets) ((ok)) done",
         unit_labels=("depth: '(' minus ')'", "word length (shown inside brackets)",
                      "last bracket: +1 '(' / −1 ')'"),
+        story_opens="(",
     )

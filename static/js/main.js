@@ -198,6 +198,11 @@ async function boot() {
       showError("general", err.message);
     }
   }
+  // the default page (a link with no settings) opens where the default preset's story
+  // begins (the counter's first bracket), not at a step where nothing has happened yet
+  if (!window.location.search.replace(/^\?/, "") && !("t" in values)) {
+    values.t = settings.presetOf(settings.row("preset").def)?.start ?? 0;
+  }
   await sessions.openState(values);
 }
 

@@ -31,6 +31,23 @@ def test_first_contact_says_what_to_do_with_run_on_screen(page, errors, size):
     assert page.evaluate(IN_VIEWPORT, "#call-to-action")
 
 
+def test_the_default_page_opens_where_the_presets_story_begins(page, errors, api):
+    """No settings in the link: the counter at its first bracket (the step the server's
+    preset record names), the link then saying so; an explicit t still wins."""
+    preset = next(p for p in api("GET", "/api/presets")["presets"] if p["name"] == "counter")
+    start = preset["start"]
+    assert start == preset["sample"].index("(") > 0
+    open_view(page, "")
+    wait_t(page, start)
+    assert diagram_state(page)["cell"] == "lstm"
+    expect(page.get_by_label("Time step")).to_have_value(str(start))
+    page.wait_for_function(f"() => new URLSearchParams(location.search).get('t') === '{start}'")
+    open_view(page, "?t=2")
+    wait_t(page, 2)
+    open_view(page, "?t=0")
+    wait_t(page, 0)
+
+
 def test_the_tours_menu_lists_every_tour_and_opens_one(page, errors, api):
     tours = api("GET", "/api/tours")
     open_view(page, "")

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_opens_on_the_counter_preset(page, errors, api, artifacts_dir):
-    open_view(page)
+    open_view(page, "?t=0")  # without t it opens where the story begins (test_learner_path)
     svg = page.locator(DIAGRAM)
     expect(svg).to_have_attribute("data-diagram", "olah")
     expect(svg).to_have_attribute("data-cell", "lstm")
@@ -47,7 +47,7 @@ def test_hidden_size_field_shows_the_size_in_use(page, errors, api):
 
 
 def test_step_with_buttons_keys_and_slider(page, errors):
-    open_view(page)
+    open_view(page, "?t=0")
     page.get_by_role("button", name="Step forward").click()
     wait_t(page, 1)
     page.get_by_role("button", name="Step forward").click()

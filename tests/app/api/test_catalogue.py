@@ -70,3 +70,14 @@ def test_presets(client):
     assert counter["vocabulary"] == preset.vocabulary
     assert counter["sample"] == preset.sample
     assert counter["description"] == preset.description
+
+
+def test_each_preset_names_the_step_its_story_begins_at(client):
+    """The counter's story begins at the first "(" of its sample (before it every unit
+    rests); a preset without such a mark begins at step 0."""
+    listed = {p["name"]: p for p in client.get("/api/presets").json()["presets"]}
+    counter = listed["counter"]
+    assert counter["start"] == counter["sample"].index("(") > 0
+    assert counter["sample"][counter["start"]] == "("
+    for name, entry in listed.items():
+        assert 0 <= entry["start"] < len(entry["sample"]), name
