@@ -62,6 +62,16 @@ def _location(loc: tuple) -> str:
     return text or "body"
 
 
+def _row_and_column(loc: tuple) -> str:
+    """' (row 4, column 2)' for a number of a sequence's values at [3][1]: the field names
+    the place as the JSON indexes it, the words as a person counts rows, from 1."""
+    if len(loc) >= 3 and loc[-3] == "values" and all(isinstance(p, int) for p in loc[-2:]):
+        return f" (row {loc[-2] + 1}, column {loc[-1] + 1})"
+    if len(loc) >= 2 and loc[-2] == "values" and isinstance(loc[-1], int):
+        return f" (row {loc[-1] + 1})"
+    return ""
+
+
 def _drop_union_tags(loc: tuple) -> tuple:
     """pydantic puts the tagged-union member ('text', 'values', ...) into the location twice:
     ('sequence', 'values', 'values', 0) -> ('sequence', 'values', 0)."""
@@ -147,7 +157,7 @@ def describe_errors(errors: list[dict], skip_first_location: bool = False,
             if skip_first_location:
                 loc = loc[1:] or loc
             field = _location(_drop_union_tags(loc)) if loc else None
-            message = _sentence(error)
+            message = _sentence(error) + _row_and_column(_drop_union_tags(loc))
         first_field = first_field or field
         messages.append(f"{field}: {message}" if field else message)
     return "; ".join(messages) or "the request is not valid", first_field

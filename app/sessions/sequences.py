@@ -163,9 +163,11 @@ class Inputs:
         with np.errstate(over="ignore"):
             xs = wide.astype(dtype)
         if not np.isfinite(xs).all():
-            row, column = np.argwhere(~np.isfinite(xs))[0]
-            raise ApiError(f"{field}[{row}][{column}]",
-                           f"{wide[row, column]!r} does not fit in {dtype}")
+            # the field indexes the JSON; the words count from 1 as the CSV messages do,
+            # the number as a person writes it (a NumPy repr would read "np.float64(…)")
+            row, column = (int(i) for i in np.argwhere(~np.isfinite(xs))[0])
+            raise ApiError(f"{field}[{row}][{column}]", f"row {row + 1}, column {column + 1}: "
+                                  f"{float(wide[row, column])!r} does not fit in {dtype}")
         return cls(dtype, xs.shape[1], values=np.ascontiguousarray(xs))
 
     @property
