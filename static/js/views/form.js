@@ -163,9 +163,20 @@ export function createForm({ settings, onRun }) {
       store.set({ upload: res });
       edit({ weights: "upload", weights_id: res.weights_id, cell: res.cell ?? draft().cell, ...(res.options || {}) });
     } catch (err) {
+      restoreWeightsInUse();
       store.set({ errors: { ...store.get().errors, weights: err.message } });
     }
   });
+
+  /** A refused file changes nothing: the form goes back to the weights of the session on
+   *  screen (source, kind, options) and its hints to their record (sizes, layers, name). */
+  function restoreWeightsInUse() {
+    const s = store.get();
+    if (!s.config) return;
+    const back = Object.fromEntries(settings.form.filter((r) => r.cell || r.option).map((r) => [r.key, s.config[r.key]]));
+    store.set({ upload: s.session?.weights?.weights_id ? { ...s.session.weights } : null });
+    edit(back);
+  }
 
   const setText = (node, text) => {
     if (node.textContent !== text) node.textContent = text;
