@@ -53,5 +53,6 @@ def test_a_refused_file_brings_back_the_hints_of_the_file_in_use(page, js_errors
     expect(page.locator("#weights-id")).to_contain_text(in_use.name)
     expect(page.locator("#weights-id")).to_contain_text("H = 4")
     expect(page.locator("#weights-part")).to_contain_text("2 layers × 1 direction")
-    expect(page.locator("#hidden-fixed")).to_have_text("Hidden size H = 4, set by the weights file.")
+    expect(page.locator("#hidden-fixed")).to_have_text(
+        "Hidden size H = 4, set by the weights file.")
     expect(page.locator("#form-status")).to_have_text("")
