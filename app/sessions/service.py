@@ -225,6 +225,18 @@ class SessionService:
             window.update({n: run.output(n)[start:stop] for n in names if n in outputs})
         return start, stop, names, window
 
+    def tokens(self, config: SessionConfig, start: int, stop: int,
+               direction: str = "forward") -> list[str] | None:
+        """The input token each step of [start, stop) reads, for a text session (None for
+        numbers): the vocabulary's tokens at the indices the cell reads, so a grapheme of
+        several code points is one token; a backward cell's step k reads time T−1−k."""
+        if not config.is_text:
+            return None
+        picked = cells.text.indices(config.text, config.vocabulary)
+        if direction == "backward":
+            picked = picked[::-1]
+        return [config.vocabulary[int(k)] for k in picked[start:stop]]
+
     def sensitivity(self, config: SessionConfig, t: int, unit: int, of: str,
                     window: int | None, layer: int = 0, direction: str = "forward") -> dict:
         """`Trace.sensitivity` of the session at (t, unit), computed on the pool; the

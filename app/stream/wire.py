@@ -223,23 +223,30 @@ def window_json(start: int, stop: int, window: Mapping[str, np.ndarray],
     return b'{"start":%d,"stop":%d,"signals":%s}' % (start, stop, signals_json(window, names))
 
 
-def window_csv(start: int, window: Mapping[str, np.ndarray], names: Iterable[str]) -> str:
-    """One row per step: ``t`` then ``name[unit]`` columns, in signal order; exact values."""
+def window_csv(start: int, window: Mapping[str, np.ndarray], names: Iterable[str],
+               tokens: list[str] | None = None) -> str:
+    """One row per step: ``t`` then ``name[unit]`` columns, in signal order; exact values.
+    `tokens` (a text session): the input token each step reads, as a ``token`` column after
+    ``t``, always quoted (a token may be a comma, a quote or a newline)."""
     names = list(names)
     blocks = [np.asarray(window[name]) for name in names]
-    header = ["t"] + [f"{name}[{k}]" for name, a in zip(names, blocks, strict=True)
-                      for k in range(a.shape[1])]
+    header = ["t"] + (["token"] if tokens is not None else []) + [
+        f"{name}[{k}]" for name, a in zip(names, blocks, strict=True) for k in range(a.shape[1])]
     rows = len(blocks[0]) if blocks else 0
     table = np.concatenate(blocks, axis=1) if blocks else np.empty((0, 0))
     # %.9g round-trips float32 and %.17g float64; non-finite values print as nan/inf.
     spec = "%.9g" if table.dtype == np.float32 else "%.17g"
     out = io.StringIO()
     out.write(",".join(header) + "\n")
+    rows = rows or (len(tokens) if tokens is not None else 0)
     if rows:
-        row_format = "%d," + ",".join([spec] * table.shape[1]) + "\n"
-        values = table.astype(np.float64).tolist()
+        row_format = "%d," + ("%s," if tokens is not None else "") + \
+            ",".join([spec] * table.shape[1]) + "\n"
+        row_format = row_format.replace(",\n", "\n")
+        values = table.astype(np.float64).tolist() if blocks else [[]] * rows
         for offset, row in enumerate(values):
-            out.write(row_format % (start + offset, *row))
+            token = () if tokens is None else ('"' + tokens[offset].replace('"', '""') + '"',)
+            out.write(row_format % (start + offset, *token, *row))
     return out.getvalue()
 
 

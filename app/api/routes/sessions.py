@@ -60,6 +60,9 @@ def read_trace(
     = 0,
     direction: Annotated[str, Query(description="forward, or backward (its step k reads "
                                                 "time T-1-k)")] = "forward",
+    tokens: Annotated[bool | None, Query(description="CSV of a text session: a `token` "
+                                         "column after t (default: when no names are "
+                                         "given, as the page's export asks)")] = None,
 ) -> Response:
     """Signals for steps [start, stop): JSON `{"start", "stop", "signals": {name: [[...]]}}`,
     CSV with a `t` column and one `name[unit]` column per number, or NPZ (NumPy's archive,
@@ -70,7 +73,9 @@ def read_trace(
     start, stop, wanted, window = sessions.window(config, start, stop, wanted, layer,
                                                   direction)
     if format in ("csv", "npz"):
-        body = (wire.window_csv(start, window, wanted) if format == "csv"
+        with_tokens = tokens if tokens is not None else names is None
+        told = sessions.tokens(config, start, stop, direction) if with_tokens else None
+        body = (wire.window_csv(start, window, wanted, told) if format == "csv"
                 else wire.window_npz(start, window, wanted))
         return Response(body, media_type="text/csv" if format == "csv"
                         else "application/octet-stream",
