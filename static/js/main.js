@@ -71,6 +71,7 @@ bindExports(store.get, () => {
 }, (msg) => showError("general", msg));
 $("#sens-of").addEventListener("change", (ev) => store.set({ sens_of: ev.target.value }));
 $("#sens-pipes").addEventListener("change", (ev) => store.set({ sens_pipes: ev.target.checked }));
+$("#unit-scale").addEventListener("change", (ev) => store.set({ unit_scale: ev.target.checked }));
 
 /** The views, in the order they draw (the diagram first: the others read its svg). */
 function buildViews() {
@@ -117,6 +118,10 @@ function buildViews() {
     diagram,
     compare,
     { now: true, keys: ["session", "orig", "compare"], update: showOverlays },
+    { keys: ["unit_scale", "session"], update: (s) => {
+      $("#unit-scale").checked = Boolean(s.unit_scale);
+      charts.setUnitScale(s.unit_scale);
+    } },
     { now: true, keys: ["session", "frame", "unit"], update: (s, changed) => {
       chartsSession(s);
       if (changed.has("frame") || changed.has("unit")) charts.update(s);

@@ -69,6 +69,8 @@ export function buildSettings(catalog, presets) {
     // the sensitivity view: of h_t or c_t, and whether the diagram's pipes show it
     { key: "sens_of", role: "view", type: "enum", values: ["h", "c"], def: "h", label: "Sensitivity of" },
     { key: "sens_pipes", role: "view", type: "bool", def: false, label: "Colour pipes by sensitivity" },
+    // the heatmaps: each unit coloured on its own scale (display only)
+    { key: "unit_scale", role: "view", type: "bool", def: false, label: "Scale each unit" },
     // what if: the session the held one is compared with (its original run); it means
     // something only beside holds or weight edits
     { key: "orig", role: "view", type: "string", def: "", applies: (c) => Boolean(c.hold || c.wedit) },

@@ -6,6 +6,7 @@
 
 import { DIVERGING_ENDS, GATE_ENDS } from "../diagram/encode.js";
 import { parseMath } from "./math_text.js";
+import { stepsOf } from "./sequence_view.js";
 
 const SHOWN_KINDS = new Set(["gate", "candidate"]);
 const SHOWN_STATES = ["c", "h"];
@@ -20,7 +21,10 @@ const lineColour = (name, session) => (name === "c" || !session.signals.some((s)
 const FONT = { family: "system-ui, sans-serif", size: 11, color: "#222" };
 
 /** Pixel geometry shared by the charts (the cursor overlay is placed from it). */
-export const GEOMETRY = { left: 110, right: 86, heatHeight: 66, heatPad: 3, lineHeight: 190, lineTop: 26, lineBottom: 40 };
+// (lineBottom holds two rows of tick labels: the step and, for text, its input token)
+export const GEOMETRY = { left: 110, right: 86, heatHeight: 66, heatPad: 3, lineHeight: 202, lineTop: 26, lineBottom: 52 };
+// at most this many labelled ticks on the time axis (one every k steps beyond it)
+const MAX_TICKS = 25;
 export const CONFIG = { displayModeBar: false, responsive: true, doubleClick: false };
 
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -33,9 +37,22 @@ export function chartSpecs(session) {
   const shown = session.signals.filter((x) => SHOWN_KINDS.has(x.kind) || SHOWN_STATES.includes(x.name));
   // preset unit names on the heatmaps' unit axis (short: up to the first colon)
   const labels = session.unit_labels?.map((l) => String(l).split(/[:(]/)[0].trim().slice(0, 16)) ?? null;
-  const heat = shown.slice(0, 8).map((sig) => ({ id: sig.name, type: "heatmap", names: [sig.name], sig, labels }));
-  return [...heat, { id: "line", type: "line", names: lineSignals(session), session }];
+  const tokens = tokensOf(session);
+  const heat = shown.slice(0, 8).map((sig) => ({ id: sig.name, type: "heatmap", names: [sig.name], sig, labels, tokens }));
+  return [...heat, { id: "line", type: "line", names: lineSignals(session), session, tokens }];
 }
+
+/** The input token each step of a text session reads, from the text and the step
+ *  boundaries the server sent (a backward cell's step t reads time T−1−t); null for numbers. */
+export function tokensOf(session) {
+  const text = session.sequence?.text;
+  if (typeof text !== "string" || !text.length) return null;
+  const steps = stepsOf(text, session.sequence.clusters);
+  return session.direction === "backward" ? steps.reverse() : steps;
+}
+
+/** A token as a tick label shows it: blanks and line ends made visible. */
+const tokenLabel = (tok) => ({ " ": "␣", "\n": "↵", "\t": "⇥", "\r": "↵" })[tok] ?? tok;
 
 /** The signals of the line chart that `session` has (c, h). */
 export const lineSignals = (session) => SHOWN_STATES.filter((n) => (session.signals ?? []).some((x) => x.name === n));
@@ -45,28 +62,71 @@ export function chartsHeight(specs) {
   return specs.reduce((h, s) => h + (s.type === "line" ? GEOMETRY.lineHeight : GEOMETRY.heatHeight), 0);
 }
 
-function xAxis(win, last) {
-  return {
+function xAxis(win, last, tokens) {
+  const axis = {
     range: [win.start - 0.5, win.stop - 0.5], fixedrange: true, showgrid: false, zeroline: false,
     showticklabels: last, ticks: last ? "outside" : "", title: last ? { text: "time step t", standoff: 6 } : undefined,
   };
+  if (!tokens || !last) return axis;
+  // for text: each labelled step with the token it reads (the server's steps, not re-split)
+  const stride = Math.max(1, Math.ceil((win.stop - win.start) / MAX_TICKS));
+  const tickvals = [];
+  for (let t = win.start; t < win.stop; t += stride) tickvals.push(t);
+  return {
+    ...axis, tickmode: "array", tickvals, tickangle: 0,
+    ticktext: tickvals.map((t) => `${t}<br>${esc(tokenLabel(tokens[t] ?? ""))}`),
+    title: { text: "time step t and its input token", standoff: 4 },
+  };
 }
 
-/** Heatmap of one signal over the window: rows are units, columns steps. */
-function heatmapFigure(spec, win, rows) {
+/** Each unit on its own scale (display only: the colours change, never the numbers):
+ *  a signed signal over ±max|v| of that unit, a gate over that unit's [min, max], so one
+ *  saturated unit no longer whitens the others. Rows are units, columns steps. */
+export function perUnitColours(rows, gate) {
+  const H = rows[0]?.length || 0;
+  const out = [];
+  for (let u = 0; u < H; u++) {
+    const col = rows.map((r) => r[u]);
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const v of col) {
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    }
+    const amax = Math.max(Math.abs(lo), Math.abs(hi));
+    out.push(gate ? col.map((v) => (hi > lo ? (v - lo) / (hi - lo) : 0.5)) : col.map((v) => (amax > 0 ? v / amax : 0)));
+  }
+  return out;
+}
+
+/** Heatmap of one signal over the window: rows are units, columns steps. `perUnit`: each
+ *  unit coloured on its own scale, the hover still telling the engine's value. */
+function heatmapFigure(spec, win, rows, perUnit = false) {
   const sig = spec.sig;
   const gate = Array.isArray(sig.range) && sig.range[0] === 0 && sig.range[1] === 1;
   const H = rows[0]?.length || 0;
   let amax = 1;
   if (!gate) for (const r of rows) for (const v of r) amax = Math.max(amax, Math.abs(v));
   const g = GEOMETRY;
+  const token = spec.tokens ? "  %{customdata}" : "";
+  const tokensAt = spec.tokens ? Array.from({ length: H }, () => Array.from({ length: rows.length },
+    (_, k) => esc(JSON.stringify(spec.tokens[win.start + k] ?? "")))) : undefined;
+  const scaled = perUnit ? {
+    z: perUnitColours(rows, gate), transpose: false, zmin: gate ? 0 : -1, zmax: 1,
+    // the engine's values (units × steps, as z) for the hover
+    text: Array.from({ length: H }, (_, u) => rows.map((r) => r[u].toFixed(4))),
+    hovertemplate: `${plotlyLabel(sig.label)}  t=%{x}${token}  unit %{y}: %{text}<extra></extra>`,
+  } : null;
   return {
     data: [{
       type: "heatmap", name: spec.id, z: rows, transpose: true, x0: win.start, dx: 1, showscale: true,
       colorbar: { thickness: 10, len: 1, x: 1.005, xpad: 4, ypad: 0, outlinewidth: 0, tickfont: { size: 10 },
-        nticks: 3, title: { text: gate ? "gate" : "value", side: "right", font: { size: 10 } } },
+        nticks: 3, title: { text: scaled ? "per unit" : gate ? "gate" : "value", side: "right", font: { size: 10 } } },
       colorscale: gate ? GATE_SCALE : DIVERGING, zmin: gate ? 0 : -amax, zmax: gate ? 1 : amax,
-      hovertemplate: `${plotlyLabel(sig.label)}  t=%{x}  unit %{y}: %{z:.4f}<extra></extra>`,
+      hovertemplate: `${plotlyLabel(sig.label)}  t=%{x}${token}  unit %{y}: %{z:.4f}<extra></extra>`,
+      ...(tokensAt ? { customdata: tokensAt } : {}),
+      ...(scaled ? { z: scaled.z, transpose: false, zmin: scaled.zmin, zmax: scaled.zmax, text: scaled.text,
+        hovertemplate: scaled.hovertemplate } : {}),
     }],
     layout: {
       height: g.heatHeight, margin: { l: g.left, r: g.right, t: g.heatPad, b: g.heatPad },
@@ -135,7 +195,7 @@ function lineFigure(spec, win, data, unit, extra = {}) {
       paper_bgcolor: "#ffffff", plot_bgcolor: "#ffffff", font: FONT, hovermode: "closest",
       uirevision: "charts", showlegend: true,
       legend: { orientation: "h", x: 1, xanchor: "right", y: 1, yanchor: "bottom", font: { size: 11 } },
-      xaxis: xAxis(win, true),
+      xaxis: xAxis(win, true, spec.tokens),
       yaxis: { title: { text: unitName ? `unit ${unit}: ${String(unitName).split(":")[0]}` : `unit ${unit}` },
         zeroline: true, zerolinecolor: "#bbb", fixedrange: true },
       // the difference has its own scale (it is often tiny beside the states)
@@ -148,6 +208,6 @@ function lineFigure(spec, win, data, unit, extra = {}) {
 
 /** The figure of chart `spec` for window `win` ({start, stop}) from `data` (name -> rows);
  *  `extra` (line charts only): the overlays and the difference, as lineFigure takes them. */
-export function figureFor(spec, win, data, unit, extra) {
-  return spec.type === "line" ? lineFigure(spec, win, data, unit, extra) : heatmapFigure(spec, win, data[spec.id] || []);
+export function figureFor(spec, win, data, unit, extra, perUnit = false) {
+  return spec.type === "line" ? lineFigure(spec, win, data, unit, extra) : heatmapFigure(spec, win, data[spec.id] || [], perUnit);
 }

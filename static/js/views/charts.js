@@ -41,6 +41,7 @@ export function createCharts(host, cursorEl, { onSeek, onError }) {
   let lastT = 0;
   let dir = 1;
   let unit = 0;
+  let perUnit = false; // heatmaps: each unit on its own colour scale ("Scale each unit")
   let cursor = { t: -1, shown: false, x: -1 };
 
   const T = () => session?.steps ?? 0;
@@ -119,7 +120,7 @@ export function createCharts(host, cursorEl, { onSeek, onError }) {
       overlays: shown.map((o) => ({ id: o.id, label: o.label, start: set.win.start, data: set.ghosts[o.id] })),
     } : undefined;
     const div = set.divs[spec.id];
-    const fig = figureFor(spec, set.win, set.data, unit, extra);
+    const fig = figureFor(spec, set.win, set.data, unit, extra, perUnit);
     window.Plotly.react(div, fig.data, fig.layout, CONFIG);
     if (line) {
       set.unit = unit;
@@ -299,5 +300,17 @@ export function createCharts(host, cursorEl, { onSeek, onError }) {
     setTimeout(() => placeCursor(lastT), 150);
   });
 
-  return { setSession, setOverlays, update };
+  /** Colour each heatmap unit on its own scale, or all on one; both sets are redrawn
+   *  (their numbers are kept: this changes the colours only). */
+  function setUnitScale(on) {
+    if (Boolean(on) === perUnit) return;
+    perUnit = Boolean(on);
+    for (const set of sets) {
+      if (!set.win || !set.data) continue;
+      for (const spec of specs) if (spec.type === "heatmap" && set.data[spec.id]) draw(set, spec);
+    }
+    host.dataset.unitScale = String(perUnit);
+  }
+
+  return { setSession, setOverlays, update, setUnitScale };
 }
