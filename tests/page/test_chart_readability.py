@@ -1,6 +1,6 @@
 """Readable charts (issue 19): the time axis of a text session shows the input tokens the
-server's steps read; "Scale each unit" colours each heatmap unit on its own range (display
-only: the values the hover tells stay the engine's)."""
+server's steps read; "Scale each heatmap row" colours each unit (a row of a heatmap) on its
+own range (display only: the values the hover tells stay the engine's)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def test_a_numbers_session_keeps_plain_step_ticks(page, errors):
     assert "ticktext" not in axis and axis["title"]["text"] == "time step t"
 
 
-def test_scale_each_unit_colours_each_unit_on_its_own_range(page, errors, api):
+def test_scale_each_row_colours_each_unit_on_its_own_range(page, errors, api):
     open_view(page, "?preset=counter&t=0")
     sid = diagram_state(page)["session"]
     c = np.array(api("GET", f"/api/sessions/{sid}/trace?names=c")["signals"]["c"])
@@ -49,7 +49,7 @@ def test_scale_each_unit_colours_each_unit_on_its_own_range(page, errors, api):
     # one range for every unit (at least 1 wide), as before
     assert before["transpose"] is True
     assert before["zmax"] == -before["zmin"] == pytest.approx(max(1.0, np.abs(c).max()))
-    page.get_by_label("Scale each unit").check()
+    page.get_by_label("Scale each heatmap row").check()
     page.wait_for_function(
         f"() => document.querySelector(\"{FRONT.format('c')}\").data[0].transpose === false")
     heat = plotted(page, "c", "data")[0]
@@ -65,7 +65,7 @@ def test_scale_each_unit_colours_each_unit_on_its_own_range(page, errors, api):
         np.testing.assert_allclose(shown, c[:, u], rtol=0, atol=5.1e-5)
     page.wait_for_function("() => location.search.includes('unit_scale=1')")
     page.reload()
-    expect(page.get_by_label("Scale each unit")).to_be_checked(timeout=20_000)
-    page.get_by_label("Scale each unit").uncheck()
+    expect(page.get_by_label("Scale each heatmap row")).to_be_checked(timeout=20_000)
+    page.get_by_label("Scale each heatmap row").uncheck()
     page.wait_for_function(
         f"() => document.querySelector(\"{FRONT.format('c')}\").data[0].transpose === true")

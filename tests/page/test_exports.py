@@ -32,7 +32,11 @@ def test_trace_csv_is_the_trace(page, errors, api):
     header, body = rows[0], rows[1:]
     trace = api("GET", f"/api/sessions/{sid}/trace")
     assert [int(r[0]) for r in body] == list(range(trace["stop"]))
-    for col, name in enumerate(header[1:], start=1):
+    # a text session's export names the token each step reads, then the signals
+    session = api("GET", f"/api/sessions/{sid}")
+    assert header[1] == "token"
+    assert [r[1] for r in body] == list(session["sequence"]["text"])
+    for col, name in enumerate(header[2:], start=2):
         signal, unit = name[:-1].split("[")
         for t, r in enumerate(body):
             assert float(r[col]) == pytest.approx(trace["signals"][signal][t][int(unit)], rel=1e-6)

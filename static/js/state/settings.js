@@ -70,7 +70,7 @@ export function buildSettings(catalog, presets) {
     { key: "sens_of", role: "view", type: "enum", values: ["h", "c"], def: "h", label: "Sensitivity of" },
     { key: "sens_pipes", role: "view", type: "bool", def: false, label: "Colour pipes by sensitivity" },
     // the heatmaps: each unit coloured on its own scale (display only)
-    { key: "unit_scale", role: "view", type: "bool", def: false, label: "Scale each unit" },
+    { key: "unit_scale", role: "view", type: "bool", def: false, label: "Scale each heatmap row" },
     // what if: the session the held one is compared with (its original run); it means
     // something only beside holds or weight edits
     { key: "orig", role: "view", type: "string", def: "", applies: (c) => Boolean(c.hold || c.wedit) },

@@ -41,7 +41,7 @@ export function createCharts(host, cursorEl, { onSeek, onError }) {
   let lastT = 0;
   let dir = 1;
   let unit = 0;
-  let perUnit = false; // heatmaps: each unit on its own colour scale ("Scale each unit")
+  let perUnit = false; // heatmaps: each unit on its own colour scale ("Scale each heatmap row")
   let cursor = { t: -1, shown: false, x: -1 };
 
   const T = () => session?.steps ?? 0;
