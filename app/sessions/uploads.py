@@ -5,7 +5,7 @@ holds: its name as uploaded, the cell it gives, the options the file itself stat
 the ones it leaves open, how many layers and directions it has and which part is used.
 An ONNX model whose If node chooses its branch by the model's inputs (one file for two
 sample rates) lists its branches (`branches`) and is read by the one the `branch` form
-field names (the first, "then", when none is named; `shown.branch` says which).
+field names (the first, "then", when none is named; `branch` says which).
 """
 
 from __future__ import annotations
@@ -42,9 +42,8 @@ def upload_record(weights_id: str, meta: dict) -> dict:
         "input_size": meta["input_size"], "hidden_size": meta["hidden_size"],
         "dtype": meta["dtype"], "filename": meta["filename"],
         "layers": meta.get("layers", 1), "directions": list(meta.get("directions", ["forward"])),
-        "shown": {"layer": meta.get("layer", 0), "direction": "forward",
-                  "branch": meta.get("branch")},
-        "branches": meta.get("branches"),
+        "shown": {"layer": meta.get("layer", 0), "direction": "forward"},
+        "branch": meta.get("branch"), "branches": meta.get("branches"),
         "bytes": meta.get("bytes"),
         "model": _model_summary(meta.get("model")),
         "notices": list(meta.get("notices", [])),

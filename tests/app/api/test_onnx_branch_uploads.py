@@ -36,7 +36,8 @@ def test_the_record_lists_the_branches_and_shows_the_first(client, model_path):
     response = upload(client, model_path)
     assert response.status_code == 201, response.text
     record = response.json()
-    assert record["shown"] == {"layer": 0, "direction": "forward", "branch": "then"}
+    assert record["shown"] == {"layer": 0, "direction": "forward"}
+    assert record["branch"] == "then"
     assert [b["name"] for b in record["branches"]] == ["then", "else"]
     then, other = record["branches"]
     assert (then["kind"], then["layers"], then["input_size"], then["hidden_size"]) == \
@@ -50,7 +51,7 @@ def test_the_record_lists_the_branches_and_shows_the_first(client, model_path):
     assert any("If node 'by_rate' chooses its branch by the model's inputs" in notice
                and "branch 'then' is shown" in notice for notice in record["notices"])
     again = client.get(f"/api/weights/{record['weights_id']}").json()
-    assert again["branches"] == record["branches"] and again["shown"]["branch"] == "then"
+    assert again["branches"] == record["branches"] and again["branch"] == "then"
 
 
 @pytest.mark.parametrize(("branch", "rate", "kind", "hidden"),
@@ -59,13 +60,13 @@ def test_a_session_runs_the_chosen_branch(client, model_path, branch, rate, kind
     response = upload(client, model_path, branch=branch)
     assert response.status_code == 201, response.text
     record = response.json()
-    assert record["shown"]["branch"] == branch
+    assert record["branch"] == branch
     assert (record["cell"], record["hidden_size"]) == (kind, hidden)
     assert not any("is shown" in notice for notice in record["notices"])  # chosen, not given
     session = create_session(client, weights_id=record["weights_id"],
                              sequence={"values": ROWS[:, 0].tolist()}, dtype="float32")
     assert (session["cell"], session["hidden_size"]) == (kind, hidden)
-    assert session["weights"]["shown"]["branch"] == branch
+    assert session["weights"]["branch"] == branch
     got = client.get(f"/api/sessions/{session['id']}/trace", params={"names": "h"})
     assert got.status_code == 200, got.text
     expected = sample_rate_runtime(model_path, ROWS, rate)[:, 0, 0]
