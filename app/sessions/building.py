@@ -17,7 +17,7 @@ from app.errors import ApiError
 from app.sessions import kinds
 from app.sessions.config import SessionConfig
 from app.sessions.datadir import PARSED_MODEL_EXT, Store
-from app.sessions.models import DIRECTIONS
+from cells.models.model import DIRECTIONS
 
 FIRST = (0, "forward")  # the part a single cell is
 

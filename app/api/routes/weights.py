@@ -9,6 +9,7 @@ from fastapi import APIRouter, File, Form, Path, UploadFile
 from app.api.deps import FormKindOptions, SettingsDep, StoreDep
 from app.errors import NotFound
 from app.schemas import CellKind, ErrorPublic, WeightsPublic
+from app.sessions.datadir import WEIGHT_EXTENSIONS
 from app.sessions.uploads import accept_weights, read_vocabulary_upload, upload_record
 
 router = APIRouter(tags=["weights"])
@@ -17,8 +18,8 @@ router = APIRouter(tags=["weights"])
 @router.post("/weights", status_code=201, response_model=WeightsPublic,
              responses={413: {"model": ErrorPublic}, 422: {"model": ErrorPublic}})
 def upload_weights(
-    file: Annotated[UploadFile, File(description=".safetensors, .npz, .onnx, .weights.h5 or "
-                                                 ".keras (a cell or a whole model)")],
+    file: Annotated[UploadFile, File(description=f"{', '.join(WEIGHT_EXTENSIONS)} (a cell or "
+                                                 "a whole model)")],
     store: StoreDep,
     settings: SettingsDep,
     options: FormKindOptions,
