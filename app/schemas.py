@@ -19,6 +19,9 @@ Floats = Annotated[list[Annotated[float, Field(allow_inf_nan=False)]], Field(min
 CellKind = Literal[cells.KINDS]  # the engine's kinds, listed in the OpenAPI schema
 MAX_SEED = 2**63 - 1  # seeds are stored as signed 64-bit integers
 MAX_ITEMS = 1000  # held signals, and weight edits, per session
+# GET /api/sessions/{id} gives the numbers of a sequence back up to this many; beyond, it
+# says how many rows and columns there are (the page cannot show a bigger table anyway).
+MAX_SHOWN_VALUES = 200_000
 # The engine's names, asked for once: a model part's direction, a dtype, a head's activation
 Direction = Literal[DIRECTIONS]
 Dtype = Literal[tuple(DTYPES)]
@@ -247,10 +250,11 @@ class SessionPublic(BaseModel):
                     "point, else a list of graphemes")
     sequence: dict[str, Any] = Field(
         description='as given: {"text": str}, {"values": [[float]]} or {"csv": str}; for '
-                    'sequences of more than 200,000 numbers {"rows", "columns"} instead. '
+                    f'sequences of more than {MAX_SHOWN_VALUES:,} numbers {{"rows", "columns"}} '
+                    'instead. '
                     'Text one step per grapheme also has "clusters": [[step, code points]] '
                     "for each step of more than one code point (absent when every step is "
-                    "one)"),
+                    "one)")
     weights: dict[str, Any] = Field(description='{"preset": name} | {"seed": int} | the '
                                                 "upload's record (WeightsPublic)")
     seed: int | None = Field(None, description="the seed, for seeded weights")
