@@ -75,7 +75,8 @@ Sequence = Annotated[
     ),
 ]
 
-Options = dict[str, bool | str]  # rnn: {"nonlinearity": "tanh"|"relu"}, gru: {"reset_after": bool}
+# rnn: {"nonlinearity": "tanh"|"relu"}, gru: {"reset_after": bool}, slstm: {"heads": int}
+Options = dict[str, bool | int | str]
 # Asked-for options: names and values are checked against the kind (a 422 naming them).
 OptionsIn = dict[str, Any]
 
@@ -282,6 +283,10 @@ class SessionPublic(BaseModel):
         default_factory=list, description="the cell's parameters a weight edit may change "
                                           "(empty for a model session: each of its `cells` "
                                           "lists its own)")
+    parallel_max_abs_diff: float | None = Field(
+        None, description="for a kind with a parallel form (min_gru, min_lstm): the largest "
+                          "|parallel − step by step| over every signal and step of the "
+                          "session's cell and inputs; null otherwise")
 
 
 class SensitivityPublic(BaseModel):
@@ -312,7 +317,7 @@ class CellKindPublic(BaseModel):
     kind: CellKind
     options: Options
     state: list[str]
-    option_values: dict[str, list[bool | str]]
+    option_values: dict[str, list[bool | int | str]]
     stages: list[str]  # the stages this kind's signals occupy, in computation order
     signals: list[SignalPublic]
 

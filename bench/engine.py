@@ -4,7 +4,10 @@ Prints steps/second for gatescope's LSTM (every signal of every step recorded), 
 fused nn.LSTM forward (outputs only), and a torch loop that computes and records the gates
 per step as gatescope does; then forward + backward of a whole trace against nn.LSTM's
 forward + backward(); one sensitivity call over a 256-step window; then the peak memory of
-a 1,000,000-step run.
+a 1,000,000-step run. Then the kinds after the LSTM (minGRU, minLSTM, sLSTM): forward with
+every signal recorded against our own LSTM at the same H and against their reference
+modules (minGRU-pytorch, xlstm's vanilla sLSTM cell); and minGRU's parallel form against
+its step-by-step form at T = 10,000. `bench/engine.py after-lstm` runs only that part.
 
 Times are the CPU time of the one thread doing the work (time.thread_time: NumPy, OpenBLAS
 and torch, limited to one thread, all compute in the calling thread, torch's autograd
@@ -151,7 +154,86 @@ def peak_memory_mb() -> int:
     return mb
 
 
-if __name__ == "__main__":
+AFTER_LSTM = [(1000, 32, 256), (10000, 32, 64)]  # (T, I, H), the LSTM's configurations
+PARALLEL = (10000, 32, 64)  # T, I, H for minGRU parallel against step by step
+
+
+def bench_after_lstm(T: int, I: int, H: int) -> None:
+    """Every signal recorded, per step, for the new kinds against our LSTM (same T, I, H),
+    and the reference modules' own forward in the same rounds."""
+    from minGRU_pytorch.minGRU import minGRU
+    from minGRU_pytorch.minLSTM import minLSTM
+    from xlstm.blocks.slstm.cell import sLSTMCell, sLSTMCellConfig
+
+    xs = np.random.default_rng(0).standard_normal((T, I), dtype=np.float32)
+    xt = torch.from_numpy(xs)
+    lstm = cells.create("lstm", input_size=I, hidden_size=H, seed=0)
+    torch.manual_seed(0)
+    mg = minGRU(I, expansion_factor=H / I, proj_out=False)
+    ml = minLSTM(I, expansion_factor=H / I, proj_out=False)
+    ours = {"min_gru": cells.create("min_gru", params={
+                "weight_ih": mg.to_hidden_and_gate.weight.detach().numpy()}),
+            "min_lstm": cells.create("min_lstm", params={
+                "weight_ih": ml.to_hidden_and_f_i_gate.weight.detach().numpy()}),
+            "slstm": cells.create("slstm", input_size=I, hidden_size=H, seed=0, heads=4)}
+    sl = sLSTMCell(sLSTMCellConfig(hidden_size=H, num_heads=4, backend="vanilla",
+                                   dtype="float32"))
+    w_ih = torch.from_numpy(ours["slstm"].params["weight_ih"])
+    repeats = 5 if T * H <= 1_000_000 else 3
+    with torch.no_grad():
+        times = timed(lambda: lstm.run(xs), *(lambda c=c: c.run(xs) for c in ours.values()),
+                      lambda: mg(xt[None]), lambda: ml(xt[None]),
+                      lambda: sl((xt @ w_ih.T)[None]), repeats=repeats)
+    lstm_t, gru_t, lstm_min_t, slstm_t, mg_t, ml_t, sl_t = times
+    print(f"T={T:>6} I={I} H={H:>3} | every signal recorded, steps/s: our lstm "
+          f"{T / lstm_t[0]:>9,.0f}")
+    for kind, mine, peer, peer_name in (
+            ("min_gru", gru_t, mg_t, "minGRU-pytorch (parallel)"),
+            ("min_lstm", lstm_min_t, ml_t, "minGRU-pytorch minLSTM (parallel)"),
+            ("slstm", slstm_t, sl_t, "xlstm sLSTMCell vanilla, 4 heads")):
+        print(f"    {kind:<8} {T / mine[0]:>9,.0f} steps/s | /our lstm time {ratio(mine, lstm_t)} "
+              f"(target <= 1) | {peer_name} {T / peer[0]:>9,.0f} (ours/theirs "
+              f"{ratio(mine, peer)})")
+
+
+def bench_parallel() -> None:
+    """minGRU at T = 10,000: our parallel form against our step-by-step form, and the
+    reference module's parallel forward and its one-step form stepped, in the same rounds."""
+    from minGRU_pytorch.minGRU import minGRU
+
+    T, I, H = PARALLEL
+    torch.manual_seed(0)
+    module = minGRU(I, expansion_factor=H / I, proj_out=False)
+    cell = cells.create("min_gru", params={
+        "weight_ih": module.to_hidden_and_gate.weight.detach().numpy()})
+    xs = np.random.default_rng(0).standard_normal((T, I), dtype=np.float32)
+    xt = torch.from_numpy(xs)
+
+    def module_steps():
+        h = torch.zeros(1, 1, H)
+        for t in range(T):
+            h = module(xt[t][None, None], prev_hidden=h)
+        return h
+
+    with torch.no_grad():
+        step, par, log, ref_par, ref_step = timed(
+            lambda: cell.run(xs), lambda: cell.run(xs, parallel=True),
+            lambda: cell.run(xs, parallel="log"), lambda: module(xt[None]), module_steps,
+            repeats=3)
+    diff = float(np.abs(cell.run(xs)["h"] - cell.run(xs, parallel=True)["h"]).max())
+    print(f"minGRU T={T} I={I} H={H} | ours step by step {T / step[0]:>9,.0f} steps/s "
+          f"| ours parallel (doubling scan) {T / par[0]:>9,.0f} | parallel/step time "
+          f"{ratio(par, step)} (target < 1) | ours log-space scan {T / log[0]:>9,.0f} "
+          f"| minGRU-pytorch parallel {T / ref_par[0]:>9,.0f}, "
+          f"one-step form stepped {T / ref_step[0]:>9,.0f} | max |h parallel − h step| {diff:.1e}")
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["after-lstm"]:
+    print(f"numpy {np.__version__}, torch {torch.__version__}, 1 thread, float32")
+    for T, I, H in AFTER_LSTM:
+        bench_after_lstm(T, I, H)
+    bench_parallel()
+elif __name__ == "__main__":
     print(f"numpy {np.__version__}, torch {torch.__version__}, 1 thread, float32")
     for T, I, H in CONFIGS:
         bench(T, I, H)
@@ -159,3 +241,6 @@ if __name__ == "__main__":
         bench_backward(T, I, H)
     bench_sensitivity()
     peak_memory_mb()
+    for T, I, H in AFTER_LSTM:
+        bench_after_lstm(T, I, H)
+    bench_parallel()

@@ -24,6 +24,10 @@ __all__ = ["KINDS", "OPTION_VALUES", "SPECS", "Cell", "check_options", "create",
            "kind_info", "spec_for"]
 
 
+# cell.run(parallel=...) -> the scan a kind's parallel form runs
+PARALLEL_METHODS = {True: "doubling", "doubling": "doubling", "log": "log"}
+
+
 class Cell:
     def __init__(self, spec: Spec, params: dict, dtype: np.dtype, options: dict):
         spec = spec.for_options(options)
@@ -32,7 +36,7 @@ class Cell:
         self.dtype = dtype
         self.options = options
         self.params = params
-        self.hidden_size = params["weight_hh"].shape[1]
+        self.hidden_size = params["weight_ih"].shape[0] // spec.gates
         self.input_size = params["weight_ih"].shape[1]
         self.signals = spec.describe(**options)
         self.names = tuple(s.name for s in self.signals)
@@ -90,10 +94,12 @@ class Cell:
         return len(self.layout) * self.hidden_size
 
     def compute_chunk(self, xs: np.ndarray, state: tuple, holds: list | None = None,
-                      out: np.ndarray | None = None) -> tuple[np.ndarray, tuple]:
+                      out: np.ndarray | None = None,
+                      parallel: bool | str = False) -> tuple[np.ndarray, tuple]:
         """All stored signals for the rows of xs, from state: ((n, W) buffer, end state).
         `holds`: per row, None or the signals held at that step (cells.interventions);
-        `out`: an (n, W) C-contiguous buffer to fill, or None for a new one."""
+        `out`: an (n, W) C-contiguous buffer to fill, or None for a new one;
+        `parallel`: by the kind's parallel scan instead of step by step (see run)."""
         H, G = self.hidden_size, self.spec.gates
         buf = np.empty((len(xs), self.row_width), self.dtype) if out is None else out
         p = self._prepared
@@ -102,6 +108,8 @@ class Cell:
         # (n, G·H): all input projections of the chunk in one matmul, written in place
         np.matmul(xs, p["w_ih_T"], out=proj)
         proj += p["bias"]
+        if parallel:
+            return buf, self.spec.parallel(buf, state, p, PARALLEL_METHODS[parallel])
         return buf, self.spec.forward(buf, state, p, holds)
 
     def check_interventions(self, interventions, steps: int) -> tuple:
@@ -122,14 +130,36 @@ class Cell:
         return Cell(self.spec, apply_weight_edits(self.params, checked), self.dtype,
                     dict(self.options))
 
-    def run(self, xs, h0=None, c0=None, interventions=None, on_chunk=None) -> Trace:
+    @property
+    def has_parallel(self) -> bool:
+        """Whether the kind has a parallel form (cell.run(xs, parallel=True))."""
+        return self.spec.parallel is not None
+
+    def run(self, xs, h0=None, c0=None, interventions=None, on_chunk=None, state=None,
+            parallel: bool | str = False) -> Trace:
         """Step the whole sequence xs (T, I) from (h0, c0) (zeros by default), holding the
         signals `interventions` name (see cells.interventions). `on_chunk(start, stop,
-        rows)` sees each chunk's rows as they are made (see Trace)."""
-        state = self._state_tuple({"h": h0, "c": c0})
+        rows)` sees each chunk's rows as they are made (see Trace). `state` gives any
+        starting state by name (an sLSTM's n and m too); h0 and c0 win over it.
+        `parallel`: compute by the kind's parallel scan (min_gru, min_lstm), not step by
+        step; the recorded signals are the same up to rounding. True or "doubling": an
+        associative scan in linear space, ⌈log₂ n⌉ vectorised passes per chunk; "log": the
+        paper's log-space scan (a cumulative log-sum-exp), as its reference code computes."""
+        start = {**(state or {}), **{k: v for k, v in (("h", h0), ("c", c0)) if v is not None}}
+        state = self._state_tuple(start)
         xs = self.check_inputs(xs)
         held = self.check_interventions(interventions, len(xs))
-        return Trace(self, xs, state, interventions=held, on_chunk=on_chunk)
+        if parallel:
+            if parallel not in PARALLEL_METHODS:
+                raise ValueError(f"parallel must be False, True, 'doubling' or 'log', "
+                                 f"got {parallel!r}")
+            if not self.has_parallel:
+                raise ValueError(f"a {self.kind} has no parallel form; kinds with one: "
+                                 f"{', '.join(k for k, s in SPECS.items() if s.parallel)}")
+            if held:
+                raise ValueError("held signals need the step-by-step form; "
+                                 "run with parallel=False to hold signals")
+        return Trace(self, xs, state, interventions=held, on_chunk=on_chunk, parallel=parallel)
 
     def step(self, x, state: dict | None = None) -> tuple[dict, dict]:
         """One step: (new state, frame of every signal). x is (I,); state as zero_state()."""
@@ -161,6 +191,6 @@ def create(kind: str, input_size: int | None = None, hidden_size: int | None = N
         if input_size is None or hidden_size is None:
             raise ValueError("give input_size and hidden_size, or params")
         I, H = check_size("input_size", input_size), check_size("hidden_size", hidden_size)
-        params = init_params(spec, I, H, check_size("seed", seed, low=0), dt)
+        params = init_params(spec, I, H, check_size("seed", seed, low=0), dt, opts)
     params = check_params(spec, params, dt, input_size, hidden_size)
     return Cell(spec, params, dt, opts)

@@ -31,6 +31,7 @@ class Gradients:
     xs: np.ndarray  # (T, I)
     h0: np.ndarray | None  # (H,), where the kind's state has h
     c0: np.ndarray | None  # (H,), where the kind's state has c
+    state0: dict | None = None  # every starting state by name (an sLSTM's n and m too)
 
 
 def _integer(value, what: str) -> int:
@@ -91,7 +92,7 @@ def backward(trace, grad: dict) -> Gradients:
         for name, g in res.params.items():
             acc[name] += g
     state = dict(zip(spec.state_names, carry, strict=True))
-    return Gradients(acc, dxs, state.get("h"), state.get("c"))
+    return Gradients(acc, dxs, state.get("h"), state.get("c"), state)
 
 
 def sensitivity(trace, t: int, unit: int, of: str = "h", window: int = 256) -> dict:

@@ -51,33 +51,41 @@ def as_float_array(value, what: str, dtype: np.dtype) -> np.ndarray:
 def check_params(spec: Spec, params: dict, dtype: np.dtype,
                  input_size: int | None, hidden_size: int | None) -> dict:
     """Validate and copy canonical params; missing biases and peepholes are zeros."""
-    allowed = set(WEIGHTS)
+    allowed = set(WEIGHTS) if spec.recurrent else {"weight_ih", "bias_ih"}
     if spec.peepholes:
         allowed |= set(PEEPHOLES)
     unknown = sorted(set(params) - allowed)
     if unknown:
         raise ValueError(f"unknown parameter(s) {unknown} for a {spec.name}; "
                          f"expected {sorted(allowed)}")
-    for name in MATRICES:
+    for name in MATRICES if spec.recurrent else ("weight_ih",):
         if name not in params:
             raise ValueError(f"parameter {name} is missing for a {spec.name}")
     out = {k: as_float_array(v, f"parameter {k}", dtype) for k, v in params.items()}
     G = spec.gates
-    w_hh = out["weight_hh"]
-    if w_hh.ndim != 2 or w_hh.shape[1] == 0 or w_hh.shape[0] != G * w_hh.shape[1]:
-        raise ValueError(f"parameter weight_hh has shape {w_hh.shape}; a {spec.name} expects "
-                         f"({G}·H, H) = ({G}*H, H)")
-    H = w_hh.shape[1]
+    if spec.recurrent:
+        w_hh = out["weight_hh"]
+        if w_hh.ndim != 2 or w_hh.shape[1] == 0 or w_hh.shape[0] != G * w_hh.shape[1]:
+            raise ValueError(f"parameter weight_hh has shape {w_hh.shape}; a {spec.name} "
+                             f"expects ({G}·H, H) = ({G}*H, H)")
+        H = w_hh.shape[1]
+    else:  # no recurrent weights: H from the gate blocks of weight_ih
+        rows = out["weight_ih"].shape[0] if out["weight_ih"].ndim == 2 else 0
+        if rows == 0 or rows % G:
+            raise ValueError(f"parameter weight_ih has shape {out['weight_ih'].shape}; a "
+                             f"{spec.name} expects ({G}·H, input_size)")
+        H = rows // G
     w_ih = out["weight_ih"]
     if w_ih.ndim != 2 or w_ih.shape[0] != G * H or w_ih.shape[1] == 0:
         raise ValueError(f"parameter weight_ih has shape {w_ih.shape}; a {spec.name} with "
                          f"hidden_size {H} expects ({G * H}, input_size)")
     I = w_ih.shape[1]
     if hidden_size is not None and hidden_size != H:
-        raise ValueError(f"hidden_size {hidden_size} does not match weight_hh {w_hh.shape} (H={H})")
+        raise ValueError(f"hidden_size {hidden_size} does not match the weights (H={H})")
     if input_size is not None and input_size != I:
         raise ValueError(f"input_size {input_size} does not match weight_ih {w_ih.shape} (I={I})")
-    expected = {"bias_ih": (G * H,), "bias_hh": (G * H,)}
+    expected = {"bias_ih": (G * H,), "bias_hh": (G * H,)} if spec.recurrent else {
+        "bias_ih": (G * H,)}
     if spec.peepholes:
         expected.update({k: (H,) for k in PEEPHOLES})
     for name, shape in expected.items():
@@ -91,7 +99,7 @@ def check_params(spec: Spec, params: dict, dtype: np.dtype,
 
 
 def init_params(spec: Spec, input_size: int, hidden_size: int, seed: int,
-                dtype: np.dtype) -> dict:
+                dtype: np.dtype, options: dict | None = None) -> dict:
     """Xavier-Glorot uniform per gate block: U(±√(6/(fan_in + fan_out))), as Written
     Memories (r2rt, 2016) derives it.
 
@@ -108,6 +116,10 @@ def init_params(spec: Spec, input_size: int, hidden_size: int, seed: int,
 
     params = {"weight_ih": blocks(I), "weight_hh": blocks(H),
               "bias_ih": np.zeros(G * H), "bias_hh": np.zeros(G * H)}
+    if not spec.recurrent:  # gates of x_t only (minGRU, minLSTM)
+        del params["weight_hh"], params["bias_hh"]
+    elif spec.recurrent_mask is not None:  # no wires between heads (sLSTM)
+        params["weight_hh"] *= spec.recurrent_mask(options or spec.options, H)
     if spec.forget_letter:
         k = spec.gate_letters.index(spec.forget_letter)
         params["bias_ih"][k * H:(k + 1) * H] = 1.0

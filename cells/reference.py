@@ -137,6 +137,79 @@ def _prototype(p, x, state, holds, variant):
     return f, {"c": c}
 
 
+def _positive_g(x):
+    """Feng et al. 2024: x + ½ for x ≥ 0, σ(x) otherwise."""
+    return np.where(x >= 0, x + 0.5, sigmoid(x))
+
+
+def _min_gru(p, x, state, holds):
+    """Feng et al. 2024, "Were RNNs All We Needed?": gates of x_t only; blocks n, z."""
+    H = len(p["bias_ih"]) // 2
+    W, b = p["weight_ih"], p["bias_ih"]
+    h_prev = state["h"]
+    f = {"n_pre": W[:H] @ x + b[:H], "z_pre": W[H:] @ x + b[H:]}
+    f["z"] = sigmoid(f["z_pre"])
+    f["n"] = _positive_g(f["n_pre"])
+    z, n = _hold(f, "z", holds), _hold(f, "n", holds)
+    f["kept"] = (1 - z) * h_prev
+    f["written"] = z * n
+    f["h"] = f["kept"] + f["written"]
+    return f, {"h": _hold(f, "h", holds)}
+
+
+def _min_lstm(p, x, state, holds, normalize):
+    """minLSTM: blocks n, f, i; f′, i′ = f, i over f + i when normalized."""
+    H = len(p["bias_ih"]) // 3
+    W, b = p["weight_ih"], p["bias_ih"]
+    h_prev = state["h"]
+    f = {name: W[k * H:(k + 1) * H] @ x + b[k * H:(k + 1) * H]
+         for k, name in enumerate(("n_pre", "f_pre", "i_pre"))}
+    f["f"], f["i"] = sigmoid(f["f_pre"]), sigmoid(f["i_pre"])
+    f["n"] = _positive_g(f["n_pre"])
+    fg, i, n = (_hold(f, k, holds) for k in ("f", "i", "n"))
+    if normalize:
+        f["f_norm"], f["i_norm"] = fg / (fg + i), i / (fg + i)
+        fg, i = _hold(f, "f_norm", holds), _hold(f, "i_norm", holds)
+    f["kept"] = fg * h_prev
+    f["written"] = i * n
+    f["h"] = f["kept"] + f["written"]
+    return f, {"h": _hold(f, "h", holds)}
+
+
+def _slstm(p, x, state, holds, heads, stabilized=True):
+    """Beck et al. 2024, xLSTM: exponential gates with a stabilizer m and a normalizer n.
+    R is block-diagonal over heads: unit u is in head ⌊u·heads/H⌋. States the caller does
+    not give (n, m) start at zero, as cell.run starts them."""
+    b = blocks(p, "ifzo")
+    H = p["weight_hh"].shape[1]
+    head = np.arange(H) * heads // H
+    same_head = head[:, None] == head[None, :]
+    zeros = np.zeros(H)
+    h_prev, c_prev = state.get("h", zeros), state.get("c", zeros)
+    n_prev, m_prev = state.get("n", zeros), state.get("m", zeros)
+
+    def raw(k):
+        R = np.where(same_head, b[k]["W_hh"], 0)
+        return b[k]["W_ih"] @ x + b[k]["b_ih"] + R @ h_prev + b[k]["b_hh"]
+
+    f = {f"{k}_pre": raw(k) for k in "ifzo"}
+    log_forget = -np.log1p(np.exp(-f["f_pre"]))  # log σ(f̃)
+    # stabilized: False keeps m at its start (the plain gates exp(ĩ), σ(f̃) from m = 0)
+    f["m"] = np.maximum(f["i_pre"], m_prev + log_forget) if stabilized else m_prev.copy()
+    f["i"] = np.exp(f["i_pre"] - f["m"])
+    f["f"] = np.exp(m_prev + log_forget - f["m"])
+    f["z"] = np.tanh(f["z_pre"])
+    f["o"] = sigmoid(f["o_pre"])
+    i, fg, z, o = (_hold(f, k, holds) for k in "ifzo")
+    f["kept"] = fg * c_prev
+    f["written"] = i * z
+    f["c"] = f["kept"] + f["written"]
+    f["n"] = fg * n_prev + i
+    c, n = _hold(f, "c", holds), _hold(f, "n", holds)
+    f["h"] = np.where(n != 0, o * c / np.where(n != 0, n, 1), 0)  # nothing written: 0
+    return f, {"c": c, "n": n, "m": f["m"], "h": _hold(f, "h", holds)}
+
+
 def _pseudo_diffs(p, x, state, holds, diffs):
     """Written Memories' eight architectures ("an empirical comparison"): the pseudo LSTM
     plus LSTM diffs 1 (the candidate reads the shadow h_{t−1} = o_{t−1} ⊙ tanh(c_{t−1})),
@@ -199,6 +272,9 @@ STEPS = {
     "prototype_lstm": lambda p, x, s, holds, o: _prototype(p, x, s, holds, "prototype"),
     "normalized_lstm": lambda p, x, s, holds, o: _prototype(p, x, s, holds, "normalized"),
     "pseudo_lstm": lambda p, x, s, holds, o: _pseudo_diffs(p, x, s, holds, o["diffs"]),
+    "min_gru": lambda p, x, s, holds, o: _min_gru(p, x, s, holds),
+    "min_lstm": lambda p, x, s, holds, o: _min_lstm(p, x, s, holds, o["normalize"]),
+    "slstm": lambda p, x, s, holds, o: _slstm(p, x, s, holds, o["heads"], o["stabilized"]),
 }
 
 

@@ -19,6 +19,9 @@ STAGES = ("inputs", "gates", "forget", "write", "state", "output", "projection")
 OPS = (
     "input", "affine", "sigmoid", "tanh", "relu", "identity", "mul", "add",
     "one_minus_mul", "normalize", "scale",
+    # after the LSTM: minGRU/minLSTM's positive g and balance share; sLSTM's exponential
+    # gates, stabilizer, normalizer and normalized read-out
+    "positive_g", "share", "exp_minus", "stabilized_forget", "max_log", "mul_add", "mul_div",
 )
 
 

@@ -31,12 +31,13 @@ SLAB_BYTES = 4 * 2**20
 class Trace:
     def __init__(self, cell, xs: np.ndarray, state0: tuple, *, interventions: tuple = (),
                  full_bytes: int = FULL_BYTES, cache_chunks: int = CACHE_CHUNKS,
-                 on_chunk=None):
+                 on_chunk=None, parallel: bool = False):
         """`on_chunk(start, stop, rows)`, if given, sees the (stop − start, W) rows of every
         chunk as it is computed: a caller reads what it needs (a model its h) while the
         chunk is at hand, so nothing evicted from a long trace is computed twice."""
         self.cell = cell
         self.interventions = tuple(interventions)  # checked Intervention records
+        self.parallel = parallel  # chunks computed by the kind's parallel scan
         self._full_bytes = full_bytes
         self._cache_chunks = max(1, cache_chunks)
         self._xs_buf = xs  # rows beyond len(self) are spare capacity for extend()
@@ -190,7 +191,8 @@ class Trace:
     def _compute(self, k: int, stop: int, out: np.ndarray | None = None):
         a = k * CHUNK
         return self.cell.compute_chunk(self._xs_buf[a:stop], self._checkpoints[k],
-                                       holds_for(self.interventions, a, stop), out)
+                                       holds_for(self.interventions, a, stop), out,
+                                       parallel=self.parallel)
 
     def _chunk_once(self, k: int) -> np.ndarray:
         """Chunk k's rows without storing a recomputation (the backward pass reads each once)."""

@@ -52,6 +52,8 @@ def param_layout(kind: str, input_size: int, hidden_size: int, **options) -> lis
            {"name": "weight_hh", "shape": [G * H, H], "blocks": letters, "columns": "hidden"},
            {"name": "bias_ih", "shape": [G * H], "blocks": letters, "columns": None},
            {"name": "bias_hh", "shape": [G * H], "blocks": letters, "columns": None}]
+    if not spec.recurrent:  # gates of x_t only: no recurrent weights to edit
+        out = [p for p in out if p["name"] in ("weight_ih", "bias_ih")]
     if spec.peepholes:
         out += [{"name": name, "shape": [H], "blocks": None, "columns": None}
                 for name in PEEPHOLES]
@@ -93,12 +95,26 @@ def _place(kind: str, layout: dict, name, row, col, where: str) -> tuple[str, in
     return name, row, col
 
 
+def _refuse_non_wire(kind: str, place: tuple, hidden_size: int, options: dict,
+                     where: str) -> tuple:
+    """An entry of weight_hh that is not a wire (between two heads of an sLSTM) is refused."""
+    spec = spec_for(kind)
+    name, row, col = place
+    if name == "weight_hh" and spec.recurrent_mask is not None:
+        if not spec.recurrent_mask(check_options(spec, options), hidden_size)[row, col]:
+            raise WeightEditError(f"{where}col: weight_hh[{row}, {col}] connects two different "
+                                  f"heads of this {kind}, which have no wire between them",
+                                  "col")
+    return place
+
+
 def check_position(kind: str, param, row, col, input_size: int, hidden_size: int,
                    **options) -> tuple[str, int, int | None]:
     """One weight's position (param, row, col) checked for a kind at these sizes; a
     WeightEditError names the field at fault."""
     layout = {p["name"]: p for p in param_layout(kind, input_size, hidden_size, **options)}
-    return _place(kind, layout, param, row, col, "")
+    return _refuse_non_wire(kind, _place(kind, layout, param, row, col, ""), hidden_size,
+                            options, "")
 
 
 def check_weight_edits(kind: str, edits, input_size: int, hidden_size: int,
@@ -129,8 +145,9 @@ def check_weight_edits(kind: str, edits, input_size: int, hidden_size: int,
         missing = [k for k in ("param", "row", "value") if k not in item]
         if missing:
             raise WeightEditError(f"{where} is missing {', '.join(missing)}", missing[0])
-        name, row, col = _place(kind, layout, item["param"], item["row"], item.get("col"),
-                                f"{where}.")
+        name, row, col = _refuse_non_wire(
+            kind, _place(kind, layout, item["param"], item["row"], item.get("col"), f"{where}."),
+            hidden_size, options, f"{where}.")
         value = finite_number(item["value"], f"{where}.value", WeightEditError)
         if abs(value) > limit:
             raise WeightEditError(f"{where}.value {value} does not fit in the cell's "

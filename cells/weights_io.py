@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .formats.after_lstm import read_after_lstm, read_after_lstm_model
 from .formats.budgets import check_file
 from .formats.common import (
     BOTH_DIRECTIONS,
@@ -37,12 +38,14 @@ from .formats.model_file import MODEL_KEY, read_model_file
 from .formats.model_parts import ModelWeights
 from .formats.named import read_named
 from .formats.tensor_files import encode_options, open_tensor_file, write_tensor_file
+from .kinds import SPECS
 
 __all__ = ["DequantizedWarning", "LeftOutWarning", "LoadedWeights", "PartialLoadWarning",
            "READ_SUFFIXES", "WRITE_SUFFIXES",
            "read_model_weights", "read_weights", "warn_about_load", "warn_if_partial",
            "write_weights"]
 
+NOT_RECURRENT = frozenset(name for name, spec in SPECS.items() if not spec.recurrent)
 TENSOR_SUFFIXES = (".safetensors", ".npz")  # named tensors: read by name
 HDF5_SUFFIXES = (".h5", ".hdf5")  # Keras (.h5 covers .weights.h5)
 READ_SUFFIXES = (*TENSOR_SUFFIXES, ".onnx", *HDF5_SUFFIXES)
@@ -120,6 +123,8 @@ def write_weights(
     if kind not in GATE_BLOCKS:
         raise ValueError(f"{label}: unknown kind {kind!r}; known kinds: {', '.join(GATE_BLOCKS)}")
     expected = WEIGHTS + (PEEPHOLES if kind == "peephole_lstm" else ())
+    if kind in NOT_RECURRENT:  # gates of x_t only: no weight_hh, bias_hh
+        expected = ("weight_ih", "bias_ih")
     absent = [key for key in expected if key not in params]
     extra = sorted(set(params) - set(expected))
     if absent or extra:
@@ -145,7 +150,8 @@ def read_model_weights(path: str | os.PathLike, **names) -> ModelWeights:
         from .formats.whole_named import read_named_model
 
         with open_tensor_file(path, label) as tensors:
-            return read_named_model(tensors, names)
+            after = None if names else read_after_lstm_model(tensors)  # minGRU, ..., sLSTM
+            return after if after is not None else read_named_model(tensors, names)
     if names:
         raise ValueError(f"{label}: part names {sorted(names)} only apply to checkpoints of "
                          "named tensors (.safetensors, .npz)")
@@ -172,7 +178,8 @@ def _read(path: Path, label: str, layer: int) -> LoadedWeights:
         with open_tensor_file(path, label) as tensors:
             if MODEL_KEY in tensors.metadata:  # a whole model saved by cells.save_model
                 return _model_layer(read_model_file(tensors), layer)
-            return read_named(tensors, layer)
+            after = read_after_lstm(tensors, layer)  # minGRU, minLSTM, sLSTM modules
+            return after if after is not None else read_named(tensors, layer)
     # onnx and h5py take a while to import, so only a file that needs them loads them.
     if suffix == ".onnx":
         from cells.formats.onnx_format import read_onnx
@@ -224,16 +231,17 @@ def _as_kind(label: str, loaded: LoadedWeights, kind: str | None) -> LoadedWeigh
     they exist (an LSTM is a peephole LSTM with zero peepholes, and the reverse)."""
     kind = kind or loaded.kind
     params = dict(loaded.params)
-    hidden = params["weight_hh"].shape[1]
-    if GATE_BLOCKS[kind] != GATE_BLOCKS[loaded.kind]:
+    hidden = params["weight_ih"].shape[0] // GATE_BLOCKS[loaded.kind]
+    if GATE_BLOCKS[kind] != GATE_BLOCKS[loaded.kind] or (
+            (kind in NOT_RECURRENT) != (loaded.kind in NOT_RECURRENT)):
         raise ValueError(
             f"{label}: holds {a_kind(loaded.kind)} ({GATE_BLOCKS[loaded.kind]} gate blocks of "
-            f"hidden_size {hidden}, weight_hh {params['weight_hh'].shape}) but kind={kind!r} "
-            f"needs {GATE_BLOCKS[kind]} gate blocks"
+            f"hidden_size {hidden}) but kind={kind!r} needs {GATE_BLOCKS[kind]} gate blocks"
+            + (" and no recurrent weights" if kind in NOT_RECURRENT else "")
         )
     if kind == "peephole_lstm":
         for key in PEEPHOLES:
-            params.setdefault(key, np.zeros(hidden, params["weight_hh"].dtype))
+            params.setdefault(key, np.zeros(hidden, params["weight_ih"].dtype))
     elif any(np.any(peephole) for peephole in [params.pop(k) for k in PEEPHOLES if k in params]):
         raise ValueError(
             f"{label}: holds nonzero peephole weights, which kind={kind!r} would drop; "

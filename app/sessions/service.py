@@ -41,6 +41,7 @@ from app.sessions.cache import ByteLRU
 from app.sessions.compute import ComputePool
 from app.sessions.config import SessionConfig, one_part, values_digest
 from app.sessions.datadir import Store
+from app.sessions.parallel_check import parallel_max_abs_diff
 from app.sessions.sequences import Inputs, as_inputs, check_text, piece_from_request
 from app.sessions.sources import made_for
 from app.sessions.traces import SharedTrace
@@ -70,6 +71,9 @@ class SessionService:
         # needs one, and many connections opening at once must not each parse it.
         self.configs: ByteLRU[tuple[SessionConfig | None, int]] = ByteLRU(
             settings.config_cache_bytes, lambda item: 4 * item[1])  # Python objects ~4x JSON
+        # parallel vs step-by-step difference of the sessions whose kind has a parallel form
+        self.parallel_checks: ByteLRU[float] = ByteLRU(settings.config_cache_bytes,
+                                                       lambda value: 64)
 
     def close(self) -> None:
         self.pool.shutdown()
@@ -125,7 +129,15 @@ class SessionService:
         body["weight_edits"] = list(config.weight_edits)
         # a whole model's parameters are per part (`parts`); a single cell's are also here
         body["params"] = [] if config.whole else first["params"]
+        if not config.whole and spec.parallel is not None:
+            body["parallel_max_abs_diff"] = self._parallel_check(config)
         return body
+
+    def _parallel_check(self, config: SessionConfig) -> float:
+        """parallel vs step by step for this session's cell and inputs (computed once)."""
+        return self.parallel_checks.get_or_compute(
+            (config.cell_key(), config.key), lambda: parallel_max_abs_diff(
+                self._model(config, "weights").cell(0, "forward"), self._inputs(config)))
 
     def _sequence_as_given(self, config: SessionConfig) -> dict:
         if config.is_text:

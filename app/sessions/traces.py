@@ -210,7 +210,9 @@ class SharedTrace:
         """An engine trace of `rows` (session steps start, start + 1, …) from `state`, with
         the session's interventions shifted to its steps."""
         if not self.interventions:
-            return self.cell.run(rows, **{f"{n}0": state[n] for n in self.cell.state_names})
+            if set(self.cell.state_names) <= {"h", "c"}:  # a projected LSTM takes h0, c0 only
+                return self.cell.run(rows, **{f"{n}0": state[n] for n in self.cell.state_names})
+            return self.cell.run(rows, state={n: state[n] for n in self.cell.state_names})
         shifted = tuple(dataclasses.replace(iv, start=iv.start - start, stop=iv.stop - start)
                         for iv in self.interventions if iv.stop > start)
         xs = self.cell.check_inputs(rows)

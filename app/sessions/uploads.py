@@ -293,7 +293,7 @@ def _read(path: Path, filename: str, kind: str | None, layer: int):
 def _cell(loaded, options: dict, filename: str) -> cells.Cell:
     try:
         return cells.create(loaded.kind, params=loaded.params,
-                            dtype=loaded.params["weight_hh"].dtype.name, **options)
+                            dtype=loaded.params["weight_ih"].dtype.name, **options)
     except ValueError as exc:
         raise ApiError("options", f"{filename!r}: {exc}") from exc
 

@@ -3,7 +3,8 @@
 Each tour is a JSON file in `data/` (text is data, not code): `{"name", "title", "source",
 "steps": [{"text", "view": {...}, "names": [...], "target": "...", "claims": [...]}]}`.
 A step's `view` sets page settings (preset, text, t, unit, stage, style, signal, sens_of,
-hold, compare: [preset names]); `names` are the signals the text speaks of, which the page
+hold, compare: [preset names]; cell: a seeded cell instead of a preset, {"cell", "seed",
+"hidden_size", "options"}); `names` are the signals the text speaks of, which the page
 must show; `target` is a CSS selector of the element the step talks about (the page puts it
 in view and marks it `data-tour-target`).
 
@@ -28,7 +29,7 @@ from pathlib import Path
 
 DATA = Path(__file__).with_name("data")
 VIEW_KEYS = {"preset", "text", "t", "unit", "stage", "style", "signal", "sens_of", "sens_pipes",
-             "hold", "compare"}
+             "hold", "compare", "cell"}
 STEP_KEYS = {"text", "view", "names", "target", "claims"}
 TRACE_CLAIM = {"signal", "t", "unit", "value"}
 SENSITIVITY_CLAIM = {"sens_of", "wrt", "s", "t", "unit", "value"}

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .limits import check_declared
+
 MiB = 2**20
 
 
@@ -155,7 +157,11 @@ class _Tally:
         self.tensors = self.bytes = 0
         self.layers: set[int] = set()
 
-    def add(self, count: int, name: str = "") -> None:
+    def add(self, count: int, name: str = "", shape=None) -> None:
+        """One tensor of `count` bytes; with its shape, the per-tensor cap is checked first
+        (a single oversized tensor is told as such, limits.py)."""
+        if shape is not None:
+            check_declared(self.label, name, shape)
         found = _LAYER_INDEX.search(name)
         if found:
             self.layers.add(int(found[1] or found[2]))
@@ -181,17 +187,24 @@ def _shape_bytes(shape, itemsize: int) -> int:
     return count * int(itemsize)
 
 
-def _check_zip(label: str, archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+def _check_zip(label: str, archive: zipfile.ZipFile,
+               sizes: bool = True) -> list[zipfile.ZipInfo]:
     budgets = current()
     entries = archive.infolist()
     if len(entries) > budgets.max_archive_entries:
         raise _over(label, "the number of entries in the archive", len(entries),
                     budgets.max_archive_entries, "max_archive_entries")
-    for info in entries:
-        if info.file_size > budgets.max_archive_member_bytes:
-            raise _over(label, f"the bytes {info.filename} unpacks to", info.file_size,
-                        budgets.max_archive_member_bytes, "max_archive_member_bytes")
+    if sizes:
+        _check_member_sizes(label, entries)
     return entries
+
+
+def _check_member_sizes(label: str, entries: list[zipfile.ZipInfo]) -> None:
+    limit = current().max_archive_member_bytes
+    for info in entries:
+        if info.file_size > limit:
+            raise _over(label, f"the bytes {info.filename} unpacks to", info.file_size,
+                        limit, "max_archive_member_bytes")
 
 
 def _check_npz(path: Path, label: str) -> None:
@@ -201,7 +214,8 @@ def _check_npz(path: Path, label: str) -> None:
         return  # the reader says what is wrong with it
     tally = _Tally(label)
     with archive:
-        for info in _check_zip(label, archive):
+        entries = _check_zip(label, archive, sizes=False)  # headers first: they say more
+        for info in entries:
             if not info.filename.endswith(".npy"):
                 continue
             try:  # only the member's .npy header is unpacked
@@ -212,7 +226,8 @@ def _check_npz(path: Path, label: str) -> None:
                     shape, _, dtype = reader(handle)
             except (ValueError, OSError, EOFError, zipfile.BadZipFile):
                 continue  # the reader refuses it by name
-            tally.add(_shape_bytes(shape, dtype.itemsize), info.filename[:-4])
+            tally.add(_shape_bytes(shape, dtype.itemsize), info.filename[:-4], shape)
+        _check_member_sizes(label, entries)
 
 
 _SAFETENSORS_ITEMSIZE = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4,
@@ -245,13 +260,18 @@ def _check_safetensors(path: Path, label: str) -> None:
     if not isinstance(entries, dict):
         return
     tally = _Tally(label)
+    data_bytes = path.stat().st_size - 8 - len(header)
     for name, entry in entries.items():
         if name == "__metadata__" or not isinstance(entry, dict):
             continue
+        offsets = entry.get("data_offsets")
+        if (isinstance(offsets, list) and len(offsets) == 2
+                and all(isinstance(o, int) for o in offsets) and offsets[1] > data_bytes):
+            return  # data past the file's end: not a readable file, the reader says so
         shape = entry.get("shape")
         if isinstance(shape, list) and all(isinstance(d, int) for d in shape):
             tally.add(_shape_bytes(shape, _SAFETENSORS_ITEMSIZE.get(entry.get("dtype"), 8)),
-                      name)
+                      name, shape)
 
 
 def _check_keras(path: Path, label: str) -> None:
@@ -306,6 +326,8 @@ def _check_h5_handle(source, label: str) -> None:
             nonlocal groups
             if isinstance(item, h5py.Dataset):
                 # a recurrent cell's recurrent kernel counts its layer (Keras 2 or 3 names)
+                if item.shape is not None:
+                    check_declared(label, item.name, item.shape)
                 tally.add(_shape_bytes(item.shape or (), item.dtype.itemsize),
                           f"_l{tally.tensors}" if _RECURRENT_KERNEL.search(name) else "")
             elif isinstance(item, h5py.Group):
@@ -336,7 +358,7 @@ def _check_onnx(path: Path, label: str) -> None:
                 itemsize = np.dtype(helper.tensor_dtype_to_np_dtype(tensor.data_type)).itemsize
             except Exception:  # noqa: BLE001 - an unknown type: the reader refuses it
                 itemsize = 8
-            tally.add(_shape_bytes(tensor.dims, itemsize))
+            tally.add(_shape_bytes(tensor.dims, itemsize), tensor.name, list(tensor.dims))
         for node in graph.node:
             nodes += 1
             if nodes > budgets.max_file_nodes:

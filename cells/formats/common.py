@@ -149,9 +149,18 @@ def check_canonical(
     def called(key: str) -> str:
         return names.get(key, key)
 
-    weight_hh, weight_ih = params["weight_hh"], params["weight_ih"]
-    expect_matrix(label, called("weight_hh"), weight_hh, 2, "(G·H, H)")
+    weight_ih = params["weight_ih"]
     expect_matrix(label, called("weight_ih"), weight_ih, 2, "(G·H, I)")
+    if not SPECS[kind].recurrent:  # gates of x_t only (minGRU, minLSTM)
+        rows, inputs = weight_ih.shape
+        if rows % GATE_BLOCKS[kind]:
+            raise ValueError(f"{label}: {called('weight_ih')} has {rows} rows; "
+                             f"{a_kind(kind)} needs {GATE_BLOCKS[kind]}·H")
+        what = f"{a_kind(kind)} with hidden_size {rows // GATE_BLOCKS[kind]}"
+        expect_shape(label, called("bias_ih"), params["bias_ih"], (rows,), what)
+        return
+    weight_hh = params["weight_hh"]
+    expect_matrix(label, called("weight_hh"), weight_hh, 2, "(G·H, H)")
     hidden, inputs = weight_hh.shape[1], weight_ih.shape[1]
     rows = GATE_BLOCKS[kind] * hidden
     what = f"{a_kind(kind)} with hidden_size {hidden} and input_size {inputs}"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .common import LoadedWeights, shape_text
+from .common import GATE_BLOCKS, LoadedWeights, shape_text
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,10 @@ class ModelWeights:
 def cell_output_size(weights: LoadedWeights) -> int:
     """H, or P for a projected LSTM (its weight_hr is (P, H))."""
     params = weights.params
-    return params["weight_hr"].shape[0] if "weight_hr" in params else params["weight_hh"].shape[1]
+    if "weight_hr" in params:
+        return params["weight_hr"].shape[0]
+    # from weight_ih's gate blocks: a kind of x_t-only gates has no weight_hh
+    return params["weight_ih"].shape[0] // GATE_BLOCKS[weights.kind]
 
 
 def layer_width(label: str, index: int, layer: LayerWeights) -> tuple[int, int]:

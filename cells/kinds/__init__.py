@@ -10,15 +10,19 @@ from __future__ import annotations
 from ..signals import Signal, stages_of
 from .gru import GRU
 from .lstm import LSTM
+from .min_gru import MIN_GRU
+from .min_lstm import MIN_LSTM
 from .normalized_lstm import NORMALIZED_LSTM
 from .peephole_lstm import PEEPHOLE_LSTM
 from .prototype_lstm import PROTOTYPE_LSTM
 from .pseudo_lstm import PSEUDO_LSTM
 from .rnn import RNN
+from .slstm import SLSTM
 from .spec import Option, Spec
 
 SPECS: dict[str, Spec] = {s.name: s for s in (
-    RNN, LSTM, PEEPHOLE_LSTM, GRU, PROTOTYPE_LSTM, NORMALIZED_LSTM, PSEUDO_LSTM)}
+    RNN, LSTM, PEEPHOLE_LSTM, GRU, PROTOTYPE_LSTM, NORMALIZED_LSTM, PSEUDO_LSTM,
+    MIN_GRU, MIN_LSTM, SLSTM)}
 KINDS = tuple(SPECS)
 OPTIONS: dict[str, Option] = {o.name: o for s in SPECS.values() for o in s.option_table}
 OPTION_VALUES = {name: o.values for name, o in OPTIONS.items()}  # name -> allowed values

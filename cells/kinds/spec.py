@@ -129,6 +129,13 @@ class Spec:
     forget_letter: str | None = None  # whose bias starts at 1
     # signals that cannot be held although they are states (derived from others)
     unholdable: frozenset = field(default_factory=frozenset)
+    # False for the kinds whose gates read x_t only (minGRU, minLSTM): no weight_hh, bias_hh
+    recurrent: bool = True
+    # (buf, state, prepared) -> final state: the same rows as forward, by a parallel scan
+    parallel: Callable[[np.ndarray, tuple, dict], tuple] | None = None
+    # (options, H) -> (G·H, H) bool: the entries of weight_hh that are wires (sLSTM's heads
+    # make it block-diagonal); None: all of them
+    recurrent_mask: Callable[[dict, int], np.ndarray] | None = None
     # (options) -> state names, for a kind whose state depends on an option (None: fixed)
     states: Callable[[dict], tuple] | None = None
 

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from ..formats.after_lstm import read_after_lstm_model
 from ..formats.mapped_tensors import TENSOR_ROLES, read_mapped_model
 from ..formats.model_parts import ModelWeights
 from ..formats.tensor_files import TensorFile
@@ -34,6 +35,9 @@ def from_torch(module, vocabulary=None, dtype=None, names: Mapping | None = None
     given = merged_names(label, names, parts)
     arrays = {name: _numpy(tensor) for name, tensor in module.state_dict().items()}
     tensors = TensorFile(label, tuple(arrays), {}, arrays.__getitem__)
+    after = None if given else read_after_lstm_model(tensors)  # minGRU, minLSTM, sLSTM
+    if after is not None:
+        return build_model(after, vocabulary=vocabulary, dtype=dtype)
     modules = dict(module.named_modules())
     recurrent = {n: m for n, m in modules.items() if _is_recurrent(m)}
     found = dict(given)

@@ -29,7 +29,7 @@ class CellParams:
 
     @property
     def hidden_size(self) -> int:
-        return self.params["weight_hh"].shape[1]
+        return self.params["weight_ih"].shape[0] // self.spec.gates
 
     @property
     def names(self) -> tuple[str, ...]:

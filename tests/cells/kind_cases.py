@@ -25,6 +25,9 @@ NOT_IN_TORCH = {
     "pseudo_lstm": "Written Memories' equations stepped by hand (test_prototype_lstms; its "
                    "eight diffs architectures in test_lstm_diffs, '123' against the LSTM and "
                    "the char model's gradient against torch autograd)",
+    "min_gru": "minGRU-pytorch's minGRU module (test_min_reference_modules)",
+    "min_lstm": "minGRU-pytorch's minLSTM module (test_min_reference_modules)",
+    "slstm": "xlstm's sLSTM cell, vanilla backend (test_slstm_xlstm)",
 }
 
 
@@ -54,6 +57,7 @@ def random_cell(kind, options, I, H, dtype="float64", seed=0, scale=0.8):
 def random_inputs(cell, T, seed=0):
     rng = np.random.default_rng(seed + 1)
     xs = rng.normal(0, 1, (T, cell.input_size)).astype(cell.dtype)
+    # the states run(h0=, c0=) takes; the others (an sLSTM's n and m) start at zero there
     state = {k: rng.normal(0, 0.5, cell.hidden_size).astype(cell.dtype)
-             for k in cell.state_names}
+             for k in cell.state_names if k in ("h", "c")}
     return xs, state

@@ -101,3 +101,18 @@ def test_a_held_signal_says_so_with_what_the_cell_would_compute(page, errors, ap
     page.get_by_label("Time step").fill("5")
     wait_t(page, 5)
     expect(page.locator(".focus-live")).not_to_contain_text("held")
+
+
+def test_a_tour_step_that_compares_shows_the_cells_side_by_side(page, errors, api):
+    tour = next(t for t in api("GET", "/api/tours") if t["name"] == "vanishing-sensitivity")
+    k = next(n for n, s in enumerate(tour["steps"]) if s["view"].get("compare"))
+    page.goto(f"/?tour=vanishing-sensitivity&tour_step={k}")
+    expect(page.locator("#tour")).to_have_attribute("data-state", "ready", timeout=30_000)
+    diagrams = page.locator(DIAGRAM)
+    expect(diagrams).to_have_count(len(tour["steps"][k]["view"]["compare"]), timeout=20_000)
+    main, other = diagrams.nth(0).bounding_box(), diagrams.nth(1).bounding_box()
+    assert other["x"] >= main["x"] + main["width"] - 1, (main, other)  # beside, not below
+    assert other["y"] < main["y"] + main["height"], (main, other)
+    for n in range(2):
+        assert diagrams.nth(n).evaluate("e => { const r = e.getBoundingClientRect();"
+                                        " return r.top < innerHeight && r.bottom > 0; }")

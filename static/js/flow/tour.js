@@ -1,4 +1,4 @@
-// Tours, wired: a step of a tour is a URL state. Its `view` (preset, text, hold, compare,
+// Tours, wired: a step of a tour is a URL state. Its `view` (preset or cell, text, hold, compare,
 // t, unit, stage, style, signal, sens_of, sens_pipes) is turned into the settings a link
 // would carry, every view setting it leaves out at its default, and opened through the
 // same path as a link at boot (flow/sessions.js openState). The sessions a tour makes are
@@ -21,7 +21,11 @@ export function createTourFlow({ settings, sessions, showError }) {
   async function stepValues(v) {
     const values = {};
     for (const key of STEP_VIEW) values[key] = key in v ? v[key] : defaultOf(settings.row(key), {});
-    Object.assign(values, { weights: "preset", preset: v.preset, hold: v.hold ?? "" });
+    // a seeded cell ({cell, seed, hidden_size, options}: a kind with no preset) or a preset
+    const source = v.cell
+      ? { weights: "seed", cell: v.cell.cell, seed: v.cell.seed ?? 0, hidden: v.cell.hidden_size, ...(v.cell.options || {}) }
+      : { weights: "preset", preset: v.preset };
+    Object.assign(values, source, { hold: v.hold ?? "" });
     if (v.text !== undefined) values.text = v.text;
     if (v.compare?.length) {
       const text = v.text ?? settings.presetOf(v.compare[0])?.sample ?? "";

@@ -7,6 +7,7 @@ import { renderDiagram } from "../diagram/renderer.js";
 import { partKey } from "../state/parts.js";
 import * as store from "../state/store.js";
 import { inputLabel } from "./model_parts.js";
+import { showParallelCheck } from "./parallel_check.js";
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -23,6 +24,7 @@ export function createDiagramView({ onUnit }) {
       signals: session.signals, inputLabel: inputLabel(session), projection: session.proj_size,
     });
     renderLegend($("#legend"), layout.legend);
+    showParallelCheck($("#diagram-host"), session);
     diagram = renderDiagram($("#diagram-host"), layout, {
       style, kind: session.cell, session: session.id, signals: session.signals, stages: session.stages,
       hidden: session.hidden_size, input: session.input_size, projection: session.proj_size,

@@ -83,4 +83,11 @@ export const OPS = {
   one_minus_mul: (a) => ["(1 − ", a[0], ") × ", a[1]],
   normalize: (a) => [a[0], " / ", a[1]],
   identity: (a) => [a[0]],
+  positive_g: (a) => ["g(", a[0], ")"],
+  share: (a) => [a[0], " / (", a[0], " + ", a[1], ")"],
+  exp_minus: (a) => ["exp(", a[0], " − ", a[1], ")"],
+  stabilized_forget: (a) => ["exp(", a[1], " + log σ(", a[0], ") − ", a[2], ")"],
+  max_log: (a) => ["max(", a[0], ", ", a[2], " + log σ(", a[1], "))"],
+  mul_add: (a) => [a[0], " × ", a[1], " + ", a[2]],
+  mul_div: (a) => [a[0], " × ", a[1], " / ", a[2]],
 };

@@ -10,7 +10,9 @@ value to 1e-4; every number the text writes with 4 decimals must be a claim."""
 
 from __future__ import annotations
 
+import io
 import re
+import tokenize
 
 import pytest
 
@@ -59,8 +61,11 @@ class Step:
                 self.runs[preset] = self.make({"preset": preset, "sequence": {"text": text}})
             self.runs["held"] = self.runs[compare[0]]  # the one on screen
         else:
-            body = {"preset": view["preset"],
-                    "sequence": {"text": view.get("text", samples[view["preset"]])}}
+            if "cell" in view:  # a seeded cell: {"cell", "seed", "hidden_size", "options"}
+                body = {**view["cell"], "sequence": {"text": view.get("text", "")}}
+            else:
+                body = {"preset": view["preset"],
+                        "sequence": {"text": view.get("text", samples[view["preset"]])}}
             self.runs["original"] = self.make(body)
             hold = parse_hold(view.get("hold", ""))
             self.runs["held"] = (self.make({**body, "interventions": hold}) if hold
@@ -138,3 +143,21 @@ def test_a_step_without_target_or_with_an_unbacked_number_is_refused():
                                                            "value": 1.00001}]})
     sensitivity = {"sens_of": "c", "wrt": "c", "s": 7, "t": 6, "unit": 0, "value": 1.0}
     assert "at most its t" in check_step({**good, "claims": [sensitivity]})
+
+
+def test_the_quote_cell_tour_shows_the_units_measured_to_track_strings_and_brackets():
+    import cells
+
+    units = cells.presets.get("python-source").units
+    by_feature = {info["feature"]: unit for unit, info in units.items()}
+    tour = next(t for t in TOURS if t["name"] == "quote-cell")
+    shown = {step["view"]["unit"] for step in tour["steps"]}
+    assert shown == {by_feature["in_string"], by_feature["bracket_depth"]}
+    for unit in shown:  # (their held-out figures are checked in tests/cells/presets/)
+        signals = {step["view"]["signal"] for step in tour["steps"]
+                   if step["view"]["unit"] == unit}
+        assert signals == {units[unit]["signal"]}
+    text = tour["steps"][0]["view"].get("text", cells.presets.get("python-source").sample)
+    first = next(tok.string for tok in tokenize.generate_tokens(io.StringIO(text).readline)
+                 if tok.type == tokenize.STRING)
+    assert first.strip("\"'"), first  # the first string the tour reads is not empty

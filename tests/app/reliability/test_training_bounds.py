@@ -7,6 +7,7 @@ sockets of their own."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 
@@ -123,8 +124,8 @@ def test_progress_sockets_are_capped_per_job_and_get_the_backlog_at_once(server)
     job = running.json()["job"]
     wait(server.url, job, ("running",), min_step=50)
     url = f"ws://127.0.0.1:{server.port}/api/train/{job}/progress"
-    held = [connect(url, open_timeout=30) for _ in range(3)]
-    try:
+    with contextlib.ExitStack() as stack:
+        held = [stack.enter_context(connect(url, open_timeout=30)) for _ in range(3)]
         first = json.loads(held[0].recv(timeout=30))
         assert first["state"] == "running"
         backlog = json.loads(held[0].recv(timeout=30))
@@ -133,11 +134,8 @@ def test_progress_sockets_are_capped_per_job_and_get_the_backlog_at_once(server)
         with connect(url, open_timeout=30) as fourth:
             refusal = json.loads(fourth.recv(timeout=30))
             assert "the most it takes (3)" in refusal["error"]
-    finally:
-        for socket in held:
-            socket.close()
-        httpx.delete(f"{server.url}/api/train/{job}", timeout=30)
-        wait(server.url, job, ("cancelled",))
+    httpx.delete(f"{server.url}/api/train/{job}", timeout=30)
+    wait(server.url, job, ("cancelled",))
 
 
 @pytest.mark.slow

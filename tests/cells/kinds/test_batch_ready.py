@@ -23,6 +23,8 @@ def test_a_batch_steps_like_its_sequences_one_by_one(kind, options):
     B, n, H = 3, 9, 4
     cell = random_cell(kind, options, I=3, H=H, seed=41)
     runs = [random_inputs(cell, n, seed=41 + b) for b in range(B)]
+    # the states random_inputs leaves at their start (an sLSTM's n and m) as zeros
+    runs = [(x, {**cell.zero_state(), **s}) for x, s in runs]
     xs = np.stack([x for x, _ in runs], axis=1)  # (n, B, I)
     state = tuple(np.stack([s[name] for _, s in runs]) for name in cell.state_names)  # (B, H)
     buf, end = forward_rows(cell, xs, state)

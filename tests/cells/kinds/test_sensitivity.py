@@ -115,7 +115,7 @@ def differences_sensitivity(cell, xs, state, t, unit, of, start, eps=1e-6):
     def of_t(xs_part, st):
         """of_t[unit] after running xs_part from the state st (st itself if xs_part is empty)."""
         if len(xs_part):
-            trace = cell.run(xs_part, h0=st.get("h"), c0=st.get("c"))
+            trace = cell.run(xs_part, state=st)  # every state (an sLSTM's n and m too)
             return trace[of][-1][unit]
         return (st[of] if of in st else readout(st["c"]))[unit]
 
@@ -201,7 +201,7 @@ def test_a_window_across_a_chunk_boundary_reads_the_right_state(kind, options):
     full = cell.run(xs, h0=state.get("h"), c0=state.get("c"))
     lean = Trace(cell, xs, full.state0, full_bytes=0, cache_chunks=1)
     before = {n: full[n][1010] for n in cell.state_names}
-    short = cell.run(xs[1011:1031], h0=before.get("h"), c0=before.get("c"))
+    short = cell.run(xs[1011:1031], state=before)  # every state (an sLSTM's n and m too)
     for of in [n for n in ("h", "c") if n in cell.names]:
         s = lean.sensitivity(1030, 2, of=of, window=20)
         expected = short.sensitivity(19, 2, of=of, window=20)

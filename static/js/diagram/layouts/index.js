@@ -2,7 +2,10 @@
 
 import memoryCellLstm from "./memory_cell_lstm.js";
 import memoryCellPrototype from "./memory_cell_prototype.js";
+import memoryCellSlstm from "./memory_cell_slstm.js";
 import olahGru from "./olah_gru.js";
+import { olahMinGru, olahMinLstm } from "./olah_min_rnn.js";
+import olahSlstm from "./olah_slstm.js";
 import olahLstm from "./olah_lstm.js";
 import olahLstmDiffs from "./olah_lstm_diffs.js";
 import olahPrototype from "./olah_prototype.js";
@@ -16,6 +19,9 @@ const OLAH = {
   prototype_lstm: olahPrototype,
   normalized_lstm: olahPrototype,
   pseudo_lstm: olahPrototype,
+  min_gru: olahMinGru,
+  min_lstm: olahMinLstm,
+  slstm: olahSlstm,
 };
 
 const MEMORY_CELL = {
@@ -24,6 +30,7 @@ const MEMORY_CELL = {
   prototype_lstm: memoryCellPrototype,
   normalized_lstm: memoryCellPrototype,
   pseudo_lstm: memoryCellPrototype,
+  slstm: memoryCellSlstm,
 };
 
 export const STYLES = { olah: OLAH, "memory-cell": MEMORY_CELL };
@@ -33,6 +40,7 @@ export function memoryCellUnavailable(kind) {
   if (MEMORY_CELL[kind]) return "";
   if (kind === "rnn") return "Memory-cell style: only for the LSTM family — an RNN has no cell state, only h.";
   if (kind === "gru") return "Memory-cell style: only for the LSTM family — a GRU has no separate cell state, only h.";
+  if (kind === "min_gru" || kind === "min_lstm") return `Memory-cell style: a ${kind} has no separate cell state, only h.`;
   return `Memory-cell style: no memory-cell drawing for ${kind}.`;
 }
 

@@ -64,3 +64,25 @@ export function prototypeLegend({ kind, memoryCell }) {
     : note(["state-new", ""], "output h_t = c_t: the state itself"));
   return [...out, STRIP];
 }
+
+/** minGRU and minLSTM (Feng et al. 2024): valves of x_t only, the positive g. */
+export function minRnnLegend({ lstm, normalize }) {
+  const out = [VALVE, VALVE_LOOK, GATE_SCALE, SUM, sigmoid("W·x_t"),
+    { swatches: [["layer", "g"]], text: "g layer: g(W·x_t + b) = x + ½ for x ≥ 0, σ(x) below: always positive" },
+    SIGN, states("h_{t−1}", "h_t", ["previous state", "new state"]),
+    note(["bus", ""], "no feedback: the gates read x_t only, so every step's valves are known in advance (a parallel scan)")];
+  if (lstm && normalize) out.push(note(["balance", "f′+i′"], "balance valve: f′ = f/(f + i) and i′ = i/(f + i) always add up to 1"));
+  if (!lstm) out.push(note(["op", "1−"], "1 − z_t: the keep valve closes as the write valve z_t opens"));
+  return [...out, STRIP];
+}
+
+/** sLSTM (Beck et al. 2024): exponential input gate, normalizer n, stabilizer m. */
+export function slstmLegend({ heads }) {
+  return [VALVE, VALVE_LOOK, SUM, sigmoid("W·x_t + R·h_{t−1}"), TANH, SIGN,
+    states("c_{t−1}", "c_t", ["old memory", "new memory"]),
+    note(["layer", "exp"], "exponential input gate i_t = exp(ĩ − m_t): a write may outweigh all that is kept"),
+    note(["state-new", "n"], "normalizer n_t: the total weight written, kept as c is; h_t = o_t ⊙ c_t / n_t"),
+    note(["gauge", "m"], "stabilizer m_t (a log scale): c and n are stored times exp(−m_t); h does not depend on it"),
+    ...(heads > 1 ? [note(["bus", ""], `R is block-diagonal: ${heads} heads, h_{t−1} of a head feeds only its own gates`)] : []),
+    STRIP];
+}

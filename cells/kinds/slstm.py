@@ -1,0 +1,266 @@
+"""sLSTM (Beck et al. 2024, "xLSTM: Extended Long Short-Term Memory").
+
+    raw = W·x_t + R·h_{t−1} + b, R block-diagonal over heads      (blocks ĩ, f̃, z̃, õ)
+    m_t = max(ĩ, m_{t−1} + log σ(f̃))                              (the stabilizer)
+    i_t = exp(ĩ − m_t)        f_t = exp(m_{t−1} + log σ(f̃) − m_t)
+    c_t = f_t ⊙ c_{t−1} + i_t ⊙ tanh(z̃)      n_t = f_t ⊙ n_{t−1} + i_t
+    h_t = σ(õ) ⊙ c_t / n_t
+
+The input gate is exponential: a write can outweigh everything kept so far (revise a
+stored value), which a σ gate bounded by 1 cannot. c and n are the true cell state and
+normalizer scaled by exp(−m_t), so they stay finite; the scale cancels in c/n, which is why
+h does not depend on the stabilizer at all (m only keeps exp from overflowing).
+
+Heads (option `heads`): the units form `heads` contiguous groups of near-equal size
+(unit u is in head ⌊u·heads/H⌋) and h_{t−1} of one head reaches only its own head's gates.
+weight_hh keeps the canonical (4H, H) layout; its entries between heads are not wires:
+they are masked to zero in every computation and never receive a gradient, and a weight
+edit there is refused.
+
+Canonical parameters: blocks i, f, z, o (xlstm's gate order in its cell's pre-activation).
+"""
+
+from __future__ import annotations
+
+from itertools import repeat
+
+import numpy as np
+
+from ..signals import SIGNED, UNIT, Signal, c_prev_input, h_prev_input, signal, x_input
+from .min_gru import log_sigmoid
+from .spec import (
+    ChunkGradients,
+    Layout,
+    Option,
+    Spec,
+    as_rows,
+    cut,
+    previous_rows,
+    projection,
+    put,
+)
+
+HEADS = Option("heads", (1, 2, 4), 1)
+# False: the plain exponential gates, m never updated (m_t = m_{t−1}, 0 from the start):
+# i = exp(ĩ), f = σ(f̃) — the same h as with the stabilizer, while c and n are not rescaled
+STABILIZED = Option("stabilized", (True, False), True)
+IFZO = (0, 1, 2, 3)
+LAYOUT = Layout(("i_pre", "f_pre", "z_pre", "o_pre", "i", "f", "z", "o", "m", "kept",
+                 "written", "c", "n", "h"))
+RAW = "W·x_t + R·h_{t−1} + b"
+
+
+def head_of_units(H: int, heads: int) -> np.ndarray:
+    """The head of each unit: contiguous groups of near-equal size."""
+    return np.arange(H) * heads // H
+
+
+def recurrent_mask(options: dict, H: int) -> np.ndarray:
+    """(4H, H) bool: weight_hh[g·H + u, j] is a wire when units u and j share a head."""
+    head = head_of_units(H, options["heads"])
+    return np.tile(head[:, None] == head[None, :], (4, 1))
+
+
+def signals(heads: int = 1, stabilized: bool = True) -> tuple[Signal, ...]:
+    def pre(letter, what):
+        return signal(f"{letter}_pre", "pre", f"{letter}̃_t", f"W_{letter}·x_t + "
+                      f"R_{letter}·h_{{t−1}} + b_{letter}", "affine",
+                      description=f"the {what} before its activation"
+                      + (" (R within each head)" if heads > 1 else ""))
+
+    return (
+        x_input(), h_prev_input(), c_prev_input(),
+        signal("n_prev", "state", "n_{t−1}", "n_{t−1}", "input", stage="inputs",
+               description="the previous normalizer"),
+        signal("m_prev", "state", "m_{t−1}", "m_{t−1}", "input", stage="inputs",
+               description="the previous stabilizer"),
+        pre("i", "input gate"), pre("f", "forget gate"), pre("z", "candidate"),
+        pre("o", "output gate"),
+        signal("m", "state", "m_t", "m_t = max(ĩ_t, m_{t−1} + log σ(f̃_t))", "max_log",
+               ["i_pre", "f_pre", "m_prev"],
+               description="stabilizer: the log of the scale c and n are kept at, so that "
+                           "exp never overflows; h does not depend on it")
+        if stabilized else
+        signal("m", "state", "m_t", "m_t = m_{t−1}", "identity", ["m_prev"],
+               description="stabilizer, not updated (stabilized: False): the plain "
+                           "exponential gates i = exp(ĩ), f = σ(f̃) when it starts at 0"),
+        signal("i", "gate", "i_t", "i_t = exp(ĩ_t − m_t)", "exp_minus", ["i_pre", "m"],
+               range=UNIT if stabilized else None,
+               description="exponential input gate, stabilized (at most 1 since m_t ≥ ĩ_t; "
+                           "unbounded before the stabilizer, so a write can outweigh all "
+                           "that is kept)" if stabilized else
+                           "exponential input gate: unbounded, so a write can outweigh all "
+                           "that is kept"),
+        signal("f", "gate", "f_t", "f_t = exp(m_{t−1} + log σ(f̃_t) − m_t)",
+               "stabilized_forget", ["f_pre", "m_prev", "m"], range=UNIT,
+               description="forget gate σ(f̃), stabilized: how much of c_{t−1} and n_{t−1} "
+                           "is kept"),
+        signal("z", "candidate", "z_t", "z_t = tanh(z̃_t)", "tanh", ["z_pre"], range=SIGNED,
+               description="candidate: the new value that may be written"),
+        signal("o", "gate", "o_t", "o_t = σ(õ_t)", "sigmoid", ["o_pre"], range=UNIT,
+               description="output gate: how much of c_t/n_t is shown"),
+        signal("kept", "product", "f_t ⊙ c_{t−1}", "f_t ⊙ c_{t−1}", "mul", ["f", "c_prev"],
+               stage="forget", description="what the forget valve lets through of the old "
+                                           "memory"),
+        signal("written", "product", "i_t ⊙ z_t", "i_t ⊙ z_t", "mul", ["i", "z"],
+               stage="write", description="what the exponential input valve lets in"),
+        signal("c", "state", "c_t", "c_t = f_t ⊙ c_{t−1} + i_t ⊙ z_t", "add",
+               ["kept", "written"], stage="state", description="the new cell state"),
+        signal("n", "state", "n_t", "n_t = f_t ⊙ n_{t−1} + i_t", "mul_add",
+               ["f", "n_prev", "i"], stage="state",
+               description="normalizer: the total weight of everything written, kept as c is"),
+        signal("h", "output", "h_t", "h_t = o_t ⊙ c_t / n_t", "mul_div", ["o", "c", "n"],
+               stage="output", description="the new hidden state and output: the "
+                                           "weighted average of what was written, gated "
+                                           "(0 where n_t = 0: nothing written)"),
+    )
+
+
+def prepare(params: dict, options: dict, H: int) -> dict:
+    prep = projection(params, IFZO, H, params["bias_ih"] + params["bias_hh"])  # new arrays
+    mask = recurrent_mask(options, H)
+    prep["mask"] = mask
+    prep["w_hh"] = params["weight_hh"] * mask  # (4H, H): no wires between heads
+    prep["w_hh_T"] = np.ascontiguousarray(prep["w_hh"].T)
+    prep["stabilized"] = options["stabilized"]
+    # The o block stored halved (exact in binary floating point), as the LSTM's sigmoid
+    # gates: one tanh over [z̃, õ/2] gives z and, after ½·t + ½, o = σ(õ). forward doubles
+    # the recorded õ back; backward reads the unhalved w_hh.
+    for k in ("w_ih_T", "w_hh_T", "bias"):
+        prep[k][..., 3 * H:] *= 0.5
+    return prep
+
+
+def forward(buf: np.ndarray, state: tuple, p: dict, holds=None) -> tuple:
+    c, n, m, h = state
+    H = c.shape[-1]
+    lead = c.shape[:-1]
+    cols = LAYOUT.views(buf, H)
+    raw = LAYOUT.span(buf, H, "i_pre", "o_pre")
+    gates_if = LAYOUT.span(buf, H, "i", "f")  # i and f side by side: one exp for both
+    zo_pre, zo = LAYOUT.span(buf, H, "z_pre", "o_pre"), LAYOUT.span(buf, H, "z", "o")
+    w_hh_T = p["w_hh_T"]
+    stabilized = p["stabilized"]
+    tmp = np.empty(lead + (4 * H,), buf.dtype)
+    # [ĩ, a] with a = m_{t−1} + log σ(f̃): both gates are exp(· − m_t)
+    logs = np.empty(lead + (2, H), buf.dtype)
+    log_i, log_f = logs[..., 0, :], logs[..., 1, :]
+    half = np.array(0.5, buf.dtype)
+    zero = np.array(0, buf.dtype)
+    empty = np.empty(lead + (H,), bool)
+    dot, exp, mul, add, sub = np.dot, np.exp, np.multiply, np.add, np.subtract
+    # At small H the per-call overhead is the cost: row views made by iterating in C,
+    # every ufunc writing into a buffer it is given.
+    rows = zip(raw, cols.i_pre, cols.f_pre, zo_pre, zo, gates_if, cols.i, cols.f, cols.z,
+               cols.o, cols.m, cols.kept, cols.written, cols.c, cols.n, cols.h,
+               holds or repeat(None), strict=False)
+    for (raw_t, i_pre, f_pre, zo_pre_t, zo_t, if_t, i, f, z, o, m_out, kept, written, c_out,
+         n_out, h_out, held) in rows:
+        add(raw_t, dot(h, w_hh_T, tmp), raw_t)
+        np.negative(f_pre, log_f)
+        np.logaddexp(zero, log_f, log_f)  # softplus(−f̃) = −log σ(f̃)
+        sub(m, log_f, log_f)  # a = m_{t−1} + log σ(f̃)
+        np.copyto(log_i, i_pre)
+        if stabilized:
+            np.maximum(log_i, log_f, out=m_out)
+        else:
+            np.copyto(m_out, m)
+        sub(logs, m_out[..., None, :], if_t.reshape(logs.shape))
+        exp(if_t, if_t)  # i = exp(ĩ − m_t), f = exp(a − m_t)
+        np.tanh(zo_pre_t, zo_t)  # z = tanh(z̃); õ/2 (halved weights) for o = ½tanh(õ/2) + ½
+        mul(o, half, o)
+        add(o, half, o)
+        if held is not None:
+            for name, value in (("i", i), ("f", f), ("z", z), ("o", o)):
+                put(held, name, value)
+        add(mul(f, c, kept), mul(i, z, written), c_out)
+        add(mul(f, n, n_out), i, n_out)
+        if held is not None:
+            put(held, "c", c_out)
+            put(held, "n", n_out)
+        empty = np.equal(n_out, 0, out=empty)
+        np.divide(mul(o, c_out, h_out), n_out, out=h_out, where=~empty)
+        if empty.any():  # nothing written (a hold, or i underflowing at the start): reads 0
+            h_out[empty] = 0
+        if held is not None:
+            put(held, "h", h_out)
+        c, n, m, h = c_out, n_out, m_out, h_out
+    cols.o_pre[:] *= 2  # record the true pre-activation (halving and doubling are exact)
+    return c, n, m, h
+
+
+def backward(cols, state0: tuple, d_in: dict, carry: tuple, p: dict, holds=None,
+             params: bool = True, totals: bool = False) -> ChunkGradients:
+    """Reverse of forward over one chunk, through the stabilizer's max as computed (the
+    branch it took), so gradients are exact also for a loss on the recorded c."""
+    c0, n0, m0, h0 = state0
+    dc_next, dn_next, dm_next, dh_next = (a.copy() for a in carry)
+    H, lead = cols.c.shape[-1], cols.c.shape[:-1]
+    c_prev, n_prev, m_prev = (previous_rows(s, col) for s, col in
+                              ((c0, cols.c), (n0, cols.n), (m0, cols.m)))
+    a = m_prev + log_sigmoid(cols.f_pre)
+    took_i = cols.i_pre >= a  # which branch the max took
+    forget_slope = 1 - np.exp(log_sigmoid(cols.f_pre))  # d log σ(f̃) / d f̃ = σ(−f̃)
+    d_pre = np.empty(lead + (4 * H,), cols.c.dtype)
+    d_i, d_f, d_z, d_o = (d_pre[..., k * H:(k + 1) * H] for k in range(4))
+    record = {"h": np.empty_like(cols.c), "c": np.empty_like(cols.c)} if totals else None
+    w_hh = p["w_hh"]
+    stabilized = p["stabilized"]
+    d_c_in = d_in.get("c")
+    for j in range(lead[0] - 1, -1, -1):
+        held = holds[j] if holds is not None else None
+        i, f, z, o, c, n = cols.i[j], cols.f[j], cols.z[j], cols.o[j], cols.c[j], cols.n[j]
+        dh = d_in["h"][j] + dh_next
+        if record is not None:
+            record["h"][j] = dh
+        if held is not None:
+            cut(held, "h", dh)
+        read = n != 0  # where n_t = 0, h_t is held at 0: no gradient through the read-out
+        inv_n = np.divide(1, n, out=np.zeros_like(n), where=read)
+        d_o[j] = dh * c * inv_n
+        dc = dc_next + (d_c_in[j] if d_c_in is not None else 0)
+        if record is not None:
+            record["c"][j] = dc
+        dc = dc + dh * o * inv_n
+        dn = dn_next - dh * o * c * inv_n * inv_n
+        if held is not None:
+            cut(held, "c", dc)
+            cut(held, "n", dn)
+        d_gate_f = dc * c_prev[j] + dn * n_prev[j]
+        d_gate_i = dc * z + dn
+        d_z[j] = dc * i
+        if held is not None:
+            cut(held, "f", d_gate_f)
+            cut(held, "i", d_gate_i)
+            cut(held, "z", d_z[j])
+            cut(held, "o", d_o[j])
+        d_a = d_gate_f * f
+        d_i[j] = d_gate_i * i
+        dm = dm_next - d_a - d_i[j]  # m_t enters both gates with a minus sign
+        if stabilized:  # m_t = max(ĩ, a): to the branch the max took
+            d_i[j] += np.where(took_i[j], dm, 0)
+            d_a += np.where(took_i[j], 0, dm)
+            dm_prev = d_a
+        else:  # m_t = m_{t−1}, and a = m_{t−1} + log σ(f̃)
+            dm_prev = d_a + dm
+        d_f[j] = d_a * forget_slope[j]
+        d_z[j] *= 1 - z * z
+        d_o[j] *= o * (1 - o)
+        dh_next = np.dot(d_pre[j], w_hh)
+        dc_next, dn_next, dm_next = dc * f, dn * f, dm_prev
+    grads = {}
+    if params:
+        h_prev = previous_rows(h0, cols.h)
+        grads = {"weight_hh": (as_rows(d_pre).T @ as_rows(h_prev)) * p["mask"],
+                 "bias_hh": as_rows(d_pre).sum(0)}
+    return ChunkGradients(d_pre, grads, (dc_next, dn_next, dm_next, dh_next), record)
+
+
+SLSTM = Spec(
+    name="slstm", gate_letters="ifzo", block_order=IFZO, state_names=("c", "n", "m", "h"),
+    option_table=(HEADS, STABILIZED), describe=signals, layout=lambda options: LAYOUT,
+    prepare=prepare, forward=forward, backward=backward, forget_letter="f",
+    # m and n are scales (n the total weight written, at the scale exp(−m)): hold the
+    # gates that make them instead
+    unholdable=frozenset({"m", "n"}), recurrent_mask=recurrent_mask,
+)
