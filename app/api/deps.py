@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 
 import anyio
 from fastapi import Depends, Form, Path, Query
+from pydantic import AfterValidator, WithJsonSchema
+from pydantic_core import PydanticCustomError
 from starlette.requests import HTTPConnection
 
 from app.core.settings import Settings
@@ -68,9 +70,20 @@ SessionConfigDep = Annotated[SessionConfig, Depends(get_session_config)]
 
 
 def _option_type(values: list):
-    """The parameter type of an option: bool for a switch, else exactly its values."""
+    """The parameter type of an option: bool for a switch, else exactly its values (whole
+    numbers read from the text of a query or form first: Literal[1, 2] alone takes no "2")."""
     if all(isinstance(v, bool) for v in values):
         return bool | None
+    if all(isinstance(v, int) for v in values):
+        def one_of(value: int) -> int:
+            if value not in values:
+                raise PydanticCustomError(
+                    "literal_error", "must be one of {expected}",
+                    {"expected": f"{', '.join(map(str, values[:-1]))} or {values[-1]}"})
+            return value
+
+        return Annotated[int, AfterValidator(one_of),
+                         WithJsonSchema({"type": "integer", "enum": list(values)})] | None
     return Literal[tuple(values)] | None
 
 

@@ -61,6 +61,8 @@ def test_every_kind_option_is_a_parameter_of_the_catalogue_and_the_upload(client
             given = ("true" if value else "false") if isinstance(value, bool) else value
             body = client.get("/api/cells", params={"kind": kind, name: given}).json()
             assert body["kinds"][0]["options"][name] == value, (kind, name, value)
+        assert_error(client.get("/api/cells", params={"kind": kind, name: "no such value"}),
+                     422, name)
     spec = client.get("/openapi.json").json()
     query = {p["name"] for p in spec["paths"]["/api/cells"]["get"]["parameters"]}
     form = spec["components"]["schemas"]["Body_upload_weights_api_weights_post"]["properties"]
