@@ -11,6 +11,8 @@ import pytest
 from gs_browser_helpers import DIAGRAM, KIND_VIEWS, diagram_state, open_view, wait_t
 from playwright.sync_api import expect
 
+import cells
+
 pytestmark = pytest.mark.browser
 
 CASES = KIND_VIEWS
@@ -101,24 +103,26 @@ def test_strips_keep_their_footprint_at_any_hidden_size(page, errors):
 
 
 OVERLAP_JS = (Path(__file__).parent / "overlap.js").read_text()
-KINDS = [
-    ("rnn", ""),
-    ("lstm", ""),
-    ("peephole_lstm", ""),
-    ("gru", ""),
-    ("gru", "&reset_after=0"),
-    ("prototype_lstm", ""),
-    ("normalized_lstm", ""),
-    ("pseudo_lstm", ""),
-]
+def _url_value(value) -> str:
+    return ("1" if value else "0") if isinstance(value, bool) else str(value)
+
+
+# Every kind at its defaults at every size, and each other value of each of its options at
+# H = 3 (from cells.kind_info, so a new kind or option is drawn here without being named).
+SIZES = (1, 3, 64, 1024)
+CASES = [(kind, "", SIZES) for kind in cells.KINDS] + [
+    (kind, f"&{name}={_url_value(value)}", (3,))
+    for kind in cells.KINDS
+    for name, option in cells.kind_info(kind)["options"].items()
+    for value in option["values"] if value != option["default"]]
 
 
 def test_no_label_overlaps_another_or_is_crossed_by_a_pipe(page, errors, artifacts_dir):
-    """Every kind × style × H ∈ {1, 3, 64, 1024}: one page load per kind and H, the style
-    switched in the page."""
+    """Every kind × style × H ∈ {1, 3, 64, 1024}, every option value × style at H = 3: one
+    page load per case and H, the style switched in the page."""
     problems = []
-    for kind, extra in KINDS:
-        for hidden in (1, 3, 64, 1024):
+    for kind, extra, sizes in CASES:
+        for hidden in sizes:
             open_view(
                 page, f"?cell={kind}&weights=seed&seed=4&hidden={hidden}&text=a%20b&t=1{extra}"
             )

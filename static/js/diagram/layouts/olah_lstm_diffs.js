@@ -40,10 +40,11 @@ export default function olahLstmDiffs({ kind, hidden, input, options = {} }) {
       { signal: "read", points: [[200, 203], [200, B], [218, B]],
         label: { text: "tanh(c_{t−1})", at: [192, 300], anchor: "end" } },
       { points: [[272, B], [620, B]], cls: "bus", arrow: false,
-        label: { text: `[tanh(c_{t−1}), x_t] → i, f, o  (H + I = ${hidden + input})`, at: [260, B + 24] } },
+        // between the x pipe into the concat (245) and the candidate's inputs (490, 510)
+        label: { text: `[tanh(c_{t−1}), x_t]  (H + I = ${hidden + input})`, at: [256, B + 24] } },
       ...[300, 410, 620].map((x) => ({ points: [[x, B], [x, L + 22]], cls: "bus" })),
       { signal: "h_prev", identity: "h", points: [[150, S], [490, S], [490, L + 22]],
-        label: { text: sized("h_{t−1} (shadow)", hidden, "H"), at: [154, S - 12] }, value: [156, S + 22],
+        label: { text: sized("h_{t−1} (shadow)", hidden, "H"), at: [256, S - 12] }, value: [156, S + 22],
         strip: { at: [156, S + 30], w: 60 } },
       { signal: "x", points: [[245, 560], [510, 560], [510, L + 22]], label: { text: "x_t", at: [518, 552] } },
     );
