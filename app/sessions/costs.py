@@ -150,7 +150,7 @@ def _signal_counts(kind: str) -> tuple[int, int, int]:
     one = cells.create(kind, input_size=1, hidden_size=1, seed=0)
     two = cells.create(kind, input_size=2, hidden_size=1, seed=0)
     inputs = row_values(two) - row_values(one)
-    # G·H rows of weight_ih: every kind has it (minGRU and minLSTM have no weight_hh)
+    # weight_ih has G·H rows in every kind (a minimal RNN has no weight_hh)
     return one.params["weight_ih"].shape[0], inputs, row_values(one) - inputs
 
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..weights_io import WRITE_SUFFIXES, read_model_weights, warn_about_load
-from .build import build_model, model_weights
+from .build import build_model, model_weights, notices_of
 from .model import Model
 
 
@@ -70,3 +70,24 @@ def save_model(model: Model, path: str | os.PathLike) -> None:
                          f"{type(model).__name__} (cells.save writes one cell)")
     tensors, metadata = model_file_contents(path.name, model_weights(model, path.name))
     write_model_tensor_file(path, tensors, metadata)
+
+
+def convert_model(path: str | os.PathLike, out: str | os.PathLike,
+                  names: Mapping | None = None, **parts) -> tuple[str, ...]:
+    """Read a model file once and write what it holds to a gatescope model file `out`
+    (.safetensors or .npz) as the file says it: what it leaves open (the head's activation,
+    the input's encoding, a vocabulary) stays open, so load_model(out, vocabulary=V,
+    dtype=D) builds what load_model(path, vocabulary=V, dtype=D) builds without the
+    original format's reader. Returns the notices of the load (model.notices: tensors left
+    out, what the numbers are), which `out` does not keep."""
+    from ..formats.model_file import model_file_contents
+    from ..formats.tensor_files import write_model_tensor_file
+
+    path, out = Path(path), Path(out)
+    if out.suffix.lower() not in WRITE_SUFFIXES:
+        raise ValueError(f"{out.name}: can only write {' or '.join(WRITE_SUFFIXES)} files")
+    weights = read_model_weights(path, **merged_names(path.name, names, parts))
+    tensors, metadata = model_file_contents(path.name, weights)
+    write_model_tensor_file(out, tensors, metadata)
+    warn_about_load(weights)
+    return notices_of(weights)
