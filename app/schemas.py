@@ -375,6 +375,13 @@ class WeightsPublic(BaseModel):
     notices: list[str] = Field(
         default_factory=list, description="what loading left out or changed, in words: the "
                                           "tensors left out by name, int8 weights read as float")
+    branch: str | None = Field(None, description="the branch of an ONNX If chosen by the "
+                                                 "model's inputs that the upload is read by")
+    branches: list[dict[str, Any]] | None = Field(
+        None, description="an ONNX model whose If node chooses its branch by the model's "
+                          "inputs: each branch (name, condition, kind, layers, directions, "
+                          "input_size, hidden_size, head_outputs, summary); the upload's "
+                          "`branch` field chooses one")
 
 
 # -- errors ----------------------------------------------------------------------------------

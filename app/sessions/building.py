@@ -55,7 +55,8 @@ def build(config: SessionConfig, store: Store, field: str) -> cells.Model:
         if config.whole:
             vocabulary = config.model.get("vocabulary")
             return cells.load_model(path, vocabulary=None if vocabulary is None
-                                    else tuple(vocabulary), dtype=config.dtype)
+                                    else tuple(vocabulary), dtype=config.dtype,
+                                    branch=meta.get("branch"))  # an ONNX If's, as uploaded
         parsed = store.parsed_path(weights["weights_id"])
         if parsed is not None:  # the canonical arrays as parsed on upload: read, not parsed
             path = parsed

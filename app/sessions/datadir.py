@@ -3,6 +3,7 @@
     <data_dir>/sessions/<id>.json        one session config (JSON), rewritten on append
     <data_dir>/sessions/<id>.<hash>.npy  its numbers, when the sequence is numbers
     <data_dir>/weights/<sha256><ext>     an uploaded weights file, named by its content
+                                         (and the If branch it is read by, when not the first)
     <data_dir>/weights/<sha256>.json     what the upload holds (cell, sizes, file name)
     <data_dir>/weights/<sha256>.refs/    one empty file per session using the upload
     <data_dir>/tmp/                      partial writes, renamed into place when complete

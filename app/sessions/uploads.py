@@ -3,6 +3,9 @@
 The record of an upload (`POST /api/weights`, `GET /api/weights/{id}`) says what the file
 holds: its name as uploaded, the cell it gives, the options the file itself states and
 the ones it leaves open, how many layers and directions it has and which part is used.
+An ONNX model whose If node chooses its branch by the model's inputs (one file for two
+sample rates) lists its branches (`branches`) and is read by the one the `branch` form
+field names (the first, "then", when none is named; `branch` says which).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from app.sessions.kinds import check_options, default_options, json_value
 from app.sessions.limits import check_sizes
 from app.sessions.models import describe_model, is_model
 from cells.formats.budgets import OverBudget
-from cells.formats.onnx_graph import external_locations, self_contained
+from cells.formats.onnx_graph import BRANCHES, external_locations, self_contained
 from cells.formats.vocabulary_files import MAX_VOCABULARY_BYTES, read_vocabulary_file
 from cells.weights_io import read_weights
 
@@ -40,6 +43,7 @@ def upload_record(weights_id: str, meta: dict) -> dict:
         "dtype": meta["dtype"], "filename": meta["filename"],
         "layers": meta.get("layers", 1), "directions": list(meta.get("directions", ["forward"])),
         "shown": {"layer": meta.get("layer", 0), "direction": "forward"},
+        "branch": meta.get("branch"), "branches": meta.get("branches"),
         "bytes": meta.get("bytes"),
         "model": _model_summary(meta.get("model")),
         "notices": list(meta.get("notices", [])),
@@ -80,12 +84,14 @@ def read_vocabulary_upload(source: BinaryIO, filename: str) -> tuple[str, ...]:
 def accept_weights(store: Store, settings: Settings, source: BinaryIO, filename: str,
                    kind: str | None, layer: int, options: dict,
                    vocabulary: tuple[str, ...] | None = None,
-                   data: tuple[BinaryIO, str] | None = None) -> dict:
+                   data: tuple[BinaryIO, str] | None = None,
+                   branch: str | None = None) -> dict:
     """Check an uploaded weights file and keep it; returns its record (WeightsPublic).
 
     A file that holds a whole model (more layers, a backward direction, an embedding or a
     head: anything `cells.load_model` reads) is described as one too, with the vocabulary
-    given beside it (or the file's own), so sessions of it run the whole model."""
+    given beside it (or the file's own), so sessions of it run the whole model. `branch`
+    names the branch of an ONNX If chosen by the model's inputs (see _accept_branch)."""
     ext = weights_extension(filename)
     if ext is None:
         raise ApiError("file", f"{filename!r} is not a weights file; upload one of "
@@ -93,6 +99,8 @@ def accept_weights(store: Store, settings: Settings, source: BinaryIO, filename:
                                "save the state dict with safetensors)")
     if kind is not None and kind not in cells.KINDS:
         raise ApiError("cell", f"unknown cell kind {kind!r}; known kinds: {', '.join(cells.KINDS)}")
+    if branch is not None and branch not in BRANCHES:
+        raise ApiError("branch", f"{branch!r} is not one of {', '.join(BRANCHES)}")
     if data is not None and ext != ".onnx":
         raise ApiError("data", f"{data[1]!r}: only an .onnx model keeps its weights in a data "
                                "file beside it")
@@ -103,6 +111,14 @@ def accept_weights(store: Store, settings: Settings, source: BinaryIO, filename:
     try:
         if data is not None:
             weights_id = _with_external_data(path, filename, data, settings.max_upload_bytes)
+        branches = _branches(path, filename) if ext == ".onnx" else None
+        if branches is not None:
+            return _accept_branch(store, settings, path, weights_id, ext, filename, kind,
+                                  vocabulary, branches, branch)
+        if branch is not None:
+            raise ApiError("branch", f"{filename!r} has no If node chosen by the model's inputs "
+                                     "(an ONNX model for two sample rates has one); leave "
+                                     "branch out")
         model, notices, refusal = _read_model(path, filename, vocabulary,
                                               whole_only=kind is not None)
         try:
@@ -147,6 +163,52 @@ def accept_weights(store: Store, settings: Settings, source: BinaryIO, filename:
         raise
     store.enforce_budget(settings.max_store_bytes, {weights_id})
     return upload_record(weights_id, meta)
+
+
+def _branches(path: Path, filename: str) -> list[dict] | None:
+    """What each branch of the file's If chosen by its inputs holds; None when it has none
+    (or does not read at all: the readers below say why)."""
+    from cells.formats.whole_onnx import onnx_branches
+
+    try:
+        found = onnx_branches(path, path.name)
+    except Exception:  # noqa: BLE001 - parsers of untrusted bytes raise anything
+        return None
+    if found is None:
+        return None
+    return [{k: (v.replace(path.name, filename) if isinstance(v, str) else v)
+             for k, v in record.items()} for record in found]
+
+
+def _accept_branch(store: Store, settings: Settings, path: Path, weights_id: str, ext: str,
+                   filename: str, kind: str | None, vocabulary, branches: list[dict],
+                   branch: str | None) -> dict:
+    """An ONNX model whose If is chosen by its inputs, read whole by one branch: the one
+    named, else the first. Each (file, branch) is its own upload: the file's sha256 for the
+    first branch, the sha256 of "<that>:branch=<name>" for another, so a session always
+    runs the branch its upload was read by."""
+    if kind is not None:
+        raise ApiError("cell", f"{filename!r} chooses between branches by its inputs and is "
+                               "read as a whole model; leave cell out and name the branch")
+    chosen = branch or BRANCHES[0]
+    try:
+        model = cells.load_model(path, vocabulary=vocabulary, branch=chosen)
+    except ValueError as exc:
+        field = "vocabulary" if vocabulary is not None else "branch"
+        raise ApiError(field, str(exc).replace(path.name, filename)) from exc
+    except Exception as exc:  # noqa: BLE001 - parsers of untrusted bytes raise anything
+        raise ApiError("branch", f"could not read branch {chosen!r} of {filename!r}: "
+                                 f"{type(exc).__name__}: {exc}") from exc
+    notices = list(model.notices)
+    if branch is None:
+        first = branches[0]
+        notices.append(f"If node {first['node']!r} chooses its branch by the model's inputs "
+                       f"({first['condition']}); branch {chosen!r} is shown (upload with "
+                       f"branch = {', '.join(repr(b) for b in BRANCHES[1:])} for the other)")
+    if chosen != BRANCHES[0]:
+        weights_id = hashlib.sha256(f"{weights_id}:branch={chosen}".encode()).hexdigest()
+    return _accept_model(store, settings, path, weights_id, ext, filename, model,
+                         tuple(notices), {"branch": chosen, "branches": branches})
 
 
 def _with_external_data(path: Path, filename: str, data: tuple[BinaryIO, str],
@@ -237,7 +299,8 @@ def _read_model(path: Path, filename: str, vocabulary, whole_only: bool):
 
 
 def _accept_model(store: Store, settings: Settings, path: Path, weights_id: str, ext: str,
-                  filename: str, model, notices: tuple[str, ...] = ()) -> dict:
+                  filename: str, model, notices: tuple[str, ...] = (),
+                  extra: dict | None = None) -> dict:
     first = next(iter(model.stack[0].cells.values()))
     for layer in model.stack:
         for cell in layer.cells.values():
@@ -247,7 +310,7 @@ def _accept_model(store: Store, settings: Settings, path: Path, weights_id: str,
             "directions": list(model.directions), "input_size": first.input_size,
             "hidden_size": first.hidden_size, "dtype": first.dtype.name, "filename": filename,
             "bytes": path.stat().st_size, "model": describe_model(model),
-            "notices": list(notices)}
+            "notices": list(notices), **(extra or {})}
     meta = _keep(store, path, weights_id, ext, meta)
     store.enforce_budget(settings.max_store_bytes, {weights_id})
     return upload_record(weights_id, meta)

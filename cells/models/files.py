@@ -12,7 +12,8 @@ from .model import Model
 
 
 def load_model(path: str | os.PathLike, vocabulary=None, dtype=None,
-               options: Mapping | None = None, names: Mapping | None = None, **parts) -> Model:
+               options: Mapping | None = None, names: Mapping | None = None,
+               branch: str | None = None, **parts) -> Model:
     """A whole model from .safetensors / .npz (a PyTorch state dict, a gatescope model file
     or any checkpoint of named tensors), .onnx, Keras .keras, legacy .h5 or .weights.h5.
 
@@ -24,6 +25,11 @@ def load_model(path: str | os.PathLike, vocabulary=None, dtype=None,
     head=; or its tensors one by one, {"weight_ih": "enc_w_ih", "weight_hh": ...,
     "bias_ih": ..., "bias_hh": ..., "embedding": "enc_emb", "head": "fc_out"} (PyTorch
     layout and gate order; see cells.formats.mapped_tensors).
+    branch: "then" or "else", for an ONNX model whose If node chooses its branch by the
+    model's inputs (one file for two sample rates: `If(Equal(sr, 16000))`): the branch
+    whose recurrent model is read. Without it such a file is refused with what each
+    branch holds (kind, layers, sizes) and how it is chosen; an If whose condition is
+    known from the file takes its own branch.
 
     Tensors the load leaves out are listed in a cells.LeftOutWarning (and model.notices).
     A head whose activation the file does not say (a state dict's nn.Linear, a bare Keras
@@ -32,7 +38,7 @@ def load_model(path: str | os.PathLike, vocabulary=None, dtype=None,
     activations say it themselves.
     """
     path = Path(path)
-    weights = read_model_weights(path, **merged_names(path.name, names, parts))
+    weights = read_model_weights(path, branch=branch, **merged_names(path.name, names, parts))
     model = build_model(weights, vocabulary=vocabulary, dtype=dtype, options=options, path=path)
     warn_about_load(weights)
     return model

@@ -29,6 +29,10 @@ def upload_weights(
     vocabulary: Annotated[UploadFile | None, File(
         description="the model's tokens: vocab.json (a list) or vocab.txt (one per line)")]
     = None,
+    branch: Annotated[str | None, Form(
+        description="an .onnx model whose If node chooses its branch by the model's inputs "
+                    "(one file for two sample rates): the branch to read, 'then' or "
+                    "'else' (default: 'then'; the record lists what each holds)")] = None,
     data: Annotated[UploadFile | None, File(
         description="an .onnx model's external data (model.onnx.data, as torch.onnx.export "
                     "writes it beside the model)")] = None,
@@ -45,7 +49,7 @@ def upload_weights(
     external = (data.file, data.filename or "data") if data is not None and (
         data.filename or data.size) else None
     return accept_weights(store, settings, file.file, file.filename or "upload", cell or None,
-                          layer, options, tokens, external)
+                          layer, options, tokens, external, branch or None)
 
 
 @router.get("/weights/{weights_id}", response_model=WeightsPublic,
