@@ -12,10 +12,21 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 import cells
+from cells.models.model import ACTIVATIONS, DIRECTIONS
+from cells.params import DTYPES
 
 Floats = Annotated[list[Annotated[float, Field(allow_inf_nan=False)]], Field(min_length=1)]
 CellKind = Literal[cells.KINDS]  # the engine's kinds, listed in the OpenAPI schema
 MAX_SEED = 2**63 - 1  # seeds are stored as signed 64-bit integers
+MAX_ITEMS = 1000  # held signals, and weight edits, per session
+# GET /api/sessions/{id} gives the numbers of a sequence back up to this many; beyond, it
+# says how many rows and columns there are (the page cannot show a bigger table anyway).
+MAX_SHOWN_VALUES = 200_000
+# The engine's names, asked for once: a model part's direction, a dtype, a head's activation
+Direction = Literal[DIRECTIONS]
+Dtype = Literal[tuple(DTYPES)]
+HeadKind = Literal[ACTIVATIONS]
+StateOf = Literal["h", "c"]  # the state a sensitivity differentiates (c where a kind has it)
 
 
 class _Strict(BaseModel):
@@ -146,16 +157,16 @@ class SessionCreate(_Strict):
     hidden_size: int | None = Field(None, ge=1)
     options: OptionsIn = Field(default_factory=dict, examples=[{"reset_after": False}],
                                description="options of the kind (GET /api/cells lists them)")
-    dtype: Literal["float32", "float64"] = "float32"
+    dtype: Dtype = "float32"
     sequence: Sequence
     state: StartStateIn | None = Field(None, description="the starting state, e.g. a "
                                                          "decoder's (default zeros)")
     interventions: list[InterventionIn] = Field(
-        default_factory=list, max_length=1000,
+        default_factory=list, max_length=MAX_ITEMS,
         examples=[[{"signal": "f", "start": 10, "stop": 20, "units": None, "value": 1.0}]],
         description="signals held at a value (what if); part of the session")
     weight_edits: list[WeightEditIn] = Field(
-        default_factory=list, max_length=1000,
+        default_factory=list, max_length=MAX_ITEMS,
         examples=[[{"param": "weight_hh", "row": 3, "col": 1, "value": 0.5}]],
         description="weights changed (what if); in a model session each names its "
                     "cell's layer and direction; part of the session")
@@ -177,7 +188,7 @@ class SignalPublic(BaseModel):
 class HeadPublic(BaseModel):
     """A model's head: logits = W·y + b on the last layer's output, then the activation."""
 
-    kind: Literal["linear", "softmax", "sigmoid"]
+    kind: HeadKind
     outputs: int
     labels: list[str] = Field(description="one per output: the vocabulary's tokens, else "
                                           "the output indices")
@@ -196,7 +207,7 @@ class ParamPublic(BaseModel):
 
 
 class ModelCellPublic(BaseModel):
-    direction: Literal["forward", "backward"]
+    direction: Direction
     kind: str
     options: Options
     input_size: int
@@ -230,7 +241,7 @@ class SessionPublic(BaseModel):
     id: str
     cell: str
     options: Options = Field(description="every option of the kind, as used")
-    dtype: Literal["float32", "float64"]
+    dtype: Dtype
     input_size: int
     hidden_size: int
     steps: int
@@ -240,21 +251,22 @@ class SessionPublic(BaseModel):
                     "point, else a list of graphemes")
     sequence: dict[str, Any] = Field(
         description='as given: {"text": str}, {"values": [[float]]} or {"csv": str}; for '
-                    'sequences of more than 200,000 numbers {"rows", "columns"} instead. '
+                    f'sequences of more than {MAX_SHOWN_VALUES:,} numbers {{"rows", "columns"}} '
+                    'instead. '
                     'Text one step per grapheme also has "clusters": [[step, code points]] '
                     "for each step of more than one code point (absent when every step is "
-                    "one)"),
+                    "one)")
     weights: dict[str, Any] = Field(description='{"preset": name} | {"seed": int} | the '
                                                 "upload's record (WeightsPublic)")
     seed: int | None = Field(None, description="the seed, for seeded weights")
     preset: str | None = Field(None, description="the preset's name, for a preset")
     layers: int = Field(1, description="recurrent layers (1 for a single cell)")
-    directions: list[Literal["forward", "backward"]] = Field(
+    directions: list[Direction] = Field(
         default_factory=lambda: ["forward"], description="directions some layer runs in")
     head: HeadPublic | None = Field(None, description="the model's output layer, if any")
     cells: list[list[ModelCellPublic]] = Field(
         default_factory=list, description="[layer] -> one cell per direction, forward first")
-    parts: list[dict[Literal["forward", "backward"], ModelCellPublic]] = Field(
+    parts: list[dict[Direction, ModelCellPublic]] = Field(
         default_factory=list, description="[layer] -> {direction: part}: the same records as "
                                           "`cells`, by direction (a single cell is one layer, "
                                           "forward)")
@@ -284,7 +296,7 @@ class SensitivityPublic(BaseModel):
     start: int
     t: int
     unit: int
-    of: Literal["h", "c"]
+    of: StateOf
     x: list[float]
     h: list[float]
     c: list[float] | None
@@ -351,7 +363,7 @@ class PresetsPublic(BaseModel):
 # -- weights ---------------------------------------------------------------------------------
 class ShownPart(BaseModel):
     layer: int
-    direction: Literal["forward", "backward"]
+    direction: Direction
 
 
 class WeightsPublic(BaseModel):
@@ -367,7 +379,7 @@ class WeightsPublic(BaseModel):
     dtype: str
     filename: str = Field(description="the file's name as uploaded")
     layers: int = Field(description="recurrent layers in the file")
-    directions: list[Literal["forward", "backward"]]
+    directions: list[Direction]
     shown: ShownPart = Field(description="the part a session uses")
     bytes: int | None = Field(description="the file's size")
     model: dict[str, Any] | None = Field(
@@ -376,6 +388,13 @@ class WeightsPublic(BaseModel):
     notices: list[str] = Field(
         default_factory=list, description="what loading left out or changed, in words: the "
                                           "tensors left out by name, int8 weights read as float")
+    branch: str | None = Field(None, description="the branch of an ONNX If chosen by the "
+                                                 "model's inputs that the upload is read by")
+    branches: list[dict[str, Any]] | None = Field(
+        None, description="an ONNX model whose If node chooses its branch by the model's "
+                          "inputs: each branch (name, condition, kind, layers, directions, "
+                          "input_size, hidden_size, head_outputs, summary); the upload's "
+                          "`branch` field chooses one")
 
 
 # -- errors ----------------------------------------------------------------------------------

@@ -50,11 +50,18 @@ def save(cell: Cell, path: str | PathLike) -> None:
 
 
 # Whole models (an encoder, layers × directions of cells, a head) build on everything above.
-from .models import Model, ModelTrace, from_torch, load_model, save_model  # noqa: E402
+from .models import (  # noqa: E402
+    Model,
+    ModelTrace,
+    convert_model,
+    from_torch,
+    load_model,
+    save_model,
+)
 from .weights_io import DequantizedWarning, LeftOutWarning  # noqa: E402
 
-__all__ += ["DequantizedWarning", "LeftOutWarning", "Model", "ModelTrace", "from_torch",
-            "load_model", "save_model"]
+__all__ += ["DequantizedWarning", "LeftOutWarning", "Model", "ModelTrace", "convert_model",
+            "from_torch", "load_model", "save_model"]
 
 # Training (NumPy only) builds on the models.
 from .training import TrainResult, char_model, train  # noqa: E402

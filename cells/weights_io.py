@@ -137,15 +137,20 @@ def write_weights(
     write_tensor_file(path, arrays, kind, encode_options(label, options))
 
 
-def read_model_weights(path: str | os.PathLike, **names) -> ModelWeights:
+def read_model_weights(path: str | os.PathLike, branch: str | None = None,
+                       **names) -> ModelWeights:
     """Every layer, direction, embedding and head a file holds (see cells.load_model).
     `names` name a checkpoint's parts: embedding=, recurrent=, head= (modules), or its
-    tensors one by one (weight_ih=, weight_hh=, ...)."""
+    tensors one by one (weight_ih=, weight_hh=, ...). `branch` ("then" or "else") picks
+    the branch of an ONNX If chosen by the model's inputs."""
     path = Path(path)
     label = path.name
     check_file(path, label)  # whole-file budgets, before any data is read
     suffix = path.suffix.lower()
     refuse_executable(path, label)
+    if branch is not None and suffix != ".onnx":
+        raise ValueError(f"{label}: branch={branch!r} only applies to an ONNX model whose If "
+                         "node chooses its branch by the model's inputs")
     if suffix in TENSOR_SUFFIXES:
         from .formats.whole_named import read_named_model
 
@@ -158,7 +163,7 @@ def read_model_weights(path: str | os.PathLike, **names) -> ModelWeights:
     if suffix == ".onnx":
         from .formats.whole_onnx import read_onnx_model
 
-        return read_onnx_model(path, label)
+        return read_onnx_model(path, label, branch)
     if suffix == ".keras":
         from .formats.whole_keras import read_keras_archive
 

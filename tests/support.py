@@ -183,3 +183,57 @@ def rss_bytes(pid: int) -> int:
     import psutil
 
     return psutil.Process(pid).memory_info().rss
+
+
+# An ONNX model for two sample rates, as shipped voice models are: Y = If(sr == 16000) then an
+# LSTM (hidden 5) else a GRU (hidden 3, linear_before_reset), each with its own stored weights.
+SAMPLE_RATE_BRANCHES = {"then": ("LSTM", 4, 5), "else": ("GRU", 3, 3)}  # op, blocks, hidden
+SAMPLE_RATE_INPUTS = 4
+
+
+def sample_rate_onnx(path, condition_op: str = "Equal", second_if: bool = False):
+    """Write that model with onnx.helper to `path` (`second_if`: another If chosen by the
+    same input beside it); returns the path."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    def branch(name):
+        op, blocks, hidden = SAMPLE_RATE_BRANCHES[name]
+        extra = {"linear_before_reset": 1} if op == "GRU" else {}
+        return helper.make_graph(
+            [helper.make_node(op, ["X", f"{name}_W", f"{name}_R", f"{name}_B"],
+                              [f"{name}_Y"], hidden_size=hidden, **extra)],
+            name, [], [helper.make_tensor_value_info(f"{name}_Y", TensorProto.FLOAT, None)])
+
+    stored = {"rate": np.array(16000, np.int64)}
+    for name, (_, blocks, hidden) in SAMPLE_RATE_BRANCHES.items():
+        rng = np.random.default_rng(len(name) * 7 + blocks)
+        stored[f"{name}_W"] = rng.normal(0, 0.5, (1, blocks * hidden, SAMPLE_RATE_INPUTS))
+        stored[f"{name}_R"] = rng.normal(0, 0.5, (1, blocks * hidden, hidden))
+        stored[f"{name}_B"] = rng.normal(0, 0.5, (1, 2 * blocks * hidden))
+    nodes = [helper.make_node(condition_op, ["sr", "rate"], ["cond"]),
+             helper.make_node("If", ["cond"], ["Y"], then_branch=branch("then"),
+                              else_branch=branch("else"), name="by_rate")]
+    if second_if:
+        nodes.append(helper.make_node("If", ["cond"], ["Z"], name="again",
+                                      then_branch=branch("then"), else_branch=branch("else")))
+    graph = helper.make_graph(
+        nodes, "g",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, 1, SAMPLE_RATE_INPUTS]),
+         helper.make_tensor_value_info("sr", TensorProto.INT64, [])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)],
+        initializer=[numpy_helper.from_array(v.astype(np.float32) if v.dtype.kind == "f"
+                                             else v, k) for k, v in stored.items()])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+def sample_rate_runtime(path, xs: np.ndarray, rate: int) -> np.ndarray:
+    """onnxruntime's Y (T, 1, 1, H) for rows xs (T, 1, I) at sample rate `rate`."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    session = onnxruntime.InferenceSession(str(path), options,
+                                           providers=["CPUExecutionProvider"])
+    return session.run(None, {"X": xs, "sr": np.array(rate, np.int64)})[0]

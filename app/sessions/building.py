@@ -16,8 +16,8 @@ import cells
 from app.errors import ApiError
 from app.sessions import kinds
 from app.sessions.config import SessionConfig
-from app.sessions.datadir import Store
-from app.sessions.models import DIRECTIONS
+from app.sessions.datadir import PARSED_MODEL_EXT, Store
+from cells.models.model import DIRECTIONS
 
 FIRST = (0, "forward")  # the part a single cell is
 
@@ -53,9 +53,13 @@ def build(config: SessionConfig, store: Store, field: str) -> cells.Model:
                                      "missing from the data directory; upload it again")
     try:
         if config.whole:
+            # the model's parts as parsed on upload (the vocabulary the session gives
+            # decides what they leave open); uploads from before: the original file
+            path = store.parsed_path(weights["weights_id"], PARSED_MODEL_EXT) or path
             vocabulary = config.model.get("vocabulary")
             return cells.load_model(path, vocabulary=None if vocabulary is None
-                                    else tuple(vocabulary), dtype=config.dtype)
+                                    else tuple(vocabulary), dtype=config.dtype,
+                                    branch=meta.get("branch"))  # an ONNX If's, as uploaded
         parsed = store.parsed_path(weights["weights_id"])
         if parsed is not None:  # the canonical arrays as parsed on upload: read, not parsed
             path = parsed

@@ -150,7 +150,8 @@ def _signal_counts(kind: str) -> tuple[int, int, int]:
     one = cells.create(kind, input_size=1, hidden_size=1, seed=0)
     two = cells.create(kind, input_size=2, hidden_size=1, seed=0)
     inputs = row_values(two) - row_values(one)
-    return one.params["weight_hh"].shape[0], inputs, row_values(one) - inputs
+    # weight_ih has G·H rows in every kind (a minimal RNN has no weight_hh)
+    return one.params["weight_ih"].shape[0], inputs, row_values(one) - inputs
 
 
 def check_training_costs(settings: Settings, request) -> None:

@@ -3,6 +3,7 @@
     <data_dir>/sessions/<id>.json        one session config (JSON), rewritten on append
     <data_dir>/sessions/<id>.<hash>.npy  its numbers, when the sequence is numbers
     <data_dir>/weights/<sha256><ext>     an uploaded weights file, named by its content
+                                         (and the If branch it is read by, when not the first)
     <data_dir>/weights/<sha256>.json     what the upload holds (cell, sizes, file name)
     <data_dir>/weights/<sha256>.refs/    one empty file per session using the upload
     <data_dir>/tmp/                      partial writes, renamed into place when complete
@@ -51,9 +52,14 @@ _VALUES_FILE = re.compile(r"[A-Za-z0-9_-]{16,64}\.[0-9a-f]{16}\.npy")
 # What an upload may be (the engine's readers say it); a Keras .weights.h5 keeps its double
 # suffix in the stored copy's name, so it is matched first.
 WEIGHT_EXTENSIONS = (".weights.h5", *MODEL_SUFFIXES)
-# Beside an upload of one cell: its canonical arrays as parsed on upload (cells.save), so a
-# cold cache reads them back without parsing the original format again.
+# Beside an upload: what was parsed from it on upload, so a cold cache reads that back
+# without parsing the original format again. One cell's canonical arrays (cells.save); a
+# whole model's parts as the file states them (cells.convert_model: its vocabulary, head
+# activation and encoding left open where the file leaves them, so the vocabulary a session
+# gives decides them as it would for the original).
 PARSED_EXT = ".cell.npz"
+PARSED_MODEL_EXT = ".model.safetensors"
+PARSED_EXTS = (PARSED_EXT, PARSED_MODEL_EXT)
 
 
 class DataDirUnusable(Exception):
@@ -399,12 +405,12 @@ class Store:
             raise DamagedState("weights_id", f"the description of upload {weights_id} is "
                                              "damaged; upload the file again") from exc
 
-    def parsed_path(self, weights_id: str) -> Path | None:
-        """The canonical arrays of an upload of one cell, if kept (uploads before they
-        were have none)."""
+    def parsed_path(self, weights_id: str, ext: str = PARSED_EXT) -> Path | None:
+        """What was parsed from an upload (`ext`: one of PARSED_EXTS), if kept (uploads
+        before they were have none)."""
         if not WEIGHTS_ID.fullmatch(weights_id):
             return None
-        path = self.weights / f"{weights_id}{PARSED_EXT}"
+        path = self.weights / f"{weights_id}{ext}"
         return path if path.exists() else None
 
     @_disk_writes
@@ -422,7 +428,7 @@ class Store:
         meta = None
         with contextlib.suppress(DamagedState):
             meta = self.weights_meta(weights_id)
-        paths = [self.weights / f"{weights_id}.json", self.weights / f"{weights_id}{PARSED_EXT}"]
+        paths = [self.weights / f"{weights_id}{ext}" for ext in (".json", *PARSED_EXTS)]
         if meta is not None and meta.get("ext") in WEIGHT_EXTENSIONS:
             paths.append(self.weights / f"{weights_id}{meta['ext']}")
         else:
@@ -464,8 +470,8 @@ class Store:
 
     @_disk_writes
     def keep_upload(self, tmp_path: Path, weights_id: str, ext: str, meta: dict,
-                    parsed: Path | None = None) -> None:
-        """Move a checked upload (and its parsed arrays, if any) into place. When its
+                    parsed: tuple[Path, ...] = ()) -> None:
+        """Move a checked upload (and what was parsed from it, if any) into place. When its
         description cannot be written, what this call moved in goes again."""
         described = (self.weights / f"{weights_id}.json").exists()
         self.keep_parsed(weights_id, parsed)
@@ -479,21 +485,21 @@ class Store:
             self._write_atomic(self.weights / f"{weights_id}.json", data)  # flushes the folder
         except OSError:
             if not described:
-                for moved in (target, self.weights / f"{weights_id}{PARSED_EXT}"):
+                for moved in (target, *(self.weights / f"{weights_id}{parsed_ext(p)}"
+                                        for p in parsed)):
                     with contextlib.suppress(OSError):
                         size = moved.stat().st_size
                         moved.unlink()
                         self._count(-size)
             raise
 
-    def keep_parsed(self, weights_id: str, parsed: Path | None) -> None:
-        """Move the parsed arrays of an upload into place (before its description, so a
-        described upload of one cell has them)."""
-        if parsed is None:
-            return
-        target = self.weights / f"{weights_id}{PARSED_EXT}"
-        os.replace(parsed, target)
-        self._count(target.stat().st_size)
+    def keep_parsed(self, weights_id: str, parsed: tuple[Path, ...]) -> None:
+        """Move what was parsed from an upload into place (before its description, so a
+        described upload has it), each file under its kind's suffix (PARSED_EXTS)."""
+        for path in parsed:
+            target = self.weights / f"{weights_id}{parsed_ext(path)}"
+            os.replace(path, target)
+            self._count(target.stat().st_size)
 
     @_disk_writes
     def update_upload_meta(self, weights_id: str, meta: dict) -> None:
@@ -562,6 +568,14 @@ class UploadTooLarge(Exception):
     def __init__(self, limit: int):
         super().__init__(f"upload is larger than the limit of {limit} bytes")
         self.limit = limit
+
+
+def parsed_ext(path: Path) -> str:
+    """Which of PARSED_EXTS a parsed file is (by how its name ends)."""
+    for ext in PARSED_EXTS:
+        if path.name.endswith(ext):
+            return ext
+    raise ValueError(f"{path.name} is not a parsed upload file ({', '.join(PARSED_EXTS)})")
 
 
 def weights_extension(filename: str) -> str | None:

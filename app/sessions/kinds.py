@@ -25,6 +25,20 @@ def check_kind(kind: str, field: str = "cell") -> str:
     return kind
 
 
+@cache
+def every_option() -> dict[str, dict]:
+    """Every option of every kind, by name: the values it takes (over the kinds that have
+    it, in the engine's order) and those kinds. What a request's option parameters are made
+    from (app/api/deps.py), so a new kind's option needs no edit above the engine."""
+    found: dict[str, dict] = {}
+    for kind in cells.KINDS:
+        for name, option in cells.kind_info(kind)["options"].items():
+            entry = found.setdefault(name, {"values": [], "kinds": []})
+            entry["kinds"].append(kind)
+            entry["values"] += [v for v in option["values"] if v not in entry["values"]]
+    return found
+
+
 def default_options(kind: str) -> dict:
     return {name: o["default"] for name, o in cells.kind_info(kind)["options"].items()}
 

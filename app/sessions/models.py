@@ -26,9 +26,8 @@ from app.errors import ApiError
 from app.sessions.config import SessionConfig
 from app.sessions.sequences import Inputs
 from cells.models import projected
+from cells.models.model import BACKWARD, FORWARD
 
-FORWARD, BACKWARD = "forward", "backward"
-DIRECTIONS = (FORWARD, BACKWARD)
 OUTPUTS = ("logits", "probs")  # the head's signals, by time, that the trace route serves
 
 

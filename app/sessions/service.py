@@ -28,7 +28,13 @@ import numpy as np
 import cells
 from app.core.settings import Settings
 from app.errors import ApiError, NotFound
-from app.schemas import CsvSequence, SessionCreate, TextSequence, ValuesSequence
+from app.schemas import (
+    MAX_SHOWN_VALUES,
+    CsvSequence,
+    SessionCreate,
+    TextSequence,
+    ValuesSequence,
+)
 from app.sessions import building, costs, limits
 from app.sessions import models as model_sessions
 from app.sessions.cache import ByteLRU
@@ -41,9 +47,6 @@ from app.sessions.sources import made_for
 from app.sessions.traces import SharedTrace
 from app.sessions.uploads import upload_record
 
-# GET /api/sessions/{id} gives the numbers of a sequence back up to this many; beyond, it
-# says how many rows and columns there are (the page cannot show a bigger table anyway).
-MAX_SHOWN_VALUES = 200_000
 FIRST = building.FIRST
 
 

@@ -3,6 +3,9 @@
 The record of an upload (`POST /api/weights`, `GET /api/weights/{id}`) says what the file
 holds: its name as uploaded, the cell it gives, the options the file itself states and
 the ones it leaves open, how many layers and directions it has and which part is used.
+An ONNX model whose If node chooses its branch by the model's inputs (one file for two
+sample rates) lists its branches (`branches`) and is read by the one the `branch` form
+field names (the first, "then", when none is named; `branch` says which).
 """
 
 from __future__ import annotations
@@ -15,12 +18,20 @@ from typing import BinaryIO
 import cells
 from app.core.settings import Settings
 from app.errors import ApiError
-from app.sessions.datadir import WEIGHT_EXTENSIONS, Store, UploadTooLarge, weights_extension
+from app.sessions.datadir import (
+    PARSED_EXT,
+    PARSED_MODEL_EXT,
+    WEIGHT_EXTENSIONS,
+    Store,
+    UploadTooLarge,
+    parsed_ext,
+    weights_extension,
+)
 from app.sessions.kinds import check_options, default_options, json_value
 from app.sessions.limits import check_sizes
 from app.sessions.models import describe_model, is_model
 from cells.formats.budgets import OverBudget
-from cells.formats.onnx_graph import external_locations, self_contained
+from cells.formats.onnx_graph import BRANCHES, external_locations, self_contained
 from cells.formats.vocabulary_files import MAX_VOCABULARY_BYTES, read_vocabulary_file
 from cells.weights_io import read_weights
 
@@ -40,6 +51,7 @@ def upload_record(weights_id: str, meta: dict) -> dict:
         "dtype": meta["dtype"], "filename": meta["filename"],
         "layers": meta.get("layers", 1), "directions": list(meta.get("directions", ["forward"])),
         "shown": {"layer": meta.get("layer", 0), "direction": "forward"},
+        "branch": meta.get("branch"), "branches": meta.get("branches"),
         "bytes": meta.get("bytes"),
         "model": _model_summary(meta.get("model")),
         "notices": list(meta.get("notices", [])),
@@ -80,12 +92,17 @@ def read_vocabulary_upload(source: BinaryIO, filename: str) -> tuple[str, ...]:
 def accept_weights(store: Store, settings: Settings, source: BinaryIO, filename: str,
                    kind: str | None, layer: int, options: dict,
                    vocabulary: tuple[str, ...] | None = None,
-                   data: tuple[BinaryIO, str] | None = None) -> dict:
+                   data: tuple[BinaryIO, str] | None = None,
+                   branch: str | None = None) -> dict:
     """Check an uploaded weights file and keep it; returns its record (WeightsPublic).
 
     A file that holds a whole model (more layers, a backward direction, an embedding or a
     head: anything `cells.load_model` reads) is described as one too, with the vocabulary
-    given beside it (or the file's own), so sessions of it run the whole model."""
+    given beside it (or the file's own), so sessions of it run the whole model. `branch`
+    names the branch of an ONNX If chosen by the model's inputs (see _accept_branch).
+
+    What is parsed is kept beside the upload (one cell's arrays, a whole model's parts), so
+    a session made after a restart reads those and never parses the original again."""
     ext = weights_extension(filename)
     if ext is None:
         raise ApiError("file", f"{filename!r} is not a weights file; upload one of "
@@ -93,6 +110,8 @@ def accept_weights(store: Store, settings: Settings, source: BinaryIO, filename:
                                "save the state dict with safetensors)")
     if kind is not None and kind not in cells.KINDS:
         raise ApiError("cell", f"unknown cell kind {kind!r}; known kinds: {', '.join(cells.KINDS)}")
+    if branch is not None and branch not in BRANCHES:
+        raise ApiError("branch", f"{branch!r} is not one of {', '.join(BRANCHES)}")
     if data is not None and ext != ".onnx":
         raise ApiError("data", f"{data[1]!r}: only an .onnx model keeps its weights in a data "
                                "file beside it")
@@ -100,10 +119,20 @@ def accept_weights(store: Store, settings: Settings, source: BinaryIO, filename:
         weights_id, path = store.receive_upload(source, filename, ext, settings.max_upload_bytes)
     except UploadTooLarge as exc:
         raise ApiError("file", str(exc), status_code=413) from exc
+    parsed_cell = path.parent / f"parsed{PARSED_EXT}"  # the upload's own folder in tmp/
+    parsed_model = path.parent / f"parsed{PARSED_MODEL_EXT}"
     try:
         if data is not None:
             weights_id = _with_external_data(path, filename, data, settings.max_upload_bytes)
-        model, notices, refusal = _read_model(path, filename, vocabulary,
+        branches = _branches(path, filename) if ext == ".onnx" else None
+        if branches is not None:
+            return _accept_branch(store, settings, path, weights_id, ext, filename, kind,
+                                  vocabulary, branches, branch)
+        if branch is not None:
+            raise ApiError("branch", f"{filename!r} has no If node chosen by the model's inputs "
+                                     "(an ONNX model for two sample rates has one); leave "
+                                     "branch out")
+        model, notices, refusal = _read_model(path, filename, vocabulary, parsed_model,
                                               whole_only=kind is not None)
         try:
             loaded = _read(path, filename, kind, layer)
@@ -116,7 +145,7 @@ def accept_weights(store: Store, settings: Settings, source: BinaryIO, filename:
             loaded = None  # a model file that holds no single cell the old way (.keras)
         if loaded is None:
             return _accept_model(store, settings, path, weights_id, ext, filename, model,
-                                 notices)
+                                 notices, parsed_model)
         stated = sorted(loaded.stated)
         for name, value in options.items():
             check_options(loaded.kind, {name: value}, field=name)
@@ -136,17 +165,69 @@ def accept_weights(store: Store, settings: Settings, source: BinaryIO, filename:
                 "input_size": cell.input_size, "hidden_size": cell.hidden_size,
                 "dtype": cell.dtype.name, "filename": filename, "bytes": path.stat().st_size,
                 "notices": list(notices)}
+        kept = [parsed_cell]
         if model is not None and not options:
             meta["model"] = describe_model(model)
-        parsed = path.parent / "parsed.npz"  # the upload's own folder in tmp/
-        cells.save(cell, parsed)
-        meta = _keep(store, path, weights_id, ext, meta, parsed)
+            kept.append(parsed_model)
+        else:
+            parsed_model.unlink(missing_ok=True)
+        cells.save(cell, parsed_cell)
+        meta = _keep(store, path, weights_id, ext, meta, tuple(kept))
     except BaseException:
-        (path.parent / "parsed.npz").unlink(missing_ok=True)
+        for parsed in (parsed_cell, parsed_model):
+            parsed.unlink(missing_ok=True)
         store.discard(path)
         raise
     store.enforce_budget(settings.max_store_bytes, {weights_id})
     return upload_record(weights_id, meta)
+
+
+def _branches(path: Path, filename: str) -> list[dict] | None:
+    """What each branch of the file's If chosen by its inputs holds; None when it has none
+    (or does not read at all: the readers below say why)."""
+    from cells.formats.whole_onnx import onnx_branches
+
+    try:
+        found = onnx_branches(path, path.name)
+    except Exception:  # noqa: BLE001 - parsers of untrusted bytes raise anything
+        return None
+    if found is None:
+        return None
+    return [{k: (v.replace(path.name, filename) if isinstance(v, str) else v)
+             for k, v in record.items()} for record in found]
+
+
+def _accept_branch(store: Store, settings: Settings, path: Path, weights_id: str, ext: str,
+                   filename: str, kind: str | None, vocabulary, branches: list[dict],
+                   branch: str | None) -> dict:
+    """An ONNX model whose If is chosen by its inputs, read whole by one branch: the one
+    named, else the first. Each (file, branch) is its own upload: the file's sha256 for the
+    first branch, the sha256 of "<that>:branch=<name>" for another, so a session always
+    runs the branch its upload was read by."""
+    if kind is not None:
+        raise ApiError("cell", f"{filename!r} chooses between branches by its inputs and is "
+                               "read as a whole model; leave cell out and name the branch")
+    chosen = branch or BRANCHES[0]
+    try:
+        model = cells.load_model(path, vocabulary=vocabulary, branch=chosen)
+    except ValueError as exc:
+        field = "vocabulary" if vocabulary is not None else "branch"
+        raise ApiError(field, str(exc).replace(path.name, filename)) from exc
+    except Exception as exc:  # noqa: BLE001 - parsers of untrusted bytes raise anything
+        raise ApiError("branch", f"could not read branch {chosen!r} of {filename!r}: "
+                                 f"{type(exc).__name__}: {exc}") from exc
+    notices = list(model.notices)
+    if branch is None:
+        first = branches[0]
+        notices.append(f"If node {first['node']!r} chooses its branch by the model's inputs "
+                       f"({first['condition']}); branch {chosen!r} is shown (upload with "
+                       f"branch = {', '.join(repr(b) for b in BRANCHES[1:])} for the other)")
+    if chosen != BRANCHES[0]:
+        weights_id = hashlib.sha256(f"{weights_id}:branch={chosen}".encode()).hexdigest()
+    # a branch is read from the original on a cold cache too (cells.convert_model reads
+    # whole files, not one branch of them)
+    return _accept_model(store, settings, path, weights_id, ext, filename, model,
+                         tuple(notices), extra={"branch": chosen, "branches": branches})
 
 
 def _with_external_data(path: Path, filename: str, data: tuple[BinaryIO, str],
@@ -184,20 +265,22 @@ def _with_external_data(path: Path, filename: str, data: tuple[BinaryIO, str],
 
 
 def _keep(store: Store, path: Path, weights_id: str, ext: str, meta: dict,
-          parsed: Path | None = None) -> dict:
-    """Keep the upload, with the arrays parsed from it (`parsed`, one cell's)."""
+          parsed: tuple[Path, ...] = ()) -> dict:
+    """Keep the upload, with what was parsed from it (`parsed`: one cell's arrays, a whole
+    model's parts)."""
     old = store.weights_meta(weights_id)
     if old is None:
         store.keep_upload(path, weights_id, ext, meta, parsed)
         return meta
-    # the same bytes were uploaded before: keep the first copy (and its parsed arrays, or
-    # these if it was kept before uploads had them); a model's description follows the
-    # vocabulary given this time
-    if parsed is not None:
-        if store.parsed_path(weights_id) is None:
-            store.keep_parsed(weights_id, parsed)
+    # the same bytes were uploaded before: keep the first copy (and what was parsed from it,
+    # or this if it was kept before uploads had it: the same bytes parse the same, the
+    # model's parts without any vocabulary); a model's description follows the vocabulary
+    # given this time
+    for each in parsed:
+        if store.parsed_path(weights_id, parsed_ext(each)) is None:
+            store.keep_parsed(weights_id, (each,))
         else:
-            parsed.unlink(missing_ok=True)
+            each.unlink(missing_ok=True)
     store.discard(path)
     if meta.get("model") != old.get("model") and meta.get("model") is not None:
         old = {**old, "model": meta["model"]}
@@ -214,30 +297,37 @@ class ModelRefusal(ApiError):
         self.over_budget = over_budget
 
 
-def _read_model(path: Path, filename: str, vocabulary, whole_only: bool):
+def _read_model(path: Path, filename: str, vocabulary, parsed: Path, whole_only: bool):
     """(the whole model in the file when it is more than one cell, else None; what loading
     it left out or changed, in words: cells.Model.notices; the model reader's refusal, if
     it refused). A .keras archive is always a model, one cell or not: no other reader
-    reads it."""
+    reads it. The file is parsed once, into `parsed` (cells.convert_model), and the model
+    is built from that with the vocabulary, as a session's model is later."""
     if whole_only:  # a kind was chosen: the file is read as one cell of that kind
         return None, (), None
     try:
         # (its LeftOutWarning goes to the log: catch_warnings is process-wide, not per thread)
-        model = cells.load_model(path, vocabulary=vocabulary)
+        notices = cells.convert_model(path, parsed)
+        model = cells.load_model(parsed, vocabulary=vocabulary)
     except ValueError as exc:
-        message = str(exc).replace(path.name, filename)
+        parsed.unlink(missing_ok=True)
+        message = str(exc).replace(path.name, filename).replace(parsed.name, filename)
         if vocabulary is not None and not isinstance(exc, OverBudget):
             raise ApiError("vocabulary", message) from exc
         return None, (), ModelRefusal(message, isinstance(exc, OverBudget))
     except Exception as exc:  # noqa: BLE001 - parsers of untrusted bytes raise anything
+        parsed.unlink(missing_ok=True)
         return None, (), ModelRefusal(f"could not read {filename!r} as a model: "
                                       f"{type(exc).__name__}: {exc}", False)
     whole = is_model(model) or path.name.lower().endswith(WHOLE_MODEL_ONLY)
-    return (model if whole else None), model.notices, None
+    if not whole:
+        parsed.unlink(missing_ok=True)
+    return (model if whole else None), notices, None
 
 
 def _accept_model(store: Store, settings: Settings, path: Path, weights_id: str, ext: str,
-                  filename: str, model, notices: tuple[str, ...] = ()) -> dict:
+                  filename: str, model, notices: tuple[str, ...] = (),
+                  parsed: Path | None = None, extra: dict | None = None) -> dict:
     first = next(iter(model.stack[0].cells.values()))
     for layer in model.stack:
         for cell in layer.cells.values():
@@ -247,8 +337,8 @@ def _accept_model(store: Store, settings: Settings, path: Path, weights_id: str,
             "directions": list(model.directions), "input_size": first.input_size,
             "hidden_size": first.hidden_size, "dtype": first.dtype.name, "filename": filename,
             "bytes": path.stat().st_size, "model": describe_model(model),
-            "notices": list(notices)}
-    meta = _keep(store, path, weights_id, ext, meta)
+            "notices": list(notices), **(extra or {})}
+    meta = _keep(store, path, weights_id, ext, meta, (parsed,) if parsed is not None else ())
     store.enforce_budget(settings.max_store_bytes, {weights_id})
     return upload_record(weights_id, meta)
 

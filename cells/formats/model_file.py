@@ -4,6 +4,10 @@ Tensors `layers.{l}.{direction}.{param}` (canonical names; `weight_hr` for a pro
 LSTM), `embedding.weight`, `head.weight`, `head.bias`, and the vocabulary as code points
 (`vocabulary.codepoints`, uint32) with each token's length (`vocabulary.lengths`). What is
 not an array is text under one metadata key: `key=value` lines. No pickles, no JSON.
+
+A file may leave the head's activation and the input's encoding unsaid (no `activation=` or
+`encoding=` line), as the file it was converted from did (cells.convert_model): loading it
+then decides them with the vocabulary given, as loading that file would.
 """
 
 from __future__ import annotations
@@ -36,8 +40,10 @@ def model_file_contents(label: str, weights: ModelWeights) -> tuple[dict[str, np
     """(tensors, metadata text) that `read_model_file` turns back into `weights`."""
     tensors: dict[str, np.ndarray] = {}
     meta = {"format": FORMAT_VERSION, "layers": str(len(weights.layers)),
-            "encoding": weights.encoding or "numbers", "returns": weights.returns,
-            "activation": weights.activation or "linear"}
+            "returns": weights.returns}
+    for key in ("encoding", "activation"):  # left unsaid where the source left it open
+        if getattr(weights, key) is not None:
+            meta[key] = getattr(weights, key)
     if weights.tokenizer:
         meta["tokenizer"] = weights.tokenizer
     for index, layer in enumerate(weights.layers):
@@ -98,10 +104,10 @@ def read_model_file(tensors: TensorFile) -> ModelWeights:
         label, tuple(layers),
         embedding=_tensor(tensors, "embedding.weight"),
         head_weight=head_weight, head_bias=head_bias,
-        activation=_choice(label, meta, "activation", _ACTIVATIONS),
+        activation=_choice(label, meta, "activation", _ACTIVATIONS, None),
         vocabulary=_vocabulary(tensors),
         tokenizer=meta.get("tokenizer"),
-        encoding=_choice(label, meta, "encoding", _ENCODINGS),
+        encoding=_choice(label, meta, "encoding", _ENCODINGS, None),
         returns=_choice(label, meta, "returns", ("sequence", "last")),
     )
     check_chain(weights)
@@ -115,7 +121,11 @@ def _count(label: str, meta: Mapping[str, str]) -> int:
     return int(text)
 
 
-def _choice(label: str, meta: Mapping[str, str], key: str, allowed: tuple) -> str:
+def _choice(label: str, meta: Mapping[str, str], key: str, allowed: tuple,
+            unsaid: str | None = "") -> str | None:
+    """meta[key], one of `allowed`; when absent, `unsaid` ("" means allowed[0])."""
+    if key not in meta and unsaid != "":
+        return unsaid
     value = meta.get(key, allowed[0])
     if value not in allowed:
         raise ValueError(f"{label}: model metadata {key}={value!r} is not one of {allowed}")

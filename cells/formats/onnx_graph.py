@@ -8,6 +8,8 @@ Four passes, each on data only (nothing in the file is run, no library op is cal
   shape arithmetic over `Shape` of the data (unknown until run) is marked and dropped,
   since it only feeds the shape inputs of Reshape / Expand and zero starting states;
 - `If` nodes whose condition folds to a constant are replaced by the branch they take;
+  an `If` chosen by the model's inputs (a sample-rate input: `Equal(sr, 16000)`) takes
+  the branch the caller names (`BRANCHES`: "then" or "else"), else `BranchUndecided`;
 - onnxruntime's dynamic quantization (DynamicQuantizeLSTM, MatMulInteger, a Gather of an
   int8 table) is read back as the float model its weights dequantize to, with a notice.
 """
@@ -26,14 +28,30 @@ from .common import MAX_TENSOR_BYTES
 from .limits import MAX_TENSOR_ELEMENTS, check_declared
 
 _STANDARD = ("", "ai.onnx")
+BRANCHES = ("then", "else")  # the branches of an If, as a caller names the one to take
 _MICROSOFT = "com.microsoft"
 DEQUANTIZED = ("the model is int8-quantized (onnxruntime dynamic quantization); its weights "
                "are dequantized to float, so the numbers shown are the float model's, not "
                "the int8 runtime's")
 
 
-def load_plain_graph(path: Path, label: str) -> tuple[onnx.GraphProto, tuple[str, ...]]:
-    """(the model's main graph made plain, notices about what the numbers are)."""
+class BranchUndecided(ValueError):
+    """An If chooses its branch by the model's inputs and no branch was named: `node` (its
+    name), `condition` (how it chooses, in words: "'sr' == 16000")."""
+
+    def __init__(self, message: str, node: str, condition: str):
+        super().__init__(message)
+        self.node, self.condition = node, condition
+
+
+def load_plain_graph(path: Path, label: str,
+                     branch: str | None = None) -> tuple[onnx.GraphProto, tuple[str, ...]]:
+    """(the model's main graph made plain, notices about what the numbers are).
+
+    branch: "then" or "else", the branch taken by the one If whose condition depends on the
+    model's inputs (an If whose condition is known from the file takes its own)."""
+    if branch is not None and branch not in BRANCHES:
+        raise ValueError(f"{label}: branch {branch!r} is not one of {', '.join(BRANCHES)}")
     try:
         # External data is read below from a sibling file only, never by the library.
         model = onnx.load(str(path), load_external_data=False)
@@ -43,10 +61,17 @@ def load_plain_graph(path: Path, label: str) -> tuple[onnx.GraphProto, tuple[str
     graph.CopyFrom(model.graph)
     _inline_external_data(label, path.parent, graph)
     notices: list[str] = []
+    chosen: list[str] = []  # the If taken by `branch`, once taken
     for _ in range(16):  # an If may hold another If: fold, choose, again
         known, shaped, zeros = _fold(label, graph)
-        if not _choose_branches(label, graph, known):
+        if not _choose_branches(label, graph, known, branch, chosen):
             break
+    if branch is not None and not chosen:
+        raise ValueError(f"{label}: branch={branch!r} was given, but no If node of the graph "
+                         "chooses its branch by the model's inputs; leave branch out")
+    if chosen:  # what computed the condition from the inputs is read by nothing now
+        _drop_unused(graph)
+        known, shaped, zeros = _fold(label, graph)
     if _dequantize(label, graph, known):
         notices.append(DEQUANTIZED)
         known, shaped, zeros = _fold(label, graph)
@@ -328,8 +353,10 @@ def _check_computed_states(label: str, graph: onnx.GraphProto, shaped: set, zero
 
 # -- If -----------------------------------------------------------------------------------
 
-def _choose_branches(label: str, graph: onnx.GraphProto, known: dict) -> bool:
-    """Replace each If whose condition is known by the branch it takes; True if any was."""
+def _choose_branches(label: str, graph: onnx.GraphProto, known: dict, branch: str | None,
+                     chosen: list[str]) -> bool:
+    """Replace each If whose condition is known by the branch it takes, and the one chosen by
+    the model's inputs by `branch` (its name appended to `chosen`); True if any was."""
     changed = False
     nodes = []
     names = {t.name for t in graph.initializer} | {o for n in graph.node for o in n.output}
@@ -337,32 +364,69 @@ def _choose_branches(label: str, graph: onnx.GraphProto, known: dict) -> bool:
         if node.op_type != "If" or node.domain not in _STANDARD:
             nodes.append(node)
             continue
-        where = f"{label}: If node {node.name or node.output[0]!r}"
+        name = node.name or node.output[0]
+        where = f"{label}: If node {name!r}"
         condition = node.input[0] if node.input else ""
-        if condition not in known:
-            raise ValueError(f"{where} chooses its branch by {condition!r}, which is not known "
-                             "from the file (it depends on the model's inputs); only an If "
-                             "whose condition is a constant is read")
-        value = np.asarray(known[condition])
-        if value.size != 1:
-            raise ValueError(f"{where}: its condition has {value.size} values, not one")
+        if condition in known:
+            value = np.asarray(known[condition])
+            if value.size != 1:
+                raise ValueError(f"{where}: its condition has {value.size} values, not one")
+            taken = "then" if bool(value.reshape(-1)[0]) else "else"
+        else:
+            said = _condition_text(graph, known, condition)
+            if branch is None:
+                raise BranchUndecided(
+                    f"{where} chooses its branch by {condition!r}, which is not known from the "
+                    f"file (it depends on the model's inputs: {said})", name, said)
+            if chosen:
+                raise ValueError(f"{where} also chooses its branch by the model's inputs "
+                                 f"({said}); branch= chooses for one If only, and If node "
+                                 f"{chosen[0]!r} was chosen by it")
+            chosen.append(name)
+            taken = branch
         attributes = _attributes(node)
-        branch = attributes.get("then_branch" if bool(value.reshape(-1)[0]) else "else_branch")
-        if not isinstance(branch, onnx.GraphProto) or len(branch.output) != len(node.output):
+        body = attributes.get(f"{taken}_branch")
+        if not isinstance(body, onnx.GraphProto) or len(body.output) != len(node.output):
             raise ValueError(f"{where}: its branch does not give its {len(node.output)} outputs")
-        inner = {t.name for t in branch.initializer} | {o for n in branch.node for o in n.output}
+        inner = {t.name for t in body.initializer} | {o for n in body.node for o in n.output}
         clash = sorted((inner & names) - {""})
         if clash:
             raise ValueError(f"{where}: its branch reuses the names {clash[:5]}")
-        graph.initializer.extend(branch.initializer)
-        nodes.extend(branch.node)
-        for inner_output, output in zip(branch.output, node.output, strict=True):
+        graph.initializer.extend(body.initializer)
+        nodes.extend(body.node)
+        for inner_output, output in zip(body.output, node.output, strict=True):
             if output:
                 nodes.append(helper.make_node("Identity", [inner_output.name], [output]))
         changed = True
     del graph.node[:]
     graph.node.extend(nodes)
     return changed
+
+
+_COMPARISONS = {"Equal": "==", "Greater": ">", "Less": "<", "GreaterOrEqual": ">=",
+                "LessOrEqual": "<="}
+
+
+def _condition_text(graph: onnx.GraphProto, known: dict, condition: str) -> str:
+    """How an If chooses, in words: "'sr' == 16000" for a comparison of an input with a
+    stored number (through Cast / Identity), else "'cond' is true"."""
+    producers = {o: n for n in graph.node for o in n.output if o}
+
+    def said(name: str) -> str:
+        for _ in range(8):  # through the casts an exporter puts around an input
+            node = producers.get(name)
+            if node is None or node.op_type not in ("Cast", "Identity", "Squeeze", "Reshape"):
+                break
+            name = node.input[0]
+        if name in known and np.asarray(known[name]).size == 1:
+            return str(np.asarray(known[name]).reshape(-1)[0].item())
+        return repr(name)
+
+    node = producers.get(condition)
+    if node is not None and node.op_type in _COMPARISONS and len(node.input) == 2:
+        return f"'then' when {said(node.input[0])} {_COMPARISONS[node.op_type]} " \
+               f"{said(node.input[1])}, else 'else'"
+    return f"'then' when {condition!r} is true, else 'else'"
 
 
 # -- dynamic quantization ----------------------------------------------------------------------

@@ -16,7 +16,7 @@ from onnx import TensorProto, helper, numpy_helper
 from .common import BACKWARD, FORWARD, MAX_TENSOR_BYTES, float_tensor, shape_text
 from .model_parts import LayerWeights, ModelWeights, check_chain
 from .onnx_format import _RECURRENT_OPS, _node_text, _stored_tensors, node_cells, node_direction
-from .onnx_graph import load_plain_graph
+from .onnx_graph import BRANCHES, BranchUndecided, load_plain_graph
 
 # Operators that only move, reshape or join values (or compute shapes for that).
 PLUMBING = frozenset({
@@ -28,8 +28,17 @@ _INPUTS_NEEDED = {"LSTM": 3, "GRU": 3, "RNN": 3, "Gather": 2, "MatMul": 2, "Gemm
                   "Softmax": 1, "Sigmoid": 1}
 
 
-def read_onnx_model(path: Path, label: str) -> ModelWeights:
-    graph, notices = load_plain_graph(path, label)
+def read_onnx_model(path: Path, label: str, branch: str | None = None) -> ModelWeights:
+    """branch: "then" or "else", the branch of an If chosen by the model's inputs (one file
+    for two sample rates); without it such a file is refused with what each branch holds."""
+    try:
+        graph, notices = load_plain_graph(path, label, branch)
+    except BranchUndecided as undecided:
+        held = "; ".join(f"{b['name']!r} holds {b['summary']}"
+                         for b in onnx_branches(path, label, undecided))
+        raise BranchUndecided(f"{undecided}; choose one with branch='then' or branch='else' "
+                              f"(cells.load_model(path, branch='else')): {held}",
+                              undecided.node, undecided.condition) from None
     stored = _stored_tensors(graph)
     producers = {out: node for node in graph.node for out in node.output if out}
     others = sorted({n.op_type for n in graph.node
@@ -102,6 +111,46 @@ def read_onnx_model(path: Path, label: str) -> ModelWeights:
     weights = ModelWeights(label, tuple(layers), embedding=embedding, notices=notices, **head)
     check_chain(weights)
     return weights
+
+
+def onnx_branches(path: Path, label: str,
+                  undecided: BranchUndecided | None = None) -> list[dict] | None:
+    """What each branch of the If chosen by the model's inputs holds (None when the file has
+    no such If): per branch its name, the condition, kind, layers, directions, input_size,
+    hidden_size, head outputs, and a `summary` in words (or why it does not read)."""
+    if undecided is None:
+        try:
+            load_plain_graph(path, label)
+            return None
+        except BranchUndecided as found:
+            undecided = found
+    branches = []
+    for name in BRANCHES:
+        record = {"name": name, "node": undecided.node, "condition": undecided.condition}
+        try:
+            weights = read_onnx_model(path, label, name)
+        except ValueError as error:
+            record["summary"] = f"nothing that reads ({str(error).removeprefix(label + ': ')})"
+            branches.append(record)
+            continue
+        layers = weights.layers
+        first = next(iter(layers[0].cells.values()))
+        record.update({
+            "kind": first.kind, "layers": len(layers),
+            "directions": list(dict.fromkeys(d for layer in layers for d in layer.cells)),
+            "input_size": int(first.params["weight_ih"].shape[1]),
+            "hidden_size": int(first.params["weight_hh"].shape[1]),
+            "head_outputs": None if weights.head_weight is None
+            else int(weights.head_weight.shape[0])})
+        kinds = "/".join(dict.fromkeys(c.kind for layer in layers for c in layer.cells.values()))
+        head = ("no head" if record["head_outputs"] is None
+                else f"a head of {record['head_outputs']} outputs")
+        record["summary"] = (f"{record['layers']} {kinds} layer{'s' if len(layers) > 1 else ''}"
+                             f" ({', '.join(record['directions'])}), input_size "
+                             f"{record['input_size']}, hidden_size {record['hidden_size']}, "
+                             f"{head}")
+        branches.append(record)
+    return branches
 
 
 def stored_array(label: str, name: str, stored: dict) -> np.ndarray:

@@ -45,6 +45,10 @@ HEADS = Option("heads", (1, 2, 4), 1)
 # i = exp(ĩ), f = σ(f̃) — the same h as with the stabilizer, while c and n are not rescaled
 STABILIZED = Option("stabilized", (True, False), True)
 IFZO = (0, 1, 2, 3)
+# From this H on, equal heads are multiplied head by head (a batched matmul, then a strided
+# add onto the gates' columns); below it one masked full product is faster (measured on one
+# thread, float32: at H = 128 the batched form costs 1.8x the full one, at H = 256 0.4x)
+HEADS_MATMUL_FROM = 256
 LAYOUT = Layout(("i_pre", "f_pre", "z_pre", "o_pre", "i", "f", "z", "o", "m", "kept",
                  "written", "c", "n", "h"))
 RAW = "W·x_t + R·h_{t−1} + b"
@@ -124,10 +128,22 @@ def prepare(params: dict, options: dict, H: int) -> dict:
     prep["w_hh_T"] = np.ascontiguousarray(prep["w_hh"].T)
     prep["stabilized"] = options["stabilized"]
     # The o block stored halved (exact in binary floating point), as the LSTM's sigmoid
-    # gates: one tanh over [z̃, õ/2] gives z and, after ½·t + ½, o = σ(õ). forward doubles
-    # the recorded õ back; backward reads the unhalved w_hh.
+    # gates: one tanh over [z̃, õ/2] gives z and, after ½·t + ½, o = σ(õ). The f block
+    # stored negated (exact too), so the softplus(−f̃) in log σ(f̃) reads it directly.
+    # forward doubles and negates the recorded pre-activations back; backward reads the
+    # unscaled w_hh.
     for k in ("w_ih_T", "w_hh_T", "bias"):
         prep[k][..., 3 * H:] *= 0.5
+        np.negative(prep[k][..., H:2 * H], out=prep[k][..., H:2 * H])
+    heads = options["heads"]
+    if heads > 1 and H % heads == 0 and H >= HEADS_MATMUL_FROM:
+        # Equal heads: h_{t−1} of head k times its own (d, 4d) block only, one batched
+        # matmul over heads (a 1/heads share of the masked full product's work). Columns
+        # of block k: the gates i, f, z, o of head k's units, in that order.
+        d = H // heads
+        blocks = prep["w_hh_T"].reshape(heads, d, 4, heads, d)
+        prep["w_hh_heads"] = np.ascontiguousarray(
+            np.stack([blocks[k, :, :, k, :] for k in range(heads)]).reshape(heads, d, 4 * d))
     return prep
 
 
@@ -139,26 +155,44 @@ def forward(buf: np.ndarray, state: tuple, p: dict, holds=None) -> tuple:
     raw = LAYOUT.span(buf, H, "i_pre", "o_pre")
     gates_if = LAYOUT.span(buf, H, "i", "f")  # i and f side by side: one exp for both
     zo_pre, zo = LAYOUT.span(buf, H, "z_pre", "o_pre"), LAYOUT.span(buf, H, "z", "o")
-    w_hh_T = p["w_hh_T"]
-    stabilized = p["stabilized"]
-    tmp = np.empty(lead + (4 * H,), buf.dtype)
+    w_heads = p.get("w_hh_heads")
+    if w_heads is None:
+        w_rec = p["w_hh_T"]
+        tmp = np.empty(lead + (4 * H,), buf.dtype)
+        raw_rows, tmp_sum = raw, tmp
+    else:  # per head: (…, heads, 1, d) @ (heads, d, 4d), added onto its gates' columns
+        heads, d = w_heads.shape[0], w_heads.shape[1]
+        w_rec = w_heads
+        tmp = np.empty(lead + (heads, 1, 4 * d), buf.dtype)
+        tmp_sum = tmp.reshape(lead + (heads, 4, d))
+        raw_rows = np.swapaxes(raw.reshape(raw.shape[:-1] + (4, heads, d)), -3, -2)
     # [ĩ, a] with a = m_{t−1} + log σ(f̃): both gates are exp(· − m_t)
     logs = np.empty(lead + (2, H), buf.dtype)
     log_i, log_f = logs[..., 0, :], logs[..., 1, :]
     half = np.array(0.5, buf.dtype)
     zero = np.array(0, buf.dtype)
-    empty = np.empty(lead + (H,), bool)
     dot, exp, mul, add, sub = np.dot, np.exp, np.multiply, np.add, np.subtract
+    matmul, divide = np.matmul, np.divide
     # At small H the per-call overhead is the cost: row views made by iterating in C,
     # every ufunc writing into a buffer it is given.
-    rows = zip(raw, cols.i_pre, cols.f_pre, zo_pre, zo, gates_if, cols.i, cols.f, cols.z,
-               cols.o, cols.m, cols.kept, cols.written, cols.c, cols.n, cols.h,
+    stabilized = p["stabilized"]
+    # n_t = 0 (nothing written) needs the guarded division. Stabilized and without holds it
+    # cannot follow a step with n > 0 in every unit: m_t is ĩ or a, so i or f is exp(0) = 1
+    # and n_t = f·n_{t−1} + i ≥ min(1, n_{t−1}) > 0; so n is looked at only until then
+    # (a reduction per step is as dear as a ufunc call at small H).
+    always_watch = holds is not None or not stabilized
+    watch_n = True
+    rows = zip(raw_rows, cols.i_pre, cols.f_pre, zo_pre, zo, gates_if, cols.i, cols.f,
+               cols.z, cols.o, cols.m, cols.kept, cols.written, cols.c, cols.n, cols.h,
                holds or repeat(None), strict=False)
-    for (raw_t, i_pre, f_pre, zo_pre_t, zo_t, if_t, i, f, z, o, m_out, kept, written, c_out,
+    for (raw_t, i_pre, nf_pre, zo_pre_t, zo_t, if_t, i, f, z, o, m_out, kept, written, c_out,
          n_out, h_out, held) in rows:
-        add(raw_t, dot(h, w_hh_T, tmp), raw_t)
-        np.negative(f_pre, log_f)
-        np.logaddexp(zero, log_f, log_f)  # softplus(−f̃) = −log σ(f̃)
+        if w_heads is None:
+            dot(h, w_rec, tmp)
+        else:
+            matmul(h.reshape(lead + (heads, 1, d)), w_rec, tmp)
+        add(raw_t, tmp_sum, raw_t)  # f̃ negated (negated weights)
+        np.logaddexp(zero, nf_pre, log_f)  # softplus(−f̃) = −log σ(f̃)
         sub(m, log_f, log_f)  # a = m_{t−1} + log σ(f̃)
         np.copyto(log_i, i_pre)
         if stabilized:
@@ -178,14 +212,19 @@ def forward(buf: np.ndarray, state: tuple, p: dict, holds=None) -> tuple:
         if held is not None:
             put(held, "c", c_out)
             put(held, "n", n_out)
-        empty = np.equal(n_out, 0, out=empty)
-        np.divide(mul(o, c_out, h_out), n_out, out=h_out, where=~empty)
-        if empty.any():  # nothing written (a hold, or i underflowing at the start): reads 0
-            h_out[empty] = 0
+        mul(o, c_out, h_out)
+        if watch_n and not n_out.all():  # nothing written in some unit: h reads 0 there
+            written_any = n_out != 0
+            divide(h_out, n_out, out=h_out, where=written_any)
+            h_out[~written_any] = 0
+        else:
+            divide(h_out, n_out, h_out)
+            watch_n = always_watch
         if held is not None:
             put(held, "h", h_out)
         c, n, m, h = c_out, n_out, m_out, h_out
-    cols.o_pre[:] *= 2  # record the true pre-activation (halving and doubling are exact)
+    cols.o_pre[:] *= 2  # record the true pre-activations (halving, doubling and negating
+    np.negative(cols.f_pre, out=cols.f_pre)  # are exact)
     return c, n, m, h
 
 

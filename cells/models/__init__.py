@@ -7,10 +7,10 @@
 """
 
 from .encoder import Encoder
-from .files import load_model, save_model
+from .files import convert_model, load_model, save_model
 from .model import Head, Layer, Model, ModelTrace
 from .projected import ProjectedLSTM
 from .torch_module import from_torch
 
-__all__ = ["Encoder", "Head", "Layer", "Model", "ModelTrace", "ProjectedLSTM", "from_torch",
-           "load_model", "save_model"]
+__all__ = ["Encoder", "Head", "Layer", "Model", "ModelTrace", "ProjectedLSTM", "convert_model",
+           "from_torch", "load_model", "save_model"]

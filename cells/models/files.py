@@ -7,12 +7,13 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..weights_io import WRITE_SUFFIXES, read_model_weights, warn_about_load
-from .build import build_model, model_weights
+from .build import build_model, model_weights, notices_of
 from .model import Model
 
 
 def load_model(path: str | os.PathLike, vocabulary=None, dtype=None,
-               options: Mapping | None = None, names: Mapping | None = None, **parts) -> Model:
+               options: Mapping | None = None, names: Mapping | None = None,
+               branch: str | None = None, **parts) -> Model:
     """A whole model from .safetensors / .npz (a PyTorch state dict, a gatescope model file
     or any checkpoint of named tensors), .onnx, Keras .keras, legacy .h5 or .weights.h5.
 
@@ -24,6 +25,11 @@ def load_model(path: str | os.PathLike, vocabulary=None, dtype=None,
     head=; or its tensors one by one, {"weight_ih": "enc_w_ih", "weight_hh": ...,
     "bias_ih": ..., "bias_hh": ..., "embedding": "enc_emb", "head": "fc_out"} (PyTorch
     layout and gate order; see cells.formats.mapped_tensors).
+    branch: "then" or "else", for an ONNX model whose If node chooses its branch by the
+    model's inputs (one file for two sample rates: `If(Equal(sr, 16000))`): the branch
+    whose recurrent model is read. Without it such a file is refused with what each
+    branch holds (kind, layers, sizes) and how it is chosen; an If whose condition is
+    known from the file takes its own branch.
 
     Tensors the load leaves out are listed in a cells.LeftOutWarning (and model.notices).
     A head whose activation the file does not say (a state dict's nn.Linear, a bare Keras
@@ -32,7 +38,7 @@ def load_model(path: str | os.PathLike, vocabulary=None, dtype=None,
     activations say it themselves.
     """
     path = Path(path)
-    weights = read_model_weights(path, **merged_names(path.name, names, parts))
+    weights = read_model_weights(path, branch=branch, **merged_names(path.name, names, parts))
     model = build_model(weights, vocabulary=vocabulary, dtype=dtype, options=options, path=path)
     warn_about_load(weights)
     return model
@@ -64,3 +70,24 @@ def save_model(model: Model, path: str | os.PathLike) -> None:
                          f"{type(model).__name__} (cells.save writes one cell)")
     tensors, metadata = model_file_contents(path.name, model_weights(model, path.name))
     write_model_tensor_file(path, tensors, metadata)
+
+
+def convert_model(path: str | os.PathLike, out: str | os.PathLike,
+                  names: Mapping | None = None, **parts) -> tuple[str, ...]:
+    """Read a model file once and write what it holds to a gatescope model file `out`
+    (.safetensors or .npz) as the file says it: what it leaves open (the head's activation,
+    the input's encoding, a vocabulary) stays open, so load_model(out, vocabulary=V,
+    dtype=D) builds what load_model(path, vocabulary=V, dtype=D) builds without the
+    original format's reader. Returns the notices of the load (model.notices: tensors left
+    out, what the numbers are), which `out` does not keep."""
+    from ..formats.model_file import model_file_contents
+    from ..formats.tensor_files import write_model_tensor_file
+
+    path, out = Path(path), Path(out)
+    if out.suffix.lower() not in WRITE_SUFFIXES:
+        raise ValueError(f"{out.name}: can only write {' or '.join(WRITE_SUFFIXES)} files")
+    weights = read_model_weights(path, **merged_names(path.name, names, parts))
+    tensors, metadata = model_file_contents(path.name, weights)
+    write_model_tensor_file(out, tensors, metadata)
+    warn_about_load(weights)
+    return notices_of(weights)

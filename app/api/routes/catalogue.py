@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.api.deps import SettingsDep
+from app.api.deps import QueryKindOptions, SettingsDep
 from app.schemas import CellKind, CellsPublic, ErrorPublic, PresetsPublic
 from app.sessions import kinds
 
@@ -16,15 +16,12 @@ router = APIRouter(tags=["catalogue"])
 @router.get("/cells", response_model=CellsPublic, responses={422: {"model": ErrorPublic}})
 def list_cells(
     settings: SettingsDep,
+    options: QueryKindOptions,
     kind: Annotated[CellKind | None, Query(description="one kind only")] = None,
-    reset_after: Annotated[bool | None, Query(description="gru option")] = None,
-    nonlinearity: Annotated[Literal["tanh", "relu"] | None, Query(description="rnn option")] = None,
 ) -> dict:
     """Cell kinds with their default options, state and signal descriptions (computation
     order), each with its option values and the stages it has; the global stage order and
     the size limits. Options given apply to the kinds that have them."""
-    options = {name: value for name, value in (("reset_after", reset_after),
-                                               ("nonlinearity", nonlinearity)) if value is not None}
     return kinds.cell_kinds(kind, options, settings)
 
 

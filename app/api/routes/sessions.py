@@ -14,6 +14,7 @@ from app.schemas import (
     SessionAppend,
     SessionCreate,
     SessionPublic,
+    StateOf,
     TraceWindow,
     WeightPublic,
 )
@@ -98,7 +99,7 @@ def read_sensitivity(
     sessions: SessionsDep,
     t: Annotated[int, Query(description="the step whose state is differentiated")],
     unit: Annotated[int, Query(description="the unit of that state")] = 0,
-    of: Annotated[Literal["h", "c"], Query(description="h, or c where the kind has it")] = "h",
+    of: Annotated[StateOf, Query(description="h, or c where the kind has it")] = "h",
     window: Annotated[int | None, Query(description="steps covered, ending at t "
                                                     "(default and limit: the server's)")] = None,
     layer: Annotated[int, Query(ge=0, description="a model's layer")] = 0,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Path, UploadFile
 
-from app.api.deps import SettingsDep, StoreDep
+from app.api.deps import FormKindOptions, SettingsDep, StoreDep
 from app.errors import NotFound
 from app.schemas import CellKind, ErrorPublic, WeightsPublic
+from app.sessions.datadir import WEIGHT_EXTENSIONS
 from app.sessions.uploads import accept_weights, read_vocabulary_upload, upload_record
 
 router = APIRouter(tags=["weights"])
@@ -17,18 +18,21 @@ router = APIRouter(tags=["weights"])
 @router.post("/weights", status_code=201, response_model=WeightsPublic,
              responses={413: {"model": ErrorPublic}, 422: {"model": ErrorPublic}})
 def upload_weights(
-    file: Annotated[UploadFile, File(description=".safetensors, .npz, .onnx, .weights.h5 or "
-                                                 ".keras (a cell or a whole model)")],
+    file: Annotated[UploadFile, File(description=f"{', '.join(WEIGHT_EXTENSIONS)} (a cell or "
+                                                 "a whole model)")],
     store: StoreDep,
     settings: SettingsDep,
+    options: FormKindOptions,
     cell: Annotated[CellKind | None, Form(description="read as this kind (default: the file's)")]
     = None,
     layer: Annotated[int, Form(ge=0, le=1000, description="which recurrent layer")] = 0,
-    reset_after: Annotated[bool | None, Form(description="gru option")] = None,
-    nonlinearity: Annotated[Literal["tanh", "relu"] | None, Form(description="rnn option")] = None,
     vocabulary: Annotated[UploadFile | None, File(
         description="the model's tokens: vocab.json (a list) or vocab.txt (one per line)")]
     = None,
+    branch: Annotated[str | None, Form(
+        description="an .onnx model whose If node chooses its branch by the model's inputs "
+                    "(one file for two sample rates): the branch to read, 'then' or "
+                    "'else' (default: 'then'; the record lists what each holds)")] = None,
     data: Annotated[UploadFile | None, File(
         description="an .onnx model's external data (model.onnx.data, as torch.onnx.export "
                     "writes it beside the model)")] = None,
@@ -37,15 +41,13 @@ def upload_weights(
     `weights_id` that `POST /api/sessions` takes. The record says what the file holds:
     its name, the options it states and those it leaves open, its layers and directions,
     and which part a session uses (`shown`)."""
-    options = {name: value for name, value in (("reset_after", reset_after),
-                                               ("nonlinearity", nonlinearity)) if value is not None}
     tokens = None
     if vocabulary is not None and (vocabulary.filename or vocabulary.size):
         tokens = read_vocabulary_upload(vocabulary.file, vocabulary.filename or "vocabulary")
     external = (data.file, data.filename or "data") if data is not None and (
         data.filename or data.size) else None
     return accept_weights(store, settings, file.file, file.filename or "upload", cell or None,
-                          layer, options, tokens, external)
+                          layer, options, tokens, external, branch or None)
 
 
 @router.get("/weights/{weights_id}", response_model=WeightsPublic,

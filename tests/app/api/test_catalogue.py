@@ -50,6 +50,26 @@ def test_cells_options_apply_only_where_they_exist(client):
     assert kinds["lstm"]["options"] == {}
 
 
+def test_every_kind_option_is_a_parameter_of_the_catalogue_and_the_upload(client):
+    """The option parameters come from cells.kind_info, so a new kind's option is taken
+    without naming it: each value of each option is applied to its kind."""
+    options = {(kind, name): option["values"] for kind in cells.KINDS
+               for name, option in cells.kind_info(kind)["options"].items()}
+    assert options  # some kind has options
+    for (kind, name), values in options.items():
+        for value in values:
+            given = ("true" if value else "false") if isinstance(value, bool) else value
+            body = client.get("/api/cells", params={"kind": kind, name: given}).json()
+            assert body["kinds"][0]["options"][name] == value, (kind, name, value)
+        assert_error(client.get("/api/cells", params={"kind": kind, name: "no such value"}),
+                     422, name)
+    spec = client.get("/openapi.json").json()
+    query = {p["name"] for p in spec["paths"]["/api/cells"]["get"]["parameters"]}
+    form = spec["components"]["schemas"]["Body_upload_weights_api_weights_post"]["properties"]
+    for _, name in options:
+        assert name in query and name in form, name
+
+
 def test_cells_refuses_unknown_kind_and_foreign_option(client):
     assert_error(client.get("/api/cells", params={"kind": "transformer"}), 422, "kind",
                  "lstm")

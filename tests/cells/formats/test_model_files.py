@@ -219,3 +219,31 @@ def test_time_order_of_a_backward_cell():
     assert np.array_equal(mt.signal(0, "backward", "h"), mt.outputs[0][:, H:])
     with pytest.raises(ValueError, match=r"time 4 is outside the sequence of 4 steps"):
         mt.step(0, "forward", 4)
+
+
+@pytest.mark.parametrize("vocabulary", [None, "abcd"])
+@pytest.mark.parametrize("embedding", [True, False])
+def test_converted_model_leaves_open_what_the_file_leaves_open(tmp_path, vocabulary,
+                                                              embedding):
+    """A state dict says neither its head's activation nor, without an embedding, whether
+    it reads text: its converted file decides both with the vocabulary given later, as the
+    state dict itself does."""
+    torch.manual_seed(1)
+    state = {f"rnn.{k}": v for k, v in torch.nn.RNN(4, 5).state_dict().items()}
+    if embedding:
+        state |= {f"emb.{k}": v for k, v in torch.nn.Embedding(4, 4).state_dict().items()}
+    state |= {f"fc.{k}": v for k, v in torch.nn.Linear(5, 4).state_dict().items()}
+    save_file(state, str(tmp_path / "m.safetensors"))
+    out = tmp_path / "converted.safetensors"
+    assert cells.convert_model(tmp_path / "m.safetensors", out) == ()
+    for dtype in ("float32", "float64"):
+        original = cells.load_model(tmp_path / "m.safetensors", vocabulary=vocabulary,
+                                    dtype=dtype)
+        again = cells.load_model(out, vocabulary=vocabulary, dtype=dtype)
+        assert again.info() == original.info()
+        sequence = "abca" if vocabulary else (
+            [0, 2, 1] if embedding else [[0.5, -1.0, 0.25, 2.0], [1.0, 0.0, -0.5, 0.75]])
+        if vocabulary is None and embedding:
+            sequence = np.array(sequence)
+        np.testing.assert_array_equal(again.run(sequence)["logits"],
+                                      original.run(sequence)["logits"])

@@ -11,7 +11,7 @@ from xlstm.blocks.slstm.layer import sLSTMLayer, sLSTMLayerConfig
 
 import cells
 from cells.formats.after_lstm import ReferenceModuleNotice, recurrent_from_heads
-from cells.kinds.slstm import recurrent_mask
+from cells.kinds.slstm import HEADS_MATMUL_FROM, recurrent_mask
 from tests.cells.kind_cases import random_cell
 from tests.support import TOLERANCE as TOL
 
@@ -44,9 +44,10 @@ def xlstm_cell(cell, dtype):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("heads", [1, 2])
-def test_cell_forward_and_gradients_match_xlstm(heads, dtype):
-    T, I, H = 20, 3, 4
+# the last: equal heads large enough to be multiplied head by head (a batched matmul)
+@pytest.mark.parametrize(("heads", "H"), [(1, 4), (2, 4), (4, HEADS_MATMUL_FROM)])
+def test_cell_forward_and_gradients_match_xlstm(heads, H, dtype):
+    T, I = 20, 3
     cell = random_cell("slstm", {"heads": heads}, I, H, dtype=dtype, seed=heads)
     module = xlstm_cell(cell, dtype)
     rng = np.random.default_rng(heads)
@@ -155,6 +156,26 @@ def test_an_empty_memory_reads_zero():
     np.testing.assert_allclose(trace["h"], expected["h"], rtol=1e-12, atol=1e-12)
     g = trace.backward({"h": np.ones((6, 3))})
     assert all(np.isfinite(v).all() for v in g.params.values())
+
+
+def test_a_unit_that_writes_nothing_at_first_reads_zero_without_a_hold():
+    """From the zero state, an input gate that underflows (ĩ far below log σ(f̃)) writes
+    nothing: n_t = 0 and h_t reads 0 until the unit first writes; the fast loop stops
+    looking for n = 0 only after that, and matches the reference step throughout."""
+    from cells import reference
+
+    base = random_cell("slstm", {"heads": 1}, 2, 3, seed=1)
+    params = {k: v.copy() for k, v in base.params.items()}
+    params["weight_ih"][0, 0] = 500.0  # unit 0's ĩ follows x_0 steeply
+    cell = cells.create("slstm", params=params, heads=1, dtype="float64")
+    xs = np.random.default_rng(1).normal(0, 1, (8, 2))
+    xs[:3, 0] = -3.0  # ĩ ≈ −1500 for three steps: exp underflows to 0
+    xs[3:, 0] = 0.0
+    trace = cell.run(xs)
+    assert np.all(trace["n"][:3, 0] == 0) and np.all(trace["h"][:3, 0] == 0)
+    assert np.all(trace["n"][3:] > 0) and np.isfinite(trace["h"]).all()
+    expected = reference.run("slstm", cell.params, xs, {}, heads=1)
+    np.testing.assert_allclose(trace["h"], expected["h"], rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("heads", [1, 2])
