@@ -110,7 +110,7 @@ def _url_value(value) -> str:
 # Every kind at its defaults at every size, and each other value of each of its options at
 # H = 3 (from cells.kind_info, so a new kind or option is drawn here without being named).
 SIZES = (1, 3, 64, 1024)
-CASES = [(kind, "", SIZES) for kind in cells.KINDS] + [
+OVERLAP_CASES = [(kind, "", SIZES) for kind in cells.KINDS] + [
     (kind, f"&{name}={_url_value(value)}", (3,))
     for kind in cells.KINDS
     for name, option in cells.kind_info(kind)["options"].items()
@@ -121,7 +121,7 @@ def test_no_label_overlaps_another_or_is_crossed_by_a_pipe(page, errors, artifac
     """Every kind × style × H ∈ {1, 3, 64, 1024}, every option value × style at H = 3: one
     page load per case and H, the style switched in the page."""
     problems = []
-    for kind, extra, sizes in CASES:
+    for kind, extra, sizes in OVERLAP_CASES:
         for hidden in sizes:
             open_view(
                 page, f"?cell={kind}&weights=seed&seed=4&hidden={hidden}&text=a%20b&t=1{extra}"
