@@ -343,9 +343,11 @@ class Stream:
             if isinstance(item, str):
                 await self.websocket.send_text(item)
                 continue
-            # At most max_frames_per_second frames per socket; seeks that came meanwhile are
-            # coalesced, the newest wins (so a storming socket still gets frames, at a rate).
-            if next_slot > loop.time():
+            # A socket whose seeks pile up gets at most max_frames_per_second frames; seeks
+            # that came meanwhile are coalesced, the newest wins (so a storming socket still
+            # gets frames, at a rate). One that waits for each frame before its next seek has
+            # no backlog: its rate is its round trip, and it is not made to wait for a slot.
+            if next_slot > loop.time() and self.queue.has_frame():
                 await asyncio.sleep(next_slot - loop.time())
                 item = self.queue.newest_frame(item)
             next_slot = max(next_slot, loop.time() - gap) + gap
