@@ -160,22 +160,31 @@ def parallel(buf: np.ndarray, state: tuple, p: dict, method: str = "doubling") -
     return (cols.h[-1].copy(),)
 
 
-def backward(cols, state0: tuple, d_in: dict, carry: tuple, p: dict, holds=None,
-             params: bool = True, totals: bool = False) -> ChunkGradients:
-    """Reverse of forward over one chunk; d_in["h"] is dL/dh_t as recorded, (n, …, H)."""
-    (h0,) = state0
-    keep = 1 - cols.z
-    dh_all = np.empty_like(cols.h)  # δh_t after holds: what reaches the gates and h_{t−1}
-    record = {"h": np.empty_like(cols.h)} if totals else None
-    dh_next = carry[0].copy()
+def keep_chain_backward(dh_in, dh_carry, keep, h, holds, totals: bool):
+    """δh_t of every step of a chunk, last to first, when h_t = keep_t ⊙ h_{t−1} + (a term of
+    x_t alone): δh_{t−1} = δh_t ⊙ keep_t, nothing else feeds back. (δh_t after holds, (n, …, H);
+    δh into the chunk's first h_{t−1}; the totals before holds when asked, else None.)"""
+    dh_all = np.empty_like(h)  # δh_t after holds: what reaches the gates and h_{t−1}
+    record = {"h": np.empty_like(h)} if totals else None
+    dh_next = dh_carry.copy()
     for j in range(len(dh_all) - 1, -1, -1):
         dh = dh_all[j]
-        np.add(d_in["h"][j], dh_next, out=dh)
+        np.add(dh_in[j], dh_next, out=dh)
         if record is not None:
             record["h"][j] = dh
         if holds is not None and holds[j] is not None:
             cut(holds[j], "h", dh)
         dh_next = dh * keep[j]
+    return dh_all, dh_next, record
+
+
+def backward(cols, state0: tuple, d_in: dict, carry: tuple, p: dict, holds=None,
+             params: bool = True, totals: bool = False) -> ChunkGradients:
+    """Reverse of forward over one chunk; d_in["h"] is dL/dh_t as recorded, (n, …, H)."""
+    (h0,) = state0
+    keep = 1 - cols.z
+    dh_all, dh_next, record = keep_chain_backward(d_in["h"], carry[0], keep, cols.h, holds,
+                                                  totals)
     h_prev = previous_rows(h0, cols.h)
     d_pre = np.empty(cols.h.shape[:-1] + (2 * cols.h.shape[-1],), cols.h.dtype)
     H = cols.h.shape[-1]

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..signals import UNIT, Signal, h_prev_input, signal, x_input
 from .min_gru import (
+    keep_chain_backward,
     log_positive_g,
     log_sigmoid,
     positive_g_into,
@@ -150,17 +151,8 @@ def backward(cols, state0: tuple, d_in: dict, carry: tuple, p: dict, holds=None,
     (h0,) = state0
     normalize = p["normalize"]
     keep, write = (cols.f_norm, cols.i_norm) if normalize else (cols.f, cols.i)
-    dh_all = np.empty_like(cols.h)
-    record = {"h": np.empty_like(cols.h)} if totals else None
-    dh_next = carry[0].copy()
-    for j in range(len(dh_all) - 1, -1, -1):
-        dh = dh_all[j]
-        np.add(d_in["h"][j], dh_next, out=dh)
-        if record is not None:
-            record["h"][j] = dh
-        if holds is not None and holds[j] is not None:
-            cut(holds[j], "h", dh)
-        dh_next = dh * keep[j]
+    dh_all, dh_next, record = keep_chain_backward(d_in["h"], carry[0], keep, cols.h, holds,
+                                                  totals)
     H = cols.h.shape[-1]
     d_keep = dh_all * previous_rows(h0, cols.h)
     d_write = dh_all * cols.n
