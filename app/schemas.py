@@ -223,6 +223,10 @@ class ModelCellPublic(BaseModel):
     params: list[ParamPublic] = Field(
         default_factory=list, description="this cell's parameters a weight edit may change "
                                           "(empty for an LSTM with proj_size)")
+    state_sizes: dict[str, int] = Field(
+        default_factory=dict, description='the starting state this cell takes: {"h": width, '
+                                          '"c": width} (only the states it has); its row of '
+                                          "`state` in POST /api/sessions")
 
 
 class WeightPublic(BaseModel):
@@ -272,6 +276,9 @@ class SessionPublic(BaseModel):
                                           "forward)")
     interventions: list[dict[str, Any]] = Field(
         default_factory=list, description="the held signals, as checked")
+    state: dict[str, list[list[float]] | list[float]] | None = Field(
+        None, description='the starting state as given ({"h": rows, "c": rows}, one row per '
+                          "layer and direction); null: zeros")
     holdable: list[str] = Field(default_factory=list,
                                 description="the signals an intervention may hold")
     weight_edits: list[dict[str, Any]] = Field(
@@ -389,12 +396,17 @@ class WeightsPublic(BaseModel):
         default_factory=list, description="what loading left out or changed, in words: the "
                                           "tensors left out by name, int8 weights read as float")
     branch: str | None = Field(None, description="the branch of an ONNX If chosen by the "
-                                                 "model's inputs that the upload is read by")
+                                                 "model's inputs that the upload is read by "
+                                                 '("then", "else", or where Ifs nest a JSON '
+                                                 'object {"by_rate": "then", "by_mode": '
+                                                 '"else"})')
     branches: list[dict[str, Any]] | None = Field(
         None, description="an ONNX model whose If node chooses its branch by the model's "
-                          "inputs: each branch (name, condition, kind, layers, directions, "
-                          "input_size, hidden_size, head_outputs, summary); the upload's "
-                          "`branch` field chooses one")
+                          "inputs: each branch, or each way through Ifs nested in branches "
+                          "(name, node, condition, choice {If node: branch}, conditions, "
+                          "kind, layers, directions, input_size, hidden_size, head_outputs, "
+                          "summary, and `branch`: the text the upload's `branch` field "
+                          "takes to read it)")
 
 
 # -- errors ----------------------------------------------------------------------------------
