@@ -57,8 +57,16 @@ def upload_record(weights_id: str, meta: dict) -> dict:
         "branch": meta.get("branch"), "branches": meta.get("branches"),
         "bytes": meta.get("bytes"),
         "model": _model_summary(meta.get("model")),
+        "state_sizes": meta.get("state_sizes"),
         "notices": list(meta.get("notices", [])),
     }
+
+
+def state_sizes(model: cells.Model) -> list[dict]:
+    """The starting state a session of the upload takes, row by row as POST /api/sessions
+    takes `state`: [{"layer", "direction", "sizes": {"h": width, "c": width}}]."""
+    return [{"layer": layer, "direction": direction, "sizes": sizes}
+            for (layer, direction), sizes in model.state_sizes().items()]
 
 
 def _model_summary(model: dict | None) -> dict | None:
@@ -168,8 +176,10 @@ def accept_weights(store: Store, settings: Settings, source: BinaryIO, filename:
                 "dtype": cell.dtype.name, "filename": filename, "bytes": path.stat().st_size,
                 "notices": list(notices)}
         kept = [parsed_cell]
+        meta["state_sizes"] = state_sizes(cells.Model([{"forward": cell}]))
         if model is not None and not options:
             meta["model"] = describe_model(model)
+            meta["state_sizes"] = state_sizes(model)
             kept.append(parsed_model)
         else:
             parsed_model.unlink(missing_ok=True)
@@ -373,7 +383,7 @@ def _accept_model(store: Store, settings: Settings, path: Path, weights_id: str,
             "directions": list(model.directions), "input_size": first.input_size,
             "hidden_size": first.hidden_size, "dtype": first.dtype.name, "filename": filename,
             "bytes": path.stat().st_size, "model": describe_model(model),
-            "notices": list(notices), **(extra or {})}
+            "state_sizes": state_sizes(model), "notices": list(notices), **(extra or {})}
     meta = _keep(store, path, weights_id, ext, meta, (parsed,) if parsed is not None else ())
     store.enforce_budget(settings.max_store_bytes, {weights_id})
     return upload_record(weights_id, meta)

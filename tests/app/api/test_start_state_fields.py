@@ -56,6 +56,8 @@ def test_a_projected_lstm_takes_h_as_wide_as_its_projection(client, tmp_path):
     lstm = torch.nn.LSTM(2, 4, proj_size=2)
     save_file(lstm.state_dict(), str(tmp_path / "proj.safetensors"))
     record = upload(client, tmp_path / "proj.safetensors").json()
+    assert record["state_sizes"] == [{"layer": 0, "direction": "forward",
+                                      "sizes": {"h": 2, "c": 4}}]
     session = create_session(client, weights_id=record["weights_id"],
                              sequence={"values": [[0.1, 0.2], [0.3, -0.1]]})
     assert session["parts"][0]["forward"]["state_sizes"] == {"h": 2, "c": 4}
@@ -71,9 +73,11 @@ def test_states_the_cell_does_not_have_or_that_are_not_numbers_are_refused(clien
     assert_error(client.post("/api/sessions", json={**body, "state": {"h": [0.0, 1.0]}}), 422,
                  "state", "h0 given, but layer 0 forward is a prototype_lstm, whose state is "
                           "only c")
-    answer = client.post("/api/sessions", json={**body, "state": {"c": [0.0, "zero"]}})
-    assert answer.status_code == 422
-    assert "state.c" in json.dumps(answer.json()), answer.text
+    assert_error(client.post("/api/sessions", json={**body, "state": {"c": [0.0, "zero"]}}),
+                 422, "state.c", "value 1 ('zero') is not a number")
+    assert_error(client.post("/api/sessions", json={**body, "state": {"c": [[0.0, 1.0],
+                                                                          [2.0, None]]}}),
+                 422, "state.c", "row 1, value 1 (None) is not a number")
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +92,8 @@ def test_nested_ifs_are_listed_way_by_way_with_the_text_that_reads_each(client, 
     assert [w["choice"] for w in ways] == [w[0] for w in NESTED_IF_WAYS]
     assert [w["kind"] for w in ways] == ["lstm", "gru", "rnn"]
     assert record["branch"] == ways[0]["branch"] and record["cell"] == "lstm"
+    assert record["state_sizes"] == [{"layer": 0, "direction": "forward",
+                                      "sizes": {"h": 5, "c": 5}}]
     assert any("is shown" in notice and ways[1]["branch"] in notice
                for notice in record["notices"])
 
