@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+from pydantic_core import PydanticCustomError
 
 import cells
 from cells.models.model import ACTIVATIONS, DIRECTIONS
@@ -142,6 +143,23 @@ class StartStateIn(_Strict):
     h: list[float] | list[list[float]] | None = Field(None, examples=[[0.1, -0.2, 0.0, 0.3]])
     c: list[float] | list[list[float]] | None = Field(None, description="LSTM cells only")
 
+    @field_validator("h", "c", mode="before")
+    @classmethod
+    def _numbers(cls, value: Any) -> Any:
+        """Say which value of which row is not a number (not both readings of the union)."""
+        if value is None or not isinstance(value, list):
+            return value
+        nested = bool(value) and all(isinstance(row, list) for row in value)
+        for r, row in enumerate(value if nested else [value]):
+            for k, item in enumerate(row):
+                if isinstance(item, bool) or not isinstance(item, (int, float)):
+                    where = f"row {r}, value {k}" if nested else f"value {k}"
+                    raise PydanticCustomError(
+                        "state_number", "{where} ({item}) is not a number; give numbers, one "
+                        "row per layer and direction", {"where": where,
+                                                        "item": repr(item)[:40]})
+        return value
+
 
 class SessionCreate(_Strict):
     """A cell, its weights (one of `preset`, `seed`, `weights_id`; `seed` 0 when none is
@@ -223,6 +241,10 @@ class ModelCellPublic(BaseModel):
     params: list[ParamPublic] = Field(
         default_factory=list, description="this cell's parameters a weight edit may change "
                                           "(empty for an LSTM with proj_size)")
+    state_sizes: dict[str, int] = Field(
+        default_factory=dict, description='the starting state this cell takes: {"h": width, '
+                                          '"c": width} (only the states it has); its row of '
+                                          "`state` in POST /api/sessions")
 
 
 class WeightPublic(BaseModel):
@@ -274,6 +296,9 @@ class SessionPublic(BaseModel):
                                           "forward)")
     interventions: list[dict[str, Any]] = Field(
         default_factory=list, description="the held signals, as checked")
+    state: dict[str, list[list[float]] | list[float]] | None = Field(
+        None, description='the starting state as given ({"h": rows, "c": rows}, one row per '
+                          "layer and direction); null: zeros")
     holdable: list[str] = Field(default_factory=list,
                                 description="the signals an intervention may hold")
     weight_edits: list[dict[str, Any]] = Field(
@@ -390,13 +415,22 @@ class WeightsPublic(BaseModel):
     notices: list[str] = Field(
         default_factory=list, description="what loading left out or changed, in words: the "
                                           "tensors left out by name, int8 weights read as float")
+    state_sizes: list[dict[str, Any]] | None = Field(
+        None, description='the starting state a session of it takes, one row per layer and '
+                          'direction as `state` in POST /api/sessions: [{"layer", '
+                          '"direction", "sizes": {"h": width, "c": width}}]')
     branch: str | None = Field(None, description="the branch of an ONNX If chosen by the "
-                                                 "model's inputs that the upload is read by")
+                                                 "model's inputs that the upload is read by "
+                                                 '("then", "else", or where Ifs nest a JSON '
+                                                 'object {"by_rate": "then", "by_mode": '
+                                                 '"else"})')
     branches: list[dict[str, Any]] | None = Field(
         None, description="an ONNX model whose If node chooses its branch by the model's "
-                          "inputs: each branch (name, condition, kind, layers, directions, "
-                          "input_size, hidden_size, head_outputs, summary); the upload's "
-                          "`branch` field chooses one")
+                          "inputs: each branch, or each way through Ifs nested in branches "
+                          "(name, node, condition, choice {If node: branch}, conditions, "
+                          "kind, layers, directions, input_size, hidden_size, head_outputs, "
+                          "summary, and `branch`: the text the upload's `branch` field "
+                          "takes to read it)")
 
 
 # -- errors ----------------------------------------------------------------------------------

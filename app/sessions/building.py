@@ -17,6 +17,7 @@ from app.errors import ApiError
 from app.sessions import kinds
 from app.sessions.config import SessionConfig
 from app.sessions.datadir import PARSED_MODEL_EXT, Store
+from app.sessions.uploads import branch_choice
 from cells.formats.vocabulary_files import Subwords
 from cells.models.model import DIRECTIONS
 
@@ -63,7 +64,8 @@ def build(config: SessionConfig, store: Store, field: str) -> cells.Model:
                 json = (meta.get("model") or {}).get("tokenizer_json")
                 vocabulary = tuple(vocabulary) if json is None else Subwords(vocabulary, json)
             return cells.load_model(path, vocabulary=vocabulary, dtype=config.dtype,
-                                    branch=meta.get("branch"))  # an ONNX If's, as uploaded
+                                    # an ONNX If's (each nested If's), as uploaded
+                                    branch=branch_choice(meta.get("branch")))
         parsed = store.parsed_path(weights["weights_id"])
         if parsed is not None:  # the canonical arrays as parsed on upload: read, not parsed
             path = parsed

@@ -35,6 +35,8 @@ import { createToolbar } from "./views/toolbar.js";
 import { bindSwipe } from "./views/touch.js";
 import { createTrainPanel } from "./views/train_panel.js";
 import { createLabView } from "./views/lab.js";
+import { createStartStateView } from "./views/start_state.js";
+import { createBranchChooser } from "./views/onnx_branches.js";
 
 const $ = (sel) => document.querySelector(sel);
 createLabView($("main"));
@@ -138,6 +140,8 @@ function buildViews() {
     { keys: null, update: (s) => toolbar.render(s) },
     { keys: ["session", "layer", "direction"], update: (s) => pickers.render(s) },
     { keys: ["draft", "config", "errors", "upload", "notice", "session"], update: (s) => form.render(s) },
+    createStartStateView({ settings }),
+    createBranchChooser({ onChoose: (branch) => form.uploadChosen(branch) }),
     ...createPanels(settings),
     createEquationsView((name) => store.set({ signal: name })),
     whatIf.panel,
