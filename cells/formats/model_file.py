@@ -17,6 +17,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ..cell import SPECS
 from .common import (
     GATE_BLOCKS,
     WEIGHTS,
@@ -145,7 +146,9 @@ def _cell(tensors: TensorFile, key: str, meta: Mapping[str, str]) -> LoadedWeigh
     prefix = f"{key}."
     params = {name[len(prefix):]: tensors.get(name) for name in tensors.names
               if name.startswith(prefix)}
-    for name in WEIGHTS:
+    # a kind without a recurrent matrix (minGRU, minLSTM) has only weight_ih and bias_ih
+    needed = WEIGHTS if SPECS[kind].recurrent else ("weight_ih", "bias_ih")
+    for name in needed:
         if name not in params:
             raise missing(label, prefix + name, tensors.names)
     if "weight_hr" not in params:
