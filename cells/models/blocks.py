@@ -134,64 +134,62 @@ class Block(Protocol):
     def run(self, x: np.ndarray) -> BlockTrace: ...
 
 
-@dataclass(frozen=True)
-class TokenHead:
-    """Embedding in, logits out: the token ends of a block model."""
-
-    embedding: np.ndarray  # (V, E)
-    head: np.ndarray  # (V, E): logits = y·headᵀ (the embedding itself when tied)
-    norm: Callable[[np.ndarray], np.ndarray] | None = None  # the final norm, None: identity
-
-
 @dataclass
 class BlockModelTrace:
     model: BlockModel
-    ids: np.ndarray  # (T,)
+    xs: np.ndarray  # (T, E): what the first block read (the embedded tokens)
+    ids: np.ndarray | None  # (T,) token ids, where the input was tokens
     blocks: list[BlockTrace]
     stream: list[np.ndarray]  # the residual stream before each block, then after the last
     final: np.ndarray  # (T, E) after the final norm
     _logits: dict = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return len(self.xs)
 
     def block(self, index: int) -> BlockTrace:
         return self.blocks[index]
 
     @property
     def names(self) -> tuple[str, ...]:
-        return ("logits", "probs")
+        return ("logits", "probs") if self.model.head is not None else ()
 
     def __getitem__(self, name: str) -> np.ndarray:
         if name not in self.names:
-            raise ValueError(f"unknown output {name!r}: a block model has logits and probs")
-        if "logits" not in self._logits:
-            logits = self.final @ self.model.ends.head.T  # (T, V)
+            has = "logits and probs" if self.names else "no head"
+            raise ValueError(f"unknown output {name!r}: this block model has {has}")
+        if not self._logits:
+            logits = self.final @ self.model.head.T  # (T, V)
             shifted = np.exp(logits - logits.max(-1, keepdims=True))
             self._logits = {"logits": logits, "probs": shifted / shifted.sum(-1, keepdims=True)}
         return self._logits[name].copy()
 
 
 class BlockModel:
-    """Token ids → embedding → each block in turn → final norm → logits."""
+    """(token ids → embedding, or numbers (T, E)) → each block in turn → final norm →
+    (logits = y·headᵀ, where there is a head)."""
 
-    def __init__(self, blocks: Sequence[Block], ends: TokenHead, dtype,
+    def __init__(self, blocks: Sequence[Block], dtype, *, width: int,
+                 embedding: np.ndarray | None = None, head: np.ndarray | None = None,
+                 norm: Callable[[np.ndarray], np.ndarray] | None = None,
                  vocabulary: Sequence[str] | None = None, notices: Sequence[str] = (),
                  layout: str = ""):
         self.stack = tuple(blocks)
         if not self.stack:
             raise ValueError("a block model needs at least one block")
         self.dtype = np.dtype(dtype)
-        width = ends.embedding.shape[1]
+        self.width = width
         for index, block in enumerate(self.stack):
             if block.width != width:
                 raise ValueError(f"block {index} reads {block.width} values per step; the "
-                                 f"embedding gives {width}")
-        if ends.head.shape[1] != width:
-            raise ValueError(f"the head reads {ends.head.shape[1]} values; the blocks give "
-                             f"{width}")
-        self.ends = TokenHead(as_float_array(ends.embedding, "embedding", self.dtype),
-                              as_float_array(ends.head, "head weight", self.dtype), ends.norm)
+                                 f"stream is {width} wide")
+        for name, a in (("embedding", embedding), ("head", head)):
+            if a is not None and (a.ndim != 2 or a.shape[1] != width):
+                raise ValueError(f"the {name} has shape {a.shape}; expected (V, {width})")
+        self.embedding = None if embedding is None else as_float_array(embedding, "embedding",
+                                                                       self.dtype)
+        self.head = None if head is None else as_float_array(head, "head weight", self.dtype)
+        self.norm = norm
         self.vocabulary = tuple(vocabulary) if vocabulary is not None else None
         self.notices = tuple(notices)
         self.layout = layout
@@ -199,30 +197,25 @@ class BlockModel:
     def __repr__(self) -> str:
         kinds = ", ".join(b.kind for b in self.stack)
         return (f"BlockModel({self.layout or 'blocks'}: [{kinds}], width={self.width}, "
-                f"vocabulary={self.vocabulary_size}, dtype={self.dtype.name})")
+                f"dtype={self.dtype.name})")
 
     @property
     def layers(self) -> int:
         return len(self.stack)
 
-    @property
-    def width(self) -> int:
-        return self.ends.embedding.shape[1]
-
-    @property
-    def vocabulary_size(self) -> int:
-        return self.ends.embedding.shape[0]
-
     def info(self) -> dict:
         return {"layout": self.layout, "layers": self.layers, "width": self.width,
-                "vocabulary_size": self.vocabulary_size, "dtype": self.dtype.name,
+                "vocabulary_size": None if self.embedding is None else len(self.embedding),
+                "head": None if self.head is None else {"output_size": len(self.head)},
+                "dtype": self.dtype.name,
                 "blocks": [{"kind": b.kind, "parts": list(b.parts),
                             "cell": {"kind": b.cell.kind, "options": dict(b.cell.options),
                                      "input_size": b.cell.input_size,
                                      "hidden_size": b.cell.hidden_size}}
                            for b in self.stack]}
 
-    def ids_of(self, sequence) -> np.ndarray:
+    def encode(self, sequence) -> tuple[np.ndarray, np.ndarray | None]:
+        """(xs (T, E), token ids or None) for text, token ids or numbers."""
         if isinstance(sequence, str):
             if self.vocabulary is None:
                 raise ValueError("this model has no vocabulary; give token ids")
@@ -230,26 +223,28 @@ class BlockModel:
             unknown = sorted({ch for ch in sequence if ch not in index})
             if unknown:
                 raise ValueError(f"characters not in the vocabulary: {unknown[:10]}")
-            return np.array([index[ch] for ch in sequence])
-        ids = np.asarray(sequence)
-        if ids.ndim != 1 or ids.dtype.kind not in "iu" or len(ids) == 0:
-            raise ValueError(f"give token ids as a non-empty (T,) integer array, got shape "
-                             f"{ids.shape} of {ids.dtype}")
-        if ids.min() < 0 or ids.max() >= self.vocabulary_size:
-            raise ValueError(f"token ids must lie in 0..{self.vocabulary_size - 1}")
-        return ids
+            sequence = np.array([index[ch] for ch in sequence])
+        a = np.asarray(sequence)
+        if a.ndim == 1 and a.dtype.kind in "iu" and self.embedding is not None:
+            if len(a) == 0 or a.min() < 0 or a.max() >= len(self.embedding):
+                raise ValueError(f"token ids must be a non-empty sequence in "
+                                 f"0..{len(self.embedding) - 1}")
+            return self.embedding[a], a
+        if a.ndim != 2 or a.shape[1] != self.width or len(a) == 0:
+            raise ValueError(f"sequence has shape {a.shape}; give token ids (T,) to a model "
+                             f"with an embedding, or numbers (T, {self.width})")
+        return as_float_array(a, "sequence", self.dtype), None
 
     def run(self, sequence) -> BlockModelTrace:
-        ids = self.ids_of(sequence)
-        x = self.ends.embedding[ids]  # (T, E)
-        stream, traces = [x], []
+        xs, ids = self.encode(sequence)
+        x, stream, traces = xs, [xs], []
         for block in self.stack:
             trace = block.run(x)
             x = trace["residual"]
             traces.append(trace)
             stream.append(x)
-        final = self.ends.norm(x) if self.ends.norm is not None else x
-        return BlockModelTrace(self, ids, traces, stream, final)
+        final = self.norm(x) if self.norm is not None else x
+        return BlockModelTrace(self, xs, ids, traces, stream, final)
 
 
 def tensors_named(tensors: Mapping[str, np.ndarray], prefix: str, names: Sequence[str],
