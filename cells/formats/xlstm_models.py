@@ -82,8 +82,11 @@ class XLSTMMLSTMBlock:
         self.t = {n: np.ascontiguousarray(a, dtype) for n, a in t.items()}
 
     def run(self, x: np.ndarray) -> B.BlockTrace:
+        """A bare mLSTMLayer (no xlstm_norm: not in a block) has no pre-norm and no residual
+        connection: its "norm" is x itself and its "residual" the layer's output."""
         t, inner = self.t, self.inner
-        p = {"norm": B.layer_norm(x, 1 + t["xlstm_norm.weight"], eps=LN_EPS)}
+        block = "xlstm_norm.weight" in t
+        p = {"norm": B.layer_norm(x, 1 + t["xlstm_norm.weight"], eps=LN_EPS) if block else x}
         up = B.linear(p["norm"], t["proj_up.weight"], t.get("proj_up.bias"))
         p["x_mlstm"], p["z"] = up[:, :inner], up[:, inner:]
         if "conv1d.conv.weight" in t:
@@ -99,7 +102,7 @@ class XLSTMMLSTMBlock:
         p["skip"] = p["h_norm"] + t["learnable_skip"] * p["conv_act"]
         p["gated"] = p["skip"] * B.silu(p["z"])
         p["out"] = B.linear(p["gated"], t["proj_down.weight"], t.get("proj_down.bias"))
-        p["residual"] = x + p["out"]
+        p["residual"] = x + p["out"] if block else p["out"]
         return B.BlockTrace(self.kind, trace, p)
 
 
@@ -168,6 +171,29 @@ def is_xlstm_config(config: Mapping) -> bool:
     return isinstance(config, Mapping) and ("mlstm_block" in config or "slstm_block" in config)
 
 
+BLOCK_NORM = re.compile(r"(^|\.)blocks\.\d+\.xlstm_norm\.weight$")
+LAYER_MARKER = "mlstm_cell.igate.weight"
+
+
+def is_xlstm_state_dict(names) -> bool:
+    """Whether the names are an xlstm LM, block stack or bare mLSTM layer's state dict."""
+    names = set(names)
+    return LAYER_MARKER in names or any(BLOCK_NORM.search(n) for n in names)
+
+
+def config_of_module(module) -> dict:
+    """The config fields the reader uses, from a live xlstm module's `config` attribute."""
+    config = getattr(module, "config", None)
+    feedforward = getattr(getattr(config, "slstm_block", None), "feedforward", None)
+    out = {"mlstm_block": {}, "tie_weights": bool(getattr(config, "tie_weights", False))}
+    for name in ("num_blocks", "slstm_at"):
+        if hasattr(config, name) and hasattr(config, "block_map"):
+            out[name] = getattr(config, name)
+    if feedforward is not None:
+        out["slstm_block"] = {"feedforward": {"act_fn": feedforward.act_fn}}
+    return out
+
+
 def _block_indices(names, prefix: str) -> list[int]:
     found = {int(m.group(1)) for n in names if (m := re.match(re.escape(prefix) + r"(\d+)\.", n))}
     return sorted(found)
@@ -177,6 +203,16 @@ def build_xlstm(config: Mapping, tensors: Mapping[str, np.ndarray], label: str,
                 dtype=None) -> B.BlockModel:
     """An xLSTMLMModel (or a bare xLSTMBlockStack) from its state dict, `tensors`."""
     names = set(tensors)
+    if LAYER_MARKER in names:  # a bare mLSTMLayer: one block, numbers in and out
+        t = {n: np.asarray(a, np.float64) for n, a in tensors.items()}
+        if dtype is None:
+            dtype = np.result_type(*[a.dtype for a in tensors.values()]).name
+        try:
+            layer = XLSTMMLSTMBlock(t, label, dtype)
+        except KeyError as missing:
+            raise ValueError(f"{label}: tensor {missing.args[0]} of the mLSTM layer is "
+                             "missing") from None
+        return B.BlockModel([layer], dtype, width=layer.width, layout="xlstm")
     lm = "token_embedding.weight" in names
     stack = "xlstm_block_stack." if lm else ""
     indices = _block_indices(names, stack + "blocks.")
@@ -188,7 +224,9 @@ def build_xlstm(config: Mapping, tensors: Mapping[str, np.ndarray], label: str,
                          f"blocks {indices}")
     if dtype is None:
         dtype = np.result_type(*[a.dtype for a in tensors.values()]).name
-    slstm_at = config.get("slstm_at", [])
+    slstm_at = config.get("slstm_at")  # None: the file alone says which block is which
+    if slstm_at == "all":
+        slstm_at = indices
     act_fn = (config.get("slstm_block") or {}).get("feedforward", {}) or {}
     act_fn = act_fn.get("act_fn", "gelu")
     built = []
@@ -197,7 +235,7 @@ def build_xlstm(config: Mapping, tensors: Mapping[str, np.ndarray], label: str,
         own = {n[len(prefix):]: tensors[n] for n in names if n.startswith(prefix)}
         t = {(n[len("xlstm."):] if n.startswith("xlstm.") else n): a for n, a in own.items()}
         is_slstm = "slstm_cell._recurrent_kernel_" in t
-        if slstm_at != "all" and isinstance(slstm_at, list) and is_slstm != (index in slstm_at):
+        if isinstance(slstm_at, list) and is_slstm != (index in slstm_at):
             raise ValueError(f"{label}: block {index} is an {'s' if is_slstm else 'm'}LSTM "
                              f"block, but config.json's slstm_at is {slstm_at}")
         t = {n: np.asarray(a, np.float64) for n, a in t.items()}

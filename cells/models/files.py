@@ -9,7 +9,7 @@ from pathlib import Path
 from ..weights_io import WRITE_SUFFIXES, read_model_weights, warn_about_load
 from .build import build_model, model_weights, notices_of
 from .model import Model
-from .published import is_published, load_published
+from .published import is_published, load_published, load_xlstm_file
 
 
 def load_model(path: str | os.PathLike, vocabulary=None, dtype=None,
@@ -45,6 +45,10 @@ def load_model(path: str | os.PathLike, vocabulary=None, dtype=None,
     path = Path(path)
     if is_published(path):  # a directory, or its config.json beside model.safetensors
         return load_published(path, dtype=dtype, vocabulary=vocabulary)
+    if path.suffix.lower() in (".safetensors", ".npz") and not names and not parts:
+        blocks = load_xlstm_file(path, dtype=dtype)  # xlstm's own state dicts
+        if blocks is not None:
+            return blocks
     weights = read_model_weights(path, branch=branch, **merged_names(path.name, names, parts))
     model = build_model(weights, vocabulary=vocabulary, dtype=dtype, options=options, path=path)
     warn_about_load(weights)

@@ -76,3 +76,18 @@ def load_published(path: Path, dtype=None, vocabulary=None):
                              f"embedding {len(model.embedding)}")
         model.vocabulary = tuple(tokens)
     return model
+
+
+def load_xlstm_file(path: Path, dtype=None):
+    """The BlockModel of a .safetensors or .npz holding an xlstm LM, block stack or bare
+    mLSTM layer state dict (no config.json: the feed-forward's activation is taken to be
+    the library's default, GELU), or None when the file holds something else."""
+    from ..formats.xlstm_models import build_xlstm, is_xlstm_state_dict
+
+    label = path.name
+    check_file(path, label)
+    with open_tensor_file(path, label) as tensors:
+        if not is_xlstm_state_dict(tensors.names):
+            return None
+        arrays = {name: tensors.get(name) for name in tensors.names}
+    return build_xlstm({}, arrays, label, dtype)

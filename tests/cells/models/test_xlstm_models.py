@@ -20,6 +20,7 @@ from xlstm import (
     xLSTMLMModel,
     xLSTMLMModelConfig,
 )
+from xlstm.blocks.mlstm.layer import mLSTMLayer
 
 import cells
 from cells.models.blocks import BlockModel
@@ -157,3 +158,42 @@ def test_refusals_name_the_problem(tmp_path):
     (tmp_path / "lm" / "config.json").write_text(json.dumps(config))
     with pytest.raises(ValueError, match="no model.safetensors"):
         cells.load_model(tmp_path / "lm")
+
+
+def test_from_torch_and_a_bare_state_dict_file(tmp_path):
+    """The live module (from_torch) and its state dict alone (load_model of the
+    .safetensors, no config.json: the feed-forward's activation is the library's default)."""
+    config = config_dict()
+    torch.manual_seed(9)
+    module = xLSTMLMModel(from_dict(xLSTMLMModelConfig, config)).float()
+    stir(module, 10)
+    module.eval()
+    ids = np.random.default_rng(11).integers(0, 11, CONTEXT)
+    with torch.no_grad():
+        theirs = module(torch.from_numpy(ids)[None])[0].numpy()
+    np.testing.assert_allclose(cells.from_torch(module).run(ids)["logits"], theirs,
+                               rtol=1e-4, atol=1e-4)
+    save_file({k: v.contiguous() for k, v in module.state_dict().items()},
+              str(tmp_path / "lm.safetensors"))
+    np.testing.assert_allclose(cells.load_model(tmp_path / "lm.safetensors").run(ids)["logits"],
+                               theirs, rtol=1e-4, atol=1e-4)
+
+
+def test_mlstm_layer_alone(tmp_path):
+    """xlstm's mLSTMLayer by itself (no pre-norm, no residual): one block, numbers in and
+    out, its parallel forward matched at 1e-5 in float32."""
+    layer = mLSTMLayer(mLSTMLayerConfig(embedding_dim=8, num_heads=4, context_length=CONTEXT,
+                                        proj_factor=2.0, round_proj_up_to_multiple_of=8))
+    stir(layer, 12)
+    layer.eval()
+    xs = np.random.default_rng(13).normal(0, 1, (CONTEXT, 8)).astype(np.float32)
+    with torch.no_grad():
+        theirs = layer(torch.from_numpy(xs)[None])[0].numpy()
+    model = cells.from_torch(layer)
+    assert model.stack[0].cell.heads == 4 and model.stack[0].cell.hidden_size == 16
+    np.testing.assert_allclose(model.run(xs).final, theirs, rtol=1e-5, atol=1e-5)
+    save_file({k: v.contiguous() for k, v in layer.state_dict().items()},
+              str(tmp_path / "layer.safetensors"))
+    run = cells.load_model(tmp_path / "layer.safetensors").run(xs)
+    np.testing.assert_allclose(run.final, theirs, rtol=1e-5, atol=1e-5)
+    assert run.block(0).cell_trace["C"].shape == (CONTEXT, 4, 4, 4)
