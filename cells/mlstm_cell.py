@@ -17,8 +17,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .interventions import FIELDS as HOLD_FIELDS
+from .interventions import Intervention, _check_item, holds_for
+from .item_checks import finite_number, integer
 from .kinds import mlstm as math
 from .params import as_dtype, as_float_array, check_size
+from .signals import stages_of
+from .weight_edits import WeightEdit, WeightEditError
 
 
 def check_mlstm_options(options: dict) -> dict:
@@ -57,7 +62,77 @@ class MLSTMCell:
         self.head_size = self.hidden_size // self.heads
         self.shapes = math.signal_shapes(self.hidden_size, self.heads, options["output_gate"])
         self.signals = {"x": ["I"], **math.shape_names(self.heads, options["output_gate"])}
+        self.described = math.signals(self.heads, options["forget"], options["output_gate"])
         self.names = tuple(self.signals)
+
+    def info(self) -> dict:
+        """As cells.kind_info gives a kind: options, state, stages and the signals, each
+        with its shape per step (axis names)."""
+        shapes = {**self.signals, "C_prev": ["heads", "d", "d"], "n_prev": ["heads", "d"],
+                  "m_prev": ["heads"]}
+        return {"kind": self.kind,
+                "options": {o.name: {"values": list(o.values), "default": o.default}
+                            for o in math.OPTION_TABLE},
+                "state": list(self.state_names), "stages": stages_of(self.described),
+                "signals": [{**s.to_dict(), "shape": shapes[s.name]} for s in self.described]}
+
+    def check_interventions(self, interventions, steps: int) -> tuple[Intervention, ...]:
+        """Interventions {"signal", "start", "stop", "units", "value"} checked for this cell:
+        `units` index the signal's values at a step (a head for i and f)."""
+        if interventions is None:
+            return ()
+        if isinstance(interventions, (str, bytes, dict)) or not isinstance(
+                interventions, (list, tuple)):
+            raise ValueError(f"interventions must be a list of {{{', '.join(HOLD_FIELDS)}}}")
+        holdable = {s.name: s for s in self.described if s.name in math.HOLDABLE}
+        out = []
+        for n, item in enumerate(interventions):
+            where = f"interventions[{n}]"
+            item = item.to_dict() if isinstance(item, Intervention) else item
+            if not isinstance(item, dict):
+                raise ValueError(f"{where} must be an object with {', '.join(HOLD_FIELDS)}")
+            name = item.get("signal")
+            size = int(np.prod(self.shapes[name])) if name in holdable else self.hidden_size
+            out.append(_check_item(item, where, HOLD_FIELDS, self.kind, holdable, steps, size))
+        return tuple(out)
+
+    def check_weight_edits(self, edits) -> tuple[WeightEdit, ...]:
+        """Edits {"param", "row", "col", "value"} checked against weight_ih (R, I) and
+        bias_ih (R,) (rows in the blocks of math.param_layout)."""
+        if not isinstance(edits, (list, tuple)):
+            raise ValueError("weight edits must be a list of {param, row, col, value}")
+        out = []
+        for n, edit in enumerate(edits):
+            where = f"weight_edits[{n}]."
+            if not isinstance(edit, dict) or set(edit) - {"param", "row", "col", "value"}:
+                raise WeightEditError(f"{where[:-1]} must be an object with param, row, col "
+                                      "and value", "param")
+            name = edit.get("param")
+            if name not in self.params:
+                raise WeightEditError(f"{where}param: a mlstm has no parameter {name!r}; its "
+                                      "parameters: weight_ih, bias_ih", "param")
+            shape = self.params[name].shape
+            row = integer(edit.get("row"), f"{where}row:", "row", WeightEditError)
+            if not 0 <= row < shape[0]:
+                raise WeightEditError(f"{where}row: {row} outside 0 … {shape[0] - 1}", "row")
+            col = edit.get("col")
+            if len(shape) == 2:
+                col = integer(col, f"{where}col:", "col", WeightEditError)
+                if not 0 <= col < shape[1]:
+                    raise WeightEditError(f"{where}col: {col} outside 0 … {shape[1] - 1}",
+                                          "col")
+            elif col is not None:
+                raise WeightEditError(f"{where}col: {name} is 1-D; give col null", "col")
+            value = finite_number(edit.get("value"), f"{where}value")
+            out.append(WeightEdit(name, row, col, value))
+        return tuple(out)
+
+    def with_weights(self, edits) -> MLSTMCell:
+        """A new cell with these entries of its parameters changed; this one unchanged."""
+        params = {k: v.copy() for k, v in self.params.items()}
+        for e in self.check_weight_edits(edits):
+            params[e.param][(e.row,) if e.col is None else (e.row, e.col)] = e.value
+        return create(params=params, dtype=self.dtype, **self.options)
 
     def __repr__(self) -> str:
         opts = "".join(f", {k}={v!r}" for k, v in self.options.items())
@@ -96,15 +171,14 @@ class MLSTMCell:
         return xs
 
     def run(self, xs, state: dict | None = None, parallel: bool = False,
-            holds: list | None = None) -> MLSTMTrace:
+            interventions=None) -> MLSTMTrace:
         """Every signal of every step from `state` (zeros by default). `parallel`: by the
-        closed form instead of step by step. `holds`: per step None or {signal: [(flat
-        index into the step's signal, value)]} (step by step only)."""
+        closed form instead of step by step. `interventions`: signals held (see
+        check_interventions; step by step only)."""
         xs = self.check_inputs(xs)
         state0 = self._state_tuple(state)
-        if holds is not None and len(holds) != len(xs):
-            raise ValueError(f"holds has {len(holds)} steps; the sequence {len(xs)}")
-        if parallel and holds is not None and any(holds):
+        holds = holds_for(self.check_interventions(interventions, len(xs)), 0, len(xs))
+        if parallel and holds is not None:
             raise ValueError("held signals need the step-by-step form; "
                              "run with parallel=False to hold signals")
         pre = math.project(self.params, xs, self.heads, self.options["output_gate"])

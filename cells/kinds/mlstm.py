@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..signals import UNIT, Signal, signal, x_input
 from .min_gru import log_sigmoid
 from .spec import Option
 
@@ -48,6 +49,89 @@ STATE_NAMES = ("C", "n", "m")
 # every stored signal, in computation order; shapes per step in `signal_shapes`
 RECORDED = ("q", "k", "v", "i_pre", "f_pre", "o_pre", "m", "i", "f", "C", "n", "h_tilde",
             "o", "h")
+
+
+# the signals a hold may replace (right after they are computed); C, n and m are the state
+# at the scale exp(−m): hold the gates that make them instead
+HOLDABLE = ("q", "k", "v", "i", "f", "h_tilde", "o", "h")
+
+
+def signals(heads: int = 1, forget: str = "sigmoid", output_gate: bool = True
+            ) -> tuple[Signal, ...]:
+    """The mLSTM's signals in computation order; their shapes per step in shape_names."""
+    log_f = "log σ(f̃_t)" if forget == "sigmoid" else "f̃_t"
+    per_head = " (one per head)" if heads > 1 else ""
+    out = [
+        x_input(),
+        signal("C_prev", "state", "C_{t−1}", "C_{t−1}", "input", stage="inputs",
+               description="the previous memory: a d×d matrix per head"),
+        signal("n_prev", "state", "n_{t−1}", "n_{t−1}", "input", stage="inputs",
+               description="the previous normalizer: the keys written, kept as C is"),
+        signal("m_prev", "state", "m_{t−1}", "m_{t−1}", "input", stage="inputs",
+               description="the previous stabilizer"),
+        signal("q", "candidate", "q_t", "q_t = W_q·x_t + b_q", "affine",
+               description="query: the direction the memory is read in"),
+        signal("k", "candidate", "k_t", "k_t = (W_k·x_t + b_k)/√d", "affine",
+               description="key: the direction a value is written under (scaled by 1/√d)"),
+        signal("v", "candidate", "v_t", "v_t = W_v·x_t + b_v", "affine",
+               description="value: what is written"),
+        signal("i_pre", "pre", "ĩ_t", "w_i·x_t + b_i", "affine",
+               description="the input gate before its exponential" + per_head),
+        signal("f_pre", "pre", "f̃_t", "w_f·x_t + b_f", "affine",
+               description="the forget gate before its activation" + per_head),
+    ]
+    if output_gate:
+        out.append(signal("o_pre", "pre", "õ_t", "W_o·x_t + b_o", "affine",
+                          description="the output gate before the sigmoid"))
+    out += [
+        signal("m", "state", "m_t", f"m_t = max({log_f} + m_{{t−1}}, ĩ_t)", "max_log",
+               ["i_pre", "f_pre", "m_prev"],
+               description="stabilizer: the log of the scale C and n are kept at, so that "
+                           "exp never overflows" + per_head),
+        signal("i", "gate", "i_t", "i_t = exp(ĩ_t − m_t)", "exp_minus", ["i_pre", "m"],
+               range=UNIT, description="exponential input gate, stabilized: how strongly "
+                                       "v kᵀ is written" + per_head),
+        signal("f", "gate", "f_t", f"f_t = exp({log_f} + m_{{t−1}} − m_t)",
+               "stabilized_forget", ["f_pre", "m_prev", "m"], range=UNIT,
+               description=("forget gate σ(f̃)" if forget == "sigmoid" else
+                            "exponential forget gate exp(f̃)") + ", stabilized: how much of "
+                           "C_{t−1} and n_{t−1} is kept" + per_head),
+        signal("C", "state", "C_t", "C_t = f_t·C_{t−1} + i_t·v_t k_tᵀ", "outer_write",
+               ["f", "C_prev", "i", "v", "k"], stage="state",
+               description="the memory: each head's d×d matrix, written by the outer "
+                           "product of value and key"),
+        signal("n", "state", "n_t", "n_t = f_t·n_{t−1} + i_t·k_t", "key_sum",
+               ["f", "n_prev", "i", "k"], stage="state",
+               description="normalizer: the sum of the keys written, kept as C is"),
+        signal("h_tilde", "candidate", "h̃_t",
+               "h̃_t = C_t q_t / (max(|n_tᵀ q_t|, exp(−m_t)) + ε)", "query_read",
+               ["C", "q", "n", "m"], stage="output",
+               description="what the query reads from the memory, normalized"),
+    ]
+    if output_gate:
+        out += [
+            signal("o", "gate", "o_t", "o_t = σ(õ_t)", "sigmoid", ["o_pre"], range=UNIT,
+                   stage="output", description="output gate: how much of h̃_t is shown"),
+            signal("h", "output", "h_t", "h_t = o_t ⊙ h̃_t", "mul", ["o", "h_tilde"],
+                   stage="output", description="the output"),
+        ]
+    else:
+        out.append(signal("h", "output", "h_t", "h_t = h̃_t", "identity", ["h_tilde"],
+                          stage="output", description="the output (no output gate: the "
+                                                      "block around the cell gates it)"))
+    return tuple(out)
+
+
+def param_layout(input_size: int, hidden_size: int, heads: int, output_gate: bool
+                 ) -> list[dict]:
+    """The canonical parameters as plain data: [{"name", "shape", "blocks", "columns"}],
+    `blocks` the (letter, rows) of each block of rows in order."""
+    rows = block_rows(hidden_size, heads, output_gate)
+    blocks = [[letter, r.stop - r.start] for letter, r in rows.items()]
+    R = rows_for(hidden_size, heads, output_gate)
+    return [{"name": "weight_ih", "shape": [R, input_size], "blocks": blocks,
+             "columns": "input"},
+            {"name": "bias_ih", "shape": [R], "blocks": blocks, "columns": None}]
 
 
 def block_rows(H: int, heads: int, output_gate: bool) -> dict[str, slice]:

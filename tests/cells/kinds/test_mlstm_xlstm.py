@@ -153,7 +153,7 @@ def test_fast_loop_equals_reference_step(forget, output_gate):
 
 
 def loss_of(cell, xs, state, dh, holds=None):
-    return float(np.sum(cell.run(xs, state, holds=holds)["h"] * dh))
+    return float(np.sum(cell.run(xs, state, interventions=holds)["h"] * dh))
 
 
 @pytest.mark.parametrize(("forget", "output_gate", "held"), [
@@ -167,11 +167,13 @@ def test_backward_matches_finite_differences(forget, output_gate, held):
     dh = rng.normal(0, 1, (T, H))
     holds = None
     if held:  # a key entry, a head's input gate, a unit of h̃, then of h
-        holds = [None] * T
-        holds[1] = {"k": [(0, 0.3)], "i": [(1, 0.5)]}
-        holds[3] = {"h_tilde": [(2, -0.2)], "f": [(0, 0.9)], "q": [(3, 0.1)]}
-        holds[4] = {"h": [(1, 0.4)], "o": [(0, 0.7)], "v": [(2, 1.0)]}
-    g = cell.run(xs, state, holds=holds).backward({"h": dh})
+        holds = [{"signal": name, "start": t, "stop": t + 1, "units": [unit], "value": value}
+                 for t, name, unit, value in ((1, "k", 0, 0.3), (1, "i", 1, 0.5),
+                                              (3, "h_tilde", 2, -0.2), (3, "f", 0, 0.9),
+                                              (3, "q", 3, 0.1), (4, "h", 1, 0.4),
+                                              (4, "o", 0, 0.7), (4, "v", 2, 1.0))]
+        holds.append({"signal": "i", "start": 2, "stop": 4, "units": None, "value": 0.25})
+    g = cell.run(xs, state, interventions=holds).backward({"h": dh})
     eps = 1e-6
 
     def numeric(perturb):
@@ -207,13 +209,41 @@ def test_backward_matches_finite_differences(forget, output_gate, held):
 def test_holds_replace_the_signal_before_it_is_read():
     cell = random_mlstm(3, 4, 2, "float64", seed=3)
     xs = np.random.default_rng(0).normal(0, 1, (5, 3))
-    holds = [None, {"i": [(0, 0.0)]}, None, None, None]
-    trace = cell.run(xs, holds=holds)
+    holds = [{"signal": "i", "start": 1, "stop": 2, "units": [0], "value": 0.0}]
+    trace = cell.run(xs, interventions=holds)
     assert trace["i"][1, 0] == 0
     # a closed input valve writes nothing: head 0's memory only decays at step 1
     np.testing.assert_allclose(trace["C"][1, 0], trace["f"][1, 0] * trace["C"][0, 0])
     with pytest.raises(ValueError, match="step-by-step"):
-        cell.run(xs, holds=holds, parallel=True)
+        cell.run(xs, interventions=holds, parallel=True)
+    with pytest.raises(ValueError, match="units: \\[2\\] outside 0 … 1"):  # two heads
+        cell.run(xs, interventions=[{**holds[0], "units": [2]}])
+    with pytest.raises(ValueError, match="cannot be held"):
+        cell.run(xs, interventions=[{**holds[0], "signal": "C"}])
+
+
+def test_weight_edits_change_the_cell_not_the_original():
+    cell = random_mlstm(3, 4, 2, "float64", seed=3)
+    rows = mlstm.block_rows(4, 2, True)
+    edited = cell.with_weights([{"param": "bias_ih", "row": rows["i"].start, "col": None,
+                                 "value": -50.0}])
+    assert cell.params["bias_ih"][rows["i"].start] != -50.0
+    xs = np.random.default_rng(1).normal(0, 1, (4, 3))
+    # head 0's input gate all but shut from the start (exp(−50)): next to nothing is
+    # written into its memory
+    assert np.abs(edited.run(xs)["C"][:, 0]).max() < 1e-18
+    assert np.abs(cell.run(xs)["C"][:, 0]).max() > 1e-3
+    with pytest.raises(ValueError, match="row: 99"):
+        cell.with_weights([{"param": "weight_ih", "row": 99, "col": 0, "value": 1.0}])
+
+
+def test_info_lists_every_signal_with_its_shape():
+    cell = random_mlstm(3, 8, 2, "float32", seed=0)
+    info = cell.info()
+    shapes = {s["name"]: s["shape"] for s in info["signals"]}
+    assert shapes["C"] == ["heads", "d", "d"] and shapes["C_prev"] == ["heads", "d", "d"]
+    assert info["state"] == ["C", "n", "m"]
+    assert set(cell.shapes) <= set(shapes)
 
 
 def test_signal_shapes_per_step():
