@@ -30,7 +30,7 @@ import numpy as np
 from .. import create as create_cell
 from .. import mlstm_cell
 from ..kinds import mlstm as mlstm_math
-from ..models import blocks as B
+from ..models import block_stack as B
 from .after_lstm import recurrent_from_heads
 
 LN_EPS = 1e-5  # xlstm's LayerNorm and MultiHeadLayerNorm

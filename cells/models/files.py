@@ -34,7 +34,7 @@ def load_model(path: str | os.PathLike, vocabulary=None, dtype=None,
 
     A directory, or the config.json in it, beside model.safetensors: a model as it is
     published, in the layout its config's fields name (cells.models.published: the xlstm
-    library's LM and block stack), returned as a cells.models.blocks.BlockModel.
+    library's LM and block stack), returned as a cells.models.block_stack.BlockModel.
 
     Tensors the load leaves out are listed in a cells.LeftOutWarning (and model.notices).
     A head whose activation the file does not say (a state dict's nn.Linear, a bare Keras

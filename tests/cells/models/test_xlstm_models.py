@@ -23,7 +23,7 @@ from xlstm import (
 from xlstm.blocks.mlstm.layer import mLSTMLayer
 
 import cells
-from cells.models.blocks import BlockModel
+from cells.models.block_stack import BlockModel
 
 torch.set_num_threads(1)
 CONTEXT = 24
