@@ -37,6 +37,7 @@ from .formats.executable_files import refuse_executable
 from .formats.model_file import MODEL_KEY, read_model_file
 from .formats.model_parts import ModelWeights
 from .formats.named import read_named
+from .formats.residual_lms import read_residual_lm
 from .formats.tensor_files import encode_options, open_tensor_file, write_tensor_file
 from .kinds import SPECS
 
@@ -155,8 +156,13 @@ def read_model_weights(path: str | os.PathLike, branch: str | None = None,
         from .formats.whole_named import read_named_model
 
         with open_tensor_file(path, label) as tensors:
-            after = None if names else read_after_lstm_model(tensors)  # minGRU, ..., sLSTM
-            return after if after is not None else read_named_model(tensors, names)
+            if not names:  # models known by their own tensor names
+                found = read_residual_lm(tensors)  # minLM, Mamba, xLSTM
+                if found is None:
+                    found = read_after_lstm_model(tensors)  # minGRU, ..., sLSTM alone
+                if found is not None:
+                    return found
+            return read_named_model(tensors, names)
     if names:
         raise ValueError(f"{label}: part names {sorted(names)} only apply to checkpoints of "
                          "named tensors (.safetensors, .npz)")

@@ -160,8 +160,7 @@ class ModelRun:
                               **{f"{k}0": v for k, v in (state or {}).items()})
         except ValueError as exc:
             raise ApiError("sequence", str(exc)) from exc
-        inputs = [np.ascontiguousarray(trace.xs)] + [np.ascontiguousarray(o)
-                                                     for o in trace.outputs[:-1]]
+        inputs = [np.ascontiguousarray(rows) for rows in trace.reads]
         names = trace.names
         logits = trace["logits"] if "logits" in names else None
         probs = trace["probs"] if "probs" in names else None

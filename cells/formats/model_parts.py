@@ -12,12 +12,23 @@ from .common import GATE_BLOCKS, LoadedWeights, shape_text
 
 
 @dataclass(frozen=True)
+class BlockWeights:
+    """The tensors and options of the block around a layer's cell in a residual language
+    model, by the names of cells.models.blocks.PARTS; the final norm before a head is one
+    too, with only `norm.weight` (and `norm.bias`)."""
+
+    params: Mapping[str, np.ndarray]
+    options: Mapping[str, object]
+
+
+@dataclass(frozen=True)
 class LayerWeights:
     """direction ("forward", "backward") -> that cell's weights, forward first. A projected
     LSTM (nn.LSTM(proj_size=P)) has params["weight_hr"] (P, H) and weight_hh (4H, P)."""
 
     cells: Mapping[str, LoadedWeights]
     reverse_output: bool = False  # Keras go_backwards alone: outputs in processing order
+    block: BlockWeights | None = None  # residual language models: what sits around the cell
 
 
 @dataclass(frozen=True)
@@ -36,6 +47,7 @@ class ModelWeights:
     left_out: tuple[str, ...] = ()  # the file's tensors this load does not use, by name
     # What the numbers are not: e.g. an int8 model read as the float model it quantizes.
     notices: tuple[str, ...] = ()
+    final_norm: BlockWeights | None = None  # the norm between the last block and the head
 
 
 def cell_output_size(weights: LoadedWeights) -> int:
@@ -55,7 +67,10 @@ def layer_width(label: str, index: int, layer: LayerWeights) -> tuple[int, int]:
             f"{label}: the directions of layer {index} read different input sizes "
             f"{sorted(inputs)}"
         )
-    return inputs.pop(), sum(cell_output_size(w) for w in layer.cells.values())
+    width = inputs.pop()
+    if layer.block is not None:  # a residual stream goes on at the width it came in
+        return width, width
+    return width, sum(cell_output_size(w) for w in layer.cells.values())
 
 
 def check_chain(weights: ModelWeights) -> None:
