@@ -1,23 +1,20 @@
-"""Residual blocks: a recurrent cell in a box of non-recurrent parts, and a stack of them.
+"""A stack of residual blocks whose box around the cell is more than cells.models.blocks'
+generic Block (norm → cell → out projection → feed-forward): the xlstm library's mLSTM
+layer splits its up-projection into the cell's branch and a gate, convolves one half, reads
+q, k and v from different halves, normalizes the cell's output per head, adds a learnable
+skip and gates by SiLU(z) before projecting down (cells.formats.xlstm_models).
 
-The language models built from the cells after the LSTM (xLSTM, Mamba) are not a chain of
-cells: each block normalizes the residual stream, projects it up, convolves it along time,
-runs the cell, gates, projects down and adds the result back. A `Block` is that box: its
-`run(x)` takes the residual stream (T, E) and returns a `BlockTrace` holding the cell's
-trace and every non-recurrent intermediate, by name, in computation order (the diagram
-draws them as one box around the cell; the page reads them like any signal).
+Such a block kind has `kind`, `cell` (the recurrent cell drawn inside), `width` (E),
+`parts` (the names of its intermediates, in order) and `run(x) -> BlockTrace`, which holds
+the cell's trace and every intermediate by name (the page draws them as one box around the
+cell). `BlockModel` is (embedding →) blocks → final norm (→ logits).
 
-A block kind needs: `kind` (a name), `cell` (the recurrent cell drawn inside), `width`
-(E), `parts` (the names of its intermediates, in order) and `run(x) -> BlockTrace`.
-`BlockModel` is embedding → blocks → final norm → head, the published LM layout.
-
-The pieces (layer_norm, rms_norm, causal_conv, silu, gelu, ...) are NumPy, as every block
-kind computes them, written once here.
+The pieces reuse cells.models.blocks (norms, activations, causal convolution) and add the
+ones the xlstm layers need (a per-head group norm, a few more activations).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -25,20 +22,14 @@ from typing import Protocol
 import numpy as np
 
 from ..params import as_float_array
+from .blocks import Norm, activation, causal_depthwise_conv
 
 
 # -- the pieces ------------------------------------------------------------------------------
 def layer_norm(x: np.ndarray, weight: np.ndarray | None, bias: np.ndarray | None = None,
                eps: float = 1e-5) -> np.ndarray:
     """torch.nn.functional.layer_norm over the last axis (biased variance)."""
-    mean = x.mean(-1, keepdims=True)
-    centred = x - mean
-    out = centred / np.sqrt((centred * centred).mean(-1, keepdims=True) + eps)
-    if weight is not None:
-        out = out * weight
-    if bias is not None:
-        out = out + bias
-    return out
+    return Norm("layer", weight, bias, eps)(x)
 
 
 def group_norm(x: np.ndarray, groups: int, weight: np.ndarray | None,
@@ -56,21 +47,16 @@ def group_norm(x: np.ndarray, groups: int, weight: np.ndarray | None,
 
 def rms_norm(x: np.ndarray, weight: np.ndarray, eps: float = 1e-5) -> np.ndarray:
     """x / sqrt(mean(x²) + eps) · weight over the last axis."""
-    return x / np.sqrt((x * x).mean(-1, keepdims=True) + eps) * weight
+    return Norm("rms", weight, None, eps)(x)
 
 
 def causal_conv(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
                 state: np.ndarray | None = None) -> np.ndarray:
-    """Depthwise causal convolution along time, as nn.Conv1d(groups=C, padding=K−1) with
-    the last K−1 outputs cut: y_t[c] = Σ_j weight[c, j]·x_{t−K+1+j}[c] + bias[c].
-    x (T, C), weight (C, K); `state` (K−1, C): the inputs before x (zeros by default)."""
-    C, K = weight.shape
-    before = np.zeros((K - 1, C), x.dtype) if state is None else state
-    padded = np.concatenate([before, x])  # (T + K − 1, C)
-    y = np.zeros_like(x)
-    for j in range(K):
-        y += weight[:, j] * padded[j:j + len(x)]
-    return y if bias is None else y + bias
+    """Depthwise causal convolution along time (cells.models.blocks.causal_depthwise_conv);
+    `state` (K−1, C): the inputs before x (zeros by default)."""
+    if state is None:
+        return causal_depthwise_conv(x, weight, bias)
+    return causal_depthwise_conv(np.concatenate([state, x]), weight, bias)[len(state):]
 
 
 def linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
@@ -80,24 +66,16 @@ def linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) ->
 
 
 def silu(x: np.ndarray) -> np.ndarray:
-    return x * (0.5 * np.tanh(0.5 * x) + 0.5)
+    return activation("silu", x)
 
 
-_erf = np.frompyfunc(math.erf, 1, 1)
-
-
-def gelu(x: np.ndarray) -> np.ndarray:
-    """The exact GELU, x·Φ(x) (torch's default, not the tanh approximation)."""
-    return x * 0.5 * (1 + _erf(x / np.sqrt(2)).astype(x.dtype))
-
-
+# the xlstm library's feed-forward activations (its `_act_fn_registry`), by its names
 ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "gelu": gelu,
-    "relu": lambda x: np.maximum(x, 0),
+    "gelu": lambda x: activation("gelu", x),
+    "relu": lambda x: activation("relu", x),
     "relu^2": lambda x: np.square(np.maximum(x, 0)),
     "sigmoid": lambda x: 0.5 * np.tanh(0.5 * x) + 0.5,
     "swish": silu,
-    "silu": silu,
     "selu": lambda x: 1.0507009873554805 * np.where(
         x > 0, x, 1.6732632423543772 * np.expm1(np.minimum(x, 0))),
 }
