@@ -253,6 +253,8 @@ class SessionPublic(BaseModel):
         description='as given: {"text": str}, {"values": [[float]]} or {"csv": str}; for '
                     f'sequences of more than {MAX_SHOWN_VALUES:,} numbers {{"rows", "columns"}} '
                     'instead. '
+                    'Text a whole model splits into words or subwords also has "tokens": '
+                    'the text of each step. '
                     'Text one step per grapheme also has "clusters": [[step, code points]] '
                     "for each step of more than one code point (absent when every step is "
                     "one)")

@@ -25,6 +25,7 @@ import cells
 from app.errors import ApiError
 from app.sessions.config import SessionConfig
 from app.sessions.sequences import Inputs
+from cells.formats.vocabulary_files import Subwords
 from cells.models import projected
 from cells.models.model import BACKWARD, FORWARD
 
@@ -76,8 +77,10 @@ def signal_width(part: dict, signal: cells.Signal) -> int:
     return part["hidden_size"]
 
 
-def describe_model(model: cells.Model) -> dict:
-    """What a session stores and says about a whole model (JSON-ready)."""
+def describe_model(model: cells.Model, keep_tokenizer: bool = False) -> dict:
+    """What a session stores and says about a whole model (JSON-ready). `keep_tokenizer`:
+    with a subword vocabulary's tokenizer.json, as an upload's record keeps it once (a
+    session built from the upload reads it there)."""
     info = model.info()
     head = model.head
     vocabulary = list(model.vocabulary) if model.vocabulary is not None else None
@@ -92,9 +95,12 @@ def describe_model(model: cells.Model) -> dict:
     parts = [{c["direction"]: {**c, "proj_size": cell.proj_size} if is_projected(cell) else c
               for c, cell in zip(row, layer.cells.values(), strict=True)}
              for row, layer in zip(info["cells"], model.stack, strict=True)]
-    return {"weights_of": "model", "layers": model.layers, "directions": list(model.directions),
-            "parts": parts, "encoder": info["encoder"], "head": head_public,
-            "vocabulary": vocabulary}
+    described = {"weights_of": "model", "layers": model.layers,
+                 "directions": list(model.directions), "parts": parts,
+                 "encoder": info["encoder"], "head": head_public, "vocabulary": vocabulary}
+    if keep_tokenizer and isinstance(model.vocabulary, Subwords):
+        described["tokenizer_json"] = model.vocabulary.json
+    return described
 
 
 def public_part(part: dict) -> dict:

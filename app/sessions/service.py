@@ -141,8 +141,10 @@ class SessionService:
 
     def _sequence_as_given(self, config: SessionConfig) -> dict:
         if config.is_text:
-            if config.whole:  # a model splits text by its own tokenizer
-                return {"text": config.text}
+            if config.whole:  # a model splits text by its own tokenizer: its steps' tokens
+                encoder = self._model(config, "weights").encoder
+                if encoder.tokenizer != "chars":
+                    return {"text": config.text, "tokens": encoder.split(config.text)}
             joined = clusters(config.text)  # absent when every step is one code point
             return {"text": config.text, "clusters": joined} if joined else {"text": config.text}
         if config.csv is not None:

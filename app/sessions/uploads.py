@@ -167,7 +167,7 @@ def accept_weights(store: Store, settings: Settings, source: BinaryIO, filename:
                 "notices": list(notices)}
         kept = [parsed_cell]
         if model is not None and not options:
-            meta["model"] = describe_model(model)
+            meta["model"] = describe_model(model, keep_tokenizer=True)
             kept.append(parsed_model)
         else:
             parsed_model.unlink(missing_ok=True)
@@ -336,7 +336,7 @@ def _accept_model(store: Store, settings: Settings, path: Path, weights_id: str,
             "chosen": {}, "layer": 0, "layers": model.layers,
             "directions": list(model.directions), "input_size": first.input_size,
             "hidden_size": first.hidden_size, "dtype": first.dtype.name, "filename": filename,
-            "bytes": path.stat().st_size, "model": describe_model(model),
+            "bytes": path.stat().st_size, "model": describe_model(model, keep_tokenizer=True),
             "notices": list(notices), **(extra or {})}
     meta = _keep(store, path, weights_id, ext, meta, (parsed,) if parsed is not None else ())
     store.enforce_budget(settings.max_store_bytes, {weights_id})

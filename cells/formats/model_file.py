@@ -28,6 +28,9 @@ from .common import (
 )
 from .model_parts import BlockWeights, LayerWeights, ModelWeights, check_chain
 from .tensor_files import MODEL_KEY, TensorFile, decode_options, encode_options
+from .vocabulary_files import Subwords, subwords
+
+TOKENIZER_TENSOR = "vocabulary.tokenizer_json"  # a subword vocabulary's tokenizer.json bytes
 
 FORMAT_VERSION = "1"
 _CELL = re.compile(r"layers\.(\d+)\.(forward|backward)\.kind")
@@ -67,6 +70,9 @@ def model_file_contents(label: str, weights: ModelWeights) -> tuple[dict[str, np
         tensors["vocabulary.codepoints"] = np.array(
             [ord(ch) for token in weights.vocabulary for ch in token], np.uint32)
         tensors["vocabulary.lengths"] = np.array([len(t) for t in weights.vocabulary], np.int64)
+        if isinstance(weights.vocabulary, Subwords):  # the tokenizer that makes its ids
+            tensors[TOKENIZER_TENSOR] = np.frombuffer(weights.vocabulary.json.encode(),
+                                                      np.uint8)
     bad = [f"{k}={v!r}" for k, v in meta.items() if "\n" in v or "=" in k]
     if bad:
         raise ValueError(f"{label}: cannot write {', '.join(bad)}")
@@ -200,4 +206,15 @@ def _vocabulary(tensors: TensorFile) -> tuple[str, ...] | None:
         raise ValueError(f"{label}: vocabulary.lengths do not divide vocabulary.codepoints")
     text = "".join(map(chr, codepoints.tolist()))
     ends = np.cumsum(lengths).tolist()
-    return tuple(text[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True))
+    tokens = tuple(text[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True))
+    if TOKENIZER_TENSOR not in tensors.names:
+        return tokens
+    raw = tensors.read(TOKENIZER_TENSOR)
+    if isinstance(raw, str) or raw.ndim != 1 or raw.dtype != np.uint8:
+        raise ValueError(f"{label}: {TOKENIZER_TENSOR} is not a 1-D array of bytes")
+    try:
+        json = raw.tobytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{label}: {TOKENIZER_TENSOR} is not UTF-8 ({error})") from None
+    subwords(label, json)  # the tokenizer must read, whatever the vocabulary says
+    return Subwords(tokens, json)
