@@ -9,6 +9,7 @@ from pathlib import Path
 from ..weights_io import WRITE_SUFFIXES, read_model_weights, warn_about_load
 from .build import build_model, model_weights, notices_of
 from .model import Model
+from .published import is_published, load_published, load_xlstm_file
 
 
 def load_model(path: str | os.PathLike, vocabulary=None, dtype=None,
@@ -33,6 +34,10 @@ def load_model(path: str | os.PathLike, vocabulary=None, dtype=None,
     what each branch (each way through nested Ifs) holds (kind, layers, sizes) and how it
     is chosen; an If whose condition is known from the file takes its own branch.
 
+    A directory, or the config.json in it, beside model.safetensors: a model as it is
+    published, in the layout its config's fields name (cells.models.published: the xlstm
+    library's LM and block stack), returned as a cells.models.block_stack.BlockModel.
+
     Tensors the load leaves out are listed in a cells.LeftOutWarning (and model.notices).
     A head whose activation the file does not say (a state dict's nn.Linear, a bare Keras
     .weights.h5) is read as a softmax over its outputs in a text model (embedding or one-hot
@@ -40,6 +45,12 @@ def load_model(path: str | os.PathLike, vocabulary=None, dtype=None,
     activations say it themselves.
     """
     path = Path(path)
+    if is_published(path):  # a directory, or its config.json beside model.safetensors
+        return load_published(path, dtype=dtype, vocabulary=vocabulary)
+    if path.suffix.lower() in (".safetensors", ".npz") and not names and not parts:
+        blocks = load_xlstm_file(path, dtype=dtype)  # xlstm's own state dicts
+        if blocks is not None:
+            return blocks
     weights = read_model_weights(path, branch=branch, **merged_names(path.name, names, parts))
     model = build_model(weights, vocabulary=vocabulary, dtype=dtype, options=options, path=path)
     warn_about_load(weights)
