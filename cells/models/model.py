@@ -178,7 +178,10 @@ class Model:
             "directions": list(self.directions),
             "cells": [[{"direction": d, "kind": c.kind, "options": dict(c.options),
                         "input_size": c.input_size, "hidden_size": c.hidden_size,
-                        "output_size": output_size(c)} for d, c in layer.cells.items()]
+                        "output_size": output_size(c),
+                        # a cell whose signals have several sizes (Mamba: E, N, …) names them
+                        **({"dims": dict(c.dims)} if hasattr(c, "dims") else {})}
+                       for d, c in layer.cells.items()]
                       for layer in self.stack],
             "encoder": {"encoding": encoder.encoding, "input_size": encoder.width,
                         "tokenizer": encoder.tokenizer, "vocabulary_size": encoder.size},
@@ -332,6 +335,11 @@ def _run(cell, xs: np.ndarray, start: Mapping, h: np.ndarray, held: tuple = ()):
     if isinstance(cell, ProjectedLSTM):  # its trace is held whole
         trace = cell.run(xs, h0=h0, c0=c0)
         h[:] = trace["h"]
+        return trace
+    if not hasattr(cell, "column"):  # a kind with its own trace (Mamba): signals by name
+        trace = cell.run(xs, state={k: v for k, v in start.items() if v is not None} or None,
+                         interventions=held)
+        h[:] = trace[cell.layout.output]
         return trace
     H = cell.hidden_size
     column = cell.column(cell.layout.output) * H
