@@ -24,11 +24,10 @@ import onnx
 from google.protobuf.message import DecodeError
 from onnx import TensorProto, helper, numpy_helper
 
-from .common import MAX_TENSOR_BYTES
+from .common import BRANCHES, MAX_TENSOR_BYTES  # noqa: F401 - BRANCHES asked for here too
 from .limits import MAX_TENSOR_ELEMENTS, check_declared
 
 _STANDARD = ("", "ai.onnx")
-BRANCHES = ("then", "else")  # the branches of an If, as a caller names the one to take
 _MICROSOFT = "com.microsoft"
 DEQUANTIZED = ("the model is int8-quantized (onnxruntime dynamic quantization); its weights "
                "are dequantized to float, so the numbers shown are the float model's, not "
