@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+from pydantic_core import PydanticCustomError
 
 import cells
 from cells.models.model import ACTIVATIONS, DIRECTIONS
@@ -138,6 +139,23 @@ class StartStateIn(_Strict):
     h: list[float] | list[list[float]] | None = Field(None, examples=[[0.1, -0.2, 0.0, 0.3]])
     c: list[float] | list[list[float]] | None = Field(None, description="LSTM cells only")
 
+    @field_validator("h", "c", mode="before")
+    @classmethod
+    def _numbers(cls, value: Any) -> Any:
+        """Say which value of which row is not a number (not both readings of the union)."""
+        if value is None or not isinstance(value, list):
+            return value
+        nested = bool(value) and all(isinstance(row, list) for row in value)
+        for r, row in enumerate(value if nested else [value]):
+            for k, item in enumerate(row):
+                if isinstance(item, bool) or not isinstance(item, (int, float)):
+                    where = f"row {r}, value {k}" if nested else f"value {k}"
+                    raise PydanticCustomError(
+                        "state_number", "{where} ({item}) is not a number; give numbers, one "
+                        "row per layer and direction", {"where": where,
+                                                        "item": repr(item)[:40]})
+        return value
+
 
 class SessionCreate(_Strict):
     """A cell, its weights (one of `preset`, `seed`, `weights_id`; `seed` 0 when none is
@@ -172,7 +190,10 @@ class SignalPublic(BaseModel):
     name: str
     kind: str
     label: str
-    size: Literal["hidden", "input", "projection"]
+    # "shaped": its per-step shape is `shape` (a Mamba's E channels, N states, E × N)
+    size: Literal["hidden", "input", "projection", "shaped"]
+    shape: list[str] = Field(default_factory=list,
+                             description='per step, as dimension names: ["H"], ["E", "N"]')
     range: list[float] | None
     equation: str
     op: str
@@ -198,8 +219,10 @@ class ParamPublic(BaseModel):
     blocks: list[str] | None = Field(description="the gate letters of the rows' blocks of "
                                                  "hidden_size rows, in order; null: one row "
                                                  "per unit")
-    columns: Literal["input", "hidden"] | None = Field(
+    columns: Literal["input", "hidden", "channel", "rank", "tap", "state"] | None = Field(
         description="what a column indexes; null for a 1-D parameter")
+    rows: str | None = Field(None, description="what a row indexes where it is not a gate "
+                                               "block's unit (a Mamba's channel, output)")
 
 
 class ModelCellPublic(BaseModel):
@@ -211,6 +234,9 @@ class ModelCellPublic(BaseModel):
     output_size: int
     proj_size: int | None = Field(None, description="an LSTM with proj_size: h has this "
                                                     "many values (h = W_hr·m, m has H)")
+    dims: dict[str, int] | None = Field(None, description="a cell whose signals have several "
+                                                          "sizes (Mamba): each dimension a "
+                                                          "signal's shape names, e.g. E, N")
     signals: list[SignalPublic]
     stages: list[str] = Field(default_factory=list, description="its stages, in computation "
                                                                 "order")
@@ -219,6 +245,10 @@ class ModelCellPublic(BaseModel):
     params: list[ParamPublic] = Field(
         default_factory=list, description="this cell's parameters a weight edit may change "
                                           "(empty for an LSTM with proj_size)")
+    state_sizes: dict[str, int] = Field(
+        default_factory=dict, description='the starting state this cell takes: {"h": width, '
+                                          '"c": width} (only the states it has); its row of '
+                                          "`state` in POST /api/sessions")
 
 
 class WeightPublic(BaseModel):
@@ -249,6 +279,8 @@ class SessionPublic(BaseModel):
         description='as given: {"text": str}, {"values": [[float]]} or {"csv": str}; for '
                     f'sequences of more than {MAX_SHOWN_VALUES:,} numbers {{"rows", "columns"}} '
                     'instead. '
+                    'Text a whole model splits into words or subwords also has "tokens": '
+                    'the text of each step. '
                     'Text one step per grapheme also has "clusters": [[step, code points]] '
                     "for each step of more than one code point (absent when every step is "
                     "one)")
@@ -268,6 +300,9 @@ class SessionPublic(BaseModel):
                                           "forward)")
     interventions: list[dict[str, Any]] = Field(
         default_factory=list, description="the held signals, as checked")
+    state: dict[str, list[list[float]] | list[float]] | None = Field(
+        None, description='the starting state as given ({"h": rows, "c": rows}, one row per '
+                          "layer and direction); null: zeros")
     holdable: list[str] = Field(default_factory=list,
                                 description="the signals an intervention may hold")
     weight_edits: list[dict[str, Any]] = Field(
@@ -296,6 +331,24 @@ class SensitivityPublic(BaseModel):
     x: list[float]
     h: list[float]
     c: list[float] | None
+
+
+class HiddenAttentionPublic(BaseModel):
+    """Mamba's hidden attention ("The Hidden Attention of Mamba Models", Ali, Zimerman and
+    Wolf 2024) of one channel over steps [start, t]: weights[t′ − start][s − start] is the
+    exact linear weight of x_conv_s[channel] in y_t′[channel] (0 for s > t′; D on the
+    diagonal); from_state what the state before `start` adds, so y = weights·x +
+    from_state."""
+
+    start: int
+    t: int
+    channel: int
+    layer: int
+    direction: str
+    weights: list[list[float]]
+    from_state: list[float]
+    x: list[float]
+    y: list[float]
 
 
 SessionAppend = Sequence  # POST /api/sessions/{id}/append takes one more piece of sequence
@@ -384,13 +437,22 @@ class WeightsPublic(BaseModel):
     notices: list[str] = Field(
         default_factory=list, description="what loading left out or changed, in words: the "
                                           "tensors left out by name, int8 weights read as float")
+    state_sizes: list[dict[str, Any]] | None = Field(
+        None, description='the starting state a session of it takes, one row per layer and '
+                          'direction as `state` in POST /api/sessions: [{"layer", '
+                          '"direction", "sizes": {"h": width, "c": width}}]')
     branch: str | None = Field(None, description="the branch of an ONNX If chosen by the "
-                                                 "model's inputs that the upload is read by")
+                                                 "model's inputs that the upload is read by "
+                                                 '("then", "else", or where Ifs nest a JSON '
+                                                 'object {"by_rate": "then", "by_mode": '
+                                                 '"else"})')
     branches: list[dict[str, Any]] | None = Field(
         None, description="an ONNX model whose If node chooses its branch by the model's "
-                          "inputs: each branch (name, condition, kind, layers, directions, "
-                          "input_size, hidden_size, head_outputs, summary); the upload's "
-                          "`branch` field chooses one")
+                          "inputs: each branch, or each way through Ifs nested in branches "
+                          "(name, node, condition, choice {If node: branch}, conditions, "
+                          "kind, layers, directions, input_size, hidden_size, head_outputs, "
+                          "summary, and `branch`: the text the upload's `branch` field "
+                          "takes to read it)")
 
 
 # -- errors ----------------------------------------------------------------------------------

@@ -18,6 +18,8 @@ from app.errors import ApiError
 from app.sessions import kinds
 from app.sessions.config import SessionConfig
 from app.sessions.datadir import PARSED_MODEL_EXT, Store
+from app.sessions.uploads import branch_choice
+from cells.formats.vocabulary_files import Subwords
 from cells.models.model import DIRECTIONS
 
 FIRST = (0, "forward")  # the part a single cell is
@@ -58,9 +60,13 @@ def build(config: SessionConfig, store: Store, field: str) -> cells.Model:
             # decides what they leave open); uploads from before: the original file
             path = store.parsed_path(weights["weights_id"], PARSED_MODEL_EXT) or path
             vocabulary = config.model.get("vocabulary")
-            return cells.load_model(path, vocabulary=None if vocabulary is None
-                                    else tuple(vocabulary), dtype=config.dtype,
-                                    branch=meta.get("branch"))  # an ONNX If's, as uploaded
+            if vocabulary is not None:
+                # a subword vocabulary's tokenizer stays in the upload's record, once
+                json = (meta.get("model") or {}).get("tokenizer_json")
+                vocabulary = tuple(vocabulary) if json is None else Subwords(vocabulary, json)
+            return cells.load_model(path, vocabulary=vocabulary, dtype=config.dtype,
+                                    # an ONNX If's (each nested If's), as uploaded
+                                    branch=branch_choice(meta.get("branch")))
         parsed = store.parsed_path(weights["weights_id"])
         if parsed is not None:  # the canonical arrays as parsed on upload: read, not parsed
             path = parsed

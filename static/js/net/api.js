@@ -92,12 +92,14 @@ export function getTrace(id, start, stop, names, part) {
 }
 
 /** Upload a weights file (multipart) -> {weights_id, cell, input_size, hidden_size, model};
- *  `vocabulary`: a model's vocab.json / vocab.txt file, sent beside it. */
-export function uploadWeights(file, cell, vocabulary) {
+ *  `vocabulary`: a model's vocab.json / vocab.txt file, sent beside it; `branch`: the
+ *  branch of an ONNX If to read it by (a `branch` text of the record's `branches`). */
+export function uploadWeights(file, cell, vocabulary, branch) {
   const form = new FormData();
   form.append("file", file, file.name);
   if (cell) form.append("cell", cell);
   if (vocabulary) form.append("vocabulary", vocabulary, vocabulary.name);
+  if (branch) form.append("branch", branch);
   return request("POST", "/api/weights", form);
 }
 
