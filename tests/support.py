@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 
@@ -156,6 +157,18 @@ class ServerProcess:
             self.process.kill()
             self.process.wait()
         self.log.close()
+
+
+@contextlib.contextmanager
+def started_together(*servers: ServerProcess):
+    """Servers whose processes were all started before any is waited for (each imports the
+    app on a core of its own); yields them once every one answers, ends them all after."""
+    with contextlib.ExitStack() as stack:
+        for server in servers:
+            stack.push(server.__exit__)  # ended on the way out, even one that never answered
+        for server in servers:
+            server.__enter__()
+        yield servers
 
 
 # Tolerances of the conformance checks against independent implementations (PyTorch, Keras,

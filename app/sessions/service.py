@@ -21,8 +21,6 @@ head's outputs) and each part's trace reads its rows from that run.
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 import cells
@@ -37,12 +35,13 @@ from app.schemas import (
 )
 from app.sessions import building, costs, limits
 from app.sessions import models as model_sessions
+from app.sessions.building import start_states
 from app.sessions.cache import ByteLRU
 from app.sessions.compute import ComputePool
 from app.sessions.config import SessionConfig, one_part, values_digest
 from app.sessions.datadir import Store
 from app.sessions.parallel_check import parallel_max_abs_diff
-from app.sessions.sequences import Inputs, as_inputs, check_text, piece_from_request
+from app.sessions.sequences import Inputs, as_inputs, check_text, clusters, piece_from_request
 from app.sessions.sources import made_for
 from app.sessions.traces import SharedTrace
 from app.sessions.uploads import upload_record
@@ -536,28 +535,6 @@ class SessionService:
         return model_sessions.ModelRun.of(self._model(config, "weights"),
                                           self._model_sequence(config), config.interventions,
                                           config.state)
-
-
-def start_states(model: cells.Model, state: dict | None, field: str = "state") -> dict:
-    """{(layer, direction): {"h": row, "c": row}} of a session's starting state (its
-    SessionConfig.state, rows as cells.Model.run's h0 / c0 take them); {} for zeros."""
-    if not state:
-        return {}
-    try:
-        return model.starting_state(state.get("h"), state.get("c"))
-    except ValueError as exc:
-        raise ApiError(field, str(exc)) from exc
-
-
-@functools.lru_cache(maxsize=16)
-def clusters(text: str) -> list[list[int]]:
-    """[step, code points] of each step of `text` longer than one code point: with the text,
-    the page finds each step's grapheme without splitting text itself. Kept for the last
-    few texts: segmenting a million graphemes takes a second, and every GET of the session
-    asks (callers only read the list)."""
-    if cells.text.is_simple(text):
-        return []
-    return [[step, len(g)] for step, g in enumerate(cells.text.graphemes(text)) if len(g) > 1]
 
 
 def _shown(session_id: str) -> str:
