@@ -27,6 +27,7 @@ from app.sessions.config import SessionConfig
 from app.sessions.sequences import Inputs
 from cells.models import projected
 from cells.models.model import BACKWARD, FORWARD, start_state_widths
+from cells.models.reserved_tokens import reserved_tokens
 
 OUTPUTS = ("logits", "probs")  # the head's signals, by time, that the trace route serves
 
@@ -95,6 +96,15 @@ def describe_model(model: cells.Model) -> dict:
     return {"weights_of": "model", "layers": model.layers, "directions": list(model.directions),
             "parts": parts, "encoder": info["encoder"], "head": head_public,
             "vocabulary": vocabulary}
+
+
+def reserved_of(described: dict) -> list[str]:
+    """The reserved tokens (`<pad>`, `</s>`) of a model's character vocabulary: each one
+    step when typed whole; [] when it has none."""
+    tokens = described.get("vocabulary")
+    if not tokens or described["encoder"].get("tokenizer") != "chars":
+        return []
+    return list(reserved_tokens(tokens) or ())
 
 
 def public_part(part: dict) -> dict:
