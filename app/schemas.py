@@ -84,25 +84,21 @@ OptionsIn = dict[str, Any]
 
 # -- sessions -------------------------------------------------------------------------------
 class _ModelCellItem(BaseModel):
-    """An item that, in a model session, may name its cell by `layer` and `direction`
-    (each subclass declares both fields, with its own description)."""
+    """An item that names its cell by `layer` and `direction`, layer 0 forward by default
+    (each subclass declares both fields, with its own description). A single cell's
+    session is the one-part model: its items name that part like any model's."""
 
     def as_item(self) -> dict:
-        """The item as the engine reads it: layer and direction only where given (the
-        engine's defaults are the same; a single cell's items name no part)."""
-        item = self.model_dump()
-        for name in ("layer", "direction"):
-            if name not in self.model_fields_set:
-                del item[name]
-        return item
+        """The item as the engine reads it, with its layer and direction."""
+        return self.model_dump()
 
 
 class InterventionIn(_ModelCellItem):
     """Hold `signal` (a gate, candidate or state of the kind) at `value` for steps
     start <= s < stop, at `units` (null: every unit). Checked against the kind by the
-    engine; a wrong item is a 422 naming it. In a model session only: `layer` (default 0)
-    and `direction` (default forward) name the cell that holds it, and start/stop are that
-    cell's steps (a backward cell's step k reads time T−1−k)."""
+    engine; a wrong item is a 422 naming it. `layer` (default 0) and `direction` (default
+    forward) name the cell that holds it (a single cell's session has only 0, forward), and
+    start/stop are that cell's steps (a backward cell's step k reads time T−1−k)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)  # "1" is not a number here
     signal: str = Field(examples=["f"])
@@ -110,18 +106,18 @@ class InterventionIn(_ModelCellItem):
     stop: int = Field(ge=1)
     units: list[int] | None = Field(None, examples=[[0]])
     value: float = Field(allow_inf_nan=False, examples=[1.0])
-    layer: int = Field(0, ge=0, description="a model's layer (model sessions only)")
+    layer: int = Field(0, ge=0, description="the cell's layer (a single cell is layer 0)")
     direction: str = Field("forward", max_length=40, examples=["forward"],
-                           description="a model's direction (model sessions only)")
+                           description="the cell's direction (a single cell's is forward)")
 
 
 class WeightEditIn(_ModelCellItem):
     """Set one weight of the cell: `param`[`row`, `col`] (`col` null or left out for a 1-D
     parameter: a bias, a peephole) = `value`. The cell changes, so the edit applies to
     every step. Checked against the cell's parameters by the engine; a wrong item is a 422
-    naming it. In a model session only: `layer` (default 0) and `direction` (default
-    forward) name the cell whose weight it is (the head's and embedding's are not
-    editable)."""
+    naming it. `layer` (default 0) and `direction` (default forward) name the cell whose
+    weight it is (a single cell's session has only 0, forward; a model's head and embedding
+    are not editable)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
     param: str = Field(examples=["weight_hh"])
@@ -130,9 +126,9 @@ class WeightEditIn(_ModelCellItem):
                                        "`params` lists them)")
     col: int | None = Field(None, ge=0, examples=[0])
     value: float = Field(allow_inf_nan=False, examples=[0.5])
-    layer: int = Field(0, ge=0, description="a model's layer (model sessions only)")
+    layer: int = Field(0, ge=0, description="the cell's layer (a single cell is layer 0)")
     direction: str = Field("forward", max_length=40, examples=["forward"],
-                           description="a model's direction (model sessions only)")
+                           description="the cell's direction (a single cell's is forward)")
 
 
 class StartStateIn(_Strict):
@@ -275,6 +271,8 @@ class SessionPublic(BaseModel):
         description='as given: {"text": str}, {"values": [[float]]} or {"csv": str}; for '
                     f'sequences of more than {MAX_SHOWN_VALUES:,} numbers {{"rows", "columns"}} '
                     'instead. '
+                    'Text a whole model splits into words or subwords also has "tokens": '
+                    'the text of each step. '
                     'Text one step per grapheme also has "clusters": [[step, code points]] '
                     "for each step of more than one code point (absent when every step is "
                     "one)")

@@ -18,6 +18,12 @@ def create_session(client, **body) -> dict:
     return response.json()
 
 
+def of_first_part(items: list[dict]) -> list[dict]:
+    """Items (holds, weight edits) as a session records them when they name no part: with
+    layer 0 and direction forward, the defaults every session writes out."""
+    return [{**item, "layer": 0, "direction": "forward"} for item in items]
+
+
 def upload_model(client, path, vocabulary: list[str]) -> dict:
     """POST a weights file with its vocabulary (as vocab.json) to /api/weights; the record."""
     files = {"file": (path.name, path.read_bytes()),

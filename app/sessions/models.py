@@ -25,6 +25,7 @@ import cells
 from app.errors import ApiError
 from app.sessions.config import SessionConfig
 from app.sessions.sequences import Inputs
+from cells.formats.vocabulary_files import Subwords
 from cells.models import projected
 from cells.models.model import BACKWARD, FORWARD, start_state_widths
 from cells.models.reserved_tokens import reserved_tokens
@@ -77,8 +78,10 @@ def signal_width(part: dict, signal: cells.Signal) -> int:
     return part["hidden_size"]
 
 
-def describe_model(model: cells.Model) -> dict:
-    """What a session stores and says about a whole model (JSON-ready)."""
+def describe_model(model: cells.Model, keep_tokenizer: bool = False) -> dict:
+    """What a session stores and says about a whole model (JSON-ready). `keep_tokenizer`:
+    with a subword vocabulary's tokenizer.json, as an upload's record keeps it once (a
+    session built from the upload reads it there)."""
     info = model.info()
     head = model.head
     vocabulary = list(model.vocabulary) if model.vocabulary is not None else None
@@ -93,9 +96,12 @@ def describe_model(model: cells.Model) -> dict:
     parts = [{c["direction"]: {**c, "proj_size": cell.proj_size} if is_projected(cell) else c
               for c, cell in zip(row, layer.cells.values(), strict=True)}
              for row, layer in zip(info["cells"], model.stack, strict=True)]
-    return {"weights_of": "model", "layers": model.layers, "directions": list(model.directions),
-            "parts": parts, "encoder": info["encoder"], "head": head_public,
-            "vocabulary": vocabulary}
+    described = {"weights_of": "model", "layers": model.layers,
+                 "directions": list(model.directions), "parts": parts,
+                 "encoder": info["encoder"], "head": head_public, "vocabulary": vocabulary}
+    if keep_tokenizer and isinstance(model.vocabulary, Subwords):
+        described["tokenizer_json"] = model.vocabulary.json
+    return described
 
 
 def reserved_of(described: dict) -> list[str]:
@@ -174,8 +180,7 @@ class ModelRun:
                               **{f"{k}0": v for k, v in (state or {}).items()})
         except ValueError as exc:
             raise ApiError("sequence", str(exc)) from exc
-        inputs = [np.ascontiguousarray(trace.xs)] + [np.ascontiguousarray(o)
-                                                     for o in trace.outputs[:-1]]
+        inputs = [np.ascontiguousarray(rows) for rows in trace.reads]
         names = trace.names
         logits = trace["logits"] if "logits" in names else None
         probs = trace["probs"] if "probs" in names else None

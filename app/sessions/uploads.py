@@ -178,7 +178,7 @@ def accept_weights(store: Store, settings: Settings, source: BinaryIO, filename:
         kept = [parsed_cell]
         meta["state_sizes"] = state_sizes(cells.Model([{"forward": cell}]))
         if model is not None and not options:
-            meta["model"] = describe_model(model)
+            meta["model"] = describe_model(model, keep_tokenizer=True)
             meta["state_sizes"] = state_sizes(model)
             kept.append(parsed_model)
         else:
@@ -382,7 +382,7 @@ def _accept_model(store: Store, settings: Settings, path: Path, weights_id: str,
             "chosen": {}, "layer": 0, "layers": model.layers,
             "directions": list(model.directions), "input_size": first.input_size,
             "hidden_size": first.hidden_size, "dtype": first.dtype.name, "filename": filename,
-            "bytes": path.stat().st_size, "model": describe_model(model),
+            "bytes": path.stat().st_size, "model": describe_model(model, keep_tokenizer=True),
             "state_sizes": state_sizes(model), "notices": list(notices), **(extra or {})}
     meta = _keep(store, path, weights_id, ext, meta, (parsed,) if parsed is not None else ())
     store.enforce_budget(settings.max_store_bytes, {weights_id})

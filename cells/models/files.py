@@ -9,6 +9,7 @@ from pathlib import Path
 from ..weights_io import WRITE_SUFFIXES, read_model_weights, warn_about_load
 from .build import build_model, model_weights, notices_of
 from .model import Model
+from .xlstm_files import load_xlstm
 
 
 def load_model(path: str | os.PathLike, vocabulary=None, dtype=None,
@@ -33,6 +34,10 @@ def load_model(path: str | os.PathLike, vocabulary=None, dtype=None,
     what each branch (each way through nested Ifs) holds (kind, layers, sizes) and how it
     is chosen; an If whose condition is known from the file takes its own branch.
 
+    The xlstm library's xLSTMLMModel, xLSTMBlockStack or mLSTMLayer (its state dict, alone
+    or in a model folder beside a config.json in the library's config fields) comes back as
+    a cells.models.block_stack.BlockModel (cells.formats.xlstm_models).
+
     Tensors the load leaves out are listed in a cells.LeftOutWarning (and model.notices).
     A head whose activation the file does not say (a state dict's nn.Linear, a bare Keras
     .weights.h5) is read as a softmax over its outputs in a text model (embedding or one-hot
@@ -40,6 +45,10 @@ def load_model(path: str | os.PathLike, vocabulary=None, dtype=None,
     activations say it themselves.
     """
     path = Path(path)
+    if not names and not parts:  # the xlstm library's models: residual blocks of their own
+        blocks = load_xlstm(path, dtype=dtype, vocabulary=vocabulary)
+        if blocks is not None:
+            return blocks
     weights = read_model_weights(path, branch=branch, **merged_names(path.name, names, parts))
     model = build_model(weights, vocabulary=vocabulary, dtype=dtype, options=options, path=path)
     warn_about_load(weights)
