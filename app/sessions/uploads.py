@@ -42,6 +42,7 @@ from cells.weights_io import read_weights
 # Files only the whole-model reader reads (no single-cell reader knows them).
 WHOLE_MODEL_ONLY = (".keras",)
 SHOWN = {"layer": 0, "direction": "forward"}  # the part of a bigger file a session uses
+MAX_BRANCH_TEXT = 4000  # characters of a `branch` form field (a JSON object of If names)
 
 
 def upload_record(weights_id: str, meta: dict) -> dict:
@@ -216,6 +217,9 @@ def branch_choice(text: str | None) -> str | dict | None:
     "then" / "else", or a JSON object {If node name: "then" / "else"} where Ifs nest."""
     if text is None:
         return None
+    if len(text) > MAX_BRANCH_TEXT:
+        raise ApiError("branch", f"is {len(text)} characters long; a branch is named in at "
+                                 f"most {MAX_BRANCH_TEXT}")
     if text.lstrip().startswith("{"):
         try:
             choice = json.loads(text)

@@ -121,6 +121,8 @@ def test_branch_texts_that_do_not_read_are_refused_by_name(client, nested_path):
                  "If node 'by_mode' also chooses its branch")
     assert_error(upload(client, nested_path, branch='{"by_rate": "then"}'), 422, "branch",
                  "If node 'by_mode' chooses its branch", "branch= names no branch for it")
+    assert_error(upload(client, nested_path, branch="{" + " " * 5000 + "}"), 422, "branch",
+                 "is 5002 characters long; a branch is named in at most 4000")
 
 
 def test_a_character_vocabulary_says_its_reserved_tokens(client, tmp_path):
