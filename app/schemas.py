@@ -300,6 +300,9 @@ class SessionPublic(BaseModel):
                                           "forward)")
     interventions: list[dict[str, Any]] = Field(
         default_factory=list, description="the held signals, as checked")
+    reserved_tokens: list[str] = Field(
+        default_factory=list, description="a character vocabulary's reserved tokens (<pad>, "
+                                           "</s>): each is one step when typed whole")
     state: dict[str, list[list[float]] | list[float]] | None = Field(
         None, description='the starting state as given ({"h": rows, "c": rows}, one row per '
                           "layer and direction); null: zeros")

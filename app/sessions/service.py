@@ -124,6 +124,7 @@ class SessionService:
         body.update(parts)
         body["interventions"] = list(config.interventions)
         body["state"] = config.state  # the starting state given (None: zeros)
+        body["reserved_tokens"] = model_sessions.reserved_of(config.model)
         spec = cells.kinds.spec_for(config.cell)
         body["holdable"] = [sig.name for sig in cells.kinds.holdable(spec, config.options)]
         body["weight_edits"] = list(config.weight_edits)

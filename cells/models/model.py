@@ -372,9 +372,11 @@ class Model:
             for (index, direction), row in zip(cells, rows, strict=True):
                 cell = self.stack[index].cells[direction]
                 if name not in sizes[(index, direction)]:
-                    have = " and ".join(sizes[(index, direction)]) or "neither h nor c"
+                    have = (f"state is only {' and '.join(sizes[(index, direction)])}"
+                            if sizes[(index, direction)] else "state is neither h nor c "
+                            "(give it with state=)")
                     raise ValueError(f"{name}0 given, but layer {index} {direction} is a "
-                                     f"{cell.kind}, whose state is only {have}")
+                                     f"{cell.kind}, whose {have}")
                 width = sizes[(index, direction)][name]
                 if row.shape != (width,) or not np.isfinite(row).all():
                     raise ValueError(f"{name}0 row of layer {index} {direction} has shape "
