@@ -25,8 +25,9 @@ import cells
 from app.errors import ApiError
 from app.sessions.config import SessionConfig
 from app.sessions.sequences import Inputs
+from cells.formats.vocabulary_files import Subwords
 from cells.models import projected
-from cells.models.model import BACKWARD, FORWARD
+from cells.models.model import BACKWARD, FORWARD, start_state_widths
 
 OUTPUTS = ("logits", "probs")  # the head's signals, by time, that the trace route serves
 
@@ -76,8 +77,10 @@ def signal_width(part: dict, signal: cells.Signal) -> int:
     return part["hidden_size"]
 
 
-def describe_model(model: cells.Model) -> dict:
-    """What a session stores and says about a whole model (JSON-ready)."""
+def describe_model(model: cells.Model, keep_tokenizer: bool = False) -> dict:
+    """What a session stores and says about a whole model (JSON-ready). `keep_tokenizer`:
+    with a subword vocabulary's tokenizer.json, as an upload's record keeps it once (a
+    session built from the upload reads it there)."""
     info = model.info()
     head = model.head
     vocabulary = list(model.vocabulary) if model.vocabulary is not None else None
@@ -92,16 +95,23 @@ def describe_model(model: cells.Model) -> dict:
     parts = [{c["direction"]: {**c, "proj_size": cell.proj_size} if is_projected(cell) else c
               for c, cell in zip(row, layer.cells.values(), strict=True)}
              for row, layer in zip(info["cells"], model.stack, strict=True)]
-    return {"weights_of": "model", "layers": model.layers, "directions": list(model.directions),
-            "parts": parts, "encoder": info["encoder"], "head": head_public,
-            "vocabulary": vocabulary}
+    described = {"weights_of": "model", "layers": model.layers,
+                 "directions": list(model.directions), "parts": parts,
+                 "encoder": info["encoder"], "head": head_public, "vocabulary": vocabulary}
+    if keep_tokenizer and isinstance(model.vocabulary, Subwords):
+        described["tokenizer_json"] = model.vocabulary.json
+    return described
 
 
 def public_part(part: dict) -> dict:
     """A part as GET /api/sessions/{id} says it: with its signals, stages, what it can
     hold and its parameter layout (what a weight edit may change)."""
     projected_part = bool(part.get("proj_size"))  # holds nothing, edits nothing (yet)
+    states = (projected.ProjectedLSTM.state_names if projected_part
+              else cells.kind_info(part["kind"])["state"])
     return {**part, "signals": [s.to_dict() for s in signals_of(part)],
+            "state_sizes": start_state_widths(states, part["hidden_size"],
+                                              part.get("output_size", part["hidden_size"])),
             "stages": stages_of(part),
             "holdable": [] if projected_part else [
                 s.name for s in cells.kinds.holdable(cells.kinds.spec_for(part["kind"]),
@@ -160,8 +170,7 @@ class ModelRun:
                               **{f"{k}0": v for k, v in (state or {}).items()})
         except ValueError as exc:
             raise ApiError("sequence", str(exc)) from exc
-        inputs = [np.ascontiguousarray(trace.xs)] + [np.ascontiguousarray(o)
-                                                     for o in trace.outputs[:-1]]
+        inputs = [np.ascontiguousarray(rows) for rows in trace.reads]
         names = trace.names
         logits = trace["logits"] if "logits" in names else None
         probs = trace["probs"] if "probs" in names else None
