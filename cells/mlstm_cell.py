@@ -170,11 +170,15 @@ class MLSTMCell:
                              f"with T ≥ 1")
         return xs
 
-    def run(self, xs, state: dict | None = None, parallel: bool = False,
-            interventions=None) -> MLSTMTrace:
-        """Every signal of every step from `state` (zeros by default). `parallel`: by the
-        closed form instead of step by step. `interventions`: signals held (see
+    def run(self, xs, h0=None, c0=None, interventions=None, state: dict | None = None,
+            parallel: bool = False) -> MLSTMTrace:
+        """Every signal of every step from `state` ({"C", "n", "m"}, zeros by default; an
+        mLSTM has no h or c state, so h0 and c0 are refused). `parallel`: by the closed
+        form instead of step by step. `interventions`: signals held (see
         check_interventions; step by step only)."""
+        if h0 is not None or c0 is not None:
+            raise ValueError("a mlstm's state is C, n and m (give them as state=); it has "
+                             "no h0 or c0")
         xs = self.check_inputs(xs)
         state0 = self._state_tuple(state)
         holds = holds_for(self.check_interventions(interventions, len(xs)), 0, len(xs))
@@ -186,25 +190,81 @@ class MLSTMCell:
             rec = math.forward_parallel(pre, state0, self.options["forget"])
         else:
             rec = math.forward_steps(pre, state0, self.options["forget"], holds)
-        return MLSTMTrace(self, xs, state0, rec, holds)
+        return MLSTMTrace(self, xs, state0, rec, holds, interventions, parallel)
 
     def parallel_max_abs_diff(self, xs, state: dict | None = None) -> float:
         """The largest difference, over every recorded signal of every step, between the
         closed form and the step-by-step recurrence."""
-        a, b = self.run(xs, state), self.run(xs, state, parallel=True)
+        a, b = self.run(xs, state=state), self.run(xs, state=state, parallel=True)
         return float(max(np.max(np.abs(a[name] - b[name])) for name in a.records))
 
     def step(self, x, state: dict | None = None) -> tuple[dict, dict]:
         """One step: (new state, frame of every signal)."""
         x = as_float_array(x, "x", self.dtype)
-        trace = self.run(x[None], state)
+        trace = self.run(x[None], state=state)
         return trace.final_state, trace.frame(0)
 
 
 class MLSTMTrace:
-    def __init__(self, cell: MLSTMCell, xs: np.ndarray, state0: tuple, records: dict, holds):
+    def __init__(self, cell: MLSTMCell, xs: np.ndarray, state0: tuple, records: dict, holds,
+                 interventions=None, parallel: bool = False):
         self.cell, self.xs, self.state0, self.records, self.holds = (cell, xs, state0, records,
                                                                       holds)
+        self.interventions = interventions
+        self.parallel = parallel
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.names
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.xs.nbytes + sum(a.nbytes for a in self.records.values()))
+
+    def state_before(self, s: int) -> dict:
+        """The state {"C", "n", "m"} before step s (the start state for s = 0)."""
+        if not 0 <= s <= len(self):
+            raise ValueError(f"step {s} is outside 0 … {len(self)}")
+        if s == 0:
+            return dict(zip(self.cell.state_names, self.state0, strict=True))
+        return {name: self.records[name][s - 1].copy() for name in self.cell.state_names}
+
+    def extend(self, xs_more) -> MLSTMTrace:
+        """This run continued over xs_more (the same start, holds and form): a new trace
+        equal to a fresh run of the whole sequence."""
+        more = self.cell.check_inputs(xs_more)
+        return self.cell.run(np.concatenate([self.xs, more]),
+                             state=self.state_before(0), interventions=self.interventions,
+                             parallel=self.parallel)
+
+    def sensitivity(self, t: int, unit: int, of: str = "h", window: int = 256) -> dict:
+        """‖∂h_t[unit] / ∂v_s‖₂ for v = x (the input) and C (the memory after step s, every
+        head's d×d of it) for s in [max(0, t − window + 1), t]: how much of the output at
+        t still depends on what each earlier step wrote."""
+        for what, v in (("t", t), ("unit", unit), ("window", window)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                raise ValueError(f"{what} must be an integer, got {v!r}")
+        cell = self.cell
+        if of != "h":
+            raise ValueError(f"of must be 'h' for a mlstm, got {of!r}")
+        if not 0 <= t < len(self):
+            raise ValueError(f"t {t} is outside the trace of {len(self)} steps")
+        if not 0 <= unit < cell.hidden_size:
+            raise ValueError(f"unit {unit} is outside 0 … {cell.hidden_size - 1}")
+        if window < 1:
+            raise ValueError(f"window must be at least 1, got {window}")
+        start = max(0, t - window + 1)
+        rows = {name: a[start:t + 1] for name, a in self.records.items()}
+        holds = None if self.holds is None else self.holds[start:t + 1]
+        state = tuple(self.state_before(start)[name] for name in cell.state_names)
+        seed = np.zeros((t + 1 - start, cell.hidden_size), cell.dtype)
+        seed[-1, unit] = 1
+        carry = tuple(np.zeros_like(a) for a in state)
+        res = math.backward_steps(rows, state, seed, carry, cell.options["forget"],
+                                  cell.options["output_gate"], holds, totals=True)
+        n = t + 1 - start
+        return {"start": start, "t": t, "unit": unit, "of": of,
+                "x": np.linalg.norm(res.d_pre @ cell.params["weight_ih"], axis=-1),
+                "C": np.linalg.norm(res.totals.reshape(n, -1), axis=-1), "h": None, "c": None}
 
     def __len__(self) -> int:
         return len(self.xs)

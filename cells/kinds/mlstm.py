@@ -348,10 +348,11 @@ class StepGradients:
 
     d_pre: np.ndarray
     carry: tuple
+    totals: np.ndarray | None = None  # (n, heads, d, d) dL/dC_t per step, when asked for
 
 
 def backward_steps(rec: dict, state0: tuple, d_h: np.ndarray, carry: tuple, forget: str,
-                   output_gate: bool, holds=None) -> StepGradients:
+                   output_gate: bool, holds=None, totals: bool = False) -> StepGradients:
     """Reverse of forward_steps over recorded signals `rec` (either form's), given dL/dh
     (n, H) and the gradient `carry` reaching the state after the last step. Through the
     stabilizer's max and the read-out's max as computed (the branch each took); held
@@ -384,6 +385,7 @@ def backward_steps(rec: dict, state0: tuple, d_h: np.ndarray, carry: tuple, forg
         d_h_tilde[_held_mask(holds, "h", T, H)] = 0
     d_h_tilde[_held_mask(holds, "h_tilde", T, H)] = 0
     d_h_tilde = d_h_tilde.reshape(T, heads, d)
+    record = np.empty_like(C) if totals else None
     for t in range(T - 1, -1, -1):
         held = holds[t] if holds is not None else None
         read = np.einsum("had,hd->ha", C[t], q[t])
@@ -397,6 +399,8 @@ def backward_steps(rec: dict, state0: tuple, d_h: np.ndarray, carry: tuple, forg
         dm = dm_next + np.where(by_qn, 0, -d_den * floor)
         dC = dC_next + d_read[:, :, None] * q[t][:, None, :]
         dn = dn_next + d_qn[:, None] * q[t]
+        if record is not None:
+            record[t] = dC
         d_q[t] = np.einsum("had,ha->hd", C[t], d_read) + d_qn[:, None] * n[t]
         d_gate_f = np.einsum("had,had->h", dC, C_prev[t]) + np.einsum("hd,hd->h", dn, n_prev[t])
         dC_v = np.einsum("had,hd->ha", dC, k[t])  # dC k
@@ -417,7 +421,7 @@ def backward_steps(rec: dict, state0: tuple, d_h: np.ndarray, carry: tuple, forg
         d_f[t] = d_a * (np.exp(log_sigmoid(-rec["f_pre"][t])) if forget == "sigmoid" else 1)
         dC_next, dn_next, dm_next = f[t][:, None, None] * dC, f[t][:, None] * dn, d_a
     d_k *= 1 / np.sqrt(d)  # k = (W_k·x + b_k)/√d
-    return StepGradients(d_pre, (dC_next, dn_next, dm_next))
+    return StepGradients(d_pre, (dC_next, dn_next, dm_next), record)
 
 
 def pre_i_wins(i_pre: np.ndarray, a: np.ndarray) -> np.ndarray:

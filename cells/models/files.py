@@ -9,7 +9,7 @@ from pathlib import Path
 from ..weights_io import WRITE_SUFFIXES, read_model_weights, warn_about_load
 from .build import build_model, model_weights, notices_of
 from .model import Model
-from .published import is_published, load_published, load_xlstm_file
+from .xlstm_files import load_xlstm
 
 
 def load_model(path: str | os.PathLike, vocabulary=None, dtype=None,
@@ -34,9 +34,9 @@ def load_model(path: str | os.PathLike, vocabulary=None, dtype=None,
     what each branch (each way through nested Ifs) holds (kind, layers, sizes) and how it
     is chosen; an If whose condition is known from the file takes its own branch.
 
-    A directory, or the config.json in it, beside model.safetensors: a model as it is
-    published, in the layout its config's fields name (cells.models.published: the xlstm
-    library's LM and block stack), returned as a cells.models.block_stack.BlockModel.
+    The xlstm library's xLSTMLMModel, xLSTMBlockStack or mLSTMLayer (its state dict, alone
+    or in a model folder beside a config.json in the library's config fields) comes back as
+    a cells.models.block_stack.BlockModel (cells.formats.xlstm_models).
 
     Tensors the load leaves out are listed in a cells.LeftOutWarning (and model.notices).
     A head whose activation the file does not say (a state dict's nn.Linear, a bare Keras
@@ -45,10 +45,8 @@ def load_model(path: str | os.PathLike, vocabulary=None, dtype=None,
     activations say it themselves.
     """
     path = Path(path)
-    if is_published(path):  # a directory, or its config.json beside model.safetensors
-        return load_published(path, dtype=dtype, vocabulary=vocabulary)
-    if path.suffix.lower() in (".safetensors", ".npz") and not names and not parts:
-        blocks = load_xlstm_file(path, dtype=dtype)  # xlstm's own state dicts
+    if not names and not parts:  # the xlstm library's models: residual blocks of their own
+        blocks = load_xlstm(path, dtype=dtype, vocabulary=vocabulary)
         if blocks is not None:
             return blocks
     weights = read_model_weights(path, branch=branch, **merged_names(path.name, names, parts))

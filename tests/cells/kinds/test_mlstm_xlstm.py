@@ -128,7 +128,7 @@ def test_parallel_equals_recurrence_in_float64(heads, forget):
     rng = np.random.default_rng(heads)
     xs = rng.normal(0, 1, (T, I))
     for state in (None, some_state(cell, rng)):
-        steps, closed = cell.run(xs, state), cell.run(xs, state, parallel=True)
+        steps, closed = cell.run(xs, state=state), cell.run(xs, state=state, parallel=True)
         for name in steps.records:
             np.testing.assert_allclose(closed[name], steps[name], rtol=1e-10, atol=1e-10,
                                        err_msg=name)
@@ -143,7 +143,7 @@ def test_fast_loop_equals_reference_step(forget, output_gate):
     rng = np.random.default_rng(7)
     xs = rng.normal(0, 1, (T, I))
     state = some_state(cell, rng)
-    trace = cell.run(xs, state)
+    trace = cell.run(xs, state=state)
     for t, x in enumerate(xs):
         frame, state = reference.mlstm_step(dict(cell.params), x, state, heads, forget,
                                             output_gate)
@@ -153,7 +153,7 @@ def test_fast_loop_equals_reference_step(forget, output_gate):
 
 
 def loss_of(cell, xs, state, dh, holds=None):
-    return float(np.sum(cell.run(xs, state, interventions=holds)["h"] * dh))
+    return float(np.sum(cell.run(xs, state=state, interventions=holds)["h"] * dh))
 
 
 @pytest.mark.parametrize(("forget", "output_gate", "held"), [
@@ -173,7 +173,7 @@ def test_backward_matches_finite_differences(forget, output_gate, held):
                                               (3, "q", 3, 0.1), (4, "h", 1, 0.4),
                                               (4, "o", 0, 0.7), (4, "v", 2, 1.0))]
         holds.append({"signal": "i", "start": 2, "stop": 4, "units": None, "value": 0.25})
-    g = cell.run(xs, state, interventions=holds).backward({"h": dh})
+    g = cell.run(xs, state=state, interventions=holds).backward({"h": dh})
     eps = 1e-6
 
     def numeric(perturb):
@@ -256,3 +256,36 @@ def test_signal_shapes_per_step():
     for name, shape in cell.shapes.items():
         assert trace[name].shape == (4, *shape), name
         assert trace[name].dtype == np.float32, name
+
+
+def test_sensitivity_is_the_gradient_of_one_output():
+    """‖∂h_t[u]/∂x_s‖ from sensitivity equals the row norms of a full backward seeded at
+    (t, u); the window starts from the state the trace held there."""
+    cell = random_mlstm(3, 8, 2, "float64", seed=21)
+    xs = np.random.default_rng(22).normal(0, 1, (12, 3))
+    trace = cell.run(xs, interventions=[{"signal": "f", "start": 2, "stop": 5, "units": [1],
+                                         "value": 0.5}])
+    seed = np.zeros((12, 8))
+    seed[9, 3] = 1
+    full = trace.backward({"h": seed})
+    for window in (12, 4):
+        sens = trace.sensitivity(9, 3, window=window)
+        start = sens["start"]
+        if start == 0:
+            np.testing.assert_allclose(sens["x"], np.linalg.norm(full.xs[:10], axis=-1),
+                                       rtol=1e-12, atol=1e-14)
+        else:  # the window's start state is a constant: the steps inside it agree
+            np.testing.assert_allclose(sens["x"], np.linalg.norm(full.xs[start:10], axis=-1),
+                                       rtol=1e-12, atol=1e-14)
+        assert sens["C"].shape == (10 - start,) and sens["C"][-1] > 0
+
+
+def test_extend_equals_a_fresh_run():
+    cell = random_mlstm(3, 4, 2, "float64", seed=23)
+    xs = np.random.default_rng(24).normal(0, 1, (9, 3))
+    extended = cell.run(xs[:5]).extend(xs[5:])
+    whole = cell.run(xs)
+    for name in whole.records:
+        np.testing.assert_array_equal(extended[name], whole[name])
+    with pytest.raises(ValueError, match="no h0 or c0"):
+        cell.run(xs, h0=np.zeros(4))

@@ -81,8 +81,10 @@ def test_lm_model_logits_match_xlstm(tmp_path, slstm_at, act_fn, bias):
     with torch.no_grad():
         theirs = module(torch.from_numpy(ids)[None])[0].numpy()
 
-    model = cells.load_model(tmp_path / "lm")
+    model = cells.load_model(tmp_path / "lm", vocabulary="abcdefghijk")
     assert isinstance(model, BlockModel)
+    np.testing.assert_array_equal(model.run("bad")["logits"], model.run(np.array([1, 0, 3]))
+                                  ["logits"])
     kinds = [b.kind for b in model.stack]
     assert kinds == ["xlstm_slstm" if k in slstm_at else "xlstm_mlstm" for k in range(3)]
     run = model.run(ids)
@@ -151,12 +153,11 @@ def test_refusals_name_the_problem(tmp_path):
     (tmp_path / "lm" / "config.json").write_text(json.dumps({**config, "slstm_at": [0]}))
     with pytest.raises(ValueError, match="slstm_at"):
         cells.load_model(tmp_path / "lm")
-    (tmp_path / "lm" / "config.json").write_text(json.dumps({"d_model": 3}))
-    with pytest.raises(ValueError, match="describes no layout"):
-        cells.load_model(tmp_path / "lm")
-    (tmp_path / "lm" / "model.safetensors").unlink()
     (tmp_path / "lm" / "config.json").write_text(json.dumps(config))
-    with pytest.raises(ValueError, match="no model.safetensors"):
+    with pytest.raises(ValueError, match="vocabulary has 3 tokens"):
+        cells.load_model(tmp_path / "lm", vocabulary="abc")
+    (tmp_path / "lm" / "model.safetensors").unlink()
+    with pytest.raises(ValueError, match="model folder holds model.safetensors"):
         cells.load_model(tmp_path / "lm")
 
 
