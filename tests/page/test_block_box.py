@@ -6,6 +6,8 @@ cursor's step; the labels sit outside the diagram; keyboard reachable and axe-cl
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
@@ -20,6 +22,7 @@ from tests.page.gs_browser_helpers import (
 from tests.support import MIN_LM_TEXT, write_min_lm
 
 BOX = '[data-view="block-box"]'
+OVERLAP_JS = (Path(__file__).parent / "overlap.js").read_text()
 PARTS = ["block_in", "conv", "norm", "cell_out", "residual", "ff", "block_out"]
 
 
@@ -40,11 +43,13 @@ def overlaps(page) -> list[str]:
     """The box's labels that overlap the diagram (its svg, or any text in it)."""
     return page.evaluate("""([box, diagram]) => {
       const svg = document.querySelector(diagram);
-      const hit = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+      const hit = (a, b) => a.left < b.right && b.left < a.right
+        && a.top < b.bottom && b.top < a.bottom;
       const boxes = [svg.getBoundingClientRect(),
                      ...Array.from(svg.querySelectorAll('text'), (t) => t.getBoundingClientRect())];
       const out = [];
-      for (const part of document.querySelectorAll(`${box} .block-part, ${box} .block-head, ${box} .block-legend`)) {
+      const labels = [".block-part", ".block-head", ".block-legend"].map((c) => `${box} ${c}`);
+      for (const part of document.querySelectorAll(labels.join(", "))) {
         const r = part.getBoundingClientRect();
         if (boxes.some((b) => b.width && hit(r, b))) out.push(part.textContent.trim().slice(0, 40));
       }
@@ -79,6 +84,9 @@ def test_the_block_box_shows_the_server_s_rows_around_the_cell(page, errors, api
     expect(page.locator(BOX).locator(".block-title")).to_have_text("Block around layer 1's cell")
     box_matches(page, api, sid, 3, 1, 0)
     assert overlaps(page) == []
+    # the cell reads the block's norm, and says so with no collision in the diagram
+    expect(page.locator(DIAGRAM)).to_contain_text("norm of the stream")
+    assert page.locator(DIAGRAM).evaluate(OVERLAP_JS) == []
     box.screenshot(path=str(artifacts_dir / "block-box.png"))
     # keyboard: from the channel, Tab reaches each part in the stream's order (the parts
     # after the cell once the diagram's own stops are passed)
