@@ -341,3 +341,68 @@ def nested_if_runtime(path, xs: np.ndarray, sr: int, mode: int, reference: bool 
     session = onnxruntime.InferenceSession(str(path), options,
                                            providers=["CPUExecutionProvider"])
     return session.run(None, feeds)[0]
+
+
+# -- a residual language model written by its own library (minGRU-pytorch's minLM) ----------
+MIN_LM_TEXT = "the cat sat on héllo"
+
+
+def write_min_lm(folder, seed: int = 12, enable_conv: bool = True):
+    """A small minLM (minGRU-pytorch) saved as model.safetensors beside a tokenizer.json
+    trained by the `tokenizers` library, in `folder`; returns (module, tokenizer)."""
+    import torch
+    from minGRU_pytorch.minLM import minLM
+    from safetensors.torch import save_file
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tokenizer = Tokenizer(models.BPE(unk_token=None))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=290, special_tokens=["<|endoftext|>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tokenizer.train_from_iterator(["the cat sat on the mat " * 20, "héllo wörld"], trainer)
+    tokenizer.save(str(folder / "tokenizer.json"))
+    torch.manual_seed(seed)
+    module = minLM(num_tokens=tokenizer.get_vocab_size(), dim=8, depth=2, ff_mult=2,
+                   enable_conv=enable_conv)
+    save_file({k: v.contiguous() for k, v in module.state_dict().items()},
+              str(folder / "model.safetensors"))
+    return module, tokenizer
+
+
+def min_lm_block_rows(module, ids) -> list[dict[str, np.ndarray]]:
+    """Per layer, the rows minLM's own modules made around its cell for token ids (T,),
+    caught by forward hooks (the names of cells.models.blocks.SIGNALS): the stream in, the
+    convolution, the norm, the cell's output, the stream after the residual add, the
+    feed-forward and the stream out."""
+    import torch
+
+    rows = [{} for _ in module.layers]
+    hooks = []
+
+    def keep(layer, name, which="output"):
+        def hook(mod, args, out=None):
+            value = args[0] if which == "input" else (out[0] if isinstance(out, tuple) else out)
+            rows[layer][name] = value[0].detach().numpy().copy()
+        return hook
+
+    for layer, (conv, norm, cell, ff_norm, ff, _) in enumerate(module.layers):
+        first = conv if conv is not None else norm
+        hooks.append(first.register_forward_pre_hook(keep(layer, "block_in", "input")))
+        if conv is not None:
+            hooks.append(conv.register_forward_hook(keep(layer, "conv")))
+        hooks.append(norm.register_forward_hook(keep(layer, "norm")))
+        hooks.append(cell.register_forward_hook(keep(layer, "cell_out")))
+        hooks.append(ff_norm.register_forward_pre_hook(keep(layer, "residual", "input")))
+        hooks.append(ff.register_forward_hook(keep(layer, "ff")))
+    hooks.append(module.norm.register_forward_pre_hook(keep(len(rows) - 1, "block_out",
+                                                           "input")))
+    try:
+        with torch.no_grad():
+            module(torch.tensor([list(ids)]))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    for layer in range(len(rows) - 1):
+        rows[layer]["block_out"] = rows[layer + 1]["block_in"]
+    return rows

@@ -191,7 +191,8 @@ class SessionService:
                names: list[str] | None, layer: int = 0, direction: str = "forward",
                ) -> tuple[int, int, list[str], dict[str, np.ndarray]]:
         """Signals of the cell at (layer, direction) for its steps [start, stop) (a backward
-        cell's step k reads time T−1−k); a model's head outputs `logits`/`probs` by time."""
+        cell's step k reads time T−1−k); a model's head outputs `logits`/`probs` and the
+        rows of the block around that layer's cell (`block.norm`, ...) by time."""
         part = self.part(config, layer, direction)
         steps = config.steps
         start = 0 if start is None else start
@@ -209,6 +210,11 @@ class SessionService:
         if head:
             outputs = ["logits"] + (["probs"] if head["kind"] != "linear" else [])
             width.update({name: head["outputs"] for name in outputs})
+        # the rows of the block around this layer's cell, by time (`block.norm`, ...)
+        block = model_sessions.blocks_of(config.model)[layer]
+        block_rows = model_sessions.block_names(block)
+        width.update({name: block["width"] for name in block_rows})
+        outputs = outputs + block_rows
         if names:
             unknown = [n for n in names if n not in known and n not in outputs]
             if unknown:
@@ -228,7 +234,9 @@ class SessionService:
             window = self.pool.run(trace.window, start, stop, cell_names)
         if len(cell_names) < len(names):
             run = self.model_run(config)
-            window.update({n: run.output(n)[start:stop] for n in names if n in outputs})
+            prefix = model_sessions.BLOCK_PREFIX
+            window.update({n: (run.block(layer, n.removeprefix(prefix)) if n in block_rows
+                               else run.output(n))[start:stop] for n in names if n in outputs})
         return start, stop, names, window
 
     def tokens(self, config: SessionConfig, start: int, stop: int,

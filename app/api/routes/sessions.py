@@ -84,7 +84,8 @@ def read_trace(
     CSV with a `t` column and one `name[unit]` column per number, or NPZ (NumPy's archive,
     no pickles): one array per signal, (stop - start, n) in the session's dtype, and `t`.
     A model's `layer` and `direction` pick the cell; `names=logits,probs` add the head's
-    outputs (rows by time)."""
+    outputs (rows by time), and in a residual language model `block.norm`, `block.cell_out`,
+    ... the rows of the block around that layer's cell (its `blocks[layer].names`)."""
     wanted = [n.strip() for n in names.split(",") if n.strip()] if names else None
     start, stop, wanted, window = sessions.window(config, start, stop, wanted, layer,
                                                   direction)
