@@ -1,7 +1,7 @@
 """mLSTM speed against the xlstm library in one run, one BLAS thread, float32, CPU time.
 
-gatescope's mlstm records every signal of every step (the memory C of every head at every
-step included); the peers are xlstm's own backends on the same q, k, v and gate
+gatescope's mlstm records every signal of every step (the memory C of every head at the
+start of each block of steps, any step's recomputed from there); the peers are xlstm's own backends on the same q, k, v and gate
 pre-activations: its recurrent step in a loop (keeping only h) and its parallel stabilized
 form. Then our closed (quadratic) form against our step-by-step form, and forward +
 backward against autograd through xlstm's parallel form.
@@ -75,8 +75,10 @@ def bench_config(T: int, I: int, H: int, heads: int) -> None:
     ours_par = timed(lambda: cell.run(xs, parallel=True), xlstm_parallel, repeats=3)
     both = timed(lambda: cell.run(xs).backward({"h": dh}), xlstm_parallel_backward,
                  repeats=3)
-    print(f"T={T} I={I} H={H} heads={heads} (d={d}): C recorded, "
-          f"{T * heads * d * d * 4 / 2**20:.1f} MB")
+    trace = cell.run(xs)
+    print(f"T={T} I={I} H={H} heads={heads} (d={d}): trace {trace.nbytes / 2**20:.2f} MB "
+          f"(C kept every {mlstm_cell.BLOCK} steps; every step's C would be "
+          f"{T * heads * d * d * 4 / 2**20:.1f} MB)")
     print(f"  step by step, every signal : {ours_steps[0][0] * 1e3:7.1f} ms CPU; "
           f"xlstm recurrent step loop {ours_steps[1][0] * 1e3:7.1f} ms -> "
           f"{ratio(*ours_steps)}")
