@@ -2,9 +2,10 @@
 
 gatescope's mlstm records every signal of every step (the memory C of every head at the
 start of each block of steps, any step's recomputed from there); the peers are xlstm's
-own backends on the same q, k, v and gate pre-activations: its recurrent step in a loop (keeping only h) and its parallel stabilized
-form. Then our closed (quadratic) form against our step-by-step form, and forward +
-backward against autograd through xlstm's parallel form.
+own backends on the same q, k, v and gate pre-activations: its recurrent step in a loop
+(keeping only h) and its parallel stabilized form. Then our closed (quadratic) form
+against our step-by-step form, and forward + backward against autograd through xlstm's
+parallel form.
 Run: .venv/bin/python bench/mlstm.py
 """
 
