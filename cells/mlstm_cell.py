@@ -61,15 +61,15 @@ class MLSTMCell:
                                                options["output_gate"])
         self.head_size = self.hidden_size // self.heads
         self.shapes = math.signal_shapes(self.hidden_size, self.heads, options["output_gate"])
-        self.signals = {"x": ["I"], **math.shape_names(self.heads, options["output_gate"])}
+        self.signals = {"x": ["I"], **math.shape_names(options["output_gate"])}
         self.described = math.signals(self.heads, options["forget"], options["output_gate"])
         self.names = tuple(self.signals)
 
     def info(self) -> dict:
         """As cells.kind_info gives a kind: options, state, stages and the signals, each
         with its shape per step (axis names)."""
-        shapes = {**self.signals, "C_prev": ["heads", "d", "d"], "n_prev": ["heads", "d"],
-                  "m_prev": ["heads"]}
+        shapes = {**self.signals, **{f"{name}_prev": list(axes)
+                                     for name, axes in math.STATE_AXES.items()}}
         return {"kind": self.kind,
                 "options": {o.name: {"values": list(o.values), "default": o.default}
                             for o in math.OPTION_TABLE},
