@@ -177,12 +177,13 @@ def model_folder(path: Path) -> tuple[Path, dict | None]:
     return weights, config
 
 
-def read_model_weights(path: str | os.PathLike, branch: str | None = None,
+def read_model_weights(path: str | os.PathLike, branch=None,
                        **names) -> ModelWeights:
     """Every layer, direction, embedding and head a file holds (see cells.load_model).
     `names` name a checkpoint's parts: embedding=, recurrent=, head= (modules), or its
-    tensors one by one (weight_ih=, weight_hh=, ...). `branch` ("then" or "else") picks
-    the branch of an ONNX If chosen by the model's inputs."""
+    tensors one by one (weight_ih=, weight_hh=, ...). `branch` ("then" or "else", or
+    {If node name: branch} where Ifs nest) picks the branch of an ONNX If chosen by the
+    model's inputs."""
     path, config = model_folder(Path(path))
     label = path.name
     check_file(path, label)  # whole-file budgets, before any data is read

@@ -18,6 +18,12 @@ def create_session(client, **body) -> dict:
     return response.json()
 
 
+def of_first_part(items: list[dict]) -> list[dict]:
+    """Items (holds, weight edits) as a session records them when they name no part: with
+    layer 0 and direction forward, the defaults every session writes out."""
+    return [{**item, "layer": 0, "direction": "forward"} for item in items]
+
+
 def upload_model(client, path, vocabulary: list[str]) -> dict:
     """POST a weights file with its vocabulary (as vocab.json) to /api/weights; the record."""
     files = {"file": (path.name, path.read_bytes()),
@@ -237,3 +243,79 @@ def sample_rate_runtime(path, xs: np.ndarray, rate: int) -> np.ndarray:
     session = onnxruntime.InferenceSession(str(path), options,
                                            providers=["CPUExecutionProvider"])
     return session.run(None, {"X": xs, "sr": np.array(rate, np.int64)})[0]
+
+
+# Ifs chosen by the inputs, one inside a branch of the other: Y = If(sr == 16000) then
+# (If(mode == 1) then an LSTM (hidden 5) else a GRU (hidden 3)) else an RNN (hidden 4).
+# Each way through them: the `branch=` that names it, the op and hidden size it runs, and
+# the (sr, mode) inputs that take it.
+NESTED_IF_WAYS = [
+    ({"by_rate": "then", "by_mode": "then"}, ("LSTM", 4, 5), (16000, 1)),
+    ({"by_rate": "then", "by_mode": "else"}, ("GRU", 3, 3), (16000, 0)),
+    ({"by_rate": "else"}, ("RNN", 1, 4), (8000, 1)),
+]
+
+
+def nested_if_onnx(path):
+    """Write that model with onnx.helper to `path` (checked by onnx.checker); the path."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    def recurrent(prefix, op, blocks, hidden, output):
+        rng = np.random.default_rng(blocks * 11 + hidden)
+        stored = [numpy_helper.from_array(rng.normal(0, 0.5, shape).astype(np.float32),
+                                          f"{prefix}_{name}")
+                  for name, shape in (("W", (1, blocks * hidden, SAMPLE_RATE_INPUTS)),
+                                      ("R", (1, blocks * hidden, hidden)),
+                                      ("B", (1, 2 * blocks * hidden)))]
+        extra = {"linear_before_reset": 1} if op == "GRU" else {}
+        node = helper.make_node(op, ["X", *(t.name for t in stored)], [output],
+                                hidden_size=hidden, name=f"{prefix}_{op.lower()}", **extra)
+        return node, stored
+
+    def graph(name, nodes, stored, output):
+        return helper.make_graph(nodes, name, [], [helper.make_tensor_value_info(
+            output, TensorProto.FLOAT, [None, 1, 1, None])], initializer=stored)
+
+    ops = {tuple(way.values()): op for way, op, _ in NESTED_IF_WAYS}
+    lstm, lstm_w = recurrent("mode_then", *ops[("then", "then")], "mode_then_Y")
+    gru, gru_w = recurrent("mode_else", *ops[("then", "else")], "mode_else_Y")
+    rnn, rnn_w = recurrent("rate_else", *ops[("else",)], "rate_else_Y")
+    by_mode = helper.make_node("If", ["mode_cond"], ["rate_then_Y"], name="by_mode",
+                               then_branch=graph("mode_then", [lstm], lstm_w, "mode_then_Y"),
+                               else_branch=graph("mode_else", [gru], gru_w, "mode_else_Y"))
+    rate_then = graph("rate_then", [helper.make_node("Equal", ["mode", "one"], ["mode_cond"]),
+                                    by_mode], [], "rate_then_Y")
+    rate_else = graph("rate_else", [rnn], rnn_w, "rate_else_Y")
+    main = helper.make_graph(
+        [helper.make_node("Equal", ["sr", "rate"], ["rate_cond"]),
+         helper.make_node("If", ["rate_cond"], ["Y"], name="by_rate", then_branch=rate_then,
+                          else_branch=rate_else)], "nested",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, 1, SAMPLE_RATE_INPUTS]),
+         helper.make_tensor_value_info("sr", TensorProto.INT64, []),
+         helper.make_tensor_value_info("mode", TensorProto.INT64, [])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [None, 1, 1, None])],
+        initializer=[numpy_helper.from_array(np.array(16000, np.int64), "rate"),
+                     numpy_helper.from_array(np.array(1, np.int64), "one")])
+    model = helper.make_model(main, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
+def nested_if_runtime(path, xs: np.ndarray, sr: int, mode: int, reference: bool = False
+                      ) -> np.ndarray:
+    """Y (T, 1, 1, H) of that model for rows xs (T, 1, I) by onnxruntime, or by onnx's
+    reference evaluator (`reference`)."""
+    feeds = {"X": xs, "sr": np.array(sr, np.int64), "mode": np.array(mode, np.int64)}
+    if reference:
+        from onnx.reference import ReferenceEvaluator
+
+        return ReferenceEvaluator(str(path)).run(None, feeds)[0]
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    session = onnxruntime.InferenceSession(str(path), options,
+                                           providers=["CPUExecutionProvider"])
+    return session.run(None, feeds)[0]

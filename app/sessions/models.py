@@ -27,7 +27,7 @@ from app.sessions.config import SessionConfig
 from app.sessions.sequences import Inputs
 from cells.formats.vocabulary_files import Subwords
 from cells.models import projected
-from cells.models.model import BACKWARD, FORWARD
+from cells.models.model import BACKWARD, FORWARD, start_state_widths
 
 OUTPUTS = ("logits", "probs")  # the head's signals, by time, that the trace route serves
 
@@ -107,7 +107,11 @@ def public_part(part: dict) -> dict:
     """A part as GET /api/sessions/{id} says it: with its signals, stages, what it can
     hold and its parameter layout (what a weight edit may change)."""
     projected_part = bool(part.get("proj_size"))  # holds nothing, edits nothing (yet)
+    states = (projected.ProjectedLSTM.state_names if projected_part
+              else cells.kind_info(part["kind"])["state"])
     return {**part, "signals": [s.to_dict() for s in signals_of(part)],
+            "state_sizes": start_state_widths(states, part["hidden_size"],
+                                              part.get("output_size", part["hidden_size"])),
             "stages": stages_of(part),
             "holdable": [] if projected_part else [
                 s.name for s in cells.kinds.holdable(cells.kinds.spec_for(part["kind"]),

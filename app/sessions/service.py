@@ -124,6 +124,7 @@ class SessionService:
                 body[source] = config.weights[source]
         body.update(parts)
         body["interventions"] = list(config.interventions)
+        body["state"] = config.state  # the starting state given (None: zeros)
         spec = cells.kinds.spec_for(config.cell)
         body["holdable"] = [sig.name for sig in cells.kinds.holdable(spec, config.options)]
         body["weight_edits"] = list(config.weight_edits)
@@ -327,7 +328,7 @@ class SessionService:
         piece = piece_from_request(request.sequence)
         limits.check_steps(self.settings, piece.steps, "sequence")
         made = made_for(request, piece, self.store, self.settings)
-        model, edits = building.edited(made.model, request.weight_edits, made.whole)
+        model, edits = building.edited(made.model, request.weight_edits)
         first = next(iter(model.stack[0].cells.values()))
         described = (model_sessions.describe_model(model) if made.whole else
                      one_part(first.kind, first.options, first.input_size, first.hidden_size,
@@ -343,7 +344,7 @@ class SessionService:
         limits.check_inputs_size(self.settings, steps, model_sessions.rows_per_step(described))
         inputs = None if made.whole else as_inputs(piece, made.vocabulary, request.dtype,
                                                    "sequence.values")
-        by_part, held = building.held(model, request.interventions, steps, made.whole)
+        by_part, held = building.held(model, request.interventions, steps)
         costs.check_session(self.settings, model, steps, held, made.whole)  # before computing
         state = None if request.state is None else request.state.model_dump(exclude_none=True)
         starts = start_states(model, state, "state")  # checked before anything is stored
@@ -367,7 +368,7 @@ class SessionService:
         else:  # the first window before the answer; the values are not stored yet
             trace = self.traces.get_or_compute(
                 (config.key, *FIRST),
-                lambda: self.pool.run(self._start, first, inputs, by_part[FIRST],
+                lambda: self.pool.run(self._start, first, inputs, by_part.get(FIRST, ()),
                                       starts.get(FIRST)))
             self.pool.follow(trace)
         self.store.save_session(config, values)
@@ -455,7 +456,7 @@ class SessionService:
                     return shared
                 self.traces.put((parent["key"], *FIRST), shared)  # another's: put it back
         model = self._model(config, "weights")
-        by_part, _ = building.held(model, config.interventions, config.steps, config.whole)
+        by_part, _ = building.held(model, config.interventions, config.steps)
         inputs = (self.model_run(config).inputs(layer, direction) if config.whole
                   else self._inputs(config))
         return self.pool.run(self._start, model.cell(layer, direction), inputs,
@@ -491,7 +492,7 @@ class SessionService:
             base = self._model(config.replace(weight_edits=()), field)
             return self.models.get_or_compute(
                 config.cell_key(),
-                lambda: building.edited(base, config.weight_edits, config.whole)[0])
+                lambda: building.edited(base, config.weight_edits)[0])
         return self.models.get_or_compute(config.cell_key(),
                                           lambda: building.build(config, self.store, field))
 

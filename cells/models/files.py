@@ -14,7 +14,7 @@ from .xlstm_files import load_xlstm
 
 def load_model(path: str | os.PathLike, vocabulary=None, dtype=None,
                options: Mapping | None = None, names: Mapping | None = None,
-               branch: str | None = None, **parts) -> Model:
+               branch: str | Mapping | None = None, **parts) -> Model:
     """A whole model from .safetensors / .npz (a PyTorch state dict, a gatescope model file
     or any checkpoint of named tensors), .onnx, Keras .keras, legacy .h5 or .weights.h5.
 
@@ -28,9 +28,11 @@ def load_model(path: str | os.PathLike, vocabulary=None, dtype=None,
     layout and gate order; see cells.formats.mapped_tensors).
     branch: "then" or "else", for an ONNX model whose If node chooses its branch by the
     model's inputs (one file for two sample rates: `If(Equal(sr, 16000))`): the branch
-    whose recurrent model is read. Without it such a file is refused with what each
-    branch holds (kind, layers, sizes) and how it is chosen; an If whose condition is
-    known from the file takes its own branch.
+    whose recurrent model is read; where such Ifs nest (an If inside a branch of another),
+    a dict naming each If's branch by node name, outer to inner:
+    branch={"by_rate": "then", "by_mode": "else"}. Without it such a file is refused with
+    what each branch (each way through nested Ifs) holds (kind, layers, sizes) and how it
+    is chosen; an If whose condition is known from the file takes its own branch.
 
     The xlstm library's xLSTMLMModel, xLSTMBlockStack or mLSTMLayer (its state dict, alone
     or in a model folder beside a config.json in the library's config fields) comes back as

@@ -34,6 +34,13 @@ def output_size(cell) -> int:
     return getattr(cell, "output_size", cell.hidden_size)
 
 
+def start_state_widths(state_names, hidden_size: int, h_size: int) -> dict[str, int]:
+    """{"h": width, "c": width} of the starting state a cell with these states takes (h0 /
+    c0; h as wide as its output, c as its hidden size); only the states it has."""
+    return {name: h_size if name == "h" else hidden_size
+            for name in ("h", "c") if name in state_names}
+
+
 @dataclass(frozen=True)
 class Head:
     """logits_t = W·y_t + b on the last layer's output y_t (D·H,); then the activation."""
@@ -321,11 +328,23 @@ class Model:
             finals.append(np.concatenate(last) if rows is None else out[-1])
         return ModelTrace(self, xs, tokens, ids, traces, outputs, finals[-1], reads, blocks)
 
+    def state_sizes(self) -> dict:
+        """{(layer, direction): {"h": width, "c": width}}: the starting state run() takes
+        (h0 / c0), per cell in the order of its rows; only the states that cell has."""
+        sizes = {}
+        for index, layer in enumerate(self.stack):
+            for direction, cell in layer.cells.items():
+                sizes[(index, direction)] = start_state_widths(
+                    getattr(cell, "state_names", ("h", "c")), cell.hidden_size,
+                    output_size(cell))
+        return sizes
+
     def starting_state(self, h0=None, c0=None) -> dict:
         """{(layer, direction): {"h": row, "c": row}} from h0 / c0 as run() takes them: one
         row per layer and direction, layer by layer, forward before backward ((H,) for a
         model of one cell); each row as wide as that cell's h (or c), finite."""
-        cells = [(index, d) for index, layer in enumerate(self.stack) for d in layer.cells]
+        sizes = self.state_sizes()
+        cells = list(sizes)
         order = ", ".join(f"({index}, {d})" for index, d in cells)
         out: dict = {}
         for name, value in (("h", h0), ("c", c0)):
@@ -349,10 +368,11 @@ class Model:
                                  f"direction ({len(cells)}: {order})")
             for (index, direction), row in zip(cells, rows, strict=True):
                 cell = self.stack[index].cells[direction]
-                if name not in getattr(cell, "state_names", ("h", "c")):
-                    raise ValueError(f"c0 given, but layer {index} {direction} is a "
-                                     f"{cell.kind}, whose state is only h")
-                width = output_size(cell) if name == "h" else cell.hidden_size
+                if name not in sizes[(index, direction)]:
+                    have = " and ".join(sizes[(index, direction)]) or "neither h nor c"
+                    raise ValueError(f"{name}0 given, but layer {index} {direction} is a "
+                                     f"{cell.kind}, whose state is only {have}")
+                width = sizes[(index, direction)][name]
                 if row.shape != (width,) or not np.isfinite(row).all():
                     raise ValueError(f"{name}0 row of layer {index} {direction} has shape "
                                      f"{row.shape}; that cell's {name} is {width} finite "
