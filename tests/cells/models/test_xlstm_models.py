@@ -198,3 +198,24 @@ def test_mlstm_layer_alone(tmp_path):
     run = cells.load_model(tmp_path / "layer.safetensors").run(xs)
     np.testing.assert_allclose(run.final, theirs, rtol=1e-5, atol=1e-5)
     assert run.block(0).cell_trace["C"].shape == (CONTEXT, 4, 4, 4)
+
+
+def test_lm_model_in_float64_matches_the_librarys_token_by_token_step(tmp_path):
+    """In float64, against xLSTMLMModel.step token by token (the recurrent forms of both
+    cells, as ours computes them): equal to 1e-10."""
+    config = config_dict()
+    config["slstm_block"]["slstm"]["dtype"] = "float64"
+    torch.manual_seed(14)
+    module = xLSTMLMModel(from_dict(xLSTMLMModelConfig, config)).double()
+    stir(module, 15)
+    module.eval()
+    save_published(tmp_path / "lm", module, config)
+    ids = np.random.default_rng(16).integers(0, 11, 12)
+    state, theirs = None, []
+    with torch.no_grad():
+        for token in ids:
+            logits, state = module.step(torch.tensor([[int(token)]]), state)
+            theirs.append(logits[0, 0].numpy())
+    ours = cells.load_model(tmp_path / "lm").run(ids)["logits"]
+    assert ours.dtype == np.float64
+    np.testing.assert_allclose(ours, np.stack(theirs), rtol=1e-10, atol=1e-10)
