@@ -45,3 +45,27 @@ def load_xlstm(path: Path, dtype=None, vocabulary=None):
                              f"embedding has {has}")
         model.vocabulary = tuple(tokens)
     return model
+
+
+def load_xlstm_cell(path: Path, layer: int = 0, dtype=None):
+    """The recurrent cell of block `layer` of an xlstm model at `path` (of its only layer
+    for a bare mLSTMLayer), or None when `path` holds no xlstm model. The cell reads what
+    the block hands it (an mLSTM cell [SiLU(conv(x_m)), x_m], an sLSTM cell
+    [SiLU(conv(x̂)), x̂]); the rest of the block is left out, and a notice says so."""
+    import warnings
+
+    from ..formats.after_lstm import ReferenceModuleNotice
+
+    model = load_xlstm(path, dtype=dtype)
+    if model is None:
+        return None
+    if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < model.layers:
+        raise ValueError(f"{path.name}: layer {layer!r} is not one of 0..{model.layers - 1} "
+                         f"(its blocks: {', '.join(b.kind for b in model.stack)})")
+    block = model.stack[layer]
+    around = [p for p in block.parts if p != "cell_input"]
+    warnings.warn(f"{path.name}: block {layer} ({block.kind}) read as its cell alone, which "
+                  f"reads the block's {block.cell.input_size}-wide cell_input; the parts "
+                  f"around it ({', '.join(around)}) are left out: cells.load_model reads "
+                  "the whole model", ReferenceModuleNotice, stacklevel=3)
+    return block.cell

@@ -219,3 +219,26 @@ def test_lm_model_in_float64_matches_the_librarys_token_by_token_step(tmp_path):
     ours = cells.load_model(tmp_path / "lm").run(ids)["logits"]
     assert ours.dtype == np.float64
     np.testing.assert_allclose(ours, np.stack(theirs), rtol=1e-10, atol=1e-10)
+
+
+def test_cells_load_gives_the_cell_inside_a_block(tmp_path):
+    """cells.load of an xlstm file: the cell of one block (an mLSTM, or the engine's sLSTM),
+    which computes what the block's cell computes from the block's cell input; a notice
+    names the parts left out."""
+    config = config_dict()
+    torch.manual_seed(17)
+    module = xLSTMLMModel(from_dict(xLSTMLMModelConfig, config)).float()
+    stir(module, 18)
+    save_published(tmp_path / "lm", module, config)
+    ids = np.arange(9) % 11
+    run = cells.load_model(tmp_path / "lm").run(ids)
+    for layer in (0, 1):
+        with pytest.warns(UserWarning, match=f"block {layer} .* left out"):
+            cell = cells.load(tmp_path / "lm", layer=layer)
+        block = run.block(layer)
+        np.testing.assert_array_equal(cell.run(block["cell_input"])["h"],
+                                      block.cell_trace["h"])
+    with pytest.warns(UserWarning, match="left out"):
+        assert isinstance(cells.load(tmp_path / "lm", layer=1), cells.Cell)  # the engine's
+    with pytest.raises(ValueError, match="layer 3 is not one of 0..2"):
+        cells.load(tmp_path / "lm", layer=3)
