@@ -7,8 +7,17 @@ Trace use (run, step, window, frame, backward, signals), for signals that are no
     cell.signals["C"]                    # ["heads", "d", "d"]: its shape per step
     g = trace.backward({"h": dh})        # g.params, g.xs, g.state0 ({"C", "n", "m"})
     cell.run(xs, parallel=True)          # the closed (quadratic) form, the same numbers
+    cell.parallel_max_abs_diff(xs)       # closed form vs recurrence, every signal
+    trace.sensitivity(t, unit)           # ‖∂h_t[unit]/∂x_s‖ and ‖∂h_t[unit]/∂C_s‖
 
-The trace keeps every step in memory: the memory C alone is T·heads·d² numbers.
+Steps are computed in blocks (BLOCK); every signal but C is kept for every step, C only at
+the start of each block (it is heads·d² numbers a step) and recomputed, bit for bit, for
+a window and for the backward pass. The closed form runs block by block too, carrying the
+state, so its memory is O(BLOCK²) per head whatever the length.
+
+Not yet one of cells.KINDS: the engine's Cell and Trace, the sessions and the page keep
+every signal H wide; this cell is what the registry will hand out once a kind may bring
+its own cell class.
 """
 
 from __future__ import annotations
