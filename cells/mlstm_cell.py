@@ -365,6 +365,40 @@ class MLSTMTrace:
         return MLSTMGradients(params, d_pre @ cell.params["weight_ih"],
                               dict(zip(cell.state_names, carry, strict=True)))
 
+    def read_weights(self, t: int, head: int, window: int = 64) -> dict:
+        """What the query of step t reads from head `head`'s memory, as weights on the values
+        written: h̃_t = Σ_s w_s·v_s + r for s in [start, t], start = max(0, t − window + 1),
+        with w_s = (Π_{s<r≤t} f_r)·i_s·(k_s·q_t) / den_t and r = (Π_{start≤r≤t} f_r)·
+        C_{start−1} q_t / den_t (what the memory held before the window), den_t the read-out's
+        denominator — the mLSTM's attention matrix, row t. Exact from the recorded gates,
+        holds included; a held h̃_t is not this read. {"start", "t", "head", "weights" (n,),
+        "from_state" (d,)}."""
+        for what, v in (("t", t), ("head", head), ("window", window)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                raise ValueError(f"{what} must be an integer, got {v!r}")
+        cell = self.cell
+        if not 0 <= t < len(self):
+            raise ValueError(f"t {t} is outside the trace of {len(self)} steps")
+        if not 0 <= head < cell.heads:
+            raise ValueError(f"head {head} is outside 0 … {cell.heads - 1}")
+        if window < 1:
+            raise ValueError(f"window must be at least 1, got {window}")
+        start = max(0, t - window + 1)
+        d = cell.head_size
+        units = slice(head * d, (head + 1) * d)
+        rows = self.window(start, t + 1, ("q", "k", "v", "i", "f", "n", "m"))
+        q = rows["q"][-1, units]
+        keys = rows["k"][:, units]  # (n, d)
+        i, f = rows["i"][:, head], rows["f"][:, head]
+        n_t, m_t = rows["n"][-1, head], rows["m"][-1, head]
+        den = max(abs(float(n_t @ q)), float(np.exp(-m_t))) + math.EPS
+        # Π_{s<r≤t} f_r for each s: the forget gates after s, a reversed cumulative product
+        after = np.append(np.cumprod(f[::-1])[::-1][1:], 1.0)
+        weights = after * i * (keys @ q) / den
+        before = self.state_before(start)["C"][head]
+        return {"start": start, "t": t, "head": head, "weights": weights,
+                "from_state": np.prod(f) * (before @ q) / den}
+
     def sensitivity(self, t: int, unit: int, of: str = "h", window: int = 256) -> dict:
         """‖∂h_t[unit] / ∂v_s‖₂ for v = x (the input) and C (the memory after step s, every
         head's d×d of it) for s in [max(0, t − window + 1), t]: how much of the output at

@@ -322,3 +322,40 @@ def test_blocks_and_checkpoints_change_nothing(monkeypatch, parallel):
     per_state = sum(int(np.prod(cell.shapes[n])) for n in ("C", "n", "m")) * 8
     assert blocks.nbytes - whole.nbytes == 4 * per_state
     assert "C" not in blocks.records
+
+
+@pytest.mark.parametrize("window", [64, 5])
+def test_read_weights_rebuild_the_read(window):
+    """The values written, weighted by read_weights, plus what the memory held before the
+    window, give h̃_t (holds on the gates included)."""
+    cell = random_mlstm(3, 8, 2, "float64", seed=28)
+    xs = np.random.default_rng(29).normal(0, 1, (14, 3))
+    trace = cell.run(xs, state=some_state(cell, np.random.default_rng(30)),
+                     interventions=[{"signal": "f", "start": 4, "stop": 7, "units": [1],
+                                     "value": 0.3}, {"signal": "k", "start": 9, "stop": 10,
+                                                     "units": [5], "value": 1.5}])
+    for t in (3, 11):
+        for head in (0, 1):
+            read = trace.read_weights(t, head, window=window)
+            v = trace["v"][read["start"]:t + 1, head * 4:(head + 1) * 4]
+            rebuilt = read["weights"] @ v + read["from_state"]
+            np.testing.assert_allclose(rebuilt, trace["h_tilde"][t, head * 4:(head + 1) * 4],
+                                       rtol=1e-11, atol=1e-12)
+
+
+def test_read_weights_are_xlstms_attention_matrix():
+    """xlstm's parallel form computes h̃ = C̃·V with C̃ its normalized combination matrix;
+    given the identity as the values it returns C̃ itself, whose row t is our read_weights
+    (float32; the stabilizers' different starts change only ε·exp(m))."""
+    T, I, H, heads = 10, 3, 8, 2
+    cell = random_mlstm(I, H, heads, "float32", seed=31, output_gate=False)
+    xs = np.random.default_rng(32).normal(0, 1, (T, I)).astype(np.float32)
+    with torch.no_grad():
+        _, _, q, k, _, ig, fg = torch_projections(cell, torch.from_numpy(xs))
+        eye = torch.eye(T).expand(1, heads, T, T)
+        theirs = parallel_stabilized_simple(q, k, eye, ig, fg)[0].numpy()  # (heads, t, s)
+    trace = cell.run(xs)
+    for head in range(heads):
+        for t in range(T):
+            np.testing.assert_allclose(trace.read_weights(t, head)["weights"],
+                                       theirs[head, t, :t + 1], rtol=1e-5, atol=1e-5)
