@@ -117,6 +117,7 @@ class BlockModelTrace:
     model: BlockModel
     xs: np.ndarray  # (T, E): what the first block read (the embedded tokens)
     ids: np.ndarray | None  # (T,) token ids, where the input was tokens
+    tokens: list[str] | None  # each step as the text it covers, where the input was text
     blocks: list[BlockTrace]
     stream: list[np.ndarray]  # the residual stream before each block, then after the last
     final: np.ndarray  # (T, E) after the final norm
@@ -150,8 +151,7 @@ class BlockModel:
     def __init__(self, blocks: Sequence[Block], dtype, *, width: int,
                  embedding: np.ndarray | None = None, head: np.ndarray | None = None,
                  norm: Callable[[np.ndarray], np.ndarray] | None = None,
-                 vocabulary: Sequence[str] | None = None, notices: Sequence[str] = (),
-                 layout: str = ""):
+                 encoder=None, notices: Sequence[str] = (), layout: str = ""):
         self.stack = tuple(blocks)
         if not self.stack:
             raise ValueError("a block model needs at least one block")
@@ -168,7 +168,7 @@ class BlockModel:
                                                                        self.dtype)
         self.head = None if head is None else as_float_array(head, "head weight", self.dtype)
         self.norm = norm
-        self.vocabulary = tuple(vocabulary) if vocabulary is not None else None
+        self.encoder = encoder  # a cells.models.Encoder over the embedding, for text
         self.notices = tuple(notices)
         self.layout = layout
 
@@ -181,6 +181,10 @@ class BlockModel:
     def layers(self) -> int:
         return len(self.stack)
 
+    @property
+    def vocabulary(self) -> tuple[str, ...] | None:
+        return None if self.encoder is None else self.encoder.vocabulary
+
     def info(self) -> dict:
         return {"layout": self.layout, "layers": self.layers, "width": self.width,
                 "vocabulary_size": None if self.embedding is None else len(self.embedding),
@@ -192,29 +196,27 @@ class BlockModel:
                                      "hidden_size": b.cell.hidden_size}}
                            for b in self.stack]}
 
-    def encode(self, sequence) -> tuple[np.ndarray, np.ndarray | None]:
-        """(xs (T, E), token ids or None) for text, token ids or numbers."""
+    def encode(self, sequence) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
+        """(xs (T, E), token ids or None, tokens or None) for text, token ids or numbers."""
+        tokens = None
         if isinstance(sequence, str):
-            if self.vocabulary is None:
-                raise ValueError("this model has no vocabulary; give token ids")
-            index = {token: k for k, token in enumerate(self.vocabulary)}
-            unknown = sorted({ch for ch in sequence if ch not in index})
-            if unknown:
-                raise ValueError(f"characters not in the vocabulary: {unknown[:10]}")
-            sequence = np.array([index[ch] for ch in sequence])
+            if self.encoder is None:
+                raise ValueError("this model has no vocabulary; give token ids (or load it "
+                                 "with vocabulary=, or a tokenizer.json beside it)")
+            sequence, tokens = self.encoder.ids(sequence), self.encoder.split(sequence)
         a = np.asarray(sequence)
         if a.ndim == 1 and a.dtype.kind in "iu" and self.embedding is not None:
             if len(a) == 0 or a.min() < 0 or a.max() >= len(self.embedding):
                 raise ValueError(f"token ids must be a non-empty sequence in "
                                  f"0..{len(self.embedding) - 1}")
-            return self.embedding[a], a
+            return self.embedding[a], a, tokens
         if a.ndim != 2 or a.shape[1] != self.width or len(a) == 0:
             raise ValueError(f"sequence has shape {a.shape}; give token ids (T,) to a model "
                              f"with an embedding, or numbers (T, {self.width})")
-        return as_float_array(a, "sequence", self.dtype), None
+        return as_float_array(a, "sequence", self.dtype), None, None
 
     def run(self, sequence) -> BlockModelTrace:
-        xs, ids = self.encode(sequence)
+        xs, ids, tokens = self.encode(sequence)
         x, stream, traces = xs, [xs], []
         for block in self.stack:
             trace = block.run(x)
@@ -222,7 +224,7 @@ class BlockModel:
             traces.append(trace)
             stream.append(x)
         final = self.norm(x) if self.norm is not None else x
-        return BlockModelTrace(self, xs, ids, traces, stream, final)
+        return BlockModelTrace(self, xs, ids, tokens, traces, stream, final)
 
 
 def tensors_named(tensors: Mapping[str, np.ndarray], prefix: str, names: Sequence[str],

@@ -34,16 +34,20 @@ def load_xlstm(path: Path, dtype=None, vocabulary=None):
             return None
         arrays = {name: tensors.get(name) for name in tensors.names}
     model = build_xlstm(config, arrays, label, dtype)
-    if vocabulary is not None:
-        if not isinstance(vocabulary, (str, list, tuple)):
-            raise ValueError(f"{label}: give an xlstm model's vocabulary as its tokens (a str "
-                             "of characters or a list of strings)")
-        tokens = list(vocabulary)
-        if model.embedding is None or len(tokens) != len(model.embedding):
-            has = "no embedding" if model.embedding is None else f"{len(model.embedding)} rows"
-            raise ValueError(f"{label}: the vocabulary has {len(tokens)} tokens; the model's "
-                             f"embedding has {has}")
-        model.vocabulary = tuple(tokens)
+    if model.embedding is not None:  # text through the model's own vocabulary
+        from .build import vocabulary_of
+        from .reserved_tokens import encoder_for
+
+        tokens, tokenizer = vocabulary_of(label, vocabulary, path)
+        if tokens is not None:
+            try:
+                model.encoder = encoder_for("embedding", model.width, tokens, tokenizer,
+                                            model.embedding)
+            except ValueError as error:
+                raise ValueError(f"{label}: {error}") from None
+    elif vocabulary is not None:
+        raise ValueError(f"{label}: a vocabulary was given, but this xlstm model has no "
+                         "embedding (it reads numbers)")
     return model
 
 

@@ -154,7 +154,7 @@ def test_refusals_name_the_problem(tmp_path):
     with pytest.raises(ValueError, match="slstm_at"):
         cells.load_model(tmp_path / "lm")
     (tmp_path / "lm" / "config.json").write_text(json.dumps(config))
-    with pytest.raises(ValueError, match="vocabulary has 3 tokens"):
+    with pytest.raises(ValueError, match="vocabulary"):
         cells.load_model(tmp_path / "lm", vocabulary="abc")
     (tmp_path / "lm" / "model.safetensors").unlink()
     with pytest.raises(ValueError, match="model folder holds model.safetensors"):
@@ -242,3 +242,27 @@ def test_cells_load_gives_the_cell_inside_a_block(tmp_path):
         assert isinstance(cells.load(tmp_path / "lm", layer=1), cells.Cell)  # the engine's
     with pytest.raises(ValueError, match="layer 3 is not one of 0..2"):
         cells.load(tmp_path / "lm", layer=3)
+
+
+def test_text_through_a_tokenizer_json_beside_the_model(tmp_path):
+    """A model folder with the tokenizer it was trained with: text in, the tokenizer's ids
+    to the embedding, each step shown as the text it covers."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    vocab = {w: k for k, w in enumerate(["[UNK]", "the", "cat", "sat", "on", "mat", "a",
+                                         "dog", "ran", "to", "it"])}
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    config = config_dict()
+    torch.manual_seed(19)
+    module = xLSTMLMModel(from_dict(xLSTMLMModelConfig, config)).float()
+    stir(module, 20)
+    save_published(tmp_path / "lm", module, config)
+    tokenizer.save(str(tmp_path / "lm" / "tokenizer.json"))
+    text = "the cat sat on a mat"
+    ids = tokenizer.encode(text, add_special_tokens=False).ids
+    run = cells.load_model(tmp_path / "lm").run(text)
+    assert run.ids.tolist() == ids and run.tokens == text.split()
+    with torch.no_grad():
+        theirs = module(torch.tensor([ids]))[0].numpy()
+    np.testing.assert_allclose(run["logits"], theirs, rtol=1e-4, atol=1e-4)
