@@ -19,7 +19,10 @@ def load_xlstm(path: Path, dtype=None, vocabulary=None):
     activation is taken to be the library's default, GELU."""
     from ..formats.xlstm_models import build_xlstm, is_xlstm_config, is_xlstm_state_dict
 
-    weights, config = model_folder(path)
+    try:
+        weights, config = model_folder(path)
+    except ValueError:  # not a model folder: the other readers say why
+        return None
     if weights.suffix.lower() not in (".safetensors", ".npz") or not weights.is_file():
         return None
     config = config or {}
