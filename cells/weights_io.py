@@ -196,7 +196,7 @@ def read_model_weights(path: str | os.PathLike, branch=None,
         from .formats.whole_named import read_named_model
 
         with open_tensor_file(path, label) as tensors:
-            if not names:  # models known by their own tensor names
+            if not names and MODEL_KEY not in tensors.metadata:  # by their own tensor names
                 found = read_residual_lm(tensors, config)  # minLM, Mamba, xLSTM
                 if found is None:
                     found = read_after_lstm_model(tensors)  # minGRU, ..., sLSTM alone

@@ -101,8 +101,7 @@ class Layer:
         if self.block is not None:
             if directions != (FORWARD,) or self.reverse_output:
                 raise ValueError("a layer with a block runs forward only")
-            cell = self.cells[FORWARD]
-            self.block.check(cell.input_size, cell.input_size, output_size(cell), "layer")
+            self.block.check(self.cells[FORWARD], "layer")
 
     @property
     def directions(self) -> tuple[str, ...]:
@@ -110,7 +109,8 @@ class Layer:
 
     @property
     def input_size(self) -> int:
-        return next(iter(self.cells.values())).input_size
+        cell = next(iter(self.cells.values()))
+        return cell.input_size if self.block is None else self.block.stream_width(cell)
 
     @property
     def output_size(self) -> int:
@@ -387,6 +387,13 @@ def _run(cell, xs: np.ndarray, start: Mapping, h: np.ndarray, held: tuple = ()):
     h0, c0 = start.get("h"), start.get("c")
     if isinstance(cell, ProjectedLSTM):  # its trace is held whole
         trace = cell.run(xs, h0=h0, c0=c0)
+        h[:] = trace["h"]
+        return trace
+    if not hasattr(cell, "column"):  # a kind with its own cell class (mLSTM): whole too
+        other = {k: v for k, v in start.items() if k not in ("h", "c")}
+        trace = cell.run(xs, **({"h0": h0} if h0 is not None else {}),
+                         **({"c0": c0} if c0 is not None else {}),
+                         interventions=held or None, **({"state": other} if other else {}))
         h[:] = trace["h"]
         return trace
     H = cell.hidden_size

@@ -1,7 +1,8 @@
 """load_model's way to the xlstm library's models: a model folder (config.json beside
 model.safetensors, cells.weights_io.model_folder) or a bare state-dict file holding an
-xLSTMLMModel, xLSTMBlockStack or mLSTMLayer, read as a BlockModel
-(cells.formats.xlstm_models); anything else is left to the other readers."""
+xLSTMLMModel, xLSTMBlockStack or mLSTMLayer, read as a cells.Model whose layers are the
+library's blocks around their cells (cells.formats.xlstm_models); anything else is left to
+the other readers."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from ..weights_io import model_folder
 
 
 def load_xlstm(path: Path, dtype=None, vocabulary=None):
-    """The BlockModel of an xlstm model at `path` (a folder, its config.json or a weights
+    """The Model of an xlstm model at `path` (a folder, its config.json or a weights
     file), or None when `path` holds something else. Without a config.json the feed-forward's
     activation is taken to be the library's default, GELU."""
     from ..formats.xlstm_models import build_xlstm, is_xlstm_config, is_xlstm_state_dict
@@ -36,22 +37,11 @@ def load_xlstm(path: Path, dtype=None, vocabulary=None):
         if not (is_xlstm_config(config) or is_xlstm_state_dict(tensors.names)):
             return None
         arrays = {name: tensors.get(name) for name in tensors.names}
-    model = build_xlstm(config, arrays, label, dtype)
-    if model.embedding is not None:  # text through the model's own vocabulary
-        from .build import vocabulary_of
-        from .reserved_tokens import encoder_for
+    if "token_embedding.weight" in arrays:  # text through the model's own vocabulary: the
+        from .build import vocabulary_of  # one given, or a tokenizer.json / vocab file beside
 
-        tokens, tokenizer = vocabulary_of(label, vocabulary, path)
-        if tokens is not None:
-            try:
-                model.encoder = encoder_for("embedding", model.width, tokens, tokenizer,
-                                            model.embedding)
-            except ValueError as error:
-                raise ValueError(f"{label}: {error}") from None
-    elif vocabulary is not None:
-        raise ValueError(f"{label}: a vocabulary was given, but this xlstm model has no "
-                         "embedding (it reads numbers)")
-    return model
+        vocabulary = vocabulary_of(label, vocabulary, path)[0]
+    return build_xlstm(config, arrays, label, dtype, vocabulary)
 
 
 def load_xlstm_cell(path: Path, layer: int = 0, dtype=None):
@@ -67,12 +57,13 @@ def load_xlstm_cell(path: Path, layer: int = 0, dtype=None):
     if model is None:
         return None
     if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < model.layers:
+        kinds = ", ".join(stacked.block.kind for stacked in model.stack)
         raise ValueError(f"{path.name}: layer {layer!r} is not one of 0..{model.layers - 1} "
-                         f"(its blocks: {', '.join(b.kind for b in model.stack)})")
-    block = model.stack[layer]
+                         f"(its blocks: {kinds})")
+    block, cell = model.stack[layer].block, model.cell(layer)
     around = [p for p in block.parts if p != "cell_input"]
     warnings.warn(f"{path.name}: block {layer} ({block.kind}) read as its cell alone, which "
-                  f"reads the block's {block.cell.input_size}-wide cell_input; the parts "
-                  f"around it ({', '.join(around)}) are left out: cells.load_model reads "
-                  "the whole model", ReferenceModuleNotice, stacklevel=3)
-    return block.cell
+                  f"reads the block's {cell.input_size}-wide cell_input; the parts around "
+                  f"it ({', '.join(around)}) are left out: cells.load_model reads the whole "
+                  "model", ReferenceModuleNotice, stacklevel=3)
+    return cell

@@ -23,7 +23,7 @@ from xlstm import (
 from xlstm.blocks.mlstm.layer import mLSTMLayer
 
 import cells
-from cells.models.block_stack import BlockModel
+from cells.models.model import Model
 
 torch.set_num_threads(1)
 CONTEXT = 24
@@ -82,10 +82,10 @@ def test_lm_model_logits_match_xlstm(tmp_path, slstm_at, act_fn, bias):
         theirs = module(torch.from_numpy(ids)[None])[0].numpy()
 
     model = cells.load_model(tmp_path / "lm", vocabulary="abcdefghijk")
-    assert isinstance(model, BlockModel)
+    assert isinstance(model, Model)
     np.testing.assert_array_equal(model.run("bad")["logits"], model.run(np.array([1, 0, 3]))
                                   ["logits"])
-    kinds = [b.kind for b in model.stack]
+    kinds = [layer.block.kind for layer in model.stack]
     assert kinds == ["xlstm_slstm" if k in slstm_at else "xlstm_mlstm" for k in range(3)]
     run = model.run(ids)
     ours = run["logits"]
@@ -113,18 +113,21 @@ def test_block_parts_are_the_layers_own(tmp_path):
     ids = np.arange(10) % 11
     with torch.no_grad():
         module(torch.from_numpy(ids)[None])
-    block = cells.load_model(tmp_path / "lm").run(ids).block(0)
+    run = cells.load_model(tmp_path / "lm").run(ids)
+    block = run.blocks[0]
     T = len(ids)
     close = dict(rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(block["conv"], seen["conv"][0].numpy(), **close)
-    np.testing.assert_allclose(block.cell_trace["h"],
+    np.testing.assert_allclose(run.layer(0)["h"],
                                seen["h_tilde"][0].transpose(0, 1).reshape(T, -1).numpy(),
                                **close)
     np.testing.assert_allclose(block["h_norm"],
                                seen["h_norm"][0].transpose(0, 1).reshape(T, -1).numpy(), **close)
     np.testing.assert_allclose(block["out"], seen["out"][0].numpy(), **close)
     # inner width 2·16, rounded up by the library to a multiple of 64: 2 heads of 32
-    assert block.cell_trace["C"].shape == (T, 2, 32, 32)
+    assert run.layer(0)["C"].shape == (T, 2, 32, 32)
+    # the cell read what the block made for it
+    np.testing.assert_array_equal(run.reads[0], block["cell_input"])
 
 
 def test_block_stack_without_embedding(tmp_path):
@@ -138,7 +141,7 @@ def test_block_stack_without_embedding(tmp_path):
     with torch.no_grad():
         theirs = stack(torch.from_numpy(xs)[None])[0].numpy()
     run = cells.load_model(tmp_path / "stack").run(xs)
-    np.testing.assert_allclose(run.final, theirs, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(run.head_input, theirs, rtol=1e-4, atol=1e-4)
     assert run.names == ()
 
 
@@ -154,7 +157,7 @@ def test_refusals_name_the_problem(tmp_path):
     with pytest.raises(ValueError, match="slstm_at"):
         cells.load_model(tmp_path / "lm")
     (tmp_path / "lm" / "config.json").write_text(json.dumps(config))
-    with pytest.raises(ValueError, match="vocabulary"):
+    with pytest.raises(ValueError, match="vocabulary has 3 tokens"):
         cells.load_model(tmp_path / "lm", vocabulary="abc")
     (tmp_path / "lm" / "model.safetensors").unlink()
     with pytest.raises(ValueError, match="model folder holds model.safetensors"):
@@ -191,13 +194,14 @@ def test_mlstm_layer_alone(tmp_path):
     with torch.no_grad():
         theirs = layer(torch.from_numpy(xs)[None])[0].numpy()
     model = cells.from_torch(layer)
-    assert model.stack[0].cell.heads == 4 and model.stack[0].cell.hidden_size == 16
-    np.testing.assert_allclose(model.run(xs).final, theirs, rtol=1e-5, atol=1e-5)
+    assert model.cell(0).heads == 4 and model.cell(0).hidden_size == 16
+    np.testing.assert_allclose(model.run(xs).outputs[-1], theirs, rtol=1e-5, atol=1e-5)
     save_file({k: v.contiguous() for k, v in layer.state_dict().items()},
               str(tmp_path / "layer.safetensors"))
     run = cells.load_model(tmp_path / "layer.safetensors").run(xs)
-    np.testing.assert_allclose(run.final, theirs, rtol=1e-5, atol=1e-5)
-    assert run.block(0).cell_trace["C"].shape == (CONTEXT, 4, 4, 4)
+    np.testing.assert_allclose(run.outputs[-1], theirs, rtol=1e-5, atol=1e-5)
+    assert run.layer(0)["C"].shape == (CONTEXT, 4, 4, 4)
+
 
 
 def test_lm_model_in_float64_matches_the_librarys_token_by_token_step(tmp_path):
@@ -235,9 +239,7 @@ def test_cells_load_gives_the_cell_inside_a_block(tmp_path):
     for layer in (0, 1):
         with pytest.warns(UserWarning, match=f"block {layer} .* left out"):
             cell = cells.load(tmp_path / "lm", layer=layer)
-        block = run.block(layer)
-        np.testing.assert_array_equal(cell.run(block["cell_input"])["h"],
-                                      block.cell_trace["h"])
+        np.testing.assert_array_equal(cell.run(run.reads[layer])["h"], run.layer(layer)["h"])
     with pytest.warns(UserWarning, match="left out"):
         assert isinstance(cells.load(tmp_path / "lm", layer=1), cells.Cell)  # the engine's
     with pytest.raises(ValueError, match="layer 3 is not one of 0..2"):
