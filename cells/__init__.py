@@ -46,7 +46,7 @@ def load(path: str | PathLike, kind: str | None = None, layer: int = 0, dtype=No
     loaded = read_weights(path, kind=kind, layer=layer)
     warn_if_partial(path, loaded, layer)
     merged = {**loaded.options, **options}
-    dt = dtype or loaded.params["weight_ih"].dtype.name
+    dt = dtype or next(iter(loaded.params.values())).dtype.name
     return create(loaded.kind, params=loaded.params, dtype=dt, **merged)
 
 

@@ -252,7 +252,11 @@ class SessionService:
         steps, H = config.steps, part["hidden_size"]
         if not 0 <= t < steps:
             raise ApiError("t", f"must be in [0, {steps - 1}] for a session of {steps} steps")
-        if not 0 <= unit < H:
+        if part.get("dims"):  # a Mamba: the unit is a channel (of its read-out y)
+            H = part["dims"]["E"]
+            if not 0 <= unit < H:
+                raise ApiError("unit", f"must be in [0, {H - 1}]: a channel of the {H}")
+        elif not 0 <= unit < H:
             raise ApiError("unit", f"must be in [0, {H - 1}] for hidden_size {H}")
         P = part.get("proj_size")
         if P and of == "h" and unit >= P:
@@ -271,6 +275,31 @@ class SessionService:
         return {"start": int(result["start"]), "t": t, "unit": unit, "of": of,
                 **{v: None if result[v] is None else [float(a) for a in result[v]]
                    for v in ("x", "h", "c")}}
+
+    def hidden_attention(self, config: SessionConfig, channel: int, t: int,
+                         window: int | None, layer: int = 0,
+                         direction: str = "forward") -> dict:
+        """A Mamba cell's hidden attention at (channel, t) (MambaTrace.hidden_attention),
+        computed on the pool; the window defaults to and is capped by the settings."""
+        part = self.part(config, layer, direction)
+        dims = part.get("dims")
+        if part["kind"] != "mamba" or not dims:
+            raise ApiError("layer", f"layer {layer} {direction} is a {part['kind']}; hidden "
+                                    "attention is a Mamba cell's")
+        steps, channels = config.steps, dims["E"]
+        if not 0 <= t < steps:
+            raise ApiError("t", f"must be in [0, {steps - 1}] for a session of {steps} steps")
+        if not 0 <= channel < channels:
+            raise ApiError("channel", f"must be in [0, {channels - 1}] for {channels} channels")
+        limit = self.settings.max_hidden_attention_window
+        window = self.settings.hidden_attention_window if window is None else window
+        if not 1 <= window <= limit:
+            raise ApiError("window", f"must be in [1, {limit}] (the server's limit)")
+        trace = self.trace(config, layer, direction)
+        result = self.pool.run(trace.hidden_attention, channel, t, window, heavy=True)
+        return {"start": int(result["start"]), "t": t, "channel": channel, "layer": layer,
+                "direction": direction, "weights": result["weights"].tolist(),
+                **{k: result[k].tolist() for k in ("from_state", "x", "y")}}
 
     def difference(self, config: SessionConfig, other: SessionConfig, start: int | None,
                    stop: int | None, names: list[str] | None, layer: int = 0,

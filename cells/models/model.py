@@ -208,7 +208,10 @@ class Model:
             "directions": list(self.directions),
             "cells": [[{"direction": d, "kind": c.kind, "options": dict(c.options),
                         "input_size": c.input_size, "hidden_size": c.hidden_size,
-                        "output_size": output_size(c)} for d, c in layer.cells.items()]
+                        "output_size": output_size(c),
+                        # a cell whose signals have several sizes (Mamba: E, N, …) names them
+                        **({"dims": dict(c.dims)} if hasattr(c, "dims") else {})}
+                       for d, c in layer.cells.items()]
                       for layer in self.stack],
             "encoder": {"encoding": encoder.encoding, "input_size": encoder.width,
                         "tokenizer": encoder.tokenizer, "vocabulary_size": encoder.size},
@@ -389,12 +392,11 @@ def _run(cell, xs: np.ndarray, start: Mapping, h: np.ndarray, held: tuple = ()):
         trace = cell.run(xs, h0=h0, c0=c0)
         h[:] = trace["h"]
         return trace
-    if not hasattr(cell, "column"):  # a kind with its own cell class (mLSTM): whole too
-        other = {k: v for k, v in start.items() if k not in ("h", "c")}
-        trace = cell.run(xs, **({"h0": h0} if h0 is not None else {}),
-                         **({"c0": c0} if c0 is not None else {}),
-                         interventions=held or None, **({"state": other} if other else {}))
-        h[:] = trace["h"]
+    if not hasattr(cell, "column"):  # a kind with its own cell class (mLSTM, Mamba): whole
+        state = {k: v for k, v in start.items() if v is not None} or None
+        trace = cell.run(xs, state=state, interventions=held or None)
+        layout = getattr(cell, "layout", None)
+        h[:] = trace[layout.output if layout is not None else "h"]
         return trace
     H = cell.hidden_size
     column = cell.column(cell.layout.output) * H

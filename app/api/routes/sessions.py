@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, Query, Response
 from app.api.deps import SessionConfigDep, SessionsDep
 from app.schemas import (
     ErrorPublic,
+    HiddenAttentionPublic,
     SensitivityPublic,
     SessionAppend,
     SessionCreate,
@@ -110,6 +111,25 @@ def read_sensitivity(
     `start` = max(0, t − window + 1) to t (Written Memories, r2rt 2016: vanishing
     sensitivity). Computed on the compute pool."""
     return sessions.sensitivity(config, t, unit, of, window, layer, direction)
+
+
+@router.get("/{session_id}/hidden-attention", response_model=HiddenAttentionPublic,
+            responses=ERRORS)
+def read_hidden_attention(
+    config: SessionConfigDep,
+    sessions: SessionsDep,
+    t: Annotated[int, Query(description="the last step: rows t′ from start to t")],
+    channel: Annotated[int, Query(description="the channel of the Mamba cell (0 … E − 1)")]
+    = 0,
+    window: Annotated[int | None, Query(description="steps covered, ending at t (default "
+                                                    "and limit: the server's)")] = None,
+    layer: Annotated[int, Query(ge=0, description="a model's layer")] = 0,
+    direction: Annotated[str, Query(description="a model's direction")] = "forward",
+) -> dict:
+    """A Mamba cell's hidden attention: the exact linear weight of each x_conv_s[channel]
+    in y_t′[channel] for s ≤ t′ in [max(0, t − window + 1), t], under the run's Δ, B and C
+    (Ali, Zimerman and Wolf 2024). Computed on the compute pool."""
+    return sessions.hidden_attention(config, channel, t, window, layer, direction)
 
 
 @router.get("/{session_id}/weight", response_model=WeightPublic, responses=ERRORS)
