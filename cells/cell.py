@@ -41,7 +41,9 @@ class Cell:
         self.signals = spec.describe(**options)
         self.names = tuple(s.name for s in self.signals)
         self.layout = spec.layout(options)
-        self._prepared = spec.prepare(params, options, self.hidden_size)
+        # the kind's arrays made once from these weights (transposed, fused biases), which
+        # the step and the backward pass (cells/gradients.py) both read
+        self.prepared = spec.prepare(params, options, self.hidden_size)
 
     def __repr__(self) -> str:
         opts = "".join(f", {k}={v!r}" for k, v in self.options.items())
@@ -102,7 +104,7 @@ class Cell:
         `parallel`: by the kind's parallel scan instead of step by step (see run)."""
         H, G = self.hidden_size, self.spec.gates
         buf = np.empty((len(xs), self.row_width), self.dtype) if out is None else out
-        p = self._prepared
+        p = self.prepared
         names = self.layout.names
         proj = self.layout.span(buf, H, names[0], names[G - 1])  # the pre-activations
         # (n, G·H): all input projections of the chunk in one matmul, written in place
@@ -185,8 +187,10 @@ def create(kind: str, input_size: int | None = None, hidden_size: int | None = N
            seed: int = 0, params: dict | None = None, dtype="float32", **options) -> Cell:
     """A cell of `kind`: Xavier-initialised from `seed`, or from canonical `params`."""
     spec = spec_for(kind)
-    opts = check_options(spec, options)
     dt = as_dtype(dtype)
+    if spec.make_cell is not None:  # a kind with its own cell class (Mamba)
+        return spec.make_cell(input_size, hidden_size, seed, params, dt, options)
+    opts = check_options(spec, options)
     if params is None:
         if input_size is None or hidden_size is None:
             raise ValueError("give input_size and hidden_size, or params")

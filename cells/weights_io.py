@@ -37,6 +37,7 @@ from .formats.executable_files import refuse_executable
 from .formats.model_file import MODEL_KEY, read_model_file
 from .formats.model_parts import ModelWeights
 from .formats.named import read_named
+from .formats.own_params import OWN_PARAMS, checked_arrays, read_own_params
 from .formats.residual_lms import read_residual_lm
 from .formats.tensor_files import encode_options, open_tensor_file, write_tensor_file
 from .kinds import SPECS
@@ -123,6 +124,10 @@ def write_weights(
         raise ValueError(f"{label}: can only write {' or '.join(WRITE_SUFFIXES)} files")
     if kind not in GATE_BLOCKS:
         raise ValueError(f"{label}: unknown kind {kind!r}; known kinds: {', '.join(GATE_BLOCKS)}")
+    if kind in OWN_PARAMS:  # not gate blocks: its own names (Mamba)
+        write_tensor_file(path, checked_arrays(label, kind, params), kind,
+                          encode_options(label, options))
+        return
     expected = WEIGHTS + (PEEPHOLES if kind == "peephole_lstm" else ())
     if kind in NOT_RECURRENT:  # gates of x_t only: no weight_hh, bias_hh
         expected = ("weight_ih", "bias_ih")
@@ -138,13 +143,53 @@ def write_weights(
     write_tensor_file(path, arrays, kind, encode_options(label, options))
 
 
-def read_model_weights(path: str | os.PathLike, branch: str | None = None,
+MODEL_FOLDER_FILES = ("model.safetensors", "model.npz")
+CONFIG_FILE = "config.json"
+
+
+def model_folder(path: Path) -> tuple[Path, dict | None]:
+    """(the weights file, its config.json as data or None) for a model given as a folder
+    (config.json beside model.safetensors, as the hubs publish models), as its config.json,
+    or as the weights file itself (no config then)."""
+    from .formats.budgets import current, load_json
+
+    if path.is_dir():
+        folder = path
+        found = [folder / name for name in MODEL_FOLDER_FILES if (folder / name).is_file()]
+        if not found:
+            pickled = sorted(p.name for p in folder.glob("*.bin")) + sorted(
+                p.name for p in folder.glob("*.pt*"))
+            hint = (f"; {', '.join(pickled)} is a pickle, which gatescope never loads: save the "
+                    "state dict with safetensors" if pickled else "")
+            raise ValueError(f"{folder.name}: a model folder holds "
+                             f"{' or '.join(MODEL_FOLDER_FILES)}; this one does not{hint}")
+        weights = found[0]
+    elif path.name.lower() == CONFIG_FILE:
+        folder = path.parent
+        weights = next((folder / n for n in MODEL_FOLDER_FILES if (folder / n).is_file()), None)
+        if weights is None:
+            raise ValueError(f"{path.name}: no {' or '.join(MODEL_FOLDER_FILES)} beside it")
+    else:
+        return path, None
+    config_path = folder / CONFIG_FILE
+    if not config_path.is_file():
+        return weights, None
+    with open(config_path, "rb") as file:  # no more than the budget (and one byte) is read
+        raw = file.read(current().max_json_bytes + 1)
+    config = load_json(CONFIG_FILE, "the model's config", raw)
+    if not isinstance(config, dict):
+        raise ValueError(f"{CONFIG_FILE}: expected a JSON object of the model's settings")
+    return weights, config
+
+
+def read_model_weights(path: str | os.PathLike, branch=None,
                        **names) -> ModelWeights:
     """Every layer, direction, embedding and head a file holds (see cells.load_model).
     `names` name a checkpoint's parts: embedding=, recurrent=, head= (modules), or its
-    tensors one by one (weight_ih=, weight_hh=, ...). `branch` ("then" or "else") picks
-    the branch of an ONNX If chosen by the model's inputs."""
-    path = Path(path)
+    tensors one by one (weight_ih=, weight_hh=, ...). `branch` ("then" or "else", or
+    {If node name: branch} where Ifs nest) picks the branch of an ONNX If chosen by the
+    model's inputs."""
+    path, config = model_folder(Path(path))
     label = path.name
     check_file(path, label)  # whole-file budgets, before any data is read
     suffix = path.suffix.lower()
@@ -156,8 +201,8 @@ def read_model_weights(path: str | os.PathLike, branch: str | None = None,
         from .formats.whole_named import read_named_model
 
         with open_tensor_file(path, label) as tensors:
-            if not names:  # models known by their own tensor names
-                found = read_residual_lm(tensors)  # minLM, Mamba, xLSTM
+            if not names and MODEL_KEY not in tensors.metadata:  # by their own tensor names
+                found = read_residual_lm(tensors, config)  # minLM, Mamba, xLSTM
                 if found is None:
                     found = read_after_lstm_model(tensors)  # minGRU, ..., sLSTM alone
                 if found is not None:
@@ -189,6 +234,10 @@ def _read(path: Path, label: str, layer: int) -> LoadedWeights:
         with open_tensor_file(path, label) as tensors:
             if MODEL_KEY in tensors.metadata:  # a whole model saved by cells.save_model
                 return _model_layer(read_model_file(tensors), layer)
+            own = read_own_params(tensors)  # a kind with its own parameter names (Mamba)
+            if own is not None:
+                pick_layer(label, layer, ["the single cell"], "cells")
+                return own
             after = read_after_lstm(tensors, layer)  # minGRU, minLSTM, sLSTM modules
             return after if after is not None else read_named(tensors, layer)
     # onnx and h5py take a while to import, so only a file that needs them loads them.
@@ -241,6 +290,11 @@ def _as_kind(label: str, loaded: LoadedWeights, kind: str | None) -> LoadedWeigh
     """The file's cell as the caller's kind: the same gate blocks, and peepholes only where
     they exist (an LSTM is a peephole LSTM with zero peepholes, and the reverse)."""
     kind = kind or loaded.kind
+    if OWN_PARAMS & {kind, loaded.kind}:  # no other kind reads its parameters
+        if kind != loaded.kind:
+            raise ValueError(f"{label}: holds {a_kind(loaded.kind)}, which cannot be read as "
+                             f"kind={kind!r}")
+        return loaded
     params = dict(loaded.params)
     hidden = params["weight_ih"].shape[0] // GATE_BLOCKS[loaded.kind]
     if GATE_BLOCKS[kind] != GATE_BLOCKS[loaded.kind] or (

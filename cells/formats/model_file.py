@@ -27,7 +27,11 @@ from .common import (
     missing,
 )
 from .model_parts import BlockWeights, LayerWeights, ModelWeights, check_chain
+from .own_params import OWN_PARAMS, checked_arrays
 from .tensor_files import MODEL_KEY, TensorFile, decode_options, encode_options
+from .vocabulary_files import Subwords, subwords
+
+TOKENIZER_TENSOR = "vocabulary.tokenizer_json"  # a subword vocabulary's tokenizer.json bytes
 
 FORMAT_VERSION = "1"
 _CELL = re.compile(r"layers\.(\d+)\.(forward|backward)\.kind")
@@ -67,6 +71,9 @@ def model_file_contents(label: str, weights: ModelWeights) -> tuple[dict[str, np
         tensors["vocabulary.codepoints"] = np.array(
             [ord(ch) for token in weights.vocabulary for ch in token], np.uint32)
         tensors["vocabulary.lengths"] = np.array([len(t) for t in weights.vocabulary], np.int64)
+        if isinstance(weights.vocabulary, Subwords):  # the tokenizer that makes its ids
+            tensors[TOKENIZER_TENSOR] = np.frombuffer(weights.vocabulary.json.encode(),
+                                                      np.uint8)
     bad = [f"{k}={v!r}" for k, v in meta.items() if "\n" in v or "=" in k]
     if bad:
         raise ValueError(f"{label}: cannot write {', '.join(bad)}")
@@ -152,6 +159,10 @@ def _cell(tensors: TensorFile, key: str, meta: Mapping[str, str]) -> LoadedWeigh
     prefix = f"{key}."
     params = {name[len(prefix):]: tensors.get(name) for name in tensors.names
               if name.startswith(prefix)}
+    if kind in OWN_PARAMS:  # parameters by the kind's own names (Mamba)
+        options = decode_options(label, meta.get(f"{key}.options", ""))
+        return LoadedWeights(kind, checked_arrays(f"{label}: {key}", kind, params),
+                             check_options(label, kind, options), stated=frozenset(options))
     # a kind whose gates read x_t only (minGRU, minLSTM) has no recurrent weights
     needed = WEIGHTS if SPECS[kind].recurrent else ("weight_ih", "bias_ih")
     for name in needed:
@@ -200,4 +211,15 @@ def _vocabulary(tensors: TensorFile) -> tuple[str, ...] | None:
         raise ValueError(f"{label}: vocabulary.lengths do not divide vocabulary.codepoints")
     text = "".join(map(chr, codepoints.tolist()))
     ends = np.cumsum(lengths).tolist()
-    return tuple(text[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True))
+    tokens = tuple(text[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True))
+    if TOKENIZER_TENSOR not in tensors.names:
+        return tokens
+    raw = tensors.read(TOKENIZER_TENSOR)
+    if isinstance(raw, str) or raw.ndim != 1 or raw.dtype != np.uint8:
+        raise ValueError(f"{label}: {TOKENIZER_TENSOR} is not a 1-D array of bytes")
+    try:
+        json = raw.tobytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{label}: {TOKENIZER_TENSOR} is not UTF-8 ({error})") from None
+    subwords(label, json)  # the tokenizer must read, whatever the vocabulary says
+    return Subwords(tokens, json)

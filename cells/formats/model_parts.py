@@ -50,9 +50,21 @@ class ModelWeights:
     final_norm: BlockWeights | None = None  # the norm between the last block and the head
 
 
+# kinds whose parameters are a reference module's own projections, not gate blocks:
+# kind -> (the tensor whose columns are the input, the one whose rows are the output)
+PROJECTION_KINDS = {"mamba": ("in_proj_weight", "out_proj_weight")}
+
+
+def cell_input_size(weights: LoadedWeights) -> int:
+    first = PROJECTION_KINDS.get(weights.kind, ("weight_ih",))[0]
+    return weights.params[first].shape[1]
+
+
 def cell_output_size(weights: LoadedWeights) -> int:
     """H, or P for a projected LSTM (its weight_hr is (P, H))."""
     params = weights.params
+    if weights.kind in PROJECTION_KINDS:
+        return params[PROJECTION_KINDS[weights.kind][1]].shape[0]
     if "weight_hr" in params:
         return params["weight_hr"].shape[0]
     # from weight_ih's gate blocks: a kind of x_t-only gates has no weight_hh
@@ -61,7 +73,7 @@ def cell_output_size(weights: LoadedWeights) -> int:
 
 def layer_width(label: str, index: int, layer: LayerWeights) -> tuple[int, int]:
     """(input size, output size) of a layer; its directions must read the same input."""
-    inputs = {w.params["weight_ih"].shape[1] for w in layer.cells.values()}
+    inputs = {cell_input_size(w) for w in layer.cells.values()}
     if len(inputs) > 1:
         raise ValueError(
             f"{label}: the directions of layer {index} read different input sizes "

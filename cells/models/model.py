@@ -34,6 +34,13 @@ def output_size(cell) -> int:
     return getattr(cell, "output_size", cell.hidden_size)
 
 
+def start_state_widths(state_names, hidden_size: int, h_size: int) -> dict[str, int]:
+    """{"h": width, "c": width} of the starting state a cell with these states takes (h0 /
+    c0; h as wide as its output, c as its hidden size); only the states it has."""
+    return {name: h_size if name == "h" else hidden_size
+            for name in ("h", "c") if name in state_names}
+
+
 @dataclass(frozen=True)
 class Head:
     """logits_t = W·y_t + b on the last layer's output y_t (D·H,); then the activation."""
@@ -94,8 +101,7 @@ class Layer:
         if self.block is not None:
             if directions != (FORWARD,) or self.reverse_output:
                 raise ValueError("a layer with a block runs forward only")
-            cell = self.cells[FORWARD]
-            self.block.check(cell.input_size, cell.input_size, output_size(cell), "layer")
+            self.block.check(self.cells[FORWARD], "layer")
 
     @property
     def directions(self) -> tuple[str, ...]:
@@ -103,7 +109,8 @@ class Layer:
 
     @property
     def input_size(self) -> int:
-        return next(iter(self.cells.values())).input_size
+        cell = next(iter(self.cells.values()))
+        return cell.input_size if self.block is None else self.block.stream_width(cell)
 
     @property
     def output_size(self) -> int:
@@ -201,7 +208,10 @@ class Model:
             "directions": list(self.directions),
             "cells": [[{"direction": d, "kind": c.kind, "options": dict(c.options),
                         "input_size": c.input_size, "hidden_size": c.hidden_size,
-                        "output_size": output_size(c)} for d, c in layer.cells.items()]
+                        "output_size": output_size(c),
+                        # a cell whose signals have several sizes (Mamba: E, N, …) names them
+                        **({"dims": dict(c.dims)} if hasattr(c, "dims") else {})}
+                       for d, c in layer.cells.items()]
                       for layer in self.stack],
             "encoder": {"encoding": encoder.encoding, "input_size": encoder.width,
                         "tokenizer": encoder.tokenizer, "vocabulary_size": encoder.size},
@@ -321,11 +331,23 @@ class Model:
             finals.append(np.concatenate(last) if rows is None else out[-1])
         return ModelTrace(self, xs, tokens, ids, traces, outputs, finals[-1], reads, blocks)
 
+    def state_sizes(self) -> dict:
+        """{(layer, direction): {"h": width, "c": width}}: the starting state run() takes
+        (h0 / c0), per cell in the order of its rows; only the states that cell has."""
+        sizes = {}
+        for index, layer in enumerate(self.stack):
+            for direction, cell in layer.cells.items():
+                sizes[(index, direction)] = start_state_widths(
+                    getattr(cell, "state_names", ("h", "c")), cell.hidden_size,
+                    output_size(cell))
+        return sizes
+
     def starting_state(self, h0=None, c0=None) -> dict:
         """{(layer, direction): {"h": row, "c": row}} from h0 / c0 as run() takes them: one
         row per layer and direction, layer by layer, forward before backward ((H,) for a
         model of one cell); each row as wide as that cell's h (or c), finite."""
-        cells = [(index, d) for index, layer in enumerate(self.stack) for d in layer.cells]
+        sizes = self.state_sizes()
+        cells = list(sizes)
         order = ", ".join(f"({index}, {d})" for index, d in cells)
         out: dict = {}
         for name, value in (("h", h0), ("c", c0)):
@@ -349,10 +371,13 @@ class Model:
                                  f"direction ({len(cells)}: {order})")
             for (index, direction), row in zip(cells, rows, strict=True):
                 cell = self.stack[index].cells[direction]
-                if name not in getattr(cell, "state_names", ("h", "c")):
-                    raise ValueError(f"c0 given, but layer {index} {direction} is a "
-                                     f"{cell.kind}, whose state is only h")
-                width = output_size(cell) if name == "h" else cell.hidden_size
+                if name not in sizes[(index, direction)]:
+                    have = (f"state is only {' and '.join(sizes[(index, direction)])}"
+                            if sizes[(index, direction)] else "state is neither h nor c "
+                            "(give it with state=)")
+                    raise ValueError(f"{name}0 given, but layer {index} {direction} is a "
+                                     f"{cell.kind}, whose {have}")
+                width = sizes[(index, direction)][name]
                 if row.shape != (width,) or not np.isfinite(row).all():
                     raise ValueError(f"{name}0 row of layer {index} {direction} has shape "
                                      f"{row.shape}; that cell's {name} is {width} finite "
@@ -368,6 +393,12 @@ def _run(cell, xs: np.ndarray, start: Mapping, h: np.ndarray, held: tuple = ()):
     if isinstance(cell, ProjectedLSTM):  # its trace is held whole
         trace = cell.run(xs, h0=h0, c0=c0)
         h[:] = trace["h"]
+        return trace
+    if not hasattr(cell, "column"):  # a kind with its own cell class (mLSTM, Mamba): whole
+        state = {k: v for k, v in start.items() if v is not None} or None
+        trace = cell.run(xs, state=state, interventions=held or None)
+        layout = getattr(cell, "layout", None)
+        h[:] = trace[layout.output if layout is not None else "h"]
         return trace
     H = cell.hidden_size
     column = cell.column(cell.layout.output) * H

@@ -21,6 +21,7 @@ import { createTourFlow } from "./flow/tour.js";
 import { overlaysFor } from "./views/chart_overlays.js";
 import { createCharts } from "./views/charts.js";
 import { createDiagramView } from "./views/diagram_view.js";
+import { createBlockBox } from "./views/block_box.js";
 import { createDock } from "./views/dock.js";
 import { createEquationsView } from "./views/equations.js";
 import { bindExports } from "./views/exports.js";
@@ -37,6 +38,9 @@ import { bindSwipe } from "./views/touch.js";
 import { bindZoom } from "./views/zoom.js";
 import { createTrainPanel } from "./views/train_panel.js";
 import { createLabView } from "./views/lab.js";
+import { createStartStateView } from "./views/start_state.js";
+import { createBranchChooser } from "./views/onnx_branches.js";
+import { createReservedTokens } from "./views/reserved_tokens.js";
 
 const $ = (sel) => document.querySelector(sel);
 createLabView($("main"));
@@ -122,6 +126,7 @@ function buildViews() {
   const predictionSession = perSession(prediction);
   views.push(
     diagram,
+    createBlockBox(),
     compare,
     { now: true, keys: ["session", "orig", "compare"], update: showOverlays },
     { keys: ["unit_scale", "session"], update: (s) => {
@@ -144,6 +149,9 @@ function buildViews() {
     { keys: null, update: (s) => toolbar.render(s) },
     { keys: ["session", "layer", "direction"], update: (s) => pickers.render(s) },
     { keys: ["draft", "config", "errors", "upload", "notice", "session"], update: (s) => form.render(s) },
+    createStartStateView({ settings }),
+    createBranchChooser({ onChoose: (branch) => form.uploadChosen(branch) }),
+    createReservedTokens(),
     ...createPanels(settings),
     createEquationsView((name) => store.set({ signal: name })),
     whatIf.panel,

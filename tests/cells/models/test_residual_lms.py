@@ -134,7 +134,66 @@ def test_a_block_refuses_what_does_not_fit():
     with pytest.raises(ValueError, match="no conv.weight"):
         Block({"conv.bias": np.ones(3)})
     block = Block({"norm.weight": np.ones(3)})
+    cell = cells.create("min_gru", input_size=4, hidden_size=4)
     with pytest.raises(ValueError, match=r"norm.weight has shape \(3,\), expected \(4,\)"):
-        block.check(4, 4, 4, "layer 0")
+        block.check(cell, "layer 0")
     with pytest.raises(ValueError, match="no out.weight"):
-        Block({}).check(4, 4, 5, "layer 0")
+        Block({}).check(cells.create("min_gru", input_size=4, hidden_size=5), "layer 0")
+
+
+def _byte_level_tokenizer(path):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tokenizer = Tokenizer(models.BPE(unk_token=None))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<|endoftext|>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tokenizer.train_from_iterator(["the cat sat on the mat " * 20, "héllo wörld"], trainer)
+    tokenizer.save(str(path))
+    return tokenizer
+
+
+def test_a_model_folder_reads_text_through_its_tokenizer_json(tmp_path):
+    tokenizer = _byte_level_tokenizer(tmp_path / "tokenizer.json")
+    V = tokenizer.get_vocab_size()
+    torch.manual_seed(10)
+    module = minLM(num_tokens=V + 3, dim=8, depth=1, ff_mult=2).double()  # padded vocabulary
+    _save(module, tmp_path / "model.safetensors")
+    text = "the cat héllo"
+    ids = tokenizer.encode(text, add_special_tokens=False).ids
+    with torch.no_grad():
+        expected = module(torch.tensor([ids]))[0].numpy()
+    for given in (tmp_path, tmp_path / "model.safetensors"):
+        model = cells.load_model(given)
+        mt = model.run(text)
+        assert mt.ids.tolist() == ids
+        # each step shown as the text it covers (the byte-level tokens' own strings aside)
+        assert "".join(mt.tokens) == text and mt.tokens[0] == "the"
+        close(mt["logits"], expected, "float64")
+        assert model.vocabulary[:1] == ("<|endoftext|>",)
+        assert model.vocabulary[-1] == f"<|unused:{V + 2}|>" and len(model.vocabulary) == V + 3
+    # a gatescope model file keeps the tokenizer
+    cells.save_model(model, tmp_path / "saved.npz")
+    again = cells.load_model(tmp_path / "saved.npz")
+    assert again.run(text).tokens == mt.tokens
+    np.testing.assert_array_equal(again.run(text)["logits"], mt["logits"])
+
+
+def test_a_folder_without_a_safetensors_file_is_refused_by_name(tmp_path):
+    (tmp_path / "pytorch_model.bin").write_bytes(b"\x80\x04not read")
+    with pytest.raises(ValueError, match=r"pytorch_model\.bin is a pickle, which gatescope "
+                                         "never loads"):
+        cells.load_model(tmp_path)
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(ValueError, match="no model.safetensors or model.npz beside it"):
+        cells.load_model(tmp_path / "config.json")
+
+
+def test_a_broken_tokenizer_json_is_named(tmp_path):
+    (tmp_path / "tokenizer.json").write_text('{"model": {"type": "Nonsense"}}')
+    torch.manual_seed(11)
+    _save(minLM(num_tokens=5, dim=4, depth=1), tmp_path / "model.safetensors")
+    with pytest.raises(ValueError, match="tokenizer.json: not a tokenizer.json the tokenizers "
+                                         "library reads"):
+        cells.load_model(tmp_path)
