@@ -264,12 +264,27 @@ def model_nbytes(model: cells.Model) -> int:
     return total
 
 
+def block_rows_held(signals, first: bool) -> int:
+    """Rows (of the stream's width) a run holds for a block with these signals besides its
+    cell's input (the norm row itself): its stream in only in the first layer (a later
+    one's is the block before's stream out) and its stream out only with a feed-forward
+    (without one it is the residual row itself)."""
+    held = set(signals) - {"norm"}
+    if not first:
+        held.discard("block_in")
+    if "ff" not in held:
+        held.discard("block_out")
+    return len(held)
+
+
 def rows_per_step(described: dict) -> int:
-    """Numbers held per step by a run: every layer's input, its block's rows (but the norm,
-    which is that input) and the head's outputs (twice)."""
+    """Numbers held per step by a run: every layer's input, its block's other rows and the
+    head's outputs (twice)."""
     per_step = 0
-    for layer, block in zip(described["parts"], blocks_of(described), strict=True):
+    for index, (layer, block) in enumerate(zip(described["parts"], blocks_of(described),
+                                               strict=True)):
         width = next(iter(layer.values()))["input_size"]
-        per_step += width * (1 + (len(block["signals"]) - 1 if block else 0))
+        per_step += width * (1 + (block_rows_held(block["signals"], index == 0)
+                                  if block else 0))
     head = described["head"]
     return per_step + (2 * head["outputs"] if head else 0)
