@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 
@@ -101,8 +102,10 @@ class ServerProcess:
     launcher of the tests. `port`: a given port (to restart a server where a page expects
     it), else a free one. Its stderr goes to a file, shown when it fails to start."""
 
-    def __init__(self, data_dir, *args: str, env: dict | None = None, port: int | None = None):
+    def __init__(self, data_dir, *args: str, env: dict | None = None, port: int | None = None,
+                 address_space: int | None = None):
         self.data_dir, self.args, self.env, self.given_port = data_dir, args, env or {}, port
+        self.address_space = address_space  # bytes: the server runs under RLIMIT_AS
         self._retries = 0
         self._start()
 
@@ -121,7 +124,14 @@ class ServerProcess:
             [sys.executable, "-m", "app", "serve", "--port", str(self.port),
              "--data-dir", str(self.data_dir), "--log-level", "warning", *self.args],
             cwd=root, env={**os.environ, **self.env},
-            stdout=subprocess.DEVNULL, stderr=self.log)
+            stdout=subprocess.DEVNULL, stderr=self.log, preexec_fn=self._limits)
+
+    def _limits(self) -> None:
+        """In the server's process before it starts: its memory limit, if any."""
+        if self.address_space is not None:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_AS, (self.address_space, self.address_space))
 
     def _error(self) -> str:
         self.log.seek(0)
@@ -156,6 +166,18 @@ class ServerProcess:
             self.process.kill()
             self.process.wait()
         self.log.close()
+
+
+@contextlib.contextmanager
+def started_together(*servers: ServerProcess):
+    """Servers whose processes were all started before any is waited for (each imports the
+    app on a core of its own); yields them once every one answers, ends them all after."""
+    with contextlib.ExitStack() as stack:
+        for server in servers:
+            stack.push(server.__exit__)  # ended on the way out, even one that never answered
+        for server in servers:
+            server.__enter__()
+        yield servers
 
 
 # Tolerances of the conformance checks against independent implementations (PyTorch, Keras,

@@ -28,6 +28,7 @@ from app.sessions.sequences import Inputs
 from cells.formats.vocabulary_files import Subwords
 from cells.models import projected
 from cells.models.model import BACKWARD, FORWARD, start_state_widths
+from cells.models.reserved_tokens import reserved_tokens
 
 OUTPUTS = ("logits", "probs")  # the head's signals, by time, that the trace route serves
 # A block's rows (cells.models.blocks.SIGNALS) are served by the trace route under this
@@ -107,6 +108,15 @@ def describe_model(model: cells.Model, keep_tokenizer: bool = False) -> dict:
     if keep_tokenizer and isinstance(model.vocabulary, Subwords):
         described["tokenizer_json"] = model.vocabulary.json
     return described
+
+
+def reserved_of(described: dict) -> list[str]:
+    """The reserved tokens (`<pad>`, `</s>`) of a model's character vocabulary: each one
+    step when typed whole; [] when it has none."""
+    tokens = described.get("vocabulary")
+    if not tokens or described["encoder"].get("tokenizer") != "chars":
+        return []
+    return list(reserved_tokens(tokens) or ())
 
 
 def public_part(part: dict) -> dict:

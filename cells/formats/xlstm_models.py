@@ -30,7 +30,11 @@ import numpy as np
 from .. import create as create_cell
 from .. import mlstm_cell
 from ..kinds import mlstm as mlstm_math
-from ..models import block_stack as B
+from ..models import block_pieces as B
+from ..models.blocks import Norm
+from ..models.encoder import Encoder, vocabulary_tokens
+from ..models.model import Head, Layer, Model
+from ..models.reserved_tokens import encoder_for, vocabulary_tokenizer
 from .after_lstm import recurrent_from_heads
 
 LN_EPS = 1e-5  # xlstm's LayerNorm and MultiHeadLayerNorm
@@ -45,16 +49,56 @@ def headwise_full(w: np.ndarray) -> np.ndarray:
     return full
 
 
-class XLSTMMLSTMBlock:
+class _XLSTMBlock:
+    """What the two xlstm blocks share: their tensors by the layer's own names (`params`,
+    what a model file stores), `options` (their kind and the feed-forward's activation),
+    and the shape cells.models.blocks asks of a block."""
+
+    kind = ""
+    parts: tuple[str, ...] = ()
+
+    def __init__(self, t: Mapping[str, np.ndarray], label: str, act_fn: str = "gelu"):
+        self.params = dict(t)
+        self.label = label
+        self.act_fn = act_fn
+
+    @property
+    def options(self) -> dict:
+        return {"kind": self.kind, "act_fn": self.act_fn}
+
+    def cast(self, dtype):
+        return type(self)({n: np.ascontiguousarray(a, dtype) for n, a in self.params.items()},
+                          self.label, self.act_fn)
+
+    def stream_width(self, cell) -> int:
+        return self.width
+
+    def check(self, cell, where: str) -> None:
+        if cell.input_size != self.cell_input_size:
+            raise ValueError(f"{where}: the cell reads {cell.input_size} values; the "
+                             f"{self.kind} block gives it {self.cell_input_size}")
+
+    def describe(self) -> dict:
+        return {"kind": self.kind, "parts": list(self.parts), "options": self.options,
+                "signals": ["block_in", *self.parts]}
+
+
+class XLSTMMLSTMBlock(_XLSTMBlock):
     kind = "xlstm_mlstm"
     parts = ("norm", "x_mlstm", "z", "conv", "conv_act", "cell_input", "h_norm", "skip",
              "gated", "out", "residual")
 
-    def __init__(self, t: Mapping[str, np.ndarray], label: str, dtype):
+    def __init__(self, t: Mapping[str, np.ndarray], label: str, act_fn: str = "gelu"):
+        super().__init__(t, label, act_fn)
         inner2, E = t["proj_up.weight"].shape
-        inner = inner2 // 2
-        heads = t["mlstm_cell.igate.weight"].shape[0]
-        self.width, self.inner, self.heads = E, inner, heads
+        self.width, self.inner = E, inner2 // 2
+        self.heads = t["mlstm_cell.igate.weight"].shape[0]
+        self.cell_input_size = inner2
+
+    def cell_params(self) -> tuple[dict, dict]:
+        """(params, options) of the mlstm cell inside: it reads [c, x_m]; its q and k blocks
+        read c, its v block x_m, and its gate rows are W_i and W_f through q, k, v."""
+        t, inner, heads, label = self.params, self.inner, self.heads, self.label
         Q, K, V = (headwise_full(t[f"{n}_proj.weight"]) for n in "qkv")
         for name, full in (("q", Q), ("k", K), ("v", V)):
             if full.shape != (inner, inner):
@@ -77,16 +121,15 @@ class XLSTMMLSTMBlock:
             raise ValueError(f"{label}: an mLSTM of {heads} heads over {inner} units; "
                              f"gatescope's mlstm takes heads in {list(mlstm_math.HEADS.values)}"
                              f" dividing the inner width")
-        self.cell = mlstm_cell.create(params=params, dtype=dtype, heads=heads,
-                                      output_gate=False)
-        self.t = {n: np.ascontiguousarray(a, dtype) for n, a in t.items()}
+        return params, {"heads": heads, "output_gate": False}
 
-    def run(self, x: np.ndarray) -> B.BlockTrace:
+    def before(self, x: np.ndarray) -> tuple[np.ndarray, dict]:
         """A bare mLSTMLayer (no xlstm_norm: not in a block) has no pre-norm and no residual
         connection: its "norm" is x itself and its "residual" the layer's output."""
-        t, inner = self.t, self.inner
-        block = "xlstm_norm.weight" in t
-        p = {"norm": B.layer_norm(x, 1 + t["xlstm_norm.weight"], eps=LN_EPS) if block else x}
+        t, inner = self.params, self.inner
+        p = {"block_in": x}
+        p["norm"] = (B.layer_norm(x, 1 + t["xlstm_norm.weight"], eps=LN_EPS)
+                     if "xlstm_norm.weight" in t else x)
         up = B.linear(p["norm"], t["proj_up.weight"], t.get("proj_up.bias"))
         p["x_mlstm"], p["z"] = up[:, :inner], up[:, inner:]
         if "conv1d.conv.weight" in t:
@@ -96,38 +139,27 @@ class XLSTMMLSTMBlock:
             p["conv"] = p["x_mlstm"]
         p["conv_act"] = B.silu(p["conv"])
         p["cell_input"] = np.concatenate([p["conv_act"], p["x_mlstm"]], axis=1)
-        trace = self.cell.run(p["cell_input"])
-        p["h_norm"] = B.group_norm(trace["h"], self.heads, 1 + t["mlstm_cell.outnorm.weight"],
+        return p["cell_input"], p
+
+    def after(self, p: dict, h: np.ndarray) -> np.ndarray:
+        t = self.params
+        p["h_norm"] = B.group_norm(h, self.heads, 1 + t["mlstm_cell.outnorm.weight"],
                                    eps=LN_EPS)
         p["skip"] = p["h_norm"] + t["learnable_skip"] * p["conv_act"]
         p["gated"] = p["skip"] * B.silu(p["z"])
         p["out"] = B.linear(p["gated"], t["proj_down.weight"], t.get("proj_down.bias"))
-        p["residual"] = x + p["out"] if block else p["out"]
-        return B.BlockTrace(self.kind, trace, p)
+        p["residual"] = (p["block_in"] + p["out"] if "xlstm_norm.weight" in t else p["out"])
+        return p["residual"]
 
 
-class XLSTMSLSTMBlock:
+class XLSTMSLSTMBlock(_XLSTMBlock):
     kind = "xlstm_slstm"
 
-    def __init__(self, t: Mapping[str, np.ndarray], label: str, dtype, act_fn: str):
-        E = t["xlstm_norm.weight"].shape[0]
-        self.width = E
-        kernel = t["slstm_cell._recurrent_kernel_"]
-        w_hh = recurrent_from_heads(kernel, label, "slstm_cell._recurrent_kernel_")
-        heads, H = kernel.shape[0], w_hh.shape[1]
-        if H != E:
-            raise ValueError(f"{label}: the sLSTM cell is {H} wide; the stream {E}")
-        full = {g: headwise_full(t[f"{g}gate.weight"]) for g in "fizo"}
-        zero = np.zeros((H, E))
-        # positions as the layer feeds them: fgate → i, igate → f (on the conv), z, o on x̂
-        w_ih = np.vstack([np.hstack([full["f"], zero]), np.hstack([full["i"], zero]),
-                          np.hstack([zero, full["z"]]), np.hstack([zero, full["o"]])])
-        bias = t["slstm_cell._bias_"].reshape(-1)
-        self.cell = create_cell("slstm", params={
-            "weight_ih": w_ih, "weight_hh": w_hh, "bias_ih": bias,
-            "bias_hh": np.zeros_like(bias)}, dtype=dtype, heads=heads)
-        self.heads = heads
-        self.t = {n: np.ascontiguousarray(a, dtype) for n, a in t.items()}
+    def __init__(self, t: Mapping[str, np.ndarray], label: str, act_fn: str = "gelu"):
+        super().__init__(t, label, act_fn)
+        self.width = t["xlstm_norm.weight"].shape[0]
+        self.cell_input_size = 2 * self.width
+        self.heads = t["slstm_cell._recurrent_kernel_"].shape[0]
         self.ffn = "ffn.proj_up.weight" in t
         if act_fn not in B.ACTIVATIONS:
             raise ValueError(f"{label}: feed-forward activation {act_fn!r} is not one of "
@@ -137,9 +169,27 @@ class XLSTMSLSTMBlock:
             ("ffn_norm", "ffn_gate", "ffn_up", "ffn_product", "out") if self.ffn else ()) + (
             "residual",)
 
-    def run(self, x: np.ndarray) -> B.BlockTrace:
-        t = self.t
-        p = {"norm": B.layer_norm(x, 1 + t["xlstm_norm.weight"], eps=LN_EPS)}
+    def cell_params(self) -> tuple[dict, dict]:
+        """(params, options) of the slstm cell inside: it reads [c, x̂]; its i and f rows
+        are the head-wise modules in the positions the layer feeds them (fgate → i, igate →
+        f) on c, z and o read x̂."""
+        t, E, label = self.params, self.width, self.label
+        kernel = t["slstm_cell._recurrent_kernel_"]
+        w_hh = recurrent_from_heads(kernel, label, "slstm_cell._recurrent_kernel_")
+        H = w_hh.shape[1]
+        if H != E:
+            raise ValueError(f"{label}: the sLSTM cell is {H} wide; the stream {E}")
+        full = {g: headwise_full(t[f"{g}gate.weight"]) for g in "fizo"}
+        zero = np.zeros((H, E))
+        w_ih = np.vstack([np.hstack([full["f"], zero]), np.hstack([full["i"], zero]),
+                          np.hstack([zero, full["z"]]), np.hstack([zero, full["o"]])])
+        bias = t["slstm_cell._bias_"].reshape(-1)
+        return ({"weight_ih": w_ih, "weight_hh": w_hh, "bias_ih": bias,
+                 "bias_hh": np.zeros_like(bias)}, {"heads": self.heads})
+
+    def before(self, x: np.ndarray) -> tuple[np.ndarray, dict]:
+        t = self.params
+        p = {"block_in": x, "norm": B.layer_norm(x, 1 + t["xlstm_norm.weight"], eps=LN_EPS)}
         if "conv1d.conv.weight" in t:
             p["conv"] = B.causal_conv(p["norm"], t["conv1d.conv.weight"][:, 0],
                                       t.get("conv1d.conv.bias"))
@@ -147,10 +197,12 @@ class XLSTMSLSTMBlock:
         else:
             p["conv"] = p["conv_act"] = p["norm"]
         p["cell_input"] = np.concatenate([p["conv_act"], p["norm"]], axis=1)
-        trace = self.cell.run(p["cell_input"])
-        p["h_norm"] = B.group_norm(trace["h"], self.heads, 1 + t["group_norm.weight"],
-                                   eps=LN_EPS)
-        p["mixer_residual"] = x + p["h_norm"]
+        return p["cell_input"], p
+
+    def after(self, p: dict, h: np.ndarray) -> np.ndarray:
+        t = self.params
+        p["h_norm"] = B.group_norm(h, self.heads, 1 + t["group_norm.weight"], eps=LN_EPS)
+        p["mixer_residual"] = p["block_in"] + p["h_norm"]
         if self.ffn:
             p["ffn_norm"] = B.layer_norm(p["mixer_residual"], 1 + t["ffn_norm.weight"],
                                          eps=LN_EPS)
@@ -164,7 +216,33 @@ class XLSTMSLSTMBlock:
         else:
             p["out"] = p["h_norm"]
             p["residual"] = p["mixer_residual"]
-        return B.BlockTrace(self.kind, trace, p)
+        return p["residual"]
+
+
+BLOCK_KINDS = {block.kind: block for block in (XLSTMMLSTMBlock, XLSTMSLSTMBlock)}
+
+
+def block_of(params: Mapping[str, np.ndarray], options: Mapping, label: str):
+    """An xlstm block from what a gatescope model file stored of it."""
+    kind = options.get("kind")
+    if kind not in BLOCK_KINDS:
+        raise ValueError(f"{label}: block kind {kind!r} is not one of {sorted(BLOCK_KINDS)}")
+    try:
+        return BLOCK_KINDS[kind](dict(params), label, str(options.get("act_fn", "gelu")))
+    except KeyError as missing:
+        raise ValueError(f"{label}: tensor {missing.args[0]} of the {kind} block is "
+                         "missing") from None
+
+
+def layer_of(block, dtype) -> Layer:
+    """The model layer of an xlstm block: the cell it computes, inside the block."""
+    params, options = block.cell_params()
+    kind = "mlstm" if isinstance(block, XLSTMMLSTMBlock) else "slstm"
+    if kind == "mlstm":
+        cell = mlstm_cell.create(params=params, dtype=dtype, **options)
+    else:
+        cell = create_cell("slstm", params=params, dtype=dtype, **options)
+    return Layer({"forward": cell}, block=block)
 
 
 def is_xlstm_config(config: Mapping) -> bool:
@@ -200,19 +278,16 @@ def _block_indices(names, prefix: str) -> list[int]:
 
 
 def build_xlstm(config: Mapping, tensors: Mapping[str, np.ndarray], label: str,
-                dtype=None) -> B.BlockModel:
-    """An xLSTMLMModel (or a bare xLSTMBlockStack) from its state dict, `tensors`."""
+                dtype=None, vocabulary=None) -> Model:
+    """An xLSTMLMModel (or a bare xLSTMBlockStack, or an mLSTMLayer) from its state dict,
+    `tensors`, as a cells.Model whose layers are the blocks around their cells."""
     names = set(tensors)
+    if dtype is None:
+        dtype = np.result_type(*[a.dtype for a in tensors.values()]).name
     if LAYER_MARKER in names:  # a bare mLSTMLayer: one block, numbers in and out
         t = {n: np.asarray(a, np.float64) for n, a in tensors.items()}
-        if dtype is None:
-            dtype = np.result_type(*[a.dtype for a in tensors.values()]).name
-        try:
-            layer = XLSTMMLSTMBlock(t, label, dtype)
-        except KeyError as missing:
-            raise ValueError(f"{label}: tensor {missing.args[0]} of the mLSTM layer is "
-                             "missing") from None
-        return B.BlockModel([layer], dtype, width=layer.width, layout="xlstm")
+        layer = layer_of(block_of(t, {"kind": XLSTMMLSTMBlock.kind}, label), dtype)
+        return Model([layer], Encoder("numbers", layer.input_size))
     lm = "token_embedding.weight" in names
     stack = "xlstm_block_stack." if lm else ""
     indices = _block_indices(names, stack + "blocks.")
@@ -222,14 +297,12 @@ def build_xlstm(config: Mapping, tensors: Mapping[str, np.ndarray], label: str,
     if expected is not None and indices != list(range(expected)):
         raise ValueError(f"{label}: config.json says num_blocks {expected}; the file holds "
                          f"blocks {indices}")
-    if dtype is None:
-        dtype = np.result_type(*[a.dtype for a in tensors.values()]).name
     slstm_at = config.get("slstm_at")  # None: the file alone says which block is which
     if slstm_at == "all":
         slstm_at = indices
     act_fn = (config.get("slstm_block") or {}).get("feedforward", {}) or {}
     act_fn = act_fn.get("act_fn", "gelu")
-    built = []
+    layers = []
     for index in indices:
         prefix = f"{stack}blocks.{index}."
         own = {n[len(prefix):]: tensors[n] for n in names if n.startswith(prefix)}
@@ -239,30 +312,32 @@ def build_xlstm(config: Mapping, tensors: Mapping[str, np.ndarray], label: str,
             raise ValueError(f"{label}: block {index} is an {'s' if is_slstm else 'm'}LSTM "
                              f"block, but config.json's slstm_at is {slstm_at}")
         t = {n: np.asarray(a, np.float64) for n, a in t.items()}
-        where = f"{label} block {index}"
-        try:
-            built.append(XLSTMSLSTMBlock(t, where, dtype, act_fn) if is_slstm
-                         else XLSTMMLSTMBlock(t, where, dtype))
-        except KeyError as missing:
-            raise ValueError(f"{where}: tensor {missing.args[0]} (of {prefix}xlstm) is "
-                             "missing") from None
-    E = built[0].width
+        kind = (XLSTMSLSTMBlock if is_slstm else XLSTMMLSTMBlock).kind
+        layers.append(layer_of(block_of(t, {"kind": kind, "act_fn": act_fn},
+                                        f"{label} block {index}"), dtype))
+    E = layers[0].input_size
     norm_name = stack + "post_blocks_norm.weight"
-    norm = None
-    if norm_name in names:
-        w = 1 + np.asarray(tensors[norm_name], np.float64)
-
-        def norm(x, w=w):
-            return B.layer_norm(x, w.astype(x.dtype), eps=LN_EPS)
-
-    embedding = head = None
-    if lm:
-        embedding = tensors["token_embedding.weight"]
-        head = tensors.get("lm_head.weight")
-        if head is None:
-            if not config.get("tie_weights"):
-                raise ValueError(f"{label}: lm_head.weight is missing and config.json does "
-                                 "not say tie_weights")
-            head = embedding
-    return B.BlockModel(built, dtype, embedding=embedding, head=head, norm=norm, width=E,
-                        layout="xlstm")
+    final_norm = (Norm("layer", 1 + np.asarray(tensors[norm_name], np.float64), None, LN_EPS)
+                  if norm_name in names else None)
+    if not lm:
+        return Model(layers, Encoder("numbers", E), final_norm=final_norm)
+    embedding = tensors["token_embedding.weight"]
+    head = tensors.get("lm_head.weight")
+    if head is None:
+        if not config.get("tie_weights"):
+            raise ValueError(f"{label}: lm_head.weight is missing and config.json does "
+                             "not say tie_weights")
+        head = embedding
+    tokens = None
+    if vocabulary is not None:
+        if not isinstance(vocabulary, (str, list, tuple)):
+            raise ValueError(f"{label}: give an xlstm model's vocabulary as its tokens (a str "
+                             "of characters or a list of strings)")
+        tokens = vocabulary_tokens(vocabulary)
+        if len(tokens) != len(embedding):
+            raise ValueError(f"{label}: the vocabulary has {len(tokens)} tokens; the model's "
+                             f"embedding has {len(embedding)} rows")
+    encoder = encoder_for("embedding", E, tokens, None if tokens is None
+                          else vocabulary_tokenizer(tokens), np.asarray(embedding, dtype))
+    return Model(layers, encoder, Head(np.asarray(head, dtype), np.zeros(len(head), dtype),
+                                       "softmax"), final_norm=final_norm)

@@ -138,6 +138,15 @@ class Spec:
     recurrent_mask: Callable[[dict, int], np.ndarray] | None = None
     # (options) -> state names, for a kind whose state depends on an option (None: fixed)
     states: Callable[[dict], tuple] | None = None
+    # a kind with its own cell class (signals of several widths, Mamba): create() calls
+    # make_cell(input_size, hidden_size, seed, params, dtype, options) instead of Cell
+    make_cell: Callable[..., object] | None = None
+    # (input_size, hidden_size, options) -> its parameters as weight_edits.param_layout
+    # gives them, for a kind whose parameters are not the gate-block ones
+    param_layout: Callable[[int, int, dict], list] | None = None
+    # (input_size, hidden_size, options) -> the size of each dimension its signals' shapes
+    # name ({"E": …, "N": …}), for a kind whose signals are not all H wide
+    dims: Callable[[int, int, dict], dict] | None = None
 
     def for_options(self, options: dict) -> Spec:
         """The Spec a cell with these options runs: its state names settled."""
@@ -179,6 +188,23 @@ def previous_rows(first: np.ndarray, rows: np.ndarray) -> np.ndarray:
     out[0] = first
     out[1:] = rows[:-1]
     return out
+
+
+def joined(*views: np.ndarray) -> np.ndarray | None:
+    """Column blocks side by side in one buffer (a Layout's consecutive names) as one
+    (…, k·H) view, without a copy; None when they are not adjacent blocks of one array."""
+    first = views[0]
+    width = first.shape[-1]
+    step = width * first.itemsize
+    start = first.__array_interface__["data"][0]
+    for k, v in enumerate(views):
+        if v.shape != first.shape or v.strides != first.strides or v.dtype != first.dtype \
+                or v.__array_interface__["data"][0] != start + k * step \
+                or first.strides[-1] != first.itemsize \
+                or any(s < step * len(views) for s in first.strides[:-1] if s):
+            return None
+    return np.lib.stride_tricks.as_strided(
+        first, first.shape[:-1] + (width * len(views),), first.strides, writeable=False)
 
 
 def as_rows(a: np.ndarray) -> np.ndarray:

@@ -12,6 +12,13 @@ Which parts a block has is said by its tensors alone (names in PARTS), so a file
 only renames; what is not a tensor (the norm's kind, ε, the feed-forward's activation) is
 in `options`. Every intermediate row is kept by the model's trace (SIGNALS), so the page
 can draw the box around the cell with the numbers that went through it.
+
+A block whose box is more than this (the xlstm library's mLSTM and sLSTM layers,
+cells.formats.xlstm_models) keeps the same shape, which is all a Layer asks of a block:
+`kind`; `params` and `options` (what a model file stores; `options["kind"]` names a
+block that is not this one); `stream_width(cell)`, the width E of the stream it reads and
+gives; `check(cell, where)`; `before(x) -> (what the cell reads, rows)`;
+`after(rows, h) -> the stream on` (filling `rows`); `cast(dtype)`; `describe()`.
 """
 
 from __future__ import annotations
@@ -104,6 +111,7 @@ class Block:
 
     params: Mapping[str, np.ndarray]
     options: Mapping[str, object] = field(default_factory=dict)
+    kind = "residual"
 
     def __post_init__(self):
         unknown = sorted(set(self.params) - set(PARTS))
@@ -149,8 +157,13 @@ class Block:
         return Norm(self.options["norm"], self.params[f"{name}.weight"],
                     self.params.get(f"{name}.bias"), float(self.options["eps"]))
 
-    def check(self, width: int, cell_input: int, cell_output: int, where: str) -> None:
-        """Every tensor fits the stream's width E = `width` and the cell's sizes."""
+    def stream_width(self, cell) -> int:
+        return cell.input_size  # the norm keeps the width; the cell reads the stream's
+
+    def check(self, cell, where: str) -> None:
+        """Every tensor fits the stream's width E and the cell's sizes."""
+        width = cell_input = cell.input_size
+        cell_output = getattr(cell, "output_size", cell.hidden_size)
         p = self.params
         expected = {"conv.bias": (width,), "conv.pointwise.weight": (width, width),
                     "conv.pointwise.bias": (width,), "norm.weight": (width,),
@@ -231,7 +244,7 @@ class Block:
     def describe(self) -> dict:
         """The block as plain data: its parts and options (for the page's box)."""
         parts = [name for name in ("conv", "norm", "out", "ff_norm", "ff.up") if self.has(name)]
-        return {"parts": [p.replace(".up", "") for p in parts],
+        return {"kind": self.kind, "parts": [p.replace(".up", "") for p in parts],
                 "options": dict(self.options),
                 "signals": [s for s in SIGNALS if s in ("block_in", "norm", "cell_out",
                                                         "residual", "block_out")

@@ -33,8 +33,7 @@ def build_model(weights: ModelWeights, vocabulary=None, dtype=None,
     for index, layer in enumerate(weights.layers):
         cells = {d: _cell(label, index, d, w, dtype, options) for d, w in layer.cells.items()}
         try:
-            block = None if layer.block is None else Block(layer.block.params,
-                                                           layer.block.options)
+            block = None if layer.block is None else block_of(layer.block, label)
             stack.append(Layer(cells, reverse_output=layer.reverse_output, block=block))
         except ValueError as error:
             raise ValueError(f"{label}: layer {index}: {error}") from None
@@ -58,6 +57,16 @@ def build_model(weights: ModelWeights, vocabulary=None, dtype=None,
                      final_norm=_final_norm(weights.final_norm))
     except ValueError as error:
         raise ValueError(f"{label}: {error}") from None
+
+
+def block_of(weights: BlockWeights, label: str):
+    """The block a file stored: the generic residual Block, or one of the xlstm library's
+    (its options say its kind)."""
+    if weights.options.get("kind", Block.kind) != Block.kind:
+        from ..formats.xlstm_models import block_of as xlstm_block
+
+        return xlstm_block(weights.params, weights.options, label)
+    return Block(weights.params, {k: v for k, v in weights.options.items() if k != "kind"})
 
 
 def _final_norm(weights: BlockWeights | None) -> Norm | None:
@@ -159,6 +168,15 @@ def _cell(label: str, index: int, direction: str, weights: LoadedWeights, dtype,
                                 **{**weights.options, **mine})
     except ValueError as error:
         raise ValueError(f"{where}: {error}") from None
+
+
+def vocabulary_of(label: str, given, path: Path | None):
+    """(tokens, tokenizer) for a model whose file holds no vocabulary of its own: `given`
+    (as build_model takes it) or a sidecar beside `path` (a tokenizer.json too), else
+    (None, None)."""
+    from types import SimpleNamespace
+
+    return _vocabulary(label, SimpleNamespace(vocabulary=None, tokenizer=None), given, path)
 
 
 def _vocabulary(label: str, weights: ModelWeights, given, path: Path | None):

@@ -36,7 +36,8 @@ def load_model(path: str | os.PathLike, vocabulary=None, dtype=None,
 
     The xlstm library's xLSTMLMModel, xLSTMBlockStack or mLSTMLayer (its state dict, alone
     or in a model folder beside a config.json in the library's config fields) comes back as
-    a cells.models.block_stack.BlockModel (cells.formats.xlstm_models).
+    a cells.Model whose layers are the library's blocks around their cells
+    (cells.formats.xlstm_models).
 
     Tensors the load leaves out are listed in a cells.LeftOutWarning (and model.notices).
     A head whose activation the file does not say (a state dict's nn.Linear, a bare Keras

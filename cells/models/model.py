@@ -101,8 +101,7 @@ class Layer:
         if self.block is not None:
             if directions != (FORWARD,) or self.reverse_output:
                 raise ValueError("a layer with a block runs forward only")
-            cell = self.cells[FORWARD]
-            self.block.check(cell.input_size, cell.input_size, output_size(cell), "layer")
+            self.block.check(self.cells[FORWARD], "layer")
 
     @property
     def directions(self) -> tuple[str, ...]:
@@ -110,7 +109,8 @@ class Layer:
 
     @property
     def input_size(self) -> int:
-        return next(iter(self.cells.values())).input_size
+        cell = next(iter(self.cells.values()))
+        return cell.input_size if self.block is None else self.block.stream_width(cell)
 
     @property
     def output_size(self) -> int:
@@ -208,7 +208,10 @@ class Model:
             "directions": list(self.directions),
             "cells": [[{"direction": d, "kind": c.kind, "options": dict(c.options),
                         "input_size": c.input_size, "hidden_size": c.hidden_size,
-                        "output_size": output_size(c)} for d, c in layer.cells.items()]
+                        "output_size": output_size(c),
+                        # a cell whose signals have several sizes (Mamba: E, N, …) names them
+                        **({"dims": dict(c.dims)} if hasattr(c, "dims") else {})}
+                       for d, c in layer.cells.items()]
                       for layer in self.stack],
             "encoder": {"encoding": encoder.encoding, "input_size": encoder.width,
                         "tokenizer": encoder.tokenizer, "vocabulary_size": encoder.size},
@@ -369,9 +372,11 @@ class Model:
             for (index, direction), row in zip(cells, rows, strict=True):
                 cell = self.stack[index].cells[direction]
                 if name not in sizes[(index, direction)]:
-                    have = " and ".join(sizes[(index, direction)]) or "neither h nor c"
+                    have = (f"state is only {' and '.join(sizes[(index, direction)])}"
+                            if sizes[(index, direction)] else "state is neither h nor c "
+                            "(give it with state=)")
                     raise ValueError(f"{name}0 given, but layer {index} {direction} is a "
-                                     f"{cell.kind}, whose state is only {have}")
+                                     f"{cell.kind}, whose {have}")
                 width = sizes[(index, direction)][name]
                 if row.shape != (width,) or not np.isfinite(row).all():
                     raise ValueError(f"{name}0 row of layer {index} {direction} has shape "
@@ -388,6 +393,12 @@ def _run(cell, xs: np.ndarray, start: Mapping, h: np.ndarray, held: tuple = ()):
     if isinstance(cell, ProjectedLSTM):  # its trace is held whole
         trace = cell.run(xs, h0=h0, c0=c0)
         h[:] = trace["h"]
+        return trace
+    if not hasattr(cell, "column"):  # a kind with its own cell class (mLSTM, Mamba): whole
+        state = {k: v for k, v in start.items() if v is not None} or None
+        trace = cell.run(xs, state=state, interventions=held or None)
+        layout = getattr(cell, "layout", None)
+        h[:] = trace[layout.output if layout is not None else "h"]
         return trace
     H = cell.hidden_size
     column = cell.column(cell.layout.output) * H

@@ -26,7 +26,7 @@ def from_torch(module, vocabulary=None, dtype=None, names: Mapping | None = None
     """An nn.LSTM / nn.GRU / nn.RNN or nn.LSTMCell / GRUCell / RNNCell, or a module holding
     one (with an nn.Embedding before it and an nn.Linear after it), as a Model; TorchScript
     modules too. The xlstm library's xLSTMLMModel, xLSTMBlockStack and mLSTMLayer come back
-    as a cells.models.block_stack.BlockModel (residual blocks around the cells).
+    as a cells.Model whose layers are residual blocks around the cells.
     What forward() does is not read: the parts are taken to run Embedding →
     recurrent → Linear at every step, as gatescope's models do (a cell stepped in a loop,
     its state carried, is the one-layer model). `names`, or keywords, name the parts as

@@ -40,6 +40,7 @@ import { createTrainPanel } from "./views/train_panel.js";
 import { createLabView } from "./views/lab.js";
 import { createStartStateView } from "./views/start_state.js";
 import { createBranchChooser } from "./views/onnx_branches.js";
+import { createReservedTokens } from "./views/reserved_tokens.js";
 
 const $ = (sel) => document.querySelector(sel);
 createLabView($("main"));
@@ -150,6 +151,7 @@ function buildViews() {
     { keys: ["draft", "config", "errors", "upload", "notice", "session"], update: (s) => form.render(s) },
     createStartStateView({ settings }),
     createBranchChooser({ onChoose: (branch) => form.uploadChosen(branch) }),
+    createReservedTokens(),
     ...createPanels(settings),
     createEquationsView((name) => store.set({ signal: name })),
     whatIf.panel,

@@ -63,7 +63,8 @@ export function createStartStateView({ settings }) {
         div.dataset.state = name;
         const label = Object.assign(document.createElement("label"), {
           htmlFor: id,
-          textContent: `${name}${SUBSCRIPT_ZERO}${single ? "" : `, layer ${row.layer} ${row.direction}`} (${width} number${width === 1 ? "" : "s"})`,
+          // "L1 backward", "values": other controls' labels are "Layer", "numbers"
+          textContent: `${name}${SUBSCRIPT_ZERO}${single ? "" : ` at L${row.layer} ${row.direction}`} (${width} value${width === 1 ? "" : "s"})`,
         });
         const input = Object.assign(document.createElement("input"), {
           id, type: "text", autocomplete: "off", spellcheck: false, placeholder: "zeros", value: before.get(id) ?? "",

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cells.models import block_stack as blocks
+from cells.models import block_pieces as blocks
 
 torch.set_num_threads(1)
 RNG = np.random.default_rng(0)

@@ -134,10 +134,11 @@ def test_a_block_refuses_what_does_not_fit():
     with pytest.raises(ValueError, match="no conv.weight"):
         Block({"conv.bias": np.ones(3)})
     block = Block({"norm.weight": np.ones(3)})
+    cell = cells.create("min_gru", input_size=4, hidden_size=4)
     with pytest.raises(ValueError, match=r"norm.weight has shape \(3,\), expected \(4,\)"):
-        block.check(4, 4, 4, "layer 0")
+        block.check(cell, "layer 0")
     with pytest.raises(ValueError, match="no out.weight"):
-        Block({}).check(4, 4, 5, "layer 0")
+        Block({}).check(cells.create("min_gru", input_size=4, hidden_size=5), "layer 0")
 
 
 def _byte_level_tokenizer(path):
