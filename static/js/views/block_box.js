@@ -98,7 +98,7 @@ export function createBlockBox() {
       block.options.norm === "layer" ? "LayerNorm" : "RMSNorm"} whose output the cell reads, and out at the bottom: the cell's output${
       block.parts.includes("out") ? " projected back to the stream" : ""}, added to the stream (the residual)${
       block.parts.includes("ff") ? ", then a feed-forward added to it" : ""}${
-      isLast && session.record.final_norm ? `; after this last layer the head reads the stream through a final ${session.record.final_norm === "layer" ? "LayerNorm" : "RMSNorm"}` : ""}. Each number is the stream channel chosen at the current step, as the server computed it.`;
+      isLast && session.record.final_norm ? `; after this last layer the head reads the stream through a final ${session.record.final_norm === "layer" ? "LayerNorm" : "RMSNorm"}` : ""}. Each number is the chosen stream channel's value at the current step, as the server computed it.`;
     values = new Map();
     const item = (part) => {
       const value = el("span", { className: "block-value" }, "—");
@@ -141,7 +141,7 @@ export function createBlockBox() {
   function paint(state) {
     const t = state.frame?.t ?? state.t;
     if (followUnit && state.unit < block.width) e = state.unit;
-    channel.value = String(e);
+    if (document.activeElement !== channel) channel.value = String(e); // not under typing
     const key = partKey(state.session);
     const ready = win && win.key === key && t >= win.start && t < win.stop;
     frame.dataset.channel = String(e);
