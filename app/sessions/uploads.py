@@ -34,8 +34,8 @@ from app.sessions.kinds import check_options, default_options, json_value
 from app.sessions.limits import check_sizes
 from app.sessions.models import describe_model, is_model
 from cells.formats.budgets import OverBudget
+from cells.formats.common import BRANCHES
 from cells.formats.executable_files import refuse_executable
-from cells.formats.onnx_graph import BRANCHES, external_locations, self_contained
 from cells.formats.vocabulary_files import MAX_VOCABULARY_BYTES, read_vocabulary_file
 from cells.weights_io import read_weights
 
@@ -301,6 +301,9 @@ def _with_external_data(path: Path, filename: str, data: tuple[BinaryIO, str],
                         limit: int) -> str:
     """Put the uploaded data file beside the model under the one name the model gives it,
     then keep the model self-contained (the data inside it): the sha256 of that file."""
+    # onnx is imported when an upload needs it, not by every process that imports the app
+    from cells.formats.onnx_graph import external_locations, self_contained
+
     source, data_name = data
     try:
         locations = external_locations(path, filename)

@@ -21,6 +21,7 @@ import { createTourFlow } from "./flow/tour.js";
 import { overlaysFor } from "./views/chart_overlays.js";
 import { createCharts } from "./views/charts.js";
 import { createDiagramView } from "./views/diagram_view.js";
+import { createBlockBox } from "./views/block_box.js";
 import { createDock } from "./views/dock.js";
 import { createEquationsView } from "./views/equations.js";
 import { bindExports } from "./views/exports.js";
@@ -125,6 +126,7 @@ function buildViews() {
   const predictionSession = perSession(prediction);
   views.push(
     diagram,
+    createBlockBox(),
     compare,
     { now: true, keys: ["session", "orig", "compare"], update: showOverlays },
     { keys: ["unit_scale", "session"], update: (s) => {
