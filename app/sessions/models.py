@@ -27,7 +27,7 @@ from app.sessions.config import SessionConfig
 from app.sessions.sequences import Inputs
 from cells.formats.vocabulary_files import Subwords
 from cells.models import projected
-from cells.models.model import BACKWARD, FORWARD, start_state_widths
+from cells.models.model import BACKWARD, FORWARD
 from cells.models.reserved_tokens import reserved_tokens
 
 OUTPUTS = ("logits", "probs")  # the head's signals, by time, that the trace route serves
@@ -110,6 +110,19 @@ def describe_model(model: cells.Model, keep_tokenizer: bool = False) -> dict:
     return described
 
 
+def start_state_sizes(part: dict, signals) -> dict[str, int]:
+    """{"h": width, "c": width}: the starting state a session of this cell takes, one row per
+    state, as the engine's Model.state_sizes says (each state's `<name>_prev` signal is
+    one row of that many numbers; a Mamba's h, channels × N, is not one row)."""
+    by_name = {s.name: s for s in signals}
+    sizes = {}
+    for name in ("h", "c"):
+        prev = by_name.get(f"{name}_prev")
+        if prev is not None and len(prev.to_dict().get("shape") or ["H"]) == 1:
+            sizes[name] = signal_width(part, prev)
+    return sizes
+
+
 def reserved_of(described: dict) -> list[str]:
     """The reserved tokens (`<pad>`, `</s>`) of a model's character vocabulary: each one
     step when typed whole; [] when it has none."""
@@ -123,11 +136,9 @@ def public_part(part: dict) -> dict:
     """A part as GET /api/sessions/{id} says it: with its signals, stages, what it can
     hold and its parameter layout (what a weight edit may change)."""
     projected_part = bool(part.get("proj_size"))  # holds nothing, edits nothing (yet)
-    states = (projected.ProjectedLSTM.state_names if projected_part
-              else cells.kind_info(part["kind"])["state"])
-    return {**part, "signals": [s.to_dict() for s in signals_of(part)],
-            "state_sizes": start_state_widths(states, part["hidden_size"],
-                                              part.get("output_size", part["hidden_size"])),
+    signals = signals_of(part)
+    return {**part, "signals": [s.to_dict() for s in signals],
+            "state_sizes": start_state_sizes(part, signals),
             "stages": stages_of(part),
             "holdable": [] if projected_part else [
                 s.name for s in cells.kinds.holdable(cells.kinds.spec_for(part["kind"]),
