@@ -39,7 +39,8 @@ def test_stacked_bidirectional_model_through_the_page(page, errors, api, model_f
     record = api("GET", f"/api/sessions/{sid}")
     assert record["layers"] == 2 and record["directions"] == ["forward", "backward"]
 
-    layer, direction = page.get_by_label("Layer", exact=True), page.get_by_label("Direction", exact=True)
+    layer = page.get_by_label("Layer", exact=True)
+    direction = page.get_by_label("Direction", exact=True)
     expect(layer).to_be_visible()
     expect(direction).to_be_visible()
     page.get_by_role("button", name="Step forward").click()

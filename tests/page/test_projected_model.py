@@ -55,7 +55,8 @@ def test_projected_model_through_the_page(page, errors, api, model_files, artifa
     assert record["layers"] == 2 and record["cells"][1][1]["proj_size"] == P
 
     svg = page.locator(DIAGRAM)
-    layer, direction = page.get_by_label("Layer", exact=True), page.get_by_label("Direction", exact=True)
+    layer = page.get_by_label("Layer", exact=True)
+    direction = page.get_by_label("Direction", exact=True)
     page.get_by_role("button", name="Step forward").click()
     page.get_by_role("button", name="Step forward").click()
     wait_t(page, 2)
