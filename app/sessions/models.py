@@ -52,7 +52,8 @@ def is_model(model: cells.Model) -> bool:
 def refuse_unsupported(model: cells.Model, field: str) -> None:
     for layer in model.stack:
         for cell in layer.cells.values():
-            if not isinstance(cell, cells.Cell) and not is_projected(cell):
+            if not isinstance(cell, cells.Cell) and not is_projected(cell) \
+                    and cell.kind not in cells.KINDS:
                 raise ApiError(field, f"{type(cell).__name__} layers cannot be shown in a "
                                       "session yet; the engine's cells.load_model reads them")
 
