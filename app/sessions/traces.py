@@ -278,12 +278,11 @@ class SharedTrace:
         else:
             if start == 0:
                 state = self._starts[0]
-            elif hasattr(self._segment(start // size), "state_before"):  # a Mamba's conv, h
+            else:  # the state the segment holding `start` had there (a Mamba's conv, h)
                 j = start // size
                 state = self._segment(j).state_before(start - j * size)
-            else:
-                before = self.window(start - 1, start, self.cell.state_names)
-                state = {n: before[n][0] for n in self.cell.state_names}
+                if not isinstance(state, dict):  # an engine Trace's: in state_names order
+                    state = dict(zip(self.cell.state_names, state, strict=True))
             rerun = self.run_from(state, start, self.inputs.rows(start, t + 1))
             result = rerun.sensitivity(t - start, unit, of, window)
         offset = t - result["t"]
