@@ -15,9 +15,8 @@ the start of each block (it is heads·d² numbers a step) and recomputed, bit fo
 a window and for the backward pass. The closed form runs block by block too, carrying the
 state, so its memory is O(BLOCK²) per head whatever the length.
 
-Not yet one of cells.KINDS: the engine's Cell and Trace, the sessions and the page keep
-every signal H wide; this cell is what the registry will hand out once a kind may bring
-its own cell class.
+cells.create("mlstm", ...) hands out this cell (the kind's Spec.make_cell): the engine's
+Cell and Trace keep every signal H wide in one row buffer, and these are not.
 """
 
 from __future__ import annotations
@@ -28,11 +27,10 @@ import numpy as np
 
 from .interventions import FIELDS as HOLD_FIELDS
 from .interventions import Intervention, _check_item, holds_for
-from .item_checks import finite_number, integer
 from .kinds import mlstm as math
 from .params import as_dtype, as_float_array, check_size
 from .signals import stages_of
-from .weight_edits import WeightEdit, WeightEditError
+from .weight_edits import WeightEdit, apply_weight_edits, check_weight_edits
 
 
 def check_mlstm_options(options: dict) -> dict:
@@ -126,41 +124,14 @@ class MLSTMCell:
 
     def check_weight_edits(self, edits) -> tuple[WeightEdit, ...]:
         """Edits {"param", "row", "col", "value"} checked against weight_ih (R, I) and
-        bias_ih (R,) (rows in the blocks of math.param_layout)."""
-        if not isinstance(edits, (list, tuple)):
-            raise ValueError("weight edits must be a list of {param, row, col, value}")
-        out = []
-        for n, edit in enumerate(edits):
-            where = f"weight_edits[{n}]."
-            if not isinstance(edit, dict) or set(edit) - {"param", "row", "col", "value"}:
-                raise WeightEditError(f"{where[:-1]} must be an object with param, row, col "
-                                      "and value", "param")
-            name = edit.get("param")
-            if name not in self.params:
-                raise WeightEditError(f"{where}param: a mlstm has no parameter {name!r}; its "
-                                      "parameters: weight_ih, bias_ih", "param")
-            shape = self.params[name].shape
-            row = integer(edit.get("row"), f"{where}row:", "row", WeightEditError)
-            if not 0 <= row < shape[0]:
-                raise WeightEditError(f"{where}row: {row} outside 0 … {shape[0] - 1}", "row")
-            col = edit.get("col")
-            if len(shape) == 2:
-                col = integer(col, f"{where}col:", "col", WeightEditError)
-                if not 0 <= col < shape[1]:
-                    raise WeightEditError(f"{where}col: {col} outside 0 … {shape[1] - 1}",
-                                          "col")
-            elif col is not None:
-                raise WeightEditError(f"{where}col: {name} is 1-D; give col null", "col")
-            value = finite_number(edit.get("value"), f"{where}value")
-            out.append(WeightEdit(name, row, col, value))
-        return tuple(out)
+        bias_ih (R,) (cells.weight_edits, by the kind's param_layout)."""
+        return check_weight_edits("mlstm", edits, self.input_size, self.hidden_size,
+                                  self.dtype, **self.options)
 
     def with_weights(self, edits) -> MLSTMCell:
         """A new cell with these entries of its parameters changed; this one unchanged."""
-        params = {k: v.copy() for k, v in self.params.items()}
-        for e in self.check_weight_edits(edits):
-            params[e.param][(e.row,) if e.col is None else (e.row, e.col)] = e.value
-        return create(params=params, dtype=self.dtype, **self.options)
+        return create(params=apply_weight_edits(self.params, self.check_weight_edits(edits)),
+                      dtype=self.dtype, **self.options)
 
     def __repr__(self) -> str:
         opts = "".join(f", {k}={v!r}" for k, v in self.options.items())
