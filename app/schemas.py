@@ -225,6 +225,22 @@ class ParamPublic(BaseModel):
                                                "block's unit (a Mamba's channel, output)")
 
 
+class BlockPublic(BaseModel):
+    """The non-recurrent parts around one layer's cell in a residual language model
+    (cells.models.blocks): the stream in, an optional causal convolution added to it, the
+    norm the cell reads, the cell's output projected back, the residual add and an
+    optional feed-forward."""
+
+    parts: list[str] = Field(description="the parts it has, of conv, norm, out, ff_norm, ff")
+    options: dict[str, Any] = Field(description="norm (rms or layer), eps, ff_activation, "
+                                                "ff_gated")
+    signals: list[str] = Field(description="the rows it makes, in order (block_in, conv, "
+                                           "norm, cell_out, residual, ff, block_out)")
+    width: int = Field(description="the residual stream's width E")
+    names: list[str] = Field(description="the trace route's names of those rows: "
+                                         "`block.` + signal, by time, for this layer")
+
+
 class ModelCellPublic(BaseModel):
     direction: Direction
     kind: str
@@ -298,8 +314,16 @@ class SessionPublic(BaseModel):
         default_factory=list, description="[layer] -> {direction: part}: the same records as "
                                           "`cells`, by direction (a single cell is one layer, "
                                           "forward)")
+    blocks: list[BlockPublic | None] = Field(
+        default_factory=list, description="[layer] -> the parts around its cell in a "
+                                          "residual language model, or null")
+    final_norm: str | None = Field(None, description="the norm before the head (rms or "
+                                                     "layer), or null")
     interventions: list[dict[str, Any]] = Field(
         default_factory=list, description="the held signals, as checked")
+    reserved_tokens: list[str] = Field(
+        default_factory=list, description="a character vocabulary's reserved tokens (<pad>, "
+                                           "</s>): each is one step when typed whole")
     state: dict[str, list[list[float]] | list[float]] | None = Field(
         None, description='the starting state as given ({"h": rows, "c": rows}, one row per '
                           "layer and direction); null: zeros")
