@@ -190,7 +190,10 @@ class SignalPublic(BaseModel):
     name: str
     kind: str
     label: str
-    size: Literal["hidden", "input", "projection"]
+    # "shaped": its per-step shape is `shape` (a Mamba's E channels, N states, E × N)
+    size: Literal["hidden", "input", "projection", "shaped"]
+    shape: list[str] = Field(default_factory=list,
+                             description='per step, as dimension names: ["H"], ["E", "N"]')
     range: list[float] | None
     equation: str
     op: str
@@ -216,8 +219,26 @@ class ParamPublic(BaseModel):
     blocks: list[str] | None = Field(description="the gate letters of the rows' blocks of "
                                                  "hidden_size rows, in order; null: one row "
                                                  "per unit")
-    columns: Literal["input", "hidden"] | None = Field(
+    columns: Literal["input", "hidden", "channel", "rank", "tap", "state"] | None = Field(
         description="what a column indexes; null for a 1-D parameter")
+    rows: str | None = Field(None, description="what a row indexes where it is not a gate "
+                                               "block's unit (a Mamba's channel, output)")
+
+
+class BlockPublic(BaseModel):
+    """The non-recurrent parts around one layer's cell in a residual language model
+    (cells.models.blocks): the stream in, an optional causal convolution added to it, the
+    norm the cell reads, the cell's output projected back, the residual add and an
+    optional feed-forward."""
+
+    parts: list[str] = Field(description="the parts it has, of conv, norm, out, ff_norm, ff")
+    options: dict[str, Any] = Field(description="norm (rms or layer), eps, ff_activation, "
+                                                "ff_gated")
+    signals: list[str] = Field(description="the rows it makes, in order (block_in, conv, "
+                                           "norm, cell_out, residual, ff, block_out)")
+    width: int = Field(description="the residual stream's width E")
+    names: list[str] = Field(description="the trace route's names of those rows: "
+                                         "`block.` + signal, by time, for this layer")
 
 
 class ModelCellPublic(BaseModel):
@@ -229,6 +250,9 @@ class ModelCellPublic(BaseModel):
     output_size: int
     proj_size: int | None = Field(None, description="an LSTM with proj_size: h has this "
                                                     "many values (h = W_hr·m, m has H)")
+    dims: dict[str, int] | None = Field(None, description="a cell whose signals have several "
+                                                          "sizes (Mamba): each dimension a "
+                                                          "signal's shape names, e.g. E, N")
     signals: list[SignalPublic]
     stages: list[str] = Field(default_factory=list, description="its stages, in computation "
                                                                 "order")
@@ -290,8 +314,16 @@ class SessionPublic(BaseModel):
         default_factory=list, description="[layer] -> {direction: part}: the same records as "
                                           "`cells`, by direction (a single cell is one layer, "
                                           "forward)")
+    blocks: list[BlockPublic | None] = Field(
+        default_factory=list, description="[layer] -> the parts around its cell in a "
+                                          "residual language model, or null")
+    final_norm: str | None = Field(None, description="the norm before the head (rms or "
+                                                     "layer), or null")
     interventions: list[dict[str, Any]] = Field(
         default_factory=list, description="the held signals, as checked")
+    reserved_tokens: list[str] = Field(
+        default_factory=list, description="a character vocabulary's reserved tokens (<pad>, "
+                                           "</s>): each is one step when typed whole")
     state: dict[str, list[list[float]] | list[float]] | None = Field(
         None, description='the starting state as given ({"h": rows, "c": rows}, one row per '
                           "layer and direction); null: zeros")
@@ -323,6 +355,24 @@ class SensitivityPublic(BaseModel):
     x: list[float]
     h: list[float]
     c: list[float] | None
+
+
+class HiddenAttentionPublic(BaseModel):
+    """Mamba's hidden attention ("The Hidden Attention of Mamba Models", Ali, Zimerman and
+    Wolf 2024) of one channel over steps [start, t]: weights[t′ − start][s − start] is the
+    exact linear weight of x_conv_s[channel] in y_t′[channel] (0 for s > t′; D on the
+    diagonal); from_state what the state before `start` adds, so y = weights·x +
+    from_state."""
+
+    start: int
+    t: int
+    channel: int
+    layer: int
+    direction: str
+    weights: list[list[float]]
+    from_state: list[float]
+    x: list[float]
+    y: list[float]
 
 
 SessionAppend = Sequence  # POST /api/sessions/{id}/append takes one more piece of sequence

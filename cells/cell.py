@@ -187,8 +187,10 @@ def create(kind: str, input_size: int | None = None, hidden_size: int | None = N
            seed: int = 0, params: dict | None = None, dtype="float32", **options) -> Cell:
     """A cell of `kind`: Xavier-initialised from `seed`, or from canonical `params`."""
     spec = spec_for(kind)
-    opts = check_options(spec, options)
     dt = as_dtype(dtype)
+    if spec.make_cell is not None:  # a kind with its own cell class (Mamba)
+        return spec.make_cell(input_size, hidden_size, seed, params, dt, options)
+    opts = check_options(spec, options)
     if params is None:
         if input_size is None or hidden_size is None:
             raise ValueError("give input_size and hidden_size, or params")

@@ -264,6 +264,38 @@ def _pseudo_diffs(p, x, state, holds, diffs):
     return f, ({"c": c, "h": h} if "1" in diffs else {"c": c})
 
 
+def _mamba(p, x, state, holds):
+    """Gu and Dao 2023, Mamba's selective-SSM mixer, one step as its equations read (mambapy's
+    MambaBlock.step): state {"conv": the last K − 1 x_in (K − 1, E), "h": (E, N)}; holds set
+    whole channels (all N states of one for decay and h)."""
+    E, N = p["A_log"].shape
+    R = p["dt_proj_weight"].shape[1]
+    xz = p["in_proj_weight"] @ x + p["in_proj_bias"]
+    f = {"x_in": xz[:E], "z": xz[E:]}
+    taps = np.concatenate([state["conv"], f["x_in"][None]], axis=0)  # (K, E), oldest first
+    f["x_conv_pre"] = np.sum(p["conv_weight"].T * taps, axis=0) + p["conv_bias"]
+    f["x_conv"] = f["x_conv_pre"] * sigmoid(f["x_conv_pre"])  # SiLU
+    u = _hold(f, "x_conv", holds)
+    dbc = p["x_proj_weight"] @ u
+    low, f["B"], f["C"] = dbc[:R], dbc[R:R + N], dbc[R + N:]
+    f["delta_pre"] = p["dt_proj_weight"] @ low + p["dt_proj_bias"]
+    f["delta"] = np.log1p(np.exp(f["delta_pre"]))  # softplus
+    delta = _hold(f, "delta", holds)
+    A = -np.exp(p["A_log"])
+    f["retention"] = np.mean(delta[:, None] * A, axis=1)  # mean_n log exp(Δ A_n)
+    f["write_strength"] = np.sqrt(np.sum(np.outer(delta * u, f["B"]) ** 2, axis=1))
+    f["decay"] = np.exp(delta[:, None] * A)
+    decay = _hold(f, "decay", holds)
+    f["write"] = np.outer(delta * u, f["B"])
+    f["h"] = decay * state["h"] + f["write"]
+    h = _hold(f, "h", holds)
+    f["y"] = h @ f["C"] + p["D"] * u
+    f["gate"] = f["z"] * sigmoid(f["z"])
+    gate = _hold(f, "gate", holds)
+    f["out"] = p["out_proj_weight"] @ (f["y"] * gate) + p["out_proj_bias"]
+    return f, {"conv": taps[1:], "h": h}
+
+
 STEPS = {
     "rnn": lambda p, x, s, holds, o: _rnn(p, x, s, holds, o["nonlinearity"]),
     "lstm": lambda p, x, s, holds, o: _lstm(p, x, s, holds),
@@ -275,6 +307,7 @@ STEPS = {
     "min_gru": lambda p, x, s, holds, o: _min_gru(p, x, s, holds),
     "min_lstm": lambda p, x, s, holds, o: _min_lstm(p, x, s, holds, o["normalize"]),
     "slstm": lambda p, x, s, holds, o: _slstm(p, x, s, holds, o["heads"], o["stabilized"]),
+    "mamba": lambda p, x, s, holds, o: _mamba(p, x, s, holds),
 }
 
 

@@ -24,7 +24,13 @@ OPS = (
     "positive_g", "share", "exp_minus", "stabilized_forget", "max_log", "mul_add", "mul_div",
     # mLSTM: the memory written by v kᵀ, the normalizer's key sum, the query's read-out
     "outer_write", "key_sum", "query_read",
+    # Mamba: the causal depthwise conv, SiLU, softplus, exp(Δ ⊗ A), (Δ ⊙ u) ⊗ B, h·C + D ⊙ u
+    "depthwise_conv", "silu", "softplus", "exp_scale", "outer", "read_out",
+    "mean_log_decay", "write_norm",
 )
+# A signal's shape per step by its size, where the kind does not give one (dimension names:
+# the sizes a session reports)
+SHAPE_OF_SIZE = {"hidden": ("H",), "input": ("I",), "projection": ("P",)}
 
 
 def stages_of(signals) -> list[str]:
@@ -45,9 +51,12 @@ class Signal:
     args: tuple[str, ...]
     stage: str
     description: str
+    # per step, as dimension names (("E", "N") for a matrix); None: from size (SHAPE_OF_SIZE)
+    shape: tuple[str, ...] | None = None
 
     def to_dict(self) -> dict:
         d = asdict(self)
+        d["shape"] = list(self.shape or SHAPE_OF_SIZE.get(self.size, ("H",)))
         d["range"] = list(self.range) if self.range is not None else None
         d["args"] = list(self.args)
         return d
@@ -58,9 +67,10 @@ SIGNED = (-1.0, 1.0)
 
 
 def signal(name, kind, label, equation, op, args=(), stage="gates", description="",
-           size="hidden", range=None) -> Signal:
+           size="hidden", range=None, shape=None) -> Signal:
     """A Signal with the common defaults: H wide, computed among the gates, unbounded."""
-    return Signal(name, kind, label, size, range, equation, op, tuple(args), stage, description)
+    return Signal(name, kind, label, size, range, equation, op, tuple(args), stage, description,
+                  None if shape is None else tuple(shape))
 
 
 def x_input() -> Signal:

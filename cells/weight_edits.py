@@ -45,7 +45,9 @@ def param_layout(kind: str, input_size: int, hidden_size: int, **options) -> lis
     gate letters of the H-row blocks of the rows (None: one row per unit, a peephole) and
     `columns` says what a column indexes ("input", "hidden", or None for a 1-D parameter)."""
     spec = spec_for(kind)
-    check_options(spec, options)
+    options = check_options(spec, options)
+    if spec.param_layout is not None:  # a kind whose parameters are its own (Mamba)
+        return spec.param_layout(input_size, hidden_size, options)
     G, H, I = spec.gates, hidden_size, input_size
     letters = list(spec.gate_letters)
     out = [{"name": "weight_ih", "shape": [G * H, I], "blocks": letters, "columns": "input"},

@@ -37,6 +37,7 @@ from .formats.executable_files import refuse_executable
 from .formats.model_file import MODEL_KEY, read_model_file
 from .formats.model_parts import ModelWeights
 from .formats.named import read_named
+from .formats.own_params import OWN_PARAMS, checked_arrays, read_own_params
 from .formats.residual_lms import read_residual_lm
 from .formats.tensor_files import encode_options, open_tensor_file, write_tensor_file
 from .kinds import SPECS
@@ -123,6 +124,10 @@ def write_weights(
         raise ValueError(f"{label}: can only write {' or '.join(WRITE_SUFFIXES)} files")
     if kind not in GATE_BLOCKS:
         raise ValueError(f"{label}: unknown kind {kind!r}; known kinds: {', '.join(GATE_BLOCKS)}")
+    if kind in OWN_PARAMS:  # not gate blocks: its own names (Mamba)
+        write_tensor_file(path, checked_arrays(label, kind, params), kind,
+                          encode_options(label, options))
+        return
     expected = WEIGHTS + (PEEPHOLES if kind == "peephole_lstm" else ())
     if kind in NOT_RECURRENT:  # gates of x_t only: no weight_hh, bias_hh
         expected = ("weight_ih", "bias_ih")
@@ -229,6 +234,10 @@ def _read(path: Path, label: str, layer: int) -> LoadedWeights:
         with open_tensor_file(path, label) as tensors:
             if MODEL_KEY in tensors.metadata:  # a whole model saved by cells.save_model
                 return _model_layer(read_model_file(tensors), layer)
+            own = read_own_params(tensors)  # a kind with its own parameter names (Mamba)
+            if own is not None:
+                pick_layer(label, layer, ["the single cell"], "cells")
+                return own
             after = read_after_lstm(tensors, layer)  # minGRU, minLSTM, sLSTM modules
             return after if after is not None else read_named(tensors, layer)
     # onnx and h5py take a while to import, so only a file that needs them loads them.
@@ -281,6 +290,11 @@ def _as_kind(label: str, loaded: LoadedWeights, kind: str | None) -> LoadedWeigh
     """The file's cell as the caller's kind: the same gate blocks, and peepholes only where
     they exist (an LSTM is a peephole LSTM with zero peepholes, and the reverse)."""
     kind = kind or loaded.kind
+    if OWN_PARAMS & {kind, loaded.kind}:  # no other kind reads its parameters
+        if kind != loaded.kind:
+            raise ValueError(f"{label}: holds {a_kind(loaded.kind)}, which cannot be read as "
+                             f"kind={kind!r}")
+        return loaded
     params = dict(loaded.params)
     hidden = params["weight_ih"].shape[0] // GATE_BLOCKS[loaded.kind]
     if GATE_BLOCKS[kind] != GATE_BLOCKS[loaded.kind] or (

@@ -84,6 +84,17 @@ def _option_type(values: list):
 
         return Annotated[int, AfterValidator(one_of),
                          WithJsonSchema({"type": "integer", "enum": list(values)})] | None
+    if any(isinstance(v, int) for v in values):  # words and whole numbers ("auto" or 48)
+        def word_or_number(value: str) -> str | int:
+            chosen = int(value) if value.isdigit() else value
+            if chosen not in values:
+                raise PydanticCustomError(
+                    "literal_error", "must be one of {expected}",
+                    {"expected": f"{', '.join(map(str, values[:-1]))} or {values[-1]}"})
+            return chosen
+
+        return Annotated[str, AfterValidator(word_or_number),
+                         WithJsonSchema({"enum": list(values)})] | None
     return Literal[tuple(values)] | None
 
 

@@ -96,6 +96,9 @@ class Settings:
     # and the most a request may ask for (one backward pass over the window per request).
     sensitivity_window: int = 256
     max_sensitivity_window: int = 4096
+    # Mamba's hidden attention: a t × s matrix of window² numbers per request
+    hidden_attention_window: int = 64
+    max_hidden_attention_window: int = 512
 
     # Connections: a client that has not sent its request headers within this many seconds
     # is disconnected; at most this many open HTTP connections per client address.

@@ -111,3 +111,14 @@ def held(model: cells.Model, interventions,
         key = (item.get("layer", 0), item.get("direction", "forward"))
         records.append({**left[key].pop(0).to_dict(), "layer": key[0], "direction": key[1]})
     return by_part, tuple(records)
+
+
+def start_states(model: cells.Model, state: dict | None, field: str = "state") -> dict:
+    """{(layer, direction): {"h": row, "c": row}} of a session's starting state (its
+    SessionConfig.state, rows as cells.Model.run's h0 / c0 take them); {} for zeros."""
+    if not state:
+        return {}
+    try:
+        return model.starting_state(state.get("h"), state.get("c"))
+    except ValueError as exc:
+        raise ApiError(field, str(exc)) from exc

@@ -17,6 +17,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import cells
+
 # 1: values inline in the JSON; 2: a model description only for whole models (`cells`
 # lists per layer); 3: every session carries its model description (`parts` per layer);
 # 4: every held signal and weight edit names its part (`layer`, `direction`).
@@ -163,6 +165,9 @@ def one_part(kind: str, options: dict, input_size: int, hidden_size: int,
     one-hot rows of graphemes (text) or the numbers."""
     part = {"direction": "forward", "kind": kind, "options": dict(options),
             "input_size": input_size, "hidden_size": hidden_size, "output_size": hidden_size}
+    dims = cells.kinds.signal_dims(kind, input_size, hidden_size, options)
+    if dims is not None:  # signals of several sizes (a Mamba's E channels, N states)
+        part["dims"] = dims
     encoder = {"encoding": "one_hot" if text else "numbers", "input_size": input_size,
                "tokenizer": "chars" if text else None,
                "vocabulary_size": input_size if text else None}

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 import cells
 from app.core.settings import Settings
 from app.errors import ApiError
+from app.sessions.models import block_rows_held
 
 # A cell's step costs a few Python calls and small-array allocations besides its matmuls:
 # about as long as this many multiply-adds (so a deep stack of tiny cells costs what it does).
@@ -30,6 +31,9 @@ BACKWARD_FACTOR = 3  # a training step: forward, backward through the states, th
 
 def step_operations(cell) -> int:
     """Multiply-adds of one step of a cell: its input, recurrent and projection weights."""
+    own = getattr(cell, "step_multiply_adds", None)  # a kind that counts its own (Mamba)
+    if own is not None:
+        return int(own) + STEP_OVERHEAD
     params = cell.params
     weights = sum(params[name].size for name in ("weight_ih", "weight_hh", "weight_hr")
                   if name in params)
@@ -82,6 +86,9 @@ def model_costs(model: cells.Model, steps: int, holds: Iterable = ()) -> tuple[i
     trace_bytes = 0
     for layer in model.stack:
         held_values += steps * layer.output_size
+        if layer.block is not None:  # the rows of its block, as a run holds them
+            held_values += steps * layer.input_size * block_rows_held(
+                layer.block.describe()["signals"], first=False)
         for cell in layer.cells.values():
             operations += steps * step_operations(cell)
             whole = steps * row_values(cell) * itemsize
@@ -150,8 +157,9 @@ def _signal_counts(kind: str) -> tuple[int, int, int]:
     one = cells.create(kind, input_size=1, hidden_size=1, seed=0)
     two = cells.create(kind, input_size=2, hidden_size=1, seed=0)
     inputs = row_values(two) - row_values(one)
-    # weight_ih has G·H rows in every kind (a minimal RNN has no weight_hh)
-    return one.params["weight_ih"].shape[0], inputs, row_values(one) - inputs
+    # the first parameter (weight_ih; a Mamba's in_proj) has G·H rows in every kind (a
+    # minimal RNN has no weight_hh)
+    return next(iter(one.params.values())).shape[0], inputs, row_values(one) - inputs
 
 
 def check_training_costs(settings: Settings, request) -> None:

@@ -21,8 +21,6 @@ head's outputs) and each part's trace reads its rows from that run.
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 import cells
@@ -37,12 +35,13 @@ from app.schemas import (
 )
 from app.sessions import building, costs, limits
 from app.sessions import models as model_sessions
+from app.sessions.building import start_states
 from app.sessions.cache import ByteLRU
 from app.sessions.compute import ComputePool
 from app.sessions.config import SessionConfig, one_part, values_digest
 from app.sessions.datadir import Store
 from app.sessions.parallel_check import parallel_max_abs_diff
-from app.sessions.sequences import Inputs, as_inputs, check_text, piece_from_request
+from app.sessions.sequences import Inputs, as_inputs, check_text, clusters, piece_from_request
 from app.sessions.sources import made_for
 from app.sessions.traces import SharedTrace
 from app.sessions.uploads import upload_record
@@ -125,6 +124,7 @@ class SessionService:
         body.update(parts)
         body["interventions"] = list(config.interventions)
         body["state"] = config.state  # the starting state given (None: zeros)
+        body["reserved_tokens"] = model_sessions.reserved_of(config.model)
         spec = cells.kinds.spec_for(config.cell)
         body["holdable"] = [sig.name for sig in cells.kinds.holdable(spec, config.options)]
         body["weight_edits"] = list(config.weight_edits)
@@ -191,7 +191,8 @@ class SessionService:
                names: list[str] | None, layer: int = 0, direction: str = "forward",
                ) -> tuple[int, int, list[str], dict[str, np.ndarray]]:
         """Signals of the cell at (layer, direction) for its steps [start, stop) (a backward
-        cell's step k reads time T−1−k); a model's head outputs `logits`/`probs` by time."""
+        cell's step k reads time T−1−k); a model's head outputs `logits`/`probs` and the
+        rows of the block around that layer's cell (`block.norm`, ...) by time."""
         part = self.part(config, layer, direction)
         steps = config.steps
         start = 0 if start is None else start
@@ -209,6 +210,11 @@ class SessionService:
         if head:
             outputs = ["logits"] + (["probs"] if head["kind"] != "linear" else [])
             width.update({name: head["outputs"] for name in outputs})
+        # the rows of the block around this layer's cell, by time (`block.norm`, ...)
+        block = model_sessions.blocks_of(config.model)[layer]
+        block_rows = model_sessions.block_names(block)
+        width.update({name: block["width"] for name in block_rows})
+        outputs = outputs + block_rows
         if names:
             unknown = [n for n in names if n not in known and n not in outputs]
             if unknown:
@@ -228,7 +234,9 @@ class SessionService:
             window = self.pool.run(trace.window, start, stop, cell_names)
         if len(cell_names) < len(names):
             run = self.model_run(config)
-            window.update({n: run.output(n)[start:stop] for n in names if n in outputs})
+            prefix = model_sessions.BLOCK_PREFIX
+            window.update({n: (run.block(layer, n.removeprefix(prefix)) if n in block_rows
+                               else run.output(n))[start:stop] for n in names if n in outputs})
         return start, stop, names, window
 
     def tokens(self, config: SessionConfig, start: int, stop: int,
@@ -252,7 +260,11 @@ class SessionService:
         steps, H = config.steps, part["hidden_size"]
         if not 0 <= t < steps:
             raise ApiError("t", f"must be in [0, {steps - 1}] for a session of {steps} steps")
-        if not 0 <= unit < H:
+        if part.get("dims"):  # a Mamba: the unit is a channel (of its read-out y)
+            H = part["dims"]["E"]
+            if not 0 <= unit < H:
+                raise ApiError("unit", f"must be in [0, {H - 1}]: a channel of the {H}")
+        elif not 0 <= unit < H:
             raise ApiError("unit", f"must be in [0, {H - 1}] for hidden_size {H}")
         P = part.get("proj_size")
         if P and of == "h" and unit >= P:
@@ -271,6 +283,31 @@ class SessionService:
         return {"start": int(result["start"]), "t": t, "unit": unit, "of": of,
                 **{v: None if result[v] is None else [float(a) for a in result[v]]
                    for v in ("x", "h", "c")}}
+
+    def hidden_attention(self, config: SessionConfig, channel: int, t: int,
+                         window: int | None, layer: int = 0,
+                         direction: str = "forward") -> dict:
+        """A Mamba cell's hidden attention at (channel, t) (MambaTrace.hidden_attention),
+        computed on the pool; the window defaults to and is capped by the settings."""
+        part = self.part(config, layer, direction)
+        dims = part.get("dims")
+        if part["kind"] != "mamba" or not dims:
+            raise ApiError("layer", f"layer {layer} {direction} is a {part['kind']}; hidden "
+                                    "attention is a Mamba cell's")
+        steps, channels = config.steps, dims["E"]
+        if not 0 <= t < steps:
+            raise ApiError("t", f"must be in [0, {steps - 1}] for a session of {steps} steps")
+        if not 0 <= channel < channels:
+            raise ApiError("channel", f"must be in [0, {channels - 1}] for {channels} channels")
+        limit = self.settings.max_hidden_attention_window
+        window = self.settings.hidden_attention_window if window is None else window
+        if not 1 <= window <= limit:
+            raise ApiError("window", f"must be in [1, {limit}] (the server's limit)")
+        trace = self.trace(config, layer, direction)
+        result = self.pool.run(trace.hidden_attention, channel, t, window, heavy=True)
+        return {"start": int(result["start"]), "t": t, "channel": channel, "layer": layer,
+                "direction": direction, "weights": result["weights"].tolist(),
+                **{k: result[k].tolist() for k in ("from_state", "x", "y")}}
 
     def difference(self, config: SessionConfig, other: SessionConfig, start: int | None,
                    stop: int | None, names: list[str] | None, layer: int = 0,
@@ -507,28 +544,6 @@ class SessionService:
         return model_sessions.ModelRun.of(self._model(config, "weights"),
                                           self._model_sequence(config), config.interventions,
                                           config.state)
-
-
-def start_states(model: cells.Model, state: dict | None, field: str = "state") -> dict:
-    """{(layer, direction): {"h": row, "c": row}} of a session's starting state (its
-    SessionConfig.state, rows as cells.Model.run's h0 / c0 take them); {} for zeros."""
-    if not state:
-        return {}
-    try:
-        return model.starting_state(state.get("h"), state.get("c"))
-    except ValueError as exc:
-        raise ApiError(field, str(exc)) from exc
-
-
-@functools.lru_cache(maxsize=16)
-def clusters(text: str) -> list[list[int]]:
-    """[step, code points] of each step of `text` longer than one code point: with the text,
-    the page finds each step's grapheme without splitting text itself. Kept for the last
-    few texts: segmenting a million graphemes takes a second, and every GET of the session
-    asks (callers only read the list)."""
-    if cells.text.is_simple(text):
-        return []
-    return [[step, len(g)] for step, g in enumerate(cells.text.graphemes(text)) if len(g) > 1]
 
 
 def _shown(session_id: str) -> str:

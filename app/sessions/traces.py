@@ -21,6 +21,7 @@ never waits: `try_frame` gives up when a read could block and the caller reads o
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import threading
@@ -30,6 +31,7 @@ from collections.abc import Callable
 import numpy as np
 
 import cells
+from app.core import departures
 from app.sessions.cache import ByteLRU
 from app.sessions.sequences import Inputs
 from cells.trace import CHUNK  # segment boundaries fall on its multiples
@@ -148,8 +150,10 @@ class SharedTrace:
 
     # -- computing -------------------------------------------------------------------------
     def ensure(self, stop: int) -> None:
-        """Compute until at least `stop` steps are there."""
+        """Compute until at least `stop` steps are there; a batch at a time, each only while
+        the client that asked is still there (what is computed stays for the next asker)."""
         while self.computed < min(stop, self.steps):
+            departures.check()
             self.advance(self.batch_steps)
 
     def advance(self, n: int) -> int:
@@ -215,9 +219,37 @@ class SharedTrace:
             return self.cell.run(rows, state={n: state[n] for n in self.cell.state_names})
         shifted = tuple(dataclasses.replace(iv, start=iv.start - start, stop=iv.stop - start)
                         for iv in self.interventions if iv.stop > start)
+        if not hasattr(self.cell, "column"):  # a kind with its own trace (Mamba)
+            clipped = [dataclasses.replace(iv, start=max(iv.start, 0),
+                                           stop=min(iv.stop, len(rows)))
+                       for iv in shifted if iv.start < len(rows)]
+            return self.cell.run(rows, state={n: state[n] for n in self.cell.state_names},
+                                 interventions=clipped)
         xs = self.cell.check_inputs(rows)
         state0 = tuple(np.asarray(state[n], self.cell.dtype) for n in self.cell.state_names)
         return cells.Trace(self.cell, xs, state0, interventions=shifted)
+
+    def hidden_attention(self, channel: int, t: int, window: int) -> dict:
+        """A Mamba segment's `hidden_attention` at session step t (blocking: call on the
+        pool): the segment's own within it, else a rerun from the start of the segment
+        the window begins in."""
+        self.last_asked = time.monotonic()
+        self.ensure(t + 1)
+        size = self.segment_steps
+        k, first = t // size, max(0, t - window + 1) // size
+        if first == k:
+            segment = self._segment(k)
+            if len(segment) <= t - k * size:  # an old recompute raced with growth
+                self._segments.pop((self._id, k))
+                segment = self._segment(k)
+            lock = self._grow_lock if self._growing(k) else contextlib.nullcontext()
+            with lock:
+                result = segment.hidden_attention(channel, t - k * size, window)
+        else:
+            rerun = self.run_from(self._starts[first], first * size,
+                                  self.inputs.rows(first * size, t + 1))
+            result = rerun.hidden_attention(channel, t - first * size, window)
+        return {**result, "start": result["start"] + t - result["t"], "t": t}
 
     def sensitivity(self, t: int, unit: int, of: str, window: int) -> dict:
         """`Trace.sensitivity` at session step t (blocking: call on the pool). Within one
@@ -228,6 +260,7 @@ class SharedTrace:
         size = self.segment_steps
         k = t // size
         start = max(0, t - window + 1)
+        departures.check()
         if start >= k * size:
             segment = self._segment(k)
             if len(segment) <= t - k * size:  # an old recompute raced with growth
@@ -241,6 +274,9 @@ class SharedTrace:
         else:
             if start == 0:
                 state = self._starts[0]
+            elif hasattr(self._segment(start // size), "state_before"):  # a Mamba's conv, h
+                j = start // size
+                state = self._segment(j).state_before(start - j * size)
             else:
                 before = self.window(start - 1, start, self.cell.state_names)
                 state = {n: before[n][0] for n in self.cell.state_names}

@@ -143,7 +143,10 @@ def encode_float32(values: np.ndarray) -> np.ndarray:
 
 
 def _json_numbers(values: np.ndarray) -> bytes:
-    """`values` (1-D or 2-D) as a JSON array (of arrays)."""
+    """`values` (1-D or 2-D; more: arrays of those, a Mamba's E × N state per step) as a
+    JSON array (of arrays)."""
+    if values.ndim > 2:
+        return b"[" + b",".join(_json_numbers(v) for v in values) + b"]"
     if values.ndim == 1:
         values = values[None, :]
         flat = True

@@ -27,11 +27,10 @@ import onnx
 from google.protobuf.message import DecodeError
 from onnx import TensorProto, helper, numpy_helper
 
-from .common import MAX_TENSOR_BYTES
+from .common import BRANCHES, MAX_TENSOR_BYTES  # noqa: F401 - BRANCHES asked for here too
 from .limits import MAX_TENSOR_ELEMENTS, check_declared
 
-_STANDARD = ("", "ai.onnx")
-BRANCHES = ("then", "else")  # the branches of an If, as a caller names the one to take
+STANDARD_DOMAINS = ("", "ai.onnx")  # the ONNX standard operators' domain, by both its names
 _MICROSOFT = "com.microsoft"
 DEQUANTIZED = ("the model is int8-quantized (onnxruntime dynamic quantization); its weights "
                "are dequantized to float, so the numbers shown are the float model's, not "
@@ -295,7 +294,7 @@ def _fold(label: str, graph: onnx.GraphProto):
     shaped: set[str] = set()
     zeros: set[str] = set()
     for node in graph.node:
-        if node.domain not in _STANDARD:
+        if node.domain not in STANDARD_DOMAINS:
             continue
         op, names = node.op_type, list(node.input)
         if op == "Constant":
@@ -349,13 +348,13 @@ def _replace_folded(graph: onnx.GraphProto, known: dict, shaped: set, zeros: set
     kept = []
     for node in graph.node:
         outputs = [o for o in node.output if o]
-        if node.domain in _STANDARD and outputs and all(o in known for o in outputs):
+        if node.domain in STANDARD_DOMAINS and outputs and all(o in known for o in outputs):
             for name in outputs:
                 if name not in stored:
                     graph.initializer.append(numpy_helper.from_array(
                         np.ascontiguousarray(known[name]), name))
                     stored.add(name)
-        elif node.domain in _STANDARD and outputs and all(o in shaped for o in outputs):
+        elif node.domain in STANDARD_DOMAINS and outputs and all(o in shaped for o in outputs):
             for name in outputs:
                 if name in zeros:
                     graph.initializer.append(numpy_helper.from_array(np.zeros(1, np.float32),
@@ -388,7 +387,7 @@ def _choose_branches(label: str, graph: onnx.GraphProto, known: dict,
     nodes = []
     names = {t.name for t in graph.initializer} | {o for n in graph.node for o in n.output}
     for node in graph.node:
-        if node.op_type != "If" or node.domain not in _STANDARD:
+        if node.op_type != "If" or node.domain not in STANDARD_DOMAINS:
             nodes.append(node)
             continue
         name = node.name or node.output[0]
@@ -494,10 +493,10 @@ def _dequantize(label: str, graph: onnx.GraphProto, known: dict) -> bool:
                                     name=node.name)
             lstm.attribute.extend(node.attribute)
             replaced[id(node)] = [lstm]
-        elif node.op_type == "MatMulInteger" and node.domain in _STANDARD:
+        elif node.op_type == "MatMulInteger" and node.domain in STANDARD_DOMAINS:
             replaced.update(_matmul_integer(where, node, consumers, producers, stored, tables,
                                             dropped))
-        elif node.op_type == "DequantizeLinear" and node.domain in _STANDARD \
+        elif node.op_type == "DequantizeLinear" and node.domain in STANDARD_DOMAINS \
                 and node.input[0] in producers and node.input[0] not in known:
             gather = producers[node.input[0]]
             if gather.op_type == "Gather" and gather.input[0] in known:

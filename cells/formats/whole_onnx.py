@@ -16,7 +16,7 @@ from onnx import TensorProto, helper, numpy_helper
 from .common import BACKWARD, FORWARD, MAX_TENSOR_BYTES, float_tensor, shape_text
 from .model_parts import LayerWeights, ModelWeights, check_chain
 from .onnx_format import _RECURRENT_OPS, _node_text, _stored_tensors, node_cells, node_direction
-from .onnx_graph import BRANCHES, BranchUndecided, load_plain_graph
+from .onnx_graph import BRANCHES, STANDARD_DOMAINS, BranchUndecided, load_plain_graph
 
 MAX_BRANCH_PATHS = 16  # ways through nested Ifs chosen by the inputs that are listed
 
@@ -56,7 +56,7 @@ def _read_chosen(path: Path, label: str, branch) -> ModelWeights:
     producers = {out: node for node in graph.node for out in node.output if out}
     others = sorted({n.op_type for n in graph.node
                      if n.op_type not in PLUMBING | HEAD_OPS | set(_RECURRENT_OPS)
-                     or n.domain not in ("", "ai.onnx")})
+                     or n.domain not in STANDARD_DOMAINS})
     if others:
         raise ValueError(
             f"{label}: operator(s) {', '.join(others)} are not supported; a model may hold "

@@ -10,6 +10,7 @@ from __future__ import annotations
 from ..signals import Signal, stages_of
 from .gru import GRU
 from .lstm import LSTM
+from .mamba import MAMBA
 from .min_gru import MIN_GRU
 from .min_lstm import MIN_LSTM
 from .normalized_lstm import NORMALIZED_LSTM
@@ -22,7 +23,7 @@ from .spec import Option, Spec
 
 SPECS: dict[str, Spec] = {s.name: s for s in (
     RNN, LSTM, PEEPHOLE_LSTM, GRU, PROTOTYPE_LSTM, NORMALIZED_LSTM, PSEUDO_LSTM,
-    MIN_GRU, MIN_LSTM, SLSTM)}
+    MIN_GRU, MIN_LSTM, SLSTM, MAMBA)}
 KINDS = tuple(SPECS)
 OPTIONS: dict[str, Option] = {o.name: o for s in SPECS.values() for o in s.option_table}
 OPTION_VALUES = {name: o.values for name, o in OPTIONS.items()}  # name -> allowed values
@@ -30,7 +31,7 @@ OPTION_VALUES = {name: o.values for name, o in OPTIONS.items()}  # name -> allow
 HOLDABLE_KINDS = ("gate", "candidate", "state")
 
 __all__ = ["HOLDABLE_KINDS", "KINDS", "OPTIONS", "OPTION_VALUES", "SPECS", "Option", "Spec",
-           "check_options", "describe", "holdable", "kind_info", "spec_for"]
+           "check_options", "describe", "holdable", "kind_info", "signal_dims", "spec_for"]
 
 
 def spec_for(kind) -> Spec:
@@ -48,7 +49,8 @@ def check_options(spec: Spec, options: dict) -> dict:
     out = dict(spec.options)
     for name, value in options.items():
         allowed = OPTIONS[name].values
-        if value not in allowed or type(value) is not type(allowed[0]):
+        # the same type as the allowed value it equals (True is not 1, nor 1.0 1)
+        if not any(value == a and type(value) is type(a) for a in allowed):
             raise ValueError(f"option {name} must be one of {list(allowed)}, got {value!r}")
         out[name] = value
     return out
@@ -68,6 +70,15 @@ def holdable(spec: Spec, options: dict) -> tuple[Signal, ...]:
     return tuple(s for s in signals
                  if (s.kind in HOLDABLE_KINDS or s.name in spec.state_names)
                  and s.op != "input" and s.name not in spec.unholdable)
+
+
+def signal_dims(kind: str, input_size: int, hidden_size: int, options: dict) -> dict | None:
+    """The size of each dimension a kind's signal shapes name (a Mamba's E, N, …), or None
+    for a kind whose signals are H (or I) wide."""
+    spec = spec_for(kind)
+    if spec.dims is None:
+        return None
+    return spec.dims(input_size, hidden_size, check_options(spec, options))
 
 
 def kind_info(kind: str) -> dict:

@@ -46,9 +46,12 @@ OUTPUT_GATE = Option("output_gate", (True, False), True)
 OPTION_TABLE = (HEADS, FORGET, OUTPUT_GATE)
 EPS = 1e-6  # added to the read-out's denominator, as the xlstm library does
 STATE_NAMES = ("C", "n", "m")
-# every stored signal, in computation order; shapes per step in `signal_shapes`
-RECORDED = ("q", "k", "v", "i_pre", "f_pre", "o_pre", "m", "i", "f", "C", "n", "h_tilde",
-            "o", "h")
+# every recorded signal in computation order, with the names of its axes per step
+AXES = {"q": ("H",), "k": ("H",), "v": ("H",), "i_pre": ("heads",), "f_pre": ("heads",),
+        "o_pre": ("H",), "m": ("heads",), "i": ("heads",), "f": ("heads",),
+        "C": ("heads", "d", "d"), "n": ("heads", "d"), "h_tilde": ("H",), "o": ("H",),
+        "h": ("H",)}
+STATE_AXES = {"C": ("heads", "d", "d"), "n": ("heads", "d"), "m": ("heads",)}
 
 
 # the signals a hold may replace (right after they are computed); C, n and m are the state
@@ -160,27 +163,16 @@ def hidden_size_of(rows: int, heads: int, output_gate: bool) -> int | None:
 
 
 def signal_shapes(H: int, heads: int, output_gate: bool = True) -> dict[str, tuple]:
-    """Per step, the shape of each recorded signal, with the names of its axes."""
-    d = H // heads
-    named = {"H": (H,), "heads": (heads,), "heads×d": (heads, d), "heads×d×d": (heads, d, d)}
-    axes = {"q": "H", "k": "H", "v": "H", "i_pre": "heads", "f_pre": "heads", "o_pre": "H",
-            "m": "heads", "i": "heads", "f": "heads", "C": "heads×d×d", "n": "heads×d",
-            "h_tilde": "H", "o": "H", "h": "H"}
-    return {name: named[axes[name]] for name in RECORDED
+    """Per step, the shape of each recorded signal."""
+    sizes = {"H": H, "heads": heads, "d": H // heads}
+    return {name: tuple(sizes[axis] for axis in axes)
+            for name, axes in shape_names(output_gate).items()}
+
+
+def shape_names(output_gate: bool = True) -> dict[str, list[str]]:
+    """Per step, the names of each recorded signal's axes (["H"], ["heads", "d", "d"])."""
+    return {name: list(axes) for name, axes in AXES.items()
             if output_gate or name not in ("o_pre", "o")}
-
-
-def shape_names(heads: int, output_gate: bool = True) -> dict[str, list[str]]:
-    """Per step, the names of each signal's axes (["H"], ["heads", "d", "d"])."""
-    shapes = signal_shapes(heads, heads, output_gate)  # d = 1: only the ranks matter
-    names = {1: None, 2: ["heads", "d"], 3: ["heads", "d", "d"]}
-    out = {}
-    for name, shape in shapes.items():
-        if len(shape) > 1:
-            out[name] = names[len(shape)]
-        else:
-            out[name] = ["heads"] if name in ("i_pre", "f_pre", "m", "i", "f") else ["H"]
-    return out
 
 
 def init_params(input_size: int, hidden_size: int, heads: int, seed: int, dtype,
@@ -414,7 +406,7 @@ def backward_steps(rec: dict, state0: tuple, d_h: np.ndarray, carry: tuple, forg
         d_ip = d_gate_i * i[t]
         d_a = d_gate_f * f[t]  # w.r.t. a = log f + m_{t−1}
         dm = dm - d_ip - d_a  # m_t enters both gates with a minus sign
-        took_i = pre_i_wins(rec["i_pre"][t], lf[t] + m_prev[t])
+        took_i = rec["i_pre"][t] > lf[t] + m_prev[t]  # where m_t = max(a, ĩ) took ĩ
         d_ip = d_ip + np.where(took_i, dm, 0)
         d_a = d_a + np.where(took_i, 0, dm)
         d_i[t] = d_ip
@@ -422,11 +414,6 @@ def backward_steps(rec: dict, state0: tuple, d_h: np.ndarray, carry: tuple, forg
         dC_next, dn_next, dm_next = f[t][:, None, None] * dC, f[t][:, None] * dn, d_a
     d_k *= 1 / np.sqrt(d)  # k = (W_k·x + b_k)/√d
     return StepGradients(d_pre, (dC_next, dn_next, dm_next), record)
-
-
-def pre_i_wins(i_pre: np.ndarray, a: np.ndarray) -> np.ndarray:
-    """Where m_t = max(a, ĩ_t) took ĩ_t (as np.maximum picks it: a ties to a)."""
-    return i_pre > a
 
 
 def _cut(grad: np.ndarray, held: dict, name: str) -> None:

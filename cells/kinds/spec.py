@@ -138,6 +138,15 @@ class Spec:
     recurrent_mask: Callable[[dict, int], np.ndarray] | None = None
     # (options) -> state names, for a kind whose state depends on an option (None: fixed)
     states: Callable[[dict], tuple] | None = None
+    # a kind with its own cell class (signals of several widths, Mamba): create() calls
+    # make_cell(input_size, hidden_size, seed, params, dtype, options) instead of Cell
+    make_cell: Callable[..., object] | None = None
+    # (input_size, hidden_size, options) -> its parameters as weight_edits.param_layout
+    # gives them, for a kind whose parameters are not the gate-block ones
+    param_layout: Callable[[int, int, dict], list] | None = None
+    # (input_size, hidden_size, options) -> the size of each dimension its signals' shapes
+    # name ({"E": …, "N": …}), for a kind whose signals are not all H wide
+    dims: Callable[[int, int, dict], dict] | None = None
 
     def for_options(self, options: dict) -> Spec:
         """The Spec a cell with these options runs: its state names settled."""

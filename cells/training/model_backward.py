@@ -46,10 +46,55 @@ class Tape:
 
 
 def zero_state(net: Network, batch: int) -> dict:
-    """(layer, direction) -> the state tuple of zeros, (B, H) each."""
-    return {(index, d): tuple(np.zeros((batch, c.hidden_size), net.dtype)
-                              for _ in c.spec.state_names)
+    """(layer, direction) -> the state tuple of zeros, (B, H) each ((B, *shape) for a kind
+    with its own cell: a Mamba's conv line and h)."""
+    return {(index, d): (tuple(np.zeros((batch,) + a.shape, net.dtype)
+                               for a in c.prepared.zero_state().values()) if c.own else
+                         tuple(np.zeros((batch, c.hidden_size), net.dtype)
+                               for _ in c.spec.state_names))
             for index, layer in enumerate(net.layers) for d, c in layer.items()}
+
+
+@dataclass
+class OwnTape:
+    """A kind with its own cell: each sequence of the batch run on its own (mamba_math's
+    stored signals and checkpoints per sequence)."""
+
+    runs: list  # [b] -> (stored signals, checkpoints)
+    state0: tuple  # each (B, *shape)
+    inputs: np.ndarray  # (n, B, I), processing order
+    reversed: bool
+
+
+def _own_forward(cell, x: np.ndarray, start: tuple, backward: bool):
+    """(tape, output (n, B, H) in processing order, end state) of a kind with its own cell."""
+    from ..kinds import mamba_math as mm
+
+    read = x[::-1] if backward else x
+    w, runs, outs, ends = cell.prepared.weights, [], [], []
+    for b in range(read.shape[1]):
+        conv0, h0 = (s[b] for s in start)
+        stored, checkpoints, h_end = mm.forward(w, np.ascontiguousarray(read[:, b]), conv0, h0)
+        runs.append((stored, checkpoints))
+        outs.append(stored["out"])
+        line = mm.conv_window(conv0, stored["x_in"])
+        ends.append((line[len(line) - len(conv0):], h_end))
+    end = tuple(np.stack([e[k] for e in ends]) for k in range(2))
+    return OwnTape(runs, start, read, backward), np.stack(outs, axis=1), end
+
+
+def _own_backward(cell, t: OwnTape, d_h: np.ndarray) -> tuple[dict, np.ndarray]:
+    """(parameter gradients, δx (n, B, I) in processing order) from δoutput (n, B, H)."""
+    from ..kinds import mamba_math as mm
+
+    grads, dx = {}, np.empty_like(t.inputs)
+    for b, (stored, checkpoints) in enumerate(t.runs):
+        res = mm.backward(cell.prepared.weights, np.ascontiguousarray(t.inputs[:, b]), stored,
+                          t.state0[0][b], checkpoints, d_out=np.ascontiguousarray(d_h[:, b]))
+        for key, g in res["params"].items():
+            grads[key] = grads[key] + g if key in grads else g
+        dx[:, b] = res["xs"]
+    return grads, dx
 
 
 def _one_hot(ids: np.ndarray, size: int, dtype) -> np.ndarray:
@@ -75,6 +120,18 @@ def forward(net: Network, inputs: np.ndarray, state: dict) -> tuple[Tape, dict]:
         per_direction, outputs = {}, []
         for direction, cell in layer.items():
             backward = direction == "backward"
+            if cell.own:
+                dense = x if x is not None else _one_hot(ids, net.encoder.size, net.dtype) \
+                    .reshape(n, B, -1)
+                start = state[(index, direction)] if not backward else tuple(
+                    np.zeros((B,) + a.shape, net.dtype)
+                    for a in cell.prepared.zero_state().values())
+                own, h, final = _own_forward(cell, dense, start, backward)
+                if not backward:
+                    end[(index, direction)] = final
+                per_direction[direction] = own
+                outputs.append(h[::-1] if backward and not net.reverse_output[index] else h)
+                continue
             H, p, spec = cell.hidden_size, cell.prepared, cell.spec
             G = spec.gates
             width = len(spec.layout(cell.options)) * H
@@ -123,6 +180,18 @@ def backward(net: Network, tape: Tape, delta: np.ndarray) -> dict[str, np.ndarra
         offset = 0
         for direction, cell in layer.items():
             t = cell_tapes[direction]
+            if cell.own:
+                H = cell.hidden_size
+                part = d_y[..., offset:offset + H]
+                offset += H
+                out_reversed = t.reversed and not net.reverse_output[index]
+                own_grads, dx = _own_backward(cell, t, part[::-1] if out_reversed else part)
+                for key, g in own_grads.items():
+                    grads[f"layers.{index}.{direction}.{key}"] = g
+                if needs_dx:
+                    dx = dx[::-1] if t.reversed else dx
+                    d_x = dx if d_x is None else d_x + dx
+                continue
             spec, H = cell.spec, cell.hidden_size
             order = spec.block_order
             part = d_y[..., offset:offset + H]  # (n, B, H), time order

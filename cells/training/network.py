@@ -28,7 +28,14 @@ class CellParams:
     prepared: dict | None = None
 
     @property
+    def own(self) -> bool:
+        """A kind with its own cell (Mamba): its `prepared` is that cell, built anew."""
+        return self.spec.make_cell is not None
+
+    @property
     def hidden_size(self) -> int:
+        if self.own:
+            return self.prepared.hidden_size
         return self.params["weight_ih"].shape[0] // self.spec.gates
 
     @property
@@ -38,6 +45,13 @@ class CellParams:
 
     def refresh(self) -> None:
         """Recompute the internal-layout weights after the canonical ones changed."""
+        if self.own:
+            from ..cell import create
+
+            dtype = next(iter(self.params.values())).dtype.name
+            self.prepared = create(self.spec.name, params=self.params, dtype=dtype,
+                                   **self.options)
+            return
         self.prepared = self.spec.prepare(self.params, self.options, self.hidden_size)
 
 

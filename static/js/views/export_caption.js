@@ -39,9 +39,9 @@ export function captionLines(state) {
   const t = state.frame?.t ?? state.t;
   const backward = s.direction === "backward";
   const time = backward ? s.steps - 1 - t : t;
-  const model = (s.layers ?? 1) > 1 || (s.directions?.length ?? 1) > 1;
+  const model = s.layers > 1 || s.directions.length > 1;
   const first = [`${s.cell} cell`, sourceOf(s), `session ${s.id}`];
-  if (model) first.push(`layer ${s.layer ?? 0}, ${s.direction ?? "forward"}`);
+  if (model) first.push(`layer ${s.layer}, ${s.direction}`); // partOf names both
   const step = backward ? `step ${t} (time ${time}) of ${s.steps}` : `step t = ${t} of ${s.steps}`;
   const second = [step, inputOf(s, time, state.frame), `unit ${state.unit}${unitName ? ` (${unitName})` : ""}`];
   if (state.stage !== undefined && state.stage !== null && state.stage !== "" && state.stage !== "all") {

@@ -714,7 +714,8 @@ def random_canonical(kind, dtype, seed=0):
     rng = np.random.default_rng(seed)
     shapes = {p["name"]: tuple(p["shape"]) for p in cells.param_layout(kind, I, H)}
     params = {name: rng.normal(size=shape).astype(dtype) for name, shape in shapes.items()}
-    params["bias_ih"][:2] = [-0.0, np.finfo(dtype).smallest_subnormal]  # bits that must survive
+    first_vector = next(n for n, shape in shapes.items() if len(shape) == 1)  # bias_ih, …
+    params[first_vector][:2] = [-0.0, np.finfo(dtype).smallest_subnormal]  # bits to survive
     return params
 
 
