@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_serializer,
+)
 from pydantic_core import PydanticCustomError
 
 import cells
@@ -222,7 +230,33 @@ class ParamPublic(BaseModel):
     columns: Literal["input", "hidden", "channel", "rank", "tap", "state"] | None = Field(
         description="what a column indexes; null for a 1-D parameter")
     rows: str | None = Field(None, description="what a row indexes where it is not a gate "
-                                               "block's unit (a Mamba's channel, output)")
+                                               "block's unit (a Mamba's channel, output); "
+                                               "absent for gate-block kinds")
+
+    @model_serializer(mode="wrap")
+    def _without_empty_rows(self, handler):
+        # `rows` is said only by kinds whose rows are not gate blocks, so every other kind's
+        # parameters read as they always have
+        out = handler(self)
+        if out.get("rows") is None:
+            out.pop("rows", None)
+        return out
+
+
+class BlockPublic(BaseModel):
+    """The non-recurrent parts around one layer's cell in a residual language model
+    (cells.models.blocks): the stream in, an optional causal convolution added to it, the
+    norm the cell reads, the cell's output projected back, the residual add and an
+    optional feed-forward."""
+
+    parts: list[str] = Field(description="the parts it has, of conv, norm, out, ff_norm, ff")
+    options: dict[str, Any] = Field(description="norm (rms or layer), eps, ff_activation, "
+                                                "ff_gated")
+    signals: list[str] = Field(description="the rows it makes, in order (block_in, conv, "
+                                           "norm, cell_out, residual, ff, block_out)")
+    width: int = Field(description="the residual stream's width E")
+    names: list[str] = Field(description="the trace route's names of those rows: "
+                                         "`block.` + signal, by time, for this layer")
 
 
 class ModelCellPublic(BaseModel):
@@ -298,8 +332,16 @@ class SessionPublic(BaseModel):
         default_factory=list, description="[layer] -> {direction: part}: the same records as "
                                           "`cells`, by direction (a single cell is one layer, "
                                           "forward)")
+    blocks: list[BlockPublic | None] = Field(
+        default_factory=list, description="[layer] -> the parts around its cell in a "
+                                          "residual language model, or null")
+    final_norm: str | None = Field(None, description="the norm before the head (rms or "
+                                                     "layer), or null")
     interventions: list[dict[str, Any]] = Field(
         default_factory=list, description="the held signals, as checked")
+    reserved_tokens: list[str] = Field(
+        default_factory=list, description="a character vocabulary's reserved tokens (<pad>, "
+                                           "</s>): each is one step when typed whole")
     state: dict[str, list[list[float]] | list[float]] | None = Field(
         None, description='the starting state as given ({"h": rows, "c": rows}, one row per '
                           "layer and direction); null: zeros")

@@ -1,10 +1,11 @@
 """mLSTM speed against the xlstm library in one run, one BLAS thread, float32, CPU time.
 
-gatescope's mlstm records every signal of every step (the memory C of every head at every
-step included); the peers are xlstm's own backends on the same q, k, v and gate
-pre-activations: its recurrent step in a loop (keeping only h) and its parallel stabilized
-form. Then our closed (quadratic) form against our step-by-step form, and forward +
-backward against autograd through xlstm's parallel form.
+gatescope's mlstm records every signal of every step (the memory C of every head at the
+start of each block of steps, any step's recomputed from there); the peers are xlstm's
+own backends on the same q, k, v and gate pre-activations: its recurrent step in a loop
+(keeping only h) and its parallel stabilized form. Then our closed (quadratic) form
+against our step-by-step form, and forward + backward against autograd through xlstm's
+parallel form.
 Run: .venv/bin/python bench/mlstm.py
 """
 
@@ -75,8 +76,10 @@ def bench_config(T: int, I: int, H: int, heads: int) -> None:
     ours_par = timed(lambda: cell.run(xs, parallel=True), xlstm_parallel, repeats=3)
     both = timed(lambda: cell.run(xs).backward({"h": dh}), xlstm_parallel_backward,
                  repeats=3)
-    print(f"T={T} I={I} H={H} heads={heads} (d={d}): C recorded, "
-          f"{T * heads * d * d * 4 / 2**20:.1f} MB")
+    trace = cell.run(xs)
+    print(f"T={T} I={I} H={H} heads={heads} (d={d}): trace {trace.nbytes / 2**20:.2f} MB "
+          f"(C kept every {mlstm_cell.BLOCK} steps; every step's C would be "
+          f"{T * heads * d * d * 4 / 2**20:.1f} MB)")
     print(f"  step by step, every signal : {ours_steps[0][0] * 1e3:7.1f} ms CPU; "
           f"xlstm recurrent step loop {ours_steps[1][0] * 1e3:7.1f} ms -> "
           f"{ratio(*ours_steps)}")
@@ -90,9 +93,53 @@ def bench_config(T: int, I: int, H: int, heads: int) -> None:
 
 
 
+def bench_lm(T: int = 256, E: int = 128, blocks: int = 4) -> None:
+    """A whole xLSTM LM (mLSTM blocks, an sLSTM block at 1; random weights): our BlockModel
+    recording every block's parts and cell signals against the library's forward."""
+    import tempfile
+
+    from safetensors.torch import save_file
+    from xlstm import (
+        FeedForwardConfig,
+        mLSTMBlockConfig,
+        mLSTMLayerConfig,
+        sLSTMBlockConfig,
+        sLSTMLayerConfig,
+        xLSTMLMModel,
+        xLSTMLMModelConfig,
+    )
+
+    import cells
+
+    config = xLSTMLMModelConfig(
+        mlstm_block=mLSTMBlockConfig(mlstm=mLSTMLayerConfig(num_heads=4)),
+        slstm_block=sLSTMBlockConfig(slstm=sLSTMLayerConfig(backend="vanilla", num_heads=4,
+                                                            dtype="float32"),
+                                     feedforward=FeedForwardConfig(proj_factor=1.3)),
+        context_length=T, num_blocks=blocks, embedding_dim=E, slstm_at=[1], vocab_size=256)
+    torch.manual_seed(0)
+    module = xLSTMLMModel(config).float().eval()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "lm.safetensors"
+        save_file({k: v.contiguous() for k, v in module.state_dict().items()}, str(path))
+        model = cells.load_model(path)
+    ids = np.random.default_rng(1).integers(0, 256, T)
+
+    def theirs():
+        with torch.no_grad():
+            return module(torch.from_numpy(ids)[None])
+
+    result = timed(lambda: model.run(ids)["logits"], theirs, repeats=2)
+    diff = np.abs(model.run(ids)["logits"] - theirs()[0].numpy()).max()
+    print(f"xLSTM LM, {blocks} blocks (sLSTM at 1), E={E}, T={T}: ours {result[0][0]:.2f} s "
+          f"CPU, xlstm forward {result[1][0]:.2f} s -> {ratio(*result)}; "
+          f"max |logit diff| {diff:.1e}")
+
+
 def main() -> None:
     for config in CONFIGS:
         bench_config(*config)
+    bench_lm()
 
 if __name__ == "__main__":
     main()

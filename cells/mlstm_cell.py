@@ -7,8 +7,16 @@ Trace use (run, step, window, frame, backward, signals), for signals that are no
     cell.signals["C"]                    # ["heads", "d", "d"]: its shape per step
     g = trace.backward({"h": dh})        # g.params, g.xs, g.state0 ({"C", "n", "m"})
     cell.run(xs, parallel=True)          # the closed (quadratic) form, the same numbers
+    cell.parallel_max_abs_diff(xs)       # closed form vs recurrence, every signal
+    trace.sensitivity(t, unit)           # ‖∂h_t[unit]/∂x_s‖ and ‖∂h_t[unit]/∂C_s‖
 
-The trace keeps every step in memory: the memory C alone is T·heads·d² numbers.
+Steps are computed in blocks (BLOCK); every signal but C is kept for every step, C only at
+the start of each block (it is heads·d² numbers a step) and recomputed, bit for bit, for
+a window and for the backward pass. The closed form runs block by block too, carrying the
+state, so its memory is O(BLOCK²) per head whatever the length.
+
+cells.create("mlstm", ...) hands out this cell (the kind's Spec.make_cell): the engine's
+Cell and Trace keep every signal H wide in one row buffer, and these are not.
 """
 
 from __future__ import annotations
@@ -19,11 +27,10 @@ import numpy as np
 
 from .interventions import FIELDS as HOLD_FIELDS
 from .interventions import Intervention, _check_item, holds_for
-from .item_checks import finite_number, integer
 from .kinds import mlstm as math
 from .params import as_dtype, as_float_array, check_size
 from .signals import stages_of
-from .weight_edits import WeightEdit, WeightEditError
+from .weight_edits import WeightEdit, apply_weight_edits, check_weight_edits
 
 
 def check_mlstm_options(options: dict) -> dict:
@@ -61,15 +68,34 @@ class MLSTMCell:
                                                options["output_gate"])
         self.head_size = self.hidden_size // self.heads
         self.shapes = math.signal_shapes(self.hidden_size, self.heads, options["output_gate"])
-        self.signals = {"x": ["I"], **math.shape_names(self.heads, options["output_gate"])}
-        self.described = math.signals(self.heads, options["forget"], options["output_gate"])
-        self.names = tuple(self.signals)
+        self.spec = math.MLSTM
+        self.signals = math.signals(**options)  # Signal descriptions, shapes by axis names
+        self.described = self.signals
+        self.signal_axes = {s.name: s.to_dict()["shape"] for s in self.signals}
+        self.names = tuple(s.name for s in self.signals)
+        self.layout = math.layout(options)
+        self.dims = math.dims(self.input_size, self.hidden_size, options)
+
+    has_parallel = True
+
+    def shape_of(self, name: str) -> tuple[int, ...]:
+        """The per-step shape of a signal, in numbers."""
+        return tuple(self.dims[axis] for axis in self.signal_axes[name])
+
+    def width(self, signal) -> int:
+        """How many numbers `signal` has per step."""
+        return int(np.prod(self.shape_of(signal.name)))
+
+    @property
+    def step_multiply_adds(self) -> int:
+        """Multiply-adds of one step: the projections, and per head the memory's decay,
+        write and read (d² each)."""
+        return int(self.params["weight_ih"].size + 3 * self.heads * self.head_size ** 2)
 
     def info(self) -> dict:
         """As cells.kind_info gives a kind: options, state, stages and the signals, each
         with its shape per step (axis names)."""
-        shapes = {**self.signals, "C_prev": ["heads", "d", "d"], "n_prev": ["heads", "d"],
-                  "m_prev": ["heads"]}
+        shapes = self.signal_axes
         return {"kind": self.kind,
                 "options": {o.name: {"values": list(o.values), "default": o.default}
                             for o in math.OPTION_TABLE},
@@ -98,41 +124,14 @@ class MLSTMCell:
 
     def check_weight_edits(self, edits) -> tuple[WeightEdit, ...]:
         """Edits {"param", "row", "col", "value"} checked against weight_ih (R, I) and
-        bias_ih (R,) (rows in the blocks of math.param_layout)."""
-        if not isinstance(edits, (list, tuple)):
-            raise ValueError("weight edits must be a list of {param, row, col, value}")
-        out = []
-        for n, edit in enumerate(edits):
-            where = f"weight_edits[{n}]."
-            if not isinstance(edit, dict) or set(edit) - {"param", "row", "col", "value"}:
-                raise WeightEditError(f"{where[:-1]} must be an object with param, row, col "
-                                      "and value", "param")
-            name = edit.get("param")
-            if name not in self.params:
-                raise WeightEditError(f"{where}param: a mlstm has no parameter {name!r}; its "
-                                      "parameters: weight_ih, bias_ih", "param")
-            shape = self.params[name].shape
-            row = integer(edit.get("row"), f"{where}row:", "row", WeightEditError)
-            if not 0 <= row < shape[0]:
-                raise WeightEditError(f"{where}row: {row} outside 0 … {shape[0] - 1}", "row")
-            col = edit.get("col")
-            if len(shape) == 2:
-                col = integer(col, f"{where}col:", "col", WeightEditError)
-                if not 0 <= col < shape[1]:
-                    raise WeightEditError(f"{where}col: {col} outside 0 … {shape[1] - 1}",
-                                          "col")
-            elif col is not None:
-                raise WeightEditError(f"{where}col: {name} is 1-D; give col null", "col")
-            value = finite_number(edit.get("value"), f"{where}value")
-            out.append(WeightEdit(name, row, col, value))
-        return tuple(out)
+        bias_ih (R,) (cells.weight_edits, by the kind's param_layout)."""
+        return check_weight_edits("mlstm", edits, self.input_size, self.hidden_size,
+                                  self.dtype, **self.options)
 
     def with_weights(self, edits) -> MLSTMCell:
         """A new cell with these entries of its parameters changed; this one unchanged."""
-        params = {k: v.copy() for k, v in self.params.items()}
-        for e in self.check_weight_edits(edits):
-            params[e.param][(e.row,) if e.col is None else (e.row, e.col)] = e.value
-        return create(params=params, dtype=self.dtype, **self.options)
+        return create(params=apply_weight_edits(self.params, self.check_weight_edits(edits)),
+                      dtype=self.dtype, **self.options)
 
     def __repr__(self) -> str:
         opts = "".join(f", {k}={v!r}" for k, v in self.options.items())
@@ -185,18 +184,21 @@ class MLSTMCell:
         if parallel and holds is not None:
             raise ValueError("held signals need the step-by-step form; "
                              "run with parallel=False to hold signals")
+        return MLSTMTrace(self, xs, state0, holds, interventions, parallel)
+
+    def compute_block(self, xs: np.ndarray, state: tuple, holds, parallel: bool) -> dict:
+        """Every signal of the steps xs from `state`, C included: the one computation of a
+        block of steps, so that a recomputed block is bit-for-bit the first."""
         pre = math.project(self.params, xs, self.heads, self.options["output_gate"])
         if parallel:
-            rec = math.forward_parallel(pre, state0, self.options["forget"])
-        else:
-            rec = math.forward_steps(pre, state0, self.options["forget"], holds)
-        return MLSTMTrace(self, xs, state0, rec, holds, interventions, parallel)
+            return math.forward_parallel(pre, state, self.options["forget"])
+        return math.forward_steps(pre, state, self.options["forget"], holds)
 
     def parallel_max_abs_diff(self, xs, state: dict | None = None) -> float:
         """The largest difference, over every recorded signal of every step, between the
         closed form and the step-by-step recurrence."""
         a, b = self.run(xs, state=state), self.run(xs, state=state, parallel=True)
-        return float(max(np.max(np.abs(a[name] - b[name])) for name in a.records))
+        return float(max(np.max(np.abs(a[name] - b[name])) for name in self.shapes))
 
     def step(self, x, state: dict | None = None) -> tuple[dict, dict]:
         """One step: (new state, frame of every signal)."""
@@ -205,41 +207,215 @@ class MLSTMCell:
         return trace.final_state, trace.frame(0)
 
 
+# Steps are computed in blocks of BLOCK; the memory C (heads·d² per step) is kept only at the
+# start of each block and recomputed for a window or the backward pass; every other signal
+# (H or heads wide) is kept for every step.
+BLOCK = 256
+RECOMPUTED = ("C",)
+
+
 class MLSTMTrace:
-    def __init__(self, cell: MLSTMCell, xs: np.ndarray, state0: tuple, records: dict, holds,
+    def __init__(self, cell: MLSTMCell, xs: np.ndarray, state0: tuple, holds,
                  interventions=None, parallel: bool = False):
-        self.cell, self.xs, self.state0, self.records, self.holds = (cell, xs, state0, records,
-                                                                      holds)
+        self.cell, self.xs, self.state0, self.holds = cell, xs, state0, holds
         self.interventions = interventions
         self.parallel = parallel
+        self.block = BLOCK  # this trace's block size, fixed at its first computation
+        T = len(xs)
+        self.records = {name: np.empty((T, *shape), cell.dtype)
+                        for name, shape in cell.shapes.items() if name not in RECOMPUTED}
+        self._checkpoints = [state0]  # the state before block k
+        self._compute_from(0)
+
+    def _compute_from(self, k0: int) -> None:
+        """Blocks k0, k0 + 1, … to the end: their kept rows and the checkpoints after them
+        (the checkpoint before block k0 is there)."""
+        for a in range(k0 * self.block, len(self.xs), self.block):
+            rec = self._block(a // self.block)
+            for name, rows in self.records.items():
+                rows[a:a + self.block] = rec[name]
+            self._checkpoints.append(tuple(rec[name][-1].copy()
+                                           for name in self.cell.state_names))
+
+    def _block(self, k: int) -> dict:
+        a, b = k * self.block, min((k + 1) * self.block, len(self.xs))
+        holds = None if self.holds is None else self.holds[a:b]
+        return self.cell.compute_block(self.xs[a:b], self._checkpoints[k], holds,
+                                       self.parallel)
+
+    def __len__(self) -> int:
+        return len(self.xs)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.cell.names
 
     def __contains__(self, name: str) -> bool:
         return name in self.names
 
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.window(0, len(self), (name,))[name]
+
     @property
     def nbytes(self) -> int:
-        return int(self.xs.nbytes + sum(a.nbytes for a in self.records.values()))
+        kept = sum(a.nbytes for a in self.records.values())
+        return int(self.xs.nbytes + kept + sum(a.nbytes for st in self._checkpoints for a in st))
+
+    @property
+    def final_state(self) -> dict:
+        return dict(zip(self.cell.state_names, (a.copy() for a in self._checkpoints[-1]),
+                        strict=True))
 
     def state_before(self, s: int) -> dict:
         """The state {"C", "n", "m"} before step s (the start state for s = 0)."""
         if not 0 <= s <= len(self):
             raise ValueError(f"step {s} is outside 0 … {len(self)}")
-        if s == 0:
-            return dict(zip(self.cell.state_names, self.state0, strict=True))
-        return {name: self.records[name][s - 1].copy() for name in self.cell.state_names}
+        if s % self.block == 0:
+            state = self._checkpoints[s // self.block]
+            return {name: a.copy() for name, a in zip(self.cell.state_names, state,
+                                                      strict=True)}
+        return {name: self.window(s - 1, s, (name,))[name][0] for name in self.cell.state_names}
+
+    def window(self, start: int, stop: int, names=None) -> dict:
+        """Signals for steps [start, stop): name -> (stop − start, …), fresh arrays; the
+        memory C recomputed block by block from the block's checkpoint."""
+        if not 0 <= start <= stop <= len(self):
+            raise ValueError(f"window [{start}, {stop}) is outside the trace of {len(self)} steps")
+        names = self.names if names is None else tuple(names)
+        unknown = [n for n in names if n not in self.names]
+        if unknown:
+            raise ValueError(f"unknown signal(s) {unknown} for a mlstm; known: "
+                             f"{list(self.names)}")
+        out = {}
+        for name in names:
+            if name == "x":
+                out[name] = self.xs[start:stop].copy()
+            elif name in self.records:
+                out[name] = self.records[name][start:stop].copy()
+            elif name.endswith("_prev"):  # the state before each step: the rows before
+                state = name[:-len("_prev")]
+                first = self.state_before(start)[state][None]
+                rest = self.window(start, stop - 1, (state,))[state] if stop - 1 > start \
+                    else first[:0]
+                out[name] = np.concatenate([first, rest])[:stop - start]
+        recomputed = [n for n in names if n in RECOMPUTED]
+        if recomputed and stop > start:
+            pieces = {n: [] for n in recomputed}
+            for k in range(start // self.block, (stop - 1) // self.block + 1):
+                rec, a = self._block(k), k * self.block
+                for n in recomputed:
+                    pieces[n].append(rec[n][max(start, a) - a:min(stop, a + self.block) - a])
+            out.update({n: np.concatenate(p) for n, p in pieces.items()})
+        elif recomputed:
+            out.update({n: np.empty((0, *self.cell.shapes[n]), self.cell.dtype)
+                        for n in recomputed})
+        return out
+
+    def frame(self, t: int) -> dict:
+        return {name: a[0] for name, a in self.window(t, t + 1).items()}
 
     def extend(self, xs_more) -> MLSTMTrace:
-        """This run continued over xs_more (the same start, holds and form): a new trace
-        equal to a fresh run of the whole sequence."""
+        """Append steps and continue (the same start, holds and form), in place: only the
+        last, partial block is recomputed, so the result equals a fresh run."""
         more = self.cell.check_inputs(xs_more)
-        return self.cell.run(np.concatenate([self.xs, more]),
-                             state=self.state_before(0), interventions=self.interventions,
-                             parallel=self.parallel)
+        old = len(self)
+        self.xs = np.concatenate([self.xs, more])
+        held = self.cell.check_interventions(self.interventions, len(self.xs))
+        self.holds = holds_for(held, 0, len(self.xs))
+        k0 = old // self.block
+        del self._checkpoints[k0 + 1:]
+        grown = {name: np.empty((len(self.xs), *a.shape[1:]), a.dtype)
+                 for name, a in self.records.items()}
+        for name, a in grown.items():
+            a[:k0 * self.block] = self.records[name][:k0 * self.block]
+        self.records = grown
+        self._compute_from(k0)
+        return self
+
+    def _backward(self, d_h: np.ndarray, start: int, stop: int, state: tuple,
+                  totals: bool = False):
+        """Blocks from the last to the first over steps [start, stop) (start a block start
+        or the sensitivity window's start, `state` the state before it): (d_pre (n, R),
+        carry at the start, dL/dC per step or None)."""
+        cell = self.cell
+        n = stop - start
+        R = len(cell.params["bias_ih"])
+        d_pre = np.empty((n, R), cell.dtype)
+        dC = np.empty((n, *cell.shapes["C"]), cell.dtype) if totals else None
+        carry = tuple(np.zeros_like(a) for a in state)
+        size = self.block
+        edges = sorted({start, stop, *range((start // size + 1) * size, stop, size)})
+        for a, b in reversed(list(zip(edges[:-1], edges[1:], strict=True))):
+            before = state if a == start else self._checkpoints[a // self.block]
+            k = a // self.block
+            rec = self._block(k)
+            lo = a - k * self.block
+            rows = {name: r[lo:lo + b - a] for name, r in rec.items()}
+            if a != k * self.block:  # the window starts inside block k: the state before it
+                before = tuple(rec[name][lo - 1] for name in cell.state_names)
+            holds = None if self.holds is None else self.holds[a:b]
+            res = math.backward_steps(rows, before, d_h[a - start:b - start], carry,
+                                      cell.options["forget"], cell.options["output_gate"],
+                                      holds, totals=totals)
+            d_pre[a - start:b - start] = res.d_pre
+            if totals:
+                dC[a - start:b - start] = res.totals
+            carry = res.carry
+        return d_pre, carry, dC
+
+    def backward(self, grad: dict) -> MLSTMGradients:
+        """Gradients of a scalar loss given dL/d(recorded h) per step, {"h": (T, H)}."""
+        cell = self.cell
+        if not isinstance(grad, dict) or set(grad) - {"h"}:
+            raise ValueError("give the gradients as {'h': (T, H)}")
+        d_h = as_float_array(grad["h"], "gradient h", cell.dtype)
+        if d_h.shape != (len(self), cell.hidden_size):
+            raise ValueError(f"gradient h has shape {d_h.shape}; expected "
+                             f"{(len(self), cell.hidden_size)}")
+        d_pre, carry, _ = self._backward(d_h, 0, len(self), self.state0)
+        params = {"weight_ih": d_pre.T @ self.xs, "bias_ih": d_pre.sum(0)}
+        return MLSTMGradients(params, d_pre @ cell.params["weight_ih"],
+                              dict(zip(cell.state_names, carry, strict=True)))
+
+    def read_weights(self, t: int, head: int, window: int = 64) -> dict:
+        """What the query of step t reads from head `head`'s memory, as weights on the values
+        written: h̃_t = Σ_s w_s·v_s + r for s in [start, t], start = max(0, t − window + 1),
+        with w_s = (Π_{s<r≤t} f_r)·i_s·(k_s·q_t) / den_t and r = (Π_{start≤r≤t} f_r)·
+        C_{start−1} q_t / den_t (what the memory held before the window), den_t the read-out's
+        denominator — the mLSTM's attention matrix, row t. Exact from the recorded gates,
+        holds included; a held h̃_t is not this read. {"start", "t", "head", "weights" (n,),
+        "from_state" (d,)}."""
+        for what, v in (("t", t), ("head", head), ("window", window)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                raise ValueError(f"{what} must be an integer, got {v!r}")
+        cell = self.cell
+        if not 0 <= t < len(self):
+            raise ValueError(f"t {t} is outside the trace of {len(self)} steps")
+        if not 0 <= head < cell.heads:
+            raise ValueError(f"head {head} is outside 0 … {cell.heads - 1}")
+        if window < 1:
+            raise ValueError(f"window must be at least 1, got {window}")
+        start = max(0, t - window + 1)
+        d = cell.head_size
+        units = slice(head * d, (head + 1) * d)
+        rows = self.window(start, t + 1, ("q", "k", "v", "i", "f", "n", "m"))
+        q = rows["q"][-1, units]
+        keys = rows["k"][:, units]  # (n, d)
+        i, f = rows["i"][:, head], rows["f"][:, head]
+        n_t, m_t = rows["n"][-1, head], rows["m"][-1, head]
+        den = max(abs(float(n_t @ q)), float(np.exp(-m_t))) + math.EPS
+        # Π_{s<r≤t} f_r for each s: the forget gates after s, a reversed cumulative product
+        after = np.append(np.cumprod(f[::-1])[::-1][1:], 1.0)
+        weights = after * i * (keys @ q) / den
+        before = self.state_before(start)["C"][head]
+        return {"start": start, "t": t, "head": head, "weights": weights,
+                "from_state": np.prod(f) * (before @ q) / den}
 
     def sensitivity(self, t: int, unit: int, of: str = "h", window: int = 256) -> dict:
         """‖∂h_t[unit] / ∂v_s‖₂ for v = x (the input) and C (the memory after step s, every
-        head's d×d of it) for s in [max(0, t − window + 1), t]: how much of the output at
-        t still depends on what each earlier step wrote."""
+        head's d×d of it; also under "h", the recurrent state's name the sessions read) for
+        s in [max(0, t − window + 1), t]: how much of the output at t still depends on
+        what each earlier step wrote."""
         for what, v in (("t", t), ("unit", unit), ("window", window)):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
                 raise ValueError(f"{what} must be an integer, got {v!r}")
@@ -253,61 +429,22 @@ class MLSTMTrace:
         if window < 1:
             raise ValueError(f"window must be at least 1, got {window}")
         start = max(0, t - window + 1)
-        rows = {name: a[start:t + 1] for name, a in self.records.items()}
-        holds = None if self.holds is None else self.holds[start:t + 1]
-        state = tuple(self.state_before(start)[name] for name in cell.state_names)
-        seed = np.zeros((t + 1 - start, cell.hidden_size), cell.dtype)
-        seed[-1, unit] = 1
-        carry = tuple(np.zeros_like(a) for a in state)
-        res = math.backward_steps(rows, state, seed, carry, cell.options["forget"],
-                                  cell.options["output_gate"], holds, totals=True)
         n = t + 1 - start
+        seed = np.zeros((n, cell.hidden_size), cell.dtype)
+        seed[-1, unit] = 1
+        state = tuple(self.state_before(start)[name] for name in cell.state_names)
+        d_pre, _, dC = self._backward(seed, start, t + 1, state, totals=True)
+        memory = np.linalg.norm(dC.reshape(n, -1), axis=-1)
         return {"start": start, "t": t, "unit": unit, "of": of,
-                "x": np.linalg.norm(res.d_pre @ cell.params["weight_ih"], axis=-1),
-                "C": np.linalg.norm(res.totals.reshape(n, -1), axis=-1), "h": None, "c": None}
+                "x": np.linalg.norm(d_pre @ cell.params["weight_ih"], axis=-1),
+                # "h": the recurrent state's, as every kind reports it (here the memory C)
+                "C": memory, "h": memory, "c": None}
 
-    def __len__(self) -> int:
-        return len(self.xs)
 
-    @property
-    def names(self) -> tuple[str, ...]:
-        return self.cell.names
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        if name == "x":
-            return self.xs.copy()
-        if name not in self.records:
-            raise ValueError(f"unknown signal {name!r} for a mlstm; known: {list(self.names)}")
-        return self.records[name].copy()
-
-    @property
-    def final_state(self) -> dict:
-        return {name: self.records[name][-1].copy() for name in self.cell.state_names}
-
-    def window(self, start: int, stop: int, names=None) -> dict:
-        if not 0 <= start <= stop <= len(self):
-            raise ValueError(f"window [{start}, {stop}) is outside the trace of {len(self)} steps")
-        return {name: self[name][start:stop] for name in (names or self.names)}
-
-    def frame(self, t: int) -> dict:
-        return {name: a[0] for name, a in self.window(t, t + 1).items()}
-
-    def backward(self, grad: dict) -> MLSTMGradients:
-        """Gradients of a scalar loss given dL/d(recorded h) per step, {"h": (T, H)}."""
-        cell = self.cell
-        if not isinstance(grad, dict) or set(grad) - {"h"}:
-            raise ValueError("give the gradients as {'h': (T, H)}")
-        d_h = as_float_array(grad["h"], "gradient h", cell.dtype)
-        if d_h.shape != (len(self), cell.hidden_size):
-            raise ValueError(f"gradient h has shape {d_h.shape}; expected "
-                             f"{(len(self), cell.hidden_size)}")
-        carry = tuple(np.zeros_like(a) for a in self.state0)
-        res = math.backward_steps(self.records, self.state0, d_h, carry, cell.options["forget"],
-                                  cell.options["output_gate"], self.holds)
-        W = cell.params["weight_ih"]
-        params = {"weight_ih": res.d_pre.T @ self.xs, "bias_ih": res.d_pre.sum(0)}
-        return MLSTMGradients(params, res.d_pre @ W,
-                              dict(zip(cell.state_names, res.carry, strict=True)))
+def create_from_spec(input_size, hidden_size, seed, params, dtype, options) -> MLSTMCell:
+    """cells.create's way to an mLSTM (Spec.make_cell)."""
+    return create(input_size, hidden_size, seed=seed, params=params, dtype=dtype,
+                  **dict(options or {}))
 
 
 def create(input_size: int | None = None, hidden_size: int | None = None, seed: int = 0,

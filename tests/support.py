@@ -97,13 +97,22 @@ def is_up(url: str) -> bool:
         return False
 
 
+# A test server under a memory limit (ServerProcess(address_space=...)): the address space
+# it may use (Python, NumPy and the formats' libraries take about 0.7 GiB of it at rest), and
+# its environment — glibc's per-thread malloc arenas reserve address space, so few of them.
+SERVER_ADDRESS_SPACE = 2 * 2**30
+LIMITED_ENV = {"MALLOC_ARENA_MAX": "2"}
+
+
 class ServerProcess:
     """`python -m app serve` in a subprocess on loopback (ended on exit): the one server
     launcher of the tests. `port`: a given port (to restart a server where a page expects
     it), else a free one. Its stderr goes to a file, shown when it fails to start."""
 
-    def __init__(self, data_dir, *args: str, env: dict | None = None, port: int | None = None):
+    def __init__(self, data_dir, *args: str, env: dict | None = None, port: int | None = None,
+                 address_space: int | None = None):
         self.data_dir, self.args, self.env, self.given_port = data_dir, args, env or {}, port
+        self.address_space = address_space  # bytes: the server runs under RLIMIT_AS
         self._retries = 0
         self._start()
 
@@ -122,7 +131,14 @@ class ServerProcess:
             [sys.executable, "-m", "app", "serve", "--port", str(self.port),
              "--data-dir", str(self.data_dir), "--log-level", "warning", *self.args],
             cwd=root, env={**os.environ, **self.env},
-            stdout=subprocess.DEVNULL, stderr=self.log)
+            stdout=subprocess.DEVNULL, stderr=self.log, preexec_fn=self._limits)
+
+    def _limits(self) -> None:
+        """In the server's process before it starts: its memory limit, if any."""
+        if self.address_space is not None:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_AS, (self.address_space, self.address_space))
 
     def _error(self) -> str:
         self.log.seek(0)
@@ -332,3 +348,68 @@ def nested_if_runtime(path, xs: np.ndarray, sr: int, mode: int, reference: bool 
     session = onnxruntime.InferenceSession(str(path), options,
                                            providers=["CPUExecutionProvider"])
     return session.run(None, feeds)[0]
+
+
+# -- a residual language model written by its own library (minGRU-pytorch's minLM) ----------
+MIN_LM_TEXT = "the cat sat on héllo"
+
+
+def write_min_lm(folder, seed: int = 12, enable_conv: bool = True):
+    """A small minLM (minGRU-pytorch) saved as model.safetensors beside a tokenizer.json
+    trained by the `tokenizers` library, in `folder`; returns (module, tokenizer)."""
+    import torch
+    from minGRU_pytorch.minLM import minLM
+    from safetensors.torch import save_file
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tokenizer = Tokenizer(models.BPE(unk_token=None))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=290, special_tokens=["<|endoftext|>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tokenizer.train_from_iterator(["the cat sat on the mat " * 20, "héllo wörld"], trainer)
+    tokenizer.save(str(folder / "tokenizer.json"))
+    torch.manual_seed(seed)
+    module = minLM(num_tokens=tokenizer.get_vocab_size(), dim=8, depth=2, ff_mult=2,
+                   enable_conv=enable_conv)
+    save_file({k: v.contiguous() for k, v in module.state_dict().items()},
+              str(folder / "model.safetensors"))
+    return module, tokenizer
+
+
+def min_lm_block_rows(module, ids) -> list[dict[str, np.ndarray]]:
+    """Per layer, the rows minLM's own modules made around its cell for token ids (T,),
+    caught by forward hooks (the names of cells.models.blocks.SIGNALS): the stream in, the
+    convolution, the norm, the cell's output, the stream after the residual add, the
+    feed-forward and the stream out."""
+    import torch
+
+    rows = [{} for _ in module.layers]
+    hooks = []
+
+    def keep(layer, name, which="output"):
+        def hook(mod, args, out=None):
+            value = args[0] if which == "input" else (out[0] if isinstance(out, tuple) else out)
+            rows[layer][name] = value[0].detach().numpy().copy()
+        return hook
+
+    for layer, (conv, norm, cell, ff_norm, ff, _) in enumerate(module.layers):
+        first = conv if conv is not None else norm
+        hooks.append(first.register_forward_pre_hook(keep(layer, "block_in", "input")))
+        if conv is not None:
+            hooks.append(conv.register_forward_hook(keep(layer, "conv")))
+        hooks.append(norm.register_forward_hook(keep(layer, "norm")))
+        hooks.append(cell.register_forward_hook(keep(layer, "cell_out")))
+        hooks.append(ff_norm.register_forward_pre_hook(keep(layer, "residual", "input")))
+        hooks.append(ff.register_forward_hook(keep(layer, "ff")))
+    hooks.append(module.norm.register_forward_pre_hook(keep(len(rows) - 1, "block_out",
+                                                           "input")))
+    try:
+        with torch.no_grad():
+            module(torch.tensor([list(ids)]))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    for layer in range(len(rows) - 1):
+        rows[layer]["block_out"] = rows[layer + 1]["block_in"]
+    return rows

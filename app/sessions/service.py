@@ -124,6 +124,7 @@ class SessionService:
         body.update(parts)
         body["interventions"] = list(config.interventions)
         body["state"] = config.state  # the starting state given (None: zeros)
+        body["reserved_tokens"] = model_sessions.reserved_of(config.model)
         spec = cells.kinds.spec_for(config.cell)
         body["holdable"] = [sig.name for sig in cells.kinds.holdable(spec, config.options)]
         body["weight_edits"] = list(config.weight_edits)
@@ -190,7 +191,8 @@ class SessionService:
                names: list[str] | None, layer: int = 0, direction: str = "forward",
                ) -> tuple[int, int, list[str], dict[str, np.ndarray]]:
         """Signals of the cell at (layer, direction) for its steps [start, stop) (a backward
-        cell's step k reads time T−1−k); a model's head outputs `logits`/`probs` by time."""
+        cell's step k reads time T−1−k); a model's head outputs `logits`/`probs` and the
+        rows of the block around that layer's cell (`block.norm`, ...) by time."""
         part = self.part(config, layer, direction)
         steps = config.steps
         start = 0 if start is None else start
@@ -208,6 +210,11 @@ class SessionService:
         if head:
             outputs = ["logits"] + (["probs"] if head["kind"] != "linear" else [])
             width.update({name: head["outputs"] for name in outputs})
+        # the rows of the block around this layer's cell, by time (`block.norm`, ...)
+        block = model_sessions.blocks_of(config.model)[layer]
+        block_rows = model_sessions.block_names(block)
+        width.update({name: block["width"] for name in block_rows})
+        outputs = outputs + block_rows
         if names:
             unknown = [n for n in names if n not in known and n not in outputs]
             if unknown:
@@ -227,7 +234,9 @@ class SessionService:
             window = self.pool.run(trace.window, start, stop, cell_names)
         if len(cell_names) < len(names):
             run = self.model_run(config)
-            window.update({n: run.output(n)[start:stop] for n in names if n in outputs})
+            prefix = model_sessions.BLOCK_PREFIX
+            window.update({n: (run.block(layer, n.removeprefix(prefix)) if n in block_rows
+                               else run.output(n))[start:stop] for n in names if n in outputs})
         return start, stop, names, window
 
     def tokens(self, config: SessionConfig, start: int, stop: int,
@@ -251,7 +260,7 @@ class SessionService:
         steps, H = config.steps, part["hidden_size"]
         if not 0 <= t < steps:
             raise ApiError("t", f"must be in [0, {steps - 1}] for a session of {steps} steps")
-        if part.get("dims"):  # a Mamba: the unit is a channel (of its read-out y)
+        if "E" in (part.get("dims") or {}):  # a Mamba: the unit is a channel (of its y)
             H = part["dims"]["E"]
             if not 0 <= unit < H:
                 raise ApiError("unit", f"must be in [0, {H - 1}]: a channel of the {H}")

@@ -31,6 +31,7 @@ from collections.abc import Callable
 import numpy as np
 
 import cells
+from app.core import departures
 from app.sessions.cache import ByteLRU
 from app.sessions.sequences import Inputs
 from cells.trace import CHUNK  # segment boundaries fall on its multiples
@@ -148,9 +149,13 @@ class SharedTrace:
         return {n: np.empty((0, width[n]), self.dtype) for n in names}
 
     # -- computing -------------------------------------------------------------------------
-    def ensure(self, stop: int) -> None:
-        """Compute until at least `stop` steps are there."""
+    def ensure(self, stop: int, stoppable: bool = True) -> None:
+        """Compute until at least `stop` steps are there; a batch at a time, each only while
+        the client that asked is still there (what is computed stays for the next asker),
+        unless not `stoppable`."""
         while self.computed < min(stop, self.steps):
+            if stoppable:
+                departures.check()
             self.advance(self.batch_steps)
 
     def advance(self, n: int) -> int:
@@ -181,7 +186,9 @@ class SharedTrace:
         with self._grow_lock:
             self.inputs = self.inputs.appended(more)
         if self.computed == self.steps - more.steps:
-            self.ensure(self.steps)  # a few typed characters: computed now, in place
+            # a few typed characters: computed now, in place, whole (an append is not left
+            # half done)
+            self.ensure(self.steps, stoppable=False)
 
     def _growing(self, k: int) -> bool:
         return k == self.computed // self.segment_steps
@@ -257,6 +264,7 @@ class SharedTrace:
         size = self.segment_steps
         k = t // size
         start = max(0, t - window + 1)
+        departures.check()
         if start >= k * size:
             segment = self._segment(k)
             if len(segment) <= t - k * size:  # an old recompute raced with growth
@@ -270,12 +278,11 @@ class SharedTrace:
         else:
             if start == 0:
                 state = self._starts[0]
-            elif hasattr(self._segment(start // size), "state_before"):  # a Mamba's conv, h
+            else:  # the state the segment holding `start` had there (a Mamba's conv, h)
                 j = start // size
                 state = self._segment(j).state_before(start - j * size)
-            else:
-                before = self.window(start - 1, start, self.cell.state_names)
-                state = {n: before[n][0] for n in self.cell.state_names}
+                if not isinstance(state, dict):  # an engine Trace's: in state_names order
+                    state = dict(zip(self.cell.state_names, state, strict=True))
             rerun = self.run_from(state, start, self.inputs.rows(start, t + 1))
             result = rerun.sensitivity(t - start, unit, of, window)
         offset = t - result["t"]

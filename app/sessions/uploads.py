@@ -35,12 +35,14 @@ from app.sessions.limits import check_sizes
 from app.sessions.models import describe_model, is_model
 from cells.formats.budgets import OverBudget
 from cells.formats.common import BRANCHES
+from cells.formats.executable_files import refuse_executable
 from cells.formats.vocabulary_files import MAX_VOCABULARY_BYTES, read_vocabulary_file
 from cells.weights_io import read_weights
 
 # Files only the whole-model reader reads (no single-cell reader knows them).
 WHOLE_MODEL_ONLY = (".keras",)
 SHOWN = {"layer": 0, "direction": "forward"}  # the part of a bigger file a session uses
+MAX_BRANCH_TEXT = 4000  # characters of a `branch` form field (a JSON object of If names)
 
 
 def upload_record(weights_id: str, meta: dict) -> dict:
@@ -116,9 +118,10 @@ def accept_weights(store: Store, settings: Settings, source: BinaryIO, filename:
     a session made after a restart reads those and never parses the original again."""
     ext = weights_extension(filename)
     if ext is None:
-        raise ApiError("file", f"{filename!r} is not a weights file; upload one of "
-                               f"{', '.join(WEIGHT_EXTENSIONS)} (PyTorch pickles are refused: "
-                               "save the state dict with safetensors)")
+        raise ApiError("file", _executable_refusal(source, filename, settings.max_upload_bytes)
+                       or f"{filename!r} is not a weights file; upload one of "
+                          f"{', '.join(WEIGHT_EXTENSIONS)} (PyTorch pickles are refused: "
+                          "save the state dict with safetensors)")
     if kind is not None and kind not in cells.KINDS:
         raise ApiError("cell", f"unknown cell kind {kind!r}; known kinds: {', '.join(cells.KINDS)}")
     choice = branch_choice(branch)
@@ -194,11 +197,29 @@ def accept_weights(store: Store, settings: Settings, source: BinaryIO, filename:
     return upload_record(weights_id, meta)
 
 
+def _executable_refusal(source: BinaryIO, filename: str, limit: int) -> str | None:
+    """What a file of no known suffix is when its content is a pickle or TorchScript (torch.save
+    to "model", "model.jit", "model.bin"), with the export recipe; None otherwise. Read into
+    a temporary file (at most the upload limit), never unpickled."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "upload"
+        with open(path, "wb") as copy:
+            copy.write(source.read(limit + 1))
+        try:
+            refuse_executable(path, filename)
+        except ValueError as exc:
+            return str(exc)
+    return None
+
+
 def branch_choice(text: str | None) -> str | dict | None:
     """The `branch` form field (or an upload's stored `branch`) as cells.load_model takes it:
     "then" / "else", or a JSON object {If node name: "then" / "else"} where Ifs nest."""
     if text is None:
         return None
+    if len(text) > MAX_BRANCH_TEXT:
+        raise ApiError("branch", f"is {len(text)} characters long; a branch is named in at "
+                                 f"most {MAX_BRANCH_TEXT}")
     if text.lstrip().startswith("{"):
         try:
             choice = json.loads(text)

@@ -27,6 +27,7 @@ from .common import (
     missing,
 )
 from .model_parts import BlockWeights, LayerWeights, ModelWeights, check_chain
+from .own_params import OWN_PARAMS, checked_arrays
 from .tensor_files import MODEL_KEY, TensorFile, decode_options, encode_options
 from .vocabulary_files import Subwords, subwords
 
@@ -158,6 +159,10 @@ def _cell(tensors: TensorFile, key: str, meta: Mapping[str, str]) -> LoadedWeigh
     prefix = f"{key}."
     params = {name[len(prefix):]: tensors.get(name) for name in tensors.names
               if name.startswith(prefix)}
+    if kind in OWN_PARAMS:  # parameters by the kind's own names (Mamba)
+        options = decode_options(label, meta.get(f"{key}.options", ""))
+        return LoadedWeights(kind, checked_arrays(f"{label}: {key}", kind, params),
+                             check_options(label, kind, options), stated=frozenset(options))
     # a kind whose gates read x_t only (minGRU, minLSTM) has no recurrent weights
     needed = WEIGHTS if SPECS[kind].recurrent else ("weight_ih", "bias_ih")
     for name in needed:

@@ -186,6 +186,11 @@ def _mamba(tensors: TensorFile, config: dict) -> ModelWeights:
                          f"{[p + 'layers.' + str(i) for i, p in found]}, not one stack "
                          "numbered from 0")
     stack = prefixes.pop()
+    inner = sorted(n for n in tensors.names if re.search(r"\.mixer\.(dt|B|C)_layernorm\.", n))
+    if inner:  # mambapy's inner_layernorms: norms inside the mixer the mamba kind has not
+        raise ValueError(f"{label}: {inner[0]}: this Mamba normalizes Δ, B and C inside its "
+                         "mixer (mambapy's inner_layernorms=True), which gatescope's mamba "
+                         "does not compute; load a model made without it")
     eps = _eps(label, config)
     layers = []
     for index, _ in found:

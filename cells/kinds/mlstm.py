@@ -38,17 +38,20 @@ import numpy as np
 
 from ..signals import UNIT, Signal, signal, x_input
 from .min_gru import log_sigmoid
-from .spec import Option
+from .slstm import HEADS  # the one list of head counts, the sLSTM's
+from .spec import Layout, Option, Spec
 
-HEADS = Option("heads", (1, 2, 4), 1)
 FORGET = Option("forget", ("sigmoid", "exp"), "sigmoid")
 OUTPUT_GATE = Option("output_gate", (True, False), True)
 OPTION_TABLE = (HEADS, FORGET, OUTPUT_GATE)
 EPS = 1e-6  # added to the read-out's denominator, as the xlstm library does
 STATE_NAMES = ("C", "n", "m")
-# every stored signal, in computation order; shapes per step in `signal_shapes`
-RECORDED = ("q", "k", "v", "i_pre", "f_pre", "o_pre", "m", "i", "f", "C", "n", "h_tilde",
-            "o", "h")
+# every recorded signal in computation order, with the names of its axes per step
+AXES = {"q": ("H",), "k": ("H",), "v": ("H",), "i_pre": ("heads",), "f_pre": ("heads",),
+        "o_pre": ("H",), "m": ("heads",), "i": ("heads",), "f": ("heads",),
+        "C": ("heads", "d", "d"), "n": ("heads", "d"), "h_tilde": ("H",), "o": ("H",),
+        "h": ("H",)}
+STATE_AXES = {"C": ("heads", "d", "d"), "n": ("heads", "d"), "m": ("heads",)}
 
 
 # the signals a hold may replace (right after they are computed); C, n and m are the state
@@ -64,11 +67,13 @@ def signals(heads: int = 1, forget: str = "sigmoid", output_gate: bool = True
     out = [
         x_input(),
         signal("C_prev", "state", "C_{t−1}", "C_{t−1}", "input", stage="inputs",
-               description="the previous memory: a d×d matrix per head"),
+               description="the previous memory: a d×d matrix per head",
+               shape=STATE_AXES["C"]),
         signal("n_prev", "state", "n_{t−1}", "n_{t−1}", "input", stage="inputs",
-               description="the previous normalizer: the keys written, kept as C is"),
+               description="the previous normalizer: the keys written, kept as C is",
+               shape=STATE_AXES["n"]),
         signal("m_prev", "state", "m_{t−1}", "m_{t−1}", "input", stage="inputs",
-               description="the previous stabilizer"),
+               description="the previous stabilizer", shape=STATE_AXES["m"]),
         signal("q", "candidate", "q_t", "q_t = W_q·x_t + b_q", "affine",
                description="query: the direction the memory is read in"),
         signal("k", "candidate", "k_t", "k_t = (W_k·x_t + b_k)/√d", "affine",
@@ -76,9 +81,11 @@ def signals(heads: int = 1, forget: str = "sigmoid", output_gate: bool = True
         signal("v", "candidate", "v_t", "v_t = W_v·x_t + b_v", "affine",
                description="value: what is written"),
         signal("i_pre", "pre", "ĩ_t", "w_i·x_t + b_i", "affine",
-               description="the input gate before its exponential" + per_head),
+               description="the input gate before its exponential" + per_head,
+               shape=AXES["i_pre"]),
         signal("f_pre", "pre", "f̃_t", "w_f·x_t + b_f", "affine",
-               description="the forget gate before its activation" + per_head),
+               description="the forget gate before its activation" + per_head,
+               shape=AXES["f_pre"]),
     ]
     if output_gate:
         out.append(signal("o_pre", "pre", "õ_t", "W_o·x_t + b_o", "affine",
@@ -87,22 +94,23 @@ def signals(heads: int = 1, forget: str = "sigmoid", output_gate: bool = True
         signal("m", "state", "m_t", f"m_t = max({log_f} + m_{{t−1}}, ĩ_t)", "max_log",
                ["i_pre", "f_pre", "m_prev"],
                description="stabilizer: the log of the scale C and n are kept at, so that "
-                           "exp never overflows" + per_head),
+                           "exp never overflows" + per_head, shape=AXES["m"]),
         signal("i", "gate", "i_t", "i_t = exp(ĩ_t − m_t)", "exp_minus", ["i_pre", "m"],
                range=UNIT, description="exponential input gate, stabilized: how strongly "
-                                       "v kᵀ is written" + per_head),
+                                       "v kᵀ is written" + per_head, shape=AXES["i"]),
         signal("f", "gate", "f_t", f"f_t = exp({log_f} + m_{{t−1}} − m_t)",
                "stabilized_forget", ["f_pre", "m_prev", "m"], range=UNIT,
                description=("forget gate σ(f̃)" if forget == "sigmoid" else
                             "exponential forget gate exp(f̃)") + ", stabilized: how much of "
-                           "C_{t−1} and n_{t−1} is kept" + per_head),
+                           "C_{t−1} and n_{t−1} is kept" + per_head, shape=AXES["f"]),
         signal("C", "state", "C_t", "C_t = f_t·C_{t−1} + i_t·v_t k_tᵀ", "outer_write",
                ["f", "C_prev", "i", "v", "k"], stage="state",
                description="the memory: each head's d×d matrix, written by the outer "
-                           "product of value and key"),
+                           "product of value and key", shape=AXES["C"]),
         signal("n", "state", "n_t", "n_t = f_t·n_{t−1} + i_t·k_t", "key_sum",
                ["f", "n_prev", "i", "k"], stage="state",
-               description="normalizer: the sum of the keys written, kept as C is"),
+               description="normalizer: the sum of the keys written, kept as C is",
+               shape=AXES["n"]),
         signal("h_tilde", "candidate", "h̃_t",
                "h̃_t = C_t q_t / (max(|n_tᵀ q_t|, exp(−m_t)) + ε)", "query_read",
                ["C", "q", "n", "m"], stage="output",
@@ -126,12 +134,13 @@ def param_layout(input_size: int, hidden_size: int, heads: int, output_gate: boo
                  ) -> list[dict]:
     """The canonical parameters as plain data: [{"name", "shape", "blocks", "columns"}],
     `blocks` the (letter, rows) of each block of rows in order."""
-    rows = block_rows(hidden_size, heads, output_gate)
-    blocks = [[letter, r.stop - r.start] for letter, r in rows.items()]
+    rows = ", ".join(f"{letter} ({'heads' if letter in 'if' else 'H'})"
+                     for letter in block_rows(hidden_size, heads, output_gate))
     R = rows_for(hidden_size, heads, output_gate)
-    return [{"name": "weight_ih", "shape": [R, input_size], "blocks": blocks,
+    # blocks: None (the gate blocks of the recurrent kinds are H rows each; these are not)
+    return [{"name": "weight_ih", "shape": [R, input_size], "blocks": None, "rows": rows,
              "columns": "input"},
-            {"name": "bias_ih", "shape": [R], "blocks": blocks, "columns": None}]
+            {"name": "bias_ih", "shape": [R], "blocks": None, "rows": rows, "columns": None}]
 
 
 def block_rows(H: int, heads: int, output_gate: bool) -> dict[str, slice]:
@@ -160,27 +169,16 @@ def hidden_size_of(rows: int, heads: int, output_gate: bool) -> int | None:
 
 
 def signal_shapes(H: int, heads: int, output_gate: bool = True) -> dict[str, tuple]:
-    """Per step, the shape of each recorded signal, with the names of its axes."""
-    d = H // heads
-    named = {"H": (H,), "heads": (heads,), "heads×d": (heads, d), "heads×d×d": (heads, d, d)}
-    axes = {"q": "H", "k": "H", "v": "H", "i_pre": "heads", "f_pre": "heads", "o_pre": "H",
-            "m": "heads", "i": "heads", "f": "heads", "C": "heads×d×d", "n": "heads×d",
-            "h_tilde": "H", "o": "H", "h": "H"}
-    return {name: named[axes[name]] for name in RECORDED
+    """Per step, the shape of each recorded signal."""
+    sizes = {"H": H, "heads": heads, "d": H // heads}
+    return {name: tuple(sizes[axis] for axis in axes)
+            for name, axes in shape_names(output_gate).items()}
+
+
+def shape_names(output_gate: bool = True) -> dict[str, list[str]]:
+    """Per step, the names of each recorded signal's axes (["H"], ["heads", "d", "d"])."""
+    return {name: list(axes) for name, axes in AXES.items()
             if output_gate or name not in ("o_pre", "o")}
-
-
-def shape_names(heads: int, output_gate: bool = True) -> dict[str, list[str]]:
-    """Per step, the names of each signal's axes (["H"], ["heads", "d", "d"])."""
-    shapes = signal_shapes(heads, heads, output_gate)  # d = 1: only the ranks matter
-    names = {1: None, 2: ["heads", "d"], 3: ["heads", "d", "d"]}
-    out = {}
-    for name, shape in shapes.items():
-        if len(shape) > 1:
-            out[name] = names[len(shape)]
-        else:
-            out[name] = ["heads"] if name in ("i_pre", "f_pre", "m", "i", "f") else ["H"]
-    return out
 
 
 def init_params(input_size: int, hidden_size: int, heads: int, seed: int, dtype,
@@ -414,7 +412,7 @@ def backward_steps(rec: dict, state0: tuple, d_h: np.ndarray, carry: tuple, forg
         d_ip = d_gate_i * i[t]
         d_a = d_gate_f * f[t]  # w.r.t. a = log f + m_{t−1}
         dm = dm - d_ip - d_a  # m_t enters both gates with a minus sign
-        took_i = pre_i_wins(rec["i_pre"][t], lf[t] + m_prev[t])
+        took_i = rec["i_pre"][t] > lf[t] + m_prev[t]  # where m_t = max(a, ĩ) took ĩ
         d_ip = d_ip + np.where(took_i, dm, 0)
         d_a = d_a + np.where(took_i, 0, dm)
         d_i[t] = d_ip
@@ -422,11 +420,6 @@ def backward_steps(rec: dict, state0: tuple, d_h: np.ndarray, carry: tuple, forg
         dC_next, dn_next, dm_next = f[t][:, None, None] * dC, f[t][:, None] * dn, d_a
     d_k *= 1 / np.sqrt(d)  # k = (W_k·x + b_k)/√d
     return StepGradients(d_pre, (dC_next, dn_next, dm_next), record)
-
-
-def pre_i_wins(i_pre: np.ndarray, a: np.ndarray) -> np.ndarray:
-    """Where m_t = max(a, ĩ_t) took ĩ_t (as np.maximum picks it: a ties to a)."""
-    return i_pre > a
 
 
 def _cut(grad: np.ndarray, held: dict, name: str) -> None:
@@ -440,3 +433,32 @@ def _held_mask(holds, name: str, T: int, width: int) -> np.ndarray:
         for index, _ in (held or {}).get(name, ()):
             mask[t].reshape(-1)[index] = True
     return mask
+
+
+def dims(input_size: int, hidden_size: int, options: dict) -> dict:
+    """The size of each dimension the signals' shapes name."""
+    heads = options["heads"]
+    return {"I": input_size, "H": hidden_size, "heads": heads, "d": hidden_size // heads}
+
+
+def layout(options: dict) -> Layout:
+    """The recorded signals by name (each its own array in the trace: their widths differ)."""
+    return Layout(tuple(shape_names(options["output_gate"])), output="h")
+
+
+def _make_cell(*args, **kw):
+    from ..mlstm_cell import create_from_spec  # the cell imports the engine's checks
+
+    return create_from_spec(*args, **kw)
+
+
+MLSTM = Spec(
+    name="mlstm", gate_letters="qkvifo", block_order=(0, 1, 2, 3, 4, 5),
+    state_names=STATE_NAMES, option_table=OPTION_TABLE, describe=signals, layout=layout,
+    # its own cell and trace (cells.mlstm_cell) run it: the row-buffer loops do not apply
+    prepare=None, forward=None, backward=None, recurrent=False,
+    unholdable=frozenset(set(AXES) - set(HOLDABLE)), parallel=True,
+    make_cell=lambda *args, **kw: _make_cell(*args, **kw), dims=dims,
+    param_layout=lambda I, H, options: param_layout(I, H, options["heads"],
+                                                    options["output_gate"]),
+)

@@ -170,6 +170,15 @@ def _cell(label: str, index: int, direction: str, weights: LoadedWeights, dtype,
         raise ValueError(f"{where}: {error}") from None
 
 
+def vocabulary_of(label: str, given, path: Path | None):
+    """(tokens, tokenizer) for a model whose file holds no vocabulary of its own: `given`
+    (as build_model takes it) or a sidecar beside `path` (a tokenizer.json too), else
+    (None, None)."""
+    from types import SimpleNamespace
+
+    return _vocabulary(label, SimpleNamespace(vocabulary=None, tokenizer=None), given, path)
+
+
 def _vocabulary(label: str, weights: ModelWeights, given, path: Path | None):
     """(tokens, tokenizer) or (None, None)."""
     if given is None:

@@ -21,6 +21,7 @@ import { createTourFlow } from "./flow/tour.js";
 import { overlaysFor } from "./views/chart_overlays.js";
 import { createCharts } from "./views/charts.js";
 import { createDiagramView } from "./views/diagram_view.js";
+import { createBlockBox } from "./views/block_box.js";
 import { createDock } from "./views/dock.js";
 import { createEquationsView } from "./views/equations.js";
 import { bindExports } from "./views/exports.js";
@@ -39,6 +40,7 @@ import { createTrainPanel } from "./views/train_panel.js";
 import { createLabView } from "./views/lab.js";
 import { createStartStateView } from "./views/start_state.js";
 import { createBranchChooser } from "./views/onnx_branches.js";
+import { createReservedTokens } from "./views/reserved_tokens.js";
 
 const $ = (sel) => document.querySelector(sel);
 createLabView($("main"));
@@ -124,6 +126,7 @@ function buildViews() {
   const predictionSession = perSession(prediction);
   views.push(
     diagram,
+    createBlockBox(),
     compare,
     { now: true, keys: ["session", "orig", "compare"], update: showOverlays },
     { keys: ["unit_scale", "session"], update: (s) => {
@@ -148,6 +151,7 @@ function buildViews() {
     { keys: ["draft", "config", "errors", "upload", "notice", "session"], update: (s) => form.render(s) },
     createStartStateView({ settings }),
     createBranchChooser({ onChoose: (branch) => form.uploadChosen(branch) }),
+    createReservedTokens(),
     ...createPanels(settings),
     createEquationsView((name) => store.set({ signal: name })),
     whatIf.panel,

@@ -35,7 +35,7 @@ def test_a_cell_starts_from_the_state_typed_and_refusals_stay_beside_the_field(p
                                                                              js_errors):
     open_view(page, "?weights=seed&cell=lstm&hidden=3&seed=4&seq=text&text=abcab")
     page.locator("#start-state summary").click()
-    h_field, c_field = page.get_by_label("h₀ (3 numbers)"), page.get_by_label("c₀ (3 numbers)")
+    h_field, c_field = page.get_by_label("h₀ (3 values)"), page.get_by_label("c₀ (3 values)")
     h_field.fill("0.5, -0.25 1")
     c_field.fill("0.125 0.25,0.375")
     sid = run_new_session(page)
@@ -79,10 +79,10 @@ def test_a_whole_model_takes_a_row_per_layer_and_direction(page, api, tmp_path, 
     fields = page.locator("#start-state-fields input")
     expect(fields).to_have_count(8)  # h and c of each of the four cells
     labels = page.locator("#start-state-fields label").all_text_contents()
-    assert labels[:4] == [f"h₀, layer {layer} {d} (5 numbers)" for layer in (0, 1)
+    assert labels[:4] == [f"h₀ at L{layer} {d} (5 values)" for layer in (0, 1)
                           for d in ("forward", "backward")]
     given = [0.5, -0.5, 0.25, -0.25, 0.75]
-    page.get_by_label("h₀, layer 1 backward (5 numbers)").fill(" ".join(map(str, given)))
+    page.get_by_label("h₀ at L1 backward (5 values)").fill(" ".join(map(str, given)))
     sid = run_new_session(page)
     state = api("GET", f"/api/sessions/{sid}")["state"]
     assert state == {"h": [[0.0] * 5, [0.0] * 5, [0.0] * 5, given]}
@@ -93,7 +93,15 @@ def test_a_whole_model_takes_a_row_per_layer_and_direction(page, api, tmp_path, 
     first = api("GET", f"/api/sessions/{sid}/trace?start=0&stop=1&layer=1&direction=backward"
                        "&names=h_prev")["signals"]["h_prev"][0]
     assert first == given  # the backward cell's first step reads the state given
-    page.get_by_label("h₀, layer 1 backward (5 numbers)").fill("1 2 3")
+    page.get_by_label("h₀ at L1 backward (5 values)").fill("1 2 3")
     page.get_by_role("button", name="Run").click()
     expect(page.locator("#start-h-1-backward-error")).to_contain_text(
         "h0 row of layer 1 backward has shape (3,); that cell's h is 5 finite numbers")
+
+
+def test_a_cell_whose_state_is_not_a_row_offers_no_field(page, errors):
+    page.goto("/?weights=seed&cell=mamba&hidden=2&seq=text&text=abab")  # no diagram is asked
+    page.locator("#start-state summary").click()
+    expect(page.locator("#start-state-fields input")).to_have_count(0)
+    expect(page.locator("#start-state-hint")).to_contain_text(
+        "The server takes no starting state as rows of numbers for this cell")

@@ -93,13 +93,15 @@ export function getTrace(id, start, stop, names, part) {
 
 /** Upload a weights file (multipart) -> {weights_id, cell, input_size, hidden_size, model};
  *  `vocabulary`: a model's vocab.json / vocab.txt file, sent beside it; `branch`: the
- *  branch of an ONNX If to read it by (a `branch` text of the record's `branches`). */
-export function uploadWeights(file, cell, vocabulary, branch) {
+ *  branch of an ONNX If to read it by (a `branch` text of the record's `branches`);
+ *  `data`: an .onnx model's external data file (model.onnx.data). */
+export function uploadWeights(file, cell, vocabulary, branch, data) {
   const form = new FormData();
   form.append("file", file, file.name);
   if (cell) form.append("cell", cell);
   if (vocabulary) form.append("vocabulary", vocabulary, vocabulary.name);
   if (branch) form.append("branch", branch);
+  if (data) form.append("data", data, data.name);
   return request("POST", "/api/weights", form);
 }
 

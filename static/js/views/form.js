@@ -161,7 +161,8 @@ export function createForm({ settings, onRun }) {
     const file = f.weightsFile.files?.[0];
     if (!file) return;
     try {
-      const res = await uploadWeights(file, undefined, $("#vocabulary-file")?.files?.[0], branch);
+      const res = await uploadWeights(file, undefined, $("#vocabulary-file")?.files?.[0], branch,
+        $("#weights-data-file")?.files?.[0]);
       confirmed = new Set();
       store.set({ upload: res });
       edit({ weights: "upload", weights_id: res.weights_id, cell: res.cell ?? draft().cell, ...(res.options || {}) });

@@ -63,7 +63,8 @@ export function createStartStateView({ settings }) {
         div.dataset.state = name;
         const label = Object.assign(document.createElement("label"), {
           htmlFor: id,
-          textContent: `${name}${SUBSCRIPT_ZERO}${single ? "" : `, layer ${row.layer} ${row.direction}`} (${width} number${width === 1 ? "" : "s"})`,
+          // "L1 backward", "values": other controls' labels are "Layer", "numbers"
+          textContent: `${name}${SUBSCRIPT_ZERO}${single ? "" : ` at L${row.layer} ${row.direction}`} (${width} value${width === 1 ? "" : "s"})`,
         });
         const input = Object.assign(document.createElement("input"), {
           id, type: "text", autocomplete: "off", spellcheck: false, placeholder: "zeros", value: before.get(id) ?? "",
@@ -121,6 +122,7 @@ export function createStartStateView({ settings }) {
     showErrors(state.errors?.state ?? "");
     hint.textContent = rows.length === 0
       ? "Run a session first: the server says which starting state its cells take."
+      : inputs.size === 0 ? "The server takes no starting state as rows of numbers for this cell (a Mamba's h is channels × N)."
       : `Numbers separated by commas or spaces, or “zeros” (an empty field is zeros).${source === state.session?.record && otherCell(settings, state)
         ? " These fields are the cell on screen's; after Run with the new cell its own appear." : ""}`;
     const record = state.session?.record;

@@ -69,6 +69,10 @@ def test_a_projected_lstm_takes_h_as_wide_as_its_projection(client, tmp_path):
 
 
 def test_states_the_cell_does_not_have_or_that_are_not_numbers_are_refused(client):
+    mamba = {"cell": "mamba", "hidden_size": 2, "seed": 0, "sequence": {"text": "ab"}}
+    assert create_session(client, **mamba)["parts"][0]["forward"]["state_sizes"] == {}
+    assert_error(client.post("/api/sessions", json={**mamba, "state": {"h": [0.0, 1.0]}}),
+                 422, "state", "h0 given, but layer 0 forward is a mamba, whose h has shape")
     body = {"cell": "prototype_lstm", "hidden_size": 2, "seed": 0, "sequence": {"text": "ab"}}
     assert_error(client.post("/api/sessions", json={**body, "state": {"h": [0.0, 1.0]}}), 422,
                  "state", "h0 given, but layer 0 forward is a prototype_lstm, whose state is "
@@ -121,3 +125,23 @@ def test_branch_texts_that_do_not_read_are_refused_by_name(client, nested_path):
                  "If node 'by_mode' also chooses its branch")
     assert_error(upload(client, nested_path, branch='{"by_rate": "then"}'), 422, "branch",
                  "If node 'by_mode' chooses its branch", "branch= names no branch for it")
+    assert_error(upload(client, nested_path, branch="{" + " " * 5000 + "}"), 422, "branch",
+                 "is 5002 characters long; a branch is named in at most 4000")
+
+
+def test_a_character_vocabulary_says_its_reserved_tokens(client, tmp_path):
+    vocabulary = ["<pad>", "a", "b", " ", "</s>"]
+    torch.manual_seed(1)
+    modules = {"emb": torch.nn.Embedding(5, 3), "lstm": torch.nn.LSTM(3, 2),
+               "fc": torch.nn.Linear(2, 5)}
+    save_file({f"{name}.{k}": v for name, m in modules.items()
+               for k, v in m.state_dict().items()}, str(tmp_path / "chars.safetensors"))
+    answer = client.post("/api/weights", files={
+        "file": ("chars.safetensors", (tmp_path / "chars.safetensors").read_bytes()),
+        "vocabulary": ("vocab.json", json.dumps(vocabulary).encode())})
+    assert answer.status_code == 201, answer.text
+    session = create_session(client, weights_id=answer.json()["weights_id"],
+                             sequence={"text": "ab</s>"})
+    assert session["reserved_tokens"] == ["<pad>", "</s>"] and session["steps"] == 3
+    plain = create_session(client, cell="gru", hidden_size=2, sequence={"text": "a<b>"})
+    assert plain["reserved_tokens"] == [] and plain["steps"] == 4  # one-hot: characters

@@ -17,7 +17,7 @@ import pytest
 
 import cells
 from cells.formats.budgets import Budgets
-from tests.support import ServerProcess, peak_rss_bytes
+from tests.support import LIMITED_ENV, SERVER_ADDRESS_SPACE, ServerProcess, peak_rss_bytes
 
 MiB = 2**20
 
@@ -89,7 +89,9 @@ def curly_config() -> bytes:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with ServerProcess(tmp_path_factory.mktemp("data")) as running:
+    # under a memory limit: a file that got past its checks could not take the machine
+    with ServerProcess(tmp_path_factory.mktemp("data"), env=LIMITED_ENV,
+                       address_space=SERVER_ADDRESS_SPACE) as running:
         yield running
 
 

@@ -11,6 +11,7 @@ from xlstm.blocks.mlstm.backends import (
     recurrent_step_stabilized_simple,
 )
 
+import cells
 from cells import mlstm_cell, reference
 from cells.kinds import mlstm
 from tests.support import TOLERANCE as TOL
@@ -129,7 +130,7 @@ def test_parallel_equals_recurrence_in_float64(heads, forget):
     xs = rng.normal(0, 1, (T, I))
     for state in (None, some_state(cell, rng)):
         steps, closed = cell.run(xs, state=state), cell.run(xs, state=state, parallel=True)
-        for name in steps.records:
+        for name in cell.shapes:
             np.testing.assert_allclose(closed[name], steps[name], rtol=1e-10, atol=1e-10,
                                        err_msg=name)
         assert cell.parallel_max_abs_diff(xs, state) <= 1e-10
@@ -249,10 +250,13 @@ def test_info_lists_every_signal_with_its_shape():
 def test_signal_shapes_per_step():
     cell = random_mlstm(3, 8, 2, "float32", seed=0)
     trace = cell.run(np.ones((4, 3), np.float32))
-    assert cell.signals["C"] == ["heads", "d", "d"]
-    assert cell.signals["n"] == ["heads", "d"]
-    assert cell.signals["i"] == ["heads"]
-    assert cell.signals["h"] == ["H"]
+    assert cell.signal_axes["C"] == ["heads", "d", "d"]
+    assert cell.signal_axes["n"] == ["heads", "d"]
+    assert cell.signal_axes["i"] == ["heads"]
+    assert cell.signal_axes["h"] == ["H"]
+    assert cells.kind_info("mlstm")["signals"][1]["shape"] == ["heads", "d", "d"]  # C_prev
+    assert isinstance(cells.create("mlstm", input_size=3, hidden_size=8, heads=2),
+                      mlstm_cell.MLSTMCell)
     for name, shape in cell.shapes.items():
         assert trace[name].shape == (4, *shape), name
         assert trace[name].dtype == np.float32, name
@@ -285,7 +289,95 @@ def test_extend_equals_a_fresh_run():
     xs = np.random.default_rng(24).normal(0, 1, (9, 3))
     extended = cell.run(xs[:5]).extend(xs[5:])
     whole = cell.run(xs)
-    for name in whole.records:
+    for name in cell.shapes:
         np.testing.assert_array_equal(extended[name], whole[name])
     with pytest.raises(ValueError, match="no h0 or c0"):
         cell.run(xs, h0=np.zeros(4))
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_blocks_and_checkpoints_change_nothing(monkeypatch, parallel):
+    """The trace keeps C only at the start of each block and recomputes it: with blocks of 4
+    steps every signal, window, gradient and sensitivity equals the one-block run's (the
+    closed form per block of steps carries the state as the recurrence does)."""
+    cell = random_mlstm(3, 8, 2, "float64", seed=25)
+    xs = np.random.default_rng(26).normal(0, 1, (18, 3))
+    holds = None if parallel else [{"signal": "i", "start": 3, "stop": 9, "units": [1],
+                                    "value": 0.2}]
+    dh = np.random.default_rng(27).normal(0, 1, (18, 8))
+    whole = cell.run(xs, interventions=holds, parallel=parallel)
+    g_whole = whole.backward({"h": dh})
+    monkeypatch.setattr(mlstm_cell, "BLOCK", 4)
+    blocks = cell.run(xs, interventions=holds, parallel=parallel)
+    assert len(blocks._checkpoints) == 6
+    for name in cell.shapes:
+        np.testing.assert_allclose(blocks[name], whole[name], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(blocks.window(5, 11, ["C"])["C"], whole["C"][5:11],
+                               rtol=1e-12, atol=1e-12)
+    g = blocks.backward({"h": dh})
+    np.testing.assert_allclose(g.params["weight_ih"], g_whole.params["weight_ih"], rtol=1e-10,
+                               atol=1e-12)
+    np.testing.assert_allclose(g.xs, g_whole.xs, rtol=1e-10, atol=1e-12)
+    for a, b in ((blocks.sensitivity(14, 2, window=7), whole.sensitivity(14, 2, window=7)),
+                 (blocks.sensitivity(9, 0), whole.sensitivity(9, 0))):
+        np.testing.assert_allclose(a["x"], b["x"], rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(a["C"], b["C"], rtol=1e-10, atol=1e-12)
+    # C kept at the 6 checkpoints only: 4 more than the one-block run keeps
+    per_state = sum(int(np.prod(cell.shapes[n])) for n in ("C", "n", "m")) * 8
+    assert blocks.nbytes - whole.nbytes == 4 * per_state
+    assert "C" not in blocks.records
+
+
+@pytest.mark.parametrize("window", [64, 5])
+def test_read_weights_rebuild_the_read(window):
+    """The values written, weighted by read_weights, plus what the memory held before the
+    window, give h̃_t (holds on the gates included)."""
+    cell = random_mlstm(3, 8, 2, "float64", seed=28)
+    xs = np.random.default_rng(29).normal(0, 1, (14, 3))
+    trace = cell.run(xs, state=some_state(cell, np.random.default_rng(30)),
+                     interventions=[{"signal": "f", "start": 4, "stop": 7, "units": [1],
+                                     "value": 0.3}, {"signal": "k", "start": 9, "stop": 10,
+                                                     "units": [5], "value": 1.5}])
+    for t in (3, 11):
+        for head in (0, 1):
+            read = trace.read_weights(t, head, window=window)
+            v = trace["v"][read["start"]:t + 1, head * 4:(head + 1) * 4]
+            rebuilt = read["weights"] @ v + read["from_state"]
+            np.testing.assert_allclose(rebuilt, trace["h_tilde"][t, head * 4:(head + 1) * 4],
+                                       rtol=1e-11, atol=1e-12)
+
+
+def test_read_weights_are_xlstms_attention_matrix():
+    """xlstm's parallel form computes h̃ = C̃·V with C̃ its normalized combination matrix;
+    given the identity as the values it returns C̃ itself, whose row t is our read_weights
+    (float32; the stabilizers' different starts change only ε·exp(m))."""
+    T, I, H, heads = 10, 3, 8, 2
+    cell = random_mlstm(I, H, heads, "float32", seed=31, output_gate=False)
+    xs = np.random.default_rng(32).normal(0, 1, (T, I)).astype(np.float32)
+    with torch.no_grad():
+        _, _, q, k, _, ig, fg = torch_projections(cell, torch.from_numpy(xs))
+        eye = torch.eye(T).expand(1, heads, T, T)
+        theirs = parallel_stabilized_simple(q, k, eye, ig, fg)[0].numpy()  # (heads, t, s)
+    trace = cell.run(xs)
+    for head in range(heads):
+        for t in range(T):
+            np.testing.assert_allclose(trace.read_weights(t, head)["weights"],
+                                       theirs[head, t, :t + 1], rtol=1e-5, atol=1e-5)
+
+
+def test_extend_in_place_and_windows_of_the_state_before(monkeypatch):
+    """extend grows the trace itself (a session's segment does), recomputing only the last
+    partial block; C_prev, n_prev and m_prev are the state before each step."""
+    monkeypatch.setattr(mlstm_cell, "BLOCK", 4)
+    cell = random_mlstm(3, 4, 2, "float64", seed=33)
+    xs = np.random.default_rng(34).normal(0, 1, (11, 3))
+    trace = cell.run(xs[:6])
+    assert trace.extend(xs[6:]) is trace and len(trace) == 11
+    whole = cell.run(xs)
+    for name in cell.names:
+        np.testing.assert_array_equal(trace.window(0, 11, [name])[name],
+                                      whole.window(0, 11, [name])[name], err_msg=name)
+    prev = whole.window(3, 9, ["C_prev", "m_prev"])
+    np.testing.assert_array_equal(prev["C_prev"], whole["C"][2:8])
+    np.testing.assert_array_equal(whole.window(0, 2, ["m_prev"])["m_prev"][0], np.zeros(2))
+    np.testing.assert_array_equal(prev["m_prev"], whole["m"][2:8])

@@ -202,3 +202,69 @@ def test_mlstm_layer_alone(tmp_path):
     np.testing.assert_allclose(run.outputs[-1], theirs, rtol=1e-5, atol=1e-5)
     assert run.layer(0)["C"].shape == (CONTEXT, 4, 4, 4)
 
+
+
+def test_lm_model_in_float64_matches_the_librarys_token_by_token_step(tmp_path):
+    """In float64, against xLSTMLMModel.step token by token (the recurrent forms of both
+    cells, as ours computes them): equal to 1e-10."""
+    config = config_dict()
+    config["slstm_block"]["slstm"]["dtype"] = "float64"
+    torch.manual_seed(14)
+    module = xLSTMLMModel(from_dict(xLSTMLMModelConfig, config)).double()
+    stir(module, 15)
+    module.eval()
+    save_published(tmp_path / "lm", module, config)
+    ids = np.random.default_rng(16).integers(0, 11, 12)
+    state, theirs = None, []
+    with torch.no_grad():
+        for token in ids:
+            logits, state = module.step(torch.tensor([[int(token)]]), state)
+            theirs.append(logits[0, 0].numpy())
+    ours = cells.load_model(tmp_path / "lm").run(ids)["logits"]
+    assert ours.dtype == np.float64
+    np.testing.assert_allclose(ours, np.stack(theirs), rtol=1e-10, atol=1e-10)
+
+
+def test_cells_load_gives_the_cell_inside_a_block(tmp_path):
+    """cells.load of an xlstm file: the cell of one block (an mLSTM, or the engine's sLSTM),
+    which computes what the block's cell computes from the block's cell input; a notice
+    names the parts left out."""
+    config = config_dict()
+    torch.manual_seed(17)
+    module = xLSTMLMModel(from_dict(xLSTMLMModelConfig, config)).float()
+    stir(module, 18)
+    save_published(tmp_path / "lm", module, config)
+    ids = np.arange(9) % 11
+    run = cells.load_model(tmp_path / "lm").run(ids)
+    for layer in (0, 1):
+        with pytest.warns(UserWarning, match=f"block {layer} .* left out"):
+            cell = cells.load(tmp_path / "lm", layer=layer)
+        np.testing.assert_array_equal(cell.run(run.reads[layer])["h"], run.layer(layer)["h"])
+    with pytest.warns(UserWarning, match="left out"):
+        assert isinstance(cells.load(tmp_path / "lm", layer=1), cells.Cell)  # the engine's
+    with pytest.raises(ValueError, match="layer 3 is not one of 0..2"):
+        cells.load(tmp_path / "lm", layer=3)
+
+
+def test_text_through_a_tokenizer_json_beside_the_model(tmp_path):
+    """A model folder with the tokenizer it was trained with: text in, the tokenizer's ids
+    to the embedding, each step shown as the text it covers."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    vocab = {w: k for k, w in enumerate(["[UNK]", "the", "cat", "sat", "on", "mat", "a",
+                                         "dog", "ran", "to", "it"])}
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    config = config_dict()
+    torch.manual_seed(19)
+    module = xLSTMLMModel(from_dict(xLSTMLMModelConfig, config)).float()
+    stir(module, 20)
+    save_published(tmp_path / "lm", module, config)
+    tokenizer.save(str(tmp_path / "lm" / "tokenizer.json"))
+    text = "the cat sat on a mat"
+    ids = tokenizer.encode(text, add_special_tokens=False).ids
+    run = cells.load_model(tmp_path / "lm").run(text)
+    assert run.ids.tolist() == ids and run.tokens == text.split()
+    with torch.no_grad():
+        theirs = module(torch.tensor([ids]))[0].numpy()
+    np.testing.assert_allclose(run["logits"], theirs, rtol=1e-4, atol=1e-4)
