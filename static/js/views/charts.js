@@ -19,6 +19,7 @@
 import { getTrace } from "../net/api.js";
 import { CONFIG, GEOMETRY, chartSpecs, chartsHeight, figureFor } from "./chart_figures.js";
 import { fetchOverlays } from "./chart_overlays.js";
+import { unitCount } from "../state/parts.js";
 
 const WINDOW = 500; // steps in a window
 const EDGE = 50; // a window slides when the cursor comes this close to its edge
@@ -105,7 +106,7 @@ export function createCharts(host, cursorEl, { onSeek, onError }) {
         const win = set.win;
         if (!win || t < win.start || t >= win.stop) return;
         const unit = id === "line" ? null : Math.round(ya.p2l(py));
-        onSeek(t, unit !== null && unit >= 0 && unit < (session?.hidden_size ?? 0) ? unit : null);
+        onSeek(t, unit !== null && unit >= 0 && unit < (session ? unitCount(session) : 0) ? unit : null);
       });
     }
   }
