@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+from pydantic_core import PydanticCustomError
 
 import cells
 from cells.models.model import ACTIVATIONS, DIRECTIONS
@@ -83,25 +84,21 @@ OptionsIn = dict[str, Any]
 
 # -- sessions -------------------------------------------------------------------------------
 class _ModelCellItem(BaseModel):
-    """An item that, in a model session, may name its cell by `layer` and `direction`
-    (each subclass declares both fields, with its own description)."""
+    """An item that names its cell by `layer` and `direction`, layer 0 forward by default
+    (each subclass declares both fields, with its own description). A single cell's
+    session is the one-part model: its items name that part like any model's."""
 
     def as_item(self) -> dict:
-        """The item as the engine reads it: layer and direction only where given (the
-        engine's defaults are the same; a single cell's items name no part)."""
-        item = self.model_dump()
-        for name in ("layer", "direction"):
-            if name not in self.model_fields_set:
-                del item[name]
-        return item
+        """The item as the engine reads it, with its layer and direction."""
+        return self.model_dump()
 
 
 class InterventionIn(_ModelCellItem):
     """Hold `signal` (a gate, candidate or state of the kind) at `value` for steps
     start <= s < stop, at `units` (null: every unit). Checked against the kind by the
-    engine; a wrong item is a 422 naming it. In a model session only: `layer` (default 0)
-    and `direction` (default forward) name the cell that holds it, and start/stop are that
-    cell's steps (a backward cell's step k reads time T−1−k)."""
+    engine; a wrong item is a 422 naming it. `layer` (default 0) and `direction` (default
+    forward) name the cell that holds it (a single cell's session has only 0, forward), and
+    start/stop are that cell's steps (a backward cell's step k reads time T−1−k)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)  # "1" is not a number here
     signal: str = Field(examples=["f"])
@@ -109,18 +106,18 @@ class InterventionIn(_ModelCellItem):
     stop: int = Field(ge=1)
     units: list[int] | None = Field(None, examples=[[0]])
     value: float = Field(allow_inf_nan=False, examples=[1.0])
-    layer: int = Field(0, ge=0, description="a model's layer (model sessions only)")
+    layer: int = Field(0, ge=0, description="the cell's layer (a single cell is layer 0)")
     direction: str = Field("forward", max_length=40, examples=["forward"],
-                           description="a model's direction (model sessions only)")
+                           description="the cell's direction (a single cell's is forward)")
 
 
 class WeightEditIn(_ModelCellItem):
     """Set one weight of the cell: `param`[`row`, `col`] (`col` null or left out for a 1-D
     parameter: a bias, a peephole) = `value`. The cell changes, so the edit applies to
     every step. Checked against the cell's parameters by the engine; a wrong item is a 422
-    naming it. In a model session only: `layer` (default 0) and `direction` (default
-    forward) name the cell whose weight it is (the head's and embedding's are not
-    editable)."""
+    naming it. `layer` (default 0) and `direction` (default forward) name the cell whose
+    weight it is (a single cell's session has only 0, forward; a model's head and embedding
+    are not editable)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
     param: str = Field(examples=["weight_hh"])
@@ -129,9 +126,9 @@ class WeightEditIn(_ModelCellItem):
                                        "`params` lists them)")
     col: int | None = Field(None, ge=0, examples=[0])
     value: float = Field(allow_inf_nan=False, examples=[0.5])
-    layer: int = Field(0, ge=0, description="a model's layer (model sessions only)")
+    layer: int = Field(0, ge=0, description="the cell's layer (a single cell is layer 0)")
     direction: str = Field("forward", max_length=40, examples=["forward"],
-                           description="a model's direction (model sessions only)")
+                           description="the cell's direction (a single cell's is forward)")
 
 
 class StartStateIn(_Strict):
@@ -141,6 +138,23 @@ class StartStateIn(_Strict):
 
     h: list[float] | list[list[float]] | None = Field(None, examples=[[0.1, -0.2, 0.0, 0.3]])
     c: list[float] | list[list[float]] | None = Field(None, description="LSTM cells only")
+
+    @field_validator("h", "c", mode="before")
+    @classmethod
+    def _numbers(cls, value: Any) -> Any:
+        """Say which value of which row is not a number (not both readings of the union)."""
+        if value is None or not isinstance(value, list):
+            return value
+        nested = bool(value) and all(isinstance(row, list) for row in value)
+        for r, row in enumerate(value if nested else [value]):
+            for k, item in enumerate(row):
+                if isinstance(item, bool) or not isinstance(item, (int, float)):
+                    where = f"row {r}, value {k}" if nested else f"value {k}"
+                    raise PydanticCustomError(
+                        "state_number", "{where} ({item}) is not a number; give numbers, one "
+                        "row per layer and direction", {"where": where,
+                                                        "item": repr(item)[:40]})
+        return value
 
 
 class SessionCreate(_Strict):
@@ -211,6 +225,22 @@ class ParamPublic(BaseModel):
                                                "block's unit (a Mamba's channel, output)")
 
 
+class BlockPublic(BaseModel):
+    """The non-recurrent parts around one layer's cell in a residual language model
+    (cells.models.blocks): the stream in, an optional causal convolution added to it, the
+    norm the cell reads, the cell's output projected back, the residual add and an
+    optional feed-forward."""
+
+    parts: list[str] = Field(description="the parts it has, of conv, norm, out, ff_norm, ff")
+    options: dict[str, Any] = Field(description="norm (rms or layer), eps, ff_activation, "
+                                                "ff_gated")
+    signals: list[str] = Field(description="the rows it makes, in order (block_in, conv, "
+                                           "norm, cell_out, residual, ff, block_out)")
+    width: int = Field(description="the residual stream's width E")
+    names: list[str] = Field(description="the trace route's names of those rows: "
+                                         "`block.` + signal, by time, for this layer")
+
+
 class ModelCellPublic(BaseModel):
     direction: Direction
     kind: str
@@ -231,6 +261,10 @@ class ModelCellPublic(BaseModel):
     params: list[ParamPublic] = Field(
         default_factory=list, description="this cell's parameters a weight edit may change "
                                           "(empty for an LSTM with proj_size)")
+    state_sizes: dict[str, int] = Field(
+        default_factory=dict, description='the starting state this cell takes: {"h": width, '
+                                          '"c": width} (only the states it has); its row of '
+                                          "`state` in POST /api/sessions")
 
 
 class WeightPublic(BaseModel):
@@ -261,6 +295,8 @@ class SessionPublic(BaseModel):
         description='as given: {"text": str}, {"values": [[float]]} or {"csv": str}; for '
                     f'sequences of more than {MAX_SHOWN_VALUES:,} numbers {{"rows", "columns"}} '
                     'instead. '
+                    'Text a whole model splits into words or subwords also has "tokens": '
+                    'the text of each step. '
                     'Text one step per grapheme also has "clusters": [[step, code points]] '
                     "for each step of more than one code point (absent when every step is "
                     "one)")
@@ -278,8 +314,19 @@ class SessionPublic(BaseModel):
         default_factory=list, description="[layer] -> {direction: part}: the same records as "
                                           "`cells`, by direction (a single cell is one layer, "
                                           "forward)")
+    blocks: list[BlockPublic | None] = Field(
+        default_factory=list, description="[layer] -> the parts around its cell in a "
+                                          "residual language model, or null")
+    final_norm: str | None = Field(None, description="the norm before the head (rms or "
+                                                     "layer), or null")
     interventions: list[dict[str, Any]] = Field(
         default_factory=list, description="the held signals, as checked")
+    reserved_tokens: list[str] = Field(
+        default_factory=list, description="a character vocabulary's reserved tokens (<pad>, "
+                                           "</s>): each is one step when typed whole")
+    state: dict[str, list[list[float]] | list[float]] | None = Field(
+        None, description='the starting state as given ({"h": rows, "c": rows}, one row per '
+                          "layer and direction); null: zeros")
     holdable: list[str] = Field(default_factory=list,
                                 description="the signals an intervention may hold")
     weight_edits: list[dict[str, Any]] = Field(
@@ -414,13 +461,22 @@ class WeightsPublic(BaseModel):
     notices: list[str] = Field(
         default_factory=list, description="what loading left out or changed, in words: the "
                                           "tensors left out by name, int8 weights read as float")
+    state_sizes: list[dict[str, Any]] | None = Field(
+        None, description='the starting state a session of it takes, one row per layer and '
+                          'direction as `state` in POST /api/sessions: [{"layer", '
+                          '"direction", "sizes": {"h": width, "c": width}}]')
     branch: str | None = Field(None, description="the branch of an ONNX If chosen by the "
-                                                 "model's inputs that the upload is read by")
+                                                 "model's inputs that the upload is read by "
+                                                 '("then", "else", or where Ifs nest a JSON '
+                                                 'object {"by_rate": "then", "by_mode": '
+                                                 '"else"})')
     branches: list[dict[str, Any]] | None = Field(
         None, description="an ONNX model whose If node chooses its branch by the model's "
-                          "inputs: each branch (name, condition, kind, layers, directions, "
-                          "input_size, hidden_size, head_outputs, summary); the upload's "
-                          "`branch` field chooses one")
+                          "inputs: each branch, or each way through Ifs nested in branches "
+                          "(name, node, condition, choice {If node: branch}, conditions, "
+                          "kind, layers, directions, input_size, hidden_size, head_outputs, "
+                          "summary, and `branch`: the text the upload's `branch` field "
+                          "takes to read it)")
 
 
 # -- errors ----------------------------------------------------------------------------------

@@ -35,6 +35,14 @@ def load(path: str | PathLike, kind: str | None = None, layer: int = 0, dtype=No
     """
     from .weights_io import read_weights, warn_if_partial  # format libraries load when needed
 
+    if kind is None and not options:  # an xlstm model: the cell inside one of its blocks
+        from pathlib import Path
+
+        from .models.xlstm_files import load_xlstm_cell
+
+        inside = load_xlstm_cell(Path(path), layer, dtype)
+        if inside is not None:
+            return inside
     loaded = read_weights(path, kind=kind, layer=layer)
     warn_if_partial(path, loaded, layer)
     merged = {**loaded.options, **options}

@@ -41,7 +41,9 @@ class Cell:
         self.signals = spec.describe(**options)
         self.names = tuple(s.name for s in self.signals)
         self.layout = spec.layout(options)
-        self._prepared = spec.prepare(params, options, self.hidden_size)
+        # the kind's arrays made once from these weights (transposed, fused biases), which
+        # the step and the backward pass (cells/gradients.py) both read
+        self.prepared = spec.prepare(params, options, self.hidden_size)
 
     def __repr__(self) -> str:
         opts = "".join(f", {k}={v!r}" for k, v in self.options.items())
@@ -102,7 +104,7 @@ class Cell:
         `parallel`: by the kind's parallel scan instead of step by step (see run)."""
         H, G = self.hidden_size, self.spec.gates
         buf = np.empty((len(xs), self.row_width), self.dtype) if out is None else out
-        p = self._prepared
+        p = self.prepared
         names = self.layout.names
         proj = self.layout.span(buf, H, names[0], names[G - 1])  # the pre-activations
         # (n, G·H): all input projections of the chunk in one matmul, written in place

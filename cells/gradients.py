@@ -83,7 +83,7 @@ def backward(trace, grad: dict) -> Gradients:
             zeros = np.zeros((b - a, H), cell.dtype)
         cols = cell.layout.views(rows, H)
         d_in = {name: (g[a:b] if g is not None else zeros[:b - a]) for name, g in given.items()}
-        res = spec.backward(cols, state_before, d_in, carry, cell._prepared,
+        res = spec.backward(cols, state_before, d_in, carry, cell.prepared,
                             holds_for(trace.interventions, a, b), params=True)
         carry = res.carry
         np.dot(res.d_pre, w_ih, out=dxs[a:b])
@@ -114,7 +114,7 @@ def sensitivity(trace, t: int, unit: int, of: str = "h", window: int = 256) -> d
     seed = {name: np.zeros((n, H), cell.dtype) for name in state_signals}
     seed[of][-1, unit] = 1
     carry = tuple(np.zeros(H, cell.dtype) for _ in spec.state_names)
-    res = spec.backward(cols, trace.state_before(start), seed, carry, cell._prepared,
+    res = spec.backward(cols, trace.state_before(start), seed, carry, cell.prepared,
                         holds_for(trace.interventions, start, t + 1), params=False, totals=True)
     norms = {name: np.linalg.norm(g, axis=-1) for name, g in res.totals.items()}
     return {"start": start, "t": t, "unit": unit, "of": of,

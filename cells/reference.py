@@ -330,3 +330,53 @@ def run(kind: str, params: dict, xs: np.ndarray, state: dict, interventions=(),
         frame, state = step(kind, params, x, state, holds, **options)
         frames.append(frame)
     return {name: np.stack([f[name] for f in frames]) for name in frames[0]}
+
+
+def mlstm_step(params: dict, x: np.ndarray, state: dict, heads: int, forget: str = "sigmoid",
+               output_gate: bool = True) -> tuple[dict, dict]:
+    """One mLSTM step (Beck et al. 2024), head by head as the equations read; ε and the key
+    scaling 1/√d as the xlstm library computes them. state: C (heads, d, d), n (heads, d),
+    m (heads,), each zeros where not given. Returns (frame, new state)."""
+    H = (len(params["bias_ih"]) - 2 * heads) // (4 if output_gate else 3)
+    d = H // heads
+    W, b = params["weight_ih"], params["bias_ih"]
+    start = {"q": 0, "k": H, "v": 2 * H, "i": 3 * H, "f": 3 * H + heads, "o": 3 * H + 2 * heads}
+
+    def rows(name, size):
+        return W[start[name]:start[name] + size], b[start[name]:start[name] + size]
+
+    C_prev = state.get("C", np.zeros((heads, d, d)))
+    n_prev = state.get("n", np.zeros((heads, d)))
+    m_prev = state.get("m", np.zeros(heads))
+    frame = {name: [] for name in ("q", "k", "v", "i_pre", "f_pre", "m", "i", "f", "C", "n",
+                                   "h_tilde")}
+    for head in range(heads):
+        unit = slice(head * d, (head + 1) * d)
+        (Wq, bq), (Wk, bk), (Wv, bv) = (rows(name, H) for name in "qkv")
+        (wi, bi), (wf, bf) = rows("i", heads), rows("f", heads)
+        q = Wq[unit] @ x + bq[unit]
+        k = (Wk[unit] @ x + bk[unit]) / np.sqrt(d)
+        v = Wv[unit] @ x + bv[unit]
+        i_pre = wi[head] @ x + bi[head]
+        f_pre = wf[head] @ x + bf[head]
+        log_f = -np.log1p(np.exp(-f_pre)) if forget == "sigmoid" else f_pre
+        m = max(log_f + m_prev[head], i_pre)
+        i = np.exp(i_pre - m)
+        f = np.exp(log_f + m_prev[head] - m)
+        C = f * C_prev[head] + i * np.outer(v, k)
+        n = f * n_prev[head] + i * k
+        h_tilde = C @ q / (max(abs(n @ q), np.exp(-m)) + 1e-6)
+        for name, value in (("q", q), ("k", k), ("v", v), ("i_pre", i_pre), ("f_pre", f_pre),
+                            ("m", m), ("i", i), ("f", f), ("C", C), ("n", n),
+                            ("h_tilde", h_tilde)):
+            frame[name].append(value)
+    out = {name: (np.concatenate(v) if name in ("q", "k", "v", "h_tilde") else np.array(v))
+           for name, v in frame.items()}
+    if output_gate:
+        Wo, bo = rows("o", H)
+        out["o_pre"] = Wo @ x + bo
+        out["o"] = sigmoid(out["o_pre"])
+        out["h"] = out["o"] * out["h_tilde"]
+    else:
+        out["h"] = out["h_tilde"].copy()
+    return out, {"C": out["C"], "n": out["n"], "m": out["m"]}

@@ -22,6 +22,8 @@ OPS = (
     # after the LSTM: minGRU/minLSTM's positive g and balance share; sLSTM's exponential
     # gates, stabilizer, normalizer and normalized read-out
     "positive_g", "share", "exp_minus", "stabilized_forget", "max_log", "mul_add", "mul_div",
+    # mLSTM: the memory written by v kᵀ, the normalizer's key sum, the query's read-out
+    "outer_write", "key_sum", "query_read",
     # Mamba: the causal depthwise conv, SiLU, softplus, exp(Δ ⊗ A), (Δ ⊙ u) ⊗ B, h·C + D ⊙ u
     "depthwise_conv", "silu", "softplus", "exp_scale", "outer", "read_out",
     "mean_log_decay", "write_norm",

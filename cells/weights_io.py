@@ -38,6 +38,7 @@ from .formats.model_file import MODEL_KEY, read_model_file
 from .formats.model_parts import ModelWeights
 from .formats.named import read_named
 from .formats.own_params import OWN_PARAMS, checked_arrays, read_own_params
+from .formats.residual_lms import read_residual_lm
 from .formats.tensor_files import encode_options, open_tensor_file, write_tensor_file
 from .kinds import SPECS
 
@@ -142,13 +143,53 @@ def write_weights(
     write_tensor_file(path, arrays, kind, encode_options(label, options))
 
 
-def read_model_weights(path: str | os.PathLike, branch: str | None = None,
+MODEL_FOLDER_FILES = ("model.safetensors", "model.npz")
+CONFIG_FILE = "config.json"
+
+
+def model_folder(path: Path) -> tuple[Path, dict | None]:
+    """(the weights file, its config.json as data or None) for a model given as a folder
+    (config.json beside model.safetensors, as the hubs publish models), as its config.json,
+    or as the weights file itself (no config then)."""
+    from .formats.budgets import current, load_json
+
+    if path.is_dir():
+        folder = path
+        found = [folder / name for name in MODEL_FOLDER_FILES if (folder / name).is_file()]
+        if not found:
+            pickled = sorted(p.name for p in folder.glob("*.bin")) + sorted(
+                p.name for p in folder.glob("*.pt*"))
+            hint = (f"; {', '.join(pickled)} is a pickle, which gatescope never loads: save the "
+                    "state dict with safetensors" if pickled else "")
+            raise ValueError(f"{folder.name}: a model folder holds "
+                             f"{' or '.join(MODEL_FOLDER_FILES)}; this one does not{hint}")
+        weights = found[0]
+    elif path.name.lower() == CONFIG_FILE:
+        folder = path.parent
+        weights = next((folder / n for n in MODEL_FOLDER_FILES if (folder / n).is_file()), None)
+        if weights is None:
+            raise ValueError(f"{path.name}: no {' or '.join(MODEL_FOLDER_FILES)} beside it")
+    else:
+        return path, None
+    config_path = folder / CONFIG_FILE
+    if not config_path.is_file():
+        return weights, None
+    with open(config_path, "rb") as file:  # no more than the budget (and one byte) is read
+        raw = file.read(current().max_json_bytes + 1)
+    config = load_json(CONFIG_FILE, "the model's config", raw)
+    if not isinstance(config, dict):
+        raise ValueError(f"{CONFIG_FILE}: expected a JSON object of the model's settings")
+    return weights, config
+
+
+def read_model_weights(path: str | os.PathLike, branch=None,
                        **names) -> ModelWeights:
     """Every layer, direction, embedding and head a file holds (see cells.load_model).
     `names` name a checkpoint's parts: embedding=, recurrent=, head= (modules), or its
-    tensors one by one (weight_ih=, weight_hh=, ...). `branch` ("then" or "else") picks
-    the branch of an ONNX If chosen by the model's inputs."""
-    path = Path(path)
+    tensors one by one (weight_ih=, weight_hh=, ...). `branch` ("then" or "else", or
+    {If node name: branch} where Ifs nest) picks the branch of an ONNX If chosen by the
+    model's inputs."""
+    path, config = model_folder(Path(path))
     label = path.name
     check_file(path, label)  # whole-file budgets, before any data is read
     suffix = path.suffix.lower()
@@ -160,8 +201,13 @@ def read_model_weights(path: str | os.PathLike, branch: str | None = None,
         from .formats.whole_named import read_named_model
 
         with open_tensor_file(path, label) as tensors:
-            after = None if names else read_after_lstm_model(tensors)  # minGRU, ..., sLSTM
-            return after if after is not None else read_named_model(tensors, names)
+            if not names and MODEL_KEY not in tensors.metadata:  # by their own tensor names
+                found = read_residual_lm(tensors, config)  # minLM, Mamba, xLSTM
+                if found is None:
+                    found = read_after_lstm_model(tensors)  # minGRU, ..., sLSTM alone
+                if found is not None:
+                    return found
+            return read_named_model(tensors, names)
     if names:
         raise ValueError(f"{label}: part names {sorted(names)} only apply to checkpoints of "
                          "named tensors (.safetensors, .npz)")

@@ -38,6 +38,15 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body(detail), status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
 
+    @app.exception_handler(MemoryError)
+    async def out_of_memory(request: Request, exc: MemoryError) -> JSONResponse:
+        # The server's memory (an address-space limit it runs under, or the machine's) ran
+        # out for this request alone: what it allocated is freed, others go on being served.
+        log.error("%s %s: out of memory", request.method, request.url.path)
+        return JSONResponse(error_body(
+            "the server has not enough memory for this request now; ask for fewer steps, a "
+            "smaller hidden_size or a shorter window, or try again later"), status_code=503)
+
     @app.exception_handler(Exception)
     async def server_fault(request: Request, exc: Exception) -> JSONResponse:
         # Starlette answers this outside every middleware, so the security headers are

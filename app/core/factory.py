@@ -26,6 +26,7 @@ from app.api.middleware import (
 from app.api.routes import api_router
 from app.core.allocator import keep_freed_memory_for_reuse
 from app.core.clients import ClientOf
+from app.core.departures import WatchDeparture
 from app.core.settings import Settings
 from app.sessions.cache import ByteLRU
 from app.sessions.datadir import Store
@@ -94,7 +95,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Added later = further out. From the outside in: security headers (on every answer,
     # the refusals below included), the host check, the token, cross-site writes, the
     # creation rate, the body size, the count of JSON numbers.
-    app.add_middleware(ClientOf)  # innermost: the client each request's work is queued for
+    app.add_middleware(WatchDeparture)  # innermost: work for a client that left is stopped
+    app.add_middleware(ClientOf)  # the client each request's work is queued for
     app.add_middleware(JsonNumberLimit, limit=settings.max_json_numbers)
     app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes,
                        max_upload_bytes=settings.max_upload_bytes)

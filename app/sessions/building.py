@@ -5,9 +5,10 @@ Every session is a model. The weights may name one cell (a seed, a cell preset, 
 of an uploaded file), which becomes the one-part model, or a whole model (a model preset,
 an uploaded model file), read whole. Either way the service sees a `cells.Model`.
 
-Items that name a part default to layer 0, forward. A session whose weights name one cell
-stores its items as a cell's (no layer or direction: the content keys of older sessions
-stay the same); a whole model's are stored with both written out.
+Items that name a part default to layer 0, forward, and are checked by the model's one
+checker whatever the weights name: a single cell's session is the one-part model, and its
+items are stored, like a whole model's, with their layer and direction written out
+(SessionConfig.keyed keeps the content keys of older single-cell sessions the same).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from app.errors import ApiError
 from app.sessions import kinds
 from app.sessions.config import SessionConfig
 from app.sessions.datadir import PARSED_MODEL_EXT, Store
+from app.sessions.uploads import branch_choice
+from cells.formats.vocabulary_files import Subwords
 from cells.models.model import DIRECTIONS
 
 FIRST = (0, "forward")  # the part a single cell is
@@ -57,9 +60,13 @@ def build(config: SessionConfig, store: Store, field: str) -> cells.Model:
             # decides what they leave open); uploads from before: the original file
             path = store.parsed_path(weights["weights_id"], PARSED_MODEL_EXT) or path
             vocabulary = config.model.get("vocabulary")
-            return cells.load_model(path, vocabulary=None if vocabulary is None
-                                    else tuple(vocabulary), dtype=config.dtype,
-                                    branch=meta.get("branch"))  # an ONNX If's, as uploaded
+            if vocabulary is not None:
+                # a subword vocabulary's tokenizer stays in the upload's record, once
+                json = (meta.get("model") or {}).get("tokenizer_json")
+                vocabulary = tuple(vocabulary) if json is None else Subwords(vocabulary, json)
+            return cells.load_model(path, vocabulary=vocabulary, dtype=config.dtype,
+                                    # an ONNX If's (each nested If's), as uploaded
+                                    branch=branch_choice(meta.get("branch")))
         parsed = store.parsed_path(weights["weights_id"])
         if parsed is not None:  # the canonical arrays as parsed on upload: read, not parsed
             path = parsed
@@ -72,17 +79,13 @@ def build(config: SessionConfig, store: Store, field: str) -> cells.Model:
         raise ApiError(field, message) from exc
 
 
-def edited(model: cells.Model, edits, whole: bool) -> tuple[cells.Model, tuple[dict, ...]]:
+def edited(model: cells.Model, edits) -> tuple[cells.Model, tuple[dict, ...]]:
     """The model with its weights edited (cells.weight_edits) and the checked edits as the
-    config stores them."""
+    config stores them: by part (layer, then forward before backward), each naming it."""
     items = plain_items(edits)
     if not items:
         return model, ()
     try:
-        if not whole:
-            cell = model.cell(*FIRST)
-            checked = cell.check_weight_edits(items)
-            return one_cell(cell.with_weights(checked)), tuple(e.to_dict() for e in checked)
         by_part = model.check_weight_edits(items)
     except ValueError as exc:
         raise ApiError("weight_edits", str(exc)) from exc
@@ -93,15 +96,12 @@ def edited(model: cells.Model, edits, whole: bool) -> tuple[cells.Model, tuple[d
     return model.with_weights(records), records
 
 
-def held(model: cells.Model, interventions, steps: int,
-         whole: bool) -> tuple[dict[tuple, tuple], tuple[dict, ...]]:
+def held(model: cells.Model, interventions,
+         steps: int) -> tuple[dict[tuple, tuple], tuple[dict, ...]]:
     """({(layer, direction): checked interventions}, the records the config stores, in the
-    order given)."""
+    order given, each naming its part)."""
     items = plain_items(interventions)
     try:
-        if not whole:
-            checked = model.cell(*FIRST).check_interventions(items, steps)
-            return {FIRST: checked}, tuple(iv.to_dict() for iv in checked)
         by_part = model.check_interventions(items, steps)
     except ValueError as exc:
         raise ApiError("interventions", str(exc)) from exc
@@ -111,3 +111,14 @@ def held(model: cells.Model, interventions, steps: int,
         key = (item.get("layer", 0), item.get("direction", "forward"))
         records.append({**left[key].pop(0).to_dict(), "layer": key[0], "direction": key[1]})
     return by_part, tuple(records)
+
+
+def start_states(model: cells.Model, state: dict | None, field: str = "state") -> dict:
+    """{(layer, direction): {"h": row, "c": row}} of a session's starting state (its
+    SessionConfig.state, rows as cells.Model.run's h0 / c0 take them); {} for zeros."""
+    if not state:
+        return {}
+    try:
+        return model.starting_state(state.get("h"), state.get("c"))
+    except ValueError as exc:
+        raise ApiError(field, str(exc)) from exc

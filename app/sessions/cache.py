@@ -30,6 +30,11 @@ class ByteLRU(Generic[V]):
     def __len__(self) -> int:
         return len(self._items)
 
+    def values(self) -> list[V]:
+        """The values held now (a copy of the list: the cache may change meanwhile)."""
+        with self._lock:
+            return [value for value, _ in self._items.values()]
+
     def __contains__(self, key: Hashable) -> bool:
         return key in self._items
 

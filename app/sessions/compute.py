@@ -18,6 +18,10 @@ request waits at most for the cheap tasks ahead of it, never behind a storm of h
 Within a lane, clients take turns (round robin over the client of each task,
 app/core/clients.py), so one client's hundred requests queue behind their own, not in
 front of everyone else's.
+
+A task queued by a request whose client has gone (app/core/departures.py) is dropped
+before it starts, and runs with that request's departure, so long work stops at its next
+batch; background batches belong to no request.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from concurrent.futures import Future
 from typing import TypeVar
 
 from app.core.clients import current_client
+from app.core.departures import ClientGone, current_departure
 from app.sessions.traces import SharedTrace, background_job
 
 T = TypeVar("T")
@@ -74,6 +79,7 @@ class ComputePool:
         self._changed = threading.Condition()
         self._turn = 0  # which slow lane goes first next time
         self._closed = False
+        self.abandoned = 0  # tasks dropped or stopped because their client had gone
         self._workers = [threading.Thread(target=self._work, name=f"gatescope-compute-{n}",
                                           daemon=True) for n in range(self.threads)]
         for worker in self._workers:
@@ -84,10 +90,11 @@ class ComputePool:
                lane: str | None = None) -> Future:
         lane = lane or ("heavy" if heavy else "cheap")
         future: Future = Future()
+        departure = None if lane == "background" else current_departure.get()
         with self._changed:
             if self._closed:
                 raise RuntimeError("the compute pool is shut down")
-            self._lanes[lane].put(current_client.get(), (future, fn, args, lane))
+            self._lanes[lane].put(current_client.get(), (future, fn, args, lane, departure))
             self._changed.notify()
         return future
 
@@ -136,15 +143,21 @@ class ComputePool:
                         return
                     self._changed.wait()
                     task = self._next()
-                future, fn, args, lane = task
+                future, fn, args, lane, departure = task
                 self._running[lane] += 1
+            token = current_departure.set(departure)
             try:
                 if future.set_running_or_notify_cancel():
                     try:
+                        if departure is not None and departure.gone:
+                            raise ClientGone()
                         future.set_result(fn(*args))
                     except BaseException as exc:  # noqa: BLE001 - handed to the waiter
+                        if isinstance(exc, ClientGone):
+                            self.abandoned += 1
                         future.set_exception(exc)
             finally:
+                current_departure.reset(token)
                 with self._changed:
                     self._running[lane] -= 1
                     self._changed.notify_all()

@@ -20,8 +20,16 @@ from typing import Any
 import cells
 
 # 1: values inline in the JSON; 2: a model description only for whole models (`cells`
-# lists per layer); 3: every session carries its model description (`parts` per layer).
-CONFIG_FORMAT = 3
+# lists per layer); 3: every session carries its model description (`parts` per layer);
+# 4: every held signal and weight edit names its part (`layer`, `direction`).
+CONFIG_FORMAT = 4
+PART_FIELDS = ("layer", "direction")
+
+
+def with_part(item: dict) -> dict:
+    """A stored item (a held signal, a weight edit) naming its part: the first (layer 0,
+    forward) where it names none, as a single cell's items were stored before format 4."""
+    return {**item, "layer": item.get("layer", 0), "direction": item.get("direction", "forward")}
 
 
 @dataclass(frozen=True)
@@ -49,9 +57,11 @@ class SessionConfig:
     # one cell or a whole model (`weights_of`). A single cell is the one-part case. The
     # fields above describe part (0, forward). Left out, it is the single cell's.
     model: dict | None = None
-    # Held signals (cells.interventions), as checked dicts: part of what the trace is.
+    # Held signals (cells.interventions), as checked dicts, each with the `layer` and
+    # `direction` of its part: part of what the trace is.
     interventions: tuple = ()
-    # Changed weights (cells.weight_edits), as checked dicts: part of what the cell is.
+    # Changed weights (cells.weight_edits), as checked dicts with their part, as
+    # interventions: part of what the cell is.
     weight_edits: tuple = ()
     # The starting state {"h": rows, "c": rows} (one row per layer and direction, as
     # cells.Model.run's h0 / c0 take them); None: zeros. Part of what the trace is.
@@ -61,6 +71,8 @@ class SessionConfig:
         if self.model is None:  # a single cell: the one-part model
             object.__setattr__(self, "model", one_part(
                 self.cell, self.options, self.input_size, self.hidden_size, self.is_text))
+        for name in ("interventions", "weight_edits"):  # one item shape, whatever the source
+            object.__setattr__(self, name, tuple(with_part(it) for it in getattr(self, name)))
 
     @property
     def is_text(self) -> bool:
@@ -81,13 +93,22 @@ class SessionConfig:
         if self.whole:  # a model's tokens decide its encoding
             content["model_vocabulary"] = self.model.get("vocabulary")
         if self.interventions:  # absent when empty: keys of older sessions stay the same
-            content["interventions"] = list(self.interventions)
+            content["interventions"] = self.keyed(self.interventions)
         if self.weight_edits:  # absent when empty, as interventions
-            content["weight_edits"] = list(self.weight_edits)
+            content["weight_edits"] = self.keyed(self.weight_edits)
         if self.state:  # absent when zeros, as interventions
             content["state"] = self.state
         data = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(data.encode()).hexdigest()
+
+    def keyed(self, items: tuple) -> list[dict]:
+        """Items as the content key reads them. A single cell has one part, (0, forward),
+        which every item names: its keys were made without it and stay the same (a stored
+        session keeps its key; the same hold given with or without its part is one key). A
+        whole model's items are keyed with their part, as they always were."""
+        if self.whole:
+            return list(items)
+        return [{k: v for k, v in it.items() if k not in PART_FIELDS} for it in items]
 
     def with_key(self) -> SessionConfig:
         return dataclasses.replace(self, key=self.content_key())
@@ -99,7 +120,7 @@ class SessionConfig:
         if self.whole:
             parts.append(self.model.get("vocabulary"))
         if self.weight_edits:
-            parts.append({"weight_edits": list(self.weight_edits)})
+            parts.append({"weight_edits": self.keyed(self.weight_edits)})
         return json.dumps(parts, sort_keys=True)
 
     def replace(self, **changes) -> SessionConfig:

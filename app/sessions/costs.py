@@ -85,6 +85,9 @@ def model_costs(model: cells.Model, steps: int, holds: Iterable = ()) -> tuple[i
     trace_bytes = 0
     for layer in model.stack:
         held_values += steps * layer.output_size
+        if layer.block is not None:  # its rows but its input and output (counted already)
+            held_values += steps * layer.input_size * (len(layer.block.describe()["signals"])
+                                                       - 2)
         for cell in layer.cells.values():
             operations += steps * step_operations(cell)
             whole = steps * row_values(cell) * itemsize

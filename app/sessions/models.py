@@ -25,10 +25,15 @@ import cells
 from app.errors import ApiError
 from app.sessions.config import SessionConfig
 from app.sessions.sequences import Inputs
+from cells.formats.vocabulary_files import Subwords
 from cells.models import projected
-from cells.models.model import BACKWARD, FORWARD
+from cells.models.model import BACKWARD, FORWARD, start_state_widths
+from cells.models.reserved_tokens import reserved_tokens
 
 OUTPUTS = ("logits", "probs")  # the head's signals, by time, that the trace route serves
+# A block's rows (cells.models.blocks.SIGNALS) are served by the trace route under this
+# prefix, so that they never clash with a cell's own signal names (a cell's `norm`, `out`)
+BLOCK_PREFIX = "block."
 
 
 def is_projected(cell) -> bool:
@@ -76,8 +81,10 @@ def signal_width(part: dict, signal: cells.Signal) -> int:
     return part["hidden_size"]
 
 
-def describe_model(model: cells.Model) -> dict:
-    """What a session stores and says about a whole model (JSON-ready)."""
+def describe_model(model: cells.Model, keep_tokenizer: bool = False) -> dict:
+    """What a session stores and says about a whole model (JSON-ready). `keep_tokenizer`:
+    with a subword vocabulary's tokenizer.json, as an upload's record keeps it once (a
+    session built from the upload reads it there)."""
     info = model.info()
     head = model.head
     vocabulary = list(model.vocabulary) if model.vocabulary is not None else None
@@ -92,16 +99,35 @@ def describe_model(model: cells.Model) -> dict:
     parts = [{c["direction"]: {**c, "proj_size": cell.proj_size} if is_projected(cell) else c
               for c, cell in zip(row, layer.cells.values(), strict=True)}
              for row, layer in zip(info["cells"], model.stack, strict=True)]
-    return {"weights_of": "model", "layers": model.layers, "directions": list(model.directions),
-            "parts": parts, "encoder": info["encoder"], "head": head_public,
-            "vocabulary": vocabulary}
+    described = {"weights_of": "model", "layers": model.layers,
+                 "directions": list(model.directions), "parts": parts,
+                 "encoder": info["encoder"], "head": head_public, "vocabulary": vocabulary,
+                 "blocks": [None if block is None else {**block, "width": layer.input_size}
+                            for block, layer in zip(info["blocks"], model.stack, strict=True)],
+                 "final_norm": info["final_norm"]}
+    if keep_tokenizer and isinstance(model.vocabulary, Subwords):
+        described["tokenizer_json"] = model.vocabulary.json
+    return described
+
+
+def reserved_of(described: dict) -> list[str]:
+    """The reserved tokens (`<pad>`, `</s>`) of a model's character vocabulary: each one
+    step when typed whole; [] when it has none."""
+    tokens = described.get("vocabulary")
+    if not tokens or described["encoder"].get("tokenizer") != "chars":
+        return []
+    return list(reserved_tokens(tokens) or ())
 
 
 def public_part(part: dict) -> dict:
     """A part as GET /api/sessions/{id} says it: with its signals, stages, what it can
     hold and its parameter layout (what a weight edit may change)."""
     projected_part = bool(part.get("proj_size"))  # holds nothing, edits nothing (yet)
+    states = (projected.ProjectedLSTM.state_names if projected_part
+              else cells.kind_info(part["kind"])["state"])
     return {**part, "signals": [s.to_dict() for s in signals_of(part)],
+            "state_sizes": start_state_widths(states, part["hidden_size"],
+                                              part.get("output_size", part["hidden_size"])),
             "stages": stages_of(part),
             "holdable": [] if projected_part else [
                 s.name for s in cells.kinds.holdable(cells.kinds.spec_for(part["kind"]),
@@ -111,13 +137,33 @@ def public_part(part: dict) -> dict:
 
 
 def public_parts(config: SessionConfig) -> dict:
-    """`layers`, `directions`, `head`, `parts` (per layer, {direction: part}) and `cells`
-    (the same records as lists per layer, in direction order)."""
+    """`layers`, `directions`, `head`, `parts` (per layer, {direction: part}), `cells`
+    (the same records as lists per layer, in direction order), `blocks` (per layer, the
+    parts around its cell, or None) and `final_norm` (the norm before the head, or None)."""
     described = config.model
     parts = [{d: public_part(p) for d, p in layer.items()} for layer in described["parts"]]
     return {"layers": described["layers"], "directions": described["directions"],
             "head": described["head"], "cells": [list(layer.values()) for layer in parts],
-            "parts": parts}
+            "parts": parts,
+            "blocks": [public_block(block) for block in blocks_of(described)],
+            "final_norm": described.get("final_norm")}
+
+
+def blocks_of(described: dict) -> list[dict | None]:
+    """Per layer, the block description (cells.models.blocks.Block.describe) or None; a
+    model described before blocks were (or a single cell) has none."""
+    return described.get("blocks") or [None] * described["layers"]
+
+
+def public_block(block: dict | None) -> dict | None:
+    """A block as GET /api/sessions/{id} says it: its parts, options, signals, the stream's
+    width and the names the trace route serves its rows under."""
+    return None if block is None else {**block, "names": block_names(block)}
+
+
+def block_names(block: dict | None) -> list[str]:
+    """The trace route's names of a block's rows, in the order the block makes them."""
+    return [] if block is None else [BLOCK_PREFIX + s for s in block["signals"]]
 
 
 def check_part(config: SessionConfig, layer: int, direction: str) -> dict:
@@ -149,6 +195,8 @@ class ModelRun:
     layer_inputs: list[np.ndarray]  # [layer] -> (T, I_l), time order
     logits: np.ndarray | None  # (T, O)
     probs: np.ndarray | None  # (T, O), softmax or sigmoid heads
+    # [layer] -> {block signal: (T, E)} in time order (cells.models.blocks.SIGNALS), or None
+    blocks: tuple[dict[str, np.ndarray] | None, ...] = ()
 
     @classmethod
     def of(cls, model: cells.Model, sequence, interventions=(), state: dict | None = None
@@ -160,12 +208,12 @@ class ModelRun:
                               **{f"{k}0": v for k, v in (state or {}).items()})
         except ValueError as exc:
             raise ApiError("sequence", str(exc)) from exc
-        inputs = [np.ascontiguousarray(trace.xs)] + [np.ascontiguousarray(o)
-                                                     for o in trace.outputs[:-1]]
+        inputs = [np.ascontiguousarray(rows) for rows in trace.reads]
         names = trace.names
         logits = trace["logits"] if "logits" in names else None
         probs = trace["probs"] if "probs" in names else None
-        return cls(model, inputs, logits, probs)
+        blocks = tuple(None if rows is None else dict(rows) for rows in trace.blocks)
+        return cls(model, inputs, logits, probs, blocks)
 
     @property
     def steps(self) -> int:
@@ -173,8 +221,16 @@ class ModelRun:
 
     @property
     def nbytes(self) -> int:
-        arrays = [*self.layer_inputs, self.logits, self.probs]
-        return int(sum(a.nbytes for a in arrays if a is not None))
+        arrays = [*self.layer_inputs, self.logits, self.probs,
+                  *(a for rows in self.blocks if rows is not None for a in rows.values())]
+        # a block's rows share arrays (its norm is what the cell read, its output the next
+        # block's input, the residual is the output without a feed-forward): count each once
+        unique = {id(a): a for a in arrays if a is not None}
+        return int(sum(a.nbytes for a in unique.values()))
+
+    def block(self, layer: int, name: str) -> np.ndarray:
+        """(T, E) a row of the block around layer `layer`'s cell (`name` unprefixed)."""
+        return self.blocks[layer][name]
 
     def inputs(self, layer: int, direction: str) -> Inputs:
         """The rows the cell of (layer, direction) reads, in its own order."""
@@ -209,6 +265,8 @@ def model_nbytes(model: cells.Model) -> int:
     for layer in model.stack:
         for cell in layer.cells.values():
             total += sum(a.nbytes for a in cell.params.values())
+        if layer.block is not None:
+            total += sum(a.nbytes for a in layer.block.params.values())
     if model.head is not None:
         total += model.head.weight.nbytes + model.head.bias.nbytes
     if model.encoder.embedding is not None:
@@ -217,7 +275,11 @@ def model_nbytes(model: cells.Model) -> int:
 
 
 def rows_per_step(described: dict) -> int:
-    """Numbers held per step by a run: every layer's input and the head's outputs (twice)."""
-    per_step = sum(next(iter(layer.values()))["input_size"] for layer in described["parts"])
+    """Numbers held per step by a run: every layer's input, its block's rows (but the norm,
+    which is that input) and the head's outputs (twice)."""
+    per_step = 0
+    for layer, block in zip(described["parts"], blocks_of(described), strict=True):
+        width = next(iter(layer.values()))["input_size"]
+        per_step += width * (1 + (len(block["signals"]) - 1 if block else 0))
     head = described["head"]
     return per_step + (2 * head["outputs"] if head else 0)

@@ -7,6 +7,7 @@ or CSV) as float64, so the inputs can be rebuilt exactly by any process.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 from dataclasses import dataclass
@@ -201,3 +202,14 @@ def as_inputs(piece: Piece, vocabulary: str | list[str] | None, dtype: str,
     if piece.text is not None:
         return Inputs.from_text(piece.text, vocabulary, dtype)
     return Inputs.from_values(piece.values, dtype, field)
+
+
+@functools.lru_cache(maxsize=16)
+def clusters(text: str) -> list[list[int]]:
+    """[step, code points] of each step of `text` longer than one code point: with the text,
+    the page finds each step's grapheme without splitting text itself. Kept for the last
+    few texts: segmenting a million graphemes takes a second, and every GET of the session
+    asks (callers only read the list)."""
+    if cells.text.is_simple(text):
+        return []
+    return [[step, len(g)] for step, g in enumerate(cells.text.graphemes(text)) if len(g) > 1]

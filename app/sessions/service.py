@@ -21,8 +21,6 @@ head's outputs) and each part's trace reads its rows from that run.
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 import cells
@@ -37,12 +35,13 @@ from app.schemas import (
 )
 from app.sessions import building, costs, limits
 from app.sessions import models as model_sessions
+from app.sessions.building import start_states
 from app.sessions.cache import ByteLRU
 from app.sessions.compute import ComputePool
 from app.sessions.config import SessionConfig, one_part, values_digest
 from app.sessions.datadir import Store
 from app.sessions.parallel_check import parallel_max_abs_diff
-from app.sessions.sequences import Inputs, as_inputs, check_text, piece_from_request
+from app.sessions.sequences import Inputs, as_inputs, check_text, clusters, piece_from_request
 from app.sessions.sources import made_for
 from app.sessions.traces import SharedTrace
 from app.sessions.uploads import upload_record
@@ -124,6 +123,8 @@ class SessionService:
                 body[source] = config.weights[source]
         body.update(parts)
         body["interventions"] = list(config.interventions)
+        body["state"] = config.state  # the starting state given (None: zeros)
+        body["reserved_tokens"] = model_sessions.reserved_of(config.model)
         spec = cells.kinds.spec_for(config.cell)
         body["holdable"] = [sig.name for sig in cells.kinds.holdable(spec, config.options)]
         body["weight_edits"] = list(config.weight_edits)
@@ -141,8 +142,10 @@ class SessionService:
 
     def _sequence_as_given(self, config: SessionConfig) -> dict:
         if config.is_text:
-            if config.whole:  # a model splits text by its own tokenizer
-                return {"text": config.text}
+            if config.whole:  # a model splits text by its own tokenizer: its steps' tokens
+                encoder = self._model(config, "weights").encoder
+                if encoder.tokenizer != "chars":
+                    return {"text": config.text, "tokens": encoder.split(config.text)}
             joined = clusters(config.text)  # absent when every step is one code point
             return {"text": config.text, "clusters": joined} if joined else {"text": config.text}
         if config.csv is not None:
@@ -188,7 +191,8 @@ class SessionService:
                names: list[str] | None, layer: int = 0, direction: str = "forward",
                ) -> tuple[int, int, list[str], dict[str, np.ndarray]]:
         """Signals of the cell at (layer, direction) for its steps [start, stop) (a backward
-        cell's step k reads time T−1−k); a model's head outputs `logits`/`probs` by time."""
+        cell's step k reads time T−1−k); a model's head outputs `logits`/`probs` and the
+        rows of the block around that layer's cell (`block.norm`, ...) by time."""
         part = self.part(config, layer, direction)
         steps = config.steps
         start = 0 if start is None else start
@@ -206,6 +210,11 @@ class SessionService:
         if head:
             outputs = ["logits"] + (["probs"] if head["kind"] != "linear" else [])
             width.update({name: head["outputs"] for name in outputs})
+        # the rows of the block around this layer's cell, by time (`block.norm`, ...)
+        block = model_sessions.blocks_of(config.model)[layer]
+        block_rows = model_sessions.block_names(block)
+        width.update({name: block["width"] for name in block_rows})
+        outputs = outputs + block_rows
         if names:
             unknown = [n for n in names if n not in known and n not in outputs]
             if unknown:
@@ -225,7 +234,9 @@ class SessionService:
             window = self.pool.run(trace.window, start, stop, cell_names)
         if len(cell_names) < len(names):
             run = self.model_run(config)
-            window.update({n: run.output(n)[start:stop] for n in names if n in outputs})
+            prefix = model_sessions.BLOCK_PREFIX
+            window.update({n: (run.block(layer, n.removeprefix(prefix)) if n in block_rows
+                               else run.output(n))[start:stop] for n in names if n in outputs})
         return start, stop, names, window
 
     def tokens(self, config: SessionConfig, start: int, stop: int,
@@ -354,7 +365,7 @@ class SessionService:
         piece = piece_from_request(request.sequence)
         limits.check_steps(self.settings, piece.steps, "sequence")
         made = made_for(request, piece, self.store, self.settings)
-        model, edits = building.edited(made.model, request.weight_edits, made.whole)
+        model, edits = building.edited(made.model, request.weight_edits)
         first = next(iter(model.stack[0].cells.values()))
         described = (model_sessions.describe_model(model) if made.whole else
                      one_part(first.kind, first.options, first.input_size, first.hidden_size,
@@ -370,7 +381,7 @@ class SessionService:
         limits.check_inputs_size(self.settings, steps, model_sessions.rows_per_step(described))
         inputs = None if made.whole else as_inputs(piece, made.vocabulary, request.dtype,
                                                    "sequence.values")
-        by_part, held = building.held(model, request.interventions, steps, made.whole)
+        by_part, held = building.held(model, request.interventions, steps)
         costs.check_session(self.settings, model, steps, held, made.whole)  # before computing
         state = None if request.state is None else request.state.model_dump(exclude_none=True)
         starts = start_states(model, state, "state")  # checked before anything is stored
@@ -394,7 +405,7 @@ class SessionService:
         else:  # the first window before the answer; the values are not stored yet
             trace = self.traces.get_or_compute(
                 (config.key, *FIRST),
-                lambda: self.pool.run(self._start, first, inputs, by_part[FIRST],
+                lambda: self.pool.run(self._start, first, inputs, by_part.get(FIRST, ()),
                                       starts.get(FIRST)))
             self.pool.follow(trace)
         self.store.save_session(config, values)
@@ -482,7 +493,7 @@ class SessionService:
                     return shared
                 self.traces.put((parent["key"], *FIRST), shared)  # another's: put it back
         model = self._model(config, "weights")
-        by_part, _ = building.held(model, config.interventions, config.steps, config.whole)
+        by_part, _ = building.held(model, config.interventions, config.steps)
         inputs = (self.model_run(config).inputs(layer, direction) if config.whole
                   else self._inputs(config))
         return self.pool.run(self._start, model.cell(layer, direction), inputs,
@@ -518,7 +529,7 @@ class SessionService:
             base = self._model(config.replace(weight_edits=()), field)
             return self.models.get_or_compute(
                 config.cell_key(),
-                lambda: building.edited(base, config.weight_edits, config.whole)[0])
+                lambda: building.edited(base, config.weight_edits)[0])
         return self.models.get_or_compute(config.cell_key(),
                                           lambda: building.build(config, self.store, field))
 
@@ -533,28 +544,6 @@ class SessionService:
         return model_sessions.ModelRun.of(self._model(config, "weights"),
                                           self._model_sequence(config), config.interventions,
                                           config.state)
-
-
-def start_states(model: cells.Model, state: dict | None, field: str = "state") -> dict:
-    """{(layer, direction): {"h": row, "c": row}} of a session's starting state (its
-    SessionConfig.state, rows as cells.Model.run's h0 / c0 take them); {} for zeros."""
-    if not state:
-        return {}
-    try:
-        return model.starting_state(state.get("h"), state.get("c"))
-    except ValueError as exc:
-        raise ApiError(field, str(exc)) from exc
-
-
-@functools.lru_cache(maxsize=16)
-def clusters(text: str) -> list[list[int]]:
-    """[step, code points] of each step of `text` longer than one code point: with the text,
-    the page finds each step's grapheme without splitting text itself. Kept for the last
-    few texts: segmenting a million graphemes takes a second, and every GET of the session
-    asks (callers only read the list)."""
-    if cells.text.is_simple(text):
-        return []
-    return [[step, len(g)] for step, g in enumerate(cells.text.graphemes(text)) if len(g) > 1]
 
 
 def _shown(session_id: str) -> str:

@@ -31,6 +31,7 @@ from collections.abc import Callable
 import numpy as np
 
 import cells
+from app.core import departures
 from app.sessions.cache import ByteLRU
 from app.sessions.sequences import Inputs
 from cells.trace import CHUNK  # segment boundaries fall on its multiples
@@ -149,8 +150,10 @@ class SharedTrace:
 
     # -- computing -------------------------------------------------------------------------
     def ensure(self, stop: int) -> None:
-        """Compute until at least `stop` steps are there."""
+        """Compute until at least `stop` steps are there; a batch at a time, each only while
+        the client that asked is still there (what is computed stays for the next asker)."""
         while self.computed < min(stop, self.steps):
+            departures.check()
             self.advance(self.batch_steps)
 
     def advance(self, n: int) -> int:
@@ -257,6 +260,7 @@ class SharedTrace:
         size = self.segment_steps
         k = t // size
         start = max(0, t - window + 1)
+        departures.check()
         if start >= k * size:
             segment = self._segment(k)
             if len(segment) <= t - k * size:  # an old recompute raced with growth

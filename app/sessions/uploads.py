@@ -5,12 +5,15 @@ holds: its name as uploaded, the cell it gives, the options the file itself stat
 the ones it leaves open, how many layers and directions it has and which part is used.
 An ONNX model whose If node chooses its branch by the model's inputs (one file for two
 sample rates) lists its branches (`branches`) and is read by the one the `branch` form
-field names (the first, "then", when none is named; `branch` says which).
+field names (the first, "then", when none is named; `branch` says which). Where such Ifs
+nest, each listed way through them carries the `branch` text that reads it: a JSON object
+naming each If's branch, `{"by_rate": "then", "by_mode": "else"}`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import tempfile
 from pathlib import Path
 from typing import BinaryIO
@@ -31,13 +34,15 @@ from app.sessions.kinds import check_options, default_options, json_value
 from app.sessions.limits import check_sizes
 from app.sessions.models import describe_model, is_model
 from cells.formats.budgets import OverBudget
-from cells.formats.onnx_graph import BRANCHES, external_locations, self_contained
+from cells.formats.common import BRANCHES
+from cells.formats.executable_files import refuse_executable
 from cells.formats.vocabulary_files import MAX_VOCABULARY_BYTES, read_vocabulary_file
 from cells.weights_io import read_weights
 
 # Files only the whole-model reader reads (no single-cell reader knows them).
 WHOLE_MODEL_ONLY = (".keras",)
 SHOWN = {"layer": 0, "direction": "forward"}  # the part of a bigger file a session uses
+MAX_BRANCH_TEXT = 4000  # characters of a `branch` form field (a JSON object of If names)
 
 
 def upload_record(weights_id: str, meta: dict) -> dict:
@@ -54,8 +59,16 @@ def upload_record(weights_id: str, meta: dict) -> dict:
         "branch": meta.get("branch"), "branches": meta.get("branches"),
         "bytes": meta.get("bytes"),
         "model": _model_summary(meta.get("model")),
+        "state_sizes": meta.get("state_sizes"),
         "notices": list(meta.get("notices", [])),
     }
+
+
+def state_sizes(model: cells.Model) -> list[dict]:
+    """The starting state a session of the upload takes, row by row as POST /api/sessions
+    takes `state`: [{"layer", "direction", "sizes": {"h": width, "c": width}}]."""
+    return [{"layer": layer, "direction": direction, "sizes": sizes}
+            for (layer, direction), sizes in model.state_sizes().items()]
 
 
 def _model_summary(model: dict | None) -> dict | None:
@@ -105,13 +118,13 @@ def accept_weights(store: Store, settings: Settings, source: BinaryIO, filename:
     a session made after a restart reads those and never parses the original again."""
     ext = weights_extension(filename)
     if ext is None:
-        raise ApiError("file", f"{filename!r} is not a weights file; upload one of "
-                               f"{', '.join(WEIGHT_EXTENSIONS)} (PyTorch pickles are refused: "
-                               "save the state dict with safetensors)")
+        raise ApiError("file", _executable_refusal(source, filename, settings.max_upload_bytes)
+                       or f"{filename!r} is not a weights file; upload one of "
+                          f"{', '.join(WEIGHT_EXTENSIONS)} (PyTorch pickles are refused: "
+                          "save the state dict with safetensors)")
     if kind is not None and kind not in cells.KINDS:
         raise ApiError("cell", f"unknown cell kind {kind!r}; known kinds: {', '.join(cells.KINDS)}")
-    if branch is not None and branch not in BRANCHES:
-        raise ApiError("branch", f"{branch!r} is not one of {', '.join(BRANCHES)}")
+    choice = branch_choice(branch)
     if data is not None and ext != ".onnx":
         raise ApiError("data", f"{data[1]!r}: only an .onnx model keeps its weights in a data "
                                "file beside it")
@@ -127,7 +140,7 @@ def accept_weights(store: Store, settings: Settings, source: BinaryIO, filename:
         branches = _branches(path, filename) if ext == ".onnx" else None
         if branches is not None:
             return _accept_branch(store, settings, path, weights_id, ext, filename, kind,
-                                  vocabulary, branches, branch)
+                                  vocabulary, branches, choice)
         if branch is not None:
             raise ApiError("branch", f"{filename!r} has no If node chosen by the model's inputs "
                                      "(an ONNX model for two sample rates has one); leave "
@@ -166,8 +179,10 @@ def accept_weights(store: Store, settings: Settings, source: BinaryIO, filename:
                 "dtype": cell.dtype.name, "filename": filename, "bytes": path.stat().st_size,
                 "notices": list(notices)}
         kept = [parsed_cell]
+        meta["state_sizes"] = state_sizes(cells.Model([{"forward": cell}]))
         if model is not None and not options:
-            meta["model"] = describe_model(model)
+            meta["model"] = describe_model(model, keep_tokenizer=True)
+            meta["state_sizes"] = state_sizes(model)
             kept.append(parsed_model)
         else:
             parsed_model.unlink(missing_ok=True)
@@ -182,9 +197,51 @@ def accept_weights(store: Store, settings: Settings, source: BinaryIO, filename:
     return upload_record(weights_id, meta)
 
 
+def _executable_refusal(source: BinaryIO, filename: str, limit: int) -> str | None:
+    """What a file of no known suffix is when its content is a pickle or TorchScript (torch.save
+    to "model", "model.jit", "model.bin"), with the export recipe; None otherwise. Read into
+    a temporary file (at most the upload limit), never unpickled."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "upload"
+        with open(path, "wb") as copy:
+            copy.write(source.read(limit + 1))
+        try:
+            refuse_executable(path, filename)
+        except ValueError as exc:
+            return str(exc)
+    return None
+
+
+def branch_choice(text: str | None) -> str | dict | None:
+    """The `branch` form field (or an upload's stored `branch`) as cells.load_model takes it:
+    "then" / "else", or a JSON object {If node name: "then" / "else"} where Ifs nest."""
+    if text is None:
+        return None
+    if len(text) > MAX_BRANCH_TEXT:
+        raise ApiError("branch", f"is {len(text)} characters long; a branch is named in at "
+                                 f"most {MAX_BRANCH_TEXT}")
+    if text.lstrip().startswith("{"):
+        try:
+            choice = json.loads(text)
+        except ValueError as exc:
+            raise ApiError("branch", f"{text[:80]!r} is not a JSON object naming each If's "
+                                     f"branch ({exc})") from exc
+        if not isinstance(choice, dict) or not choice or not all(
+                isinstance(k, str) and v in BRANCHES for k, v in choice.items()):
+            raise ApiError("branch", f"{text[:80]!r}: name each If node's branch, one of "
+                                     f"{', '.join(BRANCHES)} "
+                                     '(e.g. {"by_rate": "then", "by_mode": "else"})')
+        return choice
+    if text not in BRANCHES:
+        raise ApiError("branch", f"{text!r} is not one of {', '.join(BRANCHES)} (or a JSON "
+                                 "object naming the branch of each If where they nest)")
+    return text
+
+
 def _branches(path: Path, filename: str) -> list[dict] | None:
-    """What each branch of the file's If chosen by its inputs holds; None when it has none
-    (or does not read at all: the readers below say why)."""
+    """What each way through the file's Ifs chosen by its inputs holds, each with the
+    `branch` text that reads it; None when it has none (or does not read at all: the
+    readers below say why)."""
     from cells.formats.whole_onnx import onnx_branches
 
     try:
@@ -193,47 +250,60 @@ def _branches(path: Path, filename: str) -> list[dict] | None:
         return None
     if found is None:
         return None
-    return [{k: (v.replace(path.name, filename) if isinstance(v, str) else v)
-             for k, v in record.items()} for record in found]
+    one_if = all(len(way["choice"]) == 1 for way in found)
+    records = [{k: (v.replace(path.name, filename) if isinstance(v, str) else v)
+                for k, v in way.items()} for way in found]
+    for record in records:
+        record["branch"] = (next(iter(record["choice"].values())) if one_if
+                            else json.dumps(record["choice"]))
+    return records
 
 
 def _accept_branch(store: Store, settings: Settings, path: Path, weights_id: str, ext: str,
                    filename: str, kind: str | None, vocabulary, branches: list[dict],
-                   branch: str | None) -> dict:
-    """An ONNX model whose If is chosen by its inputs, read whole by one branch: the one
-    named, else the first. Each (file, branch) is its own upload: the file's sha256 for the
-    first branch, the sha256 of "<that>:branch=<name>" for another, so a session always
-    runs the branch its upload was read by."""
+                   choice: str | dict | None) -> dict:
+    """An ONNX model whose If is chosen by its inputs, read whole by one branch (one way
+    through nested Ifs): the one named, else the first listed. Each (file, branch) is its
+    own upload: the file's sha256 for the first, the sha256 of "<that>:branch=<text>" for
+    another, so a session always runs the branch its upload was read by."""
     if kind is not None:
         raise ApiError("cell", f"{filename!r} chooses between branches by its inputs and is "
                                "read as a whole model; leave cell out and name the branch")
-    chosen = branch or BRANCHES[0]
+    first = branches[0]
+    chosen = first["choice"] if choice is None else choice
+    as_dict = chosen if isinstance(chosen, dict) else {first["node"]: chosen}
+    # said the way the record lists it ("then" and {"by_rate": "then"} are one upload)
+    text = next((b["branch"] for b in branches if b["choice"] == as_dict),
+                chosen if isinstance(chosen, str) else json.dumps(chosen))
     try:
         model = cells.load_model(path, vocabulary=vocabulary, branch=chosen)
     except ValueError as exc:
         field = "vocabulary" if vocabulary is not None else "branch"
         raise ApiError(field, str(exc).replace(path.name, filename)) from exc
     except Exception as exc:  # noqa: BLE001 - parsers of untrusted bytes raise anything
-        raise ApiError("branch", f"could not read branch {chosen!r} of {filename!r}: "
+        raise ApiError("branch", f"could not read branch {text!r} of {filename!r}: "
                                  f"{type(exc).__name__}: {exc}") from exc
     notices = list(model.notices)
-    if branch is None:
-        first = branches[0]
+    if choice is None:
+        others = ", ".join(repr(b["branch"]) for b in branches[1:])
         notices.append(f"If node {first['node']!r} chooses its branch by the model's inputs "
-                       f"({first['condition']}); branch {chosen!r} is shown (upload with "
-                       f"branch = {', '.join(repr(b) for b in BRANCHES[1:])} for the other)")
-    if chosen != BRANCHES[0]:
-        weights_id = hashlib.sha256(f"{weights_id}:branch={chosen}".encode()).hexdigest()
+                       f"({first['condition']}); branch {text!r} is shown (upload with "
+                       f"branch = {others} for the other{'s' if len(branches) > 2 else ''})")
+    if text != first["branch"]:
+        weights_id = hashlib.sha256(f"{weights_id}:branch={text}".encode()).hexdigest()
     # a branch is read from the original on a cold cache too (cells.convert_model reads
     # whole files, not one branch of them)
     return _accept_model(store, settings, path, weights_id, ext, filename, model,
-                         tuple(notices), extra={"branch": chosen, "branches": branches})
+                         tuple(notices), extra={"branch": text, "branches": branches})
 
 
 def _with_external_data(path: Path, filename: str, data: tuple[BinaryIO, str],
                         limit: int) -> str:
     """Put the uploaded data file beside the model under the one name the model gives it,
     then keep the model self-contained (the data inside it): the sha256 of that file."""
+    # onnx is imported when an upload needs it, not by every process that imports the app
+    from cells.formats.onnx_graph import external_locations, self_contained
+
     source, data_name = data
     try:
         locations = external_locations(path, filename)
@@ -336,8 +406,8 @@ def _accept_model(store: Store, settings: Settings, path: Path, weights_id: str,
             "chosen": {}, "layer": 0, "layers": model.layers,
             "directions": list(model.directions), "input_size": first.input_size,
             "hidden_size": first.hidden_size, "dtype": first.dtype.name, "filename": filename,
-            "bytes": path.stat().st_size, "model": describe_model(model),
-            "notices": list(notices), **(extra or {})}
+            "bytes": path.stat().st_size, "model": describe_model(model, keep_tokenizer=True),
+            "state_sizes": state_sizes(model), "notices": list(notices), **(extra or {})}
     meta = _keep(store, path, weights_id, ext, meta, (parsed,) if parsed is not None else ())
     store.enforce_budget(settings.max_store_bytes, {weights_id})
     return upload_record(weights_id, meta)

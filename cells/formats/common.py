@@ -20,6 +20,7 @@ DEFAULT_OPTIONS = {name: dict(spec.options) for name, spec in SPECS.items() if s
 NONLINEARITIES = OPTION_VALUES["nonlinearity"]
 FORWARD, BACKWARD = "forward", "backward"
 BOTH_DIRECTIONS = (FORWARD, BACKWARD)
+BRANCHES = ("then", "else")  # the branches of an ONNX If, as a caller names the one to take
 # No tensor unpacks to more than this: compressed .npz and .h5 data could expand without
 # bound, while the largest cell the server allows (H 1024, I 4096, float64) needs 134 MB.
 MAX_TENSOR_BYTES = 1 << 30

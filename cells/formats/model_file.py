@@ -17,6 +17,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ..kinds import SPECS
 from .common import (
     GATE_BLOCKS,
     WEIGHTS,
@@ -25,8 +26,12 @@ from .common import (
     check_options,
     missing,
 )
-from .model_parts import LayerWeights, ModelWeights, check_chain
+from .model_parts import BlockWeights, LayerWeights, ModelWeights, check_chain
+from .own_params import OWN_PARAMS, checked_arrays
 from .tensor_files import MODEL_KEY, TensorFile, decode_options, encode_options
+from .vocabulary_files import Subwords, subwords
+
+TOKENIZER_TENSOR = "vocabulary.tokenizer_json"  # a subword vocabulary's tokenizer.json bytes
 
 FORMAT_VERSION = "1"
 _CELL = re.compile(r"layers\.(\d+)\.(forward|backward)\.kind")
@@ -54,6 +59,10 @@ def model_file_contents(label: str, weights: ModelWeights) -> tuple[dict[str, np
             meta[f"{key}.options"] = encode_options(label, cell.options)
             for name, value in cell.params.items():
                 tensors[f"{key}.{name}"] = value
+        if layer.block is not None:
+            _write_block(label, f"layers.{index}.block", layer.block, tensors, meta)
+    if weights.final_norm is not None:
+        _write_block(label, "final_norm", weights.final_norm, tensors, meta)
     if weights.embedding is not None:
         tensors["embedding.weight"] = weights.embedding
     if weights.head_weight is not None:
@@ -62,6 +71,9 @@ def model_file_contents(label: str, weights: ModelWeights) -> tuple[dict[str, np
         tensors["vocabulary.codepoints"] = np.array(
             [ord(ch) for token in weights.vocabulary for ch in token], np.uint32)
         tensors["vocabulary.lengths"] = np.array([len(t) for t in weights.vocabulary], np.int64)
+        if isinstance(weights.vocabulary, Subwords):  # the tokenizer that makes its ids
+            tensors[TOKENIZER_TENSOR] = np.frombuffer(weights.vocabulary.json.encode(),
+                                                      np.uint8)
     bad = [f"{k}={v!r}" for k, v in meta.items() if "\n" in v or "=" in k]
     if bad:
         raise ValueError(f"{label}: cannot write {', '.join(bad)}")
@@ -95,7 +107,8 @@ def read_model_file(tensors: TensorFile) -> ModelWeights:
             raise ValueError(f"{label}: layer {index} has no cell")
         ordered = {d: found[d] for d in ("forward", "backward") if d in found}
         reverse = meta.get(f"layers.{index}.reverse_output", "false") == "true"
-        layers.append(LayerWeights(ordered, reverse_output=reverse))
+        layers.append(LayerWeights(ordered, reverse_output=reverse,
+                                   block=_block(tensors, f"layers.{index}.block", meta)))
     head_weight = _tensor(tensors, "head.weight")
     head_bias = _tensor(tensors, "head.bias")
     if (head_weight is None) != (head_bias is None):
@@ -109,6 +122,7 @@ def read_model_file(tensors: TensorFile) -> ModelWeights:
         tokenizer=meta.get("tokenizer"),
         encoding=_choice(label, meta, "encoding", _ENCODINGS, None),
         returns=_choice(label, meta, "returns", ("sequence", "last")),
+        final_norm=_block(tensors, "final_norm", meta),
     )
     check_chain(weights)
     return weights
@@ -145,7 +159,13 @@ def _cell(tensors: TensorFile, key: str, meta: Mapping[str, str]) -> LoadedWeigh
     prefix = f"{key}."
     params = {name[len(prefix):]: tensors.get(name) for name in tensors.names
               if name.startswith(prefix)}
-    for name in WEIGHTS:
+    if kind in OWN_PARAMS:  # parameters by the kind's own names (Mamba)
+        options = decode_options(label, meta.get(f"{key}.options", ""))
+        return LoadedWeights(kind, checked_arrays(f"{label}: {key}", kind, params),
+                             check_options(label, kind, options), stated=frozenset(options))
+    # a kind whose gates read x_t only (minGRU, minLSTM) has no recurrent weights
+    needed = WEIGHTS if SPECS[kind].recurrent else ("weight_ih", "bias_ih")
+    for name in needed:
         if name not in params:
             raise missing(label, prefix + name, tensors.names)
     if "weight_hr" not in params:
@@ -153,6 +173,24 @@ def _cell(tensors: TensorFile, key: str, meta: Mapping[str, str]) -> LoadedWeigh
     options = decode_options(label, meta.get(f"{key}.options", ""))
     return LoadedWeights(kind, params, check_options(label, kind, options),
                          stated=frozenset(options))
+
+
+def _write_block(label: str, key: str, block: BlockWeights, tensors: dict, meta: dict) -> None:
+    meta[f"{key}.options"] = encode_options(label, block.options)
+    for name, value in block.params.items():
+        tensors[f"{key}.{name}"] = value
+
+
+def _block(tensors: TensorFile, key: str, meta: Mapping[str, str]) -> BlockWeights | None:
+    """The block (or final norm) stored under `key`, or None; its names and shapes are
+    checked when the model is built (cells.models.blocks)."""
+    if f"{key}.options" not in meta:
+        return None
+    prefix = f"{key}."
+    params = {name[len(prefix):]: tensors.get(name) for name in tensors.names
+              if name.startswith(prefix)}
+    options = decode_options(tensors.label, meta[f"{key}.options"])
+    return BlockWeights(params, options)
 
 
 def _vocabulary(tensors: TensorFile) -> tuple[str, ...] | None:
@@ -173,4 +211,15 @@ def _vocabulary(tensors: TensorFile) -> tuple[str, ...] | None:
         raise ValueError(f"{label}: vocabulary.lengths do not divide vocabulary.codepoints")
     text = "".join(map(chr, codepoints.tolist()))
     ends = np.cumsum(lengths).tolist()
-    return tuple(text[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True))
+    tokens = tuple(text[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True))
+    if TOKENIZER_TENSOR not in tensors.names:
+        return tokens
+    raw = tensors.read(TOKENIZER_TENSOR)
+    if isinstance(raw, str) or raw.ndim != 1 or raw.dtype != np.uint8:
+        raise ValueError(f"{label}: {TOKENIZER_TENSOR} is not a 1-D array of bytes")
+    try:
+        json = raw.tobytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{label}: {TOKENIZER_TENSOR} is not UTF-8 ({error})") from None
+    subwords(label, json)  # the tokenizer must read, whatever the vocabulary says
+    return Subwords(tokens, json)

@@ -12,12 +12,23 @@ from .common import GATE_BLOCKS, LoadedWeights, shape_text
 
 
 @dataclass(frozen=True)
+class BlockWeights:
+    """The tensors and options of the block around a layer's cell in a residual language
+    model, by the names of cells.models.blocks.PARTS; the final norm before a head is one
+    too, with only `norm.weight` (and `norm.bias`)."""
+
+    params: Mapping[str, np.ndarray]
+    options: Mapping[str, object]
+
+
+@dataclass(frozen=True)
 class LayerWeights:
     """direction ("forward", "backward") -> that cell's weights, forward first. A projected
     LSTM (nn.LSTM(proj_size=P)) has params["weight_hr"] (P, H) and weight_hh (4H, P)."""
 
     cells: Mapping[str, LoadedWeights]
     reverse_output: bool = False  # Keras go_backwards alone: outputs in processing order
+    block: BlockWeights | None = None  # residual language models: what sits around the cell
 
 
 @dataclass(frozen=True)
@@ -36,11 +47,24 @@ class ModelWeights:
     left_out: tuple[str, ...] = ()  # the file's tensors this load does not use, by name
     # What the numbers are not: e.g. an int8 model read as the float model it quantizes.
     notices: tuple[str, ...] = ()
+    final_norm: BlockWeights | None = None  # the norm between the last block and the head
+
+
+# kinds whose parameters are a reference module's own projections, not gate blocks:
+# kind -> (the tensor whose columns are the input, the one whose rows are the output)
+PROJECTION_KINDS = {"mamba": ("in_proj_weight", "out_proj_weight")}
+
+
+def cell_input_size(weights: LoadedWeights) -> int:
+    first = PROJECTION_KINDS.get(weights.kind, ("weight_ih",))[0]
+    return weights.params[first].shape[1]
 
 
 def cell_output_size(weights: LoadedWeights) -> int:
     """H, or P for a projected LSTM (its weight_hr is (P, H))."""
     params = weights.params
+    if weights.kind in PROJECTION_KINDS:
+        return params[PROJECTION_KINDS[weights.kind][1]].shape[0]
     if "weight_hr" in params:
         return params["weight_hr"].shape[0]
     # from weight_ih's gate blocks: a kind of x_t-only gates has no weight_hh
@@ -49,13 +73,16 @@ def cell_output_size(weights: LoadedWeights) -> int:
 
 def layer_width(label: str, index: int, layer: LayerWeights) -> tuple[int, int]:
     """(input size, output size) of a layer; its directions must read the same input."""
-    inputs = {w.params["weight_ih"].shape[1] for w in layer.cells.values()}
+    inputs = {cell_input_size(w) for w in layer.cells.values()}
     if len(inputs) > 1:
         raise ValueError(
             f"{label}: the directions of layer {index} read different input sizes "
             f"{sorted(inputs)}"
         )
-    return inputs.pop(), sum(cell_output_size(w) for w in layer.cells.values())
+    width = inputs.pop()
+    if layer.block is not None:  # a residual stream goes on at the width it came in
+        return width, width
+    return width, sum(cell_output_size(w) for w in layer.cells.values())
 
 
 def check_chain(weights: ModelWeights) -> None:

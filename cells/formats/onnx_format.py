@@ -35,14 +35,14 @@ _W, _R, _B, _P = 1, 2, 3, 7
 
 def read_onnx(path: Path, label: str, layer: int) -> LoadedWeights:
     """Layer N is the N-th LSTM/GRU/RNN node of the main graph, in graph order."""
-    from .onnx_graph import BranchUndecided, load_plain_graph
+    from .onnx_graph import STANDARD_DOMAINS, BranchUndecided, load_plain_graph
 
     try:
         graph, _ = load_plain_graph(path, label)  # external data only from a sibling file
     except BranchUndecided as undecided:
         raise BranchUndecided(f"{undecided}; cells.load_model(path, branch='then' or 'else') "
                               "reads one branch", undecided.node, undecided.condition) from None
-    nodes = [n for n in graph.node if n.op_type in _RECURRENT_OPS and n.domain in ("", "ai.onnx")]
+    nodes = [n for n in graph.node if n.op_type in _RECURRENT_OPS and n.domain in STANDARD_DOMAINS]
     if not nodes:
         ops = ", ".join(sorted({node.op_type for node in graph.node})) or "none"
         raise ValueError(f"{label}: no LSTM, GRU or RNN node in the graph (operators found: {ops})")

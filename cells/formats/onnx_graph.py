@@ -10,6 +10,8 @@ Four passes, each on data only (nothing in the file is run, no library op is cal
 - `If` nodes whose condition folds to a constant are replaced by the branch they take;
   an `If` chosen by the model's inputs (a sample-rate input: `Equal(sr, 16000)`) takes
   the branch the caller names (`BRANCHES`: "then" or "else"), else `BranchUndecided`;
+  where such Ifs nest (an If inside a branch of another), each is named by its node name
+  (`branch={"by_rate": "then", "by_mode": "else"}`), outer to inner;
 - onnxruntime's dynamic quantization (DynamicQuantizeLSTM, MatMulInteger, a Gather of an
   int8 table) is read back as the float model its weights dequantize to, with a notice.
 """
@@ -17,6 +19,7 @@ Four passes, each on data only (nothing in the file is run, no library op is cal
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -24,11 +27,10 @@ import onnx
 from google.protobuf.message import DecodeError
 from onnx import TensorProto, helper, numpy_helper
 
-from .common import MAX_TENSOR_BYTES
+from .common import BRANCHES, MAX_TENSOR_BYTES  # noqa: F401 - BRANCHES asked for here too
 from .limits import MAX_TENSOR_ELEMENTS, check_declared
 
-_STANDARD = ("", "ai.onnx")
-BRANCHES = ("then", "else")  # the branches of an If, as a caller names the one to take
+STANDARD_DOMAINS = ("", "ai.onnx")  # the ONNX standard operators' domain, by both its names
 _MICROSOFT = "com.microsoft"
 DEQUANTIZED = ("the model is int8-quantized (onnxruntime dynamic quantization); its weights "
                "are dequantized to float, so the numbers shown are the float model's, not "
@@ -36,22 +38,41 @@ DEQUANTIZED = ("the model is int8-quantized (onnxruntime dynamic quantization); 
 
 
 class BranchUndecided(ValueError):
-    """An If chooses its branch by the model's inputs and no branch was named: `node` (its
-    name), `condition` (how it chooses, in words: "'sr' == 16000")."""
+    """An If chooses its branch by the model's inputs and no branch was named for it: `node`
+    (its name), `condition` (how it chooses, in words: "'sr' == 16000"), `chosen` (the
+    Ifs chosen on the way to it, {name: branch}, outer first; empty for an outermost If)."""
 
-    def __init__(self, message: str, node: str, condition: str):
+    def __init__(self, message: str, node: str, condition: str, chosen: dict | None = None):
         super().__init__(message)
-        self.node, self.condition = node, condition
+        self.node, self.condition, self.chosen = node, condition, dict(chosen or {})
 
 
-def load_plain_graph(path: Path, label: str,
-                     branch: str | None = None) -> tuple[onnx.GraphProto, tuple[str, ...]]:
+def check_branch(label: str, branch) -> None:
+    """branch: None, "then" / "else", or {If node name: "then" / "else"}."""
+    if branch is None:
+        return
+    if isinstance(branch, str):
+        if branch not in BRANCHES:
+            raise ValueError(f"{label}: branch {branch!r} is not one of {', '.join(BRANCHES)}")
+        return
+    if not isinstance(branch, Mapping) or not branch:
+        raise ValueError(f"{label}: branch must be 'then', 'else' or a dict naming the branch "
+                         "of each If by node name ({'by_rate': 'then'}), not "
+                         f"{type(branch).__name__ if branch is not None else branch!r}")
+    for name, taken in branch.items():
+        if not isinstance(name, str) or taken not in BRANCHES:
+            raise ValueError(f"{label}: branch {{{name!r}: {taken!r}}}: each If node name "
+                             f"takes one of {', '.join(BRANCHES)}")
+
+
+def load_plain_graph(path: Path, label: str, branch: str | Mapping | None = None
+                     ) -> tuple[onnx.GraphProto, tuple[str, ...]]:
     """(the model's main graph made plain, notices about what the numbers are).
 
     branch: "then" or "else", the branch taken by the one If whose condition depends on the
-    model's inputs (an If whose condition is known from the file takes its own)."""
-    if branch is not None and branch not in BRANCHES:
-        raise ValueError(f"{label}: branch {branch!r} is not one of {', '.join(BRANCHES)}")
+    model's inputs; or {If node name: "then" / "else"} for each such If where they nest
+    (an If whose condition is known from the file takes its own)."""
+    check_branch(label, branch)
     try:
         # External data is read below from a sibling file only, never by the library.
         model = onnx.load(str(path), load_external_data=False)
@@ -69,6 +90,11 @@ def load_plain_graph(path: Path, label: str,
     if branch is not None and not chosen:
         raise ValueError(f"{label}: branch={branch!r} was given, but no If node of the graph "
                          "chooses its branch by the model's inputs; leave branch out")
+    unused = [n for n in (branch if isinstance(branch, Mapping) else ()) if n not in chosen]
+    if unused:
+        raise ValueError(f"{label}: branch= names If node(s) {', '.join(map(repr, unused))}, "
+                         "which the branches taken do not reach (the Ifs chosen by the "
+                         f"model's inputs on this way: {', '.join(map(repr, chosen))})")
     if chosen:  # what computed the condition from the inputs is read by nothing now
         _drop_unused(graph)
         known, shaped, zeros = _fold(label, graph)
@@ -268,7 +294,7 @@ def _fold(label: str, graph: onnx.GraphProto):
     shaped: set[str] = set()
     zeros: set[str] = set()
     for node in graph.node:
-        if node.domain not in _STANDARD:
+        if node.domain not in STANDARD_DOMAINS:
             continue
         op, names = node.op_type, list(node.input)
         if op == "Constant":
@@ -322,13 +348,13 @@ def _replace_folded(graph: onnx.GraphProto, known: dict, shaped: set, zeros: set
     kept = []
     for node in graph.node:
         outputs = [o for o in node.output if o]
-        if node.domain in _STANDARD and outputs and all(o in known for o in outputs):
+        if node.domain in STANDARD_DOMAINS and outputs and all(o in known for o in outputs):
             for name in outputs:
                 if name not in stored:
                     graph.initializer.append(numpy_helper.from_array(
                         np.ascontiguousarray(known[name]), name))
                     stored.add(name)
-        elif node.domain in _STANDARD and outputs and all(o in shaped for o in outputs):
+        elif node.domain in STANDARD_DOMAINS and outputs and all(o in shaped for o in outputs):
             for name in outputs:
                 if name in zeros:
                     graph.initializer.append(numpy_helper.from_array(np.zeros(1, np.float32),
@@ -353,15 +379,15 @@ def _check_computed_states(label: str, graph: onnx.GraphProto, shaped: set, zero
 
 # -- If -----------------------------------------------------------------------------------
 
-def _choose_branches(label: str, graph: onnx.GraphProto, known: dict, branch: str | None,
-                     chosen: list[str]) -> bool:
-    """Replace each If whose condition is known by the branch it takes, and the one chosen by
+def _choose_branches(label: str, graph: onnx.GraphProto, known: dict,
+                     branch: str | Mapping | None, chosen: list[str]) -> bool:
+    """Replace each If whose condition is known by the branch it takes, and one chosen by
     the model's inputs by `branch` (its name appended to `chosen`); True if any was."""
     changed = False
     nodes = []
     names = {t.name for t in graph.initializer} | {o for n in graph.node for o in n.output}
     for node in graph.node:
-        if node.op_type != "If" or node.domain not in _STANDARD:
+        if node.op_type != "If" or node.domain not in STANDARD_DOMAINS:
             nodes.append(node)
             continue
         name = node.name or node.output[0]
@@ -374,16 +400,21 @@ def _choose_branches(label: str, graph: onnx.GraphProto, known: dict, branch: st
             taken = "then" if bool(value.reshape(-1)[0]) else "else"
         else:
             said = _condition_text(graph, known, condition)
-            if branch is None:
+            by_name = isinstance(branch, Mapping)
+            if branch is None or (by_name and name not in branch):
+                so_far = {n: branch[n] for n in chosen} if by_name else {}
                 raise BranchUndecided(
                     f"{where} chooses its branch by {condition!r}, which is not known from the "
-                    f"file (it depends on the model's inputs: {said})", name, said)
-            if chosen:
+                    f"file (it depends on the model's inputs: {said})"
+                    + (f"; branch= names no branch for it (chosen: {so_far})" if by_name
+                       else ""), name, said, so_far)
+            if chosen and not by_name:
                 raise ValueError(f"{where} also chooses its branch by the model's inputs "
                                  f"({said}); branch= chooses for one If only, and If node "
-                                 f"{chosen[0]!r} was chosen by it")
+                                 f"{chosen[0]!r} was chosen by it; name each If's branch "
+                                 f"with branch={{{chosen[0]!r}: {branch!r}, {name!r}: ...}}")
             chosen.append(name)
-            taken = branch
+            taken = branch[name] if by_name else branch
         attributes = _attributes(node)
         body = attributes.get(f"{taken}_branch")
         if not isinstance(body, onnx.GraphProto) or len(body.output) != len(node.output):
@@ -462,10 +493,10 @@ def _dequantize(label: str, graph: onnx.GraphProto, known: dict) -> bool:
                                     name=node.name)
             lstm.attribute.extend(node.attribute)
             replaced[id(node)] = [lstm]
-        elif node.op_type == "MatMulInteger" and node.domain in _STANDARD:
+        elif node.op_type == "MatMulInteger" and node.domain in STANDARD_DOMAINS:
             replaced.update(_matmul_integer(where, node, consumers, producers, stored, tables,
                                             dropped))
-        elif node.op_type == "DequantizeLinear" and node.domain in _STANDARD \
+        elif node.op_type == "DequantizeLinear" and node.domain in STANDARD_DOMAINS \
                 and node.input[0] in producers and node.input[0] not in known:
             gather = producers[node.input[0]]
             if gather.op_type == "Gather" and gather.input[0] in known:

@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import ml_dtypes  # noqa: F401  (registers bfloat16 with NumPy, so safetensors can return BF16)
 import numpy as np
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file
@@ -20,6 +19,10 @@ from .limits import check_declared, check_npz_member
 KIND_KEY, OPTIONS_KEY = "gatescope_kind", "gatescope_options"  # safetensors metadata
 NPZ_KIND, NPZ_OPTIONS = "__kind__", "__options__"  # 0-d unicode arrays in an .npz
 MODEL_KEY, NPZ_MODEL = "gatescope_model", "__gatescope_model__"  # a whole model's metadata
+# safetensors dtypes NumPy has only once ml_dtypes is imported (it registers them). It is
+# imported when a file holds one: its import costs most of a second of CPU, which every
+# process (each server, worker and command) would pay at start for files few open.
+ML_DTYPES = ("BF16", "F8_E4M3", "F8_E5M2")
 # What np.load raises on a damaged archive or member.
 _NPZ_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error)
 
@@ -69,7 +72,10 @@ def _open_safetensors(path: Path, label: str) -> Iterator[TensorFile]:
 
     def read(name: str) -> np.ndarray | str:
         try:
-            check_declared(label, name, handle.get_slice(name).get_shape())
+            declared = handle.get_slice(name)
+            check_declared(label, name, declared.get_shape())
+            if declared.get_dtype() in ML_DTYPES:
+                import ml_dtypes  # noqa: F401  (registers bfloat16 with NumPy)
             return handle.get_tensor(name)
         except (SafetensorError, TypeError) as error:  # TypeError: a dtype NumPy lacks
             return f"cannot be read ({error})"

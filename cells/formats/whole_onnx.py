@@ -16,7 +16,9 @@ from onnx import TensorProto, helper, numpy_helper
 from .common import BACKWARD, FORWARD, MAX_TENSOR_BYTES, float_tensor, shape_text
 from .model_parts import LayerWeights, ModelWeights, check_chain
 from .onnx_format import _RECURRENT_OPS, _node_text, _stored_tensors, node_cells, node_direction
-from .onnx_graph import BRANCHES, BranchUndecided, load_plain_graph
+from .onnx_graph import BRANCHES, STANDARD_DOMAINS, BranchUndecided, load_plain_graph
+
+MAX_BRANCH_PATHS = 16  # ways through nested Ifs chosen by the inputs that are listed
 
 # Operators that only move, reshape or join values (or compute shapes for that).
 PLUMBING = frozenset({
@@ -28,22 +30,33 @@ _INPUTS_NEEDED = {"LSTM": 3, "GRU": 3, "RNN": 3, "Gather": 2, "MatMul": 2, "Gemm
                   "Softmax": 1, "Sigmoid": 1}
 
 
-def read_onnx_model(path: Path, label: str, branch: str | None = None) -> ModelWeights:
+def read_onnx_model(path: Path, label: str, branch: str | dict | None = None) -> ModelWeights:
     """branch: "then" or "else", the branch of an If chosen by the model's inputs (one file
-    for two sample rates); without it such a file is refused with what each branch holds."""
+    for two sample rates), or {If node name: "then" / "else"} where such Ifs nest; without
+    it such a file is refused with what each branch (each way through them) holds."""
     try:
-        graph, notices = load_plain_graph(path, label, branch)
+        return _read_chosen(path, label, branch)
     except BranchUndecided as undecided:
-        held = "; ".join(f"{b['name']!r} holds {b['summary']}"
-                         for b in onnx_branches(path, label, undecided))
-        raise BranchUndecided(f"{undecided}; choose one with branch='then' or branch='else' "
-                              f"(cells.load_model(path, branch='else')): {held}",
-                              undecided.node, undecided.condition) from None
+        found = onnx_branches(path, label, undecided)
+        held = "; ".join(f"{b['name']!r} holds {b['summary']}" for b in found)
+        if all(len(b["choice"]) == 1 for b in found):
+            how = "choose one with branch='then' or branch='else' " \
+                  "(cells.load_model(path, branch='else'))"
+        else:
+            how = ("choose the branch of each If by its node name, outer to inner, with "
+                   f"branch={found[0]['choice']!r}")
+        raise BranchUndecided(f"{undecided}; {how}: {held}", undecided.node,
+                              undecided.condition, undecided.chosen) from None
+
+
+def _read_chosen(path: Path, label: str, branch) -> ModelWeights:
+    """read_onnx_model, an If left undecided raising BranchUndecided as it is."""
+    graph, notices = load_plain_graph(path, label, branch)
     stored = _stored_tensors(graph)
     producers = {out: node for node in graph.node for out in node.output if out}
     others = sorted({n.op_type for n in graph.node
                      if n.op_type not in PLUMBING | HEAD_OPS | set(_RECURRENT_OPS)
-                     or n.domain not in ("", "ai.onnx")})
+                     or n.domain not in STANDARD_DOMAINS})
     if others:
         raise ValueError(
             f"{label}: operator(s) {', '.join(others)} are not supported; a model may hold "
@@ -115,42 +128,74 @@ def read_onnx_model(path: Path, label: str, branch: str | None = None) -> ModelW
 
 def onnx_branches(path: Path, label: str,
                   undecided: BranchUndecided | None = None) -> list[dict] | None:
-    """What each branch of the If chosen by the model's inputs holds (None when the file has
-    no such If): per branch its name, the condition, kind, layers, directions, input_size,
-    hidden_size, head outputs, and a `summary` in words (or why it does not read)."""
+    """What each way through the Ifs chosen by the model's inputs holds (None when the file
+    has no such If): per way its `choice` ({If node name: branch}, outer first, as
+    `branch=` takes it), `name` ("then" / "else" for one If, else "by_rate: then, by_mode:
+    else"), the outermost If's `node` and `condition`, `conditions` of each If chosen,
+    kind, layers, directions, input_size, hidden_size, head outputs, and a `summary` in
+    words (or why it does not read)."""
     if undecided is None:
         try:
             load_plain_graph(path, label)
             return None
         except BranchUndecided as found:
             undecided = found
-    branches = []
-    for name in BRANCHES:
-        record = {"name": name, "node": undecided.node, "condition": undecided.condition}
-        try:
-            weights = read_onnx_model(path, label, name)
-        except ValueError as error:
-            record["summary"] = f"nothing that reads ({str(error).removeprefix(label + ': ')})"
-            branches.append(record)
-            continue
-        layers = weights.layers
-        first = next(iter(layers[0].cells.values()))
-        record.update({
-            "kind": first.kind, "layers": len(layers),
-            "directions": list(dict.fromkeys(d for layer in layers for d in layer.cells)),
-            "input_size": int(first.params["weight_ih"].shape[1]),
-            "hidden_size": int(first.params["weight_hh"].shape[1]),
-            "head_outputs": None if weights.head_weight is None
-            else int(weights.head_weight.shape[0])})
-        kinds = "/".join(dict.fromkeys(c.kind for layer in layers for c in layer.cells.values()))
-        head = ("no head" if record["head_outputs"] is None
-                else f"a head of {record['head_outputs']} outputs")
-        record["summary"] = (f"{record['layers']} {kinds} layer{'s' if len(layers) > 1 else ''}"
-                             f" ({', '.join(record['directions'])}), input_size "
-                             f"{record['input_size']}, hidden_size {record['hidden_size']}, "
-                             f"{head}")
-        branches.append(record)
-    return branches
+    ways: list[dict] = []
+
+    def walk(chosen: dict, at: BranchUndecided, conditions: dict) -> None:
+        for name in BRANCHES:  # depth first, "then" before "else"
+            choice, said = {**chosen, at.node: name}, {**conditions, at.node: at.condition}
+            try:
+                weights = _read_chosen(path, label, choice)
+            except BranchUndecided as inner:
+                if inner.node in choice:  # not an If further in: refused as it is
+                    raise
+                walk(choice, inner, said)
+                continue
+            except ValueError as error:
+                reason = str(error).removeprefix(label + ": ")
+                ways.append(_way(choice, said, None, f"nothing that reads ({reason})"))
+            else:
+                ways.append(_way(choice, said, weights, None))
+            if len(ways) > MAX_BRANCH_PATHS:
+                raise ValueError(f"{label}: the Ifs chosen by the model's inputs make more "
+                                 f"than {MAX_BRANCH_PATHS} ways through the graph; only that "
+                                 "many are read")
+
+    walk(dict(undecided.chosen), undecided, {})
+    if all(len(way["choice"]) == 1 for way in ways):
+        for way in ways:
+            way["name"] = next(iter(way["choice"].values()))
+    return ways
+
+
+def _way(choice: dict, conditions: dict, weights: ModelWeights | None,
+         summary: str | None) -> dict:
+    """One way through the Ifs chosen by the inputs, and what it holds."""
+    first = next(iter(choice))
+    record = {"name": ", ".join(f"{node}: {b}" for node, b in choice.items()),
+              "node": first, "condition": conditions.get(first, ""), "choice": dict(choice),
+              "conditions": dict(conditions)}
+    if weights is None:
+        record["summary"] = summary
+        return record
+    layers = weights.layers
+    cell = next(iter(layers[0].cells.values()))
+    record.update({
+        "kind": cell.kind, "layers": len(layers),
+        "directions": list(dict.fromkeys(d for layer in layers for d in layer.cells)),
+        "input_size": int(cell.params["weight_ih"].shape[1]),
+        "hidden_size": int(cell.params["weight_hh"].shape[1]),
+        "head_outputs": None if weights.head_weight is None
+        else int(weights.head_weight.shape[0])})
+    kinds = "/".join(dict.fromkeys(c.kind for layer in layers for c in layer.cells.values()))
+    head = ("no head" if record["head_outputs"] is None
+            else f"a head of {record['head_outputs']} outputs")
+    record["summary"] = (f"{record['layers']} {kinds} layer{'s' if len(layers) > 1 else ''}"
+                         f" ({', '.join(record['directions'])}), input_size "
+                         f"{record['input_size']}, hidden_size {record['hidden_size']}, "
+                         f"{head}")
+    return record
 
 
 def stored_array(label: str, name: str, stored: dict) -> np.ndarray:

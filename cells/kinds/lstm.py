@@ -29,6 +29,7 @@ from .spec import (
     Spec,
     as_rows,
     cut,
+    joined,
     permute_blocks,
     previous_rows,
     projection,
@@ -134,34 +135,42 @@ def backward(cols, state0: tuple, d_in: dict, carry: tuple, p: dict, holds=None,
     c0, h0 = state0
     dc_next, dh_next = carry
     H, lead = cols.c.shape[-1], cols.c.shape[:-1]  # lead: (n,) steps (and any batch)
-    c_prev = previous_rows(c0, cols.c)  # (n, …, H)
+    mul, sub = np.multiply, np.subtract
     # Everything that is not the recurrence, for all steps at once: the local derivative
-    # of each pre-activation times the factor its gate is multiplied with.
-    act = np.concatenate([cols.i, cols.f, cols.o, cols.g], axis=-1)  # (n, …, 4H)
-    slope = act * (1 - act)  # σ′ for i, f, o ...
-    slope[..., 3 * H:] = 1 - cols.g * cols.g  # ... tanh′ for g
-    slope4 = slope.reshape(*lead, 4, H)
-    slope4[..., 0, :] *= cols.g  # δi_pre = δc ⊙ g ⊙ σ′
-    slope4[..., 1, :] *= c_prev  # δf_pre = δc ⊙ c_{t−1} ⊙ σ′
-    slope4[..., 2, :] *= cols.tanh_c  # δo_pre = δh ⊙ tanh c ⊙ σ′
-    slope4[..., 3, :] *= cols.i  # δg_pre = δc ⊙ i ⊙ tanh′
-    via_h = cols.o * (1 - cols.tanh_c * cols.tanh_c)  # ∂h/∂c, (n, …, H)
-    d_pre = np.empty(lead + (4 * H,), cols.c.dtype)  # (n, …, 4H), internal order i, f, o, g
+    # of each pre-activation times the factor its gate is multiplied with. Written into
+    # the array that becomes δpre (the loop scales each row in place), with no other
+    # chunk-sized temporaries: at training sizes fresh arrays cost more than the math.
+    act = joined(cols.i, cols.f, cols.o, cols.g)  # the four gates, adjacent in the row
+    if act is None:
+        act = np.concatenate([cols.i, cols.f, cols.o, cols.g], axis=-1)  # (n, …, 4H)
+    d_pre = sub(1, act)  # (n, …, 4H), internal order i, f, o, g; here 1 − a ...
+    mul(d_pre, act, d_pre)  # ... σ′ = a·(1 − a) for i, f, o ...
     d4 = d_pre.reshape(*lead, 4, H)
+    slope_g = d4[..., 3, :]
+    mul(cols.g, cols.g, slope_g)
+    sub(1, slope_g, slope_g)  # ... tanh′ = 1 − g² for g
+    d4[..., 0, :] *= cols.g  # δi_pre = δc ⊙ g ⊙ σ′
+    d4[:1, ..., 1, :] *= c0  # δf_pre = δc ⊙ c_{t−1} ⊙ σ′
+    d4[1:, ..., 1, :] *= cols.c[:-1]
+    slope_o = mul(d4[..., 2, :], cols.tanh_c)  # δo_pre = δh ⊙ tanh c ⊙ σ′ (kept aside:
+    d4[..., 3, :] *= cols.i  # δg_pre = δc ⊙ i ⊙ tanh′            the loop overwrites d4's)
+    via_h = mul(cols.tanh_c, cols.tanh_c)
+    sub(1, via_h, via_h)
+    mul(cols.o, via_h, via_h)  # ∂h/∂c, (n, …, H)
     record = {"h": np.empty_like(cols.c), "c": np.empty_like(cols.c)} if totals else None
     w_hh = p["w_hh"]
-    dot, mul, add = np.dot, np.multiply, np.add
+    dot, add = np.dot, np.add
     dc_next, dh_next = dc_next.copy(), dh_next.copy()
     dh, dc, tmp = (np.empty_like(dh_next) for _ in range(3))  # (…, H)
     dc_blocks = dc[..., None, :]  # dc against each of the four gate blocks
     # Rows walked last to first, as views made in C (at small H, per-call overhead counts).
     back = slice(None, None, -1)
-    rows = zip(d_in["h"][back], d_in["c"][back], via_h[back], slope4[back],
-               slope4[back, ..., 2, :], d4[back], d4[back, ..., 2, :], d_pre[back], cols.f[back],
+    rows = zip(d_in["h"][back], d_in["c"][back], via_h[back], d4[back], slope_o[back],
+               d4[back, ..., 2, :], d_pre[back], cols.f[back],
                record["h"][back] if totals else repeat(None),
                record["c"][back] if totals else repeat(None),
                reversed(holds) if holds is not None else repeat(None), strict=False)
-    for dh_t, dc_t, via_h_t, slope_t, slope_o, d4_t, d_o, d_pre_t, f, rec_h, rec_c, held in rows:
+    for dh_t, dc_t, via_h_t, d4_t, slope_o_t, d_o, d_pre_t, f, rec_h, rec_c, held in rows:
         add(dh_t, dh_next, dh)
         if rec_h is not None:
             rec_h[:] = dh
@@ -173,8 +182,8 @@ def backward(cols, state0: tuple, d_in: dict, carry: tuple, p: dict, holds=None,
         add(dc, mul(dh, via_h_t, tmp), dc)
         if held is not None:
             cut(held, "c", dc)
-        mul(slope_t, dc_blocks, d4_t)  # δi_pre, δf_pre, δg_pre (δo_pre, overwritten next)
-        mul(slope_o, dh, d_o)
+        mul(d4_t, dc_blocks, d4_t)  # δi_pre, δf_pre, δg_pre in place (δo_pre, next)
+        mul(slope_o_t, dh, d_o)
         if held is not None:
             for k, name in enumerate("ifog"):
                 cut(held, name, d4_t[..., k, :])

@@ -49,8 +49,12 @@ IFZO = (0, 1, 2, 3)
 # add onto the gates' columns); below it one masked full product is faster (measured on one
 # thread, float32: at H = 128 the batched form costs 1.8x the full one, at H = 256 0.4x)
 HEADS_MATMUL_FROM = 256
-LAYOUT = Layout(("i_pre", "f_pre", "z_pre", "o_pre", "i", "f", "z", "o", "m", "kept",
-                 "written", "c", "n", "h"))
+# The order lets one call cover two signals where the step allows (see _forward_free):
+# [m, z] from one maximum (z's column free until the tanh), [z, o] from one tanh, [f, i]
+# from one subtraction and one exp, [n, c] = [i, written] + [f·n_{t−1}, kept] from one add
+# (f·n_{t−1} made in h's column, which is written only after).
+LAYOUT = Layout(("i_pre", "f_pre", "z_pre", "o_pre", "m", "z", "o", "f", "i", "written",
+                 "h", "kept", "n", "c"))
 RAW = "W·x_t + R·h_{t−1} + b"
 
 
@@ -144,16 +148,128 @@ def prepare(params: dict, options: dict, H: int) -> dict:
         blocks = prep["w_hh_T"].reshape(heads, d, 4, heads, d)
         prep["w_hh_heads"] = np.ascontiguousarray(
             np.stack([blocks[k, :, :, k, :] for k in range(heads)]).reshape(heads, d, 4 * d))
+        prep["w_hh_heads_half"] = prep["w_hh_heads"] * 0.5
+    prep["w_hh_T_half"] = prep["w_hh_T"] * 0.5  # for h′ = 2·h (see _forward_free)
     return prep
 
 
 def forward(buf: np.ndarray, state: tuple, p: dict, holds=None) -> tuple:
+    if holds is not None:
+        return _forward_general(buf, state, p, holds)
+    return _forward_free(buf, state, p)
+
+
+def _forward_free(buf: np.ndarray, state: tuple, p: dict) -> tuple:
+    """Step by step without holds. At small H the cost is per call, not per number: each
+    step makes only the calls the recurrence needs, each on one contiguous view (a
+    broadcast over two rows costs three calls' time), and works in one row of its own
+    whose views are made once — the state (c, n, m, h) carried in it in place — copied
+    into the trace's row whole (one copy instead of a view per signal per step).
+
+    The work row has two columns before the trace's row: a copy of ĩ and a = m_{t−1} +
+    log σ(f̃), so that [ĩ, a] and [a, ĩ] are both contiguous: max of the two gives m_t
+    twice ([m, z]) and [a, ĩ] − [m_t, m_t] both gates' exponents, in one call each.
+
+    o and h are carried doubled: o′ = 1 + tanh(õ/2) = 2·o and h′ = o′·c/n = 2·h, with R
+    halved (p["w_hh_T_half"]) so that R/2 · h′ = R·h; halving is exact in binary floating
+    point, so the recorded o and h, halved once after the loop, are the same numbers as
+    o = ½·tanh(õ/2) + ½ and h = o·c/n step by step (one call per step fewer)."""
+    H = state[0].shape[-1]
+    lead = state[0].shape[:-1]
+    front = 2 * H  # ĩ's copy and a
+    line = np.empty(lead + (front + buf.shape[-1],), buf.dtype)
+    work = line[..., front:]  # the step's row, as the trace stores it
+    w = LAYOUT.views(work, H)
+    w.c[...], w.n[...], w.m[...] = state[:3]
+    np.multiply(state[3], 2, out=w.h)  # h′ before the first step
+    i_copy, a = line[..., :H], line[..., H:front]
+    a_i = line[..., H:front + H]  # [a, ĩ]
+    i_a = line[..., :front]  # [ĩ's copy, a]
+    m_m = LAYOUT.span(work, H, "m", "z")
+    gates_fi = LAYOUT.span(work, H, "f", "i")
+    raw_in = LAYOUT.span(buf, H, "i_pre", "o_pre")  # W·x_t + b, per row
+    raw = LAYOUT.span(work, H, "i_pre", "o_pre")
+    zo_pre, zo = LAYOUT.span(work, H, "z_pre", "o_pre"), LAYOUT.span(work, H, "z", "o")
+    i_written, fn_kept = LAYOUT.span(work, H, "i", "written"), LAYOUT.span(work, H, "h", "kept")
+    n_c = LAYOUT.span(work, H, "n", "c")
+    w_heads = p.get("w_hh_heads_half")
+    h_in = w.h
+    if w_heads is None:
+        w_rec = p["w_hh_T_half"]
+        tmp = np.empty(lead + (4 * H,), buf.dtype)
+        raw_rows, tmp_sum = raw_in, tmp
+    else:  # per head: (…, heads, 1, d) @ (heads, d, 4d), added onto its gates' columns
+        heads, d = w_heads.shape[0], w_heads.shape[1]
+        w_rec = w_heads
+        h_in = w.h.reshape(lead + (heads, 1, d))
+        tmp = np.empty(lead + (heads, 1, 4 * d), buf.dtype)
+        tmp_sum = tmp.reshape(lead + (heads, 4, d))
+        raw_rows = np.swapaxes(raw_in.reshape(raw_in.shape[:-1] + (4, heads, d)), -3, -2)
+        raw = np.swapaxes(raw.reshape(raw.shape[:-1] + (4, heads, d)), -3, -2)
+    if not np.shares_memory(h_in, work):  # a reshape that had to copy: made per step
+        h_in = None
+    one = np.array(1, buf.dtype)
+    zero = np.array(0, buf.dtype)
+    exp, tanh, mul, add, sub = np.exp, np.tanh, np.multiply, np.add, np.subtract
+    product = np.dot if w_heads is None else np.matmul
+    divide, maximum, logaddexp = np.divide, np.maximum, np.logaddexp
+    i_pre, nf_pre, i, f, z, o, m, kept, written, c, n, h = (
+        w.i_pre, w.f_pre, w.i, w.f, w.z, w.o, w.m, w.kept, w.written, w.c, w.n, w.h)
+    stabilized = p["stabilized"]
+    # n_t = 0 (nothing written) needs the guarded division. Stabilized it cannot follow a
+    # step with n > 0 in every unit: m_t is ĩ or a, so i or f is exp(0) = 1 and
+    # n_t = f·n_{t−1} + i ≥ min(1, n_{t−1}) > 0; so n is looked at only until then
+    # (a reduction per step is as dear as a ufunc call at small H).
+    watch_n = True
+    for raw_t, row in zip(raw_rows, buf, strict=True):
+        if h_in is None:
+            product(h.reshape(lead + (heads, 1, d)), w_rec, tmp)
+        else:
+            product(h_in, w_rec, tmp)
+        add(raw_t, tmp_sum, raw)  # f̃ negated (negated weights)
+        logaddexp(zero, nf_pre, a)  # softplus(−f̃) = −log σ(f̃)
+        sub(m, a, a)  # a = m_{t−1} + log σ(f̃)
+        if stabilized:  # m_t = max(ĩ, a) into m and z's columns, else m_t = m_{t−1}
+            i_copy[...] = i_pre
+            maximum(a_i, i_a, out=m_m)
+            sub(a_i, m_m, gates_fi)
+        else:
+            sub(a, m, f)
+            sub(i_pre, m, i)
+        exp(gates_fi, gates_fi)  # f = exp(a − m_t), i = exp(ĩ − m_t)
+        tanh(zo_pre, zo)  # z = tanh(z̃); tanh(õ/2) (halved weights)
+        add(o, one, o)  # o′ = 2·o
+        mul(f, c, kept)
+        mul(i, z, written)
+        mul(f, n, h)  # f·n_{t−1}, in h's column for now
+        add(i_written, fn_kept, n_c)  # n = i + f·n_{t−1}, c = written + kept
+        mul(o, c, h)
+        if watch_n and not n.all():  # nothing written in some unit: h reads 0 there
+            written_any = n != 0
+            divide(h, n, out=h, where=written_any)
+            h[~written_any] = 0
+        else:
+            divide(h, n, h)
+            watch_n = not stabilized
+        row[...] = work
+    cols = LAYOUT.views(buf, H)
+    cols.o[:] *= 0.5  # o′ and h′ halved back (exact)
+    cols.h[:] *= 0.5
+    cols.o_pre[:] *= 2  # record the true pre-activations (halving, doubling and negating
+    np.negative(cols.f_pre, out=cols.f_pre)  # are exact)
+    if len(buf) == 0:
+        return state
+    return cols.c[-1], cols.n[-1], cols.m[-1], cols.h[-1]
+
+
+def _forward_general(buf: np.ndarray, state: tuple, p: dict, holds=None) -> tuple:
+    """Step by step with holds: each value the step makes may be held in place."""
     c, n, m, h = state
     H = c.shape[-1]
     lead = c.shape[:-1]
     cols = LAYOUT.views(buf, H)
     raw = LAYOUT.span(buf, H, "i_pre", "o_pre")
-    gates_if = LAYOUT.span(buf, H, "i", "f")  # i and f side by side: one exp for both
+    gates_if = LAYOUT.span(buf, H, "f", "i")  # f and i side by side: one exp for both
     zo_pre, zo = LAYOUT.span(buf, H, "z_pre", "o_pre"), LAYOUT.span(buf, H, "z", "o")
     w_heads = p.get("w_hh_heads")
     if w_heads is None:
@@ -166,22 +282,12 @@ def forward(buf: np.ndarray, state: tuple, p: dict, holds=None) -> tuple:
         tmp = np.empty(lead + (heads, 1, 4 * d), buf.dtype)
         tmp_sum = tmp.reshape(lead + (heads, 4, d))
         raw_rows = np.swapaxes(raw.reshape(raw.shape[:-1] + (4, heads, d)), -3, -2)
-    # [ĩ, a] with a = m_{t−1} + log σ(f̃): both gates are exp(· − m_t)
-    logs = np.empty(lead + (2, H), buf.dtype)
-    log_i, log_f = logs[..., 0, :], logs[..., 1, :]
+    log_f = np.empty(lead + (H,), buf.dtype)  # a = m_{t−1} + log σ(f̃)
     half = np.array(0.5, buf.dtype)
     zero = np.array(0, buf.dtype)
     dot, exp, mul, add, sub = np.dot, np.exp, np.multiply, np.add, np.subtract
     matmul, divide = np.matmul, np.divide
-    # At small H the per-call overhead is the cost: row views made by iterating in C,
-    # every ufunc writing into a buffer it is given.
     stabilized = p["stabilized"]
-    # n_t = 0 (nothing written) needs the guarded division. Stabilized and without holds it
-    # cannot follow a step with n > 0 in every unit: m_t is ĩ or a, so i or f is exp(0) = 1
-    # and n_t = f·n_{t−1} + i ≥ min(1, n_{t−1}) > 0; so n is looked at only until then
-    # (a reduction per step is as dear as a ufunc call at small H).
-    always_watch = holds is not None or not stabilized
-    watch_n = True
     rows = zip(raw_rows, cols.i_pre, cols.f_pre, zo_pre, zo, gates_if, cols.i, cols.f,
                cols.z, cols.o, cols.m, cols.kept, cols.written, cols.c, cols.n, cols.h,
                holds or repeat(None), strict=False)
@@ -194,12 +300,12 @@ def forward(buf: np.ndarray, state: tuple, p: dict, holds=None) -> tuple:
         add(raw_t, tmp_sum, raw_t)  # f̃ negated (negated weights)
         np.logaddexp(zero, nf_pre, log_f)  # softplus(−f̃) = −log σ(f̃)
         sub(m, log_f, log_f)  # a = m_{t−1} + log σ(f̃)
-        np.copyto(log_i, i_pre)
         if stabilized:
-            np.maximum(log_i, log_f, out=m_out)
+            np.maximum(i_pre, log_f, out=m_out)
         else:
             np.copyto(m_out, m)
-        sub(logs, m_out[..., None, :], if_t.reshape(logs.shape))
+        sub(i_pre, m_out, i)
+        sub(log_f, m_out, f)
         exp(if_t, if_t)  # i = exp(ĩ − m_t), f = exp(a − m_t)
         np.tanh(zo_pre_t, zo_t)  # z = tanh(z̃); õ/2 (halved weights) for o = ½tanh(õ/2) + ½
         mul(o, half, o)
@@ -213,13 +319,12 @@ def forward(buf: np.ndarray, state: tuple, p: dict, holds=None) -> tuple:
             put(held, "c", c_out)
             put(held, "n", n_out)
         mul(o, c_out, h_out)
-        if watch_n and not n_out.all():  # nothing written in some unit: h reads 0 there
+        if not n_out.all():  # nothing written in some unit: h reads 0 there
             written_any = n_out != 0
             divide(h_out, n_out, out=h_out, where=written_any)
             h_out[~written_any] = 0
         else:
             divide(h_out, n_out, h_out)
-            watch_n = always_watch
         if held is not None:
             put(held, "h", h_out)
         c, n, m, h = c_out, n_out, m_out, h_out

@@ -190,6 +190,23 @@ def previous_rows(first: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return out
 
 
+def joined(*views: np.ndarray) -> np.ndarray | None:
+    """Column blocks side by side in one buffer (a Layout's consecutive names) as one
+    (…, k·H) view, without a copy; None when they are not adjacent blocks of one array."""
+    first = views[0]
+    width = first.shape[-1]
+    step = width * first.itemsize
+    start = first.__array_interface__["data"][0]
+    for k, v in enumerate(views):
+        if v.shape != first.shape or v.strides != first.strides or v.dtype != first.dtype \
+                or v.__array_interface__["data"][0] != start + k * step \
+                or first.strides[-1] != first.itemsize \
+                or any(s < step * len(views) for s in first.strides[:-1] if s):
+            return None
+    return np.lib.stride_tricks.as_strided(
+        first, first.shape[:-1] + (width * len(views),), first.strides, writeable=False)
+
+
 def as_rows(a: np.ndarray) -> np.ndarray:
     """(n, …, k) -> (n·…, k): every step (and, later, every sequence of a batch) as one row
     of the matmuls that give the weight gradients."""

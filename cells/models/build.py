@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from ..formats.common import LoadedWeights
-from ..formats.model_parts import LayerWeights, ModelWeights
+from ..formats.model_parts import BlockWeights, LayerWeights, ModelWeights
 from . import kinds_api
+from .blocks import DEFAULT_OPTIONS, Block, Norm
 from .encoder import Encoder, vocabulary_tokens
 from .model import Head, Layer, Model
 from .projected import ProjectedLSTM
@@ -31,7 +32,11 @@ def build_model(weights: ModelWeights, vocabulary=None, dtype=None,
     stack = []
     for index, layer in enumerate(weights.layers):
         cells = {d: _cell(label, index, d, w, dtype, options) for d, w in layer.cells.items()}
-        stack.append(Layer(cells, reverse_output=layer.reverse_output))
+        try:
+            block = None if layer.block is None else block_of(layer.block, label)
+            stack.append(Layer(cells, reverse_output=layer.reverse_output, block=block))
+        except ValueError as error:
+            raise ValueError(f"{label}: layer {index}: {error}") from None
     tokens, tokenizer = _vocabulary(label, weights, vocabulary, path)
     first = stack[0].input_size
     try:
@@ -48,9 +53,31 @@ def build_model(weights: ModelWeights, vocabulary=None, dtype=None,
                 "linear" if encoder.encoding == "numbers" else "softmax")
             head = Head(np.asarray(weights.head_weight, dtype),
                         np.asarray(weights.head_bias, dtype), activation)
-        return Model(stack, encoder, head, returns=weights.returns, notices=notices_of(weights))
+        return Model(stack, encoder, head, returns=weights.returns, notices=notices_of(weights),
+                     final_norm=_final_norm(weights.final_norm))
     except ValueError as error:
         raise ValueError(f"{label}: {error}") from None
+
+
+def block_of(weights: BlockWeights, label: str):
+    """The block a file stored: the generic residual Block, or one of the xlstm library's
+    (its options say its kind)."""
+    if weights.options.get("kind", Block.kind) != Block.kind:
+        from ..formats.xlstm_models import block_of as xlstm_block
+
+        return xlstm_block(weights.params, weights.options, label)
+    return Block(weights.params, {k: v for k, v in weights.options.items() if k != "kind"})
+
+
+def _final_norm(weights: BlockWeights | None) -> Norm | None:
+    if weights is None:
+        return None
+    options = {**DEFAULT_OPTIONS, **weights.options}
+    unknown = sorted(set(weights.params) - {"norm.weight", "norm.bias"})
+    if unknown:
+        raise ValueError(f"the final norm has tensors {unknown} besides norm.weight/bias")
+    return Norm(options["norm"], weights.params.get("norm.weight"),
+                weights.params.get("norm.bias"), float(options["eps"]))
 
 
 def notices_of(weights: ModelWeights) -> tuple[str, ...]:
@@ -66,8 +93,13 @@ def model_weights(model: Model, label: str) -> ModelWeights:
     for layer in model.stack:
         cells = {d: LoadedWeights(c.kind, dict(c.params), dict(c.options))
                  for d, c in layer.cells.items()}
-        layers.append(LayerWeights(cells, reverse_output=layer.reverse_output))
-    encoder, head = model.encoder, model.head
+        block = None if layer.block is None else BlockWeights(dict(layer.block.params),
+                                                              dict(layer.block.options))
+        layers.append(LayerWeights(cells, reverse_output=layer.reverse_output, block=block))
+    encoder, head, norm = model.encoder, model.head, model.final_norm
+    final_norm = None if norm is None else BlockWeights(
+        {k: v for k, v in (("norm.weight", norm.weight), ("norm.bias", norm.bias))
+         if v is not None}, {"norm": norm.kind, "eps": norm.eps})
     return ModelWeights(
         label, tuple(layers), embedding=encoder.embedding,
         head_weight=None if head is None else head.weight,
@@ -76,6 +108,7 @@ def model_weights(model: Model, label: str) -> ModelWeights:
         vocabulary=encoder.vocabulary, tokenizer=encoder.tokenizer,
         encoding=encoder.encoding,
         returns=model.returns,
+        final_norm=final_norm,
     )
 
 
@@ -135,6 +168,15 @@ def _cell(label: str, index: int, direction: str, weights: LoadedWeights, dtype,
                                 **{**weights.options, **mine})
     except ValueError as error:
         raise ValueError(f"{where}: {error}") from None
+
+
+def vocabulary_of(label: str, given, path: Path | None):
+    """(tokens, tokenizer) for a model whose file holds no vocabulary of its own: `given`
+    (as build_model takes it) or a sidecar beside `path` (a tokenizer.json too), else
+    (None, None)."""
+    from types import SimpleNamespace
+
+    return _vocabulary(label, SimpleNamespace(vocabulary=None, tokenizer=None), given, path)
 
 
 def _vocabulary(label: str, weights: ModelWeights, given, path: Path | None):

@@ -21,13 +21,14 @@ import numpy as np
 from ..text import graphemes
 
 ENCODINGS = ("numbers", "one_hot", "embedding")
-TOKENIZERS = ("chars", "words")
+TOKENIZERS = ("chars", "words", "subword")  # subword: a tokenizer.json (subword_encoder.py)
 _SHOWN_UNKNOWN = 20  # unknown tokens listed in a message before "…"
 
 
 def vocabulary_tokens(vocabulary: str | Sequence[str]) -> tuple[str, ...]:
-    """A vocabulary as a tuple of distinct tokens: a str is its characters."""
-    tokens = tuple(vocabulary) if isinstance(vocabulary, str) else tuple(vocabulary)
+    """A vocabulary as a tuple of distinct tokens: a str is its characters (a subword
+    vocabulary keeps its tokenizer)."""
+    tokens = vocabulary if isinstance(vocabulary, tuple) else tuple(vocabulary)
     bad = [t for t in tokens if not isinstance(t, str) or not t]
     if bad:
         raise ValueError(f"vocabulary tokens must be non-empty strings; found {bad[:5]!r}")

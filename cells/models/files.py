@@ -9,11 +9,12 @@ from pathlib import Path
 from ..weights_io import WRITE_SUFFIXES, read_model_weights, warn_about_load
 from .build import build_model, model_weights, notices_of
 from .model import Model
+from .xlstm_files import load_xlstm
 
 
 def load_model(path: str | os.PathLike, vocabulary=None, dtype=None,
                options: Mapping | None = None, names: Mapping | None = None,
-               branch: str | None = None, **parts) -> Model:
+               branch: str | Mapping | None = None, **parts) -> Model:
     """A whole model from .safetensors / .npz (a PyTorch state dict, a gatescope model file
     or any checkpoint of named tensors), .onnx, Keras .keras, legacy .h5 or .weights.h5.
 
@@ -27,9 +28,16 @@ def load_model(path: str | os.PathLike, vocabulary=None, dtype=None,
     layout and gate order; see cells.formats.mapped_tensors).
     branch: "then" or "else", for an ONNX model whose If node chooses its branch by the
     model's inputs (one file for two sample rates: `If(Equal(sr, 16000))`): the branch
-    whose recurrent model is read. Without it such a file is refused with what each
-    branch holds (kind, layers, sizes) and how it is chosen; an If whose condition is
-    known from the file takes its own branch.
+    whose recurrent model is read; where such Ifs nest (an If inside a branch of another),
+    a dict naming each If's branch by node name, outer to inner:
+    branch={"by_rate": "then", "by_mode": "else"}. Without it such a file is refused with
+    what each branch (each way through nested Ifs) holds (kind, layers, sizes) and how it
+    is chosen; an If whose condition is known from the file takes its own branch.
+
+    The xlstm library's xLSTMLMModel, xLSTMBlockStack or mLSTMLayer (its state dict, alone
+    or in a model folder beside a config.json in the library's config fields) comes back as
+    a cells.Model whose layers are the library's blocks around their cells
+    (cells.formats.xlstm_models).
 
     Tensors the load leaves out are listed in a cells.LeftOutWarning (and model.notices).
     A head whose activation the file does not say (a state dict's nn.Linear, a bare Keras
@@ -38,6 +46,10 @@ def load_model(path: str | os.PathLike, vocabulary=None, dtype=None,
     activations say it themselves.
     """
     path = Path(path)
+    if not names and not parts:  # the xlstm library's models: residual blocks of their own
+        blocks = load_xlstm(path, dtype=dtype, vocabulary=vocabulary)
+        if blocks is not None:
+            return blocks
     weights = read_model_weights(path, branch=branch, **merged_names(path.name, names, parts))
     model = build_model(weights, vocabulary=vocabulary, dtype=dtype, options=options, path=path)
     warn_about_load(weights)

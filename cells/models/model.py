@@ -19,6 +19,7 @@ from .. import memory
 from ..interventions import held_by_part
 from ..params import as_float_array
 from ..weight_edits import edits_by_part
+from .blocks import Block, Norm
 from .encoder import Encoder
 from .projected import ProjectedLSTM
 
@@ -31,6 +32,13 @@ RETURNS = ("sequence", "last")
 def output_size(cell) -> int:
     """How many values a cell's h has: its hidden size, or its projection's."""
     return getattr(cell, "output_size", cell.hidden_size)
+
+
+def start_state_widths(state_names, hidden_size: int, h_size: int) -> dict[str, int]:
+    """{"h": width, "c": width} of the starting state a cell with these states takes (h0 /
+    c0; h as wide as its output, c as its hidden size); only the states it has."""
+    return {name: h_size if name == "h" else hidden_size
+            for name in ("h", "c") if name in state_names}
 
 
 @dataclass(frozen=True)
@@ -72,12 +80,14 @@ class Head:
 
 @dataclass(frozen=True)
 class Layer:
-    """One recurrent layer: a cell per direction (forward first)."""
+    """One recurrent layer: a cell per direction (forward first), and in a residual
+    language model the block around its cell (cells.models.blocks)."""
 
     cells: Mapping[str, object]  # direction -> cell (an engine Cell or a ProjectedLSTM)
     # Keras go_backwards without Bidirectional hands its outputs on in processing order
     # (the last step first); everywhere else a backward output is put back in time order.
     reverse_output: bool = False
+    block: Block | None = None
 
     def __post_init__(self):
         directions = tuple(self.cells)
@@ -88,6 +98,10 @@ class Layer:
         sizes = {cell.input_size for cell in self.cells.values()}
         if len(sizes) > 1:
             raise ValueError(f"the directions of a layer read different input sizes {sizes}")
+        if self.block is not None:
+            if directions != (FORWARD,) or self.reverse_output:
+                raise ValueError("a layer with a block runs forward only")
+            self.block.check(self.cells[FORWARD], "layer")
 
     @property
     def directions(self) -> tuple[str, ...]:
@@ -95,10 +109,13 @@ class Layer:
 
     @property
     def input_size(self) -> int:
-        return next(iter(self.cells.values())).input_size
+        cell = next(iter(self.cells.values()))
+        return cell.input_size if self.block is None else self.block.stream_width(cell)
 
     @property
     def output_size(self) -> int:
+        if self.block is not None:  # the residual stream goes on at the width it came in
+            return self.input_size
         return sum(output_size(cell) for cell in self.cells.values())
 
 
@@ -107,7 +124,8 @@ class Model:
 
     def __init__(self, stack: Sequence[Layer | Mapping[str, object]],
                  encoder: Encoder | None = None, head: Head | None = None,
-                 returns: str = "sequence", notices: Sequence[str] = ()):
+                 returns: str = "sequence", notices: Sequence[str] = (),
+                 final_norm: Norm | None = None):
         self.stack = tuple(layer if isinstance(layer, Layer) else Layer(dict(layer))
                            for layer in stack)
         if not self.stack:
@@ -127,6 +145,10 @@ class Model:
         if head is not None and head.input_size != self.stack[-1].output_size:
             raise ValueError(f"the head reads {head.input_size} values but the last layer "
                              f"outputs {self.stack[-1].output_size}")
+        if final_norm is not None and final_norm.width not in (None,
+                                                               self.stack[-1].output_size):
+            raise ValueError(f"the final norm is {final_norm.width} wide but the last layer "
+                             f"outputs {self.stack[-1].output_size}")
         dtypes = {cell.dtype for layer in self.stack for cell in layer.cells.values()}
         if len(dtypes) > 1:
             shown = sorted(map(str, dtypes))
@@ -138,6 +160,14 @@ class Model:
         self.head = None if head is None else Head(
             as_float_array(head.weight, "head weight", self.dtype),
             as_float_array(head.bias, "head bias", self.dtype), head.activation)
+        self.stack = tuple(layer if layer.block is None
+                           else replace(layer, block=layer.block.cast(self.dtype))
+                           for layer in self.stack)
+        self.final_norm = None if final_norm is None else replace(
+            final_norm, weight=None if final_norm.weight is None
+            else as_float_array(final_norm.weight, "final norm weight", self.dtype),
+            bias=None if final_norm.bias is None
+            else as_float_array(final_norm.bias, "final norm bias", self.dtype))
         if self.encoder.embedding is not None:
             self.encoder = replace(self.encoder,  # keeps a special encoder's class
                                    embedding=as_float_array(self.encoder.embedding, "embedding",
@@ -189,6 +219,9 @@ class Model:
                                                "activation": head.activation},
             "returns": self.returns,
             "dtype": self.dtype.name,
+            "blocks": [None if layer.block is None else layer.block.describe()
+                       for layer in self.stack],
+            "final_norm": None if self.final_norm is None else self.final_norm.kind,
         }
 
     def cell(self, layer: int, direction: str = FORWARD):
@@ -218,9 +251,11 @@ class Model:
         the cells no edit touches, the encoder and the head are shared (read-only)."""
         checked = self.check_weight_edits(edits)
         stack = [Layer({d: cell.with_weights(checked[(index, d)]) if (index, d) in checked
-                        else cell for d, cell in layer.cells.items()}, layer.reverse_output)
+                        else cell for d, cell in layer.cells.items()}, layer.reverse_output,
+                       layer.block)
                  for index, layer in enumerate(self.stack)]
-        return Model(stack, self.encoder, self.head, self.returns, self.notices)
+        return Model(stack, self.encoder, self.head, self.returns, self.notices,
+                     self.final_norm)
 
     def encode(self, sequence) -> tuple[np.ndarray, list[str] | None, np.ndarray | None]:
         """(xs (T, I), tokens or None, token ids or None) for text, token ids or numbers."""
@@ -265,11 +300,16 @@ class Model:
         bad = [key for key, value in state.items() if not isinstance(value, Mapping)]
         if bad:
             raise ValueError(f"initial state for {bad} must map 'h' (and 'c') to arrays")
-        traces, outputs, finals = [], [], []
+        traces, outputs, finals, reads, blocks = [], [], [], [], []
         inputs, T = xs, len(xs)
         for index, layer in enumerate(self.stack):
+            rows = None
+            if layer.block is not None:
+                inputs, rows = layer.block.before(inputs)
+            reads.append(inputs)
             # the directions' h go straight into their columns of the layer's output
-            out = memory.empty((T, layer.output_size), self.dtype)
+            width = sum(output_size(cell) for cell in layer.cells.values())
+            out = memory.empty((T, width), self.dtype)
             per_direction, last, begin = {}, [], 0
             for direction, cell in layer.cells.items():
                 backward = direction == BACKWARD
@@ -283,16 +323,31 @@ class Model:
                 last.append(target[-1])
                 begin += width
             traces.append(per_direction)
-            inputs = out  # (T, D·H)
+            if rows is not None:
+                out = layer.block.after(rows, out)
+            blocks.append(rows)
+            inputs = out  # (T, D·H), or the residual stream (T, E) after a block
             outputs.append(out)
-            finals.append(np.concatenate(last))
-        return ModelTrace(self, xs, tokens, ids, traces, outputs, finals[-1])
+            finals.append(np.concatenate(last) if rows is None else out[-1])
+        return ModelTrace(self, xs, tokens, ids, traces, outputs, finals[-1], reads, blocks)
+
+    def state_sizes(self) -> dict:
+        """{(layer, direction): {"h": width, "c": width}}: the starting state run() takes
+        (h0 / c0), per cell in the order of its rows; only the states that cell has."""
+        sizes = {}
+        for index, layer in enumerate(self.stack):
+            for direction, cell in layer.cells.items():
+                sizes[(index, direction)] = start_state_widths(
+                    getattr(cell, "state_names", ("h", "c")), cell.hidden_size,
+                    output_size(cell))
+        return sizes
 
     def starting_state(self, h0=None, c0=None) -> dict:
         """{(layer, direction): {"h": row, "c": row}} from h0 / c0 as run() takes them: one
         row per layer and direction, layer by layer, forward before backward ((H,) for a
         model of one cell); each row as wide as that cell's h (or c), finite."""
-        cells = [(index, d) for index, layer in enumerate(self.stack) for d in layer.cells]
+        sizes = self.state_sizes()
+        cells = list(sizes)
         order = ", ".join(f"({index}, {d})" for index, d in cells)
         out: dict = {}
         for name, value in (("h", h0), ("c", c0)):
@@ -316,10 +371,13 @@ class Model:
                                  f"direction ({len(cells)}: {order})")
             for (index, direction), row in zip(cells, rows, strict=True):
                 cell = self.stack[index].cells[direction]
-                if name not in getattr(cell, "state_names", ("h", "c")):
-                    raise ValueError(f"c0 given, but layer {index} {direction} is a "
-                                     f"{cell.kind}, whose state is only h")
-                width = output_size(cell) if name == "h" else cell.hidden_size
+                if name not in sizes[(index, direction)]:
+                    have = (f"state is only {' and '.join(sizes[(index, direction)])}"
+                            if sizes[(index, direction)] else "state is neither h nor c "
+                            "(give it with state=)")
+                    raise ValueError(f"{name}0 given, but layer {index} {direction} is a "
+                                     f"{cell.kind}, whose {have}")
+                width = sizes[(index, direction)][name]
                 if row.shape != (width,) or not np.isfinite(row).all():
                     raise ValueError(f"{name}0 row of layer {index} {direction} has shape "
                                      f"{row.shape}; that cell's {name} is {width} finite "
@@ -336,10 +394,11 @@ def _run(cell, xs: np.ndarray, start: Mapping, h: np.ndarray, held: tuple = ()):
         trace = cell.run(xs, h0=h0, c0=c0)
         h[:] = trace["h"]
         return trace
-    if not hasattr(cell, "column"):  # a kind with its own trace (Mamba): signals by name
-        trace = cell.run(xs, state={k: v for k, v in start.items() if v is not None} or None,
-                         interventions=held)
-        h[:] = trace[cell.layout.output]
+    if not hasattr(cell, "column"):  # a kind with its own cell class (mLSTM, Mamba): whole
+        state = {k: v for k, v in start.items() if v is not None} or None
+        trace = cell.run(xs, state=state, interventions=held or None)
+        layout = getattr(cell, "layout", None)
+        h[:] = trace[layout.output if layout is not None else "h"]
         return trace
     H = cell.hidden_size
     column = cell.column(cell.layout.output) * H
@@ -361,6 +420,9 @@ class ModelTrace:
     traces: Sequence[Mapping[str, object]]  # [layer][direction] -> Trace
     outputs: Sequence[np.ndarray]  # [layer] -> (T, D·H), as the next layer reads it
     final: np.ndarray  # the last layer's final h, directions concatenated (D·H,)
+    reads: Sequence[np.ndarray] = ()  # [layer] -> (T, I_l) what that layer's cells read
+    # [layer] -> the rows its block made (cells.models.blocks.SIGNALS), None without one
+    blocks: Sequence[Mapping[str, np.ndarray] | None] = ()
     _head: dict = field(default_factory=dict, repr=False)  # logits and probs, made on demand
 
     def __len__(self) -> int:
@@ -401,9 +463,24 @@ class ModelTrace:
             raise ValueError(f"unknown output {name!r}: {has}")
         if name not in self._head:
             head = self.model.head
-            logits = head.logits(self.outputs[-1])
+            logits = head.logits(self.head_input)
             self._head["logits"], self._head["probs"] = logits, head.probabilities(logits)
         return self._head[name].copy()
+
+    @property
+    def head_input(self) -> np.ndarray:
+        """(T, ·) what the head reads: the last layer's output, after the final norm."""
+        norm = self.model.final_norm
+        return self.outputs[-1] if norm is None else norm(self.outputs[-1])
+
+    def block(self, layer: int, name: str) -> np.ndarray:
+        """(T, ·) a row the block around that layer's cell made (blocks.SIGNALS)."""
+        self.model.cell(layer)
+        rows = self.blocks[layer] if layer < len(self.blocks) else None
+        if rows is None or name not in rows:
+            has = ", ".join(rows) if rows else "no block"
+            raise ValueError(f"layer {layer} has no block signal {name!r} ({has})")
+        return rows[name]
 
     @property
     def prediction(self) -> np.ndarray | None:
@@ -417,7 +494,9 @@ class ModelTrace:
             return out
         if model.head is None:
             return self.final.copy()
-        logits = model.head.logits(self.final[None])
+        final = self.final[None]
+        logits = model.head.logits(final if model.final_norm is None
+                                   else model.final_norm(final))
         probs = model.head.probabilities(logits)
         return (logits if probs is None else probs)[0]
 

@@ -8,8 +8,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..formats.vocabulary_files import Subwords
 from ..text import graphemes
 from .encoder import Encoder, tokenizer_of
+from .subword_encoder import SubwordEncoder
 
 # <pad>, </s>, <unk>, <|endoftext|>, [PAD], [CLS]: bracketed, no spaces inside.
 RESERVED = re.compile(r"<[^<>\s]+>|\[[^\[\]\s]+\]")
@@ -25,7 +27,10 @@ def reserved_tokens(tokens: Sequence[str]) -> tuple[str, ...] | None:
 
 
 def vocabulary_tokenizer(tokens: Sequence[str]) -> str:
-    """'chars' for characters with or without reserved tokens, else as tokenizer_of says."""
+    """'subword' for a tokenizer.json's vocabulary; 'chars' for characters with or without
+    reserved tokens; else as tokenizer_of says."""
+    if isinstance(tokens, Subwords):
+        return "subword"
     return "chars" if reserved_tokens(tokens) is not None else tokenizer_of(tokens)
 
 
@@ -48,7 +53,12 @@ class ReservedCharsEncoder(Encoder):
 
 
 def encoder_for(encoding: str, width: int, tokens, tokenizer, embedding=None) -> Encoder:
-    """The Encoder, or the reserved-token one for characters with reserved tokens."""
+    """The Encoder, the subword one for a tokenizer.json's vocabulary, or the reserved-token
+    one for characters with reserved tokens."""
+    if isinstance(tokens, Subwords):
+        if embedding is not None and len(tokens) < len(embedding):
+            tokens = tokens.padded(len(embedding))
+        return SubwordEncoder(encoding, width, tokens, "subword", embedding)
     special = tokens is not None and tokenizer == "chars" and reserved_tokens(tokens)
     return (ReservedCharsEncoder if special else Encoder)(encoding, width, tokens, tokenizer,
                                                           embedding)

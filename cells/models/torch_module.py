@@ -25,7 +25,9 @@ def from_torch(module, vocabulary=None, dtype=None, names: Mapping | None = None
                **parts) -> Model:
     """An nn.LSTM / nn.GRU / nn.RNN or nn.LSTMCell / GRUCell / RNNCell, or a module holding
     one (with an nn.Embedding before it and an nn.Linear after it), as a Model; TorchScript
-    modules too. What forward() does is not read: the parts are taken to run Embedding →
+    modules too. The xlstm library's xLSTMLMModel, xLSTMBlockStack and mLSTMLayer come back
+    as a cells.Model whose layers are residual blocks around the cells.
+    What forward() does is not read: the parts are taken to run Embedding →
     recurrent → Linear at every step, as gatescope's models do (a cell stepped in a loop,
     its state carried, is the one-layer model). `names`, or keywords, name the parts as
     cells.load_model takes them (module names, or tensor by tensor)."""
@@ -34,6 +36,11 @@ def from_torch(module, vocabulary=None, dtype=None, names: Mapping | None = None
         raise ValueError(f"from_torch needs a torch.nn.Module, not {type(module).__name__}")
     given = merged_names(label, names, parts)
     arrays = {name: _numpy(tensor) for name, tensor in module.state_dict().items()}
+    if not given:  # the xlstm library's LM, block stack or mLSTM layer: residual blocks
+        from ..formats.xlstm_models import build_xlstm, config_of_module, is_xlstm_state_dict
+
+        if is_xlstm_state_dict(arrays):
+            return build_xlstm(config_of_module(module), arrays, label, dtype)
     tensors = TensorFile(label, tuple(arrays), {}, arrays.__getitem__)
     after = None if given else read_after_lstm_model(tensors)  # minGRU, minLSTM, sLSTM
     if after is not None:

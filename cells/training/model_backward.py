@@ -201,7 +201,8 @@ def backward(net: Network, tape: Tape, delta: np.ndarray) -> dict[str, np.ndarra
             d_in = {spec.layout(cell.options).output: d_h}
             for name in ("h", "c"):
                 if name in cell.names and name not in d_in:
-                    d_in[name] = np.zeros_like(d_h)
+                    # no gradient from outside: a read-only zero view, not a chunk of zeros
+                    d_in[name] = np.broadcast_to(np.zeros((), d_h.dtype), d_h.shape)
             carry = tuple(np.zeros_like(s) for s in t.state0)
             cols = spec.layout(cell.options).views(t.buf, H)
             res = spec.backward(cols, t.state0, d_in, carry, cell.prepared, None, params=True)

@@ -59,6 +59,9 @@ class Network:
     """The trainable side of a Model: encoder, layers × directions of cells, head."""
 
     def __init__(self, model: Model):
+        if any(layer.block is not None for layer in model.stack) or model.final_norm:
+            raise ValueError("training a residual language model (blocks around its cells, "
+                             "a final norm) is not supported; train its cells one by one")
         for index, layer in enumerate(model.stack):
             for direction, cell in layer.cells.items():
                 if not hasattr(cell, "spec"):

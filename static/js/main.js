@@ -21,6 +21,8 @@ import { createTourFlow } from "./flow/tour.js";
 import { overlaysFor } from "./views/chart_overlays.js";
 import { createCharts } from "./views/charts.js";
 import { createDiagramView } from "./views/diagram_view.js";
+import { createBlockBox } from "./views/block_box.js";
+import { createDock } from "./views/dock.js";
 import { createEquationsView } from "./views/equations.js";
 import { bindExports } from "./views/exports.js";
 import { createForm } from "./views/form.js";
@@ -33,8 +35,12 @@ import { createSensitivityView } from "./views/sensitivity.js";
 import { paintPipes } from "./views/sensitivity_pipes.js";
 import { createToolbar } from "./views/toolbar.js";
 import { bindSwipe } from "./views/touch.js";
+import { bindZoom } from "./views/zoom.js";
 import { createTrainPanel } from "./views/train_panel.js";
 import { createLabView } from "./views/lab.js";
+import { createStartStateView } from "./views/start_state.js";
+import { createBranchChooser } from "./views/onnx_branches.js";
+import { createReservedTokens } from "./views/reserved_tokens.js";
 import { createBankView } from "./views/bank.js";
 import { createHiddenAttentionView } from "./views/hidden_attention.js";
 
@@ -46,6 +52,7 @@ const views = []; // filled at boot, in drawing order
 const frameCache = createFrameCache();
 let sessions = null;
 const player = createPlayer(() => stream(), frameCache);
+const dock = createDock();
 const stream = () => sessions?.stream() ?? null;
 
 function showError(slot, message) {
@@ -66,7 +73,10 @@ const saveUrl = () => settings && writeUrl(settings, urlValues());
 window.addEventListener("pagehide", () => settings && flushUrl(settings, urlValues()));
 
 bindKeys(player);
-bindSwipe($("#diagram-host"), player);
+const zoom = bindZoom($("#diagram-host"), {
+  zoomIn: $("#zoom-in"), zoomOut: $("#zoom-out"), fit: $("#zoom-fit"), level: $("#zoom-level"),
+});
+bindSwipe($("#diagram-host"), player, zoom.swipes);
 bindExports(store.get, () => {
   if (settings) flushUrl(settings, urlValues());
   return window.location.href;
@@ -101,7 +111,7 @@ function buildViews() {
     charts.setOverlays(list, label);
   };
   const compare = createCompareFlow({ settings, player, showError, onSessions: showOverlays });
-  const whatIf = createWhatIfFlow({ settings, sessions, diagramSvg: diagram.svg, showError });
+  const whatIf = createWhatIfFlow({ settings, sessions, diagramSvg: diagram.svg, showError, reveal: dock.reveal });
   const pickers = createModelPickers({ onPick: (layer, direction) => sessions.showPart(layer, direction) });
   const form = createForm({ settings, onRun: (cfg) => sessions.run(cfg, {}, { original: true }) });
   // a view drawing a session: told when another one (or more steps of it) is shown
@@ -119,6 +129,7 @@ function buildViews() {
   const predictionSession = perSession(prediction);
   views.push(
     diagram,
+    createBlockBox(),
     compare,
     { now: true, keys: ["session", "orig", "compare"], update: showOverlays },
     { keys: ["unit_scale", "session"], update: (s) => {
@@ -146,9 +157,13 @@ function buildViews() {
     { keys: null, update: (s) => toolbar.render(s) },
     { keys: ["session", "layer", "direction"], update: (s) => pickers.render(s) },
     { keys: ["draft", "config", "errors", "upload", "notice", "session"], update: (s) => form.render(s) },
+    createStartStateView({ settings }),
+    createBranchChooser({ onChoose: (branch) => form.uploadChosen(branch) }),
+    createReservedTokens(),
     ...createPanels(settings),
     createEquationsView((name) => store.set({ signal: name })),
     whatIf.panel,
+    dock.view,
   );
 }
 

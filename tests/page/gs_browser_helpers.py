@@ -183,6 +183,15 @@ def count_plotly_calls(page: Page, within: str) -> None:
     page.evaluate(_COUNT_PLOTLY, within)
 
 
+def settled_draws(page: Page, view: str, timeout: float = 20_000) -> int:
+    """Wait until the Plotly view `view` (a CSS selector of the element carrying its
+    data-drawing and data-draws) has painted everything it was asked to show (nothing
+    fetched or drawn under way); how many Plotly draws it has made."""
+    page.wait_for_function("v => document.querySelector(v)?.dataset.drawing === '0'", arg=view,
+                           timeout=timeout)
+    return int(page.locator(view).get_attribute("data-draws"))
+
+
 # -- torch-written text models uploaded through the page ------------------------------------
 MODEL_VOCABULARY = list("abcdefgh ")
 MODEL_TEXT = "a bad cafe fed a badge"

@@ -13,6 +13,7 @@ from gs_browser_helpers import (
     DIAGRAM,
     count_plotly_calls,
     open_view,
+    settled_draws,
     wait_t,
 )
 from playwright.sync_api import expect
@@ -158,7 +159,7 @@ def test_cursor_moves_without_plotly_calls_with_overlays_shown(page, errors, api
     shown_line(page, ",".join(ids[1:]))
     cursor = page.locator("#chart-cursor")
     expect(cursor).to_be_visible()
-    page.wait_for_timeout(300)  # the last redraws settle
+    drawn = settled_draws(page, "#charts")  # every window and overlay asked for is painted
     # only the charts' divs: the prediction view of a model with a head has its own heatmap
     count_plotly_calls(page, "#charts")
     page.locator(DIAGRAM).first.focus()
@@ -171,10 +172,13 @@ def test_cursor_moves_without_plotly_calls_with_overlays_shown(page, errors, api
     xs = [float(m[len("translateX("):-len("px)")]) for m in moves]
     assert all(b > a for a, b in zip(xs, xs[1:], strict=False)), xs
     assert page.evaluate("() => window.__plotlyCalls") == []
+    assert settled_draws(page, "#charts") == drawn  # six steps, no draw
     # while a unit change redraws the line chart (the count sees the charts' calls)
     page.get_by_label("Unit").fill("1")
     page.get_by_label("Unit").press("Enter")
     page.wait_for_function("() => window.__plotlyCalls.includes('react')")
+    assert settled_draws(page, "#charts") == drawn + 1 == drawn + len(
+        page.evaluate("() => window.__plotlyCalls"))
 
 
 def test_write_it_down_tour_charts_the_run_without_the_hold(page, errors, api):

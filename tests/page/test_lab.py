@@ -53,6 +53,12 @@ def test_the_table_is_the_results_file(page, js_errors, name):
     assert view.locator(".lab-log pre").text_content() == (RESULTS / f"{name}.log").read_text()
     traces = page.locator("[data-view='lab-curves'] .scatterlayer .trace")
     expect(traces).to_have_count(len(results["arms"]) * len(results["lrs"]))
+    by_length = [a for a in results["arms"]
+                 if any({"accepted_by_n", "accuracy_by_n"} & set(t.get("extra", {}))
+                        for t in a["trials"])]
+    if by_length:  # accuracy (or acceptance) against length: one line per arm
+        expect(page.locator("[data-view='lab-length'] .scatterlayer .trace")).to_have_count(
+            len(by_length))
 
 
 @pytest.mark.parametrize("name", COMMITTED[:1])

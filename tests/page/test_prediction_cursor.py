@@ -8,6 +8,7 @@ import pytest
 from gs_browser_helpers import (
     DIAGRAM,
     count_plotly_calls,
+    settled_draws,
     upload_model_and_run,
     wait_t,
     write_projected_model,
@@ -16,6 +17,7 @@ from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
+VIEW = '[data-view="prediction"]'
 HEAT = "#prediction-heatmap"
 CURSOR = "#prediction-cursor"
 TEXT = "a bad cafe fed a badge " * 25  # 575 steps: the heatmap holds 400 at a time
@@ -39,8 +41,8 @@ def test_keys_move_the_prediction_cursor_without_plotly_calls(page, errors, tmp_
     upload_model_and_run(page, *write_projected_model(tmp_path), TEXT)
     page.wait_for_selector(f"{HEAT} .main-svg", state="attached")
     cursor_at(page, 0)
-    page.wait_for_timeout(300)  # the last redraws settle
-    count_plotly_calls(page, '[data-view="prediction"]')
+    drawn = settled_draws(page, VIEW)  # the heatmap's first window is painted
+    count_plotly_calls(page, VIEW)
     page.locator(DIAGRAM).focus()
     xs = []
     for t in range(1, 8):
@@ -52,6 +54,7 @@ def test_keys_move_the_prediction_cursor_without_plotly_calls(page, errors, tmp_
     wait_t(page, 6)
     cursor_at(page, 6)
     assert page.evaluate("() => window.__plotlyCalls") == []
+    assert settled_draws(page, VIEW) == drawn  # eight steps, no draw
     # a jump out of the window: the heatmap is drawn once for the new window
     page.keyboard.press("End")
     last = len(TEXT) - 1
@@ -61,3 +64,4 @@ def test_keys_move_the_prediction_cursor_without_plotly_calls(page, errors, tmp_
     got = cursor_at(page, last)
     assert got["range"][1] > last - 0.5 and got["range"][0] > 0
     assert page.evaluate("() => window.__plotlyCalls").count("react") == 1
+    assert settled_draws(page, VIEW) == drawn + 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.api.deps import SessionsDep, StreamStatsDep
 
@@ -21,6 +21,9 @@ class HealthPublic(BaseModel):
     frames_dropped: int
     cached_traces: int
     trace_cache_bytes: int
+    computed_steps: int = Field(description="steps computed so far of the cached traces")
+    abandoned: int = Field(description="compute tasks dropped or stopped because the client "
+                                       "that asked had gone")
 
 
 @router.get("/health", response_model=HealthPublic)
@@ -28,4 +31,6 @@ async def health(stats: StreamStatsDep, sessions: SessionsDep) -> dict:
     return {"status": "ok", "pid": os.getpid(), "connections": stats.connections,
             "tasks": stats.tasks, "frames_sent": stats.frames_sent,
             "frames_dropped": stats.frames_dropped, "cached_traces": len(sessions.traces),
-            "trace_cache_bytes": sessions.traces.nbytes}
+            "trace_cache_bytes": sessions.traces.nbytes,
+            "computed_steps": sum(trace.computed for trace in sessions.traces.values()),
+            "abandoned": sessions.pool.abandoned}

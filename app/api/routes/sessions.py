@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 import anyio
 from fastapi import APIRouter, Body, Query, Response
+from pydantic import BaseModel
 
 from app.api.deps import SessionConfigDep, SessionsDep
 from app.schemas import (
@@ -28,20 +29,33 @@ ERRORS = {404: {"model": ErrorPublic, "description": "no such session"},
           422: {"model": ErrorPublic, "description": "a field is wrong; `field` names it"}}
 
 
+def rendered(model: type[BaseModel], body: dict, status_code: int = 200) -> Response:
+    """`body` checked against `model` and written as JSON on the thread that made it.
+    Returned as a dict, FastAPI would do both on the event loop, where a big record (a
+    long text and its grapheme clusters, a sensitivity over a long window) holds up every
+    other client's request."""
+    return Response(model.model_validate(body).model_dump_json(), status_code=status_code,
+                    media_type="application/json")
+
+
+def _session_record(sessions, config) -> Response:
+    return rendered(SessionPublic, sessions.public(config))
+
+
 @router.post("", status_code=201, response_model=SessionPublic, responses=ERRORS)
-def create_session(body: SessionCreate, sessions: SessionsDep) -> dict:
+def create_session(body: SessionCreate, sessions: SessionsDep) -> Response:
     """Create a session: a cell with weights (preset, seed or uploaded) and a sequence
     (`{"text"}`, `{"values"}` or `{"csv"}`). The trace is computed before the answer."""
-    return sessions.public(sessions.create(body))
+    return rendered(SessionPublic, sessions.public(sessions.create(body)), 201)
 
 
 @router.get("/{session_id}", response_model=SessionPublic, responses=ERRORS)
-async def read_session(config: SessionConfigDep, sessions: SessionsDep) -> dict:
+async def read_session(config: SessionConfigDep, sessions: SessionsDep) -> Response:
     """The session as created: cell, options used, sizes, the weights (seed, preset or the
     upload's record) and the sequence as given, so a page can show the form of it."""
-    if config.is_text or config.csv is not None:  # no numbers file to read: on the loop
-        return sessions.public(config)
-    return await anyio.to_thread.run_sync(sessions.public, config)
+    # made and written on a thread: it grows with the session (a text's clusters, the
+    # parallel check of minGRU and minLSTM, a numbers file to read)
+    return await anyio.to_thread.run_sync(_session_record, sessions, config)
 
 
 @router.get(
@@ -70,7 +84,8 @@ def read_trace(
     CSV with a `t` column and one `name[unit]` column per number, or NPZ (NumPy's archive,
     no pickles): one array per signal, (stop - start, n) in the session's dtype, and `t`.
     A model's `layer` and `direction` pick the cell; `names=logits,probs` add the head's
-    outputs (rows by time)."""
+    outputs (rows by time), and in a residual language model `block.norm`, `block.cell_out`,
+    ... the rows of the block around that layer's cell (its `blocks[layer].names`)."""
     wanted = [n.strip() for n in names.split(",") if n.strip()] if names else None
     start, stop, wanted, window = sessions.window(config, start, stop, wanted, layer,
                                                   direction)
@@ -88,10 +103,10 @@ def read_trace(
 
 @router.post("/{session_id}/append", response_model=SessionPublic, responses=ERRORS)
 def append_to_session(session_id: str, body: Annotated[SessionAppend, Body()],
-                      sessions: SessionsDep) -> dict:
+                      sessions: SessionsDep) -> Response:
     """Add steps at the end (`{"text": "a"}`, `{"values": [[...]]}` or `{"csv": "..."}`);
     the trace is extended, not recomputed."""
-    return sessions.public(sessions.append(session_id, body))
+    return rendered(SessionPublic, sessions.public(sessions.append(session_id, body)))
 
 
 @router.get("/{session_id}/sensitivity", response_model=SensitivityPublic, responses=ERRORS)
@@ -105,12 +120,13 @@ def read_sensitivity(
                                                     "(default and limit: the server's)")] = None,
     layer: Annotated[int, Query(ge=0, description="a model's layer")] = 0,
     direction: Annotated[str, Query(description="a model's direction")] = "forward",
-) -> dict:
+) -> Response:
     """How much each earlier step still matters to `of`_t[unit]: the norms
     ‖∂ of_t[unit] / ∂ x_s‖₂, ‖∂ of_t[unit] / ∂ h_s‖₂ and ‖∂ of_t[unit] / ∂ c_s‖₂ for s from
     `start` = max(0, t − window + 1) to t (Written Memories, r2rt 2016: vanishing
     sensitivity). Computed on the compute pool."""
-    return sessions.sensitivity(config, t, unit, of, window, layer, direction)
+    return rendered(SensitivityPublic,
+                    sessions.sensitivity(config, t, unit, of, window, layer, direction))
 
 
 @router.get("/{session_id}/hidden-attention", response_model=HiddenAttentionPublic,

@@ -32,7 +32,10 @@ def upload_weights(
     branch: Annotated[str | None, Form(
         description="an .onnx model whose If node chooses its branch by the model's inputs "
                     "(one file for two sample rates): the branch to read, 'then' or "
-                    "'else' (default: 'then'; the record lists what each holds)")] = None,
+                    "'else', or where Ifs nest a JSON object naming each If's branch "
+                    "({\"by_rate\": \"then\", \"by_mode\": \"else\"}); default: the first "
+                    "listed (the record lists what each holds and the text that reads it)")]
+    = None,
     data: Annotated[UploadFile | None, File(
         description="an .onnx model's external data (model.onnx.data, as torch.onnx.export "
                     "writes it beside the model)")] = None,

@@ -2,6 +2,6 @@
 LABELS, LRS, TRIALS, PRIMARY, LOWER_BETTER, PAPER and settings(mini), trial(arm, lr, seed,
 settings), conclusions(results), preset_story(arm, best, settings)."""
 
-from . import counting, dyck1, forget_bias, written_memories
+from . import counting, dyck1, forget_bias, parity, written_memories
 
-EXPERIMENTS = {m.NAME: m for m in (written_memories, counting, dyck1, forget_bias)}
+EXPERIMENTS = {m.NAME: m for m in (written_memories, counting, dyck1, forget_bias, parity)}

@@ -32,12 +32,12 @@ class TrainingLog:
     """Collects the lines of train.log; `progress` is an on_progress callback that writes
     the mean loss of every LOG_EVERY steps."""
 
-    def __init__(self, name: str, echo: bool = True):
+    def __init__(self, name: str, echo: bool = True, by: str = "cells.train"):
         self.lines: list[str] = []
         self.echo = echo
         self.began = time.perf_counter()
         self._window: list[float] = []
-        self.add(f"# {name}: trained by cells.train (NumPy {np.__version__}, Python "
+        self.add(f"# {name}: trained by {by} (NumPy {np.__version__}, Python "
                  f"{platform.python_version()})")
 
     def add(self, line: str) -> None:

@@ -1,7 +1,8 @@
 // What if, wired: a hold or a weight edit makes a new session (the same config, one more
 // intervention or edit of the cell drawn) shown beside the original run; "Release all" and
 // "Reset weights" go back to the original. Right-click (or H on) a valve picks it in the
-// hold form, without scrolling the page. Returns the panel's view ({keys, update}).
+// hold form, brought beside the diagram (`reveal`, views/dock.js) without scrolling the
+// page. Returns the panel's view ({keys, update}).
 
 import * as api from "../net/api.js";
 import { formatHold, formatWeightEdits, parseHold, parseWeightEdits, sessionBody } from "../state/session_config.js";
@@ -9,8 +10,9 @@ import { samePart } from "../state/parts.js";
 import * as store from "../state/store.js";
 import { createWhatIf, holdableOf, markClamped } from "../views/whatif.js";
 
-/** `sessions` (flow/sessions.js), `diagramSvg()` (the main diagram's svg), `showError`. */
-export function createWhatIfFlow({ settings, sessions, diagramSvg, showError }) {
+/** `sessions` (flow/sessions.js), `diagramSvg()` (the main diagram's svg), `showError`,
+ *  `reveal(el)` (bring a docked control on screen without moving the page). */
+export function createWhatIfFlow({ settings, sessions, diagramSvg, showError, reveal }) {
   /** The session on screen with what-if `changes` (holds, weight edits) made, compared with
    *  the original run; with nothing held or edited any more, the original run itself.
    *  Throws the server's refusal. */
@@ -64,6 +66,7 @@ export function createWhatIfFlow({ settings, sessions, diagramSvg, showError }) 
       return runWhatIf({ wedit: formatWeightEdits([...others, edit]) });
     },
     onResetWeights: () => runWhatIf({ wedit: "" }),
+    reveal,
   });
 
   function holdMenu(ev) {

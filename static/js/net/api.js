@@ -1,7 +1,7 @@
 // HTTP calls to the server. Errors carry the server's {"detail": ...} and the form
 // field it concerns, so the page can show the message next to that field.
 
-import { isFirstPart, normalRecord } from "../state/parts.js";
+import { isFirstPart } from "../state/parts.js";
 
 /** Which form field a server message concerns: cell | weights | sequence | general. */
 export function fieldOf(detail, status) {
@@ -69,11 +69,10 @@ export const getCells = (kind, options = {}) => {
   return request("GET", `/api/cells${kind ? `?${q}` : ""}`);
 };
 export const getPresets = () => request("GET", "/api/presets");
-// session records come with every hold and weight edit naming its cell (state/parts.js)
-export const createSession = (body) => request("POST", "/api/sessions", body).then(normalRecord);
-export const appendToSession = (id, piece) => request("POST", `/api/sessions/${encodeURIComponent(id)}/append`, piece)
-  .then(normalRecord);
-export const getSession = (id) => request("GET", `/api/sessions/${encodeURIComponent(id)}`).then(normalRecord);
+// session records come with every hold and weight edit naming its cell (layer, direction)
+export const createSession = (body) => request("POST", "/api/sessions", body);
+export const appendToSession = (id, piece) => request("POST", `/api/sessions/${encodeURIComponent(id)}/append`, piece);
+export const getSession = (id) => request("GET", `/api/sessions/${encodeURIComponent(id)}`);
 
 /** Add a model's cell `part` ({layer, direction}) to the query `q`, leaving out the first
  *  part's (the server's default) so a single cell's URLs stay as they were. */
@@ -93,12 +92,16 @@ export function getTrace(id, start, stop, names, part) {
 }
 
 /** Upload a weights file (multipart) -> {weights_id, cell, input_size, hidden_size, model};
- *  `vocabulary`: a model's vocab.json / vocab.txt file, sent beside it. */
-export function uploadWeights(file, cell, vocabulary) {
+ *  `vocabulary`: a model's vocab.json / vocab.txt file, sent beside it; `branch`: the
+ *  branch of an ONNX If to read it by (a `branch` text of the record's `branches`);
+ *  `data`: an .onnx model's external data file (model.onnx.data). */
+export function uploadWeights(file, cell, vocabulary, branch, data) {
   const form = new FormData();
   form.append("file", file, file.name);
   if (cell) form.append("cell", cell);
   if (vocabulary) form.append("vocabulary", vocabulary, vocabulary.name);
+  if (branch) form.append("branch", branch);
+  if (data) form.append("data", data, data.name);
   return request("POST", "/api/weights", form);
 }
 

@@ -3,10 +3,10 @@
 // description of a cell (kind, options, sizes, signals, stages, holdable, params,
 // proj_size). A single cell is one layer, {"forward": part}.
 //
-// The first part (layer 0, forward) is named here once, for the two edges where a place
+// The first part (layer 0, forward) is named here once, for the one edge where a place
 // may leave it out: a link (the URL writes holds and weight edits of the first part
-// without it) and a server record (an item of a single cell's session names no part).
-// Everything past those edges carries its layer and direction.
+// without it). Everything past that edge carries its layer and direction: the server's
+// records and the requests the page sends name every item's part.
 
 export const FIRST_PART = Object.freeze({ layer: 0, direction: "forward" });
 
@@ -20,21 +20,6 @@ export const samePart = (a, b) => a.layer === b.layer && a.direction === b.direc
 
 /** Whether `item` names the first part (which a link leaves out). */
 export const isFirstPart = (item) => samePart(item, FIRST_PART);
-
-/** `item` as a link or a request body writes it: without its part when that is the first. */
-export function bare(item) {
-  if (!isFirstPart(item)) return item;
-  const rest = { ...item };
-  delete rest.layer;
-  delete rest.direction;
-  return rest;
-}
-
-/** A session record from the server with every hold and weight edit naming its part. */
-export function normalRecord(record) {
-  return { ...record, interventions: (record.interventions ?? []).map(withPart),
-    weight_edits: (record.weight_edits ?? []).map(withPart) };
-}
 
 /** Whether a session record is a whole model (more than one cell, or a head). */
 export const isModel = (record) => Boolean(record && (record.parts.length > 1

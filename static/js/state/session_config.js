@@ -3,8 +3,9 @@
 // session the server returned (GET /api/sessions/{id} says how it was made), so that the
 // form always shows the session on screen.
 
-import { bare, isFirstPart, withPart } from "./parts.js";
+import { isFirstPart, withPart } from "./parts.js";
 import { applies, resolve } from "./settings.js";
+import { stateBody, textOfState } from "./start_state.js";
 
 /** The POST /api/sessions body for config `cfg`. `upload`: the server's record of the
  *  uploaded file, whose stated options are the file's and are not sent. */
@@ -28,9 +29,11 @@ export function sessionBody(settings, cfg, upload) {
   // pasted numbers go as CSV: the server alone decides what a header or a bad cell is
   body.sequence = cfg.seq === "numbers" ? { csv: cfg.text } : { text: cfg.text };
   const held = parseHold(cfg.hold);
-  if (held.length) body.interventions = held.map(bare);
+  if (held.length) body.interventions = held; // each naming its part, as the server records it
   const edits = parseWeightEdits(cfg.wedit);
-  if (edits.length) body.weight_edits = edits.map(bare);
+  if (edits.length) body.weight_edits = edits;
+  const state = stateBody(cfg.state);
+  if (state) body.state = state;
   return body;
 }
 
@@ -49,6 +52,7 @@ export function configFromSession(settings, session) {
   }
   cfg.hold = formatHold(session.interventions);
   cfg.wedit = formatWeightEdits(session.weight_edits);
+  cfg.state = textOfState(session.state);
   const out = resolve(settings, cfg);
   out.cell = session.cell; // whatever the preset or file said, this is the kind on screen
   return out;

@@ -53,6 +53,8 @@ export function buildSettings(catalog, presets) {
     { key: "hold", role: "form", type: "string", def: "", label: "Held signals" },
     // what if: weights changed, for every step (state/session_config.js writes and reads them)
     { key: "wedit", role: "form", type: "string", def: "", label: "Edited weights" },
+    // the starting state h, c per layer and direction; "" is zeros (state/start_state.js)
+    { key: "state", role: "form", type: "string", def: "", label: "Starting state" },
 
     { key: "session", role: "view", type: "string", def: "" },
     { key: "t", role: "view", type: "int", min: 0, def: 0, label: "Time step" },

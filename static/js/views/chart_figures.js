@@ -47,7 +47,7 @@ export function chartSpecs(session) {
 export function tokensOf(session) {
   const text = session.sequence?.text;
   if (typeof text !== "string" || !text.length) return null;
-  const steps = stepsOf(text, session.sequence.clusters);
+  const steps = stepsOf(text, session.sequence.clusters, session.sequence.tokens);
   return session.direction === "backward" ? steps.reverse() : steps;
 }
 

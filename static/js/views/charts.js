@@ -18,7 +18,9 @@
 
 import { getTrace } from "../net/api.js";
 import { CONFIG, GEOMETRY, chartSpecs, chartsHeight, figureFor } from "./chart_figures.js";
+import { bindClicks } from "./chart_clicks.js";
 import { fetchOverlays } from "./chart_overlays.js";
+import { createDrawCount } from "./draw_count.js";
 import { unitCount } from "../state/parts.js";
 
 const WINDOW = 500; // steps in a window
@@ -44,6 +46,7 @@ export function createCharts(host, cursorEl, { onSeek, onError }) {
   let unit = 0;
   let perUnit = false; // heatmaps: each unit on its own colour scale ("Scale each heatmap row")
   let cursor = { t: -1, shown: false, x: -1 };
+  const count = createDrawCount(host); // data-draws, data-drawing: what a test waits on
 
   const T = () => session?.steps ?? 0;
   const clampStart = (s) => Math.max(0, Math.min(s, T() - WINDOW));
@@ -87,30 +90,6 @@ export function createCharts(host, cursorEl, { onSeek, onError }) {
     showCursor(false);
   }
 
-  // Any click inside a plot seeks (not only one near a point of the line): the step is
-  // read off the x axis at the pointer, the unit off a heatmap's y axis.
-  function bindClicks(set) {
-    for (const [id, div] of Object.entries(set.divs)) {
-      if (div.dataset.bound) continue;
-      div.dataset.bound = "1";
-      div.addEventListener("click", (ev) => {
-        const fl = div._fullLayout;
-        const xa = fl?.xaxis;
-        const ya = fl?.yaxis;
-        if (!xa || !ya) return;
-        const box = div.getBoundingClientRect();
-        const px = ev.clientX - box.left - xa._offset;
-        const py = ev.clientY - box.top - ya._offset;
-        if (px < 0 || px > xa._length || py < 0 || py > ya._length) return;
-        const t = Math.round(xa.p2l(px));
-        const win = set.win;
-        if (!win || t < win.start || t >= win.stop) return;
-        const unit = id === "line" ? null : Math.round(ya.p2l(py));
-        onSeek(t, unit !== null && unit >= 0 && unit < (session ? unitCount(session) : 0) ? unit : null);
-      });
-    }
-  }
-
   function draw(set, spec) {
     const line = spec.type === "line";
     // only overlays still asked for: one taken away leaves at once, a new one comes when fetched
@@ -122,7 +101,7 @@ export function createCharts(host, cursorEl, { onSeek, onError }) {
     } : undefined;
     const div = set.divs[spec.id];
     const fig = figureFor(spec, set.win, set.data, unit, extra, perUnit);
-    window.Plotly.react(div, fig.data, fig.layout, CONFIG);
+    count.drew(window.Plotly.react(div, fig.data, fig.layout, CONFIG));
     if (line) {
       set.unit = unit;
       // test hook: which sessions this chart overlays (and whose difference it shows)
@@ -146,7 +125,7 @@ export function createCharts(host, cursorEl, { onSeek, onError }) {
     const set = front;
     // in a microtask: a session being replaced (a hold, a release) is replaced by then, and
     // its charts, purged, are not drawn again
-    queueMicrotask(async () => {
+    count.during(new Promise((resolve) => queueMicrotask(resolve)).then(async () => {
       if (set !== front || !set.ready || overlayKey !== key) return plan(lastT);
       draw(set, specs.at(-1)); // what was taken away leaves at once
       const w = set.win;
@@ -155,11 +134,12 @@ export function createCharts(host, cursorEl, { onSeek, onError }) {
       Object.assign(set, got, { ghostKey: key });
       draw(set, specs.at(-1));
       plan(lastT);
-    });
+    }));
   }
 
   /** Fill `back` with window `w`: fetch and draw chart by chart, in idle slots unless urgent. */
-  async function prepare(w, urgent) {
+  const prepare = (w, urgent) => count.during(fill(w, urgent));
+  async function fill(w, urgent) {
     const my = { ...w, urgent };
     job = my;
     const set = back;
@@ -208,7 +188,7 @@ export function createCharts(host, cursorEl, { onSeek, onError }) {
       return;
     }
     if (!alive()) return;
-    bindClicks(set);
+    bindClicks(set, () => (session ? unitCount(session) : 0), onSeek);
     set.ready = true;
     job = null;
     plan(lastT);

@@ -27,6 +27,7 @@ export function slotOf(key) {
   if (/^(sequence|text|seq|values|csv|vocabulary)/.test(k)) return "sequence";
   if (/^(weights|preset|file|upload)/.test(k)) return "weights";
   if (/^(cell|options|input_size|kind)/.test(k) || optionKeys.has(k)) return "cell";
+  if (/^state\b/.test(k)) return "state"; // the starting state (views/start_state.js)
   return "general";
 }
 
@@ -154,11 +155,14 @@ export function createForm({ settings, onRun }) {
     const file = f.csv.files?.[0];
     if (file) edit({ seq: "numbers", text: (await file.text()).replace(/\s+$/, "") });
   });
-  f.weightsFile.addEventListener("change", async () => {
+  /** Upload the chosen weights file (with the vocabulary chosen beside it); `branch`: the
+   *  ONNX If branch to read it by (views/onnx_branches.js), the server's first when none. */
+  async function uploadChosen(branch) {
     const file = f.weightsFile.files?.[0];
     if (!file) return;
     try {
-      const res = await uploadWeights(file, undefined, $("#vocabulary-file")?.files?.[0]);
+      const res = await uploadWeights(file, undefined, $("#vocabulary-file")?.files?.[0], branch,
+        $("#weights-data-file")?.files?.[0]);
       confirmed = new Set();
       store.set({ upload: res });
       edit({ weights: "upload", weights_id: res.weights_id, cell: res.cell ?? draft().cell, ...(res.options || {}) });
@@ -166,7 +170,8 @@ export function createForm({ settings, onRun }) {
       restoreWeightsInUse();
       store.set({ errors: { ...store.get().errors, weights: err.message } });
     }
-  });
+  }
+  f.weightsFile.addEventListener("change", () => uploadChosen());
 
   /** A refused file changes nothing: the form goes back to the weights of the session on
    *  screen (source, kind, options) and its hints to their record (sizes, layers, name). */
@@ -245,7 +250,7 @@ export function createForm({ settings, onRun }) {
     return got.values ? sameConfig(settings, got.values, state.config) : false;
   }
 
-  return { render, applied: (values) => applied(settings, values) };
+  return { render, applied: (values) => applied(settings, values), uploadChosen };
 }
 
 /** Which part of a bigger file is shown ("" when the file holds one layer, one direction). */

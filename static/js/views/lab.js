@@ -142,29 +142,40 @@ function drawCurves(div, r) {
   }, CONFIG);
 }
 
+/** Each arm's best trial against length: `extra.accepted_by_n` ("0"/"1" per n: was the
+ *  string of length n accepted) or `extra.accuracy_by_n` (the fraction right at each n),
+ *  averaged over up to 50 bins either way. */
 function lengthPlot(r) {
-  const arms = r.arms.filter((a) => a.trials.some((x) => x.extra?.accepted_by_n));
+  const series = (x) => {
+    const e = x.extra || {};
+    if (e.accuracy_by_n) return e.accuracy_by_n;
+    return e.accepted_by_n ? [...e.accepted_by_n].map((b) => (b === "1" ? 1 : 0)) : null;
+  };
+  const arms = r.arms.filter((a) => a.trials.some(series));
   if (!arms.length) return null;
+  const accuracy = arms.some((a) => a.trials.some((x) => x.extra?.accuracy_by_n));
+  const what = accuracy ? "accuracy" : "accepted";
   const div = el("div", { class: "lab-chart", "data-view": "lab-length", role: "img",
-    "aria-label": "Fraction of strings accepted by n, each arm's best trial" });
+    "aria-label": accuracy ? "Accuracy by string length n, each arm's best trial"
+      : "Fraction of strings accepted by n, each arm's best trial" });
   const draw = () => {
     if (!window.Plotly) return;
     const traces = arms.map((arm) => {
       const best = arm.trials.reduce((a, b) => (b.metrics[r.primary] > a.metrics[r.primary] ? b : a));
-      const bits = best.extra.accepted_by_n;
-      const size = Math.max(1, Math.ceil(bits.length / 50));
+      const values = series(best);
+      const size = Math.max(1, Math.ceil(values.length / 50));
       const x = [];
       const y = [];
-      for (let k = 0; k < bits.length; k += size) {
-        const part = bits.slice(k, k + size);
+      for (let k = 0; k < values.length; k += size) {
+        const part = values.slice(k, k + size);
         x.push(k + part.length);
-        y.push([...part].filter((b) => b === "1").length / part.length);
+        y.push(part.reduce((a, b) => a + b, 0) / part.length);
       }
       return { x, y, mode: "lines", name: arm.label || arm.name };
     });
     window.Plotly.react(div, traces, {
       margin: { l: 50, r: 10, t: 10, b: 40 }, height: 280,
-      xaxis: { title: { text: "n" } }, yaxis: { title: { text: "accepted" }, range: [0, 1.05] },
+      xaxis: { title: { text: "n" } }, yaxis: { title: { text: what }, range: [0, 1.05] },
     }, CONFIG);
   };
   return { div, draw };

@@ -6,8 +6,10 @@ import { isModel } from "../state/parts.js";
 
 const $ = (sel) => document.querySelector(sel);
 
-/** What x_t is in the picked layer ("" for layer 0, which reads the input). */
-export const inputLabel = (part) => (part.layer >= 1 ? `h_t of layer ${part.layer - 1}` : "");
+/** What x_t is in the picked layer ("" for layer 0, which reads the input); in a residual
+ *  model, the norm of the stream its block gives the cell (views/block_box.js). */
+export const inputLabel = (part) => (part.record?.blocks?.[part.layer] ? "norm of the stream"
+  : part.layer >= 1 ? `h_t of layer ${part.layer - 1}` : "");
 
 export function createModelPickers({ onPick }) {
   const box = $("#model-pickers");

@@ -8,6 +8,7 @@
 // changes.
 
 import { getTrace } from "../net/api.js";
+import { createDrawCount } from "./draw_count.js";
 
 const $ = (sel) => document.querySelector(sel);
 const WINDOW = 400; // time steps of the heatmap around the cursor
@@ -25,6 +26,7 @@ export function createPrediction({ onError }) {
   let loading = null;
   let lastTime = -1;
   let cursorX = -1;
+  const count = createDrawCount(host); // data-draws, data-drawing: what a test waits on
 
   const outputName = () => (record.head.kind === "linear" ? "logits" : "probs");
 
@@ -86,7 +88,7 @@ export function createPrediction({ onError }) {
     const z = labels.map((_, j) => win.rows.map((row) => row[j]));
     const x = win.rows.map((_, k) => win.start + k);
     const what = outputName() === "probs" ? "probability" : "logit";
-    await window.Plotly.react(heat, [{
+    await count.drew(window.Plotly.react(heat, [{
       type: "heatmap", z, x, y: labels, colorscale: "Viridis",
       hovertemplate: `t = %{x}<br>%{y}: %{z:.4f} (${what})<extra></extra>`,
       colorbar: { title: { text: what } },
@@ -94,11 +96,11 @@ export function createPrediction({ onError }) {
       margin: { l: 90, r: 10, t: 10, b: 40 }, height: Math.min(520, 60 + 14 * labels.length),
       xaxis: { title: { text: "time step t" } },
       yaxis: { automargin: true, type: "category" },
-    }, { displayModeBar: false, responsive: true });
+    }, { displayModeBar: false, responsive: true }));
     if (drawn !== win) return;
     placeCursor(lastTime);
     // the cursor moved out of this window while it was fetched or drawn: fetch its own
-    if (lastTime >= 0 && (lastTime < win.start || lastTime >= win.stop)) ensureWindow(lastTime).then(drawHeatmap);
+    if (lastTime >= 0 && (lastTime < win.start || lastTime >= win.stop)) count.during(ensureWindow(lastTime).then(drawHeatmap));
   }
 
   /** Redraw for the frame on screen. */
@@ -128,7 +130,7 @@ export function createPrediction({ onError }) {
       else drawHeatmap();
     } else {
       placeCursor(time);
-      ensureWindow(time).then(drawHeatmap);
+      count.during(ensureWindow(time).then(drawHeatmap));
     }
   }
 

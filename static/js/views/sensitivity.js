@@ -11,7 +11,9 @@
 import { getSensitivity } from "../net/api.js";
 
 const NS = "http://www.w3.org/2000/svg";
-const WIDTH = 900;
+// the chart is as wide as its place (the dock beside the diagram is narrow), so that its
+// labels keep their size on screen; at least MIN_WIDTH
+const MIN_WIDTH = 300;
 const HEIGHT = 170;
 const PAD = { left: 46, right: 8, top: 8, bottom: 22 };
 const FLOOR = 1e-8; // the log axis starts here; smaller norms sit on it
@@ -30,7 +32,8 @@ const el = (name, attrs = {}) => {
 /** The sensitivity view in `host`; `onSeek(t)` when a step is clicked, `onResult(r)` with
  *  every answer shown (the diagram colours pipes from it). */
 export function createSensitivityView(host, { onSeek, onResult, onError }) {
-  const svg = el("svg", { viewBox: `0 0 ${WIDTH} ${HEIGHT}`, role: "img", class: "sens-chart",
+  let width = MIN_WIDTH;
+  const svg = el("svg", { viewBox: `0 0 ${width} ${HEIGHT}`, role: "img", class: "sens-chart",
     "aria-label": "How much each earlier step still matters, log scale" });
   const axis = el("g", { class: "sens-axis" });
   const lines = Object.fromEntries(PATHS.map((p) => [p.key, el("polyline", { class: `sens-line ${p.cls}` })]));
@@ -57,7 +60,7 @@ export function createSensitivityView(host, { onSeek, onResult, onError }) {
     for (let d = 0; d <= decades; d += 2) {
       const v = FLOOR * 10 ** d;
       const y = yOf(v, top);
-      axis.append(el("line", { x1: PAD.left, x2: WIDTH - PAD.right, y1: y, y2: y }));
+      axis.append(el("line", { x1: PAD.left, x2: width - PAD.right, y1: y, y2: y }));
       const label = el("text", { x: PAD.left - 4, y: y + 3, "text-anchor": "end" });
       label.textContent = `1e${Math.round(Math.log10(v))}`;
       axis.append(label);
@@ -71,11 +74,13 @@ export function createSensitivityView(host, { onSeek, onResult, onError }) {
   };
 
   function draw(r) {
+    width = Math.max(MIN_WIDTH, Math.round(host.clientWidth || MIN_WIDTH));
+    svg.setAttribute("viewBox", `0 0 ${width} ${HEIGHT}`);
     const n = r.h.length;
     const all = [...r.x, ...r.h, ...(r.c ?? [])].filter((v) => v > 0);
     const top = 10 ** Math.max(0, Math.ceil(Math.log10(Math.max(1, ...all))));
     drawAxis(top);
-    const dx = (WIDTH - PAD.left - PAD.right) / Math.max(1, n);
+    const dx = (width - PAD.left - PAD.right) / Math.max(1, n);
     const xOf = (k) => PAD.left + (k + 0.5) * dx;
     for (const p of PATHS) {
       const values = r[p.key];

@@ -26,8 +26,10 @@ function nodesOf(el) {
   return v;
 }
 
-/** The text of each step: code points, joined where the server says a step has several. */
-export function stepsOf(text, clusters) {
+/** The text of each step: the model's own tokens where the server sends them (words,
+ *  subwords), else code points joined where the server says a step has several. */
+export function stepsOf(text, clusters, tokens) {
+  if (tokens?.length) return tokens;
   const points = Array.from(text);
   if (!clusters?.length) return points;
   const out = [];
@@ -74,7 +76,7 @@ export function showInput(el, state) {
   if (typeof text === "string" && text.length) {
     if (v.session !== s) {
       v.session = s; // split once per session: a 100,000-character text is not split per step
-      v.chars = stepsOf(text, s.sequence.clusters);
+      v.chars = stepsOf(text, s.sequence.clusters, s.sequence.tokens);
     }
     const chars = v.chars;
     const a = Math.max(0, time - AROUND);

@@ -40,13 +40,28 @@ export function createTour({ apply, onStep, onEnd, onChoose }) {
     panel.dataset.state = "ready";
   }
 
-  /** Bring the step's element on screen (it may come a frame after the view opens). */
+  /** Whether `el` is on screen: inside the viewport and not under the tour's own (sticky)
+   *  panel — at least half of it, or half the screen of one taller than that. */
+  function inView(el) {
+    const r = el.getBoundingClientRect();
+    const top = Math.max(0, panel.getBoundingClientRect().bottom);
+    const seen = Math.min(r.bottom, innerHeight) - Math.max(r.top, top);
+    return r.left < innerWidth && r.right > 0 && seen >= Math.min(r.height, innerHeight - top) / 2;
+  }
+
+  /** Bring the step's element on screen and keep it there while the view settles: it may
+   *  come a frame after the view opens, and what opens with it (a compared cell, a chart)
+   *  can move it again. */
   async function showTarget(target) {
-    for (let tries = 0; tries < 60; tries += 1) {
+    let steady = 0;
+    for (let tries = 0; tries < 120 && steady < 4; tries += 1) {
       const el = document.querySelector(target);
       if (el && el.getClientRects().length) {
-        el.scrollIntoView({ block: "center", inline: "nearest" });
-        return;
+        if (inView(el)) steady += 1;
+        else {
+          steady = 0;
+          el.scrollIntoView({ block: "center", inline: "nearest" });
+        }
       }
       await new Promise((resolve) => requestAnimationFrame(resolve));
     }

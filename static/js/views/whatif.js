@@ -17,8 +17,9 @@ export const holdableOf = (session) => session?.holdable ?? []; // partOf's, the
 const $ = (sel) => document.querySelector(sel);
 
 /** The controls; `onHold({signal, value, allUnits})`, `onRelease()`,
- *  `onEditWeight({param, row, col, value})` and `onResetWeights()` (promises). */
-export function createWhatIf({ onHold, onRelease, onEditWeight, onResetWeights }) {
+ *  `onEditWeight({param, row, col, value})` and `onResetWeights()` (promises); `reveal(el)`
+ *  brings the form on screen without scrolling the page. */
+export function createWhatIf({ onHold, onRelease, onEditWeight, onResetWeights, reveal }) {
   const signalSel = $("#hold-signal");
   const valueIn = $("#hold-value");
   const unitsSel = $("#hold-units");
@@ -41,7 +42,8 @@ export function createWhatIf({ onHold, onRelease, onEditWeight, onResetWeights }
     if (![...signalSel.options].some((o) => o.value === signal)) return false;
     signalSel.value = signal;
     if (value !== null && value !== undefined) valueIn.value = String(value);
-    valueIn.focus();
+    reveal?.(valueIn);
+    valueIn.focus({ preventScroll: true }); // the page stays on the valve
     valueIn.select();
     return true;
   }

@@ -11,7 +11,14 @@ import torch
 from safetensors.torch import save_file
 
 import cells
-from tests.support import assert_error, create_session, upload_model
+from app.sessions.config import SessionConfig
+from tests.support import (
+    COUNTER_TEXT,
+    assert_error,
+    create_session,
+    of_first_part,
+    upload_model,
+)
 
 VOCABULARY = list("abcdefgh ")
 TEXT = "a bad cafe fed a badge"
@@ -103,13 +110,31 @@ def test_unknown_fields_still_refused(client, weights_id):
     assert "cell" in response.text
 
 
-def test_a_single_cell_session_keeps_its_contract(client):
-    body = {"preset": "counter", "sequence": {"text": "(a)"}}
-    response = client.post("/api/sessions", json={**body, "interventions": [
-        {"signal": "f", "start": 0, "stop": 2, "units": None, "value": 1.0, "layer": 0}]})
-    assert_error(response, 422, "interventions", "interventions[0] has unknown field(s) "
-                                                 "['layer']")
-    made = create_session(client, **body, interventions=[
-        {"signal": "f", "start": 0, "stop": 2, "units": None, "value": 1.0}])
-    assert made["interventions"] == [{"signal": "f", "start": 0, "stop": 2, "units": None,
-                                      "value": 1.0}]
+def test_a_single_cell_session_is_the_one_part_model(client):
+    """A single cell's holds name its one part like a model's: given without a part or with
+    layer 0 forward, one record (the part written out), one content key (the key sessions
+    stored before had) and one trace; another part is refused by the model's checker."""
+    body = {"preset": "counter", "sequence": {"text": COUNTER_TEXT}}
+    item = {"signal": "f", "start": 3, "stop": 20, "units": None, "value": 1.0}
+    bare = create_session(client, **body, interventions=[item])
+    named = create_session(client, **body, interventions=[
+        {**item, "layer": 0, "direction": "forward"}])
+    assert bare["interventions"] == named["interventions"] == of_first_part([item])
+    services = client.app.state.sessions
+    config = services.get(bare["id"])
+    assert config.key == services.get(named["id"]).key
+    stored_before = {**config.to_json(), "format": 3, "interventions": [item]}
+    assert SessionConfig.from_json(stored_before).content_key() == config.key
+    traces = [client.get(f"/api/sessions/{s['id']}/trace", params={"names": "f,c"}).json()
+              for s in (bare, named)]
+    assert traces[0]["signals"] == traces[1]["signals"]
+    preset = cells.presets.get("counter")
+    engine = preset.cell.run(preset.encode(COUNTER_TEXT), interventions=[item])
+    np.testing.assert_array_equal(np.asarray(traces[0]["signals"]["c"], np.float32),
+                                  engine["c"])
+    for part, field, fragment in [({"layer": 1}, "interventions", "layer: 1 is not one of 0..0"),
+                                  ({"direction": "backward"}, "interventions",
+                                   "'backward' is not one of forward")]:
+        response = client.post("/api/sessions", json={**body,
+                                                      "interventions": [{**item, **part}]})
+        assert_error(response, 422, field, fragment)

@@ -11,7 +11,9 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from tests.support import assert_error, close, create_session, upload_model
+import cells
+from app.sessions.config import SessionConfig
+from tests.support import assert_error, close, create_session, of_first_part, upload_model
 
 torch.set_num_threads(1)
 
@@ -174,12 +176,30 @@ def test_the_weight_route_names_a_bad_layer_direction_or_position(client, weight
                      field, fragment)
 
 
-def test_a_single_cell_session_takes_no_layer(client):
-    response = client.post("/api/sessions", json={
-        "preset": "counter", "sequence": {"text": "(a)"},
-        "weight_edits": [{"param": "bias_hh", "row": 0, "value": 1.0, "layer": 0}]})
-    assert_error(response, 422, "weight_edits", "weight_edits[0] has unknown field(s) "
-                                                "['layer']")
-    made = create_session(client, preset="counter", sequence={"text": "(a)"},
-                          weight_edits=[{"param": "bias_hh", "row": 0, "value": 1.0}])
-    assert made["weight_edits"] == [{"param": "bias_hh", "row": 0, "col": None, "value": 1.0}]
+def test_a_single_cell_session_is_the_one_part_model(client):
+    """A single cell's weight edits name its one part like a model's: given without a part
+    or with layer 0 forward, one record (the part written out), one content key (the key
+    sessions stored before had) and one trace; another part is refused."""
+    body = {"preset": "counter", "sequence": {"text": "(a(b)c)"}}
+    edit = {"param": "bias_hh", "row": 0, "col": None, "value": 1.0}
+    bare = create_session(client, **body, weight_edits=[edit])
+    named = create_session(client, **body, weight_edits=[
+        {**edit, "layer": 0, "direction": "forward"}])
+    assert bare["weight_edits"] == named["weight_edits"] == of_first_part([edit])
+    services = client.app.state.sessions
+    config = services.get(bare["id"])
+    assert config.key == services.get(named["id"]).key
+    stored_before = {**config.to_json(), "format": 3, "weight_edits": [edit]}
+    assert SessionConfig.from_json(stored_before).content_key() == config.key
+    traces = [client.get(f"/api/sessions/{s['id']}/trace", params={"names": "h"}).json()
+              for s in (bare, named)]
+    assert traces[0]["signals"] == traces[1]["signals"]
+    preset = cells.presets.get("counter")
+    engine = preset.cell.with_weights([edit]).run(preset.encode("(a(b)c)"))
+    np.testing.assert_array_equal(np.asarray(traces[0]["signals"]["h"], np.float32),
+                                  engine["h"])
+    for part, fragment in [({"layer": 1}, "layer: 1 is not one of 0..0"),
+                           ({"direction": "backward"}, "'backward' is not one of forward")]:
+        response = client.post("/api/sessions", json={**body,
+                                                      "weight_edits": [{**edit, **part}]})
+        assert_error(response, 422, "weight_edits", fragment)

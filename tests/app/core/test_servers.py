@@ -10,7 +10,13 @@ import psutil
 import pytest
 from websockets.sync.client import connect
 
-from tests.support import COUNTER_TEXT, ServerProcess, counter_trace, wait_until
+from tests.support import (
+    COUNTER_TEXT,
+    ServerProcess,
+    counter_trace,
+    started_together,
+    wait_until,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -21,7 +27,7 @@ def ws_url(server: ServerProcess, session_id: str) -> str:
 
 def test_two_processes_serve_one_session(tmp_path):
     data = tmp_path / "data"
-    with ServerProcess(data) as a, ServerProcess(data) as b:
+    with started_together(ServerProcess(data), ServerProcess(data)) as (a, b):
         created = httpx.post(a.url + "/api/sessions",
                              json={"preset": "counter", "sequence": {"text": COUNTER_TEXT}})
         assert created.status_code == 201

@@ -10,7 +10,7 @@ from tests.cells.kind_cases import VARIANT_IDS, VARIANTS, random_cell, random_in
 
 def forward_rows(cell, xs, state):
     """The row buffer of one chunk, (n, …, W), and the end state, through the kind's loop."""
-    H, p = cell.hidden_size, cell._prepared
+    H, p = cell.hidden_size, cell.prepared
     buf = np.empty(xs.shape[:-1] + (len(cell.layout) * H,))
     names = cell.layout.names
     buf[..., :cell.spec.gates * H] = xs @ p["w_ih_T"] + p["bias"]
@@ -31,7 +31,7 @@ def test_a_batch_steps_like_its_sequences_one_by_one(kind, options):
     rng = np.random.default_rng(42)
     d_in = {name: rng.normal(size=(n, B, H)) for name in ("h", "c") if name in cell.names}
     carry = tuple(rng.normal(size=(B, H)) for _ in cell.state_names)
-    res = cell.spec.backward(cell.layout.views(buf, H), state, d_in, carry, cell._prepared,
+    res = cell.spec.backward(cell.layout.views(buf, H), state, d_in, carry, cell.prepared,
                              None, params=True, totals=True)
     params = {k: np.zeros_like(v) for k, v in res.params.items()}
     for b, (xs_b, state_b) in enumerate(runs):
@@ -42,7 +42,7 @@ def test_a_batch_steps_like_its_sequences_one_by_one(kind, options):
             np.testing.assert_allclose(a[b], e, rtol=1e-12, atol=1e-12)
         res_b = cell.spec.backward(cell.layout.views(buf_b, H), alone,
                                    {k: v[:, b] for k, v in d_in.items()},
-                                   tuple(c[b] for c in carry), cell._prepared, None,
+                                   tuple(c[b] for c in carry), cell.prepared, None,
                                    params=True, totals=True)
         np.testing.assert_allclose(res.d_pre[:, b], res_b.d_pre, rtol=1e-12, atol=1e-12)
         for a, e in zip(res.carry, res_b.carry, strict=True):

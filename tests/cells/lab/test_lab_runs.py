@@ -5,6 +5,7 @@ an interrupted run, and the committed results as the contract names them."""
 import json
 import math
 
+import numpy as np
 import pytest
 
 import cells
@@ -30,7 +31,8 @@ def weights(folder):
     return {p.parent.name: p.read_bytes() for p in sorted(folder.glob("lab-*/model.safetensors"))}
 
 
-@pytest.mark.parametrize("name", ["counting", "dyck1", "forget-bias", "written-memories"])
+@pytest.mark.parametrize("name", ["counting", "dyck1", "forget-bias", "parity",
+                                  "written-memories"])
 def test_a_miniature_of_each_experiment_runs_and_writes_its_results(tmp_path, name, capsys):
     exp = EXPERIMENTS[name]
     results = cells.lab.run(name, trials=2 if name != "written-memories" else 1, mini=True,
@@ -60,22 +62,23 @@ def test_a_miniature_of_each_experiment_runs_and_writes_its_results(tmp_path, na
     assert "ETA" in capsys.readouterr().err  # the progress bar
 
 
-def test_trials_are_the_same_bits_in_process_in_workers_and_on_dask(tmp_path):
+@pytest.mark.parametrize("name", ["counting", "parity"])
+def test_trials_are_the_same_bits_in_process_in_workers_and_on_dask(tmp_path, name):
     distributed = pytest.importorskip("distributed")
-    plain = cells.lab.run("counting", trials=2, mini=True, out=tmp_path / "a",
+    plain = cells.lab.run(name, trials=2, mini=True, out=tmp_path / "a",
                           presets=tmp_path / "a" / "presets")
-    again = cells.lab.run("counting", trials=2, mini=True, out=tmp_path / "b",
+    again = cells.lab.run(name, trials=2, mini=True, out=tmp_path / "b",
                           presets=tmp_path / "b" / "presets")
-    pool = cells.lab.run("counting", trials=2, mini=True, workers=2, out=tmp_path / "c",
+    pool = cells.lab.run(name, trials=2, mini=True, workers=2, out=tmp_path / "c",
                          presets=tmp_path / "c" / "presets")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster:
-        dask = cells.lab.run("counting", trials=2, mini=True, cluster=cluster,
+        dask = cells.lab.run(name, trials=2, mini=True, cluster=cluster,
                              out=tmp_path / "d", presets=tmp_path / "d" / "presets")
     for other in (again, pool, dask):
         assert strip_times(other) == strip_times(plain)
     expected = weights(tmp_path / "a" / "presets")
-    assert len(expected) == 2
+    assert len(expected) == len(EXPERIMENTS[name].ARMS)
     for folder in "bcd":
         assert weights(tmp_path / folder / "presets") == expected
 
@@ -104,6 +107,16 @@ def test_an_interrupted_run_keeps_its_trials_and_resumes(tmp_path, monkeypatch):
     monkeypatch.setattr(runner, "run_trial", real)
     clean = cells.lab.run("forget-bias", trials=1, mini=True, out=tmp_path / "y")
     assert strip_times(resumed) == strip_times(clean)
+
+
+def test_parity_tags_each_prefix_and_measures_accuracy_by_length():
+    from cells.lab.experiments import parity
+
+    xs, ys = parity.bits(5, 12, seed=7)
+    for row, tags in zip(xs.tolist(), ys.tolist(), strict=True):
+        assert tags == [sum(row[:n + 1]) % 2 for n in range(len(row))]
+    assert parity.max_n(np.array([1.0, 1.0, 0.995, 1.0])) == 2
+    assert parity.max_n(np.ones(4)) == 4 and parity.max_n(np.array([0.5, 1.0])) == 0
 
 
 def test_mean_and_95_percent_interval():

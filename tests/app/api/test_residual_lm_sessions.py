@@ -1,0 +1,60 @@
+"""A residual language model (minGRU-pytorch's minLM) uploaded with its tokenizer.json:
+the session steps through the tokenizer's ids, says each step's text, and its
+probabilities equal the library's; each layer's cell reads what the block's norm gave."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from minGRU_pytorch.minLM import minLM
+from safetensors.torch import save_file
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+import cells
+from tests.support import create_session
+
+TEXT = "the cat sat on héllo"
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("min_lm")
+    tokenizer = Tokenizer(models.BPE(unk_token=None))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=290, special_tokens=["<|endoftext|>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tokenizer.train_from_iterator(["the cat sat on the mat " * 20, "héllo wörld"], trainer)
+    tokenizer.save(str(folder / "tokenizer.json"))
+    torch.manual_seed(12)
+    module = minLM(num_tokens=tokenizer.get_vocab_size(), dim=8, depth=2, ff_mult=2,
+                   enable_conv=True)
+    save_file({k: v.contiguous() for k, v in module.state_dict().items()},
+              str(folder / "model.safetensors"))
+    encoding = tokenizer.encode(TEXT, add_special_tokens=False)
+    with torch.no_grad():
+        probs = torch.softmax(module(torch.tensor([encoding.ids]))[0], -1).numpy()
+    return folder, encoding, probs
+
+
+def test_a_session_steps_through_the_model_s_tokenizer(client, written):
+    folder, encoding, probs = written
+    files = {"file": ("model.safetensors", (folder / "model.safetensors").read_bytes()),
+             "vocabulary": ("tokenizer.json", (folder / "tokenizer.json").read_bytes())}
+    response = client.post("/api/weights", files=files)
+    assert response.status_code == 201, response.text
+    record = response.json()
+    assert record["model"]["vocabulary_size"] == len(cells.load_model(folder).vocabulary)
+    session = create_session(client, weights_id=record["weights_id"],
+                             sequence={"text": TEXT})
+    assert session["steps"] == len(encoding.ids)
+    assert session["sequence"]["tokens"] == [TEXT[a:b] for a, b in encoding.offsets]
+    got = client.get(f"/api/sessions/{session['id']}/trace",
+                     params={"names": "probs", "layer": 1}).json()["signals"]
+    np.testing.assert_allclose(np.asarray(got["probs"]), probs, rtol=1e-5, atol=1e-6)
+    # layer 1's cell read the normed stream of its block, not layer 0's h
+    run = cells.load_model(folder).run(TEXT)
+    x = client.get(f"/api/sessions/{session['id']}/trace",
+                   params={"names": "x", "layer": 1}).json()["signals"]["x"]
+    np.testing.assert_allclose(np.asarray(x), run.block(1, "norm"), rtol=1e-6, atol=1e-6)
