@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_serializer,
+)
 from pydantic_core import PydanticCustomError
 
 import cells
@@ -222,7 +230,17 @@ class ParamPublic(BaseModel):
     columns: Literal["input", "hidden", "channel", "rank", "tap", "state"] | None = Field(
         description="what a column indexes; null for a 1-D parameter")
     rows: str | None = Field(None, description="what a row indexes where it is not a gate "
-                                               "block's unit (a Mamba's channel, output)")
+                                               "block's unit (a Mamba's channel, output); "
+                                               "absent for gate-block kinds")
+
+    @model_serializer(mode="wrap")
+    def _without_empty_rows(self, handler):
+        # `rows` is said only by kinds whose rows are not gate blocks, so every other kind's
+        # parameters read as they always have
+        out = handler(self)
+        if out.get("rows") is None:
+            out.pop("rows", None)
+        return out
 
 
 class BlockPublic(BaseModel):

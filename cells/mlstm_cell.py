@@ -15,9 +15,8 @@ the start of each block (it is heads·d² numbers a step) and recomputed, bit fo
 a window and for the backward pass. The closed form runs block by block too, carrying the
 state, so its memory is O(BLOCK²) per head whatever the length.
 
-Not yet one of cells.KINDS: the engine's Cell and Trace, the sessions and the page keep
-every signal H wide; this cell is what the registry will hand out once a kind may bring
-its own cell class.
+cells.create("mlstm", ...) hands out this cell (the kind's Spec.make_cell): the engine's
+Cell and Trace keep every signal H wide in one row buffer, and these are not.
 """
 
 from __future__ import annotations
@@ -28,11 +27,10 @@ import numpy as np
 
 from .interventions import FIELDS as HOLD_FIELDS
 from .interventions import Intervention, _check_item, holds_for
-from .item_checks import finite_number, integer
 from .kinds import mlstm as math
 from .params import as_dtype, as_float_array, check_size
 from .signals import stages_of
-from .weight_edits import WeightEdit, WeightEditError
+from .weight_edits import WeightEdit, apply_weight_edits, check_weight_edits
 
 
 def check_mlstm_options(options: dict) -> dict:
@@ -70,15 +68,34 @@ class MLSTMCell:
                                                options["output_gate"])
         self.head_size = self.hidden_size // self.heads
         self.shapes = math.signal_shapes(self.hidden_size, self.heads, options["output_gate"])
-        self.signals = {"x": ["I"], **math.shape_names(options["output_gate"])}
-        self.described = math.signals(self.heads, options["forget"], options["output_gate"])
-        self.names = tuple(self.signals)
+        self.spec = math.MLSTM
+        self.signals = math.signals(**options)  # Signal descriptions, shapes by axis names
+        self.described = self.signals
+        self.signal_axes = {s.name: s.to_dict()["shape"] for s in self.signals}
+        self.names = tuple(s.name for s in self.signals)
+        self.layout = math.layout(options)
+        self.dims = math.dims(self.input_size, self.hidden_size, options)
+
+    has_parallel = True
+
+    def shape_of(self, name: str) -> tuple[int, ...]:
+        """The per-step shape of a signal, in numbers."""
+        return tuple(self.dims[axis] for axis in self.signal_axes[name])
+
+    def width(self, signal) -> int:
+        """How many numbers `signal` has per step."""
+        return int(np.prod(self.shape_of(signal.name)))
+
+    @property
+    def step_multiply_adds(self) -> int:
+        """Multiply-adds of one step: the projections, and per head the memory's decay,
+        write and read (d² each)."""
+        return int(self.params["weight_ih"].size + 3 * self.heads * self.head_size ** 2)
 
     def info(self) -> dict:
         """As cells.kind_info gives a kind: options, state, stages and the signals, each
         with its shape per step (axis names)."""
-        shapes = {**self.signals, **{f"{name}_prev": list(axes)
-                                     for name, axes in math.STATE_AXES.items()}}
+        shapes = self.signal_axes
         return {"kind": self.kind,
                 "options": {o.name: {"values": list(o.values), "default": o.default}
                             for o in math.OPTION_TABLE},
@@ -107,41 +124,14 @@ class MLSTMCell:
 
     def check_weight_edits(self, edits) -> tuple[WeightEdit, ...]:
         """Edits {"param", "row", "col", "value"} checked against weight_ih (R, I) and
-        bias_ih (R,) (rows in the blocks of math.param_layout)."""
-        if not isinstance(edits, (list, tuple)):
-            raise ValueError("weight edits must be a list of {param, row, col, value}")
-        out = []
-        for n, edit in enumerate(edits):
-            where = f"weight_edits[{n}]."
-            if not isinstance(edit, dict) or set(edit) - {"param", "row", "col", "value"}:
-                raise WeightEditError(f"{where[:-1]} must be an object with param, row, col "
-                                      "and value", "param")
-            name = edit.get("param")
-            if name not in self.params:
-                raise WeightEditError(f"{where}param: a mlstm has no parameter {name!r}; its "
-                                      "parameters: weight_ih, bias_ih", "param")
-            shape = self.params[name].shape
-            row = integer(edit.get("row"), f"{where}row:", "row", WeightEditError)
-            if not 0 <= row < shape[0]:
-                raise WeightEditError(f"{where}row: {row} outside 0 … {shape[0] - 1}", "row")
-            col = edit.get("col")
-            if len(shape) == 2:
-                col = integer(col, f"{where}col:", "col", WeightEditError)
-                if not 0 <= col < shape[1]:
-                    raise WeightEditError(f"{where}col: {col} outside 0 … {shape[1] - 1}",
-                                          "col")
-            elif col is not None:
-                raise WeightEditError(f"{where}col: {name} is 1-D; give col null", "col")
-            value = finite_number(edit.get("value"), f"{where}value")
-            out.append(WeightEdit(name, row, col, value))
-        return tuple(out)
+        bias_ih (R,) (cells.weight_edits, by the kind's param_layout)."""
+        return check_weight_edits("mlstm", edits, self.input_size, self.hidden_size,
+                                  self.dtype, **self.options)
 
     def with_weights(self, edits) -> MLSTMCell:
         """A new cell with these entries of its parameters changed; this one unchanged."""
-        params = {k: v.copy() for k, v in self.params.items()}
-        for e in self.check_weight_edits(edits):
-            params[e.param][(e.row,) if e.col is None else (e.row, e.col)] = e.value
-        return create(params=params, dtype=self.dtype, **self.options)
+        return create(params=apply_weight_edits(self.params, self.check_weight_edits(edits)),
+                      dtype=self.dtype, **self.options)
 
     def __repr__(self) -> str:
         opts = "".join(f", {k}={v!r}" for k, v in self.options.items())
@@ -235,11 +225,17 @@ class MLSTMTrace:
         self.records = {name: np.empty((T, *shape), cell.dtype)
                         for name, shape in cell.shapes.items() if name not in RECOMPUTED}
         self._checkpoints = [state0]  # the state before block k
-        for a in range(0, T, self.block):
+        self._compute_from(0)
+
+    def _compute_from(self, k0: int) -> None:
+        """Blocks k0, k0 + 1, … to the end: their kept rows and the checkpoints after them
+        (the checkpoint before block k0 is there)."""
+        for a in range(k0 * self.block, len(self.xs), self.block):
             rec = self._block(a // self.block)
             for name, rows in self.records.items():
                 rows[a:a + self.block] = rec[name]
-            self._checkpoints.append(tuple(rec[name][-1].copy() for name in cell.state_names))
+            self._checkpoints.append(tuple(rec[name][-1].copy()
+                                           for name in self.cell.state_names))
 
     def _block(self, k: int) -> dict:
         a, b = k * self.block, min((k + 1) * self.block, len(self.xs))
@@ -296,6 +292,12 @@ class MLSTMTrace:
                 out[name] = self.xs[start:stop].copy()
             elif name in self.records:
                 out[name] = self.records[name][start:stop].copy()
+            elif name.endswith("_prev"):  # the state before each step: the rows before
+                state = name[:-len("_prev")]
+                first = self.state_before(start)[state][None]
+                rest = self.window(start, stop - 1, (state,))[state] if stop - 1 > start \
+                    else first[:0]
+                out[name] = np.concatenate([first, rest])[:stop - start]
         recomputed = [n for n in names if n in RECOMPUTED]
         if recomputed and stop > start:
             pieces = {n: [] for n in recomputed}
@@ -313,12 +315,22 @@ class MLSTMTrace:
         return {name: a[0] for name, a in self.window(t, t + 1).items()}
 
     def extend(self, xs_more) -> MLSTMTrace:
-        """This run continued over xs_more (the same start, holds and form): a new trace
-        equal to a fresh run of the whole sequence."""
+        """Append steps and continue (the same start, holds and form), in place: only the
+        last, partial block is recomputed, so the result equals a fresh run."""
         more = self.cell.check_inputs(xs_more)
-        return self.cell.run(np.concatenate([self.xs, more]),
-                             state=self.state_before(0), interventions=self.interventions,
-                             parallel=self.parallel)
+        old = len(self)
+        self.xs = np.concatenate([self.xs, more])
+        held = self.cell.check_interventions(self.interventions, len(self.xs))
+        self.holds = holds_for(held, 0, len(self.xs))
+        k0 = old // self.block
+        del self._checkpoints[k0 + 1:]
+        grown = {name: np.empty((len(self.xs), *a.shape[1:]), a.dtype)
+                 for name, a in self.records.items()}
+        for name, a in grown.items():
+            a[:k0 * self.block] = self.records[name][:k0 * self.block]
+        self.records = grown
+        self._compute_from(k0)
+        return self
 
     def _backward(self, d_h: np.ndarray, start: int, stop: int, state: tuple,
                   totals: bool = False):
@@ -401,8 +413,9 @@ class MLSTMTrace:
 
     def sensitivity(self, t: int, unit: int, of: str = "h", window: int = 256) -> dict:
         """‖∂h_t[unit] / ∂v_s‖₂ for v = x (the input) and C (the memory after step s, every
-        head's d×d of it) for s in [max(0, t − window + 1), t]: how much of the output at
-        t still depends on what each earlier step wrote."""
+        head's d×d of it; also under "h", the recurrent state's name the sessions read) for
+        s in [max(0, t − window + 1), t]: how much of the output at t still depends on
+        what each earlier step wrote."""
         for what, v in (("t", t), ("unit", unit), ("window", window)):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
                 raise ValueError(f"{what} must be an integer, got {v!r}")
@@ -421,9 +434,17 @@ class MLSTMTrace:
         seed[-1, unit] = 1
         state = tuple(self.state_before(start)[name] for name in cell.state_names)
         d_pre, _, dC = self._backward(seed, start, t + 1, state, totals=True)
+        memory = np.linalg.norm(dC.reshape(n, -1), axis=-1)
         return {"start": start, "t": t, "unit": unit, "of": of,
                 "x": np.linalg.norm(d_pre @ cell.params["weight_ih"], axis=-1),
-                "C": np.linalg.norm(dC.reshape(n, -1), axis=-1), "h": None, "c": None}
+                # "h": the recurrent state's, as every kind reports it (here the memory C)
+                "C": memory, "h": memory, "c": None}
+
+
+def create_from_spec(input_size, hidden_size, seed, params, dtype, options) -> MLSTMCell:
+    """cells.create's way to an mLSTM (Spec.make_cell)."""
+    return create(input_size, hidden_size, seed=seed, params=params, dtype=dtype,
+                  **dict(options or {}))
 
 
 def create(input_size: int | None = None, hidden_size: int | None = None, seed: int = 0,

@@ -97,6 +97,13 @@ def is_up(url: str) -> bool:
         return False
 
 
+# A test server under a memory limit (ServerProcess(address_space=...)): the address space
+# it may use (Python, NumPy and the formats' libraries take about 0.7 GiB of it at rest), and
+# its environment — glibc's per-thread malloc arenas reserve address space, so few of them.
+SERVER_ADDRESS_SPACE = 2 * 2**30
+LIMITED_ENV = {"MALLOC_ARENA_MAX": "2"}
+
+
 class ServerProcess:
     """`python -m app serve` in a subprocess on loopback (ended on exit): the one server
     launcher of the tests. `port`: a given port (to restart a server where a page expects

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 import cells
 from app.core.settings import Settings
 from app.errors import ApiError
+from app.sessions.models import block_rows_held
 
 # A cell's step costs a few Python calls and small-array allocations besides its matmuls:
 # about as long as this many multiply-adds (so a deep stack of tiny cells costs what it does).
@@ -85,9 +86,9 @@ def model_costs(model: cells.Model, steps: int, holds: Iterable = ()) -> tuple[i
     trace_bytes = 0
     for layer in model.stack:
         held_values += steps * layer.output_size
-        if layer.block is not None:  # its rows but its input and output (counted already)
-            held_values += steps * layer.input_size * (len(layer.block.describe()["signals"])
-                                                       - 2)
+        if layer.block is not None:  # the rows of its block, as a run holds them
+            held_values += steps * layer.input_size * block_rows_held(
+                layer.block.describe()["signals"], first=False)
         for cell in layer.cells.values():
             operations += steps * step_operations(cell)
             whole = steps * row_values(cell) * itemsize

@@ -27,7 +27,7 @@ from app.sessions.config import SessionConfig
 from app.sessions.sequences import Inputs
 from cells.formats.vocabulary_files import Subwords
 from cells.models import projected
-from cells.models.model import BACKWARD, FORWARD, start_state_widths
+from cells.models.model import BACKWARD, FORWARD
 from cells.models.reserved_tokens import reserved_tokens
 
 OUTPUTS = ("logits", "probs")  # the head's signals, by time, that the trace route serves
@@ -52,7 +52,8 @@ def is_model(model: cells.Model) -> bool:
 def refuse_unsupported(model: cells.Model, field: str) -> None:
     for layer in model.stack:
         for cell in layer.cells.values():
-            if not isinstance(cell, cells.Cell) and not is_projected(cell):
+            if not isinstance(cell, cells.Cell) and not is_projected(cell) \
+                    and cell.kind not in cells.KINDS:
                 raise ApiError(field, f"{type(cell).__name__} layers cannot be shown in a "
                                       "session yet; the engine's cells.load_model reads them")
 
@@ -110,6 +111,19 @@ def describe_model(model: cells.Model, keep_tokenizer: bool = False) -> dict:
     return described
 
 
+def start_state_sizes(part: dict, signals) -> dict[str, int]:
+    """{"h": width, "c": width}: the starting state a session of this cell takes, one row per
+    state, as the engine's Model.state_sizes says (each state's `<name>_prev` signal is
+    one row of that many numbers; a Mamba's h, channels × N, is not one row)."""
+    by_name = {s.name: s for s in signals}
+    sizes = {}
+    for name in ("h", "c"):
+        prev = by_name.get(f"{name}_prev")
+        if prev is not None and len(prev.to_dict().get("shape") or ["H"]) == 1:
+            sizes[name] = signal_width(part, prev)
+    return sizes
+
+
 def reserved_of(described: dict) -> list[str]:
     """The reserved tokens (`<pad>`, `</s>`) of a model's character vocabulary: each one
     step when typed whole; [] when it has none."""
@@ -123,11 +137,9 @@ def public_part(part: dict) -> dict:
     """A part as GET /api/sessions/{id} says it: with its signals, stages, what it can
     hold and its parameter layout (what a weight edit may change)."""
     projected_part = bool(part.get("proj_size"))  # holds nothing, edits nothing (yet)
-    states = (projected.ProjectedLSTM.state_names if projected_part
-              else cells.kind_info(part["kind"])["state"])
-    return {**part, "signals": [s.to_dict() for s in signals_of(part)],
-            "state_sizes": start_state_widths(states, part["hidden_size"],
-                                              part.get("output_size", part["hidden_size"])),
+    signals = signals_of(part)
+    return {**part, "signals": [s.to_dict() for s in signals],
+            "state_sizes": start_state_sizes(part, signals),
             "stages": stages_of(part),
             "holdable": [] if projected_part else [
                 s.name for s in cells.kinds.holdable(cells.kinds.spec_for(part["kind"]),
@@ -274,12 +286,27 @@ def model_nbytes(model: cells.Model) -> int:
     return total
 
 
+def block_rows_held(signals, first: bool) -> int:
+    """Rows (of the stream's width) a run holds for a block with these signals besides its
+    cell's input (the norm row itself): its stream in only in the first layer (a later
+    one's is the block before's stream out) and its stream out only with a feed-forward
+    (without one it is the residual row itself)."""
+    held = set(signals) - {"norm"}
+    if not first:
+        held.discard("block_in")
+    if "ff" not in held:
+        held.discard("block_out")
+    return len(held)
+
+
 def rows_per_step(described: dict) -> int:
-    """Numbers held per step by a run: every layer's input, its block's rows (but the norm,
-    which is that input) and the head's outputs (twice)."""
+    """Numbers held per step by a run: every layer's input, its block's other rows and the
+    head's outputs (twice)."""
     per_step = 0
-    for layer, block in zip(described["parts"], blocks_of(described), strict=True):
+    for index, (layer, block) in enumerate(zip(described["parts"], blocks_of(described),
+                                               strict=True)):
         width = next(iter(layer.values()))["input_size"]
-        per_step += width * (1 + (len(block["signals"]) - 1 if block else 0))
+        per_step += width * (1 + (block_rows_held(block["signals"], index == 0)
+                                  if block else 0))
     head = described["head"]
     return per_step + (2 * head["outputs"] if head else 0)

@@ -260,7 +260,7 @@ class SessionService:
         steps, H = config.steps, part["hidden_size"]
         if not 0 <= t < steps:
             raise ApiError("t", f"must be in [0, {steps - 1}] for a session of {steps} steps")
-        if part.get("dims"):  # a Mamba: the unit is a channel (of its read-out y)
+        if "E" in (part.get("dims") or {}):  # a Mamba: the unit is a channel (of its y)
             H = part["dims"]["E"]
             if not 0 <= unit < H:
                 raise ApiError("unit", f"must be in [0, {H - 1}]: a channel of the {H}")

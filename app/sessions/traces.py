@@ -149,11 +149,13 @@ class SharedTrace:
         return {n: np.empty((0, width[n]), self.dtype) for n in names}
 
     # -- computing -------------------------------------------------------------------------
-    def ensure(self, stop: int) -> None:
+    def ensure(self, stop: int, stoppable: bool = True) -> None:
         """Compute until at least `stop` steps are there; a batch at a time, each only while
-        the client that asked is still there (what is computed stays for the next asker)."""
+        the client that asked is still there (what is computed stays for the next asker),
+        unless not `stoppable`."""
         while self.computed < min(stop, self.steps):
-            departures.check()
+            if stoppable:
+                departures.check()
             self.advance(self.batch_steps)
 
     def advance(self, n: int) -> int:
@@ -184,7 +186,9 @@ class SharedTrace:
         with self._grow_lock:
             self.inputs = self.inputs.appended(more)
         if self.computed == self.steps - more.steps:
-            self.ensure(self.steps)  # a few typed characters: computed now, in place
+            # a few typed characters: computed now, in place, whole (an append is not left
+            # half done)
+            self.ensure(self.steps, stoppable=False)
 
     def _growing(self, k: int) -> bool:
         return k == self.computed // self.segment_steps
@@ -274,12 +278,11 @@ class SharedTrace:
         else:
             if start == 0:
                 state = self._starts[0]
-            elif hasattr(self._segment(start // size), "state_before"):  # a Mamba's conv, h
+            else:  # the state the segment holding `start` had there (a Mamba's conv, h)
                 j = start // size
                 state = self._segment(j).state_before(start - j * size)
-            else:
-                before = self.window(start - 1, start, self.cell.state_names)
-                state = {n: before[n][0] for n in self.cell.state_names}
+                if not isinstance(state, dict):  # an engine Trace's: in state_names order
+                    state = dict(zip(self.cell.state_names, state, strict=True))
             rerun = self.run_from(state, start, self.inputs.rows(start, t + 1))
             result = rerun.sensitivity(t - start, unit, of, window)
         offset = t - result["t"]

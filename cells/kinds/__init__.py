@@ -13,6 +13,7 @@ from .lstm import LSTM
 from .mamba import MAMBA
 from .min_gru import MIN_GRU
 from .min_lstm import MIN_LSTM
+from .mlstm import MLSTM
 from .normalized_lstm import NORMALIZED_LSTM
 from .peephole_lstm import PEEPHOLE_LSTM
 from .prototype_lstm import PROTOTYPE_LSTM
@@ -23,7 +24,7 @@ from .spec import Option, Spec
 
 SPECS: dict[str, Spec] = {s.name: s for s in (
     RNN, LSTM, PEEPHOLE_LSTM, GRU, PROTOTYPE_LSTM, NORMALIZED_LSTM, PSEUDO_LSTM,
-    MIN_GRU, MIN_LSTM, SLSTM, MAMBA)}
+    MIN_GRU, MIN_LSTM, SLSTM, MLSTM, MAMBA)}
 KINDS = tuple(SPECS)
 OPTIONS: dict[str, Option] = {o.name: o for s in SPECS.values() for o in s.option_table}
 OPTION_VALUES = {name: o.values for name, o in OPTIONS.items()}  # name -> allowed values

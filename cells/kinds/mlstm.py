@@ -38,9 +38,9 @@ import numpy as np
 
 from ..signals import UNIT, Signal, signal, x_input
 from .min_gru import log_sigmoid
-from .spec import Option
+from .slstm import HEADS  # the one list of head counts, the sLSTM's
+from .spec import Layout, Option, Spec
 
-HEADS = Option("heads", (1, 2, 4), 1)
 FORGET = Option("forget", ("sigmoid", "exp"), "sigmoid")
 OUTPUT_GATE = Option("output_gate", (True, False), True)
 OPTION_TABLE = (HEADS, FORGET, OUTPUT_GATE)
@@ -67,11 +67,13 @@ def signals(heads: int = 1, forget: str = "sigmoid", output_gate: bool = True
     out = [
         x_input(),
         signal("C_prev", "state", "C_{t−1}", "C_{t−1}", "input", stage="inputs",
-               description="the previous memory: a d×d matrix per head"),
+               description="the previous memory: a d×d matrix per head",
+               shape=STATE_AXES["C"]),
         signal("n_prev", "state", "n_{t−1}", "n_{t−1}", "input", stage="inputs",
-               description="the previous normalizer: the keys written, kept as C is"),
+               description="the previous normalizer: the keys written, kept as C is",
+               shape=STATE_AXES["n"]),
         signal("m_prev", "state", "m_{t−1}", "m_{t−1}", "input", stage="inputs",
-               description="the previous stabilizer"),
+               description="the previous stabilizer", shape=STATE_AXES["m"]),
         signal("q", "candidate", "q_t", "q_t = W_q·x_t + b_q", "affine",
                description="query: the direction the memory is read in"),
         signal("k", "candidate", "k_t", "k_t = (W_k·x_t + b_k)/√d", "affine",
@@ -79,9 +81,11 @@ def signals(heads: int = 1, forget: str = "sigmoid", output_gate: bool = True
         signal("v", "candidate", "v_t", "v_t = W_v·x_t + b_v", "affine",
                description="value: what is written"),
         signal("i_pre", "pre", "ĩ_t", "w_i·x_t + b_i", "affine",
-               description="the input gate before its exponential" + per_head),
+               description="the input gate before its exponential" + per_head,
+               shape=AXES["i_pre"]),
         signal("f_pre", "pre", "f̃_t", "w_f·x_t + b_f", "affine",
-               description="the forget gate before its activation" + per_head),
+               description="the forget gate before its activation" + per_head,
+               shape=AXES["f_pre"]),
     ]
     if output_gate:
         out.append(signal("o_pre", "pre", "õ_t", "W_o·x_t + b_o", "affine",
@@ -90,22 +94,23 @@ def signals(heads: int = 1, forget: str = "sigmoid", output_gate: bool = True
         signal("m", "state", "m_t", f"m_t = max({log_f} + m_{{t−1}}, ĩ_t)", "max_log",
                ["i_pre", "f_pre", "m_prev"],
                description="stabilizer: the log of the scale C and n are kept at, so that "
-                           "exp never overflows" + per_head),
+                           "exp never overflows" + per_head, shape=AXES["m"]),
         signal("i", "gate", "i_t", "i_t = exp(ĩ_t − m_t)", "exp_minus", ["i_pre", "m"],
                range=UNIT, description="exponential input gate, stabilized: how strongly "
-                                       "v kᵀ is written" + per_head),
+                                       "v kᵀ is written" + per_head, shape=AXES["i"]),
         signal("f", "gate", "f_t", f"f_t = exp({log_f} + m_{{t−1}} − m_t)",
                "stabilized_forget", ["f_pre", "m_prev", "m"], range=UNIT,
                description=("forget gate σ(f̃)" if forget == "sigmoid" else
                             "exponential forget gate exp(f̃)") + ", stabilized: how much of "
-                           "C_{t−1} and n_{t−1} is kept" + per_head),
+                           "C_{t−1} and n_{t−1} is kept" + per_head, shape=AXES["f"]),
         signal("C", "state", "C_t", "C_t = f_t·C_{t−1} + i_t·v_t k_tᵀ", "outer_write",
                ["f", "C_prev", "i", "v", "k"], stage="state",
                description="the memory: each head's d×d matrix, written by the outer "
-                           "product of value and key"),
+                           "product of value and key", shape=AXES["C"]),
         signal("n", "state", "n_t", "n_t = f_t·n_{t−1} + i_t·k_t", "key_sum",
                ["f", "n_prev", "i", "k"], stage="state",
-               description="normalizer: the sum of the keys written, kept as C is"),
+               description="normalizer: the sum of the keys written, kept as C is",
+               shape=AXES["n"]),
         signal("h_tilde", "candidate", "h̃_t",
                "h̃_t = C_t q_t / (max(|n_tᵀ q_t|, exp(−m_t)) + ε)", "query_read",
                ["C", "q", "n", "m"], stage="output",
@@ -129,12 +134,13 @@ def param_layout(input_size: int, hidden_size: int, heads: int, output_gate: boo
                  ) -> list[dict]:
     """The canonical parameters as plain data: [{"name", "shape", "blocks", "columns"}],
     `blocks` the (letter, rows) of each block of rows in order."""
-    rows = block_rows(hidden_size, heads, output_gate)
-    blocks = [[letter, r.stop - r.start] for letter, r in rows.items()]
+    rows = ", ".join(f"{letter} ({'heads' if letter in 'if' else 'H'})"
+                     for letter in block_rows(hidden_size, heads, output_gate))
     R = rows_for(hidden_size, heads, output_gate)
-    return [{"name": "weight_ih", "shape": [R, input_size], "blocks": blocks,
+    # blocks: None (the gate blocks of the recurrent kinds are H rows each; these are not)
+    return [{"name": "weight_ih", "shape": [R, input_size], "blocks": None, "rows": rows,
              "columns": "input"},
-            {"name": "bias_ih", "shape": [R], "blocks": blocks, "columns": None}]
+            {"name": "bias_ih", "shape": [R], "blocks": None, "rows": rows, "columns": None}]
 
 
 def block_rows(H: int, heads: int, output_gate: bool) -> dict[str, slice]:
@@ -427,3 +433,32 @@ def _held_mask(holds, name: str, T: int, width: int) -> np.ndarray:
         for index, _ in (held or {}).get(name, ()):
             mask[t].reshape(-1)[index] = True
     return mask
+
+
+def dims(input_size: int, hidden_size: int, options: dict) -> dict:
+    """The size of each dimension the signals' shapes name."""
+    heads = options["heads"]
+    return {"I": input_size, "H": hidden_size, "heads": heads, "d": hidden_size // heads}
+
+
+def layout(options: dict) -> Layout:
+    """The recorded signals by name (each its own array in the trace: their widths differ)."""
+    return Layout(tuple(shape_names(options["output_gate"])), output="h")
+
+
+def _make_cell(*args, **kw):
+    from ..mlstm_cell import create_from_spec  # the cell imports the engine's checks
+
+    return create_from_spec(*args, **kw)
+
+
+MLSTM = Spec(
+    name="mlstm", gate_letters="qkvifo", block_order=(0, 1, 2, 3, 4, 5),
+    state_names=STATE_NAMES, option_table=OPTION_TABLE, describe=signals, layout=layout,
+    # its own cell and trace (cells.mlstm_cell) run it: the row-buffer loops do not apply
+    prepare=None, forward=None, backward=None, recurrent=False,
+    unholdable=frozenset(set(AXES) - set(HOLDABLE)), parallel=True,
+    make_cell=lambda *args, **kw: _make_cell(*args, **kw), dims=dims,
+    param_layout=lambda I, H, options: param_layout(I, H, options["heads"],
+                                                    options["output_gate"]),
+)

@@ -333,13 +333,16 @@ class Model:
 
     def state_sizes(self) -> dict:
         """{(layer, direction): {"h": width, "c": width}}: the starting state run() takes
-        (h0 / c0), per cell in the order of its rows; only the states that cell has."""
+        (h0 / c0), per cell in the order of its rows; only the states that cell has as one
+        row of numbers (a Mamba's h, channels × N, is given with state= instead)."""
         sizes = {}
         for index, layer in enumerate(self.stack):
             for direction, cell in layer.cells.items():
-                sizes[(index, direction)] = start_state_widths(
-                    getattr(cell, "state_names", ("h", "c")), cell.hidden_size,
-                    output_size(cell))
+                zero = cell.zero_state() if hasattr(cell, "zero_state") else {}
+                widths = start_state_widths(getattr(cell, "state_names", ("h", "c")),
+                                            cell.hidden_size, output_size(cell))
+                sizes[(index, direction)] = {name: width for name, width in widths.items()
+                                             if np.shape(zero.get(name, ())) in ((width,), (0,))}
         return sizes
 
     def starting_state(self, h0=None, c0=None) -> dict:
@@ -372,7 +375,11 @@ class Model:
             for (index, direction), row in zip(cells, rows, strict=True):
                 cell = self.stack[index].cells[direction]
                 if name not in sizes[(index, direction)]:
-                    have = (f"state is only {' and '.join(sizes[(index, direction)])}"
+                    names = getattr(cell, "state_names", ())
+                    have = (f"{name} has shape {np.shape(cell.zero_state()[name])}, not one "
+                            "row (give it with state=)" if name in names
+                            and hasattr(cell, "zero_state") else
+                            f"state is only {' and '.join(sizes[(index, direction)])}"
                             if sizes[(index, direction)] else "state is neither h nor c "
                             "(give it with state=)")
                     raise ValueError(f"{name}0 given, but layer {index} {direction} is a "

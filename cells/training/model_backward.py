@@ -71,6 +71,8 @@ def _own_forward(cell, x: np.ndarray, start: tuple, backward: bool):
     from ..kinds import mamba_math as mm
 
     read = x[::-1] if backward else x
+    if cell.spec.name != "mamba":  # its cell's own run and backward, sequence by sequence
+        return _whole_runs_forward(cell, read, start, backward)
     w, runs, outs, ends = cell.prepared.weights, [], [], []
     for b in range(read.shape[1]):
         conv0, h0 = (s[b] for s in start)
@@ -83,9 +85,33 @@ def _own_forward(cell, x: np.ndarray, start: tuple, backward: bool):
     return OwnTape(runs, start, read, backward), np.stack(outs, axis=1), end
 
 
+def _whole_runs_forward(cell, read: np.ndarray, start: tuple, backward: bool):
+    """A cell whose trace differentiates itself (the mLSTM): each sequence of the batch run
+    by cell.run from its state; the traces are the tape."""
+    own = cell.prepared
+    runs, outs, ends = [], [], []
+    for b in range(read.shape[1]):
+        state = {name: s[b] for name, s in zip(own.state_names, start, strict=True)}
+        trace = own.run(np.ascontiguousarray(read[:, b]), state=state)
+        runs.append(trace)
+        outs.append(trace[own.layout.output])
+        ends.append(tuple(trace.final_state[name] for name in own.state_names))
+    end = tuple(np.stack([e[k] for e in ends]) for k in range(len(own.state_names)))
+    return OwnTape(runs, start, read, backward), np.stack(outs, axis=1), end
+
+
 def _own_backward(cell, t: OwnTape, d_h: np.ndarray) -> tuple[dict, np.ndarray]:
     """(parameter gradients, δx (n, B, I) in processing order) from δoutput (n, B, H)."""
     from ..kinds import mamba_math as mm
+
+    if cell.spec.name != "mamba":  # traces that differentiate themselves (the mLSTM)
+        grads, dx = {}, np.empty_like(t.inputs)
+        for b, trace in enumerate(t.runs):
+            g = trace.backward({cell.prepared.layout.output: np.ascontiguousarray(d_h[:, b])})
+            for key, value in g.params.items():
+                grads[key] = grads[key] + value if key in grads else value
+            dx[:, b] = g.xs
+        return grads, dx
 
     grads, dx = {}, np.empty_like(t.inputs)
     for b, (stored, checkpoints) in enumerate(t.runs):

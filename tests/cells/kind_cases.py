@@ -12,6 +12,10 @@ OWN_ENGINE_TESTS = {
              "holds, parallel scans and the closed form, central differences, windows and "
              "extensions, sensitivity, refusals) and test_mamba_mambapy (mambapy's "
              "MambaBlock: forward and gradients)",
+    "mlstm": "test_mlstm_xlstm (xlstm's recurrent step and parallel form: values and "
+             "gradients; closed form against recurrence, the reference step, central "
+             "differences with holds, blocks and checkpoints, windows, extension, "
+             "sensitivity, read weights, refusals)",
 }
 # Every variant: each kind with each value of each option it has.
 VARIANTS = [(kind, {name: value})
@@ -38,6 +42,7 @@ NOT_IN_TORCH = {
     "min_gru": "minGRU-pytorch's minGRU module (test_min_reference_modules)",
     "min_lstm": "minGRU-pytorch's minLSTM module (test_min_reference_modules)",
     "slstm": "xlstm's sLSTM cell, vanilla backend (test_slstm_xlstm)",
+    "mlstm": "xlstm's mLSTM backends, recurrent and parallel (test_mlstm_xlstm)",
     "mamba": "mambapy's MambaBlock (test_mamba_mambapy)",
 }
 

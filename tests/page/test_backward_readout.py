@@ -19,7 +19,7 @@ pytestmark = pytest.mark.browser
 
 def test_backward_readout_names_the_step_and_the_time_it_reads(page, errors, api, tmp_path):
     sid = upload_model_and_run(page, *write_stacked_model(tmp_path), MODEL_TEXT)
-    page.get_by_label("Direction").select_option("backward")
+    page.get_by_label("Direction", exact=True).select_option("backward")
     for _ in range(3):
         page.get_by_role("button", name="Step forward").click()
     wait_t(page, 3)
@@ -31,6 +31,6 @@ def test_backward_readout_names_the_step_and_the_time_it_reads(page, errors, api
     expect(page.locator("#prediction-caption")).to_contain_text(f"t = {time}")
     prediction_matches(page, api, sid, time)
     # a forward cell's readout is as before: the step is the time
-    page.get_by_label("Direction").select_option("forward")
+    page.get_by_label("Direction", exact=True).select_option("forward")
     expect(readout).to_contain_text("input at t = 3")
     expect(readout.locator("mark")).to_have_text(MODEL_TEXT[3] if MODEL_TEXT[3] != " " else "␣")

@@ -15,6 +15,7 @@ from tests.page.gs_browser_helpers import (
     DIAGRAM,
     open_view,
     part_trace,
+    run_new_session,
     serious_violations,
     upload_model_and_run,
     wait_t,
@@ -102,6 +103,11 @@ def test_the_block_box_shows_the_server_s_rows_around_the_cell(page, errors, api
     assert reached == PARTS
     found = serious_violations(Axe().run(page))
     assert found == [], "\n".join(found)
+    # a session without blocks (a seeded cell) puts the diagram back where it was
+    page.get_by_label("random", exact=True).check()
+    run_new_session(page)
+    expect(page.locator(BOX)).to_have_count(0)
+    assert page.locator(".diagrams > #diagram-host > svg[data-diagram]").count() == 1
 
 
 def test_a_session_without_blocks_keeps_the_diagram_unframed(page, errors):

@@ -42,7 +42,7 @@ LINE = """() => { const charts = document.querySelector('#charts');
 def test_edit_a_weight_of_the_upper_layer_of_a_model(page, errors, api, model_files):
     original = upload_model_and_run(page, *model_files, TEXT)
     record = api("GET", f"/api/sessions/{original}")
-    page.get_by_label("Layer").select_option("1")
+    page.get_by_label("Layer", exact=True).select_option("1")
     expect(page.locator(DIAGRAM)).to_contain_text("of layer 0")
     for _ in range(3):
         page.get_by_role("button", name="Step forward").click()
@@ -76,7 +76,7 @@ def test_edit_a_weight_of_the_upper_layer_of_a_model(page, errors, api, model_fi
     assert api("GET", f"/api/sessions/{edited}")["weight_edits"] == [
         {"param": "weight_ih", "row": row, "col": col, "value": -6.0, "layer": 1,
          "direction": "forward"}]
-    expect(page.get_by_label("Layer")).to_have_value("1")
+    expect(page.get_by_label("Layer", exact=True)).to_have_value("1")
     expect(page).to_have_url(re.compile(f"wedit=weight_ih%3A{row}%3A{col}%3A-6%3A1%3Aforward"
                                         "(&|$)"))
     expect(current).to_have_attribute("data-value", "-6", timeout=10_000)
@@ -103,7 +103,7 @@ def test_edit_a_weight_of_the_upper_layer_of_a_model(page, errors, api, model_fi
     prediction_matches(page, api, edited, 3)
 
     # layer 0 was not edited: its form shows no edit of its own and its numbers are its own
-    page.get_by_label("Layer").select_option("0")
+    page.get_by_label("Layer", exact=True).select_option("0")
     diagram_matches(page, api, 0, "forward")
     expect(page.get_by_label("Parameter", exact=True)).to_contain_text(
         f"weight_ih ({4 * H} × {record['cells'][0][0]['input_size']})")

@@ -39,7 +39,8 @@ def test_stacked_bidirectional_model_through_the_page(page, errors, api, model_f
     record = api("GET", f"/api/sessions/{sid}")
     assert record["layers"] == 2 and record["directions"] == ["forward", "backward"]
 
-    layer, direction = page.get_by_label("Layer"), page.get_by_label("Direction")
+    layer = page.get_by_label("Layer", exact=True)
+    direction = page.get_by_label("Direction", exact=True)
     expect(layer).to_be_visible()
     expect(direction).to_be_visible()
     page.get_by_role("button", name="Step forward").click()
@@ -69,14 +70,14 @@ def test_stacked_bidirectional_model_through_the_page(page, errors, api, model_f
 
 def test_single_cell_sessions_hide_the_pickers(page, errors):
     open_view(page, "?cell=lstm&weights=seed&seed=3&hidden=4&text=hello")
-    expect(page.get_by_label("Layer")).to_be_hidden()
+    expect(page.get_by_label("Layer", exact=True)).to_be_hidden()
     expect(page.locator('[data-view="prediction"]')).to_be_hidden()
 
 
 def test_what_if_in_the_upper_layer_of_a_model(page, errors, api, model_files):
     weights, vocabulary = model_files
     original = upload_model_and_run(page, weights, vocabulary, TEXT)
-    page.get_by_label("Layer").select_option("1")
+    page.get_by_label("Layer", exact=True).select_option("1")
     expect(page.locator(DIAGRAM)).to_contain_text("of layer 0")
     for _ in range(3):
         page.get_by_role("button", name="Step forward").click()
@@ -89,7 +90,7 @@ def test_what_if_in_the_upper_layer_of_a_model(page, errors, api, model_files):
     assert record["interventions"] == [{"signal": "f", "start": 3, "stop": len(TEXT),
                                         "units": None, "value": 1.0, "layer": 1,
                                         "direction": "forward"}]
-    expect(page.get_by_label("Layer")).to_have_value("1")
+    expect(page.get_by_label("Layer", exact=True)).to_have_value("1")
     valve = page.locator(f'{DIAGRAM} g[data-signal="f"][data-value]').first
     expect(valve).to_have_attribute("data-clamped", "true")
     expect(valve).to_have_attribute("data-held-value", "1")
@@ -102,6 +103,6 @@ def test_what_if_in_the_upper_layer_of_a_model(page, errors, api, model_files):
     assert max(abs(a - b) for a, b in zip(held, plain, strict=True)) > 1e-4
 
     # another cell of the model is not the held one: nothing marked there
-    page.get_by_label("Layer").select_option("0")
+    page.get_by_label("Layer", exact=True).select_option("0")
     diagram_matches(page, api, 0, "forward")
     expect(page.locator(f"{DIAGRAM} [data-clamped]")).to_have_count(0)

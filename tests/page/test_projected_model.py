@@ -55,7 +55,8 @@ def test_projected_model_through_the_page(page, errors, api, model_files, artifa
     assert record["layers"] == 2 and record["cells"][1][1]["proj_size"] == P
 
     svg = page.locator(DIAGRAM)
-    layer, direction = page.get_by_label("Layer"), page.get_by_label("Direction")
+    layer = page.get_by_label("Layer", exact=True)
+    direction = page.get_by_label("Direction", exact=True)
     page.get_by_role("button", name="Step forward").click()
     page.get_by_role("button", name="Step forward").click()
     wait_t(page, 2)
@@ -156,7 +157,7 @@ def test_projection_clear_at_other_sizes(page, errors, api, tmp_path, hidden, pr
     with the sizes still collide with nothing, in both styles."""
     upload_through_page(page, *write_projected_model(tmp_path, hidden, proj))
     svg = page.locator(DIAGRAM)
-    page.get_by_label("Layer").select_option("1")
+    page.get_by_label("Layer", exact=True).select_option("1")
     expect(svg).to_contain_text("of layer 0")
     set_unit(page, proj)  # the first unit past h's values
     for style in ("olah", "memory-cell"):

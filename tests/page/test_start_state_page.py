@@ -97,3 +97,11 @@ def test_a_whole_model_takes_a_row_per_layer_and_direction(page, api, tmp_path, 
     page.get_by_role("button", name="Run").click()
     expect(page.locator("#start-h-1-backward-error")).to_contain_text(
         "h0 row of layer 1 backward has shape (3,); that cell's h is 5 finite numbers")
+
+
+def test_a_cell_whose_state_is_not_a_row_offers_no_field(page, errors):
+    page.goto("/?weights=seed&cell=mamba&hidden=2&seq=text&text=abab")  # no diagram is asked
+    page.locator("#start-state summary").click()
+    expect(page.locator("#start-state-fields input")).to_have_count(0)
+    expect(page.locator("#start-state-hint")).to_contain_text(
+        "The server takes no starting state as rows of numbers for this cell")

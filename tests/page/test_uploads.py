@@ -120,7 +120,7 @@ def test_a_bigger_file_says_which_part_is_shown(
     expect(notice).to_contain_text(said)
     # a whole model runs whole now: the Layer and Direction pickers choose the cell drawn
     expect(notice).to_contain_text("all of it runs — pick the cell shown with Layer and Direction")
-    expect(page.get_by_label("Layer")).to_be_visible()
+    expect(page.get_by_label("Layer", exact=True)).to_be_visible()
     expect(page.locator(DIAGRAM)).to_have_attribute("data-cell", "lstm")
 
 

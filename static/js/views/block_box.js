@@ -60,6 +60,7 @@ export function createBlockBox() {
   let values = new Map(); // signal -> the value element
   let win = null; // {key, start, stop, rows: {name: [[...]]}}
   let asked = "";
+  let refused = ""; // the part whose rows the server refused
   let e = 0; // the stream channel shown
   let followUnit = true; // the channel follows the selected unit until one is typed
   let last = null; // the state last drawn
@@ -85,6 +86,7 @@ export function createBlockBox() {
     block = blockOf(session);
     win = null;
     asked = "";
+    refused = "";
     place(Boolean(block));
     if (!block) return;
     followUnit = true;
@@ -96,7 +98,7 @@ export function createBlockBox() {
       block.options.norm === "layer" ? "LayerNorm" : "RMSNorm"} whose output the cell reads, and out at the bottom: the cell's output${
       block.parts.includes("out") ? " projected back to the stream" : ""}, added to the stream (the residual)${
       block.parts.includes("ff") ? ", then a feed-forward added to it" : ""}${
-      isLast && session.record.final_norm ? `; after this last layer the head reads the stream through a final ${session.record.final_norm === "layer" ? "LayerNorm" : "RMSNorm"}` : ""}. Each number is the stream channel chosen at the current step, as the server computed it.`;
+      isLast && session.record.final_norm ? `; after this last layer the head reads the stream through a final ${session.record.final_norm === "layer" ? "LayerNorm" : "RMSNorm"}` : ""}. Each number is the chosen stream channel's value at the current step, as the server computed it.`;
     values = new Map();
     const item = (part) => {
       const value = el("span", { className: "block-value" }, "—");
@@ -118,7 +120,7 @@ export function createBlockBox() {
   async function fetchAround(session, t) {
     const key = partKey(session);
     const wanted = `${key}|${t}`;
-    if (asked && asked.startsWith(`${key}|`)) return; // one fetch at a time
+    if (refused === key || (asked && asked.startsWith(`${key}|`))) return; // one fetch at a time
     const names = block.names;
     const steps = Math.max(1, Math.min(WINDOW_STEPS, Math.floor(WINDOW_NUMBERS / (names.length * block.width))));
     const start = Math.max(0, Math.min(t - Math.floor(steps / 2), session.steps - steps));
@@ -128,7 +130,8 @@ export function createBlockBox() {
       const got = await getTrace(session.id, start, stop, names, session);
       if (partKey(last?.session) === key) win = { key, start, stop, rows: got.signals };
     } catch {
-      // the session is gone or shorter: the box shows dashes until the next step asks again
+      refused = key; // the session is gone: dashes, and no more asks until another is drawn
+      return;
     } finally {
       if (asked === wanted) asked = "";
     }
@@ -138,7 +141,7 @@ export function createBlockBox() {
   function paint(state) {
     const t = state.frame?.t ?? state.t;
     if (followUnit && state.unit < block.width) e = state.unit;
-    channel.value = String(e);
+    if (document.activeElement !== channel) channel.value = String(e); // not under typing
     const key = partKey(state.session);
     const ready = win && win.key === key && t >= win.start && t < win.stop;
     frame.dataset.channel = String(e);

@@ -122,6 +122,7 @@ export function createStartStateView({ settings }) {
     showErrors(state.errors?.state ?? "");
     hint.textContent = rows.length === 0
       ? "Run a session first: the server says which starting state its cells take."
+      : inputs.size === 0 ? "The server takes no starting state as rows of numbers for this cell (a Mamba's h is channels × N)."
       : `Numbers separated by commas or spaces, or “zeros” (an empty field is zeros).${source === state.session?.record && otherCell(settings, state)
         ? " These fields are the cell on screen's; after Run with the new cell its own appear." : ""}`;
     const record = state.session?.record;

@@ -69,6 +69,10 @@ def test_a_projected_lstm_takes_h_as_wide_as_its_projection(client, tmp_path):
 
 
 def test_states_the_cell_does_not_have_or_that_are_not_numbers_are_refused(client):
+    mamba = {"cell": "mamba", "hidden_size": 2, "seed": 0, "sequence": {"text": "ab"}}
+    assert create_session(client, **mamba)["parts"][0]["forward"]["state_sizes"] == {}
+    assert_error(client.post("/api/sessions", json={**mamba, "state": {"h": [0.0, 1.0]}}),
+                 422, "state", "h0 given, but layer 0 forward is a mamba, whose h has shape")
     body = {"cell": "prototype_lstm", "hidden_size": 2, "seed": 0, "sequence": {"text": "ab"}}
     assert_error(client.post("/api/sessions", json={**body, "state": {"h": [0.0, 1.0]}}), 422,
                  "state", "h0 given, but layer 0 forward is a prototype_lstm, whose state is "

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 import cells
-from cells.formats.budgets import Budgets
-from tests.support import ServerProcess, peak_rss_bytes
+from app.core.settings import Settings
+from tests.support import LIMITED_ENV, SERVER_ADDRESS_SPACE, ServerProcess, peak_rss_bytes
 
 MiB = 2**20
 
@@ -89,7 +89,9 @@ def curly_config() -> bytes:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with ServerProcess(tmp_path_factory.mktemp("data")) as running:
+    # under a memory limit: a file that got past its checks could not take the machine
+    with ServerProcess(tmp_path_factory.mktemp("data"), env=LIMITED_ENV,
+                       address_space=SERVER_ADDRESS_SPACE) as running:
         yield running
 
 
@@ -131,7 +133,7 @@ def warm(server, tmp_path_factory):
 @pytest.mark.slow
 def test_compressed_zero_layers_over_the_tensor_bytes_budget(warm, tmp_path):
     layers = 6  # 6 x 64 MiB of float64 declared, each tensor 32 MiB
-    assert layers * 64 * MiB > Budgets().max_file_tensor_bytes
+    assert layers * 64 * MiB > Settings().max_file_tensor_bytes
     path = npz_of_layers(tmp_path / "zeros.npz", layers)
     assert path.stat().st_size < 2 * MiB
     refused(warm, "zeros.npz", path.read_bytes(), "max_file_tensor_bytes",

@@ -3,13 +3,16 @@ counts them once each in its bytes, which bound the run cache."""
 
 from __future__ import annotations
 
+import pytest
+
 import cells
 from app.sessions.models import ModelRun, describe_model, rows_per_step
 from tests.support import MIN_LM_TEXT, write_min_lm
 
 
-def test_a_run_holds_and_counts_each_block_row_once(tmp_path):
-    write_min_lm(tmp_path)
+@pytest.mark.parametrize("conv", [True, False])
+def test_a_run_holds_and_counts_each_block_row_once(tmp_path, conv):
+    write_min_lm(tmp_path, enable_conv=conv)
     model = cells.load_model(tmp_path / "model.safetensors",
                              vocabulary=tmp_path / "tokenizer.json")
     run = ModelRun.of(model, MIN_LM_TEXT)
@@ -25,4 +28,4 @@ def test_a_run_holds_and_counts_each_block_row_once(tmp_path):
     assert run.block(0, "block_out") is run.block(1, "block_in")
     # the numbers a run holds per step, as the limits count them before running
     steps = len(run.layer_inputs[0])
-    assert rows_per_step(describe_model(model)) * steps * 4 >= run.nbytes
+    assert rows_per_step(describe_model(model)) * steps * 4 == run.nbytes

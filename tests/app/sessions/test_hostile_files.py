@@ -19,7 +19,13 @@ import pytest
 from onnx import TensorProto, helper
 
 import cells
-from tests.support import ServerProcess, peak_rss_bytes, rss_bytes
+from tests.support import (
+    LIMITED_ENV,
+    SERVER_ADDRESS_SPACE,
+    ServerProcess,
+    peak_rss_bytes,
+    rss_bytes,
+)
 
 BOMB_SIDE = 16384  # a 16384 x 16384 float32 tensor is 1 GiB
 
@@ -104,7 +110,9 @@ def harmless(path):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with ServerProcess(tmp_path_factory.mktemp("data")) as running:
+    # under a memory limit: a file that got past its checks could not take the machine
+    with ServerProcess(tmp_path_factory.mktemp("data"), env=LIMITED_ENV,
+                       address_space=SERVER_ADDRESS_SPACE) as running:
         yield running
 
 

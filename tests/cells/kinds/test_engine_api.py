@@ -157,12 +157,14 @@ def test_save_load_round_trip_is_exact(tmp_path):
 def test_kind_info_lists_options_state_and_the_stages_present():
     for kind in cells.KINDS:
         info = cells.kind_info(kind)
-        cell = cells.create(kind, input_size=2, hidden_size=3)
+        # an mLSTM's heads split H into equal d×d memories: a size every head count divides
+        H = 4 if kind == "mlstm" else 3
+        cell = cells.create(kind, input_size=2, hidden_size=H)
         assert info["state"] == list(cell.state_names)
         assert {n: o["default"] for n, o in info["options"].items()} == cell.options
         for name, option in info["options"].items():
             for value in option["values"]:  # every listed value is accepted
-                cells.create(kind, input_size=2, hidden_size=3, **{name: value})
+                cells.create(kind, input_size=2, hidden_size=H, **{name: value})
         stages = {s.stage for s in cell.signals}
         assert info["stages"] == [s for s in cells.STAGES if s in stages]
         assert [s["name"] for s in info["signals"]] == list(cell.names)

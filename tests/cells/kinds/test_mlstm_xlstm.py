@@ -11,6 +11,7 @@ from xlstm.blocks.mlstm.backends import (
     recurrent_step_stabilized_simple,
 )
 
+import cells
 from cells import mlstm_cell, reference
 from cells.kinds import mlstm
 from tests.support import TOLERANCE as TOL
@@ -249,10 +250,13 @@ def test_info_lists_every_signal_with_its_shape():
 def test_signal_shapes_per_step():
     cell = random_mlstm(3, 8, 2, "float32", seed=0)
     trace = cell.run(np.ones((4, 3), np.float32))
-    assert cell.signals["C"] == ["heads", "d", "d"]
-    assert cell.signals["n"] == ["heads", "d"]
-    assert cell.signals["i"] == ["heads"]
-    assert cell.signals["h"] == ["H"]
+    assert cell.signal_axes["C"] == ["heads", "d", "d"]
+    assert cell.signal_axes["n"] == ["heads", "d"]
+    assert cell.signal_axes["i"] == ["heads"]
+    assert cell.signal_axes["h"] == ["H"]
+    assert cells.kind_info("mlstm")["signals"][1]["shape"] == ["heads", "d", "d"]  # C_prev
+    assert isinstance(cells.create("mlstm", input_size=3, hidden_size=8, heads=2),
+                      mlstm_cell.MLSTMCell)
     for name, shape in cell.shapes.items():
         assert trace[name].shape == (4, *shape), name
         assert trace[name].dtype == np.float32, name
@@ -359,3 +363,21 @@ def test_read_weights_are_xlstms_attention_matrix():
         for t in range(T):
             np.testing.assert_allclose(trace.read_weights(t, head)["weights"],
                                        theirs[head, t, :t + 1], rtol=1e-5, atol=1e-5)
+
+
+def test_extend_in_place_and_windows_of_the_state_before(monkeypatch):
+    """extend grows the trace itself (a session's segment does), recomputing only the last
+    partial block; C_prev, n_prev and m_prev are the state before each step."""
+    monkeypatch.setattr(mlstm_cell, "BLOCK", 4)
+    cell = random_mlstm(3, 4, 2, "float64", seed=33)
+    xs = np.random.default_rng(34).normal(0, 1, (11, 3))
+    trace = cell.run(xs[:6])
+    assert trace.extend(xs[6:]) is trace and len(trace) == 11
+    whole = cell.run(xs)
+    for name in cell.names:
+        np.testing.assert_array_equal(trace.window(0, 11, [name])[name],
+                                      whole.window(0, 11, [name])[name], err_msg=name)
+    prev = whole.window(3, 9, ["C_prev", "m_prev"])
+    np.testing.assert_array_equal(prev["C_prev"], whole["C"][2:8])
+    np.testing.assert_array_equal(whole.window(0, 2, ["m_prev"])["m_prev"][0], np.zeros(2))
+    np.testing.assert_array_equal(prev["m_prev"], whole["m"][2:8])

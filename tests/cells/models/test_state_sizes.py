@@ -25,6 +25,12 @@ def test_kinds_say_only_the_states_they_have():
     assert sizes == {"gru": {(0, "forward"): {"h": 3}},
                      "lstm": {(0, "forward"): {"h": 3, "c": 3}},
                      "prototype_lstm": {(0, "forward"): {"c": 3}}}
+    mamba = cells.Model([{"forward": cells.create("mamba", input_size=2, hidden_size=3)}])
+    assert mamba.state_sizes() == {(0, "forward"): {}}  # its h is channels × N, not a row
+    with pytest.raises(ValueError, match=r"h0 given, but layer 0 forward is a mamba, whose h "
+                                         r"has shape \(6, 16\), not one row \(give it with "
+                                         r"state=\)"):
+        mamba.run(np.zeros((2, 2)), h0=np.zeros(3))
     with pytest.raises(ValueError, match=r"h0 given, but layer 0 forward is a "
                                          r"prototype_lstm, whose state is only c"):
         cells.Model([{"forward": cells.create("prototype_lstm", input_size=2, hidden_size=3)}]).run(
