@@ -8,6 +8,7 @@ import { olahMinGru, olahMinLstm } from "./olah_min_rnn.js";
 import olahSlstm from "./olah_slstm.js";
 import olahLstm from "./olah_lstm.js";
 import olahLstmDiffs from "./olah_lstm_diffs.js";
+import olahMamba from "./olah_mamba.js";
 import olahPrototype from "./olah_prototype.js";
 import olahRnn from "./olah_rnn.js";
 
@@ -22,6 +23,7 @@ const OLAH = {
   min_gru: olahMinGru,
   min_lstm: olahMinLstm,
   slstm: olahSlstm,
+  mamba: olahMamba,
 };
 
 const MEMORY_CELL = {
@@ -41,6 +43,7 @@ export function memoryCellUnavailable(kind) {
   if (kind === "rnn") return "Memory-cell style: only for the LSTM family — an RNN has no cell state, only h.";
   if (kind === "gru") return "Memory-cell style: only for the LSTM family — a GRU has no separate cell state, only h.";
   if (kind === "min_gru" || kind === "min_lstm") return `Memory-cell style: a ${kind} has no separate cell state, only h.`;
+  if (kind === "mamba") return "Memory-cell style: a Mamba's memory is N states per channel, drawn in its own picture (Olah style).";
   return `Memory-cell style: no memory-cell drawing for ${kind}.`;
 }
 
