@@ -30,6 +30,7 @@ from app.schemas import (
     MAX_SHOWN_VALUES,
     CsvSequence,
     SessionCreate,
+    SessionPublic,
     TextSequence,
     ValuesSequence,
 )
@@ -73,6 +74,9 @@ class SessionService:
         # parallel vs step-by-step difference of the sessions whose kind has a parallel form
         self.parallel_checks: ByteLRU[float] = ByteLRU(settings.config_cache_bytes,
                                                        lambda value: 64)
+        # a session's record as JSON, made once per content: a page asks for it again and
+        # again, and a long text's record takes a tenth of a second of a core to make
+        self.records: ByteLRU[bytes] = ByteLRU(settings.config_cache_bytes, len)
 
     def close(self) -> None:
         self.pool.shutdown()
@@ -133,6 +137,13 @@ class SessionService:
         if not config.whole and spec.parallel is not None:
             body["parallel_max_abs_diff"] = self._parallel_check(config)
         return body
+
+    def record(self, config: SessionConfig) -> bytes:
+        """`public` checked against SessionPublic and written as JSON, made once for many
+        askers (the others wait for it and read it)."""
+        return self.records.get_or_compute(
+            (config.id, config.key),
+            lambda: SessionPublic.model_validate(self.public(config)).model_dump_json().encode())
 
     def _parallel_check(self, config: SessionConfig) -> float:
         """parallel vs step by step for this session's cell and inputs (computed once)."""

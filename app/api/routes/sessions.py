@@ -39,7 +39,7 @@ def rendered(model: type[BaseModel], body: dict, status_code: int = 200) -> Resp
 
 
 def _session_record(sessions, config) -> Response:
-    return rendered(SessionPublic, sessions.public(config))
+    return Response(sessions.record(config), media_type="application/json")
 
 
 @router.post("", status_code=201, response_model=SessionPublic, responses=ERRORS)
