@@ -107,3 +107,48 @@ def test_the_mlstm_is_axe_clean(page, errors):
     open_view(page, "?cell=mlstm&weights=seed&seed=3&hidden=4&text=ab&t=1&heads=2")
     wait_t(page, 1)
     assert serious_violations(Axe().run(page)) == []
+
+
+def test_equations_and_sentences_speak_of_the_units_head_and_row(page, errors, api):
+    """The equation list shows a per-head gate at the unit's head and the memory as the row
+    the unit reads; the screen-reader sentence says the same; stage by stage, the tank
+    carries no number before its stage; the keyboard reaches the tank."""
+    open_view(page, "?cell=mlstm&weights=seed&seed=3&hidden=4&heads=2&text=abcd&t=2&unit=3")
+    wait_t(page, 2)
+    expect(page.locator(DIAGRAM)).to_have_attribute("data-unit", "3")
+    sid = diagram_state(page)["session"]
+    trace = api("GET", f"/api/sessions/{sid}/trace?start=2&stop=3")["signals"]
+    live = page.locator('#equation-list .eq-row[data-signal="i"] .eq-live')
+    expect(live).to_contain_text(f"[3] = {trace['i'][0][1]:.4f}".replace("-", "−"))
+    row = trace["C"][0][1][1]  # head 1, value dim 1: what unit 3 reads
+    memory = page.locator('#equation-list .eq-row[data-signal="C"] .eq-live')
+    expect(memory).to_contain_text("[head 1, row 1, ·] = [")
+    assert f"{row[0]:.3f}".replace("-", "−") in memory.inner_text()
+    page.locator(f'{DIAGRAM} [data-tank]').hover()
+    expect(page.locator("#focus-equation .focus-live")).to_contain_text("[head 1, row 1, ·]")
+    # the sentence for screen readers: the state at the unit, the memory as its row
+    page.get_by_role("button", name="Step forward").click()
+    page.get_by_role("button", name="Step back").click()
+    wait_t(page, 2)
+    said = page.locator("#announce").text_content()
+    assert "C_t [head 1, row 1, ·]" in said, said
+    assert f"m_t = {trace['m'][0][1]:.3f}".replace("-", "−") in said, said
+    # stage by stage: no number in the tank before the state stage
+    page.get_by_label("Stage by stage").check()
+    stages = page.locator("#stages button").evaluate_all("bs => bs.map(b => b.dataset.stage)")
+    for k, stage in enumerate(stages):
+        expect(page.locator(DIAGRAM)).to_have_attribute("data-stage", stage)
+        valued = page.locator(TANK_CELLS + "[data-value]").count()
+        if stages.index("state") > k:
+            assert valued == 0, f"stage {stage}: the tank shows numbers"
+        else:
+            assert valued == 4, f"stage {stage}: the tank shows {valued} numbers"
+        if k < len(stages) - 1:
+            page.get_by_role("button", name="Step forward").click()
+    # the keyboard walks to the tank
+    page.locator(f"{DIAGRAM} [tabindex='0']").focus()
+    names = []
+    for _ in range(20):
+        names.append(page.evaluate("() => document.activeElement.getAttribute('aria-label')"))
+        page.keyboard.press("ArrowRight")
+    assert any(n and n.startswith("memory tank C_t") for n in names), names

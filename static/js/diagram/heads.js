@@ -35,3 +35,24 @@ export function headOf(unit, hidden, heads) {
   const d = Math.max(1, Math.floor(hidden / Math.max(1, heads)));
   return { head: Math.floor(unit / d), row: unit % d, d };
 }
+
+/** The row of the matrix memory `vec` (heads·d·d, row-major) that unit `unit` reads
+ *  through: its head and its value dim, with H = `hidden` units (d = vec.length / H). */
+export function memoryRow(vec, unit, hidden) {
+  const d = Math.max(1, Math.round(vec.length / Math.max(1, hidden)));
+  const head = Math.floor(unit / d);
+  const row = unit % d;
+  const start = (head * d + row) * d;
+  return { head, row, values: Array.from(vec.slice(start, start + d)) };
+}
+
+/** Whether a signal description is a matrix per head (the mLSTM's C). */
+export const isMemory = (sig) => (sig?.shape?.length ?? 0) > 2 && sig.shape[0] === "heads";
+
+/** "C_t[head 1, row 0, ·] = [0.12, −0.30, …]": the row a unit reads, as the equations and
+ *  the screen-reader sentences write it (the first `most` entries). */
+export function memoryRowText(vec, unit, hidden, format, most = 8) {
+  const { head, row, values } = memoryRow(vec, unit, hidden);
+  const shown = values.slice(0, most).map((x) => format(x)).join(", ");
+  return `[head ${head}, row ${row}, ·] = [${shown}${values.length > most ? ", …" : ""}]`;
+}

@@ -55,6 +55,14 @@ export function buildTank(nodes, labels, n, { k, description }) {
     mark.setAttribute("y", String(n.y + (row - r0) * cell));
     mark.setAttribute("height", String(cell));
     g.setAttribute("data-head", String(head));
+    // colours scaled to the largest |entry| shown (a memory's entries are small: k is
+    // scaled by 1/√d); the numbers in data-value are the engine's, unscaled
+    let scale = 0;
+    rects.forEach((_, i) => {
+      const v = vec?.[(head * d + r0 + Math.floor(i / side)) * d + (i % side)];
+      if (v !== undefined && Number.isFinite(v)) scale = Math.max(scale, Math.abs(v));
+    });
+    g.setAttribute("data-scale", scale.toExponential(3));
     rects.forEach((rect, i) => {
       const r = r0 + Math.floor(i / side);
       const c = i % side;
@@ -68,7 +76,7 @@ export function buildTank(nodes, labels, n, { k, description }) {
       rect.setAttribute("data-head", String(head));
       rect.setAttribute("data-row", String(r));
       rect.setAttribute("data-col", String(c));
-      rect.style.fill = PALETTE[paletteIndex(v, false)];
+      rect.style.fill = PALETTE[paletteIndex(scale > 0 ? v / scale : 0, true)];
     });
     // what the keyboard says: the diagonal entry of the unit's row (its value dim read
     // under the same key dim)

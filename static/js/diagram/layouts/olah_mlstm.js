@@ -26,7 +26,7 @@ export default function olahMlstm({ hidden, input, options }) {
     // the normalizer, kept by the same gate, with i_t k_t added
     { signal: "n_prev", points: [[30, YN], [283, YN]],
       label: { text: "n_{t−1} (normalizer)", at: [34, YN - 12] }, value: [40, YN + 22] },
-    { points: [[317, YN], [647, YN]], label: { text: "f_t · n_{t−1}", at: [340, YN - 12] } },
+    { points: [[317, YN], [647, YN]], label: { text: "f_t · n_{t−1}", at: [322, YN - 12] } },
     { points: [[660, 380], [660, YN + 13]], label: { text: "i_t k_t", at: [668, 300] } },
     { signal: "n", points: [[673, YN], [790, YN], [790, YC - 15]],
       label: { text: "n_t", at: [720, YN - 12] }, value: [720, YN + 22], strip: { at: [700, YN + 30], w: 50 } },
