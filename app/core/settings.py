@@ -41,8 +41,10 @@ class Settings:
     max_trace_values: int = 4_000_000
 
     # Whole-file budgets, checked before a file's data is read (cells/formats/budgets.py
-    # explains each; the engine's defaults unless set here).
-    max_file_tensor_bytes: int = Budgets.max_file_tensor_bytes
+    # explains each; the engine's defaults unless set here). An upload's tensors: the
+    # largest cell model within the size limits, 4 layers of a bidirectional LSTM at hidden
+    # size 1024, is ~256 MiB of float32 (the engine, reading a user's own files, allows more).
+    max_file_tensor_bytes: int = 320 * 2**20
     max_file_tensors: int = Budgets.max_file_tensors
     max_file_layers: int = Budgets.max_file_layers
     max_file_groups: int = Budgets.max_file_groups

@@ -29,11 +29,11 @@ from pathlib import Path
 
 DATA = Path(__file__).with_name("data")
 VIEW_KEYS = {"preset", "text", "t", "unit", "stage", "style", "signal", "sens_of", "sens_pipes",
-             "hold", "compare", "cell"}
+             "hold", "compare", "cell", "layer", "direction"}
 STEP_KEYS = {"text", "view", "names", "target", "claims"}
 TRACE_CLAIM = {"signal", "t", "unit", "value"}
 SENSITIVITY_CLAIM = {"sens_of", "wrt", "s", "t", "unit", "value"}
-CLAIM_OPTIONS = {"run", "preset"}
+CLAIM_OPTIONS = {"run", "preset", "layer"}  # layer: of a whole model (0 by default)
 RUNS = ("held", "original")
 DECIMALS = 4
 # A number written with exactly DECIMALS decimals (a minus may be ASCII or U+2212).

@@ -25,8 +25,8 @@ def refuse_executable(path: Path, label: str) -> None:
     if kind == "pickle":
         raise ValueError(
             f"{label}: PyTorch pickles are not loaded (they can run code), and this file is "
-            "one (a Python pickle, as torch.save writes, whatever its name says). Export the "
-            f"state dict with safetensors: {SAFETENSORS_RECIPE}"
+            "one (a Python pickle, as torch.save writes, whatever its name says): pickles are "
+            f"refused. Export the state dict with safetensors: {SAFETENSORS_RECIPE}"
         )
 
 

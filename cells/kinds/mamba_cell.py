@@ -1,11 +1,13 @@
 """The Mamba mixer as a cell: the engine's public face (run, step, with_weights, a trace with
 window/frame/backward/sensitivity/extend) over signals of several widths.
 
-The trace stores the E-, N- and H-wide signals of every step and the state h (E × N) only
-before every block of mamba_math.BLOCK steps; decay, write and h of any window are
-recomputed from the block's checkpoint (bit-for-bit the first computation: the same blocks,
-the same holds, the same method). So a step costs 7E + 2N + H stored values, not 3·E·N more:
-at the 130M configuration's E = 1536, N = 16 that is 4 % of the E × N record.
+The trace keeps x_in, z, x_conv, Δ, y (E each), B, C (N each) and out (H) of every step and
+the state h (E × N) only before every block of mamba_math.BLOCK steps; decay, write and h
+of any window are recomputed from the block's checkpoint (bit-for-bit the first
+computation: the same blocks, the same holds, the same method), and the other E-wide
+signals (mamba_math.DERIVED) from the kept ones, in the same aligned blocks. So a step
+costs 5·E + 2·N + H stored numbers: at the 130M configuration (E = 1536, N = 16, H = 768)
+8,480, 9 % of the 89,888 a record of every signal would hold.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from ..interventions import check_interventions, holds_for
 from ..params import as_float_array, check_size
 from ..weight_edits import apply_weight_edits, check_weight_edits
 from . import mamba_math as mm
-from .mamba import MAMBA, MATRIX_SIGNALS, STORED, dims, init_params, options_from_params
+from .mamba import MAMBA, MATRIX_SIGNALS, dims, init_params, options_from_params
 
 PARALLEL_METHODS = {True: "doubling", "doubling": "doubling", "log": "log"}
 
@@ -253,10 +255,14 @@ class MambaTrace:
         for name in names:
             if name == "x":
                 out[name] = self._xs[start:stop].copy()
-            elif name in STORED:
+            elif name in self._stored:
                 out[name] = self._stored[name][start:stop].copy()
             elif name == "conv_prev":
                 out[name] = self._conv_prev(start, stop)
+        recomputed = [n for n in names if n in mm.DERIVED]
+        if recomputed:
+            out.update(mm.derived(self.cell.weights, self._stored, self.state0["conv"],
+                                  self._holds, start, stop, recomputed))
         matrices = [n for n in names if n in MATRIX_SIGNALS or n == "h_prev"]
         if matrices:
             out.update(self._matrices(start, stop, matrices))

@@ -20,6 +20,9 @@ from .min_gru import scan_by_doubling
 from .spec import cut
 
 BLOCK = 64  # steps per block of the recurrence (and between two checkpoints of h)
+# Recomputed from the kept signals when read (elementwise, or one small matmul): a trace
+# keeps x_in, z, x_conv, delta, B, C, y and out per step, half of what it would otherwise
+DERIVED = ("x_conv_pre", "delta_pre", "retention", "write_strength", "gate")
 SEGMENT = 16  # steps per segment of the "log" scan (pairwise within, carried between)
 
 
@@ -190,7 +193,43 @@ def forward(w: Weights, xs: np.ndarray, conv0: np.ndarray, h0: np.ndarray, holds
         h = hs[-1].copy()
     s["y"] = y
     s["out"] = (y * s["gate"]) @ w.w_out_T + w.b_out
-    return s, checkpoints, h
+    return {k: v for k, v in s.items() if k not in DERIVED}, checkpoints, h
+
+
+def derived(w: Weights, s: dict, conv0: np.ndarray, holds, start: int, stop: int,
+            names) -> dict:
+    """The DERIVED signals `names` of rows [start, stop) from the kept ones, computed in
+    the aligned blocks of BLOCK rows whatever the window (so any window reads the same
+    bits), holds applied."""
+    n, K = len(s["x_in"]), w.conv_w.shape[1]
+    pieces: dict = {name: [] for name in names}
+    for a in range(start - start % BLOCK, stop, BLOCK):
+        b = min(a + BLOCK, n)
+        block = {}
+        if "x_conv_pre" in names:  # the delay line of rows a … b − 1: K − 1 rows before a
+            lo = a - (K - 1)
+            line = s["x_in"][lo:b] if lo >= 0 else np.concatenate(
+                [conv0[len(conv0) + lo:], s["x_in"][:b]])
+            pre = np.broadcast_to(w.conv_b, (b - a, len(w.conv_b))).copy()
+            for k in range(K):
+                pre += w.conv_w[:, k] * line[k:k + b - a]
+            block["x_conv_pre"] = pre
+        if "delta_pre" in names:
+            block["delta_pre"] = (s["x_conv"][a:b] @ w.w_x_T)[:, :w.R] @ w.w_dt_T + w.b_dt
+        if "retention" in names:
+            block["retention"] = s["delta"][a:b] * w.A.mean(axis=1)
+        if "write_strength" in names:
+            block["write_strength"] = np.abs(s["delta"][a:b] * s["x_conv"][a:b]) * \
+                np.linalg.norm(s["B"][a:b], axis=1, keepdims=True)
+        if "gate" in names:
+            block["gate"] = silu(s["z"][a:b])
+            hold_rows(holds[a:b] if holds else None, "gate", block["gate"])
+        lo, hi = max(start, a), min(stop, b)
+        for name in names:
+            pieces[name].append(block[name][lo - a:hi - a])
+    empty = s["z"][:0]  # every derived signal is E wide
+    return {name: (p[0] if len(p) == 1 else np.concatenate(p) if p else empty.copy())
+            for name, p in pieces.items()}
 
 
 def backward(w: Weights, xs: np.ndarray, s: dict, conv0: np.ndarray, checkpoints: list,
@@ -204,6 +243,7 @@ def backward(w: Weights, xs: np.ndarray, s: dict, conv0: np.ndarray, checkpoints
     n, E = s["x_conv"].shape
     N = w.N
     dt = s["x_conv"].dtype
+    s = {**s, **derived(w, s, conv0, holds, 0, n, ("x_conv_pre", "delta_pre", "gate"))}
     g = {}
     if d_out is not None:
         g["out_proj_weight"] = d_out.T @ (s["y"] * s["gate"])

@@ -11,7 +11,8 @@ from .preset import Preset
 
 DATA = Path(__file__).resolve().parent / "data"
 # In the order they are listed; a preset whose files are missing is not offered.
-ORDER = ("python-source", "long-memory-lstm", "long-memory-gru", "long-memory-rnn")
+ORDER = ("python-source", "long-memory-lstm", "long-memory-gru", "long-memory-rnn",
+         "selective-copy-mamba")
 # The lab's experiments (cells.lab) ship each arm's best model as lab-<experiment>-<arm>.
 LAB = tuple(sorted(folder.name for folder in DATA.glob("lab-*")
                    if (folder / "model.safetensors").is_file()))

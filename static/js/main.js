@@ -10,7 +10,7 @@
 import * as api from "./net/api.js";
 import { createFrameCache } from "./net/frames.js";
 import { createPlayer } from "./state/player.js";
-import { partKey } from "./state/parts.js";
+import { partKey, unitCount } from "./state/parts.js";
 import { buildSettings } from "./state/settings.js";
 import * as store from "./state/store.js";
 import { flushUrl, readUrl, writeUrl } from "./state/url.js";
@@ -41,6 +41,8 @@ import { createLabView } from "./views/lab.js";
 import { createStartStateView } from "./views/start_state.js";
 import { createBranchChooser } from "./views/onnx_branches.js";
 import { createReservedTokens } from "./views/reserved_tokens.js";
+import { createBankView } from "./views/bank.js";
+import { createHiddenAttentionView } from "./views/hidden_attention.js";
 
 const $ = (sel) => document.querySelector(sel);
 createLabView($("main"));
@@ -57,7 +59,7 @@ function showError(slot, message) {
   store.set({ errors: { ...store.get().errors, [slot]: message } });
 }
 function setUnit(u) {
-  const H = store.get().session?.hidden_size ?? 1;
+  const H = unitCount(store.get().session);
   store.set({ unit: Math.max(0, Math.min(H - 1, u)) });
 }
 
@@ -82,6 +84,7 @@ bindExports(store.get, () => {
 $("#sens-of").addEventListener("change", (ev) => store.set({ sens_of: ev.target.value }));
 $("#sens-pipes").addEventListener("change", (ev) => store.set({ sens_pipes: ev.target.checked }));
 $("#unit-scale").addEventListener("change", (ev) => store.set({ unit_scale: ev.target.checked }));
+$("#bank-sort").addEventListener("change", (ev) => store.set({ bank_sort: ev.target.value }));
 
 /** The views, in the order they draw (the diagram first: the others read its svg). */
 function buildViews() {
@@ -143,6 +146,11 @@ function buildViews() {
     } },
     { now: true, keys: ["frame", "unit", "sens_of", "session"], update: (s) => sensitivity.update(s) },
     { now: true, keys: ["sens_pipes", "style"], update: (s) => paintPipes(diagram.svg(), sensitivity.result(), s.sens_pipes) },
+    createBankView($("#bank"), { onUnit: setUnit }),
+    createHiddenAttentionView($("#hidden-attention"), {
+      onSeek: (t) => player.seek(t),
+      onError: (err) => showError("general", `hidden attention: ${err.message}`),
+    }),
     whatIf.clamped,
     createHeldView(),
     { now: true, keys: ["draft", "live"], update: () => sessions.liveAppend() },

@@ -116,7 +116,12 @@ def test_diagram_png_shows_the_pipes_colour(page, errors, api, tmp_path):
     download(page, "Download diagram (PNG)").save_as(path)
     width, height, rows = png_pixels(path.read_bytes())
     vb = page.locator(DIAGRAM).get_attribute("viewBox").split()
-    assert (width, height) == (2 * int(vb[2]), 2 * int(vb[3]))
+    # the PNG is the exported SVG at twice its size: the drawing, then its caption under it
+    svg_path = tmp_path / "diagram.svg"
+    download(page, "Download diagram (SVG)").save_as(svg_path)
+    exported = ET.parse(svg_path).getroot()
+    assert exported.get("width") == vb[2] and float(exported.get("height")) > float(vb[3])
+    assert (width, height) == (2 * int(vb[2]), 2 * int(float(exported.get("height"))))
     x, y = page.locator(f'{DIAGRAM} path.flow[data-signal="c"]').first.evaluate(
         "p => { const q = p.getPointAtLength(p.getTotalLength() / 2); return [q.x, q.y]; }"
     )

@@ -27,7 +27,17 @@ export function renderDiagram(host, layout, ctx) {
   const meta = Object.fromEntries(ctx.signals.map((s) => [s.name, s]));
   const stageIndex = (name) => ctx.stages.indexOf(meta[name]?.stage);
   const bounded = (name) => Array.isArray(meta[name]?.range);
-  const sizes = { hidden: ctx.hidden, input: ctx.input, projection: ctx.projection ?? null };
+  const sizes = { hidden: ctx.hidden, input: ctx.input, projection: ctx.projection ?? null, dims: ctx.dims ?? null };
+  // The number a part shows: its signal's at the selected unit, or, for a part drawn for
+  // index `state` of a matrix signal (a Mamba's N states, its conv's delay line), that
+  // entry of the selected channel: frames are row-major, E first (["E", "N"]) or last
+  // (["lags", "E"]); an ["N"] signal is shared by the channels.
+  const valueOf = (name, vec, unit, state) => {
+    const shape = meta[name]?.shape;
+    if (!vec || state === undefined || !sizes.dims || !shape) return vec?.[unit];
+    if (shape.length === 1) return vec[state];
+    return shape[0] === "E" ? vec[unit * sizes.dims[shape[1]] + state] : vec[state * sizes.dims.E + unit];
+  };
   const sizeOf = (name) => lengthOf(meta[name], sizes);
 
   host.replaceChildren();
@@ -69,6 +79,7 @@ export function renderDiagram(host, layout, ctx) {
     });
     if (known) {
       path.setAttribute("data-signal", p.signal);
+      if (p.state !== undefined) path.setAttribute("data-state", String(p.state));
       stagedEl(g, p.signal, p.stage);
     }
     let valueText = null;
@@ -89,8 +100,9 @@ export function renderDiagram(host, layout, ctx) {
       });
     }
     if (known) {
-      const withValue = meta[p.signal].size !== "input";
-      pipes.push({ signal: p.signal, path, valueText, withValue, bounded: bounded(p.signal), g, k: stageIndex(p.signal) });
+      const withValue = meta[p.signal].size !== "input" && !p.noValue; // noValue: a strip only
+      pipes.push({ signal: p.signal, path, valueText, withValue, bounded: bounded(p.signal), g, k: stageIndex(p.signal),
+        state: p.state, name: p.name });
     }
     if (known && p.strip) {
       const m = meta[p.signal];
@@ -133,7 +145,8 @@ export function renderDiagram(host, layout, ctx) {
         if (invert) g.setAttribute("data-complement", "true");
         stagedEl(g, n.signal, n.stage);
         valves.push({ signal: n.signal, g, fill, disc, valueText, base: n.flow === "v" ? 90 : 0, invert, k: stageIndex(n.signal),
-          name: n.name || "valve" });
+          name: n.name || "valve", state: n.state });
+        if (n.state !== undefined) g.setAttribute("data-state", String(n.state));
       }
       if (n.caption) mathLabel(groups.labels, n.caption[0], n.caption[1], n.caption[2], { class: "node-caption", "text-anchor": n.caption[3] || "middle" });
       continue;
@@ -188,11 +201,12 @@ export function renderDiagram(host, layout, ctx) {
       name: `${vv.name}, ${vv.invert ? "(1 − " : ""}${plainLabel(meta[vv.signal].label)}${vv.invert ? ")" : ""}` });
   }
   for (const p of pipes) {
-    if (!p.withValue || seen.has(p.signal)) continue;
-    seen.add(p.signal);
+    const key = `${p.signal}|${p.state ?? ""}`;
+    if (!p.withValue || seen.has(key)) continue;
+    seen.add(key);
     const m = meta[p.signal];
     parts.push({ el: p.g, signal: p.signal, k: p.k, source: p,
-      name: plainLabel(m.label), description: m.description });
+      name: p.name ?? plainLabel(m.label), description: m.description });
   }
   for (const t of tanks) {
     parts.push({ el: t.g, signal: t.signal, k: t.k, source: t, description: meta[t.signal].description,
@@ -230,7 +244,7 @@ export function renderDiagram(host, layout, ctx) {
     const cur = state.stage === "all" ? Infinity : ctx.stages.indexOf(state.stage);
     for (const p of pipes) {
       const past = p.withValue && p.k <= cur && beyond(meta[p.signal], unit, sizes);
-      const v = p.withValue && p.k <= cur && !past ? sig[p.signal]?.[unit] : undefined;
+      const v = p.withValue && p.k <= cur && !past ? valueOf(p.signal, sig[p.signal], unit, p.state) : undefined;
       if (v === p.v && past === p.past) continue;
       p.v = v;
       p.past = past;
@@ -251,7 +265,7 @@ export function renderDiagram(host, layout, ctx) {
       if (p.valueText) setText(p.valueText, formatNumber(v));
     }
     for (const vv of valves) {
-      const raw = vv.k <= cur ? sig[vv.signal]?.[unit] : undefined;
+      const raw = vv.k <= cur ? valueOf(vv.signal, sig[vv.signal], unit, vv.state) : undefined;
       if (raw === vv.v) continue;
       vv.v = raw;
       if (raw === undefined) {

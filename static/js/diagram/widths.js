@@ -7,6 +7,7 @@ import { plainLabel } from "./keyboard.js";
 
 /** sizes: {hidden, input, projection}; sig: a signal description. */
 export function lengthOf(sig, sizes) {
+  if (sig?.size === "shaped" && sizes.dims) return sig.shape.reduce((n, d) => n * sizes.dims[d], 1);
   if (sig?.size === "input") return sizes.input;
   if (sig?.size === "projection" && sizes.projection) return sizes.projection;
   return sizes.hidden;

@@ -7,7 +7,7 @@
 import * as api from "../net/api.js";
 import { openStream } from "../net/stream.js";
 import { configFromSession, sessionBody } from "../state/session_config.js";
-import { clampPart, isModel, partOf } from "../state/parts.js";
+import { clampPart, isModel, partOf, unitCount } from "../state/parts.js";
 import { resolve, sameConfig } from "../state/settings.js";
 import * as store from "../state/store.js";
 import { compareMessage } from "../views/compare.js";
@@ -42,7 +42,7 @@ export function createSessions({ settings, player, frameCache, showError, saveUr
     const stages = session.stages;
     store.set({
       stage: s.stage === "all" || stages.includes(s.stage) ? s.stage : "all",
-      unit: Math.max(0, Math.min(session.hidden_size - 1, s.unit)),
+      unit: Math.max(0, Math.min(unitCount(session) - 1, s.unit)),
       ...patch, session, stages, frame: null, layer: session.layer, direction: session.direction,
     });
     stream = openStream(session.id, {
@@ -75,7 +75,7 @@ export function createSessions({ settings, player, frameCache, showError, saveUr
       config, draft: { ...config }, notice, upload,
       t: Math.max(0, Math.min(session.steps - 1, t)),
       stage: stage === "all" || session.stages.includes(stage) ? stage : "all",
-      unit: Math.max(0, Math.min(session.hidden_size - 1, unit)),
+      unit: Math.max(0, Math.min(unitCount(session) - 1, unit)),
     });
   }
 

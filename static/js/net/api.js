@@ -112,6 +112,14 @@ export function getSensitivity(id, t, unit, of = "h", part) {
   return request("GET", `/api/sessions/${encodeURIComponent(id)}/sensitivity?${q}`);
 }
 
+/** A Mamba cell's hidden attention: channel `channel`, rows and columns the `window` steps
+ *  ending at t -> {start, t, channel, weights, from_state, x, y}. */
+export function getHiddenAttention(id, t, channel, window, part) {
+  const q = new URLSearchParams({ t: String(t), channel: String(channel), window: String(window) });
+  withPart(q, part);
+  return request("GET", `/api/sessions/${encodeURIComponent(id)}/hidden-attention?${q}`);
+}
+
 /** This session's signals minus session `from`'s over [start, stop), by the server. */
 export function getDifference(id, from, start, stop, names, part) {
   const q = new URLSearchParams({ from, start: String(start), stop: String(stop), names: names.join(",") });

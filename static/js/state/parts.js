@@ -44,9 +44,12 @@ export function partOf(record, layer, direction) {
     ...record, cell: part.kind, options: part.options, input_size: part.input_size,
     hidden_size: part.hidden_size, signals: part.signals, stages: part.stages,
     holdable: part.holdable, params: part.params, proj_size: part.proj_size ?? null,
-    ...at, record,
+    dims: part.dims ?? null, ...at, record,
   };
 }
+
+/** How many units the Unit control picks from: a Mamba's channels (E), else H. */
+export const unitCount = (session) => session?.dims?.E ?? session?.hidden_size ?? 1;
 
 /** A key that changes when another session or another cell of it is drawn. */
 export const partKey = (session) => (session ? `${session.id}|${session.layer}|${session.direction}` : "");

@@ -73,6 +73,9 @@ export function buildSettings(catalog, presets) {
     { key: "sens_pipes", role: "view", type: "bool", def: false, label: "Colour pipes by sensitivity" },
     // the heatmaps: each unit coloured on its own scale (display only)
     { key: "unit_scale", role: "view", type: "bool", def: false, label: "Scale each heatmap row" },
+    // a Mamba's bank view: the order of its channel rows (display only)
+    { key: "bank_sort", role: "view", type: "enum", values: ["channel", "retention", "write_strength", "y"], def: "channel",
+      label: "Sort channels by" },
     // what if: the session the held one is compared with (its original run); it means
     // something only beside holds or weight edits
     { key: "orig", role: "view", type: "string", def: "", applies: (c) => Boolean(c.hold || c.wedit) },

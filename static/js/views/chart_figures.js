@@ -34,7 +34,7 @@ const plotlyLabel = (label) =>
 
 /** The charts of a session: [{id, type: "heatmap" | "line", names: [signal names], sig?}]. */
 export function chartSpecs(session) {
-  const shown = session.signals.filter((x) => SHOWN_KINDS.has(x.kind) || SHOWN_STATES.includes(x.name));
+  const shown = session.signals.filter((x) => flat(x) && (SHOWN_KINDS.has(x.kind) || SHOWN_STATES.includes(x.name)));
   // preset unit names on the heatmaps' unit axis (short: up to the first colon)
   const labels = session.unit_labels?.map((l) => String(l).split(/[:(]/)[0].trim().slice(0, 16)) ?? null;
   const tokens = tokensOf(session);
@@ -54,8 +54,16 @@ export function tokensOf(session) {
 /** A token as a tick label shows it: blanks and line ends made visible. */
 const tokenLabel = (tok) => ({ " ": "␣", "\n": "↵", "\t": "⇥", "\r": "↵" })[tok] ?? tok;
 
-/** The signals of the line chart that `session` has (c, h). */
-export const lineSignals = (session) => SHOWN_STATES.filter((n) => (session.signals ?? []).some((x) => x.name === n));
+/** A signal with one number per unit each step (a Mamba's E × N state is not: no heatmap). */
+const flat = (sig) => !sig.shape || sig.shape.length <= 1;
+
+/** The signals of the line chart that `session` has (c, h; a Mamba's read-out y, its state
+ *  being a matrix). */
+export function lineSignals(session) {
+  const signals = session.signals ?? [];
+  const states = SHOWN_STATES.filter((n) => signals.some((x) => x.name === n && flat(x)));
+  return states.length ? states : signals.filter((x) => x.name === "y" && flat(x)).map((x) => x.name);
+}
 
 /** Total height in px of the charts of `specs` (for the cursor overlay). */
 export function chartsHeight(specs) {

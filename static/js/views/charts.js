@@ -21,6 +21,7 @@ import { CONFIG, GEOMETRY, chartSpecs, chartsHeight, figureFor } from "./chart_f
 import { bindClicks } from "./chart_clicks.js";
 import { fetchOverlays } from "./chart_overlays.js";
 import { createDrawCount } from "./draw_count.js";
+import { unitCount } from "../state/parts.js";
 
 const WINDOW = 500; // steps in a window
 const EDGE = 50; // a window slides when the cursor comes this close to its edge
@@ -187,7 +188,7 @@ export function createCharts(host, cursorEl, { onSeek, onError }) {
       return;
     }
     if (!alive()) return;
-    bindClicks(set, () => session?.hidden_size ?? 0, onSeek);
+    bindClicks(set, () => (session ? unitCount(session) : 0), onSeek);
     set.ready = true;
     job = null;
     plan(lastT);

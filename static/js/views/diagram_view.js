@@ -22,13 +22,14 @@ export function createDiagramView({ onUnit }) {
     const layout = layoutFor(session.cell, style, {
       hidden: session.hidden_size, input: session.input_size, options: session.options,
       signals: session.signals, inputLabel: inputLabel(session), projection: session.proj_size,
+      dims: session.dims,
     });
     renderLegend($("#legend"), layout.legend);
     showParallelCheck($("#diagram-host"), session);
     diagram = renderDiagram($("#diagram-host"), layout, {
       style, kind: session.cell, session: session.id, signals: session.signals, stages: session.stages,
       hidden: session.hidden_size, input: session.input_size, projection: session.proj_size,
-      onHover: (name) => store.set({ hover: name }),
+      dims: session.dims, onHover: (name) => store.set({ hover: name }),
       onFocus: (name) => store.set({ signal: name }),
       onUnit,
     });

@@ -29,15 +29,33 @@ function valueAt(frame, name, unit, sig) {
   return vec.length === 1 && sig?.size !== "projection" ? vec[0] : vec[unit];
 }
 
+/** The numbers of a signal that is not one per unit (a Mamba's ["E", "N"] state: the
+ *  selected channel's N; its ["N"] B and C: all N), or null. */
+function rowOf(frame, sig, unit, dims) {
+  const vec = frame?.signals?.[sig.name];
+  const shape = sig.shape ?? [];
+  if (!vec || !dims || sig.size !== "shaped" || shape.length === 1 && shape[0] === "E") return null;
+  const n = dims[shape.at(-1)];
+  return shape.length === 2 ? Array.from(vec.slice(unit * n, unit * n + n)) : Array.from(vec);
+}
+
+const listText = (row) => `[${row.slice(0, 12).map((x) => formatNumber(x, 3)).join(", ")}${row.length > 12 ? ", …" : ""}]`;
+
 /** The cell's sizes as the diagram's widths module reads them. */
 const sizesOf = (session) => ({ hidden: session.hidden_size, input: session.input_size, projection: session.proj_size ?? null });
 
 /** Fill `el` with the live equation of `sig` for `unit`. */
-function liveEquation(el, sig, frame, unit, note = "") {
+function liveEquation(el, sig, frame, unit, note = "", dims = null) {
   el.replaceChildren();
   if (frame?.memory?.[sig.name]) { // a matrix memory: the row the unit reads
     appendHtmlMath(el, sig.label);
     el.appendChild(document.createTextNode(` ${memoryRowText(frame.memory[sig.name], unit, frame.hidden, (x) => formatNumber(x, 4))}${note}`));
+    return;
+  }
+  const row = rowOf(frame, sig, unit, dims);
+  if (row) {
+    appendHtmlMath(el, sig.label);
+    el.appendChild(document.createTextNode(`${sig.shape.length === 2 ? `[${unit}, ·]` : ""} = ${listText(row)}${note}`));
     return;
   }
   const v = valueAt(frame, sig.name, unit, sig);
@@ -116,8 +134,10 @@ export function updateEquations(rows, focusEl, state) {
   const later = (sig) => state.stages.indexOf(sig.stage) > at;
   for (const row of rows) {
     const { sig, li, val } = row;
+    const numbers = later(sig) ? null : rowOf(frame, sig, unit, session.dims);
     const text = sig.size === "input" ? "" : later(sig) ? `[${unit}] not yet`
       : frame.memory?.[sig.name] ? `${memoryRowText(frame.memory[sig.name], unit, session.hidden_size, (x) => formatNumber(x, 3), 4)}${heldNote(state, sig)}`
+      : numbers ? `${sig.shape.length === 2 ? `[${unit}, ·]` : ""} = ${listText(numbers)}${heldNote(state, sig)}`
       : beyond(sig, unit, sizesOf(session)) ? `[${unit}] none (P = ${session.proj_size} values)`
         : `[${unit}] = ${formatNumber(valueAt(frame, sig.name, unit, sig), 4)}${heldNote(state, sig)}`;
     if (row.text !== text) {
@@ -153,7 +173,7 @@ export function updateEquations(rows, focusEl, state) {
     f.liveKey = liveKey;
     if (pending) f.live.textContent = `not computed yet: ${sig.name} comes at the “${sig.stage}” stage`;
     else if (beyond(sig, unit, sizesOf(session))) f.live.textContent = beyondText(sig, unit, sizesOf(session));
-    else liveEquation(f.live, sig, frame, unit, note);
+    else liveEquation(f.live, sig, frame, unit, note, session.dims);
   }
   const named = session.unit_labels?.[unit] ? ` (${session.unit_labels[unit]})` : "";
   const whereText = `step t = ${frame.t}, unit ${unit}${named}, stage “${sig.stage}”${sig.range ? `, range [${sig.range.join(", ")}]` : ""}`;

@@ -5,7 +5,8 @@
 // only; the page draws them on a log scale and does no cell math.
 //
 // One element per step, `[data-step][data-value]` (data-value: the h path), with the x and
-// c norms in `data-x` / `data-c`. Clicking a step seeks there. Requests follow the cursor;
+// c norms in `data-x` / `data-c` and the three as its hover text (<title>); a step axis
+// (`.sens-steps-axis`, a few round steps) under the bars. Clicking a step seeks there. Requests follow the cursor;
 // an answer to an older cursor is dropped (a counter), and at most one request is in flight.
 
 import { getSensitivity } from "../net/api.js";
@@ -38,7 +39,8 @@ export function createSensitivityView(host, { onSeek, onResult, onError }) {
   const axis = el("g", { class: "sens-axis" });
   const lines = Object.fromEntries(PATHS.map((p) => [p.key, el("polyline", { class: `sens-line ${p.cls}` })]));
   const steps = el("g", { class: "sens-steps" });
-  svg.append(axis, ...Object.values(lines), steps);
+  const stepAxis = el("g", { class: "sens-axis sens-steps-axis" });
+  svg.append(axis, stepAxis, ...Object.values(lines), steps);
   const caption = document.createElement("p");
   caption.className = "hint sens-caption";
   caption.setAttribute("aria-live", "off");
@@ -67,6 +69,23 @@ export function createSensitivityView(host, { onSeek, onResult, onError }) {
     }
   }
 
+  /** About six round steps from `start` to `end`, labelled under the bars. */
+  function drawStepAxis(start, end, xOf) {
+    stepAxis.replaceChildren();
+    const span = Math.max(1, end - start);
+    const raw = span / 6;
+    const unit = 10 ** Math.floor(Math.log10(Math.max(1, raw)));
+    const every = [1, 2, 5, 10].map((m) => m * unit).find((m) => m >= raw) ?? 10 * unit;
+    for (let s = Math.ceil(start / every) * every; s <= end; s += every) {
+      const label = el("text", { x: xOf(s - start).toFixed(1), y: HEIGHT - 6, "text-anchor": "middle" });
+      label.textContent = String(s);
+      stepAxis.append(label);
+    }
+    const name = el("text", { x: PAD.left - 4, y: HEIGHT - 6, "text-anchor": "end" });
+    name.textContent = "step s";
+    stepAxis.append(name);
+  }
+
   const yOf = (v, top) => {
     const lv = Math.log10(Math.max(FLOOR, v));
     const frac = (lv - Math.log10(FLOOR)) / (Math.log10(top) - Math.log10(FLOOR));
@@ -90,9 +109,10 @@ export function createSensitivityView(host, { onSeek, onResult, onError }) {
     while (steps.childNodes.length > n) steps.lastChild.remove();
     while (steps.childNodes.length < n) {
       const g = el("g", { class: "sens-step" });
-      g.append(el("rect", { class: "sens-hit" }), el("rect", { class: "sens-bar" }));
+      g.append(el("rect", { class: "sens-hit" }), el("rect", { class: "sens-bar" }), el("title"));
       steps.append(g);
     }
+    drawStepAxis(r.start, r.start + n - 1, xOf);
     const base = yOf(FLOOR, top);
     for (let k = 0; k < n; k++) {
       const g = steps.childNodes[k];
@@ -103,7 +123,8 @@ export function createSensitivityView(host, { onSeek, onResult, onError }) {
       if (r.c) g.setAttribute("data-c", r.c[k].toPrecision(8));
       else g.removeAttribute("data-c");
       g.classList.toggle("cursor", s === r.t);
-      const [hit, bar] = g.childNodes;
+      const [hit, bar, title] = g.childNodes;
+      title.textContent = `step ${s}: ${PATHS.filter((p) => r[p.key]).map((p) => `${p.label} ${r[p.key][k].toPrecision(4)}`).join(", ")}`;
       const x0 = PAD.left + k * dx;
       hit.setAttribute("x", x0.toFixed(1));
       hit.setAttribute("y", String(PAD.top));

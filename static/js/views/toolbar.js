@@ -5,6 +5,7 @@
 import { memoryCellUnavailable } from "../diagram/layouts/index.js";
 import * as store from "../state/store.js";
 import { appendHtmlMath } from "./math_text.js";
+import { unitCount } from "../state/parts.js";
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -78,7 +79,7 @@ export function createToolbar({ player, onUnit, onStyle, onSpeed }) {
     for (const b of t.stages.querySelectorAll("button")) {
       setAttr(b, "aria-current", b.dataset.stage === state.stage ? "step" : "false");
     }
-    const H = state.session?.hidden_size ?? 1;
+    const H = unitCount(state.session);
     setAttr(t.unit, "max", String(H - 1));
     if (document.activeElement !== t.unit && t.unit.value !== String(state.unit)) t.unit.value = String(state.unit);
     setText($("#unit-name"), state.session?.unit_labels?.[state.unit] ?? "");

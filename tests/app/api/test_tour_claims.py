@@ -82,7 +82,8 @@ class Step:
         base = f"/api/sessions/{session['id']}"
         if "signal" in claim:
             window = self.client.get(f"{base}/trace", params={
-                "start": claim["t"], "stop": claim["t"] + 1, "names": claim["signal"]})
+                "start": claim["t"], "stop": claim["t"] + 1, "names": claim["signal"],
+                "layer": claim.get("layer", 0)})
             assert window.status_code == 200, window.text
             return window.json()["signals"][claim["signal"]][0][claim["unit"]]
         answer = self.client.get(f"{base}/sensitivity", params={

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import cells
-from cells.formats.budgets import Budgets
+from app.core.settings import Settings
 from tests.support import LIMITED_ENV, SERVER_ADDRESS_SPACE, ServerProcess, peak_rss_bytes
 
 MiB = 2**20
@@ -133,7 +133,7 @@ def warm(server, tmp_path_factory):
 @pytest.mark.slow
 def test_compressed_zero_layers_over_the_tensor_bytes_budget(warm, tmp_path):
     layers = 6  # 6 x 64 MiB of float64 declared, each tensor 32 MiB
-    assert layers * 64 * MiB > Budgets().max_file_tensor_bytes
+    assert layers * 64 * MiB > Settings().max_file_tensor_bytes
     path = npz_of_layers(tmp_path / "zeros.npz", layers)
     assert path.stat().st_size < 2 * MiB
     refused(warm, "zeros.npz", path.read_bytes(), "max_file_tensor_bytes",

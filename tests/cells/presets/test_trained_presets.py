@@ -21,7 +21,7 @@ TRAINED = ("python-source", "long-memory-lstm", "long-memory-gru", "long-memory-
 
 def test_every_trained_preset_is_offered_after_the_counter():
     lab = sorted(p.parent.name for p in DATA.glob("lab-*/model.safetensors"))  # cells.lab's
-    assert cells.presets.names() == ["counter", *TRAINED, *lab]
+    assert cells.presets.names() == ["counter", *TRAINED, "selective-copy-mamba", *lab]
 
 
 @pytest.mark.parametrize("name", TRAINED)
@@ -219,3 +219,33 @@ def test_the_server_opens_every_trained_preset(tmp_path):
             np.testing.assert_allclose(trace["signals"]["h"],
                                        preset.cell.run(preset.encode(preset.sample))["h"][:5],
                                        rtol=1e-6, atol=1e-6)
+
+
+# -- selective-copy-mamba: a Mamba LM trained by PyTorch and mambapy ------------------------
+
+
+def test_the_selective_copy_mamba_copies_the_held_out_rows_it_recorded():
+    from cells.presets.recipes import selective_copy
+
+    preset = cells.presets.get("selective-copy-mamba")
+    model = preset.model
+    assert [model.cell(k).kind for k in range(model.layers)] == ["mamba", "mamba"]
+    assert all(layer.block is not None for layer in model.stack) and model.final_norm
+    rows = (DATA / "selective-copy-mamba" / "heldout.txt").read_text().split()
+    assert len(rows) == selective_copy.HELDOUT_SEQUENCES
+    assert rows == selective_copy.sequences(len(rows), selective_copy.DATA_SEEDS["heldout"])
+    symbols, whole = selective_copy.accuracy(model, rows[:200])
+    assert recorded("selective-copy-mamba")["metrics"] == {"symbols": 1.0, "rows": 1.0}
+    assert (symbols, whole) == (1.0, 1.0)
+
+
+def test_the_selective_copy_recipe_is_deterministic():
+    from cells.presets.recipes import selective_copy
+    from cells.presets.recipes.common import TrainingLog
+
+    states = [{k: v.detach().numpy().copy() for k, v in
+               selective_copy.train(3, TrainingLog("x", echo=False)).state_dict().items()}
+              for _ in range(2)]
+    assert states[0].keys() == states[1].keys()
+    for name in states[0]:
+        np.testing.assert_array_equal(states[0][name], states[1][name])

@@ -9,6 +9,7 @@ import olahMlstm from "./olah_mlstm.js";
 import olahSlstm from "./olah_slstm.js";
 import olahLstm from "./olah_lstm.js";
 import olahLstmDiffs from "./olah_lstm_diffs.js";
+import olahMamba from "./olah_mamba.js";
 import olahPrototype from "./olah_prototype.js";
 import olahRnn from "./olah_rnn.js";
 
@@ -24,6 +25,7 @@ const OLAH = {
   min_lstm: olahMinLstm,
   slstm: olahSlstm,
   mlstm: olahMlstm,
+  mamba: olahMamba,
 };
 
 const MEMORY_CELL = {
@@ -44,6 +46,7 @@ export function memoryCellUnavailable(kind) {
   if (kind === "gru") return "Memory-cell style: only for the LSTM family — a GRU has no separate cell state, only h.";
   if (kind === "mlstm") return "Memory-cell style: the mLSTM's memory is a d × d matrix per head, drawn as a tank in the Olah style.";
   if (kind === "min_gru" || kind === "min_lstm") return `Memory-cell style: a ${kind} has no separate cell state, only h.`;
+  if (kind === "mamba") return "Memory-cell style: a Mamba's memory is N states per channel, drawn in its own picture (Olah style).";
   return `Memory-cell style: no memory-cell drawing for ${kind}.`;
 }
 

@@ -76,6 +76,18 @@ export function minRnnLegend({ lstm, normalize }) {
   return [...out, STRIP];
 }
 
+/** Mamba (Gu and Dao 2023): one channel's N states, each behind a retention valve. */
+export function mambaLegend({ N, K }) {
+  return [VALVE, VALVE_LOOK, GATE_SCALE, SUM, SIGN,
+    states("h_{t−1}[n]", "h_t[n]", ["a state before", "after"]),
+    note(["valve-open", ""], `retention valve exp(Δ_t A_n): how much of state n is kept (A_n < 0); one per state, N = ${N}`),
+    note(["gate", "Δ"], "selectivity knob Δ_t = softplus(…): turning it up opens every write Δ_t B_t u_t and closes every retention at once"),
+    note(["layer", "SiLU"], `delay line: the conv reads this step's x_in and the ${K - 1} before it (K = ${K} taps), then SiLU gives u_t`),
+    note(["bus", ""], "bypass D ⊙ u_t: the input skips the states and joins the read-out y_t = C_t · h_t + D ⊙ u_t"),
+    note(["gate", "SiLU"], "output valve SiLU(z_t): gates y_t before out_proj mixes the channels back to H values"),
+    STRIP];
+}
+
 /** sLSTM (Beck et al. 2024): exponential input gate, normalizer n, stabilizer m. */
 export function slstmLegend({ heads }) {
   return [VALVE, VALVE_LOOK, SUM, sigmoid("W·x_t + R·h_{t−1}"), TANH, SIGN,

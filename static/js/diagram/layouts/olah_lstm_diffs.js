@@ -19,7 +19,7 @@ export default function olahLstmDiffs({ kind, hidden, input, options = {} }) {
   const Y = 110;
   const B = 455;
   const L = 390;
-  const S = 512; // the shadow lane when the gates do not read it
+  const S = 522; // the shadow lane when the gates do not read it (its label clear of the bus label)
   const keep = (p) => {
     if (p.signal === "h" && p.points[1]?.[1] === 18) return false; // h_t up as the output
     return true;
