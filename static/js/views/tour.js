@@ -36,8 +36,22 @@ export function createTour({ apply, onStep, onEnd, onChoose }) {
     const mine = k;
     await apply(step.view ?? {});
     if (mine !== k || !tour) return;
+    await drawn(step.view ?? {});
+    if (mine !== k || !tour) return;
     await showTarget(target);
     panel.dataset.state = "ready";
+  }
+
+  /** Wait (a few seconds at most) until every diagram of the step is drawn at a step: the
+   *  compared cells come after the main one, and drawn beside it they change the page's
+   *  layout, which would move the step's element again. */
+  async function drawn(view) {
+    const wants = view.compare?.length || 1;
+    for (let tries = 0; tries < 600; tries += 1) {
+      const all = document.querySelectorAll(DIAGRAM_TARGET);
+      if (all.length >= wants && [...all].every((svg) => svg.dataset.t)) return;
+      await new Promise((resolve) => requestAnimationFrame(resolve));
+    }
   }
 
   /** Whether `el` is on screen: inside the viewport and not under the tour's own (sticky)

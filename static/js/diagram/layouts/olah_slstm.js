@@ -72,7 +72,7 @@ export default function olahSlstm({ hidden, input, options }) {
         stage: "write" },
       { type: "op", text: "÷", x: 790, y: 260 },
       { type: "valve", signal: "o", x: 790, y: 330, flow: "v", name: "output valve (o)",
-        value: [812, 348], caption: [812, 318, "output valve", "start"] },
+        value: [812, 348], caption: [812, 318, "output valve o_t", "start"] },
       { type: "box", text: "max", signal: "m", x: 420, y: 300, w: 60, h: 36 },
       { type: "layer", text: "σ·exp", signal: "f", x: 300, y: L },
       { type: "layer", text: "exp", signal: "i", x: 540, y: L },
