@@ -71,13 +71,13 @@ def check_values_against_trace(page: Page, api, tol: float = 5e-6) -> set[str]:
     assert values, "no element carries a data-value"
     session = api("GET", f"/api/sessions/{st['session']}")
     shapes = {s["name"]: s.get("shape") for s in session["signals"]}
-    cells = matrix_cells(page)
+    entries = matrix_cells(page)
     checked = set()
     for k, (signal, value, raw, complement) in enumerate(values):
         assert signal, "an element with data-value has no data-signal"
         decimals = raw.split(".")[1] if "." in raw else ""
         assert len(decimals) >= 4, f"{signal}: data-value {raw!r} has fewer than 4 decimals"
-        expected = value_at(trace["signals"][signal][0], shapes.get(signal), unit, cells[k],
+        expected = value_at(trace["signals"][signal][0], shapes.get(signal), unit, entries[k],
                             session["hidden_size"])
         if complement:  # the GRU's write valve shows 1 − z_t
             expected = 1.0 - expected
