@@ -69,12 +69,16 @@ def check_values_against_trace(page: Page, api, tol: float = 5e-6) -> set[str]:
     trace = api("GET", f"/api/sessions/{st['session']}/trace?start={t}&stop={t + 1}")
     values = shown_values(page)
     assert values, "no element carries a data-value"
+    session = api("GET", f"/api/sessions/{st['session']}")
+    shapes = {s["name"]: s.get("shape") for s in session["signals"]}
+    entries = matrix_cells(page)
     checked = set()
-    for signal, value, raw, complement in values:
+    for k, (signal, value, raw, complement) in enumerate(values):
         assert signal, "an element with data-value has no data-signal"
         decimals = raw.split(".")[1] if "." in raw else ""
         assert len(decimals) >= 4, f"{signal}: data-value {raw!r} has fewer than 4 decimals"
-        expected = trace["signals"][signal][0][unit]
+        expected = value_at(trace["signals"][signal][0], shapes.get(signal), unit, entries[k],
+                            session["hidden_size"])
         if complement:  # the GRU's write valve shows 1 − z_t
             expected = 1.0 - expected
         assert math.isclose(value, expected, rel_tol=1e-5, abs_tol=tol), (
@@ -82,6 +86,29 @@ def check_values_against_trace(page: Page, api, tol: float = 5e-6) -> set[str]:
         )
         checked.add(signal)
     return checked
+
+
+def matrix_cells(page: Page) -> list[tuple[int, int, int] | None]:
+    """For each element shown_values lists, (head, row, column) where it is one entry of a
+    matrix memory (the mLSTM's tank), else None."""
+    return [tuple(c) if c else None for c in page.locator(DIAGRAM).evaluate(
+        "s => Array.from(s.querySelectorAll('[data-value]'), e => e.hasAttribute('data-row')"
+        " ? [+e.dataset.head, +e.dataset.row, +e.dataset.col] : null)")]
+
+
+def value_at(step, shape: list[str] | None, unit: int, cell=None, hidden: int = 0) -> float:
+    """The number a part shows for `unit` from one step of a trace: an entry of a matrix
+    (cell = (head, row, column)); the unit's head's number (shape ["heads"], the H units in
+    heads of d); the unit's entry of a per-head vector (["heads", "d"], H in all); else
+    step[unit]."""
+    if cell is not None:
+        head, row, col = cell
+        return step[head][row][col]
+    if shape and shape[0] == "heads" and len(shape) == 1:
+        return step[unit // (hidden // len(step))]
+    if shape and shape[0] == "heads" and len(shape) == 2:
+        return [x for head in step for x in head][unit]
+    return step[unit]
 
 
 def svg_text(page: Page) -> str:

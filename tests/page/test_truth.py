@@ -107,11 +107,24 @@ def _url_value(value) -> str:
     return ("1" if value else "0") if isinstance(value, bool) else str(value)
 
 
+def _small_hidden(kind: str, name: str, value) -> int:
+    """H = 3, or the next size the engine accepts with the option (an mLSTM's H is a
+    multiple of its heads): asked of the engine, not written here."""
+    for hidden in range(3, 65):
+        try:
+            cells.create(kind, input_size=2, hidden_size=hidden, seed=0, **{name: value})
+        except ValueError:
+            continue
+        return hidden
+    raise AssertionError(f"{kind}: no H from 3 to 64 fits {name}={value}")
+
+
 # Every kind at its defaults at every size, and each other value of each of its options at
-# H = 3 (from cells.kind_info, so a new kind or option is drawn here without being named).
+# H = 3 or the next size it fits (from cells.kind_info, so a new kind or option is drawn
+# here without being named).
 SIZES = (1, 3, 64, 1024)
 OVERLAP_CASES = [(kind, "", SIZES) for kind in cells.KINDS] + [
-    (kind, f"&{name}={_url_value(value)}", (3,))
+    (kind, f"&{name}={_url_value(value)}", (_small_hidden(kind, name, value),))
     for kind in cells.KINDS
     for name, option in cells.kind_info(kind)["options"].items()
     for value in option["values"] if value != option["default"]]

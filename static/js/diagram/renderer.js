@@ -7,6 +7,8 @@ import { pipeWidth, signClass } from "./encode.js";
 import { bindParts, plainLabel } from "./keyboard.js";
 import { placeLabels } from "./place_labels.js";
 import { buildStrip } from "./strips.js";
+import { headView } from "./heads.js";
+import { buildTank } from "./tank.js";
 import { addDefs, el, mathLabel, polyline } from "./svg.js";
 import { beyond, beyondMark, beyondText, lengthOf } from "./widths.js";
 
@@ -53,6 +55,7 @@ export function renderDiagram(host, layout, ctx) {
   const pipes = [];
   const valves = [];
   const strips = [];
+  const tanks = []; // a matrix memory's heatmap (the mLSTM's C)
   const staged = [];
   const stagedEl = (node, signal, stage) => {
     const k = stage ? ctx.stages.indexOf(stage) : stageIndex(signal);
@@ -114,6 +117,12 @@ export function renderDiagram(host, layout, ctx) {
 
   for (const n of layout.nodes || []) {
     const known = n.signal && meta[n.signal];
+    if (n.type === "tank" && known) {
+      const tank = buildTank(groups.nodes, groups.labels, n, { k: stageIndex(n.signal), description: meta[n.signal].description });
+      stagedEl(tank.g, n.signal, n.stage);
+      tanks.push(tank);
+      continue;
+    }
     if (n.type === "valve") {
       const g = el(groups.nodes, "g", { class: "valve", transform: `translate(${n.x},${n.y})` });
       el(g, "circle", { r: 17, class: "valve-body" });
@@ -199,6 +208,10 @@ export function renderDiagram(host, layout, ctx) {
     parts.push({ el: p.g, signal: p.signal, k: p.k, source: p,
       name: p.name ?? plainLabel(m.label), description: m.description });
   }
+  for (const t of tanks) {
+    parts.push({ el: t.g, signal: t.signal, k: t.k, source: t, description: meta[t.signal].description,
+      name: `memory tank ${plainLabel(meta[t.signal].label)}, the diagonal entry of the framed row` });
+  }
   parts.sort((a, b) => a.k - b.k);
   const keyboard = bindParts(svg, parts, ctx.onFocus);
 
@@ -227,7 +240,7 @@ export function renderDiagram(host, layout, ctx) {
     const frame = state.frame;
     if (!frame) return;
     const unit = state.unit;
-    const sig = frame.signals;
+    const sig = headView(frame.signals, meta, ctx.hidden);
     const cur = state.stage === "all" ? Infinity : ctx.stages.indexOf(state.stage);
     for (const p of pipes) {
       const past = p.withValue && p.k <= cur && beyond(meta[p.signal], unit, sizes);
@@ -281,6 +294,7 @@ export function renderDiagram(host, layout, ctx) {
       }
       s.paint(vec);
     }
+    for (const t of tanks) t.paint(t.k <= cur ? frame.signals[t.signal] : undefined, unit);
     keyboard.speak((part) => (part.source.v === undefined ? undefined
       : part.source.invert ? 1 - part.source.v : part.source.v), unit,
     (part) => (part.source.past ? beyondText(meta[part.signal], unit, sizes) : null));

@@ -6,6 +6,7 @@ import { heldNote } from "./held.js";
 import { OPS, appendHtmlMath, formatNumber } from "./math_text.js";
 import { beyond, beyondText } from "../diagram/widths.js";
 import { partKey } from "../state/parts.js";
+import { headView, isMemory, memoryRowText } from "../diagram/heads.js";
 
 
 function h(tag, cls, text) {
@@ -46,6 +47,11 @@ const sizesOf = (session) => ({ hidden: session.hidden_size, input: session.inpu
 /** Fill `el` with the live equation of `sig` for `unit`. */
 function liveEquation(el, sig, frame, unit, note = "", dims = null) {
   el.replaceChildren();
+  if (frame?.memory?.[sig.name]) { // a matrix memory: the row the unit reads
+    appendHtmlMath(el, sig.label);
+    el.appendChild(document.createTextNode(` ${memoryRowText(frame.memory[sig.name], unit, frame.hidden, (x) => formatNumber(x, 4))}${note}`));
+    return;
+  }
   const row = rowOf(frame, sig, unit, dims);
   if (row) {
     appendHtmlMath(el, sig.label);
@@ -118,8 +124,9 @@ const focusShown = { el: null, sig: null, live: null, where: null, liveKey: "", 
 
 /** Update live values in the list and the focus panel (writing only what changed). */
 export function updateEquations(rows, focusEl, state) {
-  const { frame, unit, session } = state;
-  if (!session || !frame) return;
+  const { unit, session } = state;
+  if (!session || !state.frame) return;
+  const frame = perUnit(state.frame, session);
   const cur = state.stage === "all" ? null : state.stage;
   const focused = state.hover || state.signal || null;
   // in stage mode a signal of a later stage has no number yet, here as in the diagram
@@ -129,6 +136,7 @@ export function updateEquations(rows, focusEl, state) {
     const { sig, li, val } = row;
     const numbers = later(sig) ? null : rowOf(frame, sig, unit, session.dims);
     const text = sig.size === "input" ? "" : later(sig) ? `[${unit}] not yet`
+      : frame.memory?.[sig.name] ? `${memoryRowText(frame.memory[sig.name], unit, session.hidden_size, (x) => formatNumber(x, 3), 4)}${heldNote(state, sig)}`
       : numbers ? `${sig.shape.length === 2 ? `[${unit}, ·]` : ""} = ${listText(numbers)}${heldNote(state, sig)}`
       : beyond(sig, unit, sizesOf(session)) ? `[${unit}] none (P = ${session.proj_size} values)`
         : `[${unit}] = ${formatNumber(valueAt(frame, sig.name, unit, sig), 4)}${heldNote(state, sig)}`;
@@ -173,6 +181,17 @@ export function updateEquations(rows, focusEl, state) {
     f.whereText = whereText;
     f.where.textContent = whereText;
   }
+}
+
+/** The frame as the equations read it at a unit: a per-head number (an mLSTM's gates and
+ *  stabilizer) at each unit of its head; a per-head matrix kept aside in `memory`. Indexing
+ *  only, the numbers are the engine's. */
+function perUnit(frame, session) {
+  const meta = Object.fromEntries(session.signals.map((s) => [s.name, s]));
+  const memory = Object.fromEntries(session.signals.filter(isMemory)
+    .filter((s) => frame.signals[s.name]).map((s) => [s.name, frame.signals[s.name]]));
+  if (!Object.keys(memory).length && !session.signals.some((s) => s.shape?.[0] === "heads")) return frame;
+  return { ...frame, signals: headView(frame.signals, meta, session.hidden_size), memory, hidden: session.hidden_size };
 }
 
 function defaultFocus(session) {

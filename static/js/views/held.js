@@ -28,7 +28,15 @@ export function heldNote(state, sig) {
   if (!got || got.key !== keyOf(state)) return " (held)";
   const at = (name) => {
     const vec = got.signals[name]?.[0];
-    return vec ? vec[state.unit] ?? vec[0] : undefined;
+    if (!vec) return undefined;
+    // an mLSTM's per-head numbers: the unit's head's; its normalizer (heads × d): the
+    // unit's entry; its matrix memory has no one number per unit
+    const shape = state.session?.signals?.find((s) => s.name === name)?.shape;
+    if (shape?.[0] === "heads") {
+      if (shape.length === 1) return vec[Math.floor(state.unit / Math.max(1, state.session.hidden_size / vec.length))];
+      return shape.length === 2 ? vec.flat()[state.unit] : undefined;
+    }
+    return vec[state.unit] ?? vec[0];
   };
   const value = at(sig.name);
   if (value === undefined) return " (held)";

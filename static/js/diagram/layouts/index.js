@@ -5,6 +5,7 @@ import memoryCellPrototype from "./memory_cell_prototype.js";
 import memoryCellSlstm from "./memory_cell_slstm.js";
 import olahGru from "./olah_gru.js";
 import { olahMinGru, olahMinLstm } from "./olah_min_rnn.js";
+import olahMlstm from "./olah_mlstm.js";
 import olahSlstm from "./olah_slstm.js";
 import olahLstm from "./olah_lstm.js";
 import olahLstmDiffs from "./olah_lstm_diffs.js";
@@ -23,6 +24,7 @@ const OLAH = {
   min_gru: olahMinGru,
   min_lstm: olahMinLstm,
   slstm: olahSlstm,
+  mlstm: olahMlstm,
   mamba: olahMamba,
 };
 
@@ -42,6 +44,7 @@ export function memoryCellUnavailable(kind) {
   if (MEMORY_CELL[kind]) return "";
   if (kind === "rnn") return "Memory-cell style: only for the LSTM family — an RNN has no cell state, only h.";
   if (kind === "gru") return "Memory-cell style: only for the LSTM family — a GRU has no separate cell state, only h.";
+  if (kind === "mlstm") return "Memory-cell style: the mLSTM's memory is a d × d matrix per head, drawn as a tank in the Olah style.";
   if (kind === "min_gru" || kind === "min_lstm") return `Memory-cell style: a ${kind} has no separate cell state, only h.`;
   if (kind === "mamba") return "Memory-cell style: a Mamba's memory is N states per channel, drawn in its own picture (Olah style).";
   return `Memory-cell style: no memory-cell drawing for ${kind}.`;

@@ -98,3 +98,16 @@ export function slstmLegend({ heads }) {
     ...(heads > 1 ? [note(["bus", ""], `R is block-diagonal: ${heads} heads, h_{t−1} of a head feeds only its own gates`)] : []),
     STRIP];
 }
+
+/** mLSTM (Beck et al. 2024): a matrix memory per head, written by v kᵀ, read by a query. */
+export function mlstmLegend({ heads, gated }) {
+  return [VALVE, VALVE_LOOK, SUM, SIGN,
+    note(["tank", "C"], "memory tank C_t: the selected unit's head, a d × d heatmap (rows: value dims, columns: key dims), coloured relative to its largest |entry|; the row the selected unit reads is framed"),
+    note(["op", "v kᵀ"], "k vᵀ nozzle: the outer product v_t k_tᵀ, written through the exponential input valve i_t = exp(ĩ − m_t)"),
+    note(["op", "C q"], "query tap: h̃_t = C_t q_t / max(|n_tᵀ q_t|, exp(−m_t))"),
+    note(["state-new", "n"], "normalizer n_t: the keys written, kept as C is"),
+    note(["gauge", "m"], "stabilizer m_t (a log scale): C and n are stored times exp(−m_t); h does not depend on it"),
+    note(["bus", ""], `no feedback: q, k, v and the gates read x_t only${heads > 1 ? `; ${heads} heads, one i_t, f_t, m_t each` : ""}`),
+    ...(gated ? [sigmoid("W_o·x_t")] : []),
+    STRIP];
+}
