@@ -354,21 +354,29 @@ def nested_if_runtime(path, xs: np.ndarray, sr: int, mode: int, reference: bool 
 MIN_LM_TEXT = "the cat sat on héllo"
 
 
+def byte_level_tokenizer(path, vocab_size: int = 290):
+    """A byte-level BPE tokenizer trained by the `tokenizers` library on a little English
+    (and two accented words), saved as a tokenizer.json at `path`; returns it."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tokenizer = Tokenizer(models.BPE(unk_token=None))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<|endoftext|>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tokenizer.train_from_iterator(["the cat sat on the mat " * 20, "héllo wörld"], trainer)
+    tokenizer.save(str(path))
+    return tokenizer
+
+
 def write_min_lm(folder, seed: int = 12, enable_conv: bool = True):
     """A small minLM (minGRU-pytorch) saved as model.safetensors beside a tokenizer.json
     trained by the `tokenizers` library, in `folder`; returns (module, tokenizer)."""
     import torch
     from minGRU_pytorch.minLM import minLM
     from safetensors.torch import save_file
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-    tokenizer = Tokenizer(models.BPE(unk_token=None))
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=290, special_tokens=["<|endoftext|>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tokenizer.train_from_iterator(["the cat sat on the mat " * 20, "héllo wörld"], trainer)
-    tokenizer.save(str(folder / "tokenizer.json"))
+    tokenizer = byte_level_tokenizer(folder / "tokenizer.json")
     torch.manual_seed(seed)
     module = minLM(num_tokens=tokenizer.get_vocab_size(), dim=8, depth=2, ff_mult=2,
                    enable_conv=enable_conv)

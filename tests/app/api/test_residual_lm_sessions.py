@@ -7,31 +7,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from minGRU_pytorch.minLM import minLM
 from safetensors.torch import save_file
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 import cells
-from tests.support import create_session
+from tests.support import MIN_LM_TEXT, create_session, write_min_lm
 
-TEXT = "the cat sat on héllo"
+TEXT = MIN_LM_TEXT
 
 
 @pytest.fixture(scope="module")
 def written(tmp_path_factory):
     folder = tmp_path_factory.mktemp("min_lm")
-    tokenizer = Tokenizer(models.BPE(unk_token=None))
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=290, special_tokens=["<|endoftext|>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tokenizer.train_from_iterator(["the cat sat on the mat " * 20, "héllo wörld"], trainer)
-    tokenizer.save(str(folder / "tokenizer.json"))
-    torch.manual_seed(12)
-    module = minLM(num_tokens=tokenizer.get_vocab_size(), dim=8, depth=2, ff_mult=2,
-                   enable_conv=True)
-    save_file({k: v.contiguous() for k, v in module.state_dict().items()},
-              str(folder / "model.safetensors"))
+    module, tokenizer = write_min_lm(folder)
     encoding = tokenizer.encode(TEXT, add_special_tokens=False)
     with torch.no_grad():
         probs = torch.softmax(module(torch.tensor([encoding.ids]))[0], -1).numpy()

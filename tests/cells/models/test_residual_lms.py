@@ -9,7 +9,7 @@ from safetensors.torch import save_file
 
 import cells
 from cells.models.blocks import Block, Norm, causal_depthwise_conv
-from tests.support import close
+from tests.support import byte_level_tokenizer, close
 
 
 def _save(module, path):
@@ -141,21 +141,8 @@ def test_a_block_refuses_what_does_not_fit():
         Block({}).check(cells.create("min_gru", input_size=4, hidden_size=5), "layer 0")
 
 
-def _byte_level_tokenizer(path):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
-    tokenizer = Tokenizer(models.BPE(unk_token=None))
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<|endoftext|>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tokenizer.train_from_iterator(["the cat sat on the mat " * 20, "héllo wörld"], trainer)
-    tokenizer.save(str(path))
-    return tokenizer
-
-
 def test_a_model_folder_reads_text_through_its_tokenizer_json(tmp_path):
-    tokenizer = _byte_level_tokenizer(tmp_path / "tokenizer.json")
+    tokenizer = byte_level_tokenizer(tmp_path / "tokenizer.json", vocab_size=300)
     V = tokenizer.get_vocab_size()
     torch.manual_seed(10)
     module = minLM(num_tokens=V + 3, dim=8, depth=1, ff_mult=2).double()  # padded vocabulary
