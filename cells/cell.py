@@ -188,8 +188,12 @@ def create(kind: str, input_size: int | None = None, hidden_size: int | None = N
     """A cell of `kind`: Xavier-initialised from `seed`, or from canonical `params`."""
     spec = spec_for(kind)
     dt = as_dtype(dtype)
-    if spec.make_cell is not None:  # a kind with its own cell class (Mamba)
-        return spec.make_cell(input_size, hidden_size, seed, params, dt, options)
+    if spec.own_cell:  # a kind with its own cell class (Mamba, mLSTM)
+        from .kinds.mamba_cell import create_mamba  # they import what cells.cell does
+        from .mlstm_cell import create_from_spec
+
+        made = {"mamba": create_mamba, "mlstm": create_from_spec}[kind]
+        return made(input_size, hidden_size, seed, params, dt, options)
     opts = check_options(spec, options)
     if params is None:
         if input_size is None or hidden_size is None:

@@ -15,7 +15,7 @@ the start of each block (it is heads·d² numbers a step) and recomputed, bit fo
 a window and for the backward pass. The closed form runs block by block too, carrying the
 state, so its memory is O(BLOCK²) per head whatever the length.
 
-cells.create("mlstm", ...) hands out this cell (the kind's Spec.make_cell): the engine's
+cells.create("mlstm", ...) hands out this cell (cells.cell.create): the engine's
 Cell and Trace keep every signal H wide in one row buffer, and these are not.
 """
 
@@ -442,7 +442,7 @@ class MLSTMTrace:
 
 
 def create_from_spec(input_size, hidden_size, seed, params, dtype, options) -> MLSTMCell:
-    """cells.create's way to an mLSTM (Spec.make_cell)."""
+    """cells.create's way to an mLSTM (cells.cell.create)."""
     return create(input_size, hidden_size, seed=seed, params=params, dtype=dtype,
                   **dict(options or {}))
 

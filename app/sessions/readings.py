@@ -5,17 +5,32 @@ so service.py stays the lifecycle of sessions)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
 import cells
+from app.core.settings import Settings
 from app.errors import ApiError
 from app.sessions import models as model_sessions
+from app.sessions.compute import ComputePool
 from app.sessions.config import SessionConfig
 
-if TYPE_CHECKING:  # only for the annotations: service.py imports this module
-    from app.sessions.service import SessionService
+
+class SessionService(Protocol):
+    """What a reading asks of app.sessions.service.SessionService (which delegates here)."""
+
+    settings: Settings
+    pool: ComputePool
+
+    def part(self, config: SessionConfig, layer: int, direction: str) -> dict: ...
+
+    def trace(self, config: SessionConfig, layer: int = 0, direction: str = "forward"): ...
+
+    def window(self, config: SessionConfig, start, stop, names, layer: int = 0,
+               direction: str = "forward") -> tuple: ...
+
+    def _model(self, config: SessionConfig, field: str) -> cells.Model: ...
 
 
 def sensitivity(service: SessionService, config: SessionConfig, t: int, unit: int, of: str,

@@ -220,7 +220,7 @@ MAMBA = Spec(
     # state are (per channel: an (E, N) signal is held in all N states of a channel)
     unholdable=frozenset({"conv", "x_in", "z", "x_conv_pre", "delta_pre", "B", "C", "write",
                           "retention", "write_strength", "y", "out"}),
-    parallel=True, make_cell=lambda *args, **kw: _make_cell(*args, **kw), dims=dims,
+    parallel=True, own_cell=True, dims=dims,
     param_layout=lambda I, H, options: [
         # blocks: None (the gate blocks of the other kinds are H rows; in_proj's two are E
         # rows each, x then z, as "rows" says)
@@ -234,7 +234,3 @@ MAMBA = Spec(
 )
 
 
-def _make_cell(*args, **kw):
-    from .mamba_cell import create_mamba  # the cell imports the engine's trace machinery
-
-    return create_mamba(*args, **kw)

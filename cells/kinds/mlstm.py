@@ -446,19 +446,13 @@ def layout(options: dict) -> Layout:
     return Layout(tuple(shape_names(options["output_gate"])), output="h")
 
 
-def _make_cell(*args, **kw):
-    from ..mlstm_cell import create_from_spec  # the cell imports the engine's checks
-
-    return create_from_spec(*args, **kw)
-
-
 MLSTM = Spec(
     name="mlstm", gate_letters="qkvifo", block_order=(0, 1, 2, 3, 4, 5),
     state_names=STATE_NAMES, option_table=OPTION_TABLE, describe=signals, layout=layout,
     # its own cell and trace (cells.mlstm_cell) run it: the row-buffer loops do not apply
     prepare=None, forward=None, backward=None, recurrent=False,
     unholdable=frozenset(set(AXES) - set(HOLDABLE)), parallel=True,
-    make_cell=lambda *args, **kw: _make_cell(*args, **kw), dims=dims,
+    own_cell=True, dims=dims,
     param_layout=lambda I, H, options: param_layout(I, H, options["heads"],
                                                     options["output_gate"]),
 )

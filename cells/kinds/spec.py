@@ -138,9 +138,10 @@ class Spec:
     recurrent_mask: Callable[[dict, int], np.ndarray] | None = None
     # (options) -> state names, for a kind whose state depends on an option (None: fixed)
     states: Callable[[dict], tuple] | None = None
-    # a kind with its own cell class (signals of several widths, Mamba): create() calls
-    # make_cell(input_size, hidden_size, seed, params, dtype, options) instead of Cell
-    make_cell: Callable[..., object] | None = None
+    # a kind with its own cell class (signals of several widths: Mamba, mLSTM), which
+    # cells.cell.create makes instead of a Cell (the cell classes import the kinds, so
+    # the kinds do not name them)
+    own_cell: bool = False
     # (input_size, hidden_size, options) -> its parameters as weight_edits.param_layout
     # gives them, for a kind whose parameters are not the gate-block ones
     param_layout: Callable[[int, int, dict], list] | None = None

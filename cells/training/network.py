@@ -30,7 +30,7 @@ class CellParams:
     @property
     def own(self) -> bool:
         """A kind with its own cell (Mamba): its `prepared` is that cell, built anew."""
-        return self.spec.make_cell is not None
+        return self.spec.own_cell
 
     @property
     def hidden_size(self) -> int:
