@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..kinds import SPECS
 from .common import GATE_BLOCKS, LoadedWeights, shape_text
 
 
@@ -65,6 +66,16 @@ def cell_output_size(weights: LoadedWeights) -> int:
     params = weights.params
     if weights.kind in PROJECTION_KINDS:
         return params[PROJECTION_KINDS[weights.kind][1]].shape[0]
+    spec = SPECS[weights.kind]
+    if spec.param_layout is not None:  # a kind of its own layout (mLSTM): the H that fits it
+        options = {o.name: weights.options.get(o.name, o.default) for o in spec.option_table}
+        inputs, rows = cell_input_size(weights), params["weight_ih"].shape[0]
+        for hidden in range(1, rows + 1):
+            shapes = {p["name"]: tuple(p["shape"])
+                      for p in spec.param_layout(inputs, hidden, options)}
+            if all(shapes.get(name) == array.shape for name, array in params.items()):
+                return hidden
+        raise ValueError(f"a {weights.kind}'s parameters {sorted(params)} fit no hidden size")
     if "weight_hr" in params:
         return params["weight_hr"].shape[0]
     # from weight_ih's gate blocks: a kind of x_t-only gates has no weight_hh
