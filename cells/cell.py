@@ -15,7 +15,14 @@ from .kinds import (
     kind_info,
     spec_for,
 )
-from .params import as_dtype, as_float_array, check_params, check_size, init_params
+from .params import (
+    as_dtype,
+    as_float_array,
+    check_params,
+    check_sequence,
+    check_size,
+    init_params,
+)
 from .trace import Trace
 from .weight_edits import apply_weight_edits, check_weight_edits
 
@@ -63,13 +70,7 @@ class Cell:
 
     # -- checking inputs -----------------------------------------------------------
     def check_inputs(self, xs) -> np.ndarray:
-        xs = as_float_array(xs, "sequence", self.dtype)
-        if xs.ndim != 2 or xs.shape[1] != self.input_size:
-            raise ValueError(f"sequence has shape {xs.shape}; expected (T, {self.input_size}) "
-                             f"for input_size {self.input_size}")
-        if len(xs) == 0:
-            raise ValueError("sequence is empty; give at least one step")
-        return np.ascontiguousarray(xs)
+        return check_sequence(xs, self.input_size, self.dtype)
 
     def _state_tuple(self, given: dict) -> tuple:
         unknown = sorted(k for k, v in given.items() if v is not None and k not in self.state_names)

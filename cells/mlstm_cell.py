@@ -28,7 +28,7 @@ import numpy as np
 from .interventions import FIELDS as HOLD_FIELDS
 from .interventions import Intervention, _check_item, holds_for
 from .kinds import mlstm as math
-from .params import as_dtype, as_float_array, check_size
+from .params import as_dtype, as_float_array, check_sequence, check_size
 from .signals import stages_of
 from .weight_edits import WeightEdit, apply_weight_edits, check_weight_edits
 
@@ -163,11 +163,7 @@ class MLSTMCell:
         return tuple(out)
 
     def check_inputs(self, xs) -> np.ndarray:
-        xs = as_float_array(xs, "sequence", self.dtype)
-        if xs.ndim != 2 or xs.shape[1] != self.input_size or len(xs) == 0:
-            raise ValueError(f"sequence has shape {xs.shape}; expected (T, {self.input_size}) "
-                             f"with T ≥ 1")
-        return xs
+        return check_sequence(xs, self.input_size, self.dtype)
 
     def run(self, xs, h0=None, c0=None, interventions=None, state: dict | None = None,
             parallel: bool = False) -> MLSTMTrace:

@@ -48,6 +48,18 @@ def as_float_array(value, what: str, dtype: np.dtype) -> np.ndarray:
     return a
 
 
+def check_sequence(xs, input_size: int, dtype: np.dtype) -> np.ndarray:
+    """A sequence a cell reads: (T, input_size) with T ≥ 1, C-contiguous in the cell's
+    dtype; a ValueError that says the shape otherwise (every cell class asks here)."""
+    xs = as_float_array(xs, "sequence", dtype)
+    if xs.ndim != 2 or xs.shape[1] != input_size:
+        raise ValueError(f"sequence has shape {xs.shape}; expected (T, {input_size}) "
+                         f"for input_size {input_size}")
+    if len(xs) == 0:
+        raise ValueError("sequence is empty; give at least one step")
+    return np.ascontiguousarray(xs)
+
+
 def check_params(spec: Spec, params: dict, dtype: np.dtype,
                  input_size: int | None, hidden_size: int | None) -> dict:
     """Validate and copy canonical params; missing biases and peepholes are zeros."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..interventions import check_interventions, holds_for
-from ..params import as_float_array, check_size
+from ..params import as_float_array, check_sequence, check_size
 from ..weight_edits import apply_weight_edits, check_weight_edits
 from . import mamba_math as mm
 from .mamba import MAMBA, MATRIX_SIGNALS, dims, init_params, options_from_params
@@ -124,13 +124,7 @@ class Mamba:
                 "h": np.zeros((self.channels, self.dims["N"]), self.dtype)}
 
     def check_inputs(self, xs) -> np.ndarray:
-        xs = as_float_array(xs, "sequence", self.dtype)
-        if xs.ndim != 2 or xs.shape[1] != self.input_size:
-            raise ValueError(f"sequence has shape {xs.shape}; expected (T, {self.input_size}) "
-                             f"for input_size {self.input_size}")
-        if len(xs) == 0:
-            raise ValueError("sequence is empty; give at least one step")
-        return np.ascontiguousarray(xs)
+        return check_sequence(xs, self.input_size, self.dtype)
 
     def check_state(self, given: dict) -> dict:
         unknown = sorted(k for k, v in given.items() if v is not None
