@@ -29,7 +29,7 @@ from .interventions import FIELDS as HOLD_FIELDS
 from .interventions import Intervention, _check_item, holds_for
 from .kinds import mlstm as math
 from .params import as_dtype, as_float_array, check_sequence, check_size
-from .signals import stages_of
+from .signals import chosen_names, stages_of
 from .weight_edits import WeightEdit, apply_weight_edits, check_weight_edits
 
 
@@ -277,11 +277,7 @@ class MLSTMTrace:
         memory C recomputed block by block from the block's checkpoint."""
         if not 0 <= start <= stop <= len(self):
             raise ValueError(f"window [{start}, {stop}) is outside the trace of {len(self)} steps")
-        names = self.names if names is None else tuple(names)
-        unknown = [n for n in names if n not in self.names]
-        if unknown:
-            raise ValueError(f"unknown signal(s) {unknown} for a mlstm; known: "
-                             f"{list(self.names)}")
+        names = chosen_names(names, self.names, "mlstm")
         out = {}
         for name in names:
             if name == "x":

@@ -33,6 +33,16 @@ OPS = (
 SHAPE_OF_SIZE = {"hidden": ("H",), "input": ("I",), "projection": ("P",)}
 
 
+def chosen_names(names, known, kind: str) -> tuple[str, ...]:
+    """The signals a trace window asks for (all of `known` for None), each one of `known`,
+    or a ValueError naming the unknown ones and the kind's."""
+    names = tuple(known) if names is None else tuple(names)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(f"unknown signal(s) {unknown} for a {kind}; known: {list(known)}")
+    return names
+
+
 def stages_of(signals) -> list[str]:
     """The stages some of `signals` occupy, in computation order (a kind's stage buttons)."""
     present = {s.stage for s in signals}

@@ -19,6 +19,7 @@ import numpy as np
 
 from . import gradients, memory
 from .interventions import holds_for
+from .signals import chosen_names
 
 CHUNK = 1024
 FULL_BYTES = 128 * 2**20
@@ -96,12 +97,7 @@ class Trace:
     def window(self, start: int, stop: int, names=None) -> dict[str, np.ndarray]:
         """Signals for steps [start, stop): name -> (stop - start, n), fresh arrays."""
         start, stop = self._check_range(start, stop)
-        known = self.cell.names
-        names = known if names is None else tuple(names)
-        unknown = [n for n in names if n not in known]
-        if unknown:
-            raise ValueError(f"unknown signal(s) {unknown} for a {self.cell.kind}; "
-                             f"known: {list(known)}")
+        names = chosen_names(names, self.cell.names, self.cell.kind)
         stored = self._columns(start, stop, [n for n in names
                                              if n != "x" and not n.endswith("_prev")])
         out = {}

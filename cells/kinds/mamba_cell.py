@@ -16,6 +16,7 @@ import numpy as np
 
 from ..interventions import check_interventions, holds_for
 from ..params import as_float_array, check_sequence, check_size
+from ..signals import chosen_names
 from ..weight_edits import apply_weight_edits, check_weight_edits
 from . import mamba_math as mm
 from .mamba import MAMBA, MATRIX_SIGNALS, dims, init_params, options_from_params
@@ -240,11 +241,7 @@ class MambaTrace:
     def window(self, start: int, stop: int, names=None) -> dict[str, np.ndarray]:
         """Signals for steps [start, stop): name -> (stop − start, *shape), fresh arrays."""
         start, stop = self._check_range(start, stop)
-        names = self.names if names is None else tuple(names)
-        unknown = [n for n in names if n not in self.names]
-        if unknown:
-            raise ValueError(f"unknown signal(s) {unknown} for a mamba; known: "
-                             f"{list(self.names)}")
+        names = chosen_names(names, self.names, "mamba")
         out = {}
         for name in names:
             if name == "x":
