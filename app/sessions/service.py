@@ -34,7 +34,7 @@ from app.schemas import (
     TextSequence,
     ValuesSequence,
 )
-from app.sessions import building, costs, limits, readings
+from app.sessions import building, costs, json_pieces, limits, readings
 from app.sessions import models as model_sessions
 from app.sessions.building import start_states
 from app.sessions.cache import ByteLRU
@@ -139,11 +139,11 @@ class SessionService:
         return body
 
     def record(self, config: SessionConfig) -> bytes:
-        """`public` checked against SessionPublic and written as JSON, made once for many
-        askers (the others wait for it and read it)."""
-        return self.records.get_or_compute(
-            (config.id, config.key),
-            lambda: SessionPublic.model_validate(self.public(config)).model_dump_json().encode())
+        """`public` checked against SessionPublic and written as JSON (its sequence, which
+        grows with the text, in pieces), made once for many askers (the others wait for it
+        and read it)."""
+        return self.records.get_or_compute((config.id, config.key), lambda: json_pieces.dump_model(
+            SessionPublic.model_validate(self.public(config)), "sequence"))
 
     def _parallel_check(self, config: SessionConfig) -> float:
         """parallel vs step by step for this session's cell and inputs (computed once)."""

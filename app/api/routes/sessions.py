@@ -46,7 +46,8 @@ def _session_record(sessions, config) -> Response:
 def create_session(body: SessionCreate, sessions: SessionsDep) -> Response:
     """Create a session: a cell with weights (preset, seed or uploaded) and a sequence
     (`{"text"}`, `{"values"}` or `{"csv"}`). The trace is computed before the answer."""
-    return rendered(SessionPublic, sessions.public(sessions.create(body)), 201)
+    return Response(sessions.record(sessions.create(body)), status_code=201,
+                    media_type="application/json")
 
 
 @router.get("/{session_id}", response_model=SessionPublic, responses=ERRORS)

@@ -74,7 +74,7 @@ def test_an_unexpected_failure_is_a_500_with_the_security_headers(make_client, m
     def broken(self, config):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(SessionService, "public", broken)
+    monkeypatch.setattr(SessionService, "record", broken)  # the record is made at create
     from fastapi.testclient import TestClient
 
     quiet = TestClient(client.app, raise_server_exceptions=False)
