@@ -178,6 +178,19 @@ def create_session(server: Server, hidden: int, steps: int) -> str:
     return response.json()["id"]
 
 
+def create_text_session(server: Server, hidden: int, steps: int) -> str:
+    """An LSTM session on `steps` characters of ten letters (a 1M-step session of numbers
+    would be a body over the server's limit)."""
+    rng = random.Random(hidden)
+    text = "".join(rng.choice("abcdefghij") for _ in range(steps))
+    response = httpx.post(server.url + "/api/sessions", timeout=600, content=json.dumps({
+        "cell": "lstm", "hidden_size": hidden, "seed": 1, "sequence": {"text": text}}),
+        headers={"content-type": "application/json"})
+    if response.status_code != 201:
+        raise RuntimeError(f"{response.status_code}: {response.text[:300]}")
+    return response.json()["id"]
+
+
 def ws_url(server: Server, session_id: str, fmt: str = "json") -> str:
     return f"ws://127.0.0.1:{server.port}/api/sessions/{session_id}/stream?format={fmt}"
 
@@ -357,6 +370,7 @@ async def storm(server: Server, big_id: str, big_steps: int, small_id: str,
     stop_at = time.monotonic() + seconds
     storm_latencies: list[float] = []
     errors: list[str] = []
+    frames = [0] * sockets  # frames each storming socket received
 
     async def stormer(index: int) -> None:
         rng = random.Random(1000 + index)
@@ -364,7 +378,13 @@ async def storm(server: Server, big_id: str, big_steps: int, small_id: str,
             async with websockets.connect(ws_url(server, big_id, "binary"), compression=None,
                                           max_size=2**24, open_timeout=30) as ws:
                 while time.monotonic() < stop_at:
-                    storm_latencies.append(await seek_and_wait(ws, rng.randrange(big_steps)))
+                    waiting = asyncio.ensure_future(seek_and_wait(ws, rng.randrange(big_steps)))
+                    done, _ = await asyncio.wait({waiting}, timeout=stop_at - time.monotonic())
+                    if not done:  # the storm is over before this frame came
+                        waiting.cancel()
+                        break
+                    storm_latencies.append(waiting.result())
+                    frames[index] += 1
         except Exception as exc:  # noqa: BLE001 - counted and reported
             errors.append(f"{type(exc).__name__}: {exc}")
 
@@ -379,6 +399,9 @@ async def storm(server: Server, big_id: str, big_steps: int, small_id: str,
     gets, seeks, observed_errors, creates = await asyncio.to_thread(results.get, True, 120)
     observer.join(10)
     print(f"    storm, {sockets} sockets on H=512: {percentiles(storm_latencies)}")
+    print(f"    frames per storming socket: min {min(frames)}, median "
+          f"{int(np.median(frames))}, max {max(frames)}; sockets with none "
+          f"{sum(1 for n in frames if n == 0)} of {sockets}")
     print(f"    the other user's GET          : {percentiles(gets)}")
     print(f"    its creates                   : {percentiles(creates)}")
     print(f"    its seeks on a small session  : {percentiles(seeks)}")
@@ -497,6 +520,18 @@ async def storms(args: argparse.Namespace) -> None:
         await observed(server, small_id, args.seconds, idle)
         print(f"  seek storm: {args.storm} sockets on a 10k-step H=512 session")
         await storm(server, big_id, STEPS[512], small_id, 200, args.storm, args.seconds)
+        print(f"  seek storm: {args.storm} sockets on a 1M-step H=512 session (its trace is "
+              f"bigger than the cache: seeks recompute)")
+        try:
+            long_id = create_text_session(server, 512, 1_000_000)
+        except RuntimeError as refused:
+            print(f"    the server refused the session: {refused}")
+        else:
+            started = time.perf_counter()  # its last step: the whole trace computed once
+            httpx.get(f"{server.url}/api/sessions/{long_id}/trace", timeout=900, params={
+                "start": 999_999, "stop": 1_000_000}).raise_for_status()
+            print(f"    its trace computed to the end in {time.perf_counter() - started:.0f} s")
+            await storm(server, long_id, 1_000_000, small_id, 200, args.storm, args.seconds)
         print("  sensitivity storm: 16 concurrent requests, window 4096, H=1024")
         await sensitivity_storm(server, small_id, 16, args.seconds)
         print("  progress storm: 200 sockets on one training job")

@@ -39,6 +39,9 @@ from app.sessions.traces import SharedTrace, background_job
 
 T = TypeVar("T")
 LANES = ("cheap", "stream", "heavy", "background")
+# A turn of a frame's computing that makes at most this many bytes of rows (a few ms: a
+# small session's evicted segment) is cheap work; a bigger one goes in the stream lane.
+CHEAP_TURN_BYTES = 2**20
 SLOW_LANES = LANES[1:]  # share threads - 1, in turn
 
 

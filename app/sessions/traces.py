@@ -120,6 +120,27 @@ class SharedTrace:
         """Step t's signals, computing what is missing (blocking: call on the pool)."""
         return {k: v[0] for k, v in self.window(t, t + 1).items()}
 
+    def frame_in_turns(self, t: int) -> dict[str, np.ndarray] | None:
+        """Step t's signals, or None after one batch of the steps before it (blocking: call
+        on the pool, again until it answers). A seek far past what is computed so takes its
+        turns like background work instead of holding a thread for the whole run up to t."""
+        if t >= self.computed:
+            departures.check()
+            self.advance(self.batch_steps)
+            if t >= self.computed:
+                return None
+        return self.frame(t)
+
+    def turn_bytes(self, t: int) -> int:
+        """Bytes of rows the next turn toward step t computes (0: it only reads)."""
+        if t >= self.computed:
+            return min(self.batch_steps, self.steps - self.computed) * self.row_bytes
+        k = t // self.segment_steps
+        if (self._id, k) in self._segments:
+            return 0
+        stop = min((k + 1) * self.segment_steps, self.computed)
+        return (stop - k * self.segment_steps) * self.row_bytes
+
     def window(self, start: int, stop: int, names=None) -> dict[str, np.ndarray]:
         """Signals for steps [start, stop) (blocking: call on the pool)."""
         self.last_asked = time.monotonic()

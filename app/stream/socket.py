@@ -30,6 +30,7 @@ from app.errors import ApiError, describe_errors, ws_error
 from app.origins import same_origin
 from app.schemas import ClientMessage, PauseMessage, PlayMessage, SeekMessage, StepMessage
 from app.sessions.cache import ByteLRU
+from app.sessions.compute import CHEAP_TURN_BYTES
 from app.sessions.config import SessionConfig
 from app.sessions.models import ModelRun, time_of, top_json
 from app.sessions.service import SessionService
@@ -183,14 +184,14 @@ class SessionView:
         """The frame if it can be read at once (computed and resident), else None."""
         return self.trace.try_frame(t)
 
-    async def frame(self, t: int) -> dict:
-        """The frame, computed on the pool if need be (not yet computed, evicted, or the
-        segment is being extended)."""
-        frame = self.trace.try_frame(t)
-        if frame is None:
-            self.service.pool.follow(self.trace)
-            frame = await self.service.pool.run_async(self.trace.frame, t, lane="stream")
-        return frame
+    async def frame_turn(self, t: int) -> dict | None:
+        """The frame, or None after one turn of the computing it needs (not yet computed,
+        evicted, or the segment is being extended). A turn that computes little (a small
+        session's evicted segment) is cheap work; a bigger one waits in the stream lane,
+        where sockets take turns."""
+        self.service.pool.follow(self.trace)
+        lane = "cheap" if self.trace.turn_bytes(t) <= CHEAP_TURN_BYTES else "stream"
+        return await self.service.pool.run_async(self.trace.frame_in_turns, t, lane=lane)
 
 
 class Stream:
@@ -377,10 +378,10 @@ class Stream:
         encoded = self.frame_cache.peek(key)
         if encoded is None:
             frame = self.view.frame_now(t)
-            if frame is None:
+            while frame is None:
                 if self.queue.has_frame():
                     return None
-                frame = await self.view.frame(t)
+                frame = await self.view.frame_turn(t)
             encoded = (wire.binary_values(frame, trace.names, trace.dtype) if self.binary
                        else wire.signals_json(frame, trace.names))
             self.frame_cache.put(key, encoded)
