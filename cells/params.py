@@ -48,6 +48,42 @@ def as_float_array(value, what: str, dtype: np.dtype) -> np.ndarray:
     return a
 
 
+def weight_array(value, what: str, dtype: np.dtype) -> np.ndarray:
+    """A weight as the engine holds it: as_float_array's array, frozen (read-only). An
+    array that is already so (frozen: read-only down to the memory it owns, C-contiguous,
+    of `dtype`, finite) is taken as it is: nothing can change it, so sharing it is as good
+    as a copy. A model read from a file (whose reader freezes each tensor it reads) so
+    holds each tensor once, and a tied head and embedding stay one array."""
+    if _frozen(value, dtype):
+        if not _all_finite(value):
+            bad = "NaN" if np.isnan(value).any() else "Inf"
+            raise ValueError(f"{what} contains {bad}")
+        return value
+    a = as_float_array(value, what, dtype)
+    a.flags.writeable = False
+    return a
+
+
+def _frozen(value, dtype: np.dtype) -> bool:
+    if not isinstance(value, np.ndarray) or value.dtype != dtype \
+            or not value.flags.c_contiguous:
+        return False
+    a = value
+    while isinstance(a, np.ndarray):
+        if a.flags.writeable:
+            return False
+        if a.base is None:
+            return True
+        a = a.base
+    return False  # memory of another object's, which may change
+
+
+def _all_finite(a: np.ndarray, rows: int = 2**20) -> bool:
+    """np.isfinite(a).all() a million numbers at a time (no mask as large as a)."""
+    flat = a.reshape(-1)
+    return all(np.isfinite(flat[i:i + rows]).all() for i in range(0, flat.size, rows))
+
+
 def check_sequence(xs, input_size: int, dtype: np.dtype) -> np.ndarray:
     """A sequence a cell reads: (T, input_size) with T ≥ 1, C-contiguous in the cell's
     dtype; a ValueError that says the shape otherwise (every cell class asks here)."""

@@ -69,19 +69,64 @@ def _open_safetensors(path: Path, label: str) -> Iterator[TensorFile]:
         handle = safe_open(str(path), framework="numpy")  # memory-maps; nothing read yet
     except SafetensorError as error:
         raise ValueError(f"{label}: not a readable safetensors file ({error})") from None
+    places = _places(path)
 
     def read(name: str) -> np.ndarray | str:
         try:
             declared = handle.get_slice(name)
             check_declared(label, name, declared.get_shape())
+            place = places.get(name)
+            if place is not None:
+                return _read_in_place(file, *place)
             if declared.get_dtype() in ML_DTYPES:
                 import ml_dtypes  # noqa: F401  (registers bfloat16 with NumPy)
-            return handle.get_tensor(name)
+            # its own mapping, gone when the tensor is read: the file's pages do not stay in
+            # the process beside the copy
+            with safe_open(str(path), framework="numpy") as own:
+                return own.get_tensor(name)
         except (SafetensorError, TypeError) as error:  # TypeError: a dtype NumPy lacks
             return f"cannot be read ({error})"
 
-    with handle:
+    with handle, open(path, "rb") as file:
         yield TensorFile(label, tuple(handle.keys()), dict(handle.metadata() or {}), read)
+
+
+# safetensors dtypes read straight into an array of their own (the others go through the
+# library, which copies them out of its mapping)
+_IN_PLACE = {"F32": np.dtype("<f4"), "F64": np.dtype("<f8")}
+
+
+def _places(path: Path) -> dict[str, tuple]:
+    """name -> (dtype, shape, offset in the file, bytes) of the float32 and float64 tensors,
+    from the header safe_open has already checked (its size, offsets and shapes)."""
+    import json
+    import struct
+
+    with open(path, "rb") as file:
+        (size,) = struct.unpack("<Q", file.read(8))
+        header = json.loads(file.read(size))
+    places = {}
+    for name, entry in header.items():
+        if name == "__metadata__" or entry.get("dtype") not in _IN_PLACE:
+            continue
+        begin, end = entry["data_offsets"]
+        places[name] = (_IN_PLACE[entry["dtype"]], tuple(entry["shape"]), 8 + size + begin,
+                        end - begin)
+    return places
+
+
+def _read_in_place(file, dtype: np.dtype, shape: tuple, offset: int, nbytes: int):
+    """The tensor read from the file into an array that owns its memory, once, and is
+    frozen (read-only): the engine then holds it as it is (cells.params.weight_array)
+    instead of copying it again."""
+    array = np.empty(shape, dtype)  # little-endian, as the format stores it
+    if array.nbytes != nbytes:
+        return f"holds {nbytes} bytes for shape {shape}"
+    file.seek(offset)
+    if nbytes and file.readinto(memoryview(array.reshape(-1)).cast("B")) != nbytes:
+        return "is cut short"
+    array.flags.writeable = False  # (on a big-endian machine float_tensor copies it)
+    return array
 
 
 @contextmanager

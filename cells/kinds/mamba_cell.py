@@ -1,13 +1,14 @@
 """The Mamba mixer as a cell: the engine's public face (run, step, with_weights, a trace with
 window/frame/backward/sensitivity/extend) over signals of several widths.
 
-The trace keeps x_in, z, x_conv, Δ, y (E each), B, C (N each) and out (H) of every step and
-the state h (E × N) only before every block of mamba_math.BLOCK steps; decay, write and h
-of any window are recomputed from the block's checkpoint (bit-for-bit the first
-computation: the same blocks, the same holds, the same method), and the other E-wide
-signals (mamba_math.DERIVED) from the kept ones, in the same aligned blocks. So a step
-costs 5·E + 2·N + H stored numbers: at the 130M configuration (E = 1536, N = 16, H = 768)
-8,480, 9 % of the 89,888 a record of every signal would hold.
+The trace keeps B, C (N each) and out (H) of every step, and before every block of
+mamba_math.BLOCK steps what that block reads besides its inputs: the conv's delay line
+(K − 1 rows of x_in) and h (E × N). Every other signal of any window is computed again
+from there, block by block (mamba_math.block_signals), bit for bit the first
+computation; the last block computed is kept, so stepping through a block computes it
+once. A step so costs 2·N + H stored numbers: at the 130M configuration (E = 1536,
+N = 16, H = 768) 800, under 1 % of the 89,888 a record of every signal would hold, and
+a window of one step costs one block of the layer's forward.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..interventions import check_interventions, holds_for
-from ..params import as_float_array, check_sequence, check_size
+from ..params import as_float_array, check_sequence, check_size, weight_array
 from ..signals import chosen_names
 from ..weight_edits import apply_weight_edits, check_weight_edits
 from . import mamba_math as mm
-from .mamba import MAMBA, MATRIX_SIGNALS, dims, init_params, options_from_params
+from .mamba import MAMBA, dims, init_params, options_from_params
 
 PARALLEL_METHODS = {True: "doubling", "doubling": "doubling", "log": "log"}
+KEPT = ("B", "C", "out")  # what a trace keeps of every step (the rest: mamba_math.block_signals)
 
 
 def create_mamba(input_size=None, hidden_size=None, seed=0, params=None, dtype=None,
@@ -68,7 +70,7 @@ def check_params(params: dict, I: int, H: int, options: dict, dtype) -> dict:
                 raise ValueError(f"parameter {name} is missing for a mamba")
             out[name] = np.zeros(shape, dtype)
         else:
-            out[name] = as_float_array(params[name], f"parameter {name}", dtype)
+            out[name] = weight_array(params[name], f"parameter {name}", dtype)
             if out[name].shape != shape:
                 raise ValueError(f"parameter {name} has shape {out[name].shape}; expected "
                                  f"{shape}")
@@ -198,15 +200,29 @@ class MambaTrace:
         self._xs = xs
         self._compute()
 
-    def _compute(self) -> None:
+    def _compute(self, first_block: int = 0) -> None:
+        """Compute from block `first_block` on (the blocks before it are kept as they are)."""
         holds = holds_for(self.interventions, 0, len(self._xs))
-        self._stored, self._checkpoints, h_end = mm.forward(
-            self.cell.weights, self._xs, self.state0["conv"], self.state0["h"], holds,
-            self.parallel)
+        a = first_block * mm.BLOCK
+        if first_block == 0:
+            line, h = self.state0["conv"], self.state0["h"]
+        elif first_block == len(self._checkpoints):  # the blocks so far are all whole
+            line, h = self._final["conv"], self._final["h"]
+        else:
+            line, h = self._lines[first_block], self._checkpoints[first_block]
+        run = mm.forward(self.cell.weights, self._xs[a:], line, h,
+                         holds[a:] if holds else None, self.parallel, keep=KEPT)
+        if first_block == 0:
+            self._stored = run.stored
+            self._checkpoints, self._lines = run.h_before, run.line_before
+        else:
+            self._stored = {k: np.concatenate([v[:a], run.stored[k]])
+                            for k, v in self._stored.items()}
+            self._checkpoints = self._checkpoints[:first_block] + run.h_before
+            self._lines = self._lines[:first_block] + run.line_before
         self._holds = holds
-        lags = self.cell.dims["lags"]
-        line = mm.conv_window(self.state0["conv"], self._stored["x_in"])
-        self._final = {"conv": line[len(line) - lags:].copy(), "h": h_end}
+        self._recent = None  # (block index, its signals): the last block computed again
+        self._final = {"conv": run.line_end, "h": run.h_end}
 
     # -- reading -------------------------------------------------------------------
     def __len__(self) -> int:
@@ -230,7 +246,8 @@ class MambaTrace:
     @property
     def nbytes(self) -> int:
         return int(self._xs.nbytes + sum(a.nbytes for a in self._stored.values())
-                   + sum(a.nbytes for a in self._checkpoints))
+                   + sum(a.nbytes for a in self._checkpoints)
+                   + sum(a.nbytes for a in self._lines))
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.window(0, len(self), names=(name,))[name]
@@ -248,47 +265,50 @@ class MambaTrace:
                 out[name] = self._xs[start:stop].copy()
             elif name in self._stored:
                 out[name] = self._stored[name][start:stop].copy()
-            elif name == "conv_prev":
-                out[name] = self._conv_prev(start, stop)
-        recomputed = [n for n in names if n in mm.DERIVED]
-        if recomputed:
-            out.update(mm.derived(self.cell.weights, self._stored, self.state0["conv"],
-                                  self._holds, start, stop, recomputed))
-        matrices = [n for n in names if n in MATRIX_SIGNALS or n == "h_prev"]
-        if matrices:
-            out.update(self._matrices(start, stop, matrices))
-        return out
+        computed = [n for n in names if n not in out]
+        if computed:
+            out.update(self._computed(start, stop, computed))
+        return {name: out[name] for name in names}
 
-    def _conv_prev(self, start: int, stop: int) -> np.ndarray:
-        lags = self.cell.dims["lags"]
-        line = mm.conv_window(self.state0["conv"], self._stored["x_in"][:stop])
-        return np.stack([line[t:t + lags] for t in range(start, stop)]) if stop > start \
-            else np.empty((0, lags, self.cell.channels), self.cell.dtype)
+    def block(self, k: int) -> dict[str, np.ndarray]:
+        """Every signal of block k (steps k·BLOCK … (k + 1)·BLOCK − 1) as the run computed
+        it (read-only: shared with the next reader of the same block)."""
+        recent = self._recent  # one read: another thread may replace it meanwhile
+        if recent is not None and recent[0] == k:
+            return recent[1]
+        a = k * mm.BLOCK
+        b = min(len(self), a + mm.BLOCK)
+        signals = mm.block_signals(self.cell.weights, self._xs[a:b], self._lines[k],
+                                   self._checkpoints[k],
+                                   self._holds[a:b] if self._holds else None, self.parallel)
+        for rows in signals.values():
+            rows.flags.writeable = False
+        self._recent = (k, signals)
+        return signals
 
-    def _matrices(self, start: int, stop: int, names) -> dict[str, np.ndarray]:
-        """decay, write, h and h_prev of [start, stop), recomputed block by block from the
-        checkpoints exactly as the run computed them."""
-        E, N = self.cell.channels, self.cell.dims["N"]
-        out = {n: np.empty((stop - start, E, N), self.cell.dtype) for n in names}
-        if stop == start:
-            return out
+    def _computed(self, start: int, stop: int, names) -> dict[str, np.ndarray]:
+        """The signals `names` of [start, stop) that the trace does not keep, from the
+        blocks they fall in (h_prev_t = h_{t−1}: the checkpoint at a block's first step)."""
+        out = {n: np.empty((stop - start, *self.cell.shape_of(n)), self.cell.dtype)
+               for n in names}
         B = mm.BLOCK
-        first = (max(start - 1, 0) if "h_prev" in names else start) // B
-        for k in range(first, (stop - 1) // B + 1):
-            a, b = k * B, min(len(self), (k + 1) * B)
-            decay, write, hs = mm.block_states(self.cell.weights, self._stored, a, b,
-                                               self._checkpoints[k], self._holds,
-                                               self.parallel)
-            lo, hi = max(a, start), min(b, stop)
-            for name, rows in (("decay", decay), ("write", write), ("h", hs)):
-                if name in out and lo < hi:
-                    out[name][lo - start:hi - start] = rows[lo - a:hi - a]
-            if "h_prev" in out:  # h_prev_t = h_{t−1}: this block's h feeds steps a+1 … b
-                plo, phi = max(a + 1, start), min(b + 1, stop)
-                if plo < phi:
-                    out["h_prev"][plo - start:phi - start] = hs[plo - 1 - a:phi - 1 - a]
-        if "h_prev" in out and start == 0:
-            out["h_prev"][0] = self.state0["h"]
+        for k in range(start // B, (stop - 1) // B + 1 if stop > start else 0):
+            a = k * B
+            lo, hi = max(a, start), min(a + B, stop)
+            signals = self.block(k)
+            for name, rows in out.items():
+                if name == "h_prev":
+                    if lo == a:
+                        rows[a - start] = self._checkpoints[k]
+                    first = max(lo, a + 1)
+                    rows[first - start:hi - start] = signals["h"][first - 1 - a:hi - 1 - a]
+                elif name == "conv_prev":
+                    line = mm.conv_window(self._lines[k], signals["x_in"])
+                    lags = len(self._lines[k])
+                    for t in range(lo, hi):
+                        rows[t - start] = line[t - a:t - a + lags]
+                else:
+                    rows[lo - start:hi - start] = signals[name][lo - a:hi - a]
         return out
 
     def _check_range(self, start, stop) -> tuple[int, int]:
@@ -302,10 +322,12 @@ class MambaTrace:
 
     # -- growing -------------------------------------------------------------------
     def extend(self, xs_more) -> MambaTrace:
-        """Append steps, continuing from the final state: equal to a fresh run."""
+        """Append steps, continuing from the final state: equal to a fresh run (the last,
+        partial block is computed again with its new steps; the blocks before stay)."""
         more = self.cell.check_inputs(xs_more)
+        first = len(self._xs) // mm.BLOCK
         self._xs = np.concatenate([self._xs, more])
-        self._compute()
+        self._compute(first)
         return self
 
     # -- gradients -----------------------------------------------------------------
@@ -317,12 +339,16 @@ class MambaTrace:
         from ..gradients import Gradients
 
         given = self._loss_gradients(grad)
-        res = mm.backward(self.cell.weights, self._xs, self._stored, self.state0["conv"],
+        res = mm.backward(self.cell.weights, self._xs, self.tape(), self.state0["conv"],
                           self._checkpoints, given.get("out"), given.get("y"),
                           given.get("h"), self._holds)
         params = {k: res["params"][k].astype(self.cell.dtype) for k in self.cell.params}
         return Gradients(params, res["xs"], res["h0"], None,
                          {"conv": res["conv0"], "h": res["h0"]})
+
+    def tape(self) -> dict[str, np.ndarray]:
+        """What the backward pass reads of every step (mamba_math.TAPE), computed again."""
+        return self.window(0, len(self), mm.TAPE)
 
     def _loss_gradients(self, grad) -> dict:
         cell, T = self.cell, len(self)
@@ -347,10 +373,12 @@ class MambaTrace:
 
     def state_before(self, s: int) -> dict:
         """The state {"conv", "h"} before step s."""
-        lags = self.cell.dims["lags"]
-        line = mm.conv_window(self.state0["conv"], self._stored["x_in"][:s])
-        h = self.state0["h"] if s == 0 else self.window(s - 1, s, ("h",))["h"][0]
-        return {"conv": line[len(line) - lags:].copy(), "h": h.copy()}
+        if s == 0:
+            return {k: v.copy() for k, v in self.state0.items()}
+        if s == len(self):
+            return self.final_state
+        prev = self.window(s, s + 1, ("conv_prev", "h_prev"))
+        return {"conv": prev["conv_prev"][0], "h": prev["h_prev"][0]}
 
     def sensitivity(self, t: int, unit: int, of: str = "y", window: int = 256) -> dict:
         """‖∂ of_t[unit] / ∂v_s‖₂ for v = x (the input) and h (the state after step s, all
@@ -382,7 +410,7 @@ class MambaTrace:
         n = t + 1 - start
         seed = np.zeros((n, width), cell.dtype)
         seed[-1, unit] = 1
-        res = mm.backward(cell.weights, sub._xs, sub._stored, sub.state0["conv"],
+        res = mm.backward(cell.weights, sub._xs, sub.tape(), sub.state0["conv"],
                           sub._checkpoints, seed if of == "out" else None,
                           seed if of == "y" else None, None, sub._holds, totals=True)
         return {"start": start, "t": t, "unit": unit, "of": of,
@@ -407,9 +435,9 @@ class MambaTrace:
         if window < 1:
             raise ValueError(f"window must be at least 1, got {window}")
         start = max(0, t - window + 1)
-        part = {k: self._stored[k][start:t + 1] for k in ("delta", "B", "C")}
+        part = self.window(start, t + 1, ("delta", "B", "C", "x_conv", "y"))
         h_start = self.state_before(start)["h"][channel]
         res = mm.hidden_attention(cell.weights, part, channel, h_start)
         return {"start": start, "t": t, "channel": channel, **res,
-                "x": self._stored["x_conv"][start:t + 1, channel].astype(np.float64),
-                "y": self._stored["y"][start:t + 1, channel].astype(np.float64)}
+                "x": part["x_conv"][:, channel].astype(np.float64),
+                "y": part["y"][:, channel].astype(np.float64)}

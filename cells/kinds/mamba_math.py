@@ -2,12 +2,12 @@
 backward, and the hidden attention. Plain functions of arrays; the cell and its trace
 (mamba_cell.py) decide which steps to compute and what to keep.
 
-Everything but the state recurrence is computed for all steps of a stretch at once (the
-projections, the conv, Δ, B, C, the gates); the recurrence h_t = decay_t ⊙ h_{t−1} + write_t
-runs in blocks of BLOCK steps, each block's decay and write made in one go, so a stretch
-holds at most BLOCK steps of E × N values. The state before every block is a checkpoint:
-the trace keeps those and recomputes the E × N signals of any window from them, in the
-same blocks, so a recomputed window is bit-for-bit the first computation.
+A stretch is computed in blocks of BLOCK steps (block_signals): each block's projections,
+conv, Δ, B, C and gates at once, then the recurrence h_t = decay_t ⊙ h_{t−1} + write_t over
+its steps, so no more than BLOCK steps of E-wide or E × N values exist at a time. A block
+reads only its inputs, the conv's delay line and h before it: forward keeps those for
+every block, and a trace computes any block again from them, bit for bit the first
+computation (the same arrays through the same operations).
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import numpy as np
 from .min_gru import scan_by_doubling
 from .spec import cut
 
-BLOCK = 64  # steps per block of the recurrence (and between two checkpoints of h)
-# Recomputed from the kept signals when read (elementwise, or one small matmul): a trace
-# keeps x_in, z, x_conv, delta, B, C, y and out per step, half of what it would otherwise
-DERIVED = ("x_conv_pre", "delta_pre", "retention", "write_strength", "gate")
+BLOCK = 64  # steps per block (and between two checkpoints of the state)
+# What `backward` reads of every step (forward keeps these by default)
+TAPE = ("x_in", "z", "x_conv_pre", "x_conv", "delta_pre", "delta", "B", "C", "y", "gate",
+        "out")
 SEGMENT = 16  # steps per segment of the "log" scan (pairwise within, carried between)
 
 
@@ -64,15 +64,17 @@ class Weights:
 
 
 def weights(params: dict) -> Weights:
+    """The parameters as the computation reads them: the matrices as transposed views of the
+    cell's own C-contiguous params (BLAS reads either layout without a copy), so a loaded
+    model holds each matrix once."""
     E, N = params["A_log"].shape
     R = params["dt_proj_weight"].shape[1]
     return Weights(
-        np.ascontiguousarray(params["in_proj_weight"].T), params["in_proj_bias"],
-        params["conv_weight"], params["conv_bias"],
-        np.ascontiguousarray(params["x_proj_weight"].T),
-        np.ascontiguousarray(params["dt_proj_weight"].T), params["dt_proj_bias"],
-        -np.exp(params["A_log"]), params["D"],
-        np.ascontiguousarray(params["out_proj_weight"].T), params["out_proj_bias"], R, N)
+        params["in_proj_weight"].T, params["in_proj_bias"],
+        params["conv_weight"], params["conv_bias"], params["x_proj_weight"].T,
+        params["dt_proj_weight"].T, params["dt_proj_bias"],
+        -np.exp(params["A_log"]), params["D"], params["out_proj_weight"].T,
+        params["out_proj_bias"], R, N)
 
 
 def hold_rows(holds, name: str, rows: np.ndarray) -> None:
@@ -88,59 +90,71 @@ def conv_window(conv0: np.ndarray, x_in: np.ndarray) -> np.ndarray:
     return np.concatenate([conv0, x_in], axis=0)
 
 
-def inputs_side(w: Weights, xs: np.ndarray, conv0: np.ndarray, holds=None) -> dict:
-    """Every per-step signal that needs no state: name -> (n, ·) arrays, holds applied."""
+def line_after(line: np.ndarray, x_in: np.ndarray) -> np.ndarray:
+    """The delay line (K − 1, E) after the steps whose x_in follows `line`."""
+    full = conv_window(line, x_in)
+    return full[len(full) - len(line):].copy()
+
+
+def block_signals(w: Weights, xs: np.ndarray, line: np.ndarray, h: np.ndarray, holds=None,
+                  method: str | bool = False) -> dict:
+    """Every signal of one block of steps (at most BLOCK) from what it reads: its inputs xs
+    (n, I), the conv's delay line before it (K − 1, E) and h before it (E, N); holds per
+    step of the block. name -> (n, ·); decay, write and h are (n, E, N). The same inputs
+    give the same bits, so a block computed again is the block first computed."""
     n, E = len(xs), w.A.shape[0]
     K = w.conv_w.shape[1]
     xz = xs @ w.w_in_T + w.b_in  # (n, 2E)
-    s = {"x_in": np.ascontiguousarray(xz[:, :E]), "z": np.ascontiguousarray(xz[:, E:])}
-    line = conv_window(conv0, s["x_in"])  # (K − 1 + n, E)
+    s = {"x_in": xz[:, :E], "z": xz[:, E:]}
+    full = conv_window(line, s["x_in"])  # (K − 1 + n, E)
     pre = np.broadcast_to(w.conv_b, (n, E)).copy()
     for k in range(K):  # tap k reads x_in_{t−K+1+k}
-        pre += w.conv_w[:, k] * line[k:k + n]
+        pre += w.conv_w[:, k] * full[k:k + n]
     s["x_conv_pre"] = pre
-    s["x_conv"] = silu(pre)
-    hold_rows(holds, "x_conv", s["x_conv"])
-    dbc = s["x_conv"] @ w.w_x_T  # (n, R + 2N)
+    u = s["x_conv"] = silu(pre)
+    hold_rows(holds, "x_conv", u)
+    dbc = u @ w.w_x_T  # (n, R + 2N)
     s["B"] = np.ascontiguousarray(dbc[:, w.R:w.R + w.N])
     s["C"] = np.ascontiguousarray(dbc[:, w.R + w.N:])
     s["delta_pre"] = dbc[:, :w.R] @ w.w_dt_T + w.b_dt
-    s["delta"] = softplus(s["delta_pre"])
-    hold_rows(holds, "delta", s["delta"])
-    s["retention"] = s["delta"] * w.A.mean(axis=1)  # mean_n log exp(Δ A_n)
-    s["write_strength"] = np.abs(s["delta"] * s["x_conv"]) * np.linalg.norm(s["B"], axis=1,
-                                                                          keepdims=True)
+    delta = s["delta"] = softplus(s["delta_pre"])
+    hold_rows(holds, "delta", delta)
+    s["retention"] = delta * w.A.mean(axis=1)  # mean_n log exp(Δ A_n)
+    s["write_strength"] = np.abs(delta * u) * np.linalg.norm(s["B"], axis=1, keepdims=True)
     s["gate"] = silu(s["z"])
     hold_rows(holds, "gate", s["gate"])
+    s["decay"], s["write"], s["h"] = states(w, delta, u, s["B"], h, holds, method)
+    s["y"] = np.einsum("ten,tn->te", s["h"], s["C"]) + w.D * u
+    s["out"] = (s["y"] * s["gate"]) @ w.w_out_T + w.b_out
     return s
 
 
-def block_terms(w: Weights, s: dict, a: int, b: int, holds=None):
-    """decay and write of steps [a, b) of the stretch, (b − a, E, N) each, holds applied."""
-    delta = s["delta"][a:b]
+def states(w: Weights, delta: np.ndarray, u: np.ndarray, B: np.ndarray, h: np.ndarray,
+           holds=None, method: str | bool = False):
+    """(decay, write, h) of a block's steps (n, E, N) from h before it: step by step, or
+    by a scan (method "doubling" or "log"; no holds)."""
     decay = np.exp(delta[:, :, None] * w.A)
-    hold_rows(holds[a:b] if holds else None, "decay", decay)
-    write = (delta * s["x_conv"][a:b])[:, :, None] * s["B"][a:b, None, :]
-    return decay, write
+    hold_rows(holds, "decay", decay)
+    write = (delta * u)[:, :, None] * B[:, None, :]
+    if not method:
+        hs = np.empty_like(write)
+        for j in range(len(write)):
+            h = np.add(np.multiply(decay[j], h, out=hs[j]), write[j], out=hs[j])
+            if holds is not None and holds[j] is not None:
+                put_channels(holds[j], "h", hs[j])
+    elif method == "log":
+        hs = scan_by_segments(delta, w.A, write, h)
+    else:
+        hs = scan_by_doubling(decay.copy(), write.copy(), h)
+    return decay, write, hs
 
 
 def block_states(w: Weights, s: dict, a: int, b: int, h: np.ndarray, holds=None,
                  method: str | bool = False):
-    """(decay, write, h) of steps [a, b), from h before a: step by step, or by a scan
-    (method "doubling" or "log"; no holds)."""
-    decay, write = block_terms(w, s, a, b, holds)
-    if not method:
-        hs = np.empty_like(write)
-        rows = holds[a:b] if holds else None
-        for j in range(b - a):
-            h = np.add(np.multiply(decay[j], h, out=hs[j]), write[j], out=hs[j])
-            if rows is not None and rows[j] is not None:
-                put_channels(rows[j], "h", hs[j])
-    elif method == "log":
-        hs = scan_by_segments(s["delta"][a:b], w.A, write, h)
-    else:
-        hs = scan_by_doubling(decay.copy(), write.copy(), h)
-    return decay, write, hs
+    """(decay, write, h) of steps [a, b) of a stretch whose signals are `s`, from h
+    before a."""
+    return states(w, s["delta"][a:b], s["x_conv"][a:b], s["B"][a:b], h,
+                  holds[a:b] if holds else None, method)
 
 
 def put_channels(held: dict, name: str, value: np.ndarray) -> None:
@@ -168,68 +182,37 @@ def scan_by_segments(delta: np.ndarray, A: np.ndarray, write: np.ndarray,
     return out
 
 
-def read_out(w: Weights, s: dict, hs: np.ndarray, a: int, b: int) -> np.ndarray:
-    """y of steps [a, b): h_t·C_t + D ⊙ u_t."""
-    return np.einsum("ten,tn->te", hs, s["C"][a:b]) + w.D * s["x_conv"][a:b]
+@dataclass
+class Run:
+    """What `forward` gives: the kept signals of every step, what each block starts from,
+    and the state after the last step."""
+
+    stored: dict  # name -> (n, ·), the names asked to keep
+    h_before: list  # h (E, N) before each block of BLOCK steps
+    line_before: list  # the conv's delay line (K − 1, E) before each block
+    h_end: np.ndarray
+    line_end: np.ndarray
 
 
 def forward(w: Weights, xs: np.ndarray, conv0: np.ndarray, h0: np.ndarray, holds=None,
-            method: str | bool = False, on_block=None) -> tuple[dict, list, np.ndarray]:
-    """Every stored signal of a stretch (name -> (n, ·)), the state before each block of
-    BLOCK steps, and the final h. `on_block(a, b, decay, write, h)` sees each block's
-    E × N signals while they are at hand."""
-    s = inputs_side(w, xs, conv0, holds)
-    n = len(xs)
-    y = np.empty_like(s["x_conv"])
-    checkpoints = []
-    h = h0
+            method: str | bool = False, keep=TAPE) -> Run:
+    """A stretch computed block by block (block_signals), keeping the signals `keep` of
+    every step (by default what `backward` reads) and what each block starts from, so any
+    block can be computed again bit for bit."""
+    n, (E, N), H = len(xs), w.A.shape, len(w.b_out)
+    widths = {"B": N, "C": N, "out": H}
+    stored = {name: np.empty((n, widths.get(name, E)), xs.dtype) for name in keep}
+    h_before, line_before = [], []
+    h, line = h0, conv0
     for a in range(0, n, BLOCK):
         b = min(n, a + BLOCK)
-        checkpoints.append(h)
-        decay, write, hs = block_states(w, s, a, b, h, holds, method)
-        y[a:b] = read_out(w, s, hs, a, b)
-        if on_block is not None:
-            on_block(a, b, decay, write, hs)
-        h = hs[-1].copy()
-    s["y"] = y
-    s["out"] = (y * s["gate"]) @ w.w_out_T + w.b_out
-    return {k: v for k, v in s.items() if k not in DERIVED}, checkpoints, h
-
-
-def derived(w: Weights, s: dict, conv0: np.ndarray, holds, start: int, stop: int,
-            names) -> dict:
-    """The DERIVED signals `names` of rows [start, stop) from the kept ones, computed in
-    the aligned blocks of BLOCK rows whatever the window (so any window reads the same
-    bits), holds applied."""
-    n, K = len(s["x_in"]), w.conv_w.shape[1]
-    pieces: dict = {name: [] for name in names}
-    for a in range(start - start % BLOCK, stop, BLOCK):
-        b = min(a + BLOCK, n)
-        block = {}
-        if "x_conv_pre" in names:  # the delay line of rows a … b − 1: K − 1 rows before a
-            lo = a - (K - 1)
-            line = s["x_in"][lo:b] if lo >= 0 else np.concatenate(
-                [conv0[len(conv0) + lo:], s["x_in"][:b]])
-            pre = np.broadcast_to(w.conv_b, (b - a, len(w.conv_b))).copy()
-            for k in range(K):
-                pre += w.conv_w[:, k] * line[k:k + b - a]
-            block["x_conv_pre"] = pre
-        if "delta_pre" in names:
-            block["delta_pre"] = (s["x_conv"][a:b] @ w.w_x_T)[:, :w.R] @ w.w_dt_T + w.b_dt
-        if "retention" in names:
-            block["retention"] = s["delta"][a:b] * w.A.mean(axis=1)
-        if "write_strength" in names:
-            block["write_strength"] = np.abs(s["delta"][a:b] * s["x_conv"][a:b]) * \
-                np.linalg.norm(s["B"][a:b], axis=1, keepdims=True)
-        if "gate" in names:
-            block["gate"] = silu(s["z"][a:b])
-            hold_rows(holds[a:b] if holds else None, "gate", block["gate"])
-        lo, hi = max(start, a), min(stop, b)
-        for name in names:
-            pieces[name].append(block[name][lo - a:hi - a])
-    empty = s["z"][:0]  # every derived signal is E wide
-    return {name: (p[0] if len(p) == 1 else np.concatenate(p) if p else empty.copy())
-            for name, p in pieces.items()}
+        h_before.append(h)
+        line_before.append(line)
+        s = block_signals(w, xs[a:b], line, h, holds[a:b] if holds else None, method)
+        for name in keep:
+            stored[name][a:b] = s[name]
+        h, line = s["h"][-1].copy(), line_after(line, s["x_in"])
+    return Run(stored, h_before, line_before, h, line)
 
 
 def backward(w: Weights, xs: np.ndarray, s: dict, conv0: np.ndarray, checkpoints: list,
@@ -243,7 +226,6 @@ def backward(w: Weights, xs: np.ndarray, s: dict, conv0: np.ndarray, checkpoints
     n, E = s["x_conv"].shape
     N = w.N
     dt = s["x_conv"].dtype
-    s = {**s, **derived(w, s, conv0, holds, 0, n, ("x_conv_pre", "delta_pre", "gate"))}
     g = {}
     if d_out is not None:
         g["out_proj_weight"] = d_out.T @ (s["y"] * s["gate"])

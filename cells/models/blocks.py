@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..params import as_float_array
+from ..params import weight_array
 
 NORMS = ("rms", "layer")
 FF_ACTIVATIONS = ("gelu", "gelu_tanh", "silu", "relu")
@@ -136,8 +136,9 @@ class Block:
                 raise ValueError(f"block has {a} but no {b}")
 
     def cast(self, dtype) -> Block:
-        """C-contiguous copies of the model's dtype, as every cell's parameters are."""
-        return Block({k: as_float_array(v, f"block {k}", dtype) for k, v in self.params.items()},
+        """Frozen C-contiguous arrays of the model's dtype, as every cell's parameters are
+        (cells.params.weight_array)."""
+        return Block({k: weight_array(v, f"block {k}", dtype) for k, v in self.params.items()},
                      self.options)
 
     def has(self, part: str) -> bool:

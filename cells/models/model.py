@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import memory
 from ..interventions import held_by_part
-from ..params import as_float_array
+from ..params import weight_array
 from ..weight_edits import edits_by_part
 from .blocks import Block, Norm
 from .encoder import Encoder
@@ -67,12 +67,16 @@ class Head:
         return self.weight.shape[1]
 
     def logits(self, y: np.ndarray) -> np.ndarray:
-        return y @ self.weight.T + self.bias  # (T, O)
+        out = y @ self.weight.T  # (T, O); in place from here: a head's rows can be large
+        out += self.bias
+        return out
 
     def probabilities(self, logits: np.ndarray) -> np.ndarray | None:
         if self.activation == "softmax":
-            shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-            return shifted / shifted.sum(axis=-1, keepdims=True)
+            shifted = logits - logits.max(axis=-1, keepdims=True)
+            np.exp(shifted, out=shifted)
+            shifted /= shifted.sum(axis=-1, keepdims=True)
+            return shifted
         if self.activation == "sigmoid":
             return 0.5 * np.tanh(0.5 * logits) + 0.5
         return None
@@ -154,23 +158,23 @@ class Model:
             shown = sorted(map(str, dtypes))
             raise ValueError(f"the cells of a model must share one dtype, got {shown}")
         self.dtype = dtypes.pop()
-        # The head and embedding enter the engine as the cells' parameters do (C-contiguous
-        # copies of the model's dtype), so a model computes the same bits whatever file it
-        # was read from.
+        # The head and embedding enter the engine as the cells' parameters do (C-contiguous,
+        # of the model's dtype, frozen: cells.params.weight_array), so a model computes the
+        # same bits whatever file it was read from, and a tied head is the embedding's array.
         self.head = None if head is None else Head(
-            as_float_array(head.weight, "head weight", self.dtype),
-            as_float_array(head.bias, "head bias", self.dtype), head.activation)
+            weight_array(head.weight, "head weight", self.dtype),
+            weight_array(head.bias, "head bias", self.dtype), head.activation)
         self.stack = tuple(layer if layer.block is None
                            else replace(layer, block=layer.block.cast(self.dtype))
                            for layer in self.stack)
         self.final_norm = None if final_norm is None else replace(
             final_norm, weight=None if final_norm.weight is None
-            else as_float_array(final_norm.weight, "final norm weight", self.dtype),
+            else weight_array(final_norm.weight, "final norm weight", self.dtype),
             bias=None if final_norm.bias is None
-            else as_float_array(final_norm.bias, "final norm bias", self.dtype))
+            else weight_array(final_norm.bias, "final norm bias", self.dtype))
         if self.encoder.embedding is not None:
             self.encoder = replace(self.encoder,  # keeps a special encoder's class
-                                   embedding=as_float_array(self.encoder.embedding, "embedding",
+                                   embedding=weight_array(self.encoder.embedding, "embedding",
                                                             self.dtype))
         self.returns = returns
         self.notices = tuple(notices)  # what loading left out or changed, said in words

@@ -76,11 +76,10 @@ def _own_forward(cell, x: np.ndarray, start: tuple, backward: bool):
     w, runs, outs, ends = cell.prepared.weights, [], [], []
     for b in range(read.shape[1]):
         conv0, h0 = (s[b] for s in start)
-        stored, checkpoints, h_end = mm.forward(w, np.ascontiguousarray(read[:, b]), conv0, h0)
-        runs.append((stored, checkpoints))
-        outs.append(stored["out"])
-        line = mm.conv_window(conv0, stored["x_in"])
-        ends.append((line[len(line) - len(conv0):], h_end))
+        run = mm.forward(w, np.ascontiguousarray(read[:, b]), conv0, h0)
+        runs.append((run.stored, run.h_before))
+        outs.append(run.stored["out"])
+        ends.append((run.line_end, run.h_end))
     end = tuple(np.stack([e[k] for e in ends]) for k in range(2))
     return OwnTape(runs, start, read, backward), np.stack(outs, axis=1), end
 
