@@ -401,18 +401,17 @@ class MambaTrace:
         if window < 1:
             raise ValueError(f"window must be at least 1, got {window}")
         start = max(0, t - window + 1)
-        sub = self.cell.run(self._xs[start:t + 1], state=self.state_before(start),
-                            interventions=[{**iv.to_dict(), "start": max(iv.start - start, 0),
-                                            "stop": iv.stop - start}
-                                           for iv in self.interventions
-                                           if iv.stop > start and iv.start <= t],
-                            parallel=self.parallel or False)
+        state, xs = self.state_before(start), self._xs[start:t + 1]
+        holds = self._holds[start:t + 1] if self._holds else None
+        run = mm.forward(cell.weights, xs, state["conv"], state["h"], holds, self.parallel,
+                         keep=mm.TAPE)
         n = t + 1 - start
         seed = np.zeros((n, width), cell.dtype)
         seed[-1, unit] = 1
-        res = mm.backward(cell.weights, sub._xs, sub.tape(), sub.state0["conv"],
-                          sub._checkpoints, seed if of == "out" else None,
-                          seed if of == "y" else None, None, sub._holds, totals=True)
+        res = mm.backward(cell.weights, xs, run.stored, state["conv"], run.h_before,
+                          seed if of == "out" else None, seed if of == "y" else None, None,
+                          holds, totals=True,
+                          channel=unit if of == "y" and not any(holds or ()) else None)
         return {"start": start, "t": t, "unit": unit, "of": of,
                 "x": np.linalg.norm(res["xs"], axis=-1),
                 "h": np.linalg.norm(res["h"].reshape(n, -1), axis=-1), "c": None}

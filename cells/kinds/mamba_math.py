@@ -12,7 +12,7 @@ computation (the same arrays through the same operations).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -216,13 +216,19 @@ def forward(w: Weights, xs: np.ndarray, conv0: np.ndarray, h0: np.ndarray, holds
 
 
 def backward(w: Weights, xs: np.ndarray, s: dict, conv0: np.ndarray, checkpoints: list,
-             d_out=None, d_y=None, d_h=None, holds=None, totals: bool = False) -> dict:
+             d_out=None, d_y=None, d_h=None, holds=None, totals: bool = False,
+             channel: int | None = None) -> dict:
     """Gradients of a loss given dL/d(recorded out, y and h) per step ((n, H), (n, E),
     (n, E, N); any may be None) over a stretch computed by `forward` from (conv0,
     checkpoints[0]). Held signals are constants: nothing flows back from held units.
 
+    `channel`: d_y and d_h are zero outside that channel, and nothing is held (a
+    sensitivity of one channel's read-out): the states of the other channels get no
+    gradient, so the scan back runs over this channel's N states only.
+
     Returns {"params": canonical name -> gradient, "xs", "conv0", "h0"} and, with
-    `totals`, "h": the gradient reaching each h_s (n, E, N) before holds."""
+    `totals`, "h": the gradient reaching each h_s (n, E, N) before holds ((n, 1, N), that
+    channel's, with `channel`)."""
     n, E = s["x_conv"].shape
     N = w.N
     dt = s["x_conv"].dtype
@@ -247,15 +253,22 @@ def backward(w: Weights, xs: np.ndarray, s: dict, conv0: np.ndarray, checkpoints
     d_B = np.empty((n, N), dt)
     d_delta = np.zeros((n, E), dt)
     d_A = np.zeros((E, N), dt)
-    total_h = np.empty((n, E, N), dt) if totals else None
-    dh_next = np.zeros((E, N), dt)
+    # the recurrence keeps channels apart (decay is elementwise): with `channel`, only its
+    # states carry gradient, and the scan back runs over its N states alone
+    rows = slice(None) if channel is None else slice(channel, channel + 1)
+    own = w if channel is None else replace(w, A=w.A[rows])
+    delta, u, dy_rows = s["delta"][:, rows], s["x_conv"][:, rows], dy[:, rows]
+    total_h = np.empty((n, *own.A.shape), dt) if totals else None
+    dh_next = np.zeros(own.A.shape, dt)
     for a in reversed(range(0, n, BLOCK)):
         b = min(n, a + BLOCK)
-        decay, write, hs = block_states(w, s, a, b, checkpoints[a // BLOCK], holds)
-        h_prev = np.concatenate([checkpoints[a // BLOCK][None], hs[:-1]])
-        seed = dy[a:b, :, None] * s["C"][a:b, None, :]  # from y_t = h_t·C_t
+        h_start = checkpoints[a // BLOCK][rows]
+        decay, write, hs = states(own, delta[a:b], u[a:b], s["B"][a:b], h_start,
+                                  holds[a:b] if holds else None)
+        h_prev = np.concatenate([h_start[None], hs[:-1]])
+        seed = dy_rows[a:b, :, None] * s["C"][a:b, None, :]  # from y_t = h_t·C_t
         if d_h is not None:
-            seed = seed + d_h[a:b]
+            seed = seed + d_h[a:b, rows]
         dhs = np.empty_like(hs)
         for j in range(b - a - 1, -1, -1):  # the only sequential part
             dh = dhs[j]
@@ -265,18 +278,22 @@ def backward(w: Weights, xs: np.ndarray, s: dict, conv0: np.ndarray, checkpoints
             if holds is not None and holds[a + j] is not None:
                 _cut_channels(holds[a + j], "h", dh)
             dh_next = dh * decay[j]
-        d_C[a:b] = np.einsum("te,ten->tn", dy[a:b], hs)
+        d_C[a:b] = np.einsum("te,ten->tn", dy_rows[a:b], hs)
         d_decay = dhs * h_prev
         cut_rows(holds[a:b] if holds else None, "decay", d_decay)
         dA_part = d_decay * decay  # d(ΔA) per state
-        d_delta[a:b] += np.einsum("ten,en->te", dA_part, w.A)
-        d_A += np.einsum("ten,te->en", dA_part, s["delta"][a:b])
+        d_delta[a:b, rows] += np.einsum("ten,en->te", dA_part, own.A)
+        d_A[rows] += np.einsum("ten,te->en", dA_part, delta[a:b])
         # write = (Δ ⊙ u) ⊗ B
         dw_B = np.einsum("ten,tn->te", dhs, s["B"][a:b])  # (b − a, E)
-        du_delta = s["delta"][a:b] * s["x_conv"][a:b]
+        du_delta = delta[a:b] * u[a:b]
         d_B[a:b] = np.einsum("ten,te->tn", dhs, du_delta)
-        d_delta[a:b] += dw_B * s["x_conv"][a:b]
-        d_u[a:b] += dw_B * s["delta"][a:b]
+        d_delta[a:b, rows] += dw_B * u[a:b]
+        d_u[a:b, rows] += dw_B * delta[a:b]
+    if channel is not None:  # the gradient of h before the stretch, every channel's
+        full = np.zeros((E, N), dt)
+        full[rows] = dh_next
+        dh_next = full
     g["A_log"] = d_A * w.A  # A = −exp(A_log): dA/dA_log = A
     cut_rows(holds, "delta", d_delta)
     d_delta_pre = d_delta * sigmoid(s["delta_pre"])
