@@ -228,8 +228,8 @@ def _forward_free(buf: np.ndarray, state: tuple, p: dict) -> tuple:
     zo_pre, zo = at("z_pre", "o_pre"), at("z", "o")
     i_pre, nf_pre, m, f, i = at("i_pre"), at("f_pre"), at("m"), at("f"), at("i")
     m_m, gates_fi = at("m", "kept"), at("f", "i")
-    c_n_z, products, kept_fn, c_n = at("c", "z"), at("kept", "written"), at("kept", "h"), \
-        at("c", "n")
+    c_n_z, c_n = at("c", "z"), at("c", "n")
+    products, kept_fn = at("kept", "written"), at("kept", "h")  # [kept, f·n_{t−1}, written]
     w_heads = p.get("w_hh_heads_half")
     h_in = h
     if w_heads is None:
