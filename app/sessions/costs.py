@@ -91,7 +91,8 @@ def model_costs(model: cells.Model, steps: int, holds: Iterable = ()) -> tuple[i
                 layer.block.describe()["signals"], first=False)
         for cell in layer.cells.values():
             operations += steps * step_operations(cell)
-            whole = steps * row_values(cell) * itemsize
+            # a kind whose trace keeps less than every signal (the Mamba) says how much
+            whole = int(steps * getattr(cell, "kept_per_step", row_values(cell)) * itemsize)
             # a projected LSTM's trace is held whole; others keep a few chunks past 128 MiB
             projected = "weight_hr" in cell.params
             trace_bytes += whole if projected else min(whole, TRACE_FULL_BYTES)

@@ -118,6 +118,14 @@ class Mamba:
         matrices = sum(a.size for a in self.params.values() if a.ndim == 2)
         return int(matrices + 3 * self.channels * self.dims["N"])
 
+    @property
+    def kept_per_step(self) -> float:
+        """Numbers its trace keeps per step: the input, B, C and out, and per block of
+        mamba_math.BLOCK steps the delay line and h the block starts from (the module's
+        docstring); every other signal is computed again when read."""
+        E, N, lags = self.channels, self.dims["N"], self.dims["lags"]
+        return self.input_size + 2 * N + self.hidden_size + (E * N + lags * E) / mm.BLOCK
+
     def width(self, signal) -> int:
         """How many numbers `signal` has per step (its shape's product)."""
         return int(np.prod([self.dims[d] for d in signal.shape]))

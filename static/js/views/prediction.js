@@ -12,6 +12,10 @@ import { createDrawCount } from "./draw_count.js";
 
 const $ = (sel) => document.querySelector(sel);
 const WINDOW = 400; // time steps of the heatmap around the cursor
+// One heatmap row per output: past this many (a subword language model's 50,280) the rows
+// are too many to draw or to fetch for a window (the trace route refuses such a window),
+// so only the list of the most likely outputs is shown.
+const HEATMAP_MAX_OUTPUTS = 2048;
 const shownToken = (token) => (token === " " ? "␣ (space)" : token === "\n" ? "↵ (newline)" : token === "\t" ? "⇥ (tab)" : token);
 
 export function createPrediction({ onError }) {
@@ -29,6 +33,7 @@ export function createPrediction({ onError }) {
   const count = createDrawCount(host); // data-draws, data-drawing: what a test waits on
 
   const outputName = () => (record.head.kind === "linear" ? "logits" : "probs");
+  const heatmapShown = () => record.head.outputs <= HEATMAP_MAX_OUTPUTS;
 
   function setSession(part) {
     const next = part?.record;
@@ -36,6 +41,7 @@ export function createPrediction({ onError }) {
     host.hidden = !head;
     if (next === record) return;
     record = head ? next : null;
+    heat.hidden = Boolean(record) && !heatmapShown();
     win = null;
     drawn = null;
     lastTime = -1;
@@ -64,7 +70,7 @@ export function createPrediction({ onError }) {
   }
 
   async function ensureWindow(time) {
-    if (!record || loading || (win && time >= win.start && time < win.stop)) return;
+    if (!record || !heatmapShown() || loading || (win && time >= win.start && time < win.stop)) return;
     const start = Math.max(0, time - WINDOW / 2);
     const stop = Math.min(record.steps, start + WINDOW);
     const id = record.id;
