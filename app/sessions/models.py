@@ -259,8 +259,19 @@ class ModelRun:
         logits (a linear head), largest first."""
         values = self.probs if self.probs is not None else self.logits
         row = values[t]
-        order = np.argsort(-row, kind="stable")[:k]
+        order = top_order(row, k)
         return [{"index": int(j), "token": labels[j], "value": float(row[j])} for j in order]
+
+
+def top_order(row: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k largest values, largest first, ties by index: what
+    np.argsort(-row, kind="stable")[:k] gives, without sorting a 50,280-token row at every
+    frame (only the values at least the k-th largest are sorted)."""
+    if k >= len(row):
+        return np.argsort(-row, kind="stable")[:k]
+    kth = np.partition(row, len(row) - k)[len(row) - k]  # the k-th largest value
+    candidates = np.flatnonzero(row >= kth)
+    return candidates[np.argsort(-row[candidates], kind="stable")][:k]
 
 
 def time_of(steps: int, direction: str, k: int) -> int:
