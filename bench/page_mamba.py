@@ -18,6 +18,7 @@ Run: .venv/bin/python bench/page_mamba.py [--keys 100] [--tokens 1000] [--layers
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -30,7 +31,7 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from page import LAUNCH, PROBE, SERVE, free_port, pct, post  # noqa: E402
+from page import LAUNCH, PROBE, SERVE, free_port, pct  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 VOCABULARY, D_MODEL, D_STATE, EXPAND, D_CONV = 50_280, 768, 16, 2, 4
@@ -74,8 +75,13 @@ def upload(base: str, path: Path) -> str:
 
 
 def create(base: str, body: dict) -> str:
+    """A session's id (a 130M one runs the whole model first: minutes on a loaded machine)."""
+    request = urllib.request.Request(f"{base}/api/sessions", data=json.dumps(body).encode(),
+                                     method="POST",
+                                     headers={"Content-Type": "application/json"})
     try:
-        return post(f"{base}/api/sessions", body)["id"]
+        with urllib.request.urlopen(request, timeout=1800) as answer:
+            return json.loads(answer.read())["id"]
     except urllib.error.HTTPError as error:
         raise SystemExit(f"session refused: {error.code} {error.read().decode()}") from None
 
