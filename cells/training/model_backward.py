@@ -219,7 +219,10 @@ def forward(net: Network, inputs: np.ndarray, state: dict) -> tuple[Tape, dict]:
         tapes.append(per_direction)
         x = outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=-1)
     y = x  # (n, B, D·H)
-    prediction = y if net.head_weight is None else y @ net.head_weight.T + net.head_bias
+    prediction = y
+    if net.head_weight is not None:
+        prediction = y @ net.head_weight.T  # (n, B, O)
+        prediction += net.head_bias
     return Tape(ids, tapes, y, prediction), end
 
 
@@ -283,7 +286,10 @@ def backward(net: Network, tape: Tape, delta: np.ndarray) -> dict[str, np.ndarra
             else:
                 w = d_pre.T @ as_rows(t.inputs)
             grads[name + "weight_ih"] = to_canonical(w, order, H)
-            grads[name + "bias_ih"] = to_canonical(d_pre.sum(0), order, H)
+            # both biases are added to the pre-activations: where the kind's backward gave
+            # bias_hh as Σ δpre (the plain LSTM's), bias_ih is the same sum
+            grads[name + "bias_ih"] = params["bias_hh"].copy() if isinstance(
+                t, lstm_batched.LstmTape) else to_canonical(d_pre.sum(0), order, H)
             if needs_dx:
                 w_ih = permute_blocks(cell.params["weight_ih"], order, H)  # (G·H, I)
                 dx = d_pre_steps @ w_ih  # (n, B, I), processing order
