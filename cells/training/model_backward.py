@@ -10,6 +10,10 @@ calls the kind's own backward over the same buffer, layer by layer from the head
              dW_ih = δpreᵀ·x    db_ih = Σ δpre    δx = δpre·W_ih   (x: what the cell read)
     encoder: one-hot rows need no δx; an embedding gets dE = onehotᵀ·δx.
 
+The plain LSTM (the benchmarked hot path) runs through lstm_batched instead, which keeps
+only what its backward reads, contiguous per step. A product onehotᵀ·M (dW_ih of a one-hot
+layer 0, dE) is summed per id, never multiplied out.
+
 A backward-direction cell reads the window from its end: its inputs and δh are reversed in
 time before its loops and its δx is put back in time order after. The state carried in from
 the previous window is a constant here (truncated backprop through time).
