@@ -26,9 +26,10 @@ singleton axis), conv_bias (E,), x_proj_weight (R + 2N, E) (rows δ, B, C), dt_p
 (E, R), dt_proj_bias (E,), A_log (E, N), D (E,), out_proj_weight (H, E), out_proj_bias (H,).
 The biases of in_proj and out_proj are zero where the module has none.
 
-The cell itself, its trace (which stores the E- and N-wide signals per step and h only at
-checkpoints, recomputing the E × N ones for any window), the backward pass, the parallel
-scan and the hidden attention are in cells/kinds/mamba_cell.py and mamba_math.py.
+The cell itself, its trace (which keeps B, C and out per step and, per block of steps, the
+delay line and h it starts from, computing every other signal of any window again bit for
+bit), the backward pass, the parallel scan and the hidden attention are in
+cells/kinds/mamba_cell.py and mamba_math.py.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ PARAM_DIMS = {
     "A_log": ("E", "N"), "D": ("E",),
     "out_proj_weight": ("H", "E"), "out_proj_bias": ("H",),
 }
-# Stored per step (the E × N signals decay, write and h are recomputed from these)
+# The per-step signals of its layout (the E × N ones, decay, write and h, besides)
 STORED = ("x_in", "z", "x_conv_pre", "x_conv", "delta_pre", "delta", "B", "C", "retention",
           "write_strength", "y", "gate", "out")
 MATRIX_SIGNALS = ("decay", "write", "h")  # (E, N) per step
