@@ -234,3 +234,32 @@ def test_side_by_side_mlstms_in_either_style(page, errors, api, style):
         for h, r, c, value in shown:
             assert h == 0
             assert value == pytest.approx(memory[h][r][c], rel=1e-5, abs=1e-6)
+
+
+def test_holding_a_valve_of_the_memory_cell(page, errors, api):
+    """Right-click on a valve of the picture offers its gate, at the number the valve shows
+    for the unit (a per-head gate: its head's); held for every unit, the new run's valves
+    all show the held number, marked held, and every number is the new trace's."""
+    memory_cell(page, "?cell=mlstm&weights=seed&seed=3&hidden=4&heads=2&text=abcde&t=2&unit=1")
+    wait_t(page, 2)
+    sid = diagram_state(page)["session"]
+    f = api("GET", f"/api/sessions/{sid}/trace?start=2&stop=3&names=f")["signals"]["f"][0]
+    valve = page.locator(f'{DIAGRAM} g.valve[data-signal="f"]').first
+    for unit, head in ((1, 0), (3, 1)):
+        set_unit(page, unit)
+        valve.click(button="right")
+        expect(page.get_by_label("Hold", exact=True)).to_have_value("f")
+        assert float(page.get_by_label("Held value").input_value()) == pytest.approx(
+            f[head], rel=1e-5)
+    page.get_by_label("Held value").fill("0.25")
+    page.get_by_label("Applies to").select_option("all")
+    page.get_by_role("button", name="Hold from this step").click()
+    page.wait_for_function(f"() => document.querySelector('{DIAGRAM}').dataset.session !== '{sid}'",
+                           timeout=20_000)
+    wait_t(page, 2)
+    valves = page.locator(f'{DIAGRAM} g.valve[data-signal="f"]')
+    expect(valves).to_have_count(2)
+    for k in range(2):
+        expect(valves.nth(k)).to_have_attribute("data-value", "0.250000")
+        expect(valves.nth(k)).to_have_attribute("data-clamped", "true")
+    check_values_against_trace(page, api)
