@@ -7,6 +7,7 @@ and reached by the style switch of an mLSTM session (and in a side-by-side compa
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -110,11 +111,14 @@ def test_the_style_switch_of_an_mlstm_session(page, errors, api):
     check_values_against_trace(page, api)
 
 
-def test_stage_by_stage_the_memory_cell_shows_no_number_before_its_stage(page, errors, api):
+@pytest.mark.parametrize("style", ["memory-cell", "olah"])
+def test_stage_by_stage_no_number_before_its_stage(page, errors, api, style):
     """Stepping through the stages: every number shown belongs to a stage reached, the
     tank's entries appear at the state stage, the parts of the current stage are the active
-    ones (the matrix's own pipes too) and the ones ahead are pending."""
-    memory_cell(page, "?cell=mlstm&weights=seed&seed=3&hidden=4&heads=2&text=abcd&t=2&unit=3")
+    ones (the matrix's own pipes too, in either picture) and the ones ahead are pending."""
+    open_view(page, "?cell=mlstm&weights=seed&seed=3&hidden=4&heads=2&text=abcd&t=2&unit=3"
+                    f"&style={style}")
+    expect(page.locator(DIAGRAM)).to_have_attribute("data-diagram", style)
     wait_t(page, 2)
     sid = diagram_state(page)["session"]
     session = api("GET", f"/api/sessions/{sid}")
@@ -198,8 +202,8 @@ def test_the_memory_cell_mlstm_is_axe_clean(page, errors):
 
 def test_the_memory_cell_mlstm_at_other_sizes_has_no_overlap(page, errors, artifacts_dir):
     problems = []
-    for hidden, extra in ((1, ""), (3, ""), (64, ""), (1024, ""), (4, "&heads=4"),
-                          (64, "&output_gate=0")):
+    for hidden, extra in ((1, ""), (3, ""), (64, ""), (1024, ""), (4, "&heads=2"), (4, "&heads=4"),
+                          (3, "&forget=exp"), (3, "&output_gate=0"), (64, "&output_gate=0")):
         memory_cell(page, f"?cell=mlstm&weights=seed&seed=4&hidden={hidden}&text=a%20b&t=1{extra}")
         wait_t(page, 1)
         found = page.locator(DIAGRAM).evaluate(OVERLAP_JS)
@@ -263,3 +267,31 @@ def test_holding_a_valve_of_the_memory_cell(page, errors, api):
         expect(valves.nth(k)).to_have_attribute("data-value", "0.250000")
         expect(valves.nth(k)).to_have_attribute("data-clamped", "true")
     check_values_against_trace(page, api)
+
+
+def test_the_memory_cell_picture_exports_with_the_trace(page, errors, api, tmp_path):
+    """Download diagram (SVG) of the picture: every data-value in the file (the tank's d × d
+    entries with their head, row and column) is the trace's, the tank's colours inlined."""
+    memory_cell(page, "?cell=mlstm&weights=seed&seed=5&hidden=4&heads=2&text=abcd&t=3&unit=2")
+    wait_t(page, 3)
+    sid = diagram_state(page)["session"]
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download diagram (SVG)").click()
+    path = tmp_path / "diagram.svg"
+    info.value.save_as(path)
+    root = ET.parse(path).getroot()
+    assert root.get("data-diagram") == "memory-cell" and root.get("data-unit") == "2"
+    session = api("GET", f"/api/sessions/{sid}")
+    shapes = {s["name"]: s["shape"] for s in session["signals"]}
+    trace = api("GET", f"/api/sessions/{sid}/trace?start=3&stop=4")["signals"]
+    valued = [el for el in root.iter() if el.get("data-value")]
+    entries = [el for el in valued if el.get("data-row") is not None]
+    assert len(entries) == 4  # head 1's 2 × 2 memory
+    for el in valued:
+        cell = (int(el.get("data-head")), int(el.get("data-row")), int(el.get("data-col"))) \
+            if el.get("data-row") is not None else None
+        signal = el.get("data-signal")
+        expected = value_at(trace[signal][0], shapes[signal], 2, cell, 4)
+        assert float(el.get("data-value")) == pytest.approx(expected, rel=1e-5, abs=1e-6), signal
+    for el in entries:
+        assert "fill:rgb(" in el.get("style", "").replace(" ", ""), el.get("style")
