@@ -35,12 +35,8 @@ chromium:
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
 
-# Two workers (pytest-xdist), whole test files to each: a file's module-scoped servers and
-# models are built once, and one worker's browser waits while the other computes.
-# `make test WORKERS=0` runs in one process.
-WORKERS ?= 2
 test: $(VENV)/.installed-test chromium lint
-	$(PY) -m pytest $(if $(filter 0,$(WORKERS)),,-n $(WORKERS) --dist loadfile)
+	$(PY) -m pytest
 
 bench: $(VENV)/.installed-test chromium
 	$(PY) bench/engine.py
