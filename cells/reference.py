@@ -193,7 +193,7 @@ def _slstm(p, x, state, holds, heads, stabilized=True):
         return b[k]["W_ih"] @ x + b[k]["b_ih"] + R @ h_prev + b[k]["b_hh"]
 
     f = {f"{k}_pre": raw(k) for k in "ifzo"}
-    log_forget = -np.log1p(np.exp(-f["f_pre"]))  # log σ(f̃)
+    log_forget = -np.logaddexp(0, -f["f_pre"])  # log σ(f̃), also where exp(−f̃) overflows
     # stabilized: False keeps m at its start (the plain gates exp(ĩ), σ(f̃) from m = 0)
     f["m"] = np.maximum(f["i_pre"], m_prev + log_forget) if stabilized else m_prev.copy()
     f["i"] = np.exp(f["i_pre"] - f["m"])

@@ -49,12 +49,14 @@ IFZO = (0, 1, 2, 3)
 # add onto the gates' columns); below it one masked full product is faster (measured on one
 # thread, float32: at H = 128 the batched form costs 1.8x the full one, at H = 256 0.4x)
 HEADS_MATMUL_FROM = 256
-# The order lets one call cover two signals where the step allows (see _forward_free):
-# [m, z] from one maximum (z's column free until the tanh), [z, o] from one tanh, [f, i]
-# from one subtraction and one exp, [n, c] = [i, written] + [f·n_{t−1}, kept] from one add
-# (f·n_{t−1} made in h's column, which is written only after).
-LAYOUT = Layout(("i_pre", "f_pre", "z_pre", "o_pre", "m", "z", "o", "f", "i", "written",
-                 "h", "kept", "n", "c"))
+# The order lets one call cover several signals where the step allows (see _forward_free):
+# [z, o] from one tanh, [f, i] from one subtraction and one exp, [kept, ·, written] =
+# [f, f, i]·[c, n, z] from one multiplication (f·n_{t−1} made in h's column, which is
+# written only after) and [c, n] from one addition; kept beside m takes m_t's second copy
+# from the maximum.
+LAYOUT = Layout(("i_pre", "f_pre", "z_pre", "o_pre", "c", "n", "z", "o",
+                 "f", "i", "m", "kept", "h", "written"))
+SPLIT = 8  # the row's first SPLIT columns and the rest lie apart in _forward_free's line
 RAW = "W·x_t + R·h_{t−1} + b"
 
 
@@ -153,22 +155,49 @@ def prepare(params: dict, options: dict, H: int) -> dict:
     return prep
 
 
+def softplus_limit(dtype) -> float:
+    """The largest −f̃ for which log(1 + exp(−f̃)) is computed as written (exp finite)."""
+    return float(np.floor(np.log(np.finfo(dtype).max))) - 1
+
+
 def forward(buf: np.ndarray, state: tuple, p: dict, holds=None) -> tuple:
-    if holds is not None:
-        return _forward_general(buf, state, p, holds)
-    return _forward_free(buf, state, p)
+    """log σ(f̃) = −log(1 + exp(−f̃)) in both loops: three cheap calls in place of one
+    logaddexp, which at small H costs four times an exp; its error is a rounding of the
+    log's argument, so an absolute one of about one unit in the last place. Only where
+    exp(−f̃) overflows (f̃ below −87 in float32, −708 in float64) is it wrong, so a chunk
+    with such a step is computed once more, with logaddexp in those units: the input
+    projections are kept until the chunk is done."""
+    H = state[0].shape[-1]
+    raw = LAYOUT.span(buf, H, "i_pre", "o_pre")
+    cols = LAYOUT.views(buf, H)
+    projections = raw.copy()
+    with np.errstate(over="ignore"):  # exp(−f̃) = inf, if it occurs, is redone below
+        if holds is None:
+            end = _forward_free(buf, state, p)
+        else:
+            end = _forward_general(buf, state, p, holds)
+        limit = softplus_limit(buf.dtype)
+        if len(buf) and cols.f_pre.max() > limit:  # −f̃, recorded negated until below
+            raw[...] = projections
+            end = _forward_general(buf, state, p, holds, limit)
+    cols.o_pre[:] *= 2  # record the true pre-activations (halving, doubling and negating
+    np.negative(cols.f_pre, out=cols.f_pre)  # are exact)
+    return end
 
 
 def _forward_free(buf: np.ndarray, state: tuple, p: dict) -> tuple:
     """Step by step without holds. At small H the cost is per call, not per number: each
     step makes only the calls the recurrence needs, each on one contiguous view (a
-    broadcast over two rows costs three calls' time), and works in one row of its own
+    broadcast over two rows costs three calls' time), and works in one line of its own
     whose views are made once — the state (c, n, m, h) carried in it in place — copied
-    into the trace's row whole (one copy instead of a view per signal per step).
+    into the trace's row in two pieces (a copy costs a third of a ufunc call).
 
-    The work row has two columns before the trace's row: a copy of ĩ and a = m_{t−1} +
-    log σ(f̃), so that [ĩ, a] and [a, ĩ] are both contiguous: max of the two gives m_t
-    twice ([m, z]) and [a, ĩ] − [m_t, m_t] both gates' exponents, in one call each.
+    The line, in columns of H: [ĩ's copy, a | the row's first SPLIT columns | 1 + exp(−f̃),
+    f's copy | the row's other columns | i's copy], where a = m_{t−1} + log σ(f̃). So that
+    each group of values one call makes or reads is contiguous: [a, ĩ] and [ĩ, a] (max of
+    the two gives m_t twice, into m and kept's column; [a, ĩ] − [m_t, m_t] both gates'
+    exponents), [o, 1 + exp(−f̃)] (one addition of 1 for both), [f, f, i]·[c, n, z] =
+    [kept, f·n_{t−1}, written] and [kept, f·n_{t−1}] + [written, i] = [c, n].
 
     o and h are carried doubled: o′ = 1 + tanh(õ/2) = 2·o and h′ = o′·c/n = 2·h, with R
     halved (p["w_hh_T_half"]) so that R/2 · h′ = R·h; halving is exact in binary floating
@@ -176,24 +205,33 @@ def _forward_free(buf: np.ndarray, state: tuple, p: dict) -> tuple:
     o = ½·tanh(õ/2) + ½ and h = o·c/n step by step (one call per step fewer)."""
     H = state[0].shape[-1]
     lead = state[0].shape[:-1]
-    front = 2 * H  # ĩ's copy and a
-    line = np.empty(lead + (front + buf.shape[-1],), buf.dtype)
-    work = line[..., front:]  # the step's row, as the trace stores it
-    w = LAYOUT.views(work, H)
-    w.c[...], w.n[...], w.m[...] = state[:3]
-    np.multiply(state[3], 2, out=w.h)  # h′ before the first step
-    i_copy, a = line[..., :H], line[..., H:front]
-    a_i = line[..., H:front + H]  # [a, ĩ]
-    i_a = line[..., :front]  # [ĩ's copy, a]
-    m_m = LAYOUT.span(work, H, "m", "z")
-    gates_fi = LAYOUT.span(work, H, "f", "i")
+    line = np.empty(lead + ((len(LAYOUT) + 5) * H,), buf.dtype)
+
+    def at(first: str, last: str | None = None) -> np.ndarray:
+        a, b = (LAYOUT.index[k] for k in (first, last or first))
+        a, b = (k + 2 + 2 * (k >= SPLIT) for k in (a, b))  # after [ĩ's copy, a] and the gap
+        return line[..., a * H:(b + 1) * H]
+
+    first, second = line[..., 2 * H:(2 + SPLIT) * H], line[..., (4 + SPLIT) * H:-H]
+    softplus = line[..., (2 + SPLIT) * H:(3 + SPLIT) * H]  # 1 + exp(−f̃), then its log
+    f_copy = line[..., (3 + SPLIT) * H:(4 + SPLIT) * H]
+    i_copy, a, i_last = line[..., :H], line[..., H:2 * H], line[..., -H:]
+    a_i, i_a = line[..., H:3 * H], line[..., :2 * H]  # [a, ĩ], [ĩ's copy, a]
+    o_softplus = line[..., (1 + SPLIT) * H:(3 + SPLIT) * H]  # [o, 1 + exp(−f̃)]
+    f_f_i = line[..., (3 + SPLIT) * H:(6 + SPLIT) * H]  # [f's copy, f, i]
+    written_i = line[..., -2 * H:]  # [written, i's copy]
+    c, n, o, h = at("c"), at("n"), at("o"), at("h")
+    c[...], n[...], at("m")[...] = state[:3]
+    np.multiply(state[3], 2, out=h)  # h′ before the first step
     raw_in = LAYOUT.span(buf, H, "i_pre", "o_pre")  # W·x_t + b, per row
-    raw = LAYOUT.span(work, H, "i_pre", "o_pre")
-    zo_pre, zo = LAYOUT.span(work, H, "z_pre", "o_pre"), LAYOUT.span(work, H, "z", "o")
-    i_written, fn_kept = LAYOUT.span(work, H, "i", "written"), LAYOUT.span(work, H, "h", "kept")
-    n_c = LAYOUT.span(work, H, "n", "c")
+    raw = at("i_pre", "o_pre")
+    zo_pre, zo = at("z_pre", "o_pre"), at("z", "o")
+    i_pre, nf_pre, m, f, i = at("i_pre"), at("f_pre"), at("m"), at("f"), at("i")
+    m_m, gates_fi = at("m", "kept"), at("f", "i")
+    c_n_z, c_n = at("c", "z"), at("c", "n")
+    products, kept_fn = at("kept", "written"), at("kept", "h")  # [kept, f·n_{t−1}, written]
     w_heads = p.get("w_hh_heads_half")
-    h_in = w.h
+    h_in = h
     if w_heads is None:
         w_rec = p["w_hh_T_half"]
         tmp = np.empty(lead + (4 * H,), buf.dtype)
@@ -201,35 +239,36 @@ def _forward_free(buf: np.ndarray, state: tuple, p: dict) -> tuple:
     else:  # per head: (…, heads, 1, d) @ (heads, d, 4d), added onto its gates' columns
         heads, d = w_heads.shape[0], w_heads.shape[1]
         w_rec = w_heads
-        h_in = w.h.reshape(lead + (heads, 1, d))
+        h_in = h.reshape(lead + (heads, 1, d))
         tmp = np.empty(lead + (heads, 1, 4 * d), buf.dtype)
         tmp_sum = tmp.reshape(lead + (heads, 4, d))
         raw_rows = np.swapaxes(raw_in.reshape(raw_in.shape[:-1] + (4, heads, d)), -3, -2)
         raw = np.swapaxes(raw.reshape(raw.shape[:-1] + (4, heads, d)), -3, -2)
-    if not np.shares_memory(h_in, work):  # a reshape that had to copy: made per step
+    if not np.shares_memory(h_in, line):  # a reshape that had to copy: made per step
         h_in = None
     one = np.array(1, buf.dtype)
-    zero = np.array(0, buf.dtype)
-    exp, tanh, mul, add, sub = np.exp, np.tanh, np.multiply, np.add, np.subtract
+    exp, log, tanh, mul, add, sub = np.exp, np.log, np.tanh, np.multiply, np.add, np.subtract
     product = np.dot if w_heads is None else np.matmul
-    divide, maximum, logaddexp = np.divide, np.maximum, np.logaddexp
-    i_pre, nf_pre, i, f, z, o, m, kept, written, c, n, h = (
-        w.i_pre, w.f_pre, w.i, w.f, w.z, w.o, w.m, w.kept, w.written, w.c, w.n, w.h)
+    divide, maximum = np.divide, np.maximum
     stabilized = p["stabilized"]
     # n_t = 0 (nothing written) needs the guarded division. Stabilized it cannot follow a
     # step with n > 0 in every unit: m_t is ĩ or a, so i or f is exp(0) = 1 and
     # n_t = f·n_{t−1} + i ≥ min(1, n_{t−1}) > 0; so n is looked at only until then
     # (a reduction per step is as dear as a ufunc call at small H).
     watch_n = True
-    for raw_t, row in zip(raw_rows, buf, strict=True):
+    rows = zip(raw_rows, buf[..., :SPLIT * H], buf[..., SPLIT * H:], strict=True)
+    for raw_t, row_first, row_second in rows:
         if h_in is None:
             product(h.reshape(lead + (heads, 1, d)), w_rec, tmp)
         else:
             product(h_in, w_rec, tmp)
         add(raw_t, tmp_sum, raw)  # f̃ negated (negated weights)
-        logaddexp(zero, nf_pre, a)  # softplus(−f̃) = −log σ(f̃)
-        sub(m, a, a)  # a = m_{t−1} + log σ(f̃)
-        if stabilized:  # m_t = max(ĩ, a) into m and z's columns, else m_t = m_{t−1}
+        tanh(zo_pre, zo)  # z = tanh(z̃); tanh(õ/2) (halved weights)
+        exp(nf_pre, softplus)
+        add(o_softplus, one, o_softplus)  # o′ = 2·o; 1 + exp(−f̃)
+        log(softplus, softplus)  # softplus(−f̃) = −log σ(f̃)
+        sub(m, softplus, a)  # a = m_{t−1} + log σ(f̃)
+        if stabilized:  # m_t = max(ĩ, a) into m and kept's columns, else m_t = m_{t−1}
             i_copy[...] = i_pre
             maximum(a_i, i_a, out=m_m)
             sub(a_i, m_m, gates_fi)
@@ -237,12 +276,10 @@ def _forward_free(buf: np.ndarray, state: tuple, p: dict) -> tuple:
             sub(a, m, f)
             sub(i_pre, m, i)
         exp(gates_fi, gates_fi)  # f = exp(a − m_t), i = exp(ĩ − m_t)
-        tanh(zo_pre, zo)  # z = tanh(z̃); tanh(õ/2) (halved weights)
-        add(o, one, o)  # o′ = 2·o
-        mul(f, c, kept)
-        mul(i, z, written)
-        mul(f, n, h)  # f·n_{t−1}, in h's column for now
-        add(i_written, fn_kept, n_c)  # n = i + f·n_{t−1}, c = written + kept
+        f_copy[...] = f
+        i_last[...] = i
+        mul(f_f_i, c_n_z, products)  # kept, f·n_{t−1} (in h's column for now), written
+        add(kept_fn, written_i, c_n)  # c = kept + written, n = f·n_{t−1} + i
         mul(o, c, h)
         if watch_n and not n.all():  # nothing written in some unit: h reads 0 there
             written_any = n != 0
@@ -251,19 +288,20 @@ def _forward_free(buf: np.ndarray, state: tuple, p: dict) -> tuple:
         else:
             divide(h, n, h)
             watch_n = not stabilized
-        row[...] = work
+        row_first[...] = first
+        row_second[...] = second
     cols = LAYOUT.views(buf, H)
     cols.o[:] *= 0.5  # o′ and h′ halved back (exact)
     cols.h[:] *= 0.5
-    cols.o_pre[:] *= 2  # record the true pre-activations (halving, doubling and negating
-    np.negative(cols.f_pre, out=cols.f_pre)  # are exact)
     if len(buf) == 0:
         return state
     return cols.c[-1], cols.n[-1], cols.m[-1], cols.h[-1]
 
 
-def _forward_general(buf: np.ndarray, state: tuple, p: dict, holds=None) -> tuple:
-    """Step by step with holds: each value the step makes may be held in place."""
+def _forward_general(buf: np.ndarray, state: tuple, p: dict, holds=None,
+                     limit: float | None = None) -> tuple:
+    """Step by step with holds: each value the step makes may be held in place. With
+    `limit`, log σ(f̃) by logaddexp where −f̃ exceeds it (see forward)."""
     c, n, m, h = state
     H = c.shape[-1]
     lead = c.shape[:-1]
@@ -284,8 +322,8 @@ def _forward_general(buf: np.ndarray, state: tuple, p: dict, holds=None) -> tupl
         raw_rows = np.swapaxes(raw.reshape(raw.shape[:-1] + (4, heads, d)), -3, -2)
     log_f = np.empty(lead + (H,), buf.dtype)  # a = m_{t−1} + log σ(f̃)
     half = np.array(0.5, buf.dtype)
-    zero = np.array(0, buf.dtype)
-    dot, exp, mul, add, sub = np.dot, np.exp, np.multiply, np.add, np.subtract
+    one = np.array(1, buf.dtype)
+    dot, exp, log, mul, add, sub = np.dot, np.exp, np.log, np.multiply, np.add, np.subtract
     matmul, divide = np.matmul, np.divide
     stabilized = p["stabilized"]
     rows = zip(raw_rows, cols.i_pre, cols.f_pre, zo_pre, zo, gates_if, cols.i, cols.f,
@@ -298,7 +336,13 @@ def _forward_general(buf: np.ndarray, state: tuple, p: dict, holds=None) -> tupl
         else:
             matmul(h.reshape(lead + (heads, 1, d)), w_rec, tmp)
         add(raw_t, tmp_sum, raw_t)  # f̃ negated (negated weights)
-        np.logaddexp(zero, nf_pre, log_f)  # softplus(−f̃) = −log σ(f̃)
+        exp(nf_pre, log_f)
+        add(log_f, one, log_f)
+        log(log_f, log_f)  # softplus(−f̃) = −log σ(f̃)
+        if limit is not None:
+            beyond = nf_pre > limit
+            if beyond.any():
+                log_f[beyond] = np.logaddexp(0, nf_pre[beyond])
         sub(m, log_f, log_f)  # a = m_{t−1} + log σ(f̃)
         if stabilized:
             np.maximum(i_pre, log_f, out=m_out)
@@ -328,8 +372,6 @@ def _forward_general(buf: np.ndarray, state: tuple, p: dict, holds=None) -> tupl
         if held is not None:
             put(held, "h", h_out)
         c, n, m, h = c_out, n_out, m_out, h_out
-    cols.o_pre[:] *= 2  # record the true pre-activations (halving, doubling and negating
-    np.negative(cols.f_pre, out=cols.f_pre)  # are exact)
     return c, n, m, h
 
 

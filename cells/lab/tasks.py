@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..training.model_backward import forward, zero_state
+from ..training.model_backward import forward, recorded, zero_state
 from ..training.network import Network
 
 
@@ -24,10 +24,8 @@ def probabilities(net: Network, ids: np.ndarray, state: dict | None = None,
         tape, state = forward(net, ids[begin:begin + chunk], state)
         probs.append(softmax(tape.prediction))
         if record is not None:
-            cell_tape = tape.layers[0]["forward"]
             cell = net.layers[0]["forward"]
-            layout = cell.spec.layout(cell.options)
-            kept.append(getattr(layout.views(cell_tape.buf, cell.hidden_size), record).copy())
+            kept.append(recorded(cell, tape.layers[0]["forward"], record).copy())
     out = (np.concatenate(probs), state)
     return out + (np.concatenate(kept),) if record is not None else out
 

@@ -18,9 +18,9 @@ def cross_entropy(logits: np.ndarray, targets: np.ndarray) -> tuple[float, np.nd
     if count == 0:
         raise ValueError("no step has a target to score (every class id is negative)")
     shifted = logits - logits.max(axis=-1, keepdims=True)
-    exp = np.exp(shifted)
-    total = exp.sum(axis=-1, keepdims=True)
-    probs = exp / total  # (n, B, O)
+    probs = np.exp(shifted)  # (n, B, O); divided by the total in place below
+    total = probs.sum(axis=-1, keepdims=True)
+    probs /= total
     safe = np.where(scored, targets, 0)
     picked = np.take_along_axis(shifted, safe[..., None], axis=-1)[..., 0]  # (n, B)
     log_total = np.log(total[..., 0])

@@ -10,6 +10,10 @@ calls the kind's own backward over the same buffer, layer by layer from the head
              dW_ih = δpreᵀ·x    db_ih = Σ δpre    δx = δpre·W_ih   (x: what the cell read)
     encoder: one-hot rows need no δx; an embedding gets dE = onehotᵀ·δx.
 
+The plain LSTM (the benchmarked hot path) runs through lstm_batched instead, which keeps
+only what its backward reads, contiguous per step. A product onehotᵀ·M (dW_ih of a one-hot
+layer 0, dE) is summed per id, never multiplied out.
+
 A backward-direction cell reads the window from its end: its inputs and δh are reversed in
 time before its loops and its δx is put back in time order after. The state carried in from
 the previous window is a constant here (truncated backprop through time).
@@ -22,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..kinds.spec import as_rows, permute_blocks, to_canonical
+from . import lstm_batched
 from .losses import loss_and_delta
 from .network import Network
 
@@ -43,6 +48,13 @@ class Tape:
     layers: list  # [layer] -> {direction: CellTape}
     y: np.ndarray  # (n, B, D·H) the last layer's output, in time order
     prediction: np.ndarray  # (n, B, O) the head's logits, or y when there is no head
+
+
+def recorded(cell, cell_tape, name: str) -> np.ndarray:
+    """One stored signal of a cell over the window (n, B, H), processing order."""
+    if isinstance(cell_tape, lstm_batched.LstmTape):
+        return cell_tape.signal(name)
+    return getattr(cell.spec.layout(cell.options).views(cell_tape.buf, cell.hidden_size), name)
 
 
 def zero_state(net: Network, batch: int) -> dict:
@@ -129,6 +141,23 @@ def _one_hot(ids: np.ndarray, size: int, dtype) -> np.ndarray:
     return rows
 
 
+def _rows_summed_by_id(rows: np.ndarray, ids: np.ndarray, size: int) -> np.ndarray:
+    """onehot(ids)ᵀ·rows without the one-hot matrix: row v of the result (size, W) is the
+    sum of the rows whose id is v. rows (N, W), ids (N,). A matmul with the one-hot would
+    spend N·size·W multiply-adds on what is N·W additions: the rows are sorted by id once
+    and each id's run summed (one call per id that occurs)."""
+    order = np.argsort(ids, kind="stable")
+    grouped = rows[order]  # (N, W)
+    out = np.zeros((size, rows.shape[1]), rows.dtype)
+    ends = np.cumsum(np.bincount(ids, minlength=size)).tolist()
+    begin = 0
+    for v, end in enumerate(ends):
+        if end > begin:
+            grouped[begin:end].sum(axis=0, out=out[v])
+        begin = end
+    return out
+
+
 def forward(net: Network, inputs: np.ndarray, state: dict) -> tuple[Tape, dict]:
     """Run one window. inputs: token ids (n, B) or numbers (n, B, I); state as zero_state.
     Returns the tape and the forward cells' end states (the backward ones start at zero)."""
@@ -158,6 +187,17 @@ def forward(net: Network, inputs: np.ndarray, state: dict) -> tuple[Tape, dict]:
                 per_direction[direction] = own
                 outputs.append(h[::-1] if backward and not net.reverse_output[index] else h)
                 continue
+            if lstm_batched.applies(cell):  # the hot path: contiguous per-step arrays
+                start = state[(index, direction)] if not backward else tuple(
+                    np.zeros((B, cell.hidden_size), net.dtype) for _ in range(2))
+                lstm_tape, final = lstm_batched.forward(
+                    net, (index, direction), cell.params, x, ids, start, backward)
+                if not backward:
+                    end[(index, direction)] = final
+                per_direction[direction] = lstm_tape
+                h = lstm_tape.output
+                outputs.append(h[::-1] if backward and not net.reverse_output[index] else h)
+                continue
             H, p, spec = cell.hidden_size, cell.prepared, cell.spec
             G = spec.gates
             width = len(spec.layout(cell.options)) * H
@@ -183,7 +223,10 @@ def forward(net: Network, inputs: np.ndarray, state: dict) -> tuple[Tape, dict]:
         tapes.append(per_direction)
         x = outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=-1)
     y = x  # (n, B, D·H)
-    prediction = y if net.head_weight is None else y @ net.head_weight.T + net.head_bias
+    prediction = y
+    if net.head_weight is not None:
+        prediction = y @ net.head_weight.T  # (n, B, O)
+        prediction += net.head_bias
     return Tape(ids, tapes, y, prediction), end
 
 
@@ -196,9 +239,7 @@ def backward(net: Network, tape: Tape, delta: np.ndarray) -> dict[str, np.ndarra
         d_y = delta @ net.head_weight  # (n, B, D·H)
     else:
         d_y = delta
-    one_hot = None
-    if tape.ids is not None:
-        one_hot = _one_hot(tape.ids, net.encoder.size, net.dtype)  # (n·B, V), time order
+    V = net.encoder.size
     for index in range(len(net.layers) - 1, -1, -1):
         layer, cell_tapes = net.layers[index], tape.layers[index]
         needs_dx = index > 0 or net.embedding is not None  # raw inputs need no gradient
@@ -219,40 +260,50 @@ def backward(net: Network, tape: Tape, delta: np.ndarray) -> dict[str, np.ndarra
                     d_x = dx if d_x is None else d_x + dx
                 continue
             spec, H = cell.spec, cell.hidden_size
-            order = spec.block_order
             part = d_y[..., offset:offset + H]  # (n, B, H), time order
             offset += H
             out_reversed = t.reversed and not net.reverse_output[index]
             d_h = np.ascontiguousarray(part[::-1] if out_reversed else part)
-            d_in = {spec.layout(cell.options).output: d_h}
-            for name in ("h", "c"):
-                if name in cell.names and name not in d_in:
-                    # no gradient from outside: a read-only zero view, not a chunk of zeros
-                    d_in[name] = np.broadcast_to(np.zeros((), d_h.dtype), d_h.shape)
-            carry = tuple(np.zeros_like(s) for s in t.state0)
-            cols = spec.layout(cell.options).views(t.buf, H)
-            res = spec.backward(cols, t.state0, d_in, carry, cell.prepared, None, params=True)
+            if isinstance(t, lstm_batched.LstmTape):
+                order = lstm_batched.ORDER
+                d_pre_steps, params = lstm_batched.backward(net, (index, direction),
+                                                            cell.params, t, d_h)
+            else:
+                order = spec.block_order
+                d_in = {spec.layout(cell.options).output: d_h}
+                for name in ("h", "c"):
+                    if name in cell.names and name not in d_in:
+                        # no gradient from outside: a read-only zero view, not zeros
+                        d_in[name] = np.broadcast_to(np.zeros((), d_h.dtype), d_h.shape)
+                carry = tuple(np.zeros_like(s) for s in t.state0)
+                cols = spec.layout(cell.options).views(t.buf, H)
+                res = spec.backward(cols, t.state0, d_in, carry, cell.prepared, None,
+                                    params=True)
+                d_pre_steps, params = res.d_pre, res.params
             name = f"layers.{index}.{direction}."
-            for key, g in res.params.items():
+            for key, g in params.items():
                 grads[name + key] = g
-            d_pre = as_rows(res.d_pre)  # (n·B, G·H), internal block order
+            d_pre = as_rows(d_pre_steps)  # (n·B, G·H), internal block order
             if t.inputs is None:  # one-hot layer 0: ids in processing order
-                rows = one_hot.reshape(t.buf.shape[0], -1, one_hot.shape[1])
-                rows = as_rows(rows[::-1]) if t.reversed else one_hot
-                w = d_pre.T @ rows  # (G·H, V)
+                ids = tape.ids[::-1] if t.reversed else tape.ids
+                w = _rows_summed_by_id(d_pre, ids.reshape(-1), V).T  # (G·H, V)
             else:
                 w = d_pre.T @ as_rows(t.inputs)
             grads[name + "weight_ih"] = to_canonical(w, order, H)
-            grads[name + "bias_ih"] = to_canonical(d_pre.sum(0), order, H)
+            # both biases are added to the pre-activations: where the kind's backward gave
+            # bias_hh as Σ δpre (the plain LSTM's), bias_ih is the same sum
+            grads[name + "bias_ih"] = params["bias_hh"].copy() if isinstance(
+                t, lstm_batched.LstmTape) else to_canonical(d_pre.sum(0), order, H)
             if needs_dx:
                 w_ih = permute_blocks(cell.params["weight_ih"], order, H)  # (G·H, I)
-                dx = res.d_pre @ w_ih  # (n, B, I), processing order
+                dx = d_pre_steps @ w_ih  # (n, B, I), processing order
                 if t.reversed:
                     dx = dx[::-1]
                 d_x = dx if d_x is None else d_x + dx
         d_y = d_x
     if net.embedding is not None:
-        grads["encoder.embedding"] = one_hot.T @ as_rows(d_y)  # (V, E)
+        grads["encoder.embedding"] = _rows_summed_by_id(as_rows(d_y), tape.ids.reshape(-1),
+                                                        V)  # (V, E)
     named = net.named()
     return {k: grads[k].astype(net.dtype, copy=False) for k in named}
 

@@ -25,7 +25,16 @@ class CellParams:
     spec: object
     options: dict
     params: dict  # canonical name -> writable array
-    prepared: dict | None = None
+    # Built on first use after a change: training's batched LSTM reads `params` and never
+    # asks, so a step does not prepare weights nobody reads.
+    _prepared: object = None
+
+    @property
+    def prepared(self):
+        """The internal-layout weights (a dict), or for a kind with its own cell that cell."""
+        if self._prepared is None:
+            self._prepared = self._prepare()
+        return self._prepared
 
     @property
     def own(self) -> bool:
@@ -44,15 +53,17 @@ class CellParams:
         return tuple(s.name for s in self.spec.describe(**self.options))
 
     def refresh(self) -> None:
-        """Recompute the internal-layout weights after the canonical ones changed."""
+        """Say the canonical weights changed: the internal-layout ones are made again when
+        next asked for."""
+        self._prepared = None
+
+    def _prepare(self):
         if self.own:
             from ..cell import create
 
             dtype = next(iter(self.params.values())).dtype.name
-            self.prepared = create(self.spec.name, params=self.params, dtype=dtype,
-                                   **self.options)
-            return
-        self.prepared = self.spec.prepare(self.params, self.options, self.hidden_size)
+            return create(self.spec.name, params=self.params, dtype=dtype, **self.options)
+        return self.spec.prepare(self.params, self.options, self.hidden_size)
 
 
 class Network:
@@ -83,7 +94,9 @@ class Network:
         self.head_weight = None if head is None else np.array(head.weight, self.dtype)
         self.head_bias = None if head is None else np.array(head.bias, self.dtype)
         self._buffers: dict = {}
-        self.refresh()
+        for layer in self.layers:
+            for cell in layer.values():
+                _ = cell.prepared  # made now, so a model the kind refuses fails here
 
     @property
     def bidirectional(self) -> bool:

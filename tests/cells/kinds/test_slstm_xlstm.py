@@ -197,3 +197,46 @@ def test_the_stabilizer_changes_nothing_but_the_scale(heads):
     ga, gb = a.backward({"h": dh}), b.backward({"h": dh})
     for name in ga.params:
         np.testing.assert_allclose(ga.params[name], gb.params[name], rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_forget_gate_far_below_zero_matches_xlstm(dtype):
+    """Where f̃ is below −87 (float32) or −708 (float64), exp(−f̃) overflows and the
+    engine's log σ(f̃) = −log(1 + exp(−f̃)) would read −inf: the chunk is computed again
+    with logaddexp there, with and without holds. Units 0 and 1 have such an f̃ and an ĩ
+    further below still, so that m_t = m_{t−1} + log σ(f̃) for some steps: with −inf, m_t
+    would be ĩ instead, and c and n would be rescaled wrongly."""
+    from cells import reference
+
+    H, T = 4, 12
+    deep = {"float32": 100.0, "float64": 800.0}[dtype]
+    base = random_cell("slstm", {"heads": 1}, 3, H, dtype=dtype, seed=5)
+    params = {k: v.copy() for k, v in base.params.items()}
+    params["bias_ih"][:2] = -3 * deep  # ĩ
+    params["bias_ih"][H:H + 2] = -deep  # f̃
+    cell = cells.create("slstm", params=params, heads=1, dtype=dtype)
+    module = xlstm_cell(cell, dtype)
+    rng = np.random.default_rng(5)
+    xs = rng.normal(0, 1, (T, 3)).astype(dtype)
+    state = {"h": rng.normal(0, 0.5, H), "c": rng.normal(0, 0.5, H),
+             "n": rng.uniform(0.5, 1.5, H), "m": rng.normal(0, 0.5, H)}
+    state = {k: v.astype(dtype) for k, v in state.items()}
+    wx = torch.from_numpy(xs @ cell.params["weight_ih"].T)[None]
+    start = torch.stack([torch.from_numpy(state[k]) for k in "hcnm"])[:, None]
+    with torch.no_grad():
+        states = module._impl(False, module._permute_input(wx), start)
+    trace = cell.run(xs, state=state)
+    tol = TOL[dtype]
+    for k, name in enumerate(("h", "c", "n", "m")):
+        np.testing.assert_allclose(trace[name], states[k, 1:, 0].numpy(), rtol=tol, atol=tol,
+                                   err_msg=name)
+    assert np.any(trace["m"][:, :2] > trace["i_pre"][:, :2] + deep / 2)  # the case at stake
+    held = [{"signal": "z", "start": 6, "stop": 9, "units": [3], "value": 0.25}]
+    with_hold = cell.run(xs, state=state, interventions=held)
+    for name in trace.names:
+        np.testing.assert_array_equal(with_hold[name][:6], trace[name][:6], err_msg=name)
+    expected = reference.run("slstm", cell.params, xs, state,
+                             interventions=cell.check_interventions(held, T), heads=1)
+    for name in ("h", "c", "n", "m"):
+        np.testing.assert_allclose(with_hold[name], expected[name], rtol=tol, atol=tol,
+                                   err_msg=name)
