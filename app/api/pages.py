@@ -2,14 +2,14 @@
 
 The page is a static shell: every setting is read from the URL by static/js/url_state.js,
 and every number comes from the API and the WebSocket. Nothing is loaded from the internet:
-plotly.min.js is served from the installed plotly package.
+plotly.js is plotly's own cartesian bundle, kept in static/vendor/plotly/ (its README says
+where it comes from and why not the full bundle).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import plotly
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -20,7 +20,7 @@ from app.api.middleware import page_policy
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES_DIR = ROOT / "templates"
 STATIC_DIR = ROOT / "static"
-PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
+PLOTLY_JS = STATIC_DIR / "vendor" / "plotly" / "plotly-cartesian.min.js"
 
 _templates = Environment(
     loader=FileSystemLoader(str(TEMPLATES_DIR)),
@@ -57,7 +57,7 @@ def _plotly_js() -> FileResponse:
 
 
 def mount_static(app: FastAPI) -> None:
-    """Serve /static from static/ and /static/vendor/plotly.min.js from the plotly package.
+    """Serve /static from static/ and /static/vendor/plotly.min.js (cached for a day).
 
     The plotly route is added before the mount so that it wins the match.
     """

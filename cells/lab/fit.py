@@ -4,13 +4,13 @@ Written Memories reports "the minimum epoch validation loss", and keep those wei
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..training.adam import Adam, clip_global_norm
-from ..training.batches import examples, sequence_windows, stream_windows
+from ..training.batches import Window, examples, sequence_windows, stream_windows
 from ..training.losses import loss_and_delta
 from ..training.model_backward import backward, forward, zero_state
 from ..training.network import Network
@@ -26,21 +26,27 @@ class Fitted:
 
 def fit(model, data, *, steps: int, seq_len: int, batch: int, lr: float, seed: int,
         score: Callable[[Network], float], every: int, clip: float | None = 5.0,
-        patience: int | None = None, on_step: Callable[[int], object] | None = None) -> Fitted:
+        patience: int | None = None, on_step: Callable[[int], object] | None = None,
+        windows: Iterator[Window] | None = None, lr_end: float | None = None) -> Fitted:
     """Train a copy of `model` on `data` (as cells.train takes it); every `every` steps (and
     at the end) call `score(net)` (lower is better). `patience`: stop after that many
     scores without a new best (Written Memories: "cut short if the loss does not fall
-    after 2 epochs")."""
+    after 2 epochs"). `windows`: the batches to read instead of those cut from `data` (a
+    curriculum, say; data is then None); `lr_end`: the learning rate decays exponentially
+    from `lr` at the first step to `lr_end` at the last."""
     net = Network(model)
-    inputs, targets, many = examples(net, data)
-    rng = np.random.default_rng(seed)
-    windows = (sequence_windows if many else stream_windows)(inputs, targets, seq_len, batch,
-                                                             rng)
+    if windows is None:
+        inputs, targets, many = examples(net, data)
+        rng = np.random.default_rng(seed)
+        windows = (sequence_windows if many else stream_windows)(inputs, targets, seq_len,
+                                                                 batch, rng)
     optimizer = Adam(net.named(), lr=lr)
     curve, losses, state = [], [], None
     best_score, best_step, best_params, since_best = np.inf, 0, None, 0
     for step in range(1, steps + 1):
         window = next(windows)
+        if lr_end is not None:
+            optimizer.lr = lr * (lr_end / lr) ** ((step - 1) / max(steps - 1, 1))
         if window.fresh or state is None:
             state = zero_state(net, window.inputs.shape[1])
         tape, state = forward(net, window.inputs, state)

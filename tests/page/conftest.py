@@ -14,8 +14,13 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.support import ServerProcess, is_up, wait_until
+
+# Playwright's 5 s default for `expect` is what an upload or a first trace takes on a busy
+# 2-core machine; a passing check returns as soon as it holds, so only a failure waits longer.
+expect.set_options(timeout=15_000)
 
 ROOT = Path(__file__).resolve().parents[2]
 

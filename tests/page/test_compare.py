@@ -66,3 +66,32 @@ def test_compare_with_adds_the_same_sequence_through_another_preset(page, errors
     page.wait_for_function("() => location.search.includes('compare=')", timeout=5_000)
     page.get_by_role("button", name="Stop comparing").click()
     expect(page.locator(DIAGRAM)).to_have_count(1)
+
+
+def test_a_compared_mamba_shows_its_own_numbers_per_state(page, errors, api):
+    """A companion's matrix signals come from the trace, which nests them (a Mamba's
+    channels × N states, its conv's lags × channels); every number of the companion's
+    drawing, the parts drawn per state too, is that session's at the cursor."""
+    ids = [api("POST", "/api/sessions", {"cell": "mamba", "hidden_size": 4, "seed": seed,
+                                         "sequence": {"text": "hello"}})["id"] for seed in (3, 4)]
+    page.goto(f"/?compare={','.join(ids)}&t=2&unit=1")
+    page.wait_for_function(f"() => {{ const ts = ({TS})(); return ts.length === 2 && "
+                           "ts.every(x => x === '2') }", timeout=20_000)
+    companion = page.locator(DIAGRAM).nth(1)
+    assert companion.get_attribute("data-session") == ids[1]
+    session = api("GET", f"/api/sessions/{ids[1]}")
+    shapes = {s["name"]: s["shape"] for s in session["signals"]}
+    signals = api("GET", f"/api/sessions/{ids[1]}/trace?start=2&stop=3")["signals"]
+    shown = companion.locator("[data-value]").evaluate_all(
+        "els => els.map(e => [e.dataset.signal, parseFloat(e.dataset.value),"
+        " e.dataset.state ?? null])")
+    assert any(state is not None for _, _, state in shown)
+    for signal, value, state in shown:
+        row, shape = signals[signal][0], shapes[signal]
+        if state is None:
+            expected = row[1]
+        elif len(shape) == 1:
+            expected = row[int(state)]
+        else:
+            expected = row[1][int(state)] if shape[0] == "E" else row[int(state)][1]
+        assert value == pytest.approx(expected, rel=1e-5, abs=5e-6), (signal, state)

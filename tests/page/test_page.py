@@ -286,6 +286,13 @@ def test_play_shows_every_position_in_order(page, errors, api):
     page.get_by_role("button", name="Play").click()
     page.wait_for_function("() => +document.querySelector('svg[data-diagram]').dataset.t >= 90")
     page.get_by_role("button", name="Pause").click()
+    # settled: the cursor's frame may still be on its way when Pause is pressed; the URL
+    # takes the cursor's step once paused, and the diagram shows that step when it comes
+    page.wait_for_function("""() => {
+      const t = new URLSearchParams(location.search).get('t');
+      return t !== null && +t >= 90
+        && t === document.querySelector('svg[data-diagram]').dataset.t;
+    }""")
     seen = page.evaluate("() => window.__seen")
     diagram, cursor = seen["diagram"], seen["cursor"]
     assert diagram[0] == 1 and len(diagram) >= 90

@@ -81,6 +81,8 @@ export function renderDiagram(host, layout, ctx) {
       path.setAttribute("data-signal", p.signal);
       if (p.state !== undefined) path.setAttribute("data-state", String(p.state));
       stagedEl(g, p.signal, p.stage);
+    } else if (p.stage) {
+      stagedEl(g, null, p.stage); // a pipe of no one number (a matrix memory's) still has its stage
     }
     let valueText = null;
     if (p.label) {

@@ -28,7 +28,7 @@ export function buildTank(nodes, labels, n, { k, description }) {
     { class: "node-caption", "text-anchor": n.caption[3] || "middle" }) : null;
   // a large memory: which block is shown, on a line of its own above the caption
   const blockNote = n.caption && d > side ? mathLabel(labels, n.caption[0], n.caption[1] - 16, blockText(0),
-    { class: "node-caption", "text-anchor": "middle" }) : null;
+    { class: "node-caption", "text-anchor": n.caption[3] || "middle" }) : null;
   const cell = n.size / side;
   const rects = [];
   for (let r = 0; r < side; r += 1) {

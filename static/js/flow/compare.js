@@ -10,6 +10,7 @@ import { sessionBody } from "../state/session_config.js";
 import { resolve } from "../state/settings.js";
 import * as store from "../state/store.js";
 import { compareMessage, createCompare } from "../views/compare.js";
+import { inputLabel } from "../views/model_parts.js";
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -19,12 +20,14 @@ function drawDiagramOf(host, session) {
   const style = store.get().style === "memory-cell" && !memoryCellUnavailable(session.cell) ? "memory-cell" : "olah";
   const layout = layoutFor(session.cell, style, {
     hidden: session.hidden_size, input: session.input_size, options: session.options, signals: session.signals,
-    projection: session.proj_size,
+    inputLabel: inputLabel(session), projection: session.proj_size, dims: session.dims,
   });
+  // as the main diagram is drawn (views/diagram_view.js): a Mamba's parts per state read
+  // their entry of the channel by the session's dims
   return renderDiagram(host, layout, {
     style, kind: session.cell, session: session.id, signals: session.signals, stages: session.stages,
     hidden: session.hidden_size, input: session.input_size, projection: session.proj_size,
-    onHover: (name) => store.set({ hover: name }), onFocus: () => {}, onUnit: () => {},
+    dims: session.dims, onHover: (name) => store.set({ hover: name }), onFocus: () => {}, onUnit: () => {},
   });
 }
 

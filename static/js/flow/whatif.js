@@ -4,6 +4,7 @@
 // hold form, brought beside the diagram (`reveal`, views/dock.js) without scrolling the
 // page. Returns the panel's view ({keys, update}).
 
+import { headView } from "../diagram/heads.js";
 import * as api from "../net/api.js";
 import { formatHold, formatWeightEdits, parseHold, parseWeightEdits, sessionBody } from "../state/session_config.js";
 import { samePart } from "../state/parts.js";
@@ -73,7 +74,9 @@ export function createWhatIfFlow({ settings, sessions, diagramSvg, showError, re
     const node = ev.target.closest?.("[data-signal]");
     const s = store.get();
     if (!node || !holdableOf(s.session).includes(node.getAttribute("data-signal"))) return false;
-    const shown = s.frame?.signals?.[node.getAttribute("data-signal")]?.[s.unit];
+    // the number the part shows for the unit: an mLSTM's per-head gate is its head's
+    const meta = Object.fromEntries(s.session.signals.map((x) => [x.name, x]));
+    const shown = headView(s.frame?.signals, meta, s.session.hidden_size)?.[node.getAttribute("data-signal")]?.[s.unit];
     return panel.choose(node.getAttribute("data-signal"), shown === undefined ? null : Number(shown.toPrecision(6)));
   }
   const host = document.querySelector("#diagram-host");

@@ -43,8 +43,13 @@ export function createCompare(host, { draw, onSeek, onError, onSessions }) {
   function frameOf(c, t) {
     const w = c.win;
     if (!w || t < w.start || t >= w.stop) return null;
+    // a trace nests a matrix signal's step (an mLSTM's heads × d × d memory, a Mamba's
+    // channels × N states); a streamed frame holds it flat, row-major, as the diagram reads it
     const signals = {};
-    for (const [name, rows] of Object.entries(w.signals)) signals[name] = rows[t - w.start];
+    for (const [name, rows] of Object.entries(w.signals)) {
+      const row = rows[t - w.start];
+      signals[name] = Array.isArray(row?.[0]) ? row.flat(Infinity) : row;
+    }
     return { t, signals };
   }
 

@@ -1,6 +1,7 @@
 // Which layout draws which (kind, style). Adding a kind means adding a layout here.
 
 import memoryCellLstm from "./memory_cell_lstm.js";
+import memoryCellMlstm from "./memory_cell_mlstm.js";
 import memoryCellPrototype from "./memory_cell_prototype.js";
 import memoryCellSlstm from "./memory_cell_slstm.js";
 import olahGru from "./olah_gru.js";
@@ -35,6 +36,7 @@ const MEMORY_CELL = {
   normalized_lstm: memoryCellPrototype,
   pseudo_lstm: memoryCellPrototype,
   slstm: memoryCellSlstm,
+  mlstm: memoryCellMlstm,
 };
 
 export const STYLES = { olah: OLAH, "memory-cell": MEMORY_CELL };
@@ -44,7 +46,6 @@ export function memoryCellUnavailable(kind) {
   if (MEMORY_CELL[kind]) return "";
   if (kind === "rnn") return "Memory-cell style: only for the LSTM family — an RNN has no cell state, only h.";
   if (kind === "gru") return "Memory-cell style: only for the LSTM family — a GRU has no separate cell state, only h.";
-  if (kind === "mlstm") return "Memory-cell style: the mLSTM's memory is a d × d matrix per head, drawn as a tank in the Olah style.";
   if (kind === "min_gru" || kind === "min_lstm") return `Memory-cell style: a ${kind} has no separate cell state, only h.`;
   if (kind === "mamba") return "Memory-cell style: a Mamba's memory is N states per channel, drawn in its own picture (Olah style).";
   return `Memory-cell style: no memory-cell drawing for ${kind}.`;

@@ -100,9 +100,10 @@ export function slstmLegend({ heads }) {
 }
 
 /** mLSTM (Beck et al. 2024): a matrix memory per head, written by v kᵀ, read by a query. */
-export function mlstmLegend({ heads, gated }) {
+export function mlstmLegend({ heads, gated, memoryCell = false }) {
   return [VALVE, VALVE_LOOK, SUM, SIGN,
     note(["tank", "C"], "memory tank C_t: the selected unit's head, a d × d heatmap (rows: value dims, columns: key dims), coloured relative to its largest |entry|; the row the selected unit reads is framed"),
+    ...(memoryCell ? [note(["cell", "Cell"], "the Cell is the tank: the memory C loops back to itself through the forget valve, and n beside it through the same gate")] : []),
     note(["op", "v kᵀ"], "k vᵀ nozzle: the outer product v_t k_tᵀ, written through the exponential input valve i_t = exp(ĩ − m_t)"),
     note(["op", "C q"], "query tap: h̃_t = C_t q_t / max(|n_tᵀ q_t|, exp(−m_t))"),
     note(["state-new", "n"], "normalizer n_t: the keys written, kept as C is"),

@@ -21,13 +21,13 @@ export default function olahMlstm({ hidden, input, options }) {
   const d = Math.max(1, Math.floor(hidden / heads));
   const pipes = [
     // the memory: in through the forget valve, into the tank
-    { points: [[30, YC], [283, YC]], label: { text: `C_{t−1}  (d×d = ${d}×${d} per head)`, at: [34, YC - 12] } },
-    { points: [[317, YC], [TANK.x - 6, YC]], label: { text: "f_t · C_{t−1}", at: [330, YC - 12] } },
+    { stage: "inputs", points: [[30, YC], [283, YC]], label: { text: `C_{t−1}  (d×d = ${d}×${d} per head)`, at: [34, YC - 12] } },
+    { stage: "state", points: [[317, YC], [TANK.x - 6, YC]], label: { text: "f_t · C_{t−1}", at: [330, YC - 12] } },
     // the normalizer, kept by the same gate, with i_t k_t added
     { signal: "n_prev", points: [[30, YN], [283, YN]],
       label: { text: "n_{t−1} (normalizer)", at: [34, YN - 12] }, value: [40, YN + 22] },
-    { points: [[317, YN], [647, YN]], label: { text: "f_t · n_{t−1}", at: [322, YN - 12] } },
-    { points: [[660, 380], [660, YN + 13]], label: { text: "i_t k_t", at: [668, 300] } },
+    { stage: "state", points: [[317, YN], [647, YN]], label: { text: "f_t · n_{t−1}", at: [322, YN - 12] } },
+    { stage: "state", points: [[660, 380], [660, YN + 13]], label: { text: "i_t k_t", at: [668, 300] } },
     { signal: "n", points: [[673, YN], [790, YN], [790, YC - 15]],
       label: { text: "n_t", at: [720, YN - 12] }, value: [720, YN + 22], strip: { at: [700, YN + 30], w: 50 } },
     // the forget gate reaches both valves
@@ -40,16 +40,16 @@ export default function olahMlstm({ hidden, input, options }) {
     { points: [[480, 410], [660, 410], [660, 380]], cls: "bus", arrow: false },
     { signal: "v", points: [[540, L - 20], [540, 396]],
       label: { text: "v_t", at: [548, 430] }, value: [548, 448] },
-    { points: [[510, 364], [510, 337]] },
-    { points: [[510, 303], [510, TANK.y + TANK.size + 6]],
+    { stage: "state", points: [[510, 364], [510, 337]] },
+    { stage: "state", points: [[510, 303], [510, TANK.y + TANK.size + 6]],
       label: { text: "i_t · v_t k_tᵀ", at: [524, 296] } },
     { signal: "i", points: [[380, L - 20], [380, 320], [493, 320]],
       label: { text: "i_t", at: [372, 372], anchor: "end" }, value: [372, 390, "end"] },
     // the read: the query tap, the normalizer's divisor, the output valve
-    { points: [[TANK.x + TANK.size + 6, YC], [712, YC]], label: { text: "C_t", at: [612, YC - 12] } },
+    { stage: "output", points: [[TANK.x + TANK.size + 6, YC], [712, YC]], label: { text: "C_t", at: [612, YC - 12] } },
     { signal: "q", points: [[740, L - 20], [740, YC + 20]],
       label: { text: "q_t", at: [748, 430] }, value: [748, 448] },
-    { points: [[768, YC], [775, YC]], arrow: false },
+    { stage: "output", points: [[768, YC], [775, YC]], arrow: false },
     { signal: "h_tilde", points: [[805, YC], [863, YC]],
       label: { text: "h̃_t", at: [816, YC - 12] }, value: [816, YC + 26] },
     // the stabilizer
