@@ -107,6 +107,9 @@ class SharedTrace:
             return None
         self.last_asked = time.monotonic()
         local = t - k * self.segment_steps
+        reads_at_once = getattr(segment, "reads_at_once", None)  # a kind that recomputes
+        if reads_at_once is not None and not reads_at_once(local):  # a block (Mamba)
+            return None
         if self._growing(k):
             if not self._grow_lock.acquire(blocking=False):
                 return None

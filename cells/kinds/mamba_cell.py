@@ -278,6 +278,11 @@ class MambaTrace:
             out.update(self._computed(start, stop, computed))
         return {name: out[name] for name in names}
 
+    def reads_at_once(self, t: int) -> bool:
+        """Whether step t's frame is read without computing (its block is the one kept)."""
+        recent = self._recent
+        return recent is not None and recent[0] == t // mm.BLOCK
+
     def block(self, k: int) -> dict[str, np.ndarray]:
         """Every signal of block k (steps k·BLOCK … (k + 1)·BLOCK − 1) as the run computed
         it (read-only: shared with the next reader of the same block)."""
