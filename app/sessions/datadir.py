@@ -270,6 +270,30 @@ class Store:
             self.delete_session(Path(path).stem)
         return excess
 
+    # -- trace start states ----------------------------------------------------------------
+    # The state at each segment's start of a session's trace, once a worker has computed the
+    # whole trace: another worker asked for a step far into a long session starts from it
+    # instead of running every step before. Named after the session (deleted with it) and
+    # its content key (an append makes another key, so stale states are never read).
+    def starts_path(self, session_id: str, key: str, layer: int, direction: str) -> Path:
+        return self.sessions / f"{session_id}.starts-{key}-{layer}-{direction}.npy"
+
+    def load_starts(self, path: Path) -> np.ndarray | None:
+        """The states written there, or None (absent, or unreadable: the caller computes)."""
+        try:
+            return np.load(path, allow_pickle=False)
+        except (OSError, ValueError):
+            return None
+
+    def save_starts(self, path: Path, states: np.ndarray) -> None:
+        """Keep the states for other workers; a disk in trouble only costs them the shortcut."""
+        if not path.with_name(path.name.split(".", 1)[0] + ".json").exists():
+            return  # the session is gone
+        buffer = io.BytesIO()
+        np.save(buffer, states, allow_pickle=False)
+        with contextlib.suppress(OSError):
+            self._write_atomic(path, buffer.getvalue())
+
     # -- the budget ------------------------------------------------------------------------
     def usage(self) -> int:
         """Bytes held by sessions and uploads (measured once, then counted as written)."""

@@ -44,7 +44,7 @@ from app.sessions.datadir import Store
 from app.sessions.parallel_check import parallel_max_abs_diff
 from app.sessions.sequences import Inputs, as_inputs, check_text, clusters, piece_from_request
 from app.sessions.sources import made_for
-from app.sessions.traces import SharedTrace
+from app.sessions.traces import SharedTrace, StartsIO
 from app.sessions.uploads import upload_record
 
 FIRST = building.FIRST
@@ -321,7 +321,7 @@ class SessionService:
             trace = self.traces.get_or_compute(
                 (config.key, *FIRST),
                 lambda: self.pool.run(self._start, first, inputs, by_part.get(FIRST, ()),
-                                      starts.get(FIRST)))
+                                      starts.get(FIRST), self._starts_io(config, *FIRST)))
             self.pool.follow(trace)
         self.store.save_session(config, values)
         self.store.evict_sessions(self.settings.max_sessions)
@@ -413,7 +413,14 @@ class SessionService:
                   else self._inputs(config))
         return self.pool.run(self._start, model.cell(layer, direction), inputs,
                              by_part.get((layer, direction), ()),
-                             start_states(model, config.state).get((layer, direction)))
+                             start_states(model, config.state).get((layer, direction)),
+                             self._starts_io(config, layer, direction))
+
+    def _starts_io(self, config: SessionConfig, layer: int, direction: str) -> StartsIO:
+        """Where the trace's segment start states are shared with the other workers."""
+        path = self.store.starts_path(config.id, config.key, layer, direction)
+        return StartsIO(lambda: self.store.load_starts(path),
+                        lambda rows: self.store.save_starts(path, rows))
 
     def _inputs(self, config: SessionConfig, start: int = 0) -> Inputs:
         """What a single cell reads: its text's graphemes over its vocabulary, or numbers."""
@@ -422,12 +429,12 @@ class SessionService:
         return Inputs.from_values(self.store.load_values(config)[start:], config.dtype,
                                   "sequence.values")
 
-    def _start(self, cell, inputs: Inputs, held: tuple = (), start: dict | None = None
-               ) -> SharedTrace:
+    def _start(self, cell, inputs: Inputs, held: tuple = (), start: dict | None = None,
+               starts_io: StartsIO | None = None) -> SharedTrace:
         try:
             return SharedTrace(cell, inputs, self.segments,
                                first_steps=self.settings.first_window_steps,
-                               interventions=held, start=start)
+                               interventions=held, start=start, starts_io=starts_io)
         except ValueError as exc:
             raise ApiError("sequence", str(exc)) from exc
 

@@ -46,10 +46,17 @@ MAX_BATCH_STEPS = 4 * CHUNK
 _ids = itertools.count()
 
 
+@dataclasses.dataclass(frozen=True)
+class StartsIO:
+    """Where a trace's segment start states are read from and written to (the data dir)."""
+    load: Callable[[], np.ndarray | None]
+    save: Callable[[np.ndarray], None]
+
+
 class SharedTrace:
     def __init__(self, cell: cells.Cell, inputs: Inputs, segments: ByteLRU,
                  first_steps: int = CHUNK, interventions: tuple = (),
-                 start: dict | None = None):
+                 start: dict | None = None, starts_io: StartsIO | None = None):
         self.cell = cell
         # checked cells.Intervention records, in session steps; each segment holds them
         # shifted to its own steps (the engine clips them to what it computes)
@@ -78,7 +85,13 @@ class SharedTrace:
         self.computed = 0  # steps computed so far, from step 0
         self.last_asked = time.monotonic()
         self.background = False  # a background job is queued or running
-        self.advance(max(1, first_steps))
+        # where the segments' start states are shared with other workers (None: not shared)
+        self._starts_io = starts_io
+        shared = self._read_starts() if starts_io is not None else None
+        if shared is not None:  # another worker computed it all: any segment from its start
+            self._starts, self.computed = shared, self.steps
+        else:
+            self.advance(max(1, first_steps))
 
     # -- sizes -----------------------------------------------------------------------------
     @property
@@ -203,10 +216,40 @@ class SharedTrace:
                 self.computed = stop
                 if stop == (k + 1) * size and len(self._starts) == k + 1:
                     self._starts.append(segment.final_state)
+            if stop == self.steps and self._starts_io is not None and len(self._starts) > 1:
+                self._write_starts()
             return stop - start
+
+    # -- start states shared between workers ---------------------------------------------
+    def _state_sizes(self) -> list[tuple[str, tuple[int, ...]]]:
+        return [(n, np.shape(v)) for n, v in self._starts[0].items()]
+
+    def _write_starts(self) -> None:
+        names = [n for n, _ in self._state_sizes()]
+        rows = np.stack([np.concatenate([np.ravel(state[n]) for n in names])
+                         for state in self._starts]).astype(self.dtype, copy=False)
+        self._starts_io.save(rows)
+
+    def _read_starts(self) -> list[dict[str, np.ndarray]] | None:
+        """The states another worker wrote, if they are this trace's: one row per segment
+        start (steps // segment_steps + 1 of them), each the state's values in order."""
+        rows = self._starts_io.load()
+        sizes = self._state_sizes()
+        width = sum(int(np.prod(shape)) for _, shape in sizes)
+        if (rows is None or rows.dtype != self.dtype
+                or rows.shape != (self.steps // self.segment_steps + 1, width)):
+            return None
+        starts, offsets = [], np.cumsum([0] + [int(np.prod(shape)) for _, shape in sizes])
+        for row in rows:
+            starts.append({n: row[a:b].reshape(shape).copy() for (n, shape), a, b
+                           in zip(sizes, offsets[:-1], offsets[1:], strict=True)})
+        if any(not np.array_equal(starts[0][n], v) for n, v in self._starts[0].items()):
+            return None  # another start: not this trace's states
+        return starts
 
     def extend(self, more: Inputs) -> None:
         """Append steps (an append to the session); computed when asked or in the background."""
+        self._starts_io = None  # its states were shared under the content before the append
         with self._grow_lock:
             self.inputs = self.inputs.appended(more)
         if self.computed == self.steps - more.steps:
