@@ -87,6 +87,7 @@ class SharedTrace:
         self.background = False  # a background job is queued or running
         # where the segments' start states are shared with other workers (None: not shared)
         self._starts_io = starts_io
+        self._starts_looked = time.monotonic()  # the last look for another worker's states
         shared = self._read_starts() if starts_io is not None else None
         if shared is not None:  # another worker computed it all: any segment from its start
             self._starts, self.computed = shared, self.steps
@@ -142,7 +143,8 @@ class SharedTrace:
         turns like background work instead of holding a thread for the whole run up to t."""
         if t >= self.computed:
             departures.check()
-            self.advance(self.batch_steps)
+            if not self.adopt_shared_starts():
+                self.advance(self.batch_steps)
             if t >= self.computed:
                 return None
         return self.frame(t)
@@ -193,7 +195,8 @@ class SharedTrace:
         while self.computed < min(stop, self.steps):
             if stoppable:
                 departures.check()
-            self.advance(self.batch_steps)
+            if not self.adopt_shared_starts():
+                self.advance(self.batch_steps)
 
     def advance(self, n: int) -> int:
         """Compute up to n more steps (never past a segment's end); returns how many."""
@@ -229,6 +232,20 @@ class SharedTrace:
         rows = np.stack([np.concatenate([np.ravel(state[n]) for n in names])
                          for state in self._starts]).astype(self.dtype, copy=False)
         self._starts_io.save(rows)
+
+    def adopt_shared_starts(self) -> bool:
+        """Whether another worker has meanwhile computed this whole trace and its start
+        states are now this one's (looked for at most once a second)."""
+        now = time.monotonic()
+        if self._starts_io is None or now - self._starts_looked < 1.0:
+            return False
+        self._starts_looked = now
+        shared = self._read_starts()
+        if shared is None:
+            return False
+        with self._grow_lock, self._lock:  # a segment grown part way is computed again
+            self._starts, self.computed = shared, self.steps
+        return True
 
     def _read_starts(self) -> list[dict[str, np.ndarray]] | None:
         """The states another worker wrote, if they are this trace's: one row per segment
@@ -364,7 +381,8 @@ def background_job(trace: SharedTrace, idle_seconds: float,
         if trace.done or time.monotonic() - trace.last_asked > idle_seconds:
             trace.background = False
             return
-        trace.advance(trace.batch_steps)
+        if not trace.adopt_shared_starts():
+            trace.advance(trace.batch_steps)
     except BaseException:
         trace.background = False
         raise

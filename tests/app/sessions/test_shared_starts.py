@@ -6,6 +6,7 @@ directory stand for two worker processes."""
 from __future__ import annotations
 
 import random
+import time
 
 STEPS = 30_000  # at H 64, a few segments
 
@@ -53,3 +54,20 @@ def test_states_of_another_content_are_not_read(make_client, settings):
     ran = _last(first, session_id)
     assert _last(second, session_id) == ran
     assert len(second.app.state.sessions.segments) > 1  # it ran the steps before itself
+
+
+def test_a_worker_midway_takes_the_states_when_they_come(make_client):
+    # the second computes in the background only while asked (idle 0 s: not at all here)
+    first, second = make_client(), make_client(compute_idle_seconds=0.0)
+    made = first.post("/api/sessions", json={"cell": "lstm", "hidden_size": 64, "seed": 5,
+                                             "sequence": {"text": _text(STEPS)}})
+    session_id = made.json()["id"]
+    early = second.get(f"/api/sessions/{session_id}/trace", params={"start": 0, "stop": 3})
+    assert early.status_code == 200  # its own trace, begun before any states were kept
+    trace = next(iter(second.app.state.sessions.traces.values()))
+    computed = trace.computed
+    ran = _last(first, session_id)
+    time.sleep(1.1)  # a worker looks for kept states at most once a second
+    assert _last(second, session_id) == ran
+    assert trace.done and len(second.app.state.sessions.segments) <= 2  # not every segment
+    assert computed < trace.segment_steps  # it had only begun
