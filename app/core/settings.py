@@ -17,6 +17,8 @@ from cells.formats.budgets import Budgets
 from cells.formats.limits import MAX_HIDDEN_SIZE, MAX_INPUT_SIZE
 
 ENV_PREFIX = "GATESCOPE_"
+# What sets the thread count of NumPy's BLAS (OpenBLAS, OpenMP builds, MKL)
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 # An origin a Content-Security-Policy frame-ancestors list may name: scheme://host[:port|*].
 FRAME_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:(\d{1,5}|\*))?")
 

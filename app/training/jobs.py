@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.core.settings import Settings
+from app.core.settings import BLAS_THREAD_VARIABLES, Settings
 from app.errors import ApiError, NotFound
 from app.schemas import SessionCreate, TrainCreate
 from app.sessions.costs import check_training_costs
@@ -245,8 +245,8 @@ class TrainingJobs:
         out = self.store.tmp / f"train-{job.job}.safetensors"
         spec = {**request.model_dump(), "out": str(out),
                 "address_space": self.settings.max_train_address_space}
-        env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
-               "MKL_NUM_THREADS": "1"}  # small matrices: threads only take cores from others
+        # small matrices: threads only take cores from others
+        env = {**os.environ, **dict.fromkeys(BLAS_THREAD_VARIABLES, "1")}
         with self.lock:
             if job.cancel_asked:
                 return
